@@ -1,0 +1,233 @@
+"""The ``quhua`` command (SPEC §3).
+
+The boundary commands live here; the gazetteer (``names``, ``divisions``) and the viewer (``serve``,
+``users``) add theirs through the ``quhua.commands`` entry-point group, and extra demo loaders through
+``quhua.demo``, so that this core package never imports the packages built on it.
+
+Exit codes: 0 no error, 1 the data has errors, 2 the input cannot be used at all. Every
+:class:`~boundaries.errors.QuhuaError` and usage error is turned into a message (or, with ``--json``, one
+JSON document) and its exit code here, in one place.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import click
+
+from boundaries.errors import ConfigError, QuhuaError
+
+__all__ = ["CliContext", "cli", "main"]
+
+EXIT_OK, EXIT_DATA_ERRORS, EXIT_UNUSABLE = 0, 1, 2
+
+
+@dataclass
+class CliContext:
+    """What every subcommand gets as ``ctx.obj``: the database URL and the language of messages."""
+
+    db: str
+    lang: str = "zh"
+
+    def store(self):
+        from boundaries.store import open_store
+
+        return open_store(self.db)
+
+
+pass_context = click.make_pass_decorator(CliContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--db", envvar="QUHUA_DB", default="quhua.gpkg", show_default=True,
+              help="GeoPackage path (embedded default) or postgresql:// URL; also $QUHUA_DB.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), envvar="QUHUA_LANG", default="zh",
+              show_default=True, help="Language of messages: Chinese (default) or English.")
+@click.version_option(package_name="quhua")
+@click.pass_context
+def cli(ctx: click.Context, db: str, lang: str) -> None:
+    """quhua 区划: check and store boundary lines (界线) and markers (界桩), keep the gazetteer (地名)."""
+    ctx.obj = CliContext(db=db, lang=lang)
+
+
+@cli.command()
+@pass_context
+def init(obj: CliContext) -> None:
+    """Create the database (idempotent)."""
+    with obj.store() as store:
+        store.init()
+    click.echo(f"database ready: {obj.db}")
+
+
+def _submission_options(func):
+    options = [
+        click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path)),
+        click.option("--province", required=True, metavar="CODE",
+                     help="The submitting province's six-digit GB/T 2260 code, e.g. 360000."),
+        click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON report on stdout."),
+        click.option("--crs", metavar="EPSG:NNNN", help="CRS of files without one (and of x/y tables)."),
+        click.option("--encoding", metavar="NAME", help="Attribute encoding, overriding detection."),
+        click.option("--field-map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="JSON object mapping your field names to the canonical ones."),
+        click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Tolerances and rule settings (TOML); see `quhua config show`."),
+        click.option("--user", default=lambda: getpass.getuser(), show_default="login name",
+                     help="Who submits (recorded with the submission)."),
+        click.option("--issues-out", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Also write the issues as a layer (.geojson or .gpkg) to open beside the data."),
+        click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+                     help="Language of messages (overrides the global --lang)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
+    from boundaries import pipeline
+    from boundaries.report import render_table, write_issues
+
+    lang = kw.pop("lang") or obj.lang
+    as_json, issues_out = kw.pop("as_json"), kw.pop("issues_out")
+    run = pipeline.ingest_paths if store_it else pipeline.check_paths
+    result = run(db=obj.db, lang=lang, **kw)
+    if issues_out and result.submission is not None:
+        write_issues(result.report, issues_out)
+    if as_json:
+        click.echo(json.dumps(result.report, ensure_ascii=False, indent=1))
+    elif result.submission is None:
+        click.echo(f"quhua: {result.report['issues'][0]['message']}", err=True)
+    else:
+        click.echo(render_table(result.report, lang=lang, stored_as=result.submission_id))
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@_submission_options
+@pass_context
+def check(obj: CliContext, **kw) -> None:
+    """Validate a submission against what the database holds; store nothing.
+
+    PATHS: .shp (sidecars beside it), .zip of shapefiles, .gpkg, .geojson, or a marker table .csv/.xlsx.
+    """
+    kw.pop("user")
+    _run_submission(obj, store_it=False, **kw)
+
+
+@cli.command()
+@_submission_options
+@pass_context
+def ingest(obj: CliContext, **kw) -> None:
+    """Validate a submission and store it if it has no error (one transaction)."""
+    _run_submission(obj, store_it=True, **kw)
+
+
+@cli.command()
+@click.argument("layer", type=click.Choice(["lines", "markers", "issues", "submissions", "names",
+                                            "divisions"]))
+@click.option("--province", metavar="CODE", help="Only what concerns this province.")
+@click.option("--bbox", metavar="W,S,E,N", help="Only features intersecting this box (degrees).")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "csv", "shp"]),
+              help="Output format (default: from the file name, else geojson).")
+@click.option("--history", is_flag=True, help="Include superseded lines and markers.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def export(obj: CliContext, layer, province, bbox, fmt, history, output) -> None:
+    """Export a layer as GeoJSON (RFC 7946), GeoPackage, CSV (WKT) or shapefile (UTF-8)."""
+    from boundaries.export import export_layer, parse_bbox
+
+    with obj.store() as store:
+        count = export_layer(store, layer, output, fmt=fmt, province=province,
+                             bbox=parse_bbox(bbox) if bbox else None, history=history)
+    click.echo(f"{count} {layer} → {output}", err=True)
+
+
+@cli.command()
+@click.option("--user", default="demo", show_default=True, help="Recorded as the submitter.")
+@pass_context
+def demo(obj: CliContext, user: str) -> None:
+    """Load the bundled national demo (every province's submission, then divisions and names)."""
+    from boundaries.demo import load_demo
+
+    for line in load_demo(obj.db, user=user):
+        click.echo(line)
+    for entry in entry_points(group="quhua.demo"):
+        click.echo(entry.load()(obj.db))
+
+
+@cli.group()
+def config() -> None:
+    """Tolerances and rule settings."""
+
+
+@config.command("show")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def config_show(config_file) -> None:
+    """Print the effective configuration (defaults, or FILE merged over them) as TOML."""
+    from boundaries.config import load_config
+
+    click.echo(load_config(config_file).to_toml())
+
+
+def _not_yet(name: str, issue: str) -> click.Command:
+    @click.command(name=name, context_settings={"ignore_unknown_options": True},
+                   help=f"Not yet available ({issue}).")
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def placeholder(args):
+        raise QuhuaError(f"`quhua {name}` is not yet available in this version ({issue})")
+
+    return placeholder
+
+
+def _add_plugins() -> None:
+    for entry in entry_points(group="quhua.commands"):
+        cli.add_command(entry.load(), entry.name)
+    for name, issue in (("names", "the gazetteer"), ("divisions", "the gazetteer"),
+                        ("serve", "the map viewer")):
+        if name not in cli.commands:
+            cli.add_command(_not_yet(name, issue))
+
+
+def _fail(message: str, code: int, rule: str, as_json: bool) -> int:
+    if as_json:
+        issue = {"rule": rule, "severity": "error", "layer": None, "feature": None,
+                 "lon": None, "lat": None, "message": message}
+        click.echo(json.dumps({"accepted": False, "summary": {"errors": 1, "warnings": 0},
+                               "issues": [issue]}, ensure_ascii=False, indent=1))
+    else:
+        click.echo(f"quhua: {message}", err=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
+    _add_plugins()
+    try:
+        cli.main(args=argv, prog_name="quhua", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.Abort:
+        return _fail("aborted", EXIT_UNUSABLE, "dataset.aborted", as_json)
+    except click.ClickException as err:
+        if not as_json:
+            err.show()
+            return EXIT_UNUSABLE
+        return _fail(err.format_message(), EXIT_UNUSABLE, "dataset.arguments", as_json)
+    except QuhuaError as err:
+        return _fail(err.message, err.exit_code, err.rule, as_json)
+    except SystemExit as done:
+        return int(done.code or 0)
+    except (OSError, ValueError) as err:  # e.g. an unwritable output path
+        return _fail(str(err), EXIT_UNUSABLE, ConfigError.rule, as_json)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

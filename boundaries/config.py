@@ -1,0 +1,122 @@
+"""Tolerances and rule settings in one place (``--config FILE``, ``quhua config show``).
+
+The defaults come from the rule registry (:mod:`boundaries.rules`); a TOML file overrides them::
+
+    [markers]
+    id_pattern = '^(?P<line>\\d{4})(?P<seq>\\d{3})(?P<letter>[QABCDE])$'
+
+    [rules."marker.off_line"]
+    single_m = 5.0
+    severity = "error"
+    enabled = true
+
+The file is validated on load: an unknown rule, parameter or severity is an error naming what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from boundaries.errors import ConfigError
+
+__all__ = ["DEFAULT_MARKER_ID_PATTERN", "Config", "load_config"]
+
+#: GB/T 17796 style: line code (4 digits) + sequence (3 digits) + type letter (SPEC §4).
+DEFAULT_MARKER_ID_PATTERN = r"^(?P<line>\d{4})(?P<seq>\d{3})(?P<letter>[QABCDE])$"
+_SEVERITIES = ("error", "warning")
+
+
+@dataclass
+class Config:
+    """Effective settings: per-rule severity, enabled flag and parameters; global marker settings."""
+
+    rules: dict[str, dict] = field(default_factory=dict)
+    marker_id_pattern: str = DEFAULT_MARKER_ID_PATTERN
+    source: str = "defaults"
+
+    def severity(self, rule_id: str) -> str:
+        return self.rules[rule_id]["severity"]
+
+    def enabled(self, rule_id: str) -> bool:
+        return self.rules[rule_id]["enabled"]
+
+    def params(self, rule_id: str) -> dict:
+        return {k: v for k, v in self.rules[rule_id].items() if k not in ("severity", "enabled")}
+
+    def settings(self) -> dict:
+        return {"marker_id_pattern": self.marker_id_pattern}
+
+    def to_toml(self) -> str:
+        """The effective configuration as a TOML file that ``--config`` reads back."""
+        from boundaries.rules import REGISTRY
+
+        lines = [f"# quhua configuration ({self.source}); distances in metres, angles in degrees", "",
+                 "[markers]", f"id_pattern = '{self.marker_id_pattern}'", ""]
+        for rule_id, values in self.rules.items():
+            lines.append(f"# {REGISTRY[rule_id].description_en}")
+            lines.append(f'[rules."{rule_id}"]')
+            for key, value in values.items():
+                text = str(value).lower() if isinstance(value, bool) else (
+                    f'"{value}"' if isinstance(value, str) else repr(value))
+                lines.append(f"{key} = {text}")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _defaults() -> dict[str, dict]:
+    from boundaries.rules import REGISTRY
+
+    return {r.id: {"severity": r.severity, "enabled": True, **r.params} for r in REGISTRY.values()}
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Defaults, with the TOML file at ``path`` merged over them and validated."""
+    config = Config(rules=_defaults())
+    if path is None:
+        return config
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"--config {path}: not a readable TOML file ({err}); "
+                          "start from the output of `quhua config show`", file=path.name) from err
+    config.source = str(path)
+    unknown_sections = set(data) - {"markers", "rules"}
+    if unknown_sections:
+        raise ConfigError(f"--config {path}: unknown section(s) {', '.join(sorted(unknown_sections))}; "
+                          "allowed: [markers], [rules.\"RULE\"]")
+    pattern = data.get("markers", {}).get("id_pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise ConfigError(f"--config {path}: markers.id_pattern is not a regular expression ({err})") from err
+        config.marker_id_pattern = pattern
+    for rule_id, values in data.get("rules", {}).items():
+        _merge_rule(config, path, rule_id, values)
+    return config
+
+
+def _merge_rule(config: Config, path: Path, rule_id: str, values: dict) -> None:
+    if rule_id not in config.rules:
+        raise ConfigError(f"--config {path}: unknown rule {rule_id!r}; the rules are "
+                          f"{', '.join(config.rules)}")
+    current = config.rules[rule_id]
+    for key, value in values.items():
+        if key not in current:
+            raise ConfigError(f"--config {path}: rule {rule_id} has no setting {key!r}; its settings are "
+                              f"{', '.join(current)}")
+        if key == "severity" and value not in _SEVERITIES:
+            raise ConfigError(f"--config {path}: {rule_id}.severity must be error or warning, not {value!r}")
+        expected = type(current[key])
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
+            raise ConfigError(f"--config {path}: {rule_id}.{key} must be a {expected.__name__}, "
+                              f"not {value!r}")
+        if expected is float and value < 0:
+            raise ConfigError(f"--config {path}: {rule_id}.{key} must not be negative ({value})")
+        current[key] = value

@@ -1,0 +1,44 @@
+"""The one exception family of quhua's core.
+
+Every error a user can cause derives from :class:`QuhuaError` and carries the exit code of SPEC §3
+(2: the input cannot be used at all) and, for input problems, the SPEC §5 rule id that the JSON report
+names. Messages say what arrived, what was allowed and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "InputError", "QuhuaError", "StoreError"]
+
+
+class QuhuaError(Exception):
+    """Base class: an error the user can act on (never a bug)."""
+
+    exit_code = 2
+    rule = "dataset.unreadable"
+
+    def __init__(self, message: str, *, file: str | None = None, feature: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.feature = feature
+
+
+class InputError(QuhuaError):
+    """A submission that cannot be used at all (exit 2): unreadable, no CRS, bad encoding, bad archive."""
+
+    def __init__(self, message: str, *, rule: str = "dataset.unreadable", file: str | None = None,
+                 feature: str | None = None):
+        super().__init__(message, file=file, feature=feature)
+        self.rule = rule
+
+
+class ConfigError(QuhuaError):
+    """A configuration file, field map or command-line value that is not valid."""
+
+    rule = "dataset.config"
+
+
+class StoreError(QuhuaError):
+    """The database cannot be opened, created or written."""
+
+    rule = "store.error"

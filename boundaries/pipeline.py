@@ -1,0 +1,91 @@
+"""Check and ingest, end to end: read the files, run the rules against the database, report, store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from boundaries.config import load_config
+from boundaries.errors import InputError
+from boundaries.fields import load_field_map
+from boundaries.model import Issue, Submission
+from boundaries.readers import read_submission
+from boundaries.report import build_report, error_report
+from boundaries.rules import CheckContext, run_rules
+from boundaries.store import Store, empty_layer, open_store
+
+__all__ = ["Result", "check", "check_paths", "ingest_paths"]
+
+#: How far around the submission stored features are read for the checks (degrees, ~10 km).
+_MARGIN_DEG = 0.1
+
+
+@dataclass
+class Result:
+    """What a check or ingest produced; ``exit_code`` follows SPEC §3."""
+
+    report: dict
+    submission: Submission | None
+    submission_id: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.submission is None:
+            return 2
+        return 0 if self.report["accepted"] else 1
+
+
+def check(submission: Submission, store: Store | None, config, *, lang: str = "zh") -> dict:
+    """Run every rule on a submission together with what ``store`` holds near it; the SPEC §6 report."""
+    lines, markers = _stored_near(submission, store)
+    context = CheckContext(submission, lines, markers, config.settings())
+    issues = list(submission.issues) + run_rules(context, config)
+    return build_report(submission, issues, lang=lang)
+
+
+def _stored_near(submission: Submission, store: Store | None):
+    if store is None or not store.exists() or (submission.lines.empty and submission.markers.empty):
+        return empty_layer("lines"), empty_layer("markers")
+    bounds = [f.total_bounds for f in (submission.lines, submission.markers) if len(f)]
+    w = min(b[0] for b in bounds) - _MARGIN_DEG
+    s = min(b[1] for b in bounds) - _MARGIN_DEG
+    e = max(b[2] for b in bounds) + _MARGIN_DEG
+    n = max(b[3] for b in bounds) + _MARGIN_DEG
+    return store.read_layer("lines", bbox=(w, s, e, n)), store.read_layer("markers", bbox=(w, s, e, n))
+
+
+def _read(paths, province, crs, encoding, field_map, lang, progress) -> Submission | Result:
+    try:
+        return read_submission(list(paths), province, crs=crs, encoding=encoding,
+                               field_map=load_field_map(field_map), progress=progress)
+    except InputError as err:
+        issue = Issue(err.rule, "error", "dataset", err.feature, None, None, err.message, file=err.file)
+        return Result(error_report(province, issue, lang), None)
+
+
+def check_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
+                encoding: str | None = None, field_map: Path | None = None, config_file: Path | None = None,
+                lang: str = "zh", progress: bool = True) -> Result:
+    """``quhua check``: read and check; the database is only read."""
+    config = load_config(config_file)
+    submission = _read(paths, province, crs, encoding, field_map, lang, progress)
+    if isinstance(submission, Result):
+        return submission
+    with open_store(db) as store:
+        return Result(check(submission, store, config, lang=lang), submission)
+
+
+def ingest_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
+                 encoding: str | None = None, field_map: Path | None = None, config_file: Path | None = None,
+                 user: str = "unknown", lang: str = "zh", progress: bool = True) -> Result:
+    """``quhua ingest``: read, check inside the store's transaction, and store whole if no error."""
+    config = load_config(config_file)
+    submission = _read(paths, province, crs, encoding, field_map, lang, progress)
+    if isinstance(submission, Result):
+        return submission
+    with open_store(db) as store:
+        if not store.exists():
+            store.init()
+        report, submission_id = store.ingest(submission, lambda s: check(submission, s, config, lang=lang),
+                                             user=user)
+    return Result(report, submission, submission_id)

@@ -1,0 +1,466 @@
+"""Reading a submission's files into a :class:`~boundaries.model.Submission` (SPEC §4).
+
+Accepted: ``.shp`` with its sidecars, a ``.zip`` of shapefiles (or of any of these), a folder of them,
+``.gpkg`` (every layer), ``.geojson``, and marker tables ``.csv``/``.xlsx`` (界桩成果表). Layers are told
+apart by geometry type: lines are boundary lines, points are markers. Everything is brought to EPSG:4490;
+problems that make the input unusable raise :class:`~boundaries.errors.InputError` (exit 2), problems of
+the data itself become issues on the submission.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import stat
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from boundaries import crs as crs_mod
+from boundaries.encoding import detect_dbf_encoding, normalise_encoding
+from boundaries.errors import InputError
+from boundaries.fields import (
+    ALIASES,
+    REQUIRED,
+    normalise_code,
+    normalise_marker_type,
+    parse_angle,
+    rename_columns,
+)
+from boundaries.model import (
+    LINE_FIELDS,
+    MARKER_FIELDS,
+    STORAGE_CRS,
+    Issue,
+    SourceFile,
+    Submission,
+)
+
+__all__ = ["PROVINCES", "ZIP_LIMITS", "check_province", "read_submission"]
+
+#: GB/T 2260 province-level codes (two-digit prefixes) and names.
+PROVINCES = {
+    "11": "北京", "12": "天津", "13": "河北", "14": "山西", "15": "内蒙古", "21": "辽宁", "22": "吉林",
+    "23": "黑龙江", "31": "上海", "32": "江苏", "33": "浙江", "34": "安徽", "35": "福建", "36": "江西",
+    "37": "山东", "41": "河南", "42": "湖北", "43": "湖南", "44": "广东", "45": "广西", "46": "海南",
+    "50": "重庆", "51": "四川", "52": "贵州", "53": "云南", "54": "西藏", "61": "陕西", "62": "甘肃",
+    "63": "青海", "64": "宁夏", "65": "新疆", "71": "台湾", "81": "香港", "82": "澳门",
+}
+#: Refuse archives that unpack to more than this, or whose entries compress better than this ratio.
+ZIP_LIMITS = {"total_bytes": 2 * 1024**3, "ratio": 200, "entries": 10_000}
+_TABLES = {".csv", ".xlsx"}
+_VECTOR = {".shp", ".gpkg", ".geojson", ".json"}
+_LINE_TYPES = {"LineString", "MultiLineString"}
+_POINT_TYPES = {"Point", "MultiPoint"}
+
+
+def check_province(code: str) -> str:
+    """The submitting province's code, checked: six digits ending in 0000 with a known prefix."""
+    text = str(code).strip()
+    if len(text) != 6 or not text.isdigit() or text[2:] != "0000" or text[:2] not in PROVINCES:
+        raise InputError(f"--province {code!r} is not a province code; give the six-digit GB/T 2260 code "
+                         "of the submitting province, e.g. 360000 (江西)", rule="dataset.arguments")
+    return text
+
+
+@dataclass
+class _Layer:
+    """One layer as read: its frame, where it came from, its encoding and CRS."""
+
+    frame: pd.DataFrame
+    source: str
+    encoding: str
+    epsg: int | None
+
+
+# -- files and archives ---------------------------------------------------------------------------------
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """The entry's real name: zip files from Chinese Windows write GBK names without the UTF-8 flag."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    raw = info.filename.encode("cp437")
+    for codec in ("utf-8", "gb18030"):
+        with contextlib.suppress(UnicodeDecodeError):
+            return raw.decode(codec)
+    return info.filename
+
+
+def _safe_extract(archive: Path, target: Path) -> list[Path]:
+    """Unpack a zip, refusing entries that climb out of the folder, links and zip bombs."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise InputError(f"{archive.name}: not a readable zip archive ({err}); pack the files again",
+                         file=archive.name) from err
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > ZIP_LIMITS["entries"]:
+            raise InputError(f"{archive.name}: {len(infos)} entries (limit {ZIP_LIMITS['entries']}); "
+                             "send the boundary files only", file=archive.name)
+        total = sum(i.file_size for i in infos)
+        packed = sum(max(i.compress_size, 1) for i in infos)
+        if total > ZIP_LIMITS["total_bytes"] or (total > ZIP_LIMITS["ratio"] * packed and total > 1 << 24):
+            raise InputError(f"{archive.name}: unpacks to {total / 1e6:.0f} MB from {packed / 1e6:.1f} MB — "
+                             "refused as a possible zip bomb; send the shapefiles themselves",
+                             file=archive.name)
+        out = []
+        for info in infos:
+            name = _member_name(info)
+            parts = PurePosixPath(name.replace("\\", "/")).parts
+            if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+                raise InputError(f"{archive.name}: entry {name!r} points outside the archive's folder — "
+                                 "refused (a dangerous archive); pack the files with relative names",
+                                 file=archive.name, feature=name)
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise InputError(f"{archive.name}: entry {name!r} is a symbolic link — refused; "
+                                 "pack the files themselves", file=archive.name, feature=name)
+            if info.is_dir():
+                continue
+            dest = target.joinpath(*parts)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with zf.open(info) as src, dest.open("wb") as dst:
+                    while block := src.read(1 << 20):
+                        dst.write(block)
+            except (zipfile.BadZipFile, OSError, EOFError) as err:
+                raise InputError(f"{archive.name}: entry {name!r} cannot be unpacked ({err}); pack the "
+                                 "files again", file=archive.name, feature=name) from err
+            out.append(dest)
+    return out
+
+
+def _expand(paths: list[Path], stack: contextlib.ExitStack) -> tuple[list[Path], list[SourceFile]]:
+    """The readable files behind the given paths (zips unpacked, folders listed) and their checksums."""
+    files, sources = [], []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder; check the path", file=path.name)
+        if path.is_dir():
+            inner, inner_sources = _expand(sorted(p for p in path.rglob("*") if p.is_file()
+                                                  and p.suffix.lower() in _VECTOR | _TABLES | {".zip",
+                                                  ".dbf", ".shx", ".prj", ".cpg"}), stack)
+            files += inner
+            sources += inner_sources
+            continue
+        suffix = path.suffix.lower()
+        sources.append(SourceFile(name=path.name, sha256=_sha256(path), size=path.stat().st_size))
+        if suffix == ".zip":
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="quhua-zip-")))
+            inner = [p for p in _safe_extract(path, tmp) if p.suffix.lower() in _VECTOR | _TABLES]
+            if not inner:
+                raise InputError(f"{path.name}: the archive holds no shapefile (.shp with .dbf/.shx), "
+                                 "GeoPackage, GeoJSON or marker table; pack the boundary files into it",
+                                 file=path.name)
+            files += inner
+        elif suffix in _VECTOR | _TABLES:
+            files.append(path)
+        elif suffix not in {".dbf", ".shx", ".prj", ".cpg", ".qmd", ".sbn", ".sbx", ".xml", ".qix"}:
+            raise InputError(f"{path.name}: unsupported file type {suffix or '(none)'}; give .shp, .zip, "
+                             ".gpkg, .geojson, .csv or .xlsx", file=path.name)
+    return files, sources
+
+
+# -- reading each kind of file ----------------------------------------------------------------------------
+def _sidecar(shp: Path, suffix: str) -> Path | None:
+    for candidate in shp.parent.glob(f"{glob_escape(shp.stem)}.*"):
+        if candidate.suffix.lower() == suffix:
+            return candidate
+    return None
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def _check_shapefile(shp: Path) -> None:
+    for suffix, role in ((".shx", "index"), (".dbf", "attribute table")):
+        if _sidecar(shp, suffix) is None:
+            raise InputError(f"{shp.name}: the {role} {shp.stem}{suffix} is missing beside it; a shapefile "
+                             f"is several files — send {shp.stem}.shp, .shx, .dbf and .prj together "
+                             "(or zip them)", file=shp.name)
+    data = shp.read_bytes()[:100]
+    declared = int.from_bytes(data[24:28], "big") * 2 if len(data) >= 28 else -1
+    actual = shp.stat().st_size
+    if len(data) < 100 or data[:4] != b"\x00\x00\x27\x0a" or declared != actual:
+        raise InputError(f"{shp.name}: the file is truncated or damaged (header says {declared} bytes, "
+                         f"the file has {actual}); copy or export it again", file=shp.name)
+
+
+def _read_vector(path: Path, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    kwargs = {"layer": layer} if layer is not None else {}
+    if encoding:
+        kwargs["encoding"] = encoding
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes on e.g. missing .prj
+            return pyogrio.read_dataframe(path, **kwargs)
+    except Exception as err:  # pyogrio raises its own DataSourceError/DataLayerError and GDAL errors
+        raise InputError(f"{path.name}: GDAL cannot read it ({str(err).strip()[:200]}); export the file "
+                         "again", file=path.name) from err
+
+
+def _layer_epsg(path: Path, frame: gpd.GeoDataFrame, crs_override: int | None) -> int | None:
+    if crs_override is not None:
+        return crs_override
+    if frame.crs is None:
+        return None
+    return crs_mod.identify_epsg(frame.crs, source=path.name)
+
+
+def _read_shapefile(path: Path, crs_override, encoding_override) -> list[_Layer]:
+    _check_shapefile(path)
+    encoding, _how = detect_dbf_encoding(path, encoding_override)
+    frame = _read_vector(path, None, encoding)
+    return [_Layer(frame, path.name, encoding, _layer_epsg(path, frame, crs_override))]
+
+
+def _read_geopackage(path: Path, crs_override, encoding_override) -> list[_Layer]:
+    import pyogrio
+
+    try:
+        names = [name for name, geometry_type in pyogrio.list_layers(path) if geometry_type]
+    except Exception as err:
+        raise InputError(f"{path.name}: not a readable GeoPackage ({str(err).strip()[:200]})",
+                         file=path.name) from err
+    layers = []
+    for name in names:
+        frame = _read_vector(path, name, None)
+        layers.append(_Layer(frame, f"{path.name}:{name}", "utf-8", _layer_epsg(path, frame, crs_override)))
+    return layers
+
+
+def _read_geojson(path: Path, crs_override, encoding_override) -> list[_Layer]:
+    frame = _read_vector(path, None, None)
+    return [_Layer(frame, path.name, "utf-8", _layer_epsg(path, frame, crs_override) or 4326)]
+
+
+def _read_table(path: Path, crs_override, encoding_override) -> list[_Layer]:
+    """A marker table (界桩成果表): coordinates from lon/lat columns, or x/y with --crs."""
+    try:
+        if path.suffix.lower() == ".xlsx":
+            table, encoding = pd.read_excel(path, dtype=object), "xlsx"
+        else:
+            raw = path.read_bytes()
+            encoding = normalise_encoding(encoding_override) if encoding_override else None
+            for codec in ([encoding] if encoding else ["utf-8-sig", "gb18030"]):
+                try:
+                    text = raw.decode(codec)
+                    encoding = "utf-8" if codec == "utf-8-sig" else codec
+                    break
+                except UnicodeDecodeError:
+                    continue
+            else:
+                raise InputError(f"{path.name}: the table decodes neither as UTF-8 nor as GB18030/GBK; "
+                                 "say the encoding with --encoding NAME", rule="dataset.encoding",
+                                 file=path.name)
+            import io
+
+            table = pd.read_csv(io.StringIO(text), dtype=object, skipinitialspace=True)
+    except InputError:
+        raise
+    except Exception as err:
+        raise InputError(f"{path.name}: the table cannot be read ({err}); save it as CSV (UTF-8) or .xlsx",
+                         file=path.name) from err
+    table.columns = [str(c).strip() for c in table.columns]
+    return [_Layer(table, path.name, encoding, crs_override)]
+
+
+_READERS = {".shp": _read_shapefile, ".gpkg": _read_geopackage, ".geojson": _read_geojson,
+            ".json": _read_geojson, ".csv": _read_table, ".xlsx": _read_table}
+
+
+# -- turning layers into canonical lines and markers -------------------------------------------------------
+def _kind(layer: _Layer) -> str:
+    if not isinstance(layer.frame, gpd.GeoDataFrame):
+        return "markers"
+    types = set(layer.frame.geometry.dropna().geom_type)
+    if types <= _LINE_TYPES and types:
+        return "lines"
+    if types <= _POINT_TYPES and types:
+        return "markers"
+    if not types:
+        raise InputError(f"{layer.source}: the layer holds no features (or none with geometry); export "
+                         "it again with its features", file=layer.source)
+    raise InputError(f"{layer.source}: geometry {', '.join(sorted(types))} is neither boundary lines "
+                     "(LineString) nor markers (Point); send lines and markers as separate layers",
+                     file=layer.source)
+
+
+def _table_geometry(layer: _Layer, frame: pd.DataFrame, issues: list[Issue]) -> tuple[gpd.GeoSeries, int]:
+    """Geometry of a marker table from its declared lon/lat, or x (northing) / y (easting) with --crs."""
+    if frame["lon"].notna().any() and frame["lat"].notna().any():
+        epsg = layer.epsg or 4490
+        if crs_mod.gauss_kruger(epsg):
+            raise InputError(f"{layer.source}: --crs EPSG:{epsg} is projected but the table gives longitude/"
+                             "latitude; drop --crs or give EPSG:4490", rule="dataset.crs_unsupported",
+                             file=layer.source)
+        return gpd.GeoSeries(gpd.points_from_xy(frame["lon"], frame["lat"]), crs=epsg), epsg
+    if not (frame["x"].notna().any() and frame["y"].notna().any()):
+        raise InputError(f"{layer.source}: the table has neither longitude/latitude (经度/纬度, JD/WD) nor "
+                         "X/Y (纵坐标/横坐标, ZZB/HZB) columns; name its coordinate columns so",
+                         rule="dataset.schema", file=layer.source)
+    if layer.epsg is None:
+        raise InputError(f"{layer.source}: the table gives Gauss-Krüger X/Y but no coordinate system; give "
+                         "it with --crs EPSG:NNNN (e.g. EPSG:4547 for the 3° zone at 114°E)",
+                         rule="dataset.crs_missing", file=layer.source)
+    easting, northing = frame["y"].to_numpy(float), frame["x"].to_numpy(float)
+    bad = crs_mod.implausible(layer.epsg, easting, northing)
+    swapped = bad & ~crs_mod.implausible(layer.epsg, northing, easting)
+    for i in np.flatnonzero(swapped):
+        easting[i], northing[i] = northing[i], easting[i]
+        issues.append(Issue("marker.axis_swapped", "error", "markers", frame["marker_id"].iloc[i], None, None,
+                            f"界桩 {frame['marker_id'].iloc[i]} 的 X(纵坐标)={frame['x'].iloc[i]} 与 "
+                            f"Y(横坐标)={frame['y'].iloc[i]} 互换了：X 应为北坐标，Y 应为东坐标；请对调两列",
+                            f"marker {frame['marker_id'].iloc[i]}: X={frame['x'].iloc[i]} and "
+                            f"Y={frame['y'].iloc[i]} are swapped — X must be the northing and Y the "
+                            "easting; swap the two columns", file=layer.source))
+    return gpd.GeoSeries(gpd.points_from_xy(easting, northing), crs=layer.epsg), layer.epsg
+
+
+def _to_storage(geometry: gpd.GeoSeries, epsg: int, source: str) -> gpd.GeoSeries:
+    """Check that the coordinates are possible in ``epsg``, then bring them to EPSG:4490."""
+    coords = shapely.get_coordinates(geometry.values)
+    if len(coords):
+        bad = crs_mod.implausible(epsg, coords[:, 0], coords[:, 1])
+        if bad.any():
+            x, y = coords[np.argmax(bad)]
+            hint = _crs_hint(epsg, x, y)
+            raise InputError(f"{source}: coordinates such as ({x:.3f}, {y:.3f}) are impossible for "
+                             f"EPSG:{epsg} in China{hint}", rule="dataset.crs_unsupported", file=source)
+    if epsg in crs_mod.GEOGRAPHIC:
+        return gpd.GeoSeries(geometry.values, crs=STORAGE_CRS)
+    forward = crs_mod.transformer(epsg, 4490)
+
+    def project(xy: np.ndarray) -> np.ndarray:
+        lon, lat = forward.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
+
+    return gpd.GeoSeries(shapely.transform(geometry.values, project), crs=STORAGE_CRS)
+
+
+def _crs_hint(epsg: int, x: float, y: float) -> str:
+    if (epsg in crs_mod.GEOGRAPHIC and abs(x) > 180) or (abs(y) > 90 and epsg in crs_mod.GEOGRAPHIC):
+        zone = int(x // 1_000_000) if x > 1_000_000 else None
+        guess = next((e for e in range(4491, 4534) if (g := crs_mod.gauss_kruger(e)).prefixed
+                      and g.zone == zone), None)
+        return (" — they look like projected metres (Gauss-Krüger), not degrees; give the right CRS with "
+                f"--crs{f' (the easting prefix {zone} suggests EPSG:{guess})' if guess else ''}")
+    if epsg in crs_mod.GEOGRAPHIC:
+        return " — outside China's extent; are longitude and latitude swapped?"
+    return (" — outside this zone's strip; check the zone (central meridian) and whether X and Y are "
+            "swapped, then give the right --crs")
+
+
+def _canonical(layer: _Layer, kind: str, field_map, issues: list[Issue]) -> pd.DataFrame:
+    frame = layer.frame
+    columns = [c for c in frame.columns if c != getattr(frame, "_geometry_column_name", None)]
+    rename, conflicts = rename_columns(columns, kind, field_map)
+    for conflict in conflicts:
+        raise InputError(f"{layer.source}: {conflict}; keep one or map them with --field-map",
+                         rule="dataset.schema", file=layer.source)
+    missing = [f for f in REQUIRED[kind] if f not in rename.values()]
+    for field in missing:
+        names = "、".join(ALIASES[kind][field][:4])
+        issues.append(Issue("dataset.schema", "error", kind, None, None, None,
+                            f"{layer.source}: 缺少必填字段 {field}（可用名称：{names}）；请添加该字段或用 "
+                            "--field-map 指明",
+                            f"{layer.source}: required field {field} is missing (accepted names: {field}, "
+                            f"{', '.join(ALIASES[kind][field][:4])}); add it or map yours with --field-map",
+                            file=layer.source))
+    fields = LINE_FIELDS if kind == "lines" else MARKER_FIELDS
+    out = frame[list(rename)].rename(columns=rename).reindex(columns=list(fields))
+    out["source_file"] = layer.source
+    out["source_row"] = np.arange(1, len(frame) + 1)
+    return out
+
+
+def _finish_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    for field in LINE_FIELDS:
+        frame[field] = frame[field].map(normalise_code).astype(object)
+    return frame
+
+
+def _finish_markers(frame: pd.DataFrame) -> pd.DataFrame:
+    for field in ("marker_id", "line_id"):
+        frame[field] = frame[field].map(normalise_code).astype(object)
+    frame["marker_type"] = frame["marker_type"].map(normalise_marker_type).astype(object)
+    for field in ("x", "y", "h"):
+        frame[field] = pd.to_numeric(frame[field], errors="coerce").astype(float)
+    for field in ("lon", "lat"):
+        frame[field] = frame[field].map(parse_angle).astype(float)
+    return frame
+
+
+def _layers(files: list[Path], crs_override, encoding_override, progress: bool) -> Iterator[_Layer]:
+    from tqdm import tqdm
+
+    for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 2,
+                     leave=False):
+        yield from _READERS[path.suffix.lower()](path, crs_override, encoding_override)
+
+
+def read_submission(paths: list[Path], province: str, *, crs: str | None = None, encoding: str | None = None,
+                    field_map: dict[str, str] | None = None, progress: bool = False) -> Submission:
+    """Read every file of a submission into canonical lines and markers in EPSG:4490.
+
+    Raises InputError (exit 2) when the input cannot be used at all; data problems are left as issues.
+    """
+    submission = Submission(province=check_province(province))
+    crs_override = crs_mod.parse_crs_option(crs)
+    parts: dict[str, list[pd.DataFrame]] = {"lines": [], "markers": []}
+    encodings, crss = [], []
+    with contextlib.ExitStack() as stack:
+        files, submission.files = _expand(list(paths), stack)
+        if not files:
+            raise InputError("no file to read: give .shp, .zip, .gpkg, .geojson, .csv or .xlsx paths")
+        for layer in _layers(files, crs_override, encoding, progress):
+            kind = _kind(layer)
+            frame = _canonical(layer, kind, field_map or {}, submission.issues)
+            frame = _finish_lines(frame) if kind == "lines" else _finish_markers(frame)
+            if isinstance(layer.frame, gpd.GeoDataFrame):
+                if layer.epsg is None:
+                    raise InputError(f"{layer.source}: no coordinate system (the .prj file is missing) and "
+                                     "none given; add the .prj or give --crs EPSG:NNNN (e.g. EPSG:4547)",
+                                     rule="dataset.crs_missing", file=layer.source)
+                geometry, epsg = layer.frame.geometry, layer.epsg
+            else:
+                geometry, epsg = _table_geometry(layer, frame, submission.issues)
+            frame = gpd.GeoDataFrame(frame, geometry=_to_storage(geometry, epsg, layer.source).values,
+                                     crs=STORAGE_CRS)
+            parts[kind].append(frame)
+            encodings.append(layer.encoding)
+            crss.append(f"EPSG:{epsg}")
+            submission.layers.append({"source": layer.source, "layer": kind, "features": len(frame),
+                                      "encoding": layer.encoding, "crs": f"EPSG:{epsg}"})
+    if parts["lines"]:
+        submission.lines = _concat(parts["lines"])
+    if parts["markers"]:
+        submission.markers = _concat(parts["markers"])
+    submission.encoding = ", ".join(dict.fromkeys(encodings))
+    submission.declared_crs = ", ".join(dict.fromkeys(crss))
+    return submission
+
+
+def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=STORAGE_CRS)

@@ -1,0 +1,84 @@
+"""The registry of QA rules (SPEC §5): one small function per rule, registered once.
+
+A rule declares its id, severity, layer, what it finds and its tolerances (with defaults, in metres unless
+named otherwise). The report, ``quhua config show`` and the docs read this registry, so adding a rule
+touches one place: a decorated function in one of this package's modules.
+
+Rules take a :class:`CheckContext` (the submission, what the database already holds near it, and the
+rule's parameters) and yield :class:`~boundaries.model.Issue` objects. The ``dataset.*`` rules are found
+while reading (:mod:`boundaries.readers`); they are registered here without a function so that every rule
+id is listed in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+
+from boundaries.model import Issue, Submission
+
+__all__ = ["REGISTRY", "CheckContext", "Rule", "register", "rule", "run_rules"]
+
+
+@dataclass
+class CheckContext:
+    """What a rule sees: the submission and the stored current lines and markers around it."""
+
+    submission: Submission
+    stored_lines: gpd.GeoDataFrame
+    stored_markers: gpd.GeoDataFrame
+    settings: dict = field(default_factory=dict)  # global settings, e.g. the marker id pattern
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A registered rule: id, default severity, layer, description (zh, en) and default tolerances."""
+
+    id: str
+    severity: str
+    layer: str
+    description: str
+    description_en: str
+    params: dict[str, float | str]
+    func: Callable[[CheckContext, dict], Iterable[Issue]] | None = None
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def register(rule_id: str, *, severity: str, layer: str, description: str, description_en: str,
+             func: Callable | None = None, **params) -> Rule:
+    """Add a rule to the registry; ``params`` are its tolerances with their defaults."""
+    if rule_id in REGISTRY:
+        raise ValueError(f"rule {rule_id} registered twice")
+    REGISTRY[rule_id] = Rule(rule_id, severity, layer, description, description_en, params, func)
+    return REGISTRY[rule_id]
+
+
+def rule(rule_id: str, **kw):
+    """Decorator form of :func:`register` for a rule's function."""
+
+    def decorate(function):
+        register(rule_id, func=function, **kw)
+        return function
+
+    return decorate
+
+
+def run_rules(context: CheckContext, config) -> list[Issue]:
+    """Every enabled rule with a function, in registry order, with the severities and tolerances of
+    ``config`` (a :class:`boundaries.config.Config`)."""
+    issues: list[Issue] = []
+    for entry in REGISTRY.values():
+        if entry.func is None or not config.enabled(entry.id):
+            continue
+        severity = config.severity(entry.id)
+        for issue in entry.func(context, config.params(entry.id)):
+            issue.severity = severity
+            issues.append(issue)
+    return issues
+
+
+from boundaries.rules import dataset  # noqa: E402,F401  (registers the rules of each module)

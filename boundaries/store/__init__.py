@@ -1,0 +1,122 @@
+"""Storage of submissions behind one interface (SPEC §2).
+
+:func:`open_store` turns ``--db`` / ``QUHUA_DB`` into a :class:`Store`: a path means the embedded
+GeoPackage (:class:`~boundaries.store.geopackage.GeoPackageStore`), a ``postgresql://`` URL the PostGIS
+server database. Both keep the same layers:
+
+``lines``, ``markers``
+    boundary lines (界线) and markers (界桩) in EPSG:4490 with the canonical fields of SPEC §4 and
+    ``province`` (who submitted), ``submission_id``, ``status`` (``current``/``superseded``),
+    ``superseded_by``, ``valid_from``/``valid_to``. History is never overwritten.
+``issues``
+    the findings of every accepted submission's report, as points.
+``submissions``
+    one record per accepted submission: province, user, time, files and checksums, counts, report.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import geopandas as gpd
+import pandas as pd
+
+from boundaries.errors import StoreError
+from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
+
+__all__ = ["DESCRIPTIONS", "LAYERS", "SCHEMA", "Store", "default_url", "empty_layer", "open_store"]
+
+#: Layers that ``read_layer`` and ``quhua export`` know.
+LAYERS = ("lines", "markers", "issues", "submissions")
+
+Checker = Callable[["Store"], dict]
+_HISTORY = {"province": "TEXT", "submission_id": "INTEGER", "status": "TEXT", "superseded_by": "INTEGER",
+            "valid_from": "DATETIME", "valid_to": "DATETIME", "source_file": "TEXT"}
+
+#: Layer name → (geometry type or None for attributes, {column: SQLite type}).
+SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
+    "lines": ("MULTILINESTRING", {f: "TEXT" for f in LINE_FIELDS} | _HISTORY),
+    "markers": ("POINT", {f: "TEXT" for f in MARKER_FIELDS[:3]}
+                | {f: "REAL" for f in MARKER_FIELDS[3:]} | _HISTORY),
+    "issues": ("POINT", {"rule": "TEXT", "severity": "TEXT", "layer": "TEXT", "feature": "TEXT",
+                         "message": "TEXT", "message_en": "TEXT", "file": "TEXT", "province": "TEXT",
+                         "submission_id": "INTEGER", "created_at": "DATETIME"}),
+    "submissions": (None, {"province": "TEXT", "user": "TEXT", "created_at": "DATETIME",
+                           "accepted": "INTEGER", "encoding": "TEXT", "crs": "TEXT", "files": "TEXT",
+                           "lines": "INTEGER", "markers": "INTEGER", "errors": "INTEGER",
+                           "warnings": "INTEGER", "report": "TEXT"}),
+}
+DESCRIPTIONS = {"lines": "行政区域界线 boundary lines", "markers": "界桩 boundary markers",
+                 "issues": "质检问题 QA issues", "submissions": "入库记录 submissions"}
+
+
+def empty_layer(layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
+    """A layer with no rows but the columns (and CRS) of :data:`SCHEMA`."""
+    geometry_type, columns = SCHEMA[layer]
+    frame = pd.DataFrame({"fid": pd.Series(dtype="int64")} | {c: pd.Series(dtype=object) for c in columns})
+    if geometry_type is None:
+        return frame
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=STORAGE_CRS))
+
+
+class Store(ABC):
+    """What every backend offers; behaviour is identical across backends."""
+
+    url: str
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """Whether the database has been created (``quhua init``)."""
+
+    @abstractmethod
+    def init(self) -> None:
+        """Create the database and its layers; idempotent."""
+
+    @abstractmethod
+    def read_layer(self, layer: str, *, province: str | None = None,
+                   bbox: tuple[float, float, float, float] | None = None,
+                   history: bool = False) -> gpd.GeoDataFrame | pd.DataFrame:
+        """Read a layer of :data:`LAYERS` (geometry in EPSG:4490).
+
+        ``province`` keeps what concerns that province: lines with either side in it, markers it
+        submitted or on such lines, its issues and submissions. ``bbox`` (W, S, E, N in degrees) keeps
+        features that intersect it. Only current lines and markers unless ``history``.
+        """
+
+    @abstractmethod
+    def ingest(self, submission: Submission, checker: Checker, *, user: str) -> tuple[dict, int | None]:
+        """Check and store a submission in one transaction.
+
+        ``checker(store)`` runs the rules against the database as it is inside the transaction (so two
+        ingests touching the same boundary are serialised) and returns the SPEC §6 report. If the report
+        is accepted, the submission is stored whole and supersedes the same lines and markers of earlier
+        submissions of that province; otherwise nothing is written. Returns the report and the new
+        submission id (None when not stored).
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def default_url() -> str:
+    """``QUHUA_DB`` if set, else ``quhua.gpkg`` in the current directory (SPEC §2)."""
+    return os.environ.get("QUHUA_DB") or "quhua.gpkg"
+
+
+def open_store(url: str | None = None) -> Store:
+    """The store for a database path or ``postgresql://`` URL."""
+    url = url or default_url()
+    if url.startswith(("postgresql://", "postgres://")):
+        raise StoreError(f"PostgreSQL/PostGIS is not yet available (database {url!r}); "
+                         "use a GeoPackage path such as quhua.gpkg")
+    from boundaries.store.geopackage import GeoPackageStore
+
+    return GeoPackageStore(url)
