@@ -58,6 +58,8 @@ PROVINCES = {
 ZIP_LIMITS = {"total_bytes": 2 * 1024**3, "ratio": 200, "entries": 10_000}
 _TABLES = {".csv", ".xlsx"}
 _VECTOR = {".shp", ".gpkg", ".geojson", ".json"}
+_FOLDER_FILES = {".shp", ".gpkg", ".geojson", ".csv", ".xlsx", ".zip"}
+_SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg"}
 _LINE_TYPES = {"LineString", "MultiLineString"}
 _POINT_TYPES = {"Point", "MultiPoint"}
 
@@ -154,13 +156,16 @@ def _expand(paths: list[Path], stack: contextlib.ExitStack) -> tuple[list[Path],
             raise InputError(f"{path}: no such file or folder; check the path", file=path.name)
         if path.is_dir():
             inner, inner_sources = _expand(sorted(p for p in path.rglob("*") if p.is_file()
-                                                  and p.suffix.lower() in _VECTOR | _TABLES | {".zip",
-                                                  ".dbf", ".shx", ".prj", ".cpg"}), stack)
+                                                  and p.suffix.lower() in _FOLDER_FILES), stack)
             files += inner
             sources += inner_sources
             continue
         suffix = path.suffix.lower()
-        sources.append(SourceFile(name=path.name, sha256=_sha256(path), size=path.stat().st_size))
+        if suffix in _SHAPEFILE_PARTS - {".shp"}:
+            continue  # recorded with its .shp
+        members = [path] if suffix != ".shp" else sorted(
+            p for p in path.parent.glob(f"{glob_escape(path.stem)}.*") if p.suffix.lower() in _SHAPEFILE_PARTS)
+        sources += [SourceFile(name=p.name, sha256=_sha256(p), size=p.stat().st_size) for p in members]
         if suffix == ".zip":
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="quhua-zip-")))
             inner = [p for p in _safe_extract(path, tmp) if p.suffix.lower() in _VECTOR | _TABLES]
@@ -171,7 +176,7 @@ def _expand(paths: list[Path], stack: contextlib.ExitStack) -> tuple[list[Path],
             files += inner
         elif suffix in _VECTOR | _TABLES:
             files.append(path)
-        elif suffix not in {".dbf", ".shx", ".prj", ".cpg", ".qmd", ".sbn", ".sbx", ".xml", ".qix"}:
+        elif suffix not in _SHAPEFILE_PARTS | {".qmd", ".sbn", ".sbx", ".xml", ".qix"}:
             raise InputError(f"{path.name}: unsupported file type {suffix or '(none)'}; give .shp, .zip, "
                              ".gpkg, .geojson, .csv or .xlsx", file=path.name)
     return files, sources
@@ -213,6 +218,11 @@ def _read_vector(path: Path, layer: str | None, encoding: str | None) -> gpd.Geo
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes on e.g. missing .prj
             return pyogrio.read_dataframe(path, **kwargs)
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path.name}: field names or values do not decode as {encoding or 'UTF-8'} ({err}); "
+                         "UTF-8 shapefiles cut Chinese field names longer than 3 characters mid-character — "
+                         "save the file as GBK or with pinyin-initial field names (JXDM, JZBH …), or give "
+                         "--encoding", rule="dataset.encoding", file=path.name) from err
     except Exception as err:  # pyogrio raises its own DataSourceError/DataLayerError and GDAL errors
         raise InputError(f"{path.name}: GDAL cannot read it ({str(err).strip()[:200]}); export the file "
                          "again", file=path.name) from err
@@ -322,7 +332,7 @@ def _table_geometry(layer: _Layer, frame: pd.DataFrame, issues: list[Issue]) -> 
         raise InputError(f"{layer.source}: the table gives Gauss-Krüger X/Y but no coordinate system; give "
                          "it with --crs EPSG:NNNN (e.g. EPSG:4547 for the 3° zone at 114°E)",
                          rule="dataset.crs_missing", file=layer.source)
-    easting, northing = frame["y"].to_numpy(float), frame["x"].to_numpy(float)
+    easting, northing = np.array(frame["y"], dtype=float), np.array(frame["x"], dtype=float)
     bad = crs_mod.implausible(layer.epsg, easting, northing)
     swapped = bad & ~crs_mod.implausible(layer.epsg, northing, easting)
     for i in np.flatnonzero(swapped):
@@ -347,7 +357,7 @@ def _to_storage(geometry: gpd.GeoSeries, epsg: int, source: str) -> gpd.GeoSerie
             raise InputError(f"{source}: coordinates such as ({x:.3f}, {y:.3f}) are impossible for "
                              f"EPSG:{epsg} in China{hint}", rule="dataset.crs_unsupported", file=source)
     if epsg in crs_mod.GEOGRAPHIC:
-        return gpd.GeoSeries(geometry.values, crs=STORAGE_CRS)
+        return gpd.GeoSeries(np.asarray(geometry.values, dtype=object), crs=STORAGE_CRS)
     forward = crs_mod.transformer(epsg, 4490)
 
     def project(xy: np.ndarray) -> np.ndarray:

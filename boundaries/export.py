@@ -1,0 +1,66 @@
+"""``quhua export``: a stored layer as GeoJSON (RFC 7946), GeoPackage, CSV (WKT) or shapefile (SPEC §7)."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from boundaries.errors import ConfigError
+from boundaries.store import Store
+
+__all__ = ["FORMATS", "export_layer", "parse_bbox", "read_any_layer"]
+
+#: format → (GDAL driver, file suffix, layer creation options)
+FORMATS = {
+    "geojson": ("GeoJSON", ".geojson", {"RFC7946": "YES", "WRITE_BBOX": "YES"}),
+    "gpkg": ("GPKG", ".gpkg", {}),
+    "csv": ("CSV", ".csv", {"GEOMETRY": "AS_WKT"}),
+    "shp": ("ESRI Shapefile", ".shp", {"ENCODING": "UTF-8"}),
+}
+_INTERNAL = ("fid", "valid_to", "superseded_by", "report")
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """``"W,S,E,N"`` in degrees → a checked tuple."""
+    try:
+        w, s, e, n = (float(v) for v in text.split(","))
+    except ValueError as err:
+        raise ConfigError(f"--bbox {text!r}: give four numbers W,S,E,N in degrees, e.g. 113.5,24.5,118.5,30.1"
+                          ) from err
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise ConfigError(f"--bbox {text!r}: needs W < E within ±180 and S < N within ±90 (degrees)")
+    return w, s, e, n
+
+
+def read_any_layer(store: Store, layer: str, **filters) -> gpd.GeoDataFrame | pd.DataFrame:
+    """A core layer from the store, or a layer another package registers under ``quhua.layers``
+    (the gazetteer's ``names`` and ``divisions``) as ``reader(store, province=, bbox=, history=)``."""
+    from boundaries.store import LAYERS
+
+    if layer in LAYERS:
+        return store.read_layer(layer, **filters)
+    for entry in entry_points(group="quhua.layers"):
+        if entry.name == layer:
+            return entry.load()(store, **filters)
+    raise ConfigError(f"the layer {layer!r} is not available in this installation; "
+                      f"available: {', '.join(LAYERS)}")
+
+
+def export_layer(store: Store, layer: str, output: Path, *, fmt: str | None = None, province: str | None = None,
+                 bbox=None, history: bool = False) -> int:
+    """Write a layer to ``output``; returns the number of features written."""
+    import pyogrio
+
+    fmt = fmt or next((k for k, v in FORMATS.items() if output.suffix.lower() == v[1]), "geojson")
+    driver, _suffix, options = FORMATS[fmt]
+    frame = read_any_layer(store, layer, province=province, bbox=bbox, history=history)
+    frame = frame.drop(columns=[c for c in _INTERNAL if c in frame.columns and not (history and c != "fid")])
+    if not isinstance(frame, gpd.GeoDataFrame):
+        frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), crs="EPSG:4490"))
+    if output.exists():
+        output.unlink()  # an export replaces the file, as ogr2ogr -overwrite would
+    pyogrio.write_dataframe(frame, output, driver=driver, layer=layer, layer_options=options or None)
+    return len(frame)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install quhua into .venv on a fresh Debian 12 (or any machine with Python >= 3.11).
+# Usage: scripts/install.sh [run|test]   (test also installs what the test suite needs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-run}"
+
+apt_packages=()
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv python3-pip)
+if [ "$what" = test ]; then
+  command -v chromium >/dev/null || apt_packages+=(chromium chromium-driver fonts-noto-cjk)
+fi
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing Debian packages: ${apt_packages[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >&2
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >&2
+extras="demo"; [ "$what" = test ] && extras="demo,test"
+.venv/bin/python -m pip install -q -e ".[$extras]" >&2
