@@ -11,7 +11,7 @@ import pandas as pd
 from boundaries.errors import ConfigError
 from boundaries.store import Store
 
-__all__ = ["FORMATS", "export_layer", "parse_bbox", "read_any_layer"]
+__all__ = ["FORMATS", "SHAPEFILE_NAMES", "export_layer", "parse_bbox", "read_any_layer"]
 
 #: format → (GDAL driver, file suffix, layer creation options)
 FORMATS = {
@@ -21,6 +21,9 @@ FORMATS = {
     "shp": ("ESRI Shapefile", ".shp", {"ENCODING": "UTF-8"}),
 }
 _INTERNAL = ("fid", "valid_to", "superseded_by", "report")
+#: Shapefile field names are at most 10 bytes: the canonical names that do not fit, shortened (documented).
+SHAPEFILE_NAMES = {"marker_type": "marker_typ", "submission_id": "subm_id", "source_file": "src_file",
+                   "superseded_by": "supersd_by", "message_en": "msg_en"}
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -60,6 +63,8 @@ def export_layer(store: Store, layer: str, output: Path, *, fmt: str | None = No
     frame = frame.drop(columns=[c for c in _INTERNAL if c in frame.columns and not (history and c != "fid")])
     if not isinstance(frame, gpd.GeoDataFrame):
         frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), crs="EPSG:4490"))
+    if fmt == "shp":
+        frame = frame.rename(columns=SHAPEFILE_NAMES)
     if output.exists():
         output.unlink()  # an export replaces the file, as ogr2ogr -overwrite would
     pyogrio.write_dataframe(frame, output, driver=driver, layer=layer, layer_options=options or None)

@@ -33,7 +33,8 @@ def srs_rows(*codes: int) -> list[tuple[int, str, str]]:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The time as GeoPackage DATETIME wants it: ISO 8601 UTC with milliseconds."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class GeoPackageStore(Store):

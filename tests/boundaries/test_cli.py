@@ -1,0 +1,134 @@
+"""The ``quhua`` command as surveyors and scripts use it: help, exit codes, one JSON document, export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import geopandas as gpd
+import pyogrio
+import pytest
+
+from tests.conftest import run_cli, write_shapefiles
+
+
+@pytest.mark.parametrize("command", ["", "init", "check", "ingest", "export", "demo", "config show", "names",
+                                     "divisions", "serve"])
+def test_help_of_every_subcommand(capsys, command):
+    code, out = run_cli(capsys, *command.split(), "--help")
+    assert code == 0 and "Usage: quhua" in out
+
+
+def test_console_script_runs_and_exits_with_spec_codes(tmp_path, jx_submission):
+    quhua = [sys.executable, "-c", "import sys; from boundaries.cli import main; sys.exit(main())"]
+    db = tmp_path / "q.gpkg"
+    done = subprocess.run([*quhua, "--db", str(db), "check", "--province", "360000", "--json",
+                           *map(str, jx_submission)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)  # exactly one JSON document, progress kept off stdout
+    assert report["accepted"] is True and report["summary"]["lines"] == 2
+    assert not db.exists()  # check stores nothing
+
+
+def test_check_json_follows_spec_section_6(capsys, tmp_path, jx_submission, jx_markers):
+    code, report = run_cli(capsys, "--db", tmp_path / "q.gpkg", "check", "--province", "360000", "--json",
+                           *jx_submission)
+    assert code == 0
+    assert {"province", "accepted", "encoding", "crs", "summary", "issues"} <= set(report)
+    assert report["summary"] == {"lines": 2, "markers": len(jx_markers), "errors": 0, "warnings": 0}
+    assert (report["province"], report["encoding"], report["crs"]) == ("360000", "gb18030", "EPSG:4547")
+
+
+def test_unusable_input_exit_2_with_one_json_document(capsys, tmp_path, jx_lines):
+    (path,) = write_shapefiles(tmp_path, jx_lines, None)
+    path.with_suffix(".prj").unlink()
+    code, report = run_cli(capsys, "--db", tmp_path / "q.gpkg", "ingest", "--province", "360000", "--json", path)
+    assert code == 2 and report["accepted"] is False
+    (issue,) = report["issues"]
+    assert issue["rule"] == "dataset.crs_missing" and issue["file"] == "江西省界线.shp"
+    assert not (tmp_path / "q.gpkg").exists() or not gpd.read_file(tmp_path / "q.gpkg", layer="lines").shape[0]
+
+
+def test_unusable_input_without_json_prints_a_message_not_a_traceback(capsys, tmp_path):
+    code = run_cli(capsys, "--db", tmp_path / "q.gpkg", "check", "--province", "360000",
+                   tmp_path / "missing.shp")[0]
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+
+
+def test_bad_arguments_exit_2_also_as_json(capsys, jx_submission):
+    code, report = run_cli(capsys, "check", "--json", *jx_submission)  # no --province
+    assert code == 2 and "--province" in report["issues"][0]["message"]
+    code, report = run_cli(capsys, "check", "--province", "999999", "--json", *jx_submission)
+    assert code == 2 and report["issues"][0]["rule"] == "dataset.arguments"
+
+
+def test_data_errors_exit_1_and_nothing_stored(capsys, tmp_path, jx_lines):
+    paths = write_shapefiles(tmp_path, jx_lines.drop(columns="right_code"), None)
+    db = tmp_path / "q.gpkg"
+    code, out = run_cli(capsys, "--db", db, "ingest", "--province", "360000", *paths)
+    assert code == 1
+    assert "dataset.schema" in out and "未入库" not in out or "未通过" in out
+    assert len(pyogrio.read_dataframe(db, layer="lines")) == 0
+
+
+def test_english_messages(capsys, tmp_path, jx_lines):
+    paths = write_shapefiles(tmp_path, jx_lines.drop(columns="right_code"), None)
+    code, report = run_cli(capsys, "--lang", "en", "check", "--province", "360000", "--json", *paths)
+    assert code == 1 and "required field right_code is missing" in report["issues"][0]["message"]
+
+
+def test_ingest_then_export_every_format(capsys, tmp_path, jx_submission, jx_lines, jx_markers):
+    db = tmp_path / "q.gpkg"
+    assert run_cli(capsys, "--db", db, "ingest", "--province", "360000", "--user", "测绘院", *jx_submission)[0] == 0
+    for fmt in ("geojson", "gpkg", "csv", "shp"):
+        out = tmp_path / f"markers.{fmt}"
+        assert run_cli(capsys, "--db", db, "export", "markers", "--format", fmt, "-o", out)[0] == 0
+    back = gpd.read_file(tmp_path / "markers.geojson")
+    assert list(back["marker_id"]) == list(jx_markers["marker_id"])
+    assert back.crs.to_epsg() == 4326  # RFC 7946: lon/lat
+    assert back.geometry.x.between(113, 117).all() and back.geometry.y.between(25, 30.5).all()
+    shp = gpd.read_file(tmp_path / "markers.shp")
+    assert (tmp_path / "markers.cpg").read_text().strip().upper() in ("UTF-8", "65001")
+    assert list(shp["marker_id"]) == list(jx_markers["marker_id"]) and "marker_typ" in shp.columns
+    assert list(shp["marker_typ"][:1]) == ["单立"]
+    csv = (tmp_path / "markers.csv").read_text(encoding="utf-8")
+    assert csv.splitlines()[0].startswith("WKT,") and "POINT (" in csv
+    assert len(gpd.read_file(tmp_path / "markers.gpkg")) == len(jx_markers)
+
+
+def test_export_lines_keeps_ids_and_lengths(capsys, tmp_path, jx_submission, jx_lines):
+    db = tmp_path / "q.gpkg"
+    run_cli(capsys, "--db", db, "ingest", "--province", "360000", *jx_submission)
+    out = tmp_path / "lines.geojson"
+    assert run_cli(capsys, "--db", db, "export", "lines", "-o", out)[0] == 0
+    back = gpd.read_file(out)
+    assert list(back.line_id) == ["3643", "3642"]
+    lengths = back.to_crs(4547).length.to_numpy()
+    assert lengths == pytest.approx(jx_lines.to_crs(4547).length.to_numpy(), rel=1e-4)
+    assert {"left_code", "right_code", "name", "province", "status"} <= set(back.columns)
+
+
+def test_export_filters_by_bbox_and_province(capsys, tmp_path, jx_submission, jx_markers):
+    db = tmp_path / "q.gpkg"
+    run_cli(capsys, "--db", db, "ingest", "--province", "360000", *jx_submission)
+    out = tmp_path / "m.geojson"
+    run_cli(capsys, "--db", db, "export", "markers", "--bbox", "113.5,25.0,114.5,26.5", "-o", out)
+    expected = len(jx_markers.cx[113.5:114.5, 25.0:26.5])
+    assert len(gpd.read_file(out)) == expected and 0 < expected < len(jx_markers)
+    run_cli(capsys, "--db", db, "export", "markers", "--province", "440000", "-o", out)
+    assert len(gpd.read_file(out)) == 0
+    code, _ = run_cli(capsys, "--db", db, "export", "markers", "--bbox", "114,30,113", "-o", out)
+    assert code == 2
+
+
+def test_config_show_lists_every_rule_and_reads_back(capsys, tmp_path):
+    code, out = run_cli(capsys, "config", "show")
+    assert code == 0 and '[rules."dataset.schema"]' in out
+    path = tmp_path / "quhua.toml"
+    path.write_text(out, encoding="utf-8")
+    assert run_cli(capsys, "config", "show", "--config", path)[1].split("\n", 1)[1] == out.split("\n", 1)[1]
+    path.write_text('[rules."no.such"]\nx = 1\n', encoding="utf-8")
+    assert run_cli(capsys, "config", "show", "--config", path)[0] == 2
