@@ -182,7 +182,7 @@ class GeoPackageStore(Store):
             return
         blobs = gpkg.encode(geometry, _SRID)
         columns = [*fields, "province", "submission_id", "status", "valid_from", "source_file", "geom"]
-        values = frame.reindex(columns=list(fields) + ["source_file"]).astype(object)
+        values = frame.reindex(columns=[*fields, "source_file"]).astype(object)
         values = values.where(pd.notna(values), None)
         rows = [(*row[:-1], province, sid, "current", now, row[-1], blob)
                 for row, blob in zip(values.itertuples(index=False, name=None), blobs, strict=True)]

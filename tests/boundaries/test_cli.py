@@ -70,7 +70,7 @@ def test_data_errors_exit_1_and_nothing_stored(capsys, tmp_path, jx_lines):
     db = tmp_path / "q.gpkg"
     code, out = run_cli(capsys, "--db", db, "ingest", "--province", "360000", *paths)
     assert code == 1
-    assert "dataset.schema" in out and "未入库" not in out or "未通过" in out
+    assert "dataset.schema" in out and "未通过" in out and "已入库" not in out
     assert len(pyogrio.read_dataframe(db, layer="lines")) == 0
 
 
