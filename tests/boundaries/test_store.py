@@ -10,15 +10,25 @@ import pytest
 
 from boundaries.pipeline import ingest_paths
 from boundaries.store import open_store
-from boundaries.store.geopackage import GeoPackageStore
+from boundaries.store._sql import SqlStore
 from tests.conftest import write_shapefiles
 
 
 @pytest.fixture
 def db(tmp_path):
+    """A GeoPackage for the tests that open it with GDAL."""
     path = tmp_path / "quhua.gpkg"
     open_store(str(path)).init()
     return path
+
+
+@pytest.fixture
+def store(db_url):
+    """An initialised store of each backend."""
+    with open_store(db_url) as store:
+        store.init()
+        store.init()  # idempotent
+        yield store
 
 
 def test_init_makes_a_geopackage_gdal_opens(db):
@@ -32,6 +42,17 @@ def test_init_makes_a_geopackage_gdal_opens(db):
     assert con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
     assert con.execute("SELECT count(*) FROM gpkg_extensions WHERE extension_name = 'gpkg_rtree_index'"
                        ).fetchone()[0] == 3
+
+
+def test_bbox_reads_use_the_spatial_index(store, jx_submission, jx_markers):
+    ingest_paths(jx_submission, "360000", db=store.url, progress=False)
+    box = (113.5, 25.0, 114.5, 26.5)
+    inside = jx_markers.cx[box[0]:box[2], box[1]:box[3]]
+    assert 0 < len(inside) < len(jx_markers)
+    got = store.read_layer("markers", bbox=box)
+    assert sorted(got.marker_id) == sorted(inside.marker_id)
+    lines = store.read_layer("lines", bbox=(116.0, 29.5, 116.2, 29.9))  # near the 江西–湖北 line only
+    assert list(lines.line_id) == ["3642"] and lines.geometry.iloc[0].geom_type == "MultiLineString"
 
 
 def test_ingest_is_readable_by_gdal_with_spatial_index(db, jx_submission, jx_lines, jx_markers):
@@ -48,9 +69,9 @@ def test_ingest_is_readable_by_gdal_with_spatial_index(db, jx_submission, jx_lin
     assert len(open_store(str(db)).read_layer("markers", bbox=box)) == len(inside)
 
 
-def test_submission_record_keeps_who_when_files_counts_and_report(db, jx_submission, jx_markers):
-    ingest_paths(jx_submission, "360000", db=str(db), user="张三", progress=False)
-    (record,) = open_store(str(db)).read_layer("submissions").to_dict("records")
+def test_submission_record_keeps_who_when_files_counts_and_report(store, jx_submission, jx_markers):
+    ingest_paths(jx_submission, "360000", db=store.url, user="张三", progress=False)
+    (record,) = store.read_layer("submissions").to_dict("records")
     assert record["province"] == "360000" and record["user"] == "张三" and record["accepted"] == 1
     assert (record["lines"], record["markers"]) == (2, len(jx_markers))
     files = {f["name"]: f for f in json.loads(record["files"])}
@@ -61,13 +82,12 @@ def test_submission_record_keeps_who_when_files_counts_and_report(db, jx_submiss
     assert record["created_at"].endswith("Z")
 
 
-def test_newer_submission_supersedes_and_history_stays(db, tmp_path, jx_lines, jx_markers):
+def test_newer_submission_supersedes_and_history_stays(store, tmp_path, jx_lines, jx_markers):
     first = write_shapefiles(tmp_path / "v1", jx_lines, jx_markers)
-    ingest_paths(first, "360000", db=str(db), progress=False)
+    ingest_paths(first, "360000", db=store.url, progress=False)
     # the 2026 joint inspection resurveys only 江西–湖南 (3643) and its markers
     second = write_shapefiles(tmp_path / "v2", jx_lines.iloc[:1], jx_markers[jx_markers.line_id == "3643"])
-    ingest_paths(second, "360000", db=str(db), progress=False)
-    store = open_store(str(db))
+    ingest_paths(second, "360000", db=store.url, progress=False)
     current = store.read_layer("lines")
     assert sorted(zip(current.line_id, current.submission_id, strict=True)) == [("3642", 1), ("3643", 2)]
     history = store.read_layer("lines", history=True)
@@ -79,32 +99,29 @@ def test_newer_submission_supersedes_and_history_stays(db, tmp_path, jx_lines, j
     assert len(store.read_layer("submissions")) == 2
 
 
-def test_province_filter_keeps_lines_with_a_side_in_it(db, jx_submission):
-    ingest_paths(jx_submission, "360000", db=str(db), progress=False)
-    store = open_store(str(db))
+def test_province_filter_keeps_lines_with_a_side_in_it(store, jx_submission):
+    ingest_paths(jx_submission, "360000", db=store.url, progress=False)
     assert list(store.read_layer("lines", province="430000").line_id) == ["3643"]  # 湖南 sees its side
     assert len(store.read_layer("lines", province="440000")) == 0
 
 
-def test_data_with_errors_stores_nothing(db, tmp_path, jx_lines):
+def test_data_with_errors_stores_nothing(store, tmp_path, jx_lines):
     paths = write_shapefiles(tmp_path, jx_lines.drop(columns="left_code"), None)
-    result = ingest_paths(paths, "360000", db=str(db), progress=False)
+    result = ingest_paths(paths, "360000", db=store.url, progress=False)
     assert result.exit_code == 1 and result.submission_id is None
-    store = open_store(str(db))
     assert len(store.read_layer("lines")) == 0 and len(store.read_layer("submissions")) == 0
 
 
-def test_a_crash_mid_ingest_leaves_the_database_as_it_was(db, jx_submission, monkeypatch):
+def test_a_crash_mid_ingest_leaves_the_database_as_it_was(store, jx_submission, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(GeoPackageStore, "_insert_issues", staticmethod(crash))
+    monkeypatch.setattr(SqlStore, "_insert_issues", crash)  # fails after lines and markers were written
     with pytest.raises(OSError):
-        ingest_paths(jx_submission, "360000", db=str(db), progress=False)
-    store = open_store(str(db))
-    assert len(store.read_layer("lines")) == 0 and len(store.read_layer("markers")) == 0
+        ingest_paths(jx_submission, "360000", db=store.url, progress=False)
+    assert len(store.read_layer("lines", history=True)) == 0 and len(store.read_layer("markers")) == 0
     assert len(store.read_layer("submissions")) == 0
-    assert sqlite3.connect(db).execute("SELECT count(*) FROM rtree_lines_geom").fetchone()[0] == 0
+    assert len(store.read_layer("lines", bbox=(113, 25, 117, 30))) == 0
 
 
 def test_reading_a_missing_database_gives_empty_layers(tmp_path):

@@ -1,0 +1,308 @@
+"""Shared metric helpers of the QA rules: Gauss-Krüger projection per feature, candidate pairs, parallel maps.
+
+Rules measure in metres, never in degrees (SPEC §4). Each feature is measured in the 3° Gauss-Krüger
+zone of its own longitude (:func:`boundaries.crs.metric_epsg`); a pair of features is measured in the zone
+of the first one, so a line crossing a zone edge or a neighbour lying in the next zone is still measured
+in one conformal plane whose scale error stays below 0.1 % that close to the central meridian.
+
+Projections are computed once per feature and zone (:class:`MetricCache`) and shared by every rule of a
+check through :func:`workspace`, which also assembles the *whole picture* the rules see: the submission's
+lines and markers with the stored current ones of the database that the submission does not supersede.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from boundaries.crs import metric_epsg, transformer
+
+__all__ = [
+    "DEG_PER_M",
+    "LineView",
+    "MarkerView",
+    "MetricCache",
+    "Workspace",
+    "division_prefix",
+    "fmt_m",
+    "pair_key",
+    "parallel",
+    "to_lonlat",
+    "workspace",
+    "zone_epsg",
+]
+
+#: Degrees per metre, conservative: a metre spans at most this many degrees of longitude up to 55°N, so a
+#: search radius of ``d * DEG_PER_M`` degrees finds every feature within ``d`` metres.
+DEG_PER_M = 1.0 / (111_320.0 * np.cos(np.radians(55.0)))
+
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+_POOL: ThreadPoolExecutor | None = None
+#: Below this many items a thread hand-off costs more than it saves.
+_PARALLEL_MIN = 2_000
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="quhua-rules")
+    return _POOL
+
+
+def parallel(func: Callable[..., np.ndarray], *arrays: np.ndarray, **kwargs) -> np.ndarray:
+    """``func(*arrays, **kwargs)`` over equal chunks on every core, concatenated.
+
+    Shapely 2 and pyproj release the GIL inside their vectorised calls, so threads use both cores without
+    copying geometries between processes.
+
+    >>> parallel(np.add, np.arange(5), np.ones(5)).tolist()
+    [1.0, 2.0, 3.0, 4.0, 5.0]
+    """
+    n = len(arrays[0])
+    if _WORKERS == 1 or n < _PARALLEL_MIN:
+        return func(*arrays, **kwargs)
+    bounds = np.linspace(0, n, _WORKERS + 1).astype(int)
+    chunks = [tuple(a[lo:hi] for a in arrays) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    parts = list(_pool().map(lambda chunk: func(*chunk, **kwargs), chunks))
+    return np.concatenate(parts)
+
+
+def zone_epsg(geometries: np.ndarray) -> np.ndarray:
+    """The metric EPSG code (3° Gauss-Krüger zone) of each geometry, from the centre of its extent.
+
+    Empty or non-finite geometries get the zone of 105°E so that they can still be carried along.
+    """
+    bounds = shapely.bounds(geometries)
+    lon = (bounds[:, 0] + bounds[:, 2]) / 2.0
+    lon = np.where(np.isfinite(lon), lon, 105.0)
+    zones = np.clip(np.round(lon / 3.0), 25, 45).astype(int)
+    return 4534 + zones - 25
+
+
+def _project(geometries: np.ndarray, epsg: int, inverse: bool = False) -> np.ndarray:
+    forward = transformer(epsg, 4490) if inverse else transformer(4490, epsg)
+
+    def apply(xy: np.ndarray) -> np.ndarray:
+        x, y = forward.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    with np.errstate(invalid="ignore"):
+        return shapely.transform(geometries, apply)
+
+
+def to_lonlat(xy: np.ndarray, epsg: int) -> np.ndarray:
+    """Coordinates (easting, northing) of zone ``epsg`` back to (lon, lat) in EPSG:4490."""
+    xy = np.atleast_2d(np.asarray(xy, dtype=float))
+    lon, lat = transformer(epsg, 4490).transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([lon, lat])
+
+
+class MetricCache:
+    """Geometries in EPSG:4490 and their Gauss-Krüger projections, each computed once per zone.
+
+    ``zone[i]`` is feature ``i``'s own zone; :meth:`get` projects features into any zone on demand.
+    """
+
+    def __init__(self, geometries: np.ndarray):
+        self.geometries = np.asarray(geometries, dtype=object)
+        self.zone = zone_epsg(self.geometries) if len(self.geometries) else np.zeros(0, dtype=int)
+        self._projected: dict[int, np.ndarray] = {}
+        self._done: dict[int, np.ndarray] = {}
+
+    def get(self, index: np.ndarray, epsg: int) -> np.ndarray:
+        """Features ``index`` projected into zone ``epsg`` (computed for those not projected yet)."""
+        index = np.asarray(index, dtype=int)
+        if epsg not in self._projected:
+            self._projected[epsg] = np.empty(len(self.geometries), dtype=object)
+            self._done[epsg] = np.zeros(len(self.geometries), dtype=bool)
+        todo = np.unique(index[~self._done[epsg][index]])
+        if len(todo):
+            self._projected[epsg][todo] = parallel(_project, self.geometries[todo], epsg=epsg)
+            self._done[epsg][todo] = True
+        return self._projected[epsg][index]
+
+    @cached_property
+    def own(self) -> np.ndarray:
+        """Every feature in its own zone."""
+        out = np.empty(len(self.geometries), dtype=object)
+        for epsg in np.unique(self.zone):
+            members = np.flatnonzero(self.zone == epsg)
+            out[members] = self.get(members, int(epsg))
+        return out
+
+
+def pair_in_metric(first: MetricCache, i: np.ndarray, second: MetricCache, j: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(first[i], second[j])`` projected together into the zone of ``first[i]``; also the zones."""
+    i, j = np.asarray(i, dtype=int), np.asarray(j, dtype=int)
+    a = np.empty(len(i), dtype=object)
+    b = np.empty(len(i), dtype=object)
+    zones = first.zone[i] if len(i) else np.zeros(0, dtype=int)
+    for epsg in np.unique(zones):
+        mask = zones == epsg
+        a[mask] = first.get(i[mask], int(epsg))
+        b[mask] = second.get(j[mask], int(epsg))
+    return a, b, zones
+
+
+def pair_key(code_a, code_b) -> str | None:
+    """The unordered pair of division codes that identifies a boundary (``'360000|430000'``)."""
+    if not isinstance(code_a, str) or not isinstance(code_b, str) or not code_a or not code_b:
+        return None
+    return "|".join(sorted((code_a, code_b)))
+
+
+def division_prefix(code: str | None) -> str | None:
+    """The significant prefix of a GB/T 2260 code: ``360000`` → ``36``, ``360100`` → ``3601``."""
+    if not isinstance(code, str) or not code.isdigit():
+        return None
+    if len(code) == 6:
+        for width in (2, 4):
+            if code[width:] == "0" * (6 - width):
+                return code[:width]
+    return code.rstrip("0") if len(code) > 6 and code[6:].strip("0") == "" else code
+
+
+def fmt_m(metres: float) -> str:
+    """A distance for a message: three significant decimals below 1 m, one above."""
+    return f"{metres:.3f}" if metres < 1 else f"{metres:.1f}"
+
+
+@dataclass
+class LineView:
+    """Submitted lines (``0 … n_submitted-1``) followed by the stored lines they do not supersede."""
+
+    frame: pd.DataFrame  # line_id, left_code, right_code, province, stored, key, source_file, source_row
+    metric: MetricCache
+    n_submitted: int
+    _tree: shapely.STRtree | None = field(default=None, repr=False)
+
+    @property
+    def geometries(self) -> np.ndarray:
+        return self.metric.geometries
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        if self._tree is None:
+            self._tree = shapely.STRtree(self.geometries)
+        return self._tree
+
+    def version_of(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """True where lines ``i`` and ``j`` are versions of one boundary (same two codes, or same id and
+        same submitter)."""
+        keys = self.frame["key"].to_numpy()
+        same_key = (keys[i] == keys[j]) & pd.notna(keys[i])
+        ids = self.frame["line_id"].to_numpy()
+        province = self.frame["province"].to_numpy()
+        same_id = (ids[i] == ids[j]) & pd.notna(ids[i]) & (province[i] == province[j])
+        return same_key | same_id
+
+
+@dataclass
+class MarkerView:
+    """Submitted markers followed by the stored markers they do not supersede (as :class:`LineView`)."""
+
+    frame: pd.DataFrame
+    metric: MetricCache
+    n_submitted: int
+
+    @property
+    def geometries(self) -> np.ndarray:
+        return self.metric.geometries
+
+
+@dataclass
+class Workspace:
+    """What every rule of one check shares: the line and marker views and memoised results."""
+
+    lines: LineView
+    markers: MarkerView
+    memo: dict = field(default_factory=dict)
+
+    def once(self, key, compute: Callable[[], object]):
+        """``compute()`` the first time ``key`` is asked for, the memoised value afterwards."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
+
+
+def _keep_stored(stored: pd.DataFrame, province: str, ids: Sequence[str], column: str,
+                 line_ids: Sequence[str] = ()) -> np.ndarray:
+    """Stored rows not superseded by this submission (the store supersedes the submitter's own rows of
+    the same ids, and the markers of its resubmitted lines)."""
+    if not len(stored):
+        return np.zeros(0, dtype=bool)
+    own = stored["province"].astype(str).to_numpy() == province
+    replaced = stored[column].isin(set(ids)).to_numpy()
+    if line_ids and column == "marker_id":
+        replaced |= stored["line_id"].isin(set(line_ids)).to_numpy()
+    return ~(own & replaced)
+
+
+def _line_view(ctx) -> LineView:
+    sub = ctx.submission
+    submitted = pd.DataFrame({
+        "line_id": sub.lines["line_id"].to_numpy(dtype=object),
+        "left_code": sub.lines["left_code"].to_numpy(dtype=object),
+        "right_code": sub.lines["right_code"].to_numpy(dtype=object),
+        "province": sub.province, "stored": False,
+        "source_file": sub.lines.get("source_file", pd.Series([None] * len(sub.lines))).to_numpy(dtype=object),
+    })
+    stored = ctx.stored_lines
+    keep = _keep_stored(stored, sub.province, submitted["line_id"].dropna().tolist(), "line_id")
+    stored = stored[keep] if len(stored) else stored
+    stored_part = pd.DataFrame({
+        "line_id": stored["line_id"].to_numpy(dtype=object) if len(stored) else [],
+        "left_code": stored["left_code"].to_numpy(dtype=object) if len(stored) else [],
+        "right_code": stored["right_code"].to_numpy(dtype=object) if len(stored) else [],
+        "province": stored["province"].astype(str).to_numpy(dtype=object) if len(stored) else [],
+        "stored": True, "source_file": None,
+    })
+    frame = pd.concat([submitted, stored_part], ignore_index=True) if len(stored_part) else submitted
+    frame["key"] = [pair_key(a, b) for a, b in zip(frame["left_code"], frame["right_code"], strict=True)]
+    geometries = np.concatenate([np.asarray(sub.lines.geometry.values, dtype=object),
+                                 np.asarray(stored.geometry.values, dtype=object) if len(stored) else
+                                 np.empty(0, dtype=object)])
+    return LineView(frame, MetricCache(geometries), len(submitted))
+
+
+def _marker_view(ctx) -> MarkerView:
+    sub = ctx.submission
+    markers = sub.markers
+    submitted = pd.DataFrame({
+        "marker_id": markers["marker_id"].to_numpy(dtype=object),
+        "marker_type": markers["marker_type"].to_numpy(dtype=object),
+        "line_id": markers["line_id"].to_numpy(dtype=object),
+        "province": sub.province, "stored": False,
+    })
+    stored = ctx.stored_markers
+    keep = _keep_stored(stored, sub.province, submitted["marker_id"].dropna().tolist(), "marker_id",
+                        sub.lines["line_id"].dropna().tolist())
+    stored = stored[keep] if len(stored) else stored
+    if len(stored):
+        stored_part = pd.DataFrame({c: stored[c].to_numpy(dtype=object) for c in ("marker_id", "marker_type",
+                                                                                 "line_id")})
+        stored_part["province"] = stored["province"].astype(str).to_numpy(dtype=object)
+        stored_part["stored"] = True
+        frame = pd.concat([submitted, stored_part], ignore_index=True)
+        geometries = np.concatenate([np.asarray(markers.geometry.values, dtype=object),
+                                     np.asarray(stored.geometry.values, dtype=object)])
+    else:
+        frame, geometries = submitted, np.asarray(markers.geometry.values, dtype=object)
+    return MarkerView(frame, MetricCache(geometries), len(submitted))
+
+
+def workspace(ctx) -> Workspace:
+    """The :class:`Workspace` of a check, built on first use and kept on the context for the other rules."""
+    cached = vars(ctx).get("_quhua_workspace")
+    if cached is None:
+        cached = Workspace(_line_view(ctx), _marker_view(ctx))
+        vars(ctx)["_quhua_workspace"] = cached
+    return cached

@@ -1,0 +1,156 @@
+"""The server database: PostgreSQL + PostGIS, with the layers and behaviour of the GeoPackage store.
+
+Geometry columns are typed ``geometry(<type>, 4490)`` with GiST indexes; a bounding-box read uses ``&&``
+on them. The schema is created by :meth:`PostgisStore.init`, versioned in ``quhua_meta`` and upgraded by
+the steps of :data:`MIGRATIONS`. Writers are serialised per province with transaction-level advisory
+locks: an ingest locks every province its lines touch (both sides), in a fixed order, before it reads
+what is stored; so ingests of different provinces run in parallel, and two ingests touching the same
+boundary run one after the other, the second checked against the first.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from boundaries.errors import StoreError
+from boundaries.model import Submission
+from boundaries.store import SCHEMA
+from boundaries.store._sql import SRID, SqlStore
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisStore"]
+
+_TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision", "DATETIME": "timestamptz"}
+_LOCK_NAMESPACE = 0x5148  # "QH": advisory lock keys are (namespace, province prefix)
+
+
+def _create_layers() -> list[str]:
+    statements = []
+    for layer, (geometry_type, columns) in SCHEMA.items():
+        cols = "".join(f', "{c}" {_TYPES[t]}' for c, t in columns.items())
+        geom = f", geom geometry({geometry_type}, {SRID})" if geometry_type else ""
+        statements.append(f'CREATE TABLE IF NOT EXISTS "{layer}" (fid bigserial PRIMARY KEY{geom}{cols})')
+        if geometry_type:
+            statements.append(f'CREATE INDEX IF NOT EXISTS "{layer}_geom_gist" ON "{layer}" USING gist (geom)')
+    statements += [f'CREATE INDEX IF NOT EXISTS "{t}_current" ON "{t}" (status, province)'
+                   for t in ("lines", "markers")]
+    return statements
+
+
+#: Schema version → the statements that bring the previous version to it.
+MIGRATIONS: dict[int, list[str]] = {1: _create_layers()}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+class PostgisStore(SqlStore):
+    """Lines, markers, issues and submissions as PostGIS tables of one PostgreSQL database."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._con = None
+
+    def connection(self):
+        if self._con is None:
+            try:
+                import psycopg
+            except ImportError as err:
+                raise StoreError("the PostGIS backend needs psycopg: pip install 'quhua[postgis]'") from err
+            try:
+                self._con = psycopg.connect(self.url, autocommit=True)
+            except psycopg.Error as err:
+                raise StoreError(f"cannot connect to {self.url}: {str(err).strip()}; check the URL, that the "
+                                 "server runs and that PostGIS is installed") from err
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def exists(self) -> bool:
+        row = self.connection().execute("SELECT to_regclass('quhua_meta') IS NOT NULL").fetchone()
+        return bool(row[0])
+
+    def schema_version(self) -> int:
+        if not self.exists():
+            return 0
+        row = self.connection().execute("SELECT value FROM quhua_meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def init(self) -> None:
+        con = self.connection()
+        with con.transaction():
+            con.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOCK_NAMESPACE,))  # one initialiser at a time
+            con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            con.execute("CREATE TABLE IF NOT EXISTS quhua_meta (key text PRIMARY KEY, value text NOT NULL)")
+            current = self.schema_version()
+            if current > SCHEMA_VERSION:
+                raise StoreError(f"{self.url} has schema version {current}, newer than this quhua "
+                                 f"({SCHEMA_VERSION}); upgrade quhua")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version]:
+                    con.execute(statement)
+            con.execute("INSERT INTO quhua_meta VALUES ('schema_version', %s) ON CONFLICT (key) "
+                        "DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
+
+    # -- hooks of SqlStore ------------------------------------------------------------------------
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def _fetchall(self, sql, params):
+        return self.connection().execute(self._sql(sql), params).fetchall()
+
+    def _execute(self, sql, params):
+        self.connection().execute(self._sql(sql), params)
+
+    def _insert_rows(self, table, columns, rows):
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join(["%s"] * (len(columns) - 1) + ["ST_GeomFromEWKB(%s)"])
+        with self.connection().cursor() as cursor:
+            cursor.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+
+    def _insert_returning_fid(self, sql, params):
+        return self.connection().execute(self._sql(sql) + " RETURNING fid", params).fetchone()[0]
+
+    @contextmanager
+    def _write_transaction(self, submission: Submission):
+        con = self.connection()
+        with con.transaction():
+            for prefix in _provinces_touched(submission):
+                con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_NAMESPACE, int(prefix)))
+            yield
+
+    def _encode(self, geometries):
+        geoms = shapely.set_srid(np.asarray(geometries, dtype=object), SRID)
+        return list(shapely.to_wkb(geoms, include_srid=True))
+
+    def _decode(self, column: pd.Series):
+        return shapely.from_wkb(np.asarray([None if b is None else bytes(b) for b in column], dtype=object))
+
+    def _bbox_clause(self, layer, bbox):
+        return "geom && ST_MakeEnvelope(?, ?, ?, ?, 4490)", list(bbox)
+
+    def _in_list(self, column, values):
+        return f"{column} = ANY(?::text[])", list(values)
+
+    def _select_column(self, name, sqltype):
+        if sqltype == "DATETIME":  # the same text as the GeoPackage gives
+            return f"""to_char("{name}" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+        return f'"{name}"'
+
+    def _select_geometry(self):
+        return "ST_AsBinary(geom)"
+
+
+def _provinces_touched(submission: Submission) -> list[str]:
+    """The two-digit prefixes of the submitting province and of both sides of every line, sorted."""
+    codes = {submission.province[:2]}
+    for column in ("left_code", "right_code"):
+        codes |= {str(c)[:2] for c in submission.lines[column].dropna() if str(c)[:2].isdigit()}
+    codes |= {str(c)[i:i + 2] for c in submission.markers["line_id"].dropna() for i in (0, 2)
+              if str(c)[i:i + 2].isdigit()}
+    return sorted(codes)
