@@ -7,8 +7,8 @@ import threading
 import time
 
 import geopandas as gpd
-import pytest
 
+from boundaries.crs import metric_epsg
 from boundaries.pipeline import ingest_paths
 from boundaries.store import open_store
 from tests.conftest import markers_along, real_boundary, write_shapefiles
@@ -23,8 +23,7 @@ def _submission(folder, own: str, other: str):
     line = real_boundary(own, other)
     lines = gpd.GeoDataFrame({"line_id": [code], "left_code": [own], "right_code": [other], "name": [code]},
                              geometry=[line], crs=4490)
-    lon = line.centroid.x
-    epsg = 4534 + int(round(lon / 3)) - 25  # the province's own 3° zone, as its surveyors would use
+    epsg = metric_epsg(line.centroid.x)  # the province's own 3° zone, as its surveyors would use
     return write_shapefiles(folder, lines, markers_along(line, code, every_m=20_000), epsg=epsg, stem=own)
 
 
