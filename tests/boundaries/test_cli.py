@@ -80,8 +80,8 @@ def test_english_messages(capsys, tmp_path, jx_lines):
     assert code == 1 and "required field right_code is missing" in report["issues"][0]["message"]
 
 
-def test_ingest_then_export_every_format(capsys, tmp_path, jx_submission, jx_lines, jx_markers):
-    db = tmp_path / "q.gpkg"
+def test_ingest_then_export_every_format(capsys, tmp_path, db_url, jx_submission, jx_lines, jx_markers):
+    db = db_url
     assert run_cli(capsys, "--db", db, "ingest", "--province", "360000", "--user", "测绘院", *jx_submission)[0] == 0
     for fmt in ("geojson", "gpkg", "csv", "shp"):
         out = tmp_path / f"markers.{fmt}"
@@ -111,8 +111,8 @@ def test_export_lines_keeps_ids_and_lengths(capsys, tmp_path, jx_submission, jx_
     assert {"left_code", "right_code", "name", "province", "status"} <= set(back.columns)
 
 
-def test_export_filters_by_bbox_and_province(capsys, tmp_path, jx_submission, jx_markers):
-    db = tmp_path / "q.gpkg"
+def test_export_filters_by_bbox_and_province(capsys, tmp_path, db_url, jx_submission, jx_markers):
+    db = db_url
     run_cli(capsys, "--db", db, "ingest", "--province", "360000", *jx_submission)
     out = tmp_path / "m.geojson"
     run_cli(capsys, "--db", db, "export", "markers", "--bbox", "113.5,25.0,114.5,26.5", "-o", out)
