@@ -81,4 +81,4 @@ def run_rules(context: CheckContext, config) -> list[Issue]:
     return issues
 
 
-from boundaries.rules import dataset  # noqa: E402,F401  (registers the rules of each module)
+from boundaries.rules import dataset, lines, markers  # noqa: E402,F401  (registers the rules of each module)

@@ -12,6 +12,7 @@ lines and markers with the stored current ones of the database that the submissi
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from boundaries.crs import metric_epsg, transformer
+from boundaries.crs import transformer
 
 __all__ = [
     "DEG_PER_M",
@@ -69,7 +70,7 @@ def parallel(func: Callable[..., np.ndarray], *arrays: np.ndarray, **kwargs) -> 
     if _WORKERS == 1 or n < _PARALLEL_MIN:
         return func(*arrays, **kwargs)
     bounds = np.linspace(0, n, _WORKERS + 1).astype(int)
-    chunks = [tuple(a[lo:hi] for a in arrays) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    chunks = [tuple(a[lo:hi] for a in arrays) for lo, hi in itertools.pairwise(bounds)]
     parts = list(_pool().map(lambda chunk: func(*chunk, **kwargs), chunks))
     return np.concatenate(parts)
 
@@ -242,7 +243,7 @@ def _keep_stored(stored: pd.DataFrame, province: str, ids: Sequence[str], column
     own = stored["province"].astype(str).to_numpy() == province
     replaced = stored[column].isin(set(ids)).to_numpy()
     if line_ids and column == "marker_id":
-        replaced |= stored["line_id"].isin(set(line_ids)).to_numpy()
+        replaced = replaced | stored["line_id"].isin(set(line_ids)).to_numpy()
     return ~(own & replaced)
 
 

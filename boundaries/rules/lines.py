@@ -1,0 +1,548 @@
+"""``line.*`` rules: boundary lines (界线) on their own and against every other line in view.
+
+Every rule measures in the Gauss-Krüger zone of the line (:mod:`boundaries.rules._geometry`) and locates
+its issue on the ground: the bad vertex, the crossing point, the dangling end, the point of largest
+deviation. Lines that fail ``line.invalid_geometry`` are left out of the other geometric rules.
+
+Versions of one boundary (the same two division codes, or the same id from the same submitter) are
+compared by ``line.neighbor_mismatch`` and never reported as overlapping or crossing each other. A finer
+boundary lying on a coarser one (a county pair inside a province pair, e.g. 360102|430103 on
+360000|430000) is the same boundary at another level, not an overlap. A line that ends on another line's
+interior (a T-junction: a county line ending on a provincial line) meets it; only interiors that cross or
+touch away from every end are a crossing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from boundaries.model import Issue
+from boundaries.rules import CheckContext, rule
+from boundaries.rules._geometry import (
+    DEG_PER_M,
+    Workspace,
+    division_prefix,
+    fmt_m,
+    pair_in_metric,
+    parallel,
+    to_lonlat,
+    workspace,
+)
+
+__all__ = [
+    "attribute",
+    "crossing",
+    "dangle",
+    "duplicate_vertex",
+    "invalid_geometry",
+    "neighbor_mismatch",
+    "overlap",
+    "self_intersection",
+    "spike",
+]
+
+_CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
+
+
+# -- shared geometry of the submitted lines ----------------------------------------------------------------
+def _issue(rule_id: str, ctx: CheckContext, i: int, lonlat, zh: str, en: str) -> Issue:
+    lines = ctx.submission.lines
+    feature = lines["line_id"].iloc[i] if "line_id" in lines else None
+    lon, lat = (float(lonlat[0]), float(lonlat[1])) if lonlat is not None else (None, None)
+    source = lines["source_file"].iloc[i] if "source_file" in lines else None
+    return Issue(rule_id, "error", "lines", feature if feature is not None else f"#{i + 1}", lon, lat, zh, en,
+                 source if isinstance(source, str) else None)
+
+
+def _name(ctx: CheckContext, i: int) -> str:
+    value = ctx.submission.lines["line_id"].iloc[i]
+    return str(value) if value is not None else f"#{i + 1}"
+
+
+def _invalid_reasons(ws: Workspace) -> list[tuple[int, str, str]]:
+    """(line, reason zh, reason en) of every submitted line that is not a usable line geometry."""
+    def compute():
+        geoms = ws.lines.geometries[: ws.lines.n_submitted]
+        out = []
+        missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        kind_ok = np.isin(shapely.get_type_id(geoms), [1, 5])
+        parts, owner = shapely.get_parts(geoms[~missing & kind_ok], return_index=True)
+        owner = np.flatnonzero(~missing & kind_ok)[owner]
+        coords, part = shapely.get_coordinates(parts, return_index=True)
+        finite = np.isfinite(coords).all(axis=1)
+        nonfinite = np.bincount(owner[part[~finite]], minlength=len(geoms)) > 0
+        moves = (np.diff(coords, axis=0) != 0).any(axis=1) & (part[1:] == part[:-1])
+        distinct = np.bincount(part[1:][moves], minlength=len(parts)) > 0
+        degenerate = np.bincount(owner[~distinct], minlength=len(geoms)) > 0
+        for i in range(len(geoms)):
+            if missing[i]:
+                out.append((i, "几何为空", "has no geometry"))
+            elif not kind_ok[i]:
+                out.append((i, f"几何类型 {shapely.get_type_id(geoms[i])} 不是线", "is not a line geometry"))
+            elif nonfinite[i]:
+                out.append((i, "含非有限坐标（NaN 或无穷）", "has non-finite coordinates (NaN or infinity)"))
+            elif degenerate[i]:
+                out.append((i, "有部分少于两个不同的点", "has a part with fewer than two distinct points"))
+        return out
+
+    return ws.once("line.invalid", compute)
+
+
+def _valid(ws: Workspace) -> np.ndarray:
+    """Indices of the submitted lines with usable geometry."""
+    bad = {i for i, _, _ in _invalid_reasons(ws)}
+    return np.array([i for i in range(ws.lines.n_submitted) if i not in bad], dtype=int)
+
+
+def _vertices(ws: Workspace) -> dict:
+    """Vertices of the valid submitted lines: metric and geographic coordinates, part and line of each."""
+    def compute():
+        valid = _valid(ws)
+        metric = ws.lines.metric.own[valid]
+        parts, owner = shapely.get_parts(metric, return_index=True)
+        xy, part = shapely.get_coordinates(parts, return_index=True)
+        lonlat = shapely.get_coordinates(shapely.get_parts(ws.lines.geometries[valid]))
+        return {"xy": xy, "lonlat": lonlat, "part": part, "line": valid[owner[part]],
+                "part_line": valid[owner], "parts": parts}
+
+    return ws.once("line.vertices", compute)
+
+
+def _ends(ws: Workspace, closed_m: float) -> pd.DataFrame:
+    """Ends of the submitted parts that are not closed rings: line, part, end (0 start, 1 end), x, y."""
+    v = _vertices(ws)
+    if not len(v["xy"]):
+        return pd.DataFrame(columns=["line", "part", "end", "x", "y", "lon", "lat"])
+    first = np.r_[0, np.flatnonzero(np.diff(v["part"])) + 1]
+    last = np.r_[first[1:] - 1, len(v["part"]) - 1]
+    gap = np.hypot(*(v["xy"][first] - v["xy"][last]).T)
+    open_part = gap > closed_m
+    rows = []
+    for end, index in ((0, first), (1, last)):
+        index = index[open_part]
+        rows.append(pd.DataFrame({"line": v["line"][index], "part": v["part"][index], "end": end,
+                                  "x": v["xy"][index, 0], "y": v["xy"][index, 1],
+                                  "lon": v["lonlat"][index, 0], "lat": v["lonlat"][index, 1]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+# -- rules on one line -------------------------------------------------------------------------------------
+@rule("line.invalid_geometry", severity="error", layer="lines",
+      description="几何无效：为空、少于两个不同的点、坐标非有限",
+      description_en="empty, fewer than two distinct points, non-finite coordinates")
+def invalid_geometry(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Lines that are empty, not lines, hold non-finite coordinates, or have a part with fewer than two
+    distinct points. No tolerance: such a line cannot be measured at all."""
+    ws = workspace(ctx)
+    for i, zh, en in _invalid_reasons(ws):
+        geometry = ws.lines.geometries[i]
+        coords = shapely.get_coordinates(geometry) if geometry is not None else np.zeros((0, 2))
+        coords = coords[np.isfinite(coords).all(axis=1)]
+        where = coords[0] if len(coords) else None
+        yield _issue("line.invalid_geometry", ctx, i, where, f"界线 {_name(ctx, i)} {zh}",
+                     f"line {_name(ctx, i)} {en}")
+
+
+def _segment_hits(xy: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """Points where non-adjacent segments of one line meet (its self-crossings and self-touches)."""
+    same = part[1:] == part[:-1]
+    start, end = xy[:-1][same], xy[1:][same]
+    seg_part = part[:-1][same]
+    segments = shapely.linestrings(np.stack([start, end], axis=1))
+    a, b = shapely.STRtree(segments).query(segments, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    # consecutive segments of a part share their vertex by construction; so do the first and last
+    # segments of a closed ring
+    adjacent = (b == a + 1) & (seg_part[a] == seg_part[b])
+    first_of = np.r_[True, seg_part[1:] != seg_part[:-1]]
+    last_of = np.r_[seg_part[1:] != seg_part[:-1], True]
+    ring = (first_of[a] & last_of[b] & (seg_part[a] == seg_part[b])
+            & np.all(start[a] == end[b], axis=1))
+    a, b = a[~adjacent & ~ring], b[~adjacent & ~ring]
+    if not len(a):
+        return np.zeros((0, 2))
+    hits = shapely.intersection(segments[a], segments[b])
+    return shapely.get_coordinates(shapely.get_parts(hits))
+
+
+@rule("line.self_intersection", severity="error", layer="lines",
+      description="界线自相交或自接触", description_en="a line crossing or touching itself")
+def self_intersection(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Lines that cross or touch themselves (not simple), located at the first such point. A closed ring
+    (an enclave) meeting itself only where it closes is simple. No tolerance: exact, in metres."""
+    ws = workspace(ctx)
+    valid = _valid(ws)
+    if not len(valid):
+        return
+    metric = ws.lines.metric.own[valid]
+    simple = parallel(shapely.is_simple, metric)
+    for k in np.flatnonzero(~simple):
+        i = int(valid[k])
+        parts = shapely.get_parts(metric[k])
+        xy, part = shapely.get_coordinates(parts, return_index=True)
+        hits = _segment_hits(xy, part)
+        epsg = int(ws.lines.metric.zone[i])
+        where = to_lonlat(hits[:1], epsg)[0] if len(hits) else to_lonlat(xy[:1], epsg)[0]
+        count = len(np.unique(np.round(hits, 3), axis=0))
+        yield _issue("line.self_intersection", ctx, i, where,
+                     f"界线 {_name(ctx, i)} 自相交或自接触 {count} 处（容差 0 m）",
+                     f"line {_name(ctx, i)} crosses or touches itself at {count} point(s) (tolerance 0 m)")
+
+
+@rule("line.duplicate_vertex", severity="warning", layer="lines",
+      description="相邻节点距离小于 0.01 m", description_en="consecutive vertices closer than 0.01 m",
+      distance_m=0.01)
+def duplicate_vertex(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Consecutive vertices closer than ``distance_m`` (0.01 m): one issue per line, at the closest pair."""
+    v = _vertices(workspace(ctx))
+    if not len(v["xy"]):
+        return
+    step = np.hypot(*np.diff(v["xy"], axis=0).T)
+    close = (step < params["distance_m"]) & (v["part"][1:] == v["part"][:-1])
+    for i in np.unique(v["line"][1:][close]):
+        at = np.flatnonzero(close & (v["line"][1:] == i))
+        worst = at[np.argmin(step[at])]
+        yield _issue("line.duplicate_vertex", ctx, int(i), v["lonlat"][worst + 1],
+                     f"界线 {_name(ctx, i)} 有 {len(at)} 处相邻节点距离小于 {params['distance_m']} m，"
+                     f"最近 {step[worst]:.4f} m",
+                     f"line {_name(ctx, i)} has {len(at)} pair(s) of consecutive vertices closer than "
+                     f"{params['distance_m']} m, the closest {step[worst]:.4f} m apart")
+
+
+def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Interior angle (degrees) at each vertex that has a neighbour on both sides, and its vertex index.
+
+    The first vertex of a closed ring has its last-but-one vertex before it. Vertices repeating their
+    predecessor are skipped so that a duplicate does not read as a turn."""
+    keep = np.r_[True, (np.hypot(*np.diff(xy, axis=0).T) > 1e-6) | (part[1:] != part[:-1])]
+    index = np.flatnonzero(keep)
+    xy, part = xy[keep], part[keep]
+    prev_i, next_i = np.arange(len(xy)) - 1, np.arange(len(xy)) + 1
+    first = np.r_[True, part[1:] != part[:-1]]
+    last = np.r_[part[1:] != part[:-1], True]
+    last_of = np.flatnonzero(last)[np.cumsum(first) - 1]
+    first_of = np.flatnonzero(first)[np.cumsum(first) - 1]
+    ring = closed_part[part]
+    prev_i = np.where(first & ring, last_of - 1, prev_i)
+    next_i = np.where(last & ring, first_of + 1, np.minimum(next_i, len(xy) - 1))
+    inner = (~first & ~last) | (first & ring)
+    prev_i, next_i = np.clip(prev_i, 0, len(xy) - 1), np.clip(next_i, 0, len(xy) - 1)
+    u, w = xy[prev_i] - xy, xy[next_i] - xy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = (u * w).sum(axis=1) / (np.hypot(*u.T) * np.hypot(*w.T))
+    angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    return angle[inner], index[inner]
+
+
+@rule("line.spike", severity="error", layer="lines",
+      description="尖刺：界线在节点处折返（夹角小于 10°）",
+      description_en="a vertex where the line turns back on itself (interior angle < 10°)", angle_deg=10.0)
+def spike(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Vertices whose interior angle (between the segments before and after) is below ``angle_deg``
+    (10°): the line runs out and straight back, a digitising slip. One issue per spike vertex."""
+    v = _vertices(workspace(ctx))
+    if not len(v["xy"]):
+        return
+    parts = v["parts"]
+    closed_part = shapely.is_closed(parts)
+    angle, index = _turn_angles(v["xy"], v["part"], closed_part)
+    for k in np.flatnonzero(angle < params["angle_deg"]):
+        i = int(v["line"][index[k]])
+        yield _issue("line.spike", ctx, i, v["lonlat"][index[k]],
+                     f"界线 {_name(ctx, i)} 在节点处折返，夹角 {angle[k]:.2f}°（限值 {params['angle_deg']}°）",
+                     f"line {_name(ctx, i)} turns back at a vertex: interior angle {angle[k]:.2f}° "
+                     f"(limit {params['angle_deg']}°)")
+
+
+@rule("line.attribute", severity="error", layer="lines",
+      description="代码缺失、格式错误或相同，或两侧均不在提交省份",
+      description_en="codes missing, malformed or equal, or neither side in the submitting province")
+def attribute(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Lines whose ``line_id`` is missing, whose ``left_code``/``right_code`` are missing, not 6, 9 or 12
+    digits (GB/T 2260 and statistical codes), equal, or both outside the submitting province."""
+    lines = ctx.submission.lines
+    prefix = ctx.submission.province[:2]
+    middles = shapely.line_interpolate_point(lines.geometry.values, 0.5, normalized=True)
+    for i, (line_id, left, right) in enumerate(zip(lines["line_id"], lines["left_code"], lines["right_code"],
+                                                   strict=True)):
+        problems = _attribute_problems(line_id, left, right, prefix)
+        if not problems:
+            continue
+        where = shapely.get_coordinates(middles[i]) if middles[i] is not None else np.zeros((0, 2))
+        where = where[0] if len(where) and np.isfinite(where[0]).all() else None
+        zh = "；".join(p[0] for p in problems)
+        en = "; ".join(p[1] for p in problems)
+        yield _issue("line.attribute", ctx, i, where, f"界线 {_name(ctx, i)}：{zh}", f"line {_name(ctx, i)}: {en}")
+
+
+def _attribute_problems(line_id, left, right, prefix: str) -> list[tuple[str, str]]:
+    problems = []
+    if not isinstance(line_id, str) or not line_id:
+        problems.append(("缺少界线编号", "line_id is missing"))
+    codes_ok = True
+    for field, value in (("left_code", left), ("right_code", right)):
+        if not isinstance(value, str) or not value:
+            problems.append((f"缺少 {field}", f"{field} is missing"))
+            codes_ok = False
+        elif not _CODE.match(value):
+            problems.append((f"{field}={value} 不是 6、9 或 12 位区划代码",
+                             f"{field}={value} is not a 6-, 9- or 12-digit division code"))
+            codes_ok = False
+    if codes_ok and left == right:
+        problems.append((f"左右两侧代码相同（{left}）", f"left and right codes are equal ({left})"))
+    elif codes_ok and left[:2] != prefix and right[:2] != prefix:
+        problems.append((f"两侧 {left}、{right} 均不在提交省份（{prefix}）",
+                         f"neither side ({left}, {right}) lies in the submitting province ({prefix})"))
+    return problems
+
+
+# -- rules between lines -----------------------------------------------------------------------------------
+def _nested(codes_a: tuple, codes_b: tuple) -> bool:
+    """True when one line's two sides are divisions inside the other's two sides (one boundary, two levels)."""
+    pa = [division_prefix(c) for c in codes_a]
+    pb = [division_prefix(c) for c in codes_b]
+    if None in pa or None in pb or sorted(pa) == sorted(pb):
+        return False
+
+    def inside(fine, coarse):
+        return ((fine[0].startswith(coarse[0]) and fine[1].startswith(coarse[1]))
+                or (fine[0].startswith(coarse[1]) and fine[1].startswith(coarse[0])))
+
+    return inside(pa, pb) or inside(pb, pa)
+
+
+def _line_pairs(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i submitted, j any other line) whose extents meet and that are not versions of one boundary
+    nor one boundary at two levels; each pair of submitted lines once."""
+    def compute():
+        valid = _valid(ws)
+        view = ws.lines
+        if not len(valid):
+            return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+        a, b = view.tree.query(view.geometries[valid])
+        a = valid[a]
+        keep = (a != b) & ((b >= view.n_submitted) | (a < b))
+        keep &= ~np.isin(b, np.setdiff1d(np.arange(view.n_submitted), valid))
+        keep &= ~shapely.is_empty(view.geometries[b]) & ~shapely.is_missing(view.geometries[b])
+        a, b = a[keep], b[keep]
+        version = view.version_of(a, b)
+        a, b = a[~version], b[~version]
+        left, right = view.frame["left_code"].to_numpy(), view.frame["right_code"].to_numpy()
+        nested = np.array([_nested((left[x], right[x]), (left[y], right[y])) for x, y in zip(a, b, strict=True)],
+                          dtype=bool)
+        return a[~nested], b[~nested]
+
+    return ws.once("line.pairs", compute)
+
+
+def _interior_contacts(ws: Workspace) -> dict:
+    """For line pairs whose interiors meet (DE-9IM II not empty): their intersection, measured in metres."""
+    def compute():
+        a, b = _line_pairs(ws)
+        ga, gb, zones = pair_in_metric(ws.lines.metric, a, ws.lines.metric, b)
+        if not len(a):
+            empty = np.zeros(0, dtype=int)
+            return {"a": empty, "b": empty, "zones": empty, "hits": np.empty(0, dtype=object),
+                    "ga": np.empty(0, dtype=object), "gb": np.empty(0, dtype=object)}
+        meet = parallel(shapely.relate_pattern, ga, gb, pattern="T********")
+        ga, gb = ga[meet], gb[meet]
+        hits = shapely.intersection(ga, gb)
+        return {"a": a[meet], "b": b[meet], "zones": zones[meet], "hits": hits, "ga": ga, "gb": gb}
+
+    return ws.once("line.contacts", compute)
+
+
+def _other_name(ws: Workspace, j: int) -> str:
+    row = ws.lines.frame.iloc[j]
+    name = row["line_id"] if isinstance(row["line_id"], str) else f"#{j + 1}"
+    return f"{name} ({row['province']})" if row["stored"] else name
+
+
+def _other_name_zh(ws: Workspace, j: int) -> str:
+    row = ws.lines.frame.iloc[j]
+    name = row["line_id"] if isinstance(row["line_id"], str) else f"#{j + 1}"
+    return f"{name}（已入库，{row['province']}）" if row["stored"] else name
+
+
+def _end_points(geometry) -> np.ndarray:
+    parts = shapely.get_parts(geometry)
+    return shapely.get_coordinates(np.r_[shapely.get_point(parts, 0), shapely.get_point(parts, -1)])
+
+
+@rule("line.overlap", severity="error", layer="lines",
+      description="两条不同界线共线重叠超过 1 m", description_en="two different features sharing a stretch longer than 1 m",
+      length_m=1.0)
+def overlap(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Stretches longer than ``length_m`` (1 m) that a submitted line shares with another line (submitted
+    or stored) that is not a version of the same boundary; located at the middle of the stretch."""
+    ws = workspace(ctx)
+    c = _interior_contacts(ws)
+    for k in range(len(c["a"])):
+        parts = shapely.get_parts(c["hits"][k])
+        pieces = parts[shapely.get_dimensions(parts) == 1]
+        if not len(pieces):
+            continue
+        shared = shapely.line_merge(shapely.multilinestrings(pieces))
+        for stretch in shapely.get_parts(shared):
+            length = float(shapely.length(stretch))
+            if length <= params["length_m"]:
+                continue
+            i, j = int(c["a"][k]), int(c["b"][k])
+            middle = shapely.get_coordinates(shapely.line_interpolate_point(stretch, 0.5, normalized=True))
+            where = to_lonlat(middle, int(c["zones"][k]))[0]
+            yield _issue("line.overlap", ctx, i, where,
+                         f"界线 {_name(ctx, i)} 与界线 {_other_name_zh(ws, j)} 重叠 {fmt_m(length)} m"
+                         f"（限值 {params['length_m']} m）",
+                         f"line {_name(ctx, i)} shares a {fmt_m(length)} m stretch with line "
+                         f"{_other_name(ws, j)} (limit {params['length_m']} m)")
+
+
+@rule("line.crossing", severity="error", layer="lines",
+      description="两条界线在端点以外相交或接触", description_en="two lines that cross or touch anywhere but at their ends",
+      end_m=1.0)
+def crossing(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Points where a submitted line's interior crosses or touches another line's interior, farther than
+    ``end_m`` (1 m) from every end of either line; one issue per crossing point. A line ending on another
+    (a junction or T-junction) is not a crossing."""
+    ws = workspace(ctx)
+    c = _interior_contacts(ws)
+    for k in range(len(c["a"])):
+        parts = shapely.get_parts(c["hits"][k])
+        points = shapely.get_coordinates(parts[shapely.get_dimensions(parts) == 0])
+        if not len(points):
+            continue
+        ends = np.r_[_end_points(c["ga"][k]), _end_points(c["gb"][k])]
+        gap = np.min(np.hypot(points[:, None, 0] - ends[None, :, 0], points[:, None, 1] - ends[None, :, 1]),
+                     axis=1)
+        i, j = int(c["a"][k]), int(c["b"][k])
+        for point in points[gap > params["end_m"]]:
+            where = to_lonlat(point, int(c["zones"][k]))[0]
+            yield _issue("line.crossing", ctx, i, where,
+                         f"界线 {_name(ctx, i)} 与界线 {_other_name_zh(ws, j)} 在端点以外相交"
+                         f"（距任一端点超过 {params['end_m']} m）",
+                         f"line {_name(ctx, i)} crosses or touches line {_other_name(ws, j)} away from their "
+                         f"ends (more than {params['end_m']} m from any end)")
+
+
+def _own_targets(ws: Workspace, ends: pd.DataFrame) -> np.ndarray:
+    """Distance from each end to the rest of its own line: its other parts and its own part's other end
+    (an enclave ring left open is a dangle against itself)."""
+    v = _vertices(ws)
+    parts = v["parts"]
+    part_line = v["part_line"]
+    out = np.full(len(ends), np.inf)
+    xy = ends[["x", "y"]].to_numpy()
+    points = shapely.points(xy)
+    for k, (line, part, end) in enumerate(zip(ends["line"], ends["part"], ends["end"], strict=True)):
+        others = np.flatnonzero((part_line == line) & (np.arange(len(parts)) != part))
+        d = shapely.distance(points[k], parts[others]).min() if len(others) else np.inf
+        opposite = shapely.get_point(parts[part], -1 if end == 0 else 0)
+        out[k] = min(d, float(shapely.distance(points[k], opposite)))
+    return out
+
+
+@rule("line.dangle", severity="error", layer="lines",
+      description="悬挂端点：端点距其他界线 1000 m 以内但未在 1 m 内相接",
+      description_en="an end that comes within 1000 m of another line but does not meet it within 1 m",
+      search_m=1000.0, meet_m=1.0)
+def dangle(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Ends of submitted lines that come within ``search_m`` (1000 m) of another line (submitted or
+    stored, not a version of the same boundary) but meet none within ``meet_m`` (1 m): an undershoot or
+    overshoot at a junction. Closed rings (enclaves) have no ends."""
+    ws = workspace(ctx)
+    ends = _ends(ws, params["meet_m"])
+    if not len(ends):
+        return
+    view = ws.lines
+    owner = ends["line"].to_numpy()
+    lonlat = ends[["lon", "lat"]].to_numpy()
+    e, j = view.tree.query(shapely.points(lonlat), predicate="dwithin", distance=params["search_m"] * DEG_PER_M)
+    keep = (owner[e] != j) & ~view.version_of(owner[e], j)
+    e, j = e[keep], j[keep]
+    nearest = np.full(len(ends), np.inf)
+    nearest_line = np.full(len(ends), -1)
+    if len(e):
+        # each end is measured in its own line's zone, where its x/y already are
+        zones = view.metric.zone[owner[e]]
+        d = np.empty(len(e))
+        for epsg in np.unique(zones):
+            m = zones == epsg
+            d[m] = shapely.distance(shapely.points(ends[["x", "y"]].to_numpy()[e[m]]), view.metric.get(j[m], int(epsg)))
+        order = np.lexsort((d, e))
+        first = order[np.r_[True, e[order][1:] != e[order][:-1]]]
+        nearest[e[first]] = d[first]
+        nearest_line[e[first]] = j[first]
+    own = np.full(len(ends), np.inf)
+    unmet = np.flatnonzero(nearest > params["meet_m"])  # only an end meeting no other line may be open on itself
+    own[unmet] = _own_targets(ws, ends.iloc[unmet])
+    closest = np.minimum(nearest, own)
+    dangling = (closest <= params["search_m"]) & (closest > params["meet_m"])
+    for k in np.flatnonzero(dangling):
+        i = int(owner[k])
+        if own[k] < nearest[k]:
+            zh_target, en_target = "本线另一端或另一部分", "its own other end or part"
+        else:
+            zh_target, en_target = f"界线 {_other_name_zh(ws, nearest_line[k])}", f"line {_other_name(ws, nearest_line[k])}"
+        which_zh, which_en = ("起点", "start") if ends["end"].iloc[k] == 0 else ("终点", "end")
+        yield _issue("line.dangle", ctx, i, lonlat[k],
+                     f"界线 {_name(ctx, i)} 的{which_zh}悬挂：距{zh_target} {fmt_m(closest[k])} m，"
+                     f"未在 {params['meet_m']} m 内相接（搜索 {params['search_m']:.0f} m）",
+                     f"line {_name(ctx, i)}: its {which_en} dangles {fmt_m(closest[k])} m from {en_target} "
+                     f"and meets no line within {params['meet_m']} m (searched {params['search_m']:.0f} m)")
+
+
+def _deviation(ga, gb) -> tuple[float, np.ndarray, int]:
+    """Largest distance from a vertex of either line to the other line (symmetric vertex Hausdorff):
+    (metres, the vertex's metric coordinates, 0 if it lies on ``ga`` else 1)."""
+    best = (0.0, np.zeros(2), 0)
+    for side, (source, target) in enumerate(((ga, gb), (gb, ga))):
+        xy = shapely.get_coordinates(source)
+        parts = shapely.get_parts(target)
+        txy, tpart = shapely.get_coordinates(parts, return_index=True)
+        same = tpart[1:] == tpart[:-1]
+        segments = shapely.linestrings(np.stack([txy[:-1][same], txy[1:][same]], axis=1))
+        _, distance = shapely.STRtree(segments).query_nearest(shapely.points(xy), return_distance=True,
+                                                              all_matches=False)
+        k = int(np.argmax(distance))
+        if distance[k] > best[0]:
+            best = (float(distance[k]), xy[k], side)
+    return best
+
+
+@rule("line.neighbor_mismatch", severity="error", layer="lines",
+      description="同一界线（两侧代码相同）与邻省已入库版本偏差超过 5 m",
+      description_en="the same boundary (same two codes) already stored from the neighbour, deviating by more than 5 m",
+      tolerance_m=5.0)
+def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Submitted lines whose neighbour's stored version of the same boundary (same two codes, either
+    order, stored by another province) deviates by more than ``tolerance_m`` (5 m): the largest distance
+    from a vertex of either version to the other, located at that vertex."""
+    ws = workspace(ctx)
+    view = ws.lines
+    valid = _valid(ws)
+    keys = view.frame["key"].to_numpy()
+    province = view.frame["province"].to_numpy()
+    stored = np.arange(view.n_submitted, len(view.frame))
+    for i in valid:
+        if keys[i] is None:
+            continue
+        versions = stored[(keys[stored] == keys[i]) & (province[stored] != ctx.submission.province)]
+        for j in versions:
+            if shapely.is_empty(view.geometries[j]):
+                continue
+            ga, gb, zones = pair_in_metric(view.metric, np.array([i]), view.metric, np.array([j]))
+            distance, xy, _side = _deviation(ga[0], gb[0])
+            if distance <= params["tolerance_m"]:
+                continue
+            where = to_lonlat(xy, int(zones[0]))[0]
+            yield _issue("line.neighbor_mismatch", ctx, int(i), where,
+                         f"界线 {_name(ctx, int(i))} 与邻省 {province[j]} 已入库的同一界线最大偏差 "
+                         f"{fmt_m(distance)} m（限值 {params['tolerance_m']} m）",
+                         f"line {_name(ctx, int(i))} deviates up to {fmt_m(distance)} m from the version of the "
+                         f"same boundary stored by {province[j]} (limit {params['tolerance_m']} m)")

@@ -1,0 +1,555 @@
+"""``marker.*`` rules: boundary markers (界桩) against their lines, each other, their ids and declared coordinates.
+
+Distances are measured in the Gauss-Krüger zone of the marker (:mod:`boundaries.rules._geometry`). A
+marker's line is the line with its ``line_id`` (submitted, else stored); without one, the nearest line.
+同号双立/三立 posts stand off the line by design (e.g. on both banks of a boundary river) and have their
+own limit. A 三面型 junction marker is one post standing where three lines meet: it lies on each of them.
+
+Where declared coordinates disagree with the geometry, the rules say why when they can: X and Y swapped,
+another Gauss-Krüger zone (wrong central meridian or zone prefix), or the GCJ-02 offset of web maps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from boundaries.config import DEFAULT_MARKER_ID_PATTERN
+from boundaries.crs import CHINA_BOUNDS, gauss_kruger, implausible, metric_epsg, transformer
+from boundaries.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
+from boundaries.model import Issue
+from boundaries.rules import CheckContext, rule
+from boundaries.rules._geometry import DEG_PER_M, Workspace, fmt_m, pair_in_metric, workspace
+
+__all__ = [
+    "axis_swapped",
+    "coordinate_mismatch",
+    "duplicate_id",
+    "duplicate_position",
+    "id_format",
+    "neighbor_mismatch",
+    "off_line",
+    "out_of_region",
+]
+
+#: The type letters each marker type allows (SPEC §4).
+TYPE_LETTERS = {"单立": "Q", "同号双立": "AB", "同号三立": "CDE"}
+_TYPE_EN = {"单立": "single post", "同号双立": "paired post (同号双立)", "同号三立": "triple post (同号三立)"}
+_GK_CODES = tuple(range(4491, 4555))
+
+
+def _issue(rule_id: str, ctx: CheckContext, k: int, zh: str, en: str) -> Issue:
+    markers = ctx.submission.markers
+    geometry = markers.geometry.iloc[k]
+    lon = lat = None
+    if geometry is not None and not geometry.is_empty:
+        centre = shapely.get_coordinates(shapely.centroid(geometry))
+        if len(centre) and np.isfinite(centre[0]).all():
+            lon, lat = float(centre[0, 0]), float(centre[0, 1])
+    source = markers["source_file"].iloc[k] if "source_file" in markers else None
+    return Issue(rule_id, "error", "markers", _name(ctx, k), lon, lat, zh, en,
+                 source if isinstance(source, str) else None)
+
+
+def _name(ctx: CheckContext, k: int) -> str:
+    value = ctx.submission.markers["marker_id"].iloc[k]
+    return str(value) if isinstance(value, str) and value else f"#{k + 1}"
+
+
+def _usable(ws: Workspace) -> np.ndarray:
+    """Submitted markers with a finite point geometry."""
+    def compute():
+        geoms = ws.markers.geometries[: ws.markers.n_submitted]
+        ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        xy = np.full((len(geoms), 2), np.nan)
+        xy[ok] = shapely.get_coordinates(shapely.centroid(geoms[ok]))
+        return np.flatnonzero(ok & np.isfinite(xy).all(axis=1))
+
+    return ws.once("marker.usable", compute)
+
+
+def _lonlat(ws: Workspace) -> np.ndarray:
+    def compute():
+        geoms = ws.markers.geometries
+        out = np.full((len(geoms), 2), np.nan)
+        ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        out[ok] = shapely.get_coordinates(shapely.centroid(geoms[ok]))
+        return out
+
+    return ws.once("marker.lonlat", compute)
+
+
+def _to_zone(lonlat: np.ndarray, epsg: np.ndarray) -> np.ndarray:
+    """(lon, lat) rows to (easting, northing) in each row's zone ``epsg``."""
+    out = np.full((len(lonlat), 2), np.nan)
+    for code in np.unique(epsg):
+        m = epsg == code
+        x, y = transformer(4490, int(code)).transform(lonlat[m, 0], lonlat[m, 1])
+        out[m] = np.column_stack([x, y])
+    return out
+
+
+def _gap_m(lonlat_a: np.ndarray, lonlat_b: np.ndarray) -> np.ndarray:
+    """Metres between two sets of (lon, lat) points, each pair measured in the zone of the first point."""
+    zones = np.array([metric_epsg(lon) if np.isfinite(lon) else 4544 for lon in lonlat_a[:, 0]], dtype=int)
+    a, b = _to_zone(lonlat_a, zones), _to_zone(lonlat_b, zones)
+    with np.errstate(invalid="ignore"):
+        gap = np.hypot(*(a - b).T)
+    return np.where(np.isfinite(gap), gap, np.inf)
+
+
+# -- where each marker stands relative to the lines ----------------------------------------------------------
+def _region(ws: Workspace, ctx: CheckContext, far_m: float) -> dict:
+    """Per usable submitted marker: outside China, and metres to the nearest line of the province."""
+    def compute():
+        usable = _usable(ws)
+        lonlat = _lonlat(ws)[usable]
+        w, s, e, n = CHINA_BOUNDS
+        outside = (lonlat[:, 0] < w) | (lonlat[:, 0] > e) | (lonlat[:, 1] < s) | (lonlat[:, 1] > n)
+        view = ws.lines
+        prefix = ctx.submission.province[:2]
+        codes = view.frame[["left_code", "right_code"]].astype(str)
+        own = np.flatnonzero(~view.frame["stored"].to_numpy()
+                             | codes["left_code"].str.startswith(prefix).to_numpy()
+                             | codes["right_code"].str.startswith(prefix).to_numpy())
+        own = own[~shapely.is_empty(view.geometries[own]) & ~shapely.is_missing(view.geometries[own])]
+        distance = np.full(len(usable), np.nan)
+        if len(own) and len(usable):
+            tree = shapely.STRtree(view.geometries[own])
+            k, j = tree.query_nearest(shapely.points(lonlat), all_matches=False)
+            ga, gb, _ = pair_in_metric(ws.markers.metric, usable[k], view.metric, own[j])
+            distance[k] = shapely.distance(ga, gb)
+        far = np.isfinite(distance) & (distance > far_m)
+        return {"usable": usable, "outside": outside, "distance": distance, "out": outside | far}
+
+    return ws.once(("marker.region", far_m), compute)
+
+
+def _out_of_region_default(ws: Workspace, ctx: CheckContext) -> np.ndarray:
+    from boundaries.rules import REGISTRY
+
+    far = REGISTRY["marker.out_of_region"].params["far_m"]
+    far = ws.memo.get("marker.far_m", far)
+    region = _region(ws, ctx, far)
+    return region["usable"][region["out"]]
+
+
+def _own_line(ws: Workspace) -> dict:
+    """Per usable submitted marker: the distance to its line (by ``line_id``, else the nearest line)."""
+    def compute():
+        usable = _usable(ws)
+        view = ws.lines
+        frame = ws.markers.frame
+        line_geoms = view.geometries
+        usable_lines = np.flatnonzero(~shapely.is_empty(line_geoms) & ~shapely.is_missing(line_geoms)
+                                      & np.isfinite(shapely.bounds(line_geoms)).all(axis=1))
+        ids = pd.Series(view.frame["line_id"].to_numpy()[usable_lines], index=usable_lines)
+        by_id = {key: group.index.to_numpy() for key, group in ids.groupby(ids, sort=False)}
+        pairs_k, pairs_j, matched = [], [], np.zeros(len(usable), dtype=bool)
+        for n, k in enumerate(usable):
+            lines = by_id.get(frame["line_id"].iloc[k])
+            if lines is not None:
+                pairs_k.append(np.full(len(lines), n))
+                pairs_j.append(lines)
+                matched[n] = True
+        missing = np.flatnonzero(~matched)
+        if len(missing) and len(usable_lines):
+            tree = shapely.STRtree(line_geoms[usable_lines])
+            k, j = tree.query_nearest(ws.markers.geometries[usable[missing]], all_matches=False)
+            pairs_k.append(missing[k])
+            pairs_j.append(usable_lines[j])
+        distance = np.full(len(usable), np.nan)
+        line = np.full(len(usable), -1)
+        if pairs_k:
+            n_idx, j_idx = np.concatenate(pairs_k), np.concatenate(pairs_j)
+            ga, gb, _ = pair_in_metric(ws.markers.metric, usable[n_idx], view.metric, j_idx)
+            d = shapely.distance(ga, gb)
+            order = np.lexsort((d, n_idx))
+            first = order[np.r_[True, n_idx[order][1:] != n_idx[order][:-1]]]
+            distance[n_idx[first]] = d[first]
+            line[n_idx[first]] = j_idx[first]
+        return {"usable": usable, "distance": distance, "line": line, "matched": matched}
+
+    return ws.once("marker.own_line", compute)
+
+
+@rule("marker.out_of_region", severity="error", layer="markers",
+      description="界桩在中国范围以外，或远离提交省份的所有界线",
+      description_en="a marker outside China's extent, or nowhere near the submitting province's lines",
+      far_m=5000.0)
+def out_of_region(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Markers outside China's extent (73–136°E, 3–54°N), or farther than ``far_m`` (5000 m) from every
+    line of the submitting province (submitted, or stored with a side in it)."""
+    ws = workspace(ctx)
+    ws.memo["marker.far_m"] = params["far_m"]
+    region = _region(ws, ctx, params["far_m"])
+    for n, k in enumerate(region["usable"]):
+        lon, lat = _lonlat(ws)[k]
+        if region["outside"][n]:
+            yield _issue("marker.out_of_region", ctx, int(k),
+                         f"界桩 {_name(ctx, k)} 位于 {lon:.4f}°E, {lat:.4f}°N，在中国范围（73–136°E，3–54°N）以外",
+                         f"marker {_name(ctx, k)} lies at {lon:.4f}°E {lat:.4f}°N, outside China's extent "
+                         "(73–136°E, 3–54°N)")
+        elif region["out"][n]:
+            d = region["distance"][n]
+            yield _issue("marker.out_of_region", ctx, int(k),
+                         f"界桩 {_name(ctx, k)} 距本省任一界线 {d / 1000:.2f} km（限值 {params['far_m']:g} m）",
+                         f"marker {_name(ctx, k)} lies {d / 1000:.2f} km from every line of province "
+                         f"{ctx.submission.province} (limit {params['far_m']:g} m)")
+
+
+@rule("marker.off_line", severity="error", layer="markers",
+      description="单立界桩距界线超过 5 m，同号双立/三立界桩超过 500 m",
+      description_en="a 单立 marker farther than 5 m from its line; a 双立/三立 post farther than 500 m",
+      single_m=5.0, multi_m=500.0)
+def off_line(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Markers farther from their line than ``single_m`` (5 m, 单立) or ``multi_m`` (500 m, 同号双立/三立,
+    which stand off the line by design). Markers reported by ``marker.out_of_region`` are left to it."""
+    ws = workspace(ctx)
+    own = _own_line(ws)
+    out = set(_out_of_region_default(ws, ctx).tolist())
+    types = ws.markers.frame["marker_type"].to_numpy()
+    for n, k in enumerate(own["usable"]):
+        distance = own["distance"][n]
+        if not np.isfinite(distance) or k in out:
+            continue
+        limit = params["multi_m"] if types[k] in ("同号双立", "同号三立") else params["single_m"]
+        if distance <= limit:
+            continue
+        line_id = ws.lines.frame["line_id"].iloc[own["line"][n]]
+        if own["matched"][n]:
+            zh_line, en_line = f"其界线 {line_id}", f"its line {line_id}"
+        else:
+            declared = ws.markers.frame["line_id"].iloc[k]
+            zh_line = f"最近的界线 {line_id}（未找到其界线 {declared}）"
+            en_line = f"the nearest line {line_id} (its line {declared} is not found)"
+        kind = types[k] if types[k] in TYPE_LETTERS else "单立"
+        yield _issue("marker.off_line", ctx, int(k),
+                     f"{kind}界桩 {_name(ctx, k)} 距{zh_line} {fmt_m(distance)} m（限值 {limit:g} m）",
+                     f"{_TYPE_EN[kind]} marker {_name(ctx, k)} stands {fmt_m(distance)} m from {en_line} "
+                     f"(limit {limit:g} m)")
+
+
+# -- ids ------------------------------------------------------------------------------------------------------
+@rule("marker.duplicate_id", severity="error", layer="markers",
+      description="提交中两个界桩编号相同", description_en="two markers with the same id in the submission")
+def duplicate_id(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Markers whose id an earlier marker of the submission already has; each repeat is reported at its
+    own position. (The posts of a 同号双立 pair differ by their letter, A/B.)"""
+    markers = ctx.submission.markers
+    ids = markers["marker_id"]
+    repeated = ids.duplicated(keep="first") & ids.notna()
+    rows = markers["source_row"] if "source_row" in markers else pd.Series(np.arange(1, len(markers) + 1))
+    for k in np.flatnonzero(repeated.to_numpy()):
+        first = int(np.flatnonzero((ids == ids.iloc[k]).to_numpy())[0])
+        count = int((ids == ids.iloc[k]).sum())
+        yield _issue("marker.duplicate_id", ctx, int(k),
+                     f"界桩编号 {ids.iloc[k]} 重复（共 {count} 个；首次见于第 {rows.iloc[first]} 行）",
+                     f"marker id {ids.iloc[k]} is used {count} times (first at row {rows.iloc[first]})")
+
+
+@rule("marker.id_format", severity="error", layer="markers",
+      description="界桩编号不符合规定格式，或类型字母与界桩类型矛盾",
+      description_en="an id that does not follow the configured pattern, or whose type letter contradicts its type")
+def id_format(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Ids that do not match the configured pattern (line code + 3-digit sequence + type letter by default),
+    unknown marker types, and type letters that contradict the type: Q 单立, A/B 同号双立, C/D/E 同号三立."""
+    pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
+    markers = ctx.submission.markers
+    for k, (marker_id, kind) in enumerate(zip(markers["marker_id"], markers["marker_type"], strict=True)):
+        problem = _id_problem(pattern, marker_id, kind)
+        if problem:
+            yield _issue("marker.id_format", ctx, k, f"界桩 {_name(ctx, k)}：{problem[0]}",
+                         f"marker {_name(ctx, k)}: {problem[1]}")
+
+
+def _id_problem(pattern: re.Pattern, marker_id, kind) -> tuple[str, str] | None:
+    if not isinstance(marker_id, str) or not marker_id:
+        return "缺少界桩编号", "the marker id is missing"
+    if kind not in TYPE_LETTERS:
+        return ("界桩类型无法识别（应为 单立、同号双立 或 同号三立）",
+                "the marker type is none of 单立, 同号双立, 同号三立")
+    match = pattern.fullmatch(marker_id)
+    if match is None:
+        return (f"编号不符合格式 {pattern.pattern}（界线代码 + 三位序号 + 类型字母，如 3643017Q）",
+                f"the id does not follow the pattern {pattern.pattern} (line code + 3-digit sequence + "
+                "type letter, e.g. 3643017Q)")
+    letter = match.groupdict().get("letter")
+    allowed = TYPE_LETTERS[kind]
+    if letter is not None and letter not in allowed:
+        letters = "/".join(allowed)
+        return (f"类型字母 {letter} 与界桩类型 {kind} 矛盾（应为 {letters}）",
+                f"type letter {letter} contradicts its type {kind} ({_TYPE_EN[kind]}: {letters})")
+    return None
+
+
+# -- positions ------------------------------------------------------------------------------------------------
+@rule("marker.duplicate_position", severity="error", layer="markers",
+      description="两个不同界桩相距不足 1 m", description_en="two different markers within 1 m of each other",
+      distance_m=1.0)
+def duplicate_position(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Pairs of different markers (different ids; submitted, or submitted and stored) closer than
+    ``distance_m`` (1 m). The same id stored by the neighbour is a version (``marker.neighbor_mismatch``)."""
+    ws = workspace(ctx)
+    usable = _usable(ws)
+    if not len(usable):
+        return
+    geoms = ws.markers.geometries
+    valid_all = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.is_empty(geoms))
+    tree = shapely.STRtree(geoms[valid_all])
+    a, b = tree.query(geoms[usable], predicate="dwithin", distance=params["distance_m"] * DEG_PER_M)
+    a, b = usable[a], valid_all[b]
+    ids = ws.markers.frame["marker_id"].to_numpy()
+    n_sub = ws.markers.n_submitted
+    keep = (a != b) & ((b >= n_sub) | (a < b)) & (ids[a] != ids[b])
+    a, b = a[keep], b[keep]
+    if not len(a):
+        return
+    ga, gb, _ = pair_in_metric(ws.markers.metric, a, ws.markers.metric, b)
+    d = shapely.distance(ga, gb)
+    for k, m, dist in zip(a[d < params["distance_m"]], b[d < params["distance_m"]], d[d < params["distance_m"]],
+                          strict=True):
+        other = ids[m] if isinstance(ids[m], str) else f"#{m + 1}"
+        stored = m >= n_sub
+        province = ws.markers.frame["province"].iloc[m]
+        yield _issue("marker.duplicate_position", ctx, int(k),
+                     f"界桩 {_name(ctx, k)} 与{'已入库（' + province + '）' if stored else ''}界桩 {other} "
+                     f"相距 {dist:.3f} m（限值 {params['distance_m']} m）",
+                     f"marker {_name(ctx, k)} stands {dist:.3f} m from {'stored ' if stored else ''}marker "
+                     f"{other}{f' ({province})' if stored else ''} (limit {params['distance_m']} m)")
+
+
+@rule("marker.neighbor_mismatch", severity="error", layer="markers",
+      description="同一界桩编号已由邻省入库，位置相差超过 1 m",
+      description_en="the same marker id already stored from the neighbour, more than 1 m away",
+      tolerance_m=1.0)
+def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Submitted markers whose id the neighbour (another province) has stored more than ``tolerance_m``
+    (1 m) away: both sides must agree on where a marker stands."""
+    ws = workspace(ctx)
+    frame = ws.markers.frame
+    n_sub = ws.markers.n_submitted
+    stored = frame.iloc[n_sub:]
+    stored = stored[(stored["province"] != ctx.submission.province) & stored["marker_id"].notna()]
+    if not len(stored):
+        return
+    by_id = {key: group.index.to_numpy() for key, group in stored.groupby("marker_id", sort=False)}
+    usable = _usable(ws)
+    pairs = [(k, m) for k in usable for m in by_id.get(frame["marker_id"].iloc[k], ())]
+    if not pairs:
+        return
+    a, b = np.array(pairs).T
+    ga, gb, _ = pair_in_metric(ws.markers.metric, a, ws.markers.metric, b)
+    d = shapely.distance(ga, gb)
+    for k, m, dist in zip(a, b, d, strict=True):
+        if dist > params["tolerance_m"]:
+            province = frame["province"].iloc[m]
+            yield _issue("marker.neighbor_mismatch", ctx, int(k),
+                         f"界桩 {_name(ctx, k)} 与邻省 {province} 已入库的同号界桩相距 {fmt_m(dist)} m"
+                         f"（限值 {params['tolerance_m']} m）",
+                         f"marker {_name(ctx, k)} stands {fmt_m(dist)} m from the marker of the same id stored by "
+                         f"{province} (limit {params['tolerance_m']} m)")
+
+
+# -- declared coordinates ---------------------------------------------------------------------------------------
+def _declared_epsg(ctx: CheckContext) -> np.ndarray:
+    """The CRS each submitted marker's declared coordinates were written in (0 when unknown)."""
+    sub = ctx.submission
+    by_source = {layer["source"]: int(str(layer["crs"]).split(":")[-1]) for layer in sub.layers
+                 if layer.get("layer") == "markers" and layer.get("crs")}
+    fallback = 0
+    declared = [c.strip() for c in (sub.declared_crs or "").split(",") if c.strip()]
+    if len(declared) == 1:
+        fallback = int(declared[0].split(":")[-1])
+    sources = sub.markers["source_file"] if "source_file" in sub.markers else pd.Series([None] * len(sub.markers))
+    return np.array([by_source.get(s, fallback) for s in sources], dtype=int)
+
+
+def _candidate_zones(epsg: int, lon: float, easting: float) -> list[int]:
+    """The zone(s) declared X/Y should be in: the declared Gauss-Krüger zone, or for geographic data the
+    zone the easting names (8 digits with a zone prefix) or the 3° and 6° zones of the longitude."""
+    if gauss_kruger(epsg):
+        return [epsg]
+    if easting >= 1_000_000:
+        zone = int(easting // 1_000_000)
+        if 25 <= zone <= 45:
+            return [4513 + zone - 25]
+        if 13 <= zone <= 23:
+            return [4491 + zone - 13]
+        return []
+    three = metric_epsg(lon)
+    six = 4502 + int(np.clip(np.floor(lon / 6.0) + 1, 13, 23)) - 13
+    return [three, six]
+
+
+def _xy_gap(lonlat: np.ndarray, northing: float, easting: float, zones: list[int]) -> tuple[float, float, int]:
+    """Metres between the geometry and the declared (X northing, Y easting), as given and swapped, in the
+    best of ``zones``: (gap, swapped gap, zone)."""
+    best = (np.inf, np.inf, zones[0] if zones else 0)
+    for epsg in zones:
+        e, n = transformer(4490, epsg).transform(lonlat[0], lonlat[1])
+        gap = float(np.hypot(northing - n, easting - e))
+        swapped = float(np.hypot(easting - n, northing - e))
+        if min(gap, swapped) < min(best[:2]):
+            best = (gap, swapped, epsg)
+    return best
+
+
+def _zone_words(epsg: int) -> tuple[str, str]:
+    zone = gauss_kruger(epsg)
+    prefix_zh = "带号前缀" if zone.prefixed else "无带号前缀"
+    prefix_en = "with zone prefix" if zone.prefixed else "without zone prefix"
+    return (f"EPSG:{epsg}（{zone.width}° 带，中央经线 {zone.central_meridian}°E，{prefix_zh}）",
+            f"EPSG:{epsg} ({zone.width}° zone, central meridian {zone.central_meridian}°E, {prefix_en})")
+
+
+def _explain_xy(lonlat: np.ndarray, northing: float, easting: float, zone: int, explain_m: float
+                ) -> tuple[str, str]:
+    """Why declared X/Y miss the geometry: another zone, or the GCJ-02 offset (zh, en)."""
+    here = lonlat[None, :]
+    for swap in (False, True):
+        e, n = (northing, easting) if swap else (easting, northing)
+        for epsg in _GK_CODES:
+            if epsg == zone or implausible(epsg, np.array([e]), np.array([n]))[0]:
+                continue
+            lon, lat = transformer(epsg, 4490).transform(e, n)
+            if _gap_m(here, np.array([[lon, lat]]))[0] <= explain_m:
+                zh, en = _zone_words(epsg)
+                if swap:
+                    return (f"对调 X/Y 后与 {zh} 的坐标一致：X/Y 互换且投影带错误",
+                            f"they match the geometry swapped and read in {en}: X/Y swapped and wrong zone")
+                return (f"按 {zh} 解读则与几何一致：投影带（中央经线或带号前缀）错误",
+                        f"they match the geometry when read in {en}: wrong zone (central meridian or "
+                        "zone prefix)")
+    if zone:
+        lon, lat = transformer(zone, 4490).transform(easting, northing)
+        explained = _explain_gcj(lonlat, np.array([lon, lat]), explain_m)
+        if explained:
+            return explained
+    return ("互换 X/Y、其他投影带或 GCJ-02 偏移均不能解释", "not explained by swapped X/Y, another zone or the "
+            "GCJ-02 offset")
+
+
+def _explain_gcj(lonlat: np.ndarray, declared: np.ndarray, explain_m: float) -> tuple[str, str] | None:
+    """The GCJ-02 diagnosis: declared = GCJ-02 of the geometry, or the geometry = GCJ-02 of declared."""
+    here = lonlat[None, :]
+    shifted = np.column_stack(wgs84_to_gcj02(lonlat[0], lonlat[1]))
+    offset = _gap_m(here, shifted)[0]
+    if _gap_m(shifted, declared[None, :])[0] <= explain_m:
+        return (f"与几何加 GCJ-02 偏移（{offset:.0f} m）后一致：申报坐标取自高德/腾讯等 GCJ-02 地图",
+                f"they equal the geometry shifted by the GCJ-02 offset ({offset:.0f} m): the declared "
+                "coordinates were read off a GCJ-02 web map (AMap/Tencent)")
+    back = np.column_stack(gcj02_to_wgs84(lonlat[0], lonlat[1]))
+    if _gap_m(back, declared[None, :])[0] <= explain_m:
+        return (f"几何本身带有 GCJ-02 偏移（{offset:.0f} m）：几何是在 GCJ-02 底图上采集的",
+                f"the geometry itself carries the GCJ-02 offset ({offset:.0f} m): it was digitised on a "
+                "GCJ-02 basemap")
+    return None
+
+
+def _swapped_by_reader(ctx: CheckContext) -> set:
+    return {i.feature for i in ctx.submission.issues if i.rule == "marker.axis_swapped"}
+
+
+def _declared_findings(ctx: CheckContext, tolerance_m: float, explain_m: float) -> list[tuple]:
+    """(marker, kind 'xy'/'lonlat', gap m, swapped?, zone) of markers whose declared coordinates differ
+    from the geometry by more than ``tolerance_m``; ``swapped`` when they match once swapped."""
+    ws = workspace(ctx)
+
+    def compute():
+        markers = ctx.submission.markers
+        lonlat = _lonlat(ws)
+        epsg = _declared_epsg(ctx)
+        skip = _swapped_by_reader(ctx)
+        x, y = markers["x"].to_numpy(dtype=float), markers["y"].to_numpy(dtype=float)
+        lon, lat = markers["lon"].to_numpy(dtype=float), markers["lat"].to_numpy(dtype=float)
+        out = []
+        usable = _usable(ws)
+        has_ll = usable[np.isfinite(lon[usable]) & np.isfinite(lat[usable])]
+        gap = _gap_m(lonlat[has_ll], np.column_stack([lon[has_ll], lat[has_ll]]))
+        swapped = _gap_m(lonlat[has_ll], np.column_stack([lat[has_ll], lon[has_ll]]))
+        for k, g, s in zip(has_ll, gap, swapped, strict=True):
+            if g > tolerance_m and _name(ctx, k) not in skip:
+                out.append((int(k), "lonlat", float(g), bool(s <= tolerance_m), 0))
+        for k in usable[np.isfinite(x[usable]) & np.isfinite(y[usable])]:
+            if _name(ctx, k) in skip:
+                continue
+            zones = _candidate_zones(int(epsg[k]), lonlat[k, 0], y[k])
+            if not zones:
+                out.append((int(k), "xy", np.inf, False, 0))
+                continue
+            g, s, zone = _xy_gap(lonlat[k], x[k], y[k], zones)
+            if g > tolerance_m:
+                out.append((int(k), "xy", g, bool(s <= tolerance_m), zone))
+        return out
+
+    return ws.once(("marker.declared", tolerance_m, explain_m), compute)
+
+
+@rule("marker.coordinate_mismatch", severity="error", layer="markers",
+      description="申报的 X/Y 或经纬度与几何相差超过 0.5 m（并说明原因：其他投影带、GCJ-02 偏移）",
+      description_en="declared x/y or lon/lat differing from the geometry by more than 0.5 m",
+      tolerance_m=0.5, explain_m=5.0)
+def coordinate_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Markers whose declared X/Y (Gauss-Krüger northing/easting) or lon/lat lie more than ``tolerance_m``
+    (0.5 m) from their geometry, with the diagnosis when one explains them within ``explain_m`` (5 m):
+    another Gauss-Krüger zone (central meridian or zone prefix), or the GCJ-02 offset. Swapped axes are
+    ``marker.axis_swapped``."""
+    markers = ctx.submission.markers
+    lonlat = _lonlat(workspace(ctx))
+    for k, kind, gap, swapped, zone in _declared_findings(ctx, params["tolerance_m"], params["explain_m"]):
+        if swapped:
+            continue
+        if kind == "lonlat":
+            declared = markers[["lon", "lat"]].to_numpy(dtype=float)[k]
+            why = _explain_gcj(lonlat[k], declared, params["explain_m"]) or (
+                "互换经纬度或 GCJ-02 偏移均不能解释", "not explained by swapped lon/lat or the GCJ-02 offset")
+            yield _issue("marker.coordinate_mismatch", ctx, k,
+                         f"界桩 {_name(ctx, k)} 申报经纬度 ({declared[0]:.7f}, {declared[1]:.7f}) 与几何相差 "
+                         f"{fmt_m(gap)} m（限值 {params['tolerance_m']} m）：{why[0]}",
+                         f"marker {_name(ctx, k)}: declared lon/lat ({declared[0]:.7f}, {declared[1]:.7f}) lie "
+                         f"{fmt_m(gap)} m from the geometry (limit {params['tolerance_m']} m): {why[1]}")
+            continue
+        x, y = float(markers["x"].iloc[k]), float(markers["y"].iloc[k])
+        why = _explain_xy(lonlat[k], x, y, zone, params["explain_m"])
+        gap_zh = f"{fmt_m(gap)} m" if np.isfinite(gap) else "无法比较（东坐标的带号不存在）"
+        gap_en = f"{fmt_m(gap)} m" if np.isfinite(gap) else "an unknown distance (no such zone prefix)"
+        zone_zh, zone_en = _zone_words(zone) if zone else ("", "")
+        yield _issue("marker.coordinate_mismatch", ctx, k,
+                     f"界桩 {_name(ctx, k)} 申报 X={x:.3f}、Y={y:.3f} 与几何在 {zone_zh} 中相差 {gap_zh}"
+                     f"（限值 {params['tolerance_m']} m）：{why[0]}",
+                     f"marker {_name(ctx, k)}: declared X={x:.3f}, Y={y:.3f} lie {gap_en} from the geometry in "
+                     f"{zone_en} (limit {params['tolerance_m']} m): {why[1]}")
+
+
+@rule("marker.axis_swapped", severity="error", layer="markers",
+      description="申报的 X/Y（或经纬度）对调后与几何一致", description_en="declared x/y that match the geometry once swapped",
+      tolerance_m=0.5)
+def axis_swapped(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Markers whose declared X/Y (or lon/lat) miss the geometry but match it within ``tolerance_m`` (0.5 m)
+    once swapped: X must be the northing and Y the easting. Marker tables with swapped columns are reported
+    while reading (the geometry comes from the table itself)."""
+    markers = ctx.submission.markers
+    explain = 5.0
+    for k, kind, gap, swapped, zone in _declared_findings(ctx, params["tolerance_m"], explain):
+        if not swapped:
+            continue
+        if kind == "lonlat":
+            lon, lat = float(markers["lon"].iloc[k]), float(markers["lat"].iloc[k])
+            yield _issue("marker.axis_swapped", ctx, k,
+                         f"界桩 {_name(ctx, k)} 申报经度 {lon} 与纬度 {lat} 互换了（相差 {fmt_m(gap)} m）；请对调",
+                         f"marker {_name(ctx, k)}: declared longitude {lon} and latitude {lat} are swapped "
+                         f"({fmt_m(gap)} m off as given); swap them")
+            continue
+        x, y = float(markers["x"].iloc[k]), float(markers["y"].iloc[k])
+        zone_zh, zone_en = _zone_words(zone)
+        yield _issue("marker.axis_swapped", ctx, k,
+                     f"界桩 {_name(ctx, k)} 的 X={x:.3f} 与 Y={y:.3f} 互换了（按原样与几何在 {zone_zh} 中相差 "
+                     f"{fmt_m(gap)} m，对调后在 {params['tolerance_m']} m 以内）：X 应为北坐标，Y 应为东坐标",
+                     f"marker {_name(ctx, k)}: X={x:.3f} and Y={y:.3f} are swapped ({fmt_m(gap)} m from the "
+                     f"geometry in {zone_en} as given, within {params['tolerance_m']} m once swapped): X must be "
+                     "the northing and Y the easting")
