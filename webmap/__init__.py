@@ -1,0 +1,31 @@
+"""quhua's map viewer and analysts' API (SPEC §9): a Flask app built by :func:`create_app`.
+
+Blueprints, one per feature: ``overview`` (``/``), ``province`` (``/province/CODE``), ``upload``,
+``names``, ``api`` (``/ogc`` and the GeoJSON downloads), ``auth`` (log in and out). Errors become
+responses in :mod:`webmap.errors`, nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+__all__ = ["create_app"]
+
+
+def create_app(test_config: Mapping | None = None) -> Flask:
+    """Build the app: configuration (see :mod:`webmap.config`), resources, blueprints, error handlers."""
+    from webmap import auth, db, i18n
+    from webmap.config import load_config
+    from webmap.errors import register_error_handlers
+    from webmap.views import register_blueprints
+
+    app = Flask(__name__)
+    app.config.from_mapping(load_config(test_config))
+    db.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    return app

@@ -1,0 +1,73 @@
+"""``quhua serve`` (the viewer under waitress, a production WSGI server) and ``quhua users`` (accounts),
+added to the ``quhua`` command through the ``quhua.commands`` entry points."""
+
+from __future__ import annotations
+
+import click
+
+from boundaries.cli import CliContext
+
+__all__ = ["serve", "users"]
+
+pass_context = click.make_pass_decorator(CliContext)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Worker threads.")
+@pass_context
+def serve(obj: CliContext, host: str, port: int, threads: int) -> None:
+    """Run the map viewer and the OGC API (waitress) on the database."""
+    import waitress
+
+    from webmap import create_app
+
+    app = create_app({"QUHUA_DB": obj.db})
+    click.echo(f"quhua viewer on http://{host}:{port}/ (database {obj.db}); Ctrl+C to stop", err=True)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="quhua")
+
+
+@click.group()
+def users() -> None:
+    """Accounts of the viewer: surveyors, officials, analysts."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["surveyor", "official", "analyst"]),
+              help="surveyor: uploads for one province; official: sees everything; analyst: reads and exports.")
+@click.option("--province", metavar="CODE", help="A surveyor's province (six-digit code, e.g. 360000).")
+@click.password_option(envvar="QUHUA_PASSWORD", help="The password (prompted if not given; or $QUHUA_PASSWORD).")
+@pass_context
+def users_add(obj: CliContext, name: str, role: str, province: str | None, password: str) -> None:
+    """Create (or replace) the account NAME."""
+    from webmap.users import UserStore
+
+    with obj.store() as store:
+        user = UserStore(store).add(name, password, role, province)
+    click.echo(f"user {user.name}: {user.role}" + (f" for {user.province}" if user.province else ""))
+
+
+@users.command("list")
+@pass_context
+def users_list(obj: CliContext) -> None:
+    """Every account with its role and province."""
+    from webmap.users import UserStore
+
+    with obj.store() as store:
+        for user in UserStore(store).list():
+            click.echo(f"{user.name}\t{user.role}\t{user.province or ''}")
+
+
+@users.command("remove")
+@click.argument("name")
+@pass_context
+def users_remove(obj: CliContext, name: str) -> None:
+    """Delete the account NAME."""
+    from webmap.users import UserStore
+
+    with obj.store() as store:
+        if not UserStore(store).remove(name):
+            raise click.ClickException(f"no user {name!r}")
+    click.echo(f"removed {name}")

@@ -1,0 +1,72 @@
+"""The viewer's configuration: defaults in one place, overridden by ``QUHUA_*`` variables, checked on load.
+
+==========================  ================================================================  ==========
+key                         meaning                                                           default
+==========================  ================================================================  ==========
+``QUHUA_DB``                the database (GeoPackage path or ``postgresql://`` URL)           SPEC §2
+``SECRET_KEY``              signs the session cookie (``QUHUA_SECRET_KEY``)                   random
+``BASEMAP_URL``             an XYZ tile URL in CGCS2000/WGS 84 (Tianditu ``…_w``, OSM …)      none
+``BASEMAP_ATTRIBUTION``     the tiles' attribution, required with ``BASEMAP_URL``             ""
+``MAX_CONTENT_LENGTH``      the largest upload request, bytes                                 200 MiB
+``UPLOAD_DIR``              server-side area where uploads wait between check and confirm     temp dir
+``UPLOAD_TTL``              seconds an unconfirmed upload is kept                             3600
+==========================  ================================================================  ==========
+
+Without a basemap the maps draw the data on a plain background: boundaries, markers and issues need no
+tiles. A basemap in GCJ-02 (AMap/Gaode, Tencent) would put CGCS2000 data 50–660 m off: refused.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = ["GCJ02_HOSTS", "WebConfigError", "load_config"]
+
+#: Tile hosts that serve GCJ-02 (offset) maps; never under survey data.
+GCJ02_HOSTS = ("autonavi.com", "amap.com", "gaode.com", "map.qq.com", "gtimg.com", "map.baidu.com",
+               "bdimg.com")
+_ENV = {"QUHUA_DB": "QUHUA_DB", "SECRET_KEY": "QUHUA_SECRET_KEY", "BASEMAP_URL": "QUHUA_BASEMAP_URL",
+        "BASEMAP_ATTRIBUTION": "QUHUA_BASEMAP_ATTRIBUTION", "UPLOAD_DIR": "QUHUA_UPLOAD_DIR"}
+
+
+class WebConfigError(ValueError):
+    """A configuration value that cannot work; the message says which and how to fix it."""
+
+
+def _defaults() -> dict:
+    from boundaries.store import default_url
+
+    return {"QUHUA_DB": default_url(), "SECRET_KEY": None, "BASEMAP_URL": None, "BASEMAP_ATTRIBUTION": "",
+            "MAX_CONTENT_LENGTH": 200 * 1024 * 1024, "UPLOAD_DIR": None, "UPLOAD_TTL": 3600,
+            "SESSION_COOKIE_HTTPONLY": True, "SESSION_COOKIE_SAMESITE": "Lax"}
+
+
+def _check_basemap(url: str | None, attribution: str) -> None:
+    if not url:
+        return
+    if not all(part in url for part in ("{z}", "{x}", "{y}")):
+        raise WebConfigError(f"BASEMAP_URL {url!r} is not an XYZ tile URL: it needs {{z}}, {{x}} and {{y}}")
+    if any(host in url for host in GCJ02_HOSTS):
+        raise WebConfigError(f"BASEMAP_URL {url!r} serves GCJ-02 (offset) tiles, 50–660 m off CGCS2000 "
+                             "survey data; use Tianditu (vec_w/img_w), OpenStreetMap, or no basemap")
+    if not attribution:
+        raise WebConfigError("BASEMAP_ATTRIBUTION is required with BASEMAP_URL (the tiles' licence asks for it)")
+
+
+def load_config(test_config: Mapping | None = None) -> dict:
+    """Defaults, then ``QUHUA_*`` environment variables, then ``test_config``; validated."""
+    config = _defaults()
+    config |= {key: os.environ[var] for key, var in _ENV.items() if os.environ.get(var)}
+    config |= dict(test_config or {})
+    _check_basemap(config["BASEMAP_URL"], config["BASEMAP_ATTRIBUTION"])
+    if int(config["MAX_CONTENT_LENGTH"]) <= 0:
+        raise WebConfigError("MAX_CONTENT_LENGTH must be a positive number of bytes")
+    config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)  # sessions end with the process
+    upload_dir = Path(config["UPLOAD_DIR"] or Path(tempfile.gettempdir()) / "quhua-uploads")
+    upload_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config["UPLOAD_DIR"] = str(upload_dir)
+    return config

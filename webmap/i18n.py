@@ -1,0 +1,123 @@
+"""Chinese by default, English by a switch (``?lang=en`` or the ``lang`` cookie); numbers and dates in
+each language's conventions (times shown in Beijing time, UTC+8, as China's offices keep them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from flask import Flask, g, request
+
+__all__ = ["LANGS", "current_lang", "format_date", "format_number", "init_app", "province_name", "t"]
+
+LANGS = ("zh", "en")
+_BEIJING = timezone(timedelta(hours=8), "CST")
+
+#: Interface strings: key → (Chinese, English).
+MESSAGES: dict[str, tuple[str, str]] = {
+    "app": ("区划 · 界线界桩与地名", "quhua · boundaries, markers and place names"),
+    "overview": ("全国概览", "National overview"), "upload": ("上传", "Upload"), "names": ("地名", "Names"),
+    "login": ("登录", "Log in"), "logout": ("退出", "Log out"), "rules": ("质检规则", "QA rules"),
+    "api": ("数据接口", "Data API"), "username": ("用户名", "User name"), "password": ("密码", "Password"),
+    "loaded_count": ("{n} / {total} 个省级行政区已入库", "{n} of {total} provinces loaded"),
+    "province": ("省份", "Province"), "status": ("状态", "Status"), "lines": ("界线", "Lines"),
+    "km": ("长度（千米）", "Length (km)"), "markers": ("界桩", "Markers"), "errors": ("错误", "Errors"),
+    "warnings": ("警告", "Warnings"), "issues": ("质检问题", "QA issues"),
+    "last_submission": ("最近提交", "Last submission"), "by": ("提交人", "By"),
+    "not_loaded": ("未入库", "Not loaded"), "loaded": ("已入库", "Loaded"),
+    "loaded_issues": ("已入库（有问题）", "Loaded, with issues"),
+    "updated": ("已入库（经新联检更新）", "Loaded, superseded by a newer joint inspection"),
+    "history": ("入库历史", "Submission history"), "download": ("下载", "Download"),
+    "submission": ("提交", "Submission"), "time": ("时间", "Time"), "user": ("用户", "User"),
+    "files": ("文件", "Files"), "diff": ("比较两次提交", "Compare two submissions"),
+    "line": ("界线", "Line"), "compare": ("比较", "Compare"), "current": ("现行", "current"),
+    "superseded": ("已被替代", "superseded"), "agreed": ("与邻省一致", "agrees with neighbour"),
+    "differs": ("与邻省不一致", "differs from neighbour"), "single": ("仅一方提交", "one side only"),
+    "upload_title": ("上传界线界桩成果", "Upload boundary lines and markers"),
+    "upload_help": ("选择 Shapefile（含 .shp .shx .dbf .prj .cpg）、zip、GeoPackage、GeoJSON 或界桩成果表，"
+                    "先检查，无错误后确认入库。",
+                    "Choose shapefiles (.shp .shx .dbf .prj .cpg), a zip, a GeoPackage, GeoJSON or a marker "
+                    "table: they are checked first and stored only without errors, after you confirm."),
+    "files_label": ("文件", "Files"), "crs_label": ("坐标系（无 .prj 时）", "CRS (for files without .prj)"),
+    "encoding_label": ("编码（可选）", "Encoding (optional)"), "check": ("检查", "Check"),
+    "checking": ("正在上传并检查…", "Uploading and checking…"), "report": ("检查报告", "Report"),
+    "accepted": ("无错误，可以入库", "No errors: ready to store"),
+    "rejected": ("有错误，不能入库", "Errors found: cannot be stored"),
+    "confirm": ("确认入库", "Confirm and store"), "cancel": ("放弃", "Discard"),
+    "stored": ("已入库：提交 {sid}", "Stored: submission {sid}"), "rule": ("规则", "Rule"),
+    "severity": ("级别", "Severity"), "feature": ("要素", "Feature"), "message": ("说明", "Message"),
+    "layer": ("图层", "Layer"), "encoding": ("编码", "Encoding"), "crs": ("坐标系", "CRS"),
+    "search": ("搜索地名（汉字、拼音或首字母）", "Search names (characters, pinyin or initials)"),
+    "aliases": ("别名", "Aliases"), "class": ("类别", "Class"), "code": ("区划代码", "Division code"),
+    "pinyin": ("拼音", "Pinyin"), "valid": ("有效期", "Valid"), "source": ("来源", "Source"),
+    "no_results": ("没有结果", "No results"), "gazetteer_missing": ("地名库尚未提供", "The gazetteer is not available"),
+    "declared": ("申报坐标", "Declared"), "stored_xy": ("入库坐标", "Stored"),
+    "max_deviation": ("最大偏差", "Largest deviation"), "length": ("长度", "Length"),
+    "vertices": ("节点数", "Vertices"), "added": ("新增", "added"), "removed": ("删除", "removed"),
+    "moved": ("移动", "moved"), "none": ("无", "none"), "explanation": ("说明", "Explanation"),
+    "tolerances": ("限差", "Tolerances"), "role": ("角色", "Role"),
+}
+_PROVINCES_EN = {
+    "11": "Beijing", "12": "Tianjin", "13": "Hebei", "14": "Shanxi", "15": "Inner Mongolia", "21": "Liaoning",
+    "22": "Jilin", "23": "Heilongjiang", "31": "Shanghai", "32": "Jiangsu", "33": "Zhejiang", "34": "Anhui",
+    "35": "Fujian", "36": "Jiangxi", "37": "Shandong", "41": "Henan", "42": "Hubei", "43": "Hunan",
+    "44": "Guangdong", "45": "Guangxi", "46": "Hainan", "50": "Chongqing", "51": "Sichuan", "52": "Guizhou",
+    "53": "Yunnan", "54": "Tibet", "61": "Shaanxi", "62": "Gansu", "63": "Qinghai", "64": "Ningxia",
+    "65": "Xinjiang", "71": "Taiwan", "81": "Hong Kong", "82": "Macao",
+}
+
+
+def current_lang() -> str:
+    """The request's language: ``?lang=``, else the ``lang`` cookie, else Chinese."""
+    lang = getattr(g, "lang", None)
+    if lang is None:
+        lang = request.args.get("lang") or request.cookies.get("lang") or "zh"
+        lang = g.lang = lang if lang in LANGS else "zh"
+    return lang
+
+
+def t(key: str, lang: str | None = None, **values) -> str:
+    """The interface string ``key`` in ``lang`` (default: the request's), formatted with ``values``."""
+    zh, en = MESSAGES.get(key, (key, key))
+    text = en if (lang or current_lang()) == "en" else zh
+    return text.format(**values) if values else text
+
+
+def province_name(code: str, lang: str = "zh") -> str:
+    """A province's short name from its code (two or six digits)."""
+    from boundaries.readers import PROVINCES
+
+    prefix = str(code)[:2]
+    return _PROVINCES_EN.get(prefix, prefix) if lang == "en" else PROVINCES.get(prefix, prefix)
+
+
+def format_number(value: float | int | None, digits: int = 0, lang: str = "zh") -> str:
+    """Thousands grouped with commas in both languages (China's convention too); ``–`` for none."""
+    if value is None or value != value:  # NaN
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def format_date(value: str | datetime | None, lang: str = "zh") -> str:
+    """A stored UTC time in Beijing time: ``2026年11月28日 15:47`` or ``28 Nov 2026 15:47``."""
+    if not value:
+        return "–"
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(_BEIJING)
+    if lang == "en":
+        return moment.strftime("%d %b %Y %H:%M")
+    return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
+
+
+def init_app(app: Flask) -> None:
+    """Template helpers, and remember a ``?lang=`` switch in a cookie."""
+    app.jinja_env.globals.update(t=t, lang=current_lang, province_name=province_name)
+    app.jinja_env.filters.update(
+        number=lambda v, digits=0: format_number(v, digits, current_lang()),
+        date=lambda v: format_date(v, current_lang()))
+
+    @app.after_request
+    def _remember_lang(response):
+        chosen = request.args.get("lang")
+        if chosen in LANGS and request.cookies.get("lang") != chosen:
+            response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="Lax")
+        return response

@@ -1,0 +1,305 @@
+"""Map building as plain functions ``build_…(…) -> folium.Map``, tested without a request.
+
+Every map is drawn on the viewer's own copies of Leaflet and its plugins (``static/vendor``), so nothing
+comes from a CDN; without a configured basemap the data is drawn on a plain background. Province maps do
+not embed their geometry: :class:`ApiLayer` fetches it from the OGC API for the visible bbox and zoom.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from branca.element import MacroElement
+from folium import plugins
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+
+from webmap.status import STATUSES, ProvinceSummary
+
+__all__ = ["ApiLayer", "Basemap", "build_diff_map", "build_issue_map", "build_names_map",
+           "build_overview_map", "build_province_map", "map_parts"]
+
+#: Where each asset folium asks for lies under ``static/vendor`` (others, e.g. jQuery, are not needed).
+_VENDOR = {
+    "leaflet": "leaflet/leaflet.js", "leaflet_css": "leaflet/leaflet.css",
+    "markerclusterjs": "markercluster/leaflet.markercluster.js",
+    "markerclustercss": "markercluster/MarkerCluster.css",
+    "markerclusterdefaultcss": "markercluster/MarkerCluster.Default.css",
+    "leaflet_measure_js": "measure/leaflet-measure.min.js", "leaflet_measure_css": "measure/leaflet-measure.css",
+    "Control.Fullscreen.js": "fullscreen/Control.FullScreen.js",
+    "Control.FullScreen.css": "fullscreen/Control.FullScreen.css",
+}
+CHINA_BOUNDS = [[18.0, 73.5], [53.6, 135.1]]  # [[S, W], [N, E]]
+#: Approximate centres of the provincial-level divisions (lon, lat), for labels before any data exists.
+PROVINCE_CENTRES = {
+    "11": (116.40, 40.19), "12": (117.32, 39.29), "13": (115.66, 38.61), "14": (112.29, 37.57),
+    "15": (113.94, 44.09), "21": (122.60, 41.30), "22": (126.19, 43.67), "23": (127.76, 47.86),
+    "31": (121.42, 31.16), "32": (119.47, 32.97), "33": (120.15, 29.16), "34": (117.22, 31.82),
+    "35": (118.01, 26.07), "36": (115.72, 27.61), "37": (118.15, 36.34), "41": (113.61, 33.88),
+    "42": (112.27, 30.98), "43": (111.71, 27.61), "44": (113.42, 23.33), "45": (108.79, 23.83),
+    "46": (109.75, 19.19), "50": (107.87, 30.06), "51": (102.69, 30.63), "52": (106.87, 26.81),
+    "53": (101.49, 24.97), "54": (88.38, 31.49), "61": (108.87, 35.19), "62": (100.93, 37.84),
+    "63": (96.04, 35.72), "64": (106.16, 37.27), "65": (85.29, 41.37), "71": (120.96, 23.75),
+    "81": (114.16, 22.35), "82": (113.55, 22.17),
+}
+
+
+class Basemap:
+    """The tile layer under the data: a configured XYZ URL and attribution, or none (offline default)."""
+
+    def __init__(self, url: str | None = None, attribution: str = ""):
+        self.url, self.attribution = url, attribution
+
+    def add_to(self, m: folium.Map) -> None:
+        """Add the tiles (if any) as the base layer."""
+        if self.url:
+            folium.TileLayer(self.url, attr=self.attribution, name="basemap", max_zoom=18).add_to(m)
+
+
+class QuhuaScript(JSCSSMixin, MacroElement):
+    """Includes ``static/quhua-map.js`` (the API layers, popups and styles) once per map."""
+
+    _template = Template("")
+
+    def __init__(self, static_url: str):
+        super().__init__()
+        self._name = "QuhuaScript"
+        self.default_js = [("quhua_map_js", f"{static_url}/quhua-map.js")]
+        self.default_css = [("quhua_map_css", f"{static_url}/quhua-map.css")]
+
+
+class ApiLayer(Layer):
+    """A layer that loads its features from the OGC API for the visible bbox and zoom.
+
+    ``kind`` picks the styling and popups in ``quhua-map.js``: ``lines``, ``superseded``, ``markers``
+    (clustered) or ``issues``. ``url`` is the collection's items URL with any fixed parameters.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = quhua.apiLayer({{ this._parent.get_name() }}, {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, url: str, kind: str, name: str, *, show: bool = True, min_zoom: int = 0,
+                 lang: str = "zh"):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "ApiLayer"
+        self.options = {"url": url, "kind": kind, "minZoom": min_zoom, "lang": lang}
+
+
+class Legend(MacroElement):
+    """A small legend box (colour → label) in a map corner."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        quhua.legend({{ this._parent.get_name() }}, {{ this.entries|tojson }}, {{ this.title|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, title: str, entries: list[tuple[str, str]]):
+        super().__init__()
+        self._name = "Legend"
+        self.title, self.entries = title, entries
+
+
+class ExposeMap(MacroElement):
+    """Makes the map reachable from page scripts as ``window.quhuaMap`` (search results, tests)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        window.quhuaMap = {{ this._parent.get_name() }};
+        {% endmacro %}
+    """)
+
+
+def _localise(element, static_url: str) -> None:
+    """Point every asset of ``element`` and its children at ``static/vendor``; drop what is not needed."""
+    for attribute in ("default_js", "default_css"):
+        if hasattr(element, attribute):
+            assets = [(name, f"{static_url}/vendor/{_VENDOR[name]}" if name in _VENDOR else url)
+                      for name, url in getattr(element, attribute)]
+            setattr(element, attribute, [(n, u) for n, u in assets if u.startswith(static_url)])
+    for child in element._children.values():
+        _localise(child, static_url)
+
+
+def _base_map(basemap: Basemap, static_url: str, bounds=None, height: str = "70vh") -> folium.Map:
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, height=height, zoom_snap=0.5,
+                   max_bounds=False)
+    basemap.add_to(m)
+    QuhuaScript(static_url).add_to(m)
+    ExposeMap().add_to(m)
+    m.fit_bounds(bounds or CHINA_BOUNDS)
+    return m
+
+
+def _finish(m: folium.Map, static_url: str, *, tools: bool = True) -> folium.Map:
+    if tools:
+        plugins.MeasureControl(position="topleft", primary_length_unit="kilometers",
+                               secondary_length_unit="meters", primary_area_unit="hectares").add_to(m)
+        plugins.Fullscreen(position="topleft").add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    _localise(m, static_url)
+    return m
+
+
+def _bounds(values: list[float] | None, pad: float = 0.2):
+    if not values:
+        return None
+    w, s, e, n = values
+    return [[s - pad, w - pad], [n + pad, e + pad]]
+
+
+def _simplified_geojson(frame: gpd.GeoDataFrame, tolerance: float, columns: list[str]) -> dict:
+    geometry = shapely.simplify(frame.geometry.values, tolerance, preserve_topology=False)
+    geometry = shapely.transform(geometry, lambda xy: np.round(xy, 4))
+    out = gpd.GeoDataFrame(frame[columns], geometry=geometry, crs=frame.crs)
+    return json.loads(out.to_json(drop_id=True))
+
+
+def build_overview_map(summaries: Mapping[str, ProvinceSummary], lines: gpd.GeoDataFrame,
+                       divisions: gpd.GeoDataFrame | None = None, *, basemap: Basemap | None = None,
+                       static_url: str = "/static", lang: str = "zh", labels: Mapping[str, str] | None = None,
+                       names: Mapping[str, str] | None = None, province_url: str = "/province/{code}"
+                       ) -> folium.Map:
+    """China's provinces coloured by load status: the division polygons when the gazetteer has them,
+    else the stored boundary lines (simplified to ~1 km) with a coloured dot per province."""
+    labels = labels or {s: s for s in STATUSES}
+    names = names or {}
+    m = _base_map(basemap or Basemap(), static_url, height="62vh")
+    if divisions is not None and len(divisions):
+        codes = divisions["code"].astype(str).str[:2]
+        frame = divisions.assign(status=[summaries[c].status if c in summaries else "not_loaded" for c in codes],
+                                 province=codes)
+        data = _simplified_geojson(frame, 0.02, ["province", "status"])
+        folium.GeoJson(data, name=labels.get("divisions", "divisions"), style_function=_division_style).add_to(m)
+    if len(lines):
+        data = _simplified_geojson(lines, 0.01, ["line_id", "name"])
+        folium.GeoJson(data, name=labels.get("lines", "lines"),
+                       style_function=lambda _f: {"color": "#444", "weight": 1.2, "opacity": 0.8}).add_to(m)
+    dots = folium.FeatureGroup(name=labels.get("provinces", "provinces"))
+    for prefix, (lon, lat) in PROVINCE_CENTRES.items():
+        summary = summaries.get(prefix) or ProvinceSummary(prefix + "0000")
+        folium.CircleMarker(
+            [lat, lon], radius=9, color="#222", weight=1, fill=True, fill_opacity=0.9,
+            fill_color=STATUSES[summary.status], tooltip=f"{names.get(prefix, prefix)}: {labels[summary.status]}",
+            popup=folium.Popup(f'<a href="{province_url.format(code=prefix + "0000")}">'
+                               f'{names.get(prefix, prefix)}</a>', max_width=200),
+            class_name=f"province-dot status-{summary.status}").add_to(dots)
+    dots.add_to(m)
+    Legend(labels.get("legend", ""), [(STATUSES[s], labels[s]) for s in STATUSES]).add_to(m)
+    return _finish(m, static_url, tools=False)
+
+
+def _division_style(feature: dict) -> dict:
+    return {"color": "#555", "weight": 0.8, "fillOpacity": 0.55,
+            "fillColor": STATUSES.get(feature["properties"]["status"], "#ccc")}
+
+
+def build_province_map(code: str, bounds: list[float] | None, api_url: str, *, basemap: Basemap | None = None,
+                       static_url: str = "/static", lang: str = "zh", labels: Mapping[str, str] | None = None,
+                       outline: gpd.GeoDataFrame | None = None) -> folium.Map:
+    """A province's lines (by status and neighbour agreement), clustered markers, issues, and the
+    superseded versions, each loaded from ``api_url`` (the OGC API root) by bbox and zoom."""
+    labels = labels or {}
+    m = _base_map(basemap or Basemap(), static_url, _bounds(bounds))
+    if outline is not None and len(outline):
+        folium.GeoJson(_simplified_geojson(outline, 0.005, []), name=labels.get("outline", "outline"),
+                       style_function=lambda _f: {"color": "#777", "weight": 1, "fill": False,
+                                                  "dashArray": "4 4"}).add_to(m)
+    items = f"{api_url}/collections/{{}}/items?province={code}"
+    ApiLayer(items.format("lines"), "lines", labels.get("lines", "lines"), lang=lang).add_to(m)
+    ApiLayer(items.format("lines") + "&history=true", "superseded", labels.get("superseded", "superseded"),
+             show=False, lang=lang).add_to(m)
+    ApiLayer(items.format("markers"), "markers", labels.get("markers", "markers"), lang=lang).add_to(m)
+    ApiLayer(items.format("issues"), "issues", labels.get("issues", "issues"), lang=lang).add_to(m)
+    Legend(labels.get("legend", ""), [("#1a9850", labels.get("agreed", "agreed")),
+                                      ("#d73027", labels.get("differs", "differs")),
+                                      ("#4575b4", labels.get("single", "single")),
+                                      ("#999999", labels.get("superseded", "superseded"))]).add_to(m)
+    return _finish(m, static_url)
+
+
+def build_issue_map(issues: list[dict], lines: gpd.GeoDataFrame | None = None, *, basemap: Basemap | None = None,
+                    static_url: str = "/static", lang: str = "zh", labels: Mapping[str, str] | None = None
+                    ) -> folium.Map:
+    """An upload's report on a map: the submitted lines (simplified) and one dot per located issue,
+    coloured by rule. Nothing is stored yet, so everything is embedded (it is one submission)."""
+    labels = labels or {}
+    located = [i for i in issues if i.get("lon") is not None and i.get("lat") is not None]
+    bounds = None
+    if lines is not None and len(lines):
+        bounds = list(lines.total_bounds)
+        data = _simplified_geojson(lines.reset_index(drop=True), 0.0005, ["line_id"])
+        folium.GeoJson(data, name=labels.get("lines", "lines"),
+                       style_function=lambda _f: {"color": "#4575b4", "weight": 2}).add_to(
+            m := _base_map(basemap or Basemap(), static_url, _bounds(bounds, 0.05)))
+    else:
+        m = _base_map(basemap or Basemap(), static_url, _bounds(_points_bounds(located), 0.05))
+    IssuePoints(located, labels.get("issues", "issues")).add_to(m)
+    return _finish(m, static_url)
+
+
+def _points_bounds(issues: list[dict]) -> list[float] | None:
+    if not issues:
+        return None
+    lons, lats = [i["lon"] for i in issues], [i["lat"] for i in issues]
+    return [min(lons), min(lats), max(lons), max(lats)]
+
+
+class IssuePoints(Layer):
+    """Issues given inline (an upload's report), drawn like the API's issues layer."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = quhua.issueLayer({{ this.issues|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, issues: list[dict], name: str):
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "IssuePoints"
+        self.issues = issues
+
+
+def build_diff_map(diff: dict, *, basemap: Basemap | None = None, static_url: str = "/static",
+                   labels: Mapping[str, str] | None = None) -> folium.Map:
+    """Two versions of one line (older red, newer blue) for :func:`webmap.status.line_diff`."""
+    labels = labels or {}
+    a, b = diff["a"], diff["b"]
+    frame = gpd.GeoDataFrame({"version": [f"{labels.get('submission', 'submission')} {a.submission_id}",
+                                          f"{labels.get('submission', 'submission')} {b.submission_id}"]},
+                             geometry=[a.geometry, b.geometry], crs=4490)
+    m = _base_map(basemap or Basemap(), static_url, _bounds(list(frame.total_bounds), 0.05))
+    for (_i, row), colour in zip(frame.iterrows(), ("#d73027", "#4575b4"), strict=True):
+        folium.GeoJson(_simplified_geojson(frame.loc[[_i]], 0.00002, ["version"]), name=row["version"],
+                       style_function=lambda _f, c=colour: {"color": c, "weight": 3, "opacity": 0.7},
+                       tooltip=row["version"]).add_to(m)
+    return _finish(m, static_url)
+
+
+def build_names_map(*, basemap: Basemap | None = None, static_url: str = "/static",
+                    points: list[dict] | None = None) -> folium.Map:
+    """The gazetteer's map: search results are drawn by the page script (``quhua.showNames``);
+    ``points`` (a name page) are drawn at once."""
+    m = _base_map(basemap or Basemap(), static_url, height="60vh")
+    if points:
+        for p in points:
+            folium.CircleMarker([p["lat"], p["lon"]], radius=7, color="#b2182b", fill=True,
+                                tooltip=p.get("name")).add_to(m)
+        m.fit_bounds(_bounds(_points_bounds(points), 0.3))
+    return _finish(m, static_url, tools=False)
+
+
+def map_parts(m: folium.Map) -> dict[str, str]:
+    """The map's ``header`` (assets, styles), ``html`` (its div) and ``script``, to place in a page."""
+    root = m.get_root()
+    root.render()
+    return {"header": root.header.render(), "html": root.html.render(), "script": root.script.render()}

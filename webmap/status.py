@@ -1,0 +1,175 @@
+"""Figures the pages show, computed from the store's layers as plain data (no web framework).
+
+* :func:`province_summaries` — per province: load status, lines, km, markers, open errors and warnings,
+  last submission and by whom (the national overview).
+* :func:`line_agreement` — whether a boundary line submitted by both neighbours agrees within the
+  ``line.neighbor_mismatch`` tolerance.
+* :func:`line_diff` — what changed between two submissions of the same line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Geod
+
+from boundaries.readers import PROVINCES
+from boundaries.store import Store
+
+__all__ = ["MAINLAND", "STATUSES", "ProvinceSummary", "line_agreement", "line_diff", "max_deviation_m",
+           "province_summaries"]
+
+#: The 31 provincial-level divisions of the mainland, whose loading the overview counts.
+MAINLAND = [p for p in PROVINCES if p not in ("71", "81", "82")]
+#: Load statuses, in the order of the legend, with their map colours.
+STATUSES = {"not_loaded": "#c8c8c8", "loaded": "#2e8b57", "loaded_issues": "#e08a00", "updated": "#3b6fd1"}
+#: The default tolerance of ``line.neighbor_mismatch`` (SPEC §5), metres.
+NEIGHBOUR_TOLERANCE_M = 5.0
+_GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid (differs from GRS80 by 0.1 mm in the semi-minor axis)
+
+
+@dataclass
+class ProvinceSummary:
+    """One province's row of the overview."""
+
+    code: str
+    status: str = "not_loaded"
+    lines: int = 0
+    km: float = 0.0
+    markers: int = 0
+    errors: int = 0
+    warnings: int = 0
+    last_submission: str | None = None
+    last_user: str | None = None
+    submissions: int = 0
+    bounds: list[float] = field(default_factory=list)
+
+
+def geodesic_km(geometry: np.ndarray) -> np.ndarray:
+    """Lengths on the ellipsoid, in kilometres, of lon/lat lines."""
+    return np.array([_GEOD.geometry_length(g) / 1000 if g is not None else 0.0 for g in geometry])
+
+
+def _status(row: ProvinceSummary, superseded: bool) -> str:
+    if row.submissions == 0:
+        return "not_loaded"
+    if row.errors or row.warnings:
+        return "loaded_issues"
+    return "updated" if superseded else "loaded"
+
+
+def province_summaries(store: Store) -> dict[str, ProvinceSummary]:
+    """Every province (mainland and the rest) with what it has loaded; the overview's table."""
+    out = {p: ProvinceSummary(p + "0000") for p in PROVINCES}
+    submissions = store.read_layer("submissions")
+    if submissions.empty:
+        return out
+    lines = store.read_layer("lines", history=True)
+    markers = store.read_layer("markers")
+    issues = store.read_layer("issues")
+    current = lines[lines["status"] == "current"]
+    km = pd.Series(geodesic_km(current.geometry.values), index=current.index)
+    live = set(current["submission_id"].dropna().astype(int)) | set(markers["submission_id"].dropna().astype(int))
+    open_issues = issues[issues["submission_id"].isin(live)]
+    for code, group in submissions.groupby(submissions["province"].str[:2]):
+        row = out.setdefault(code, ProvinceSummary(code + "0000"))
+        last = group.sort_values("created_at").iloc[-1]
+        row.submissions, row.last_submission, row.last_user = len(group), last["created_at"], last["user"]
+        mine = current["province"].str[:2] == code
+        row.lines, row.km = int(mine.sum()), float(km[mine].sum())
+        row.markers = int((markers["province"].str[:2] == code).sum())
+        own = open_issues[open_issues["province"].str[:2] == code]
+        row.errors = int((own["severity"] == "error").sum())
+        row.warnings = int((own["severity"] == "warning").sum())
+        if mine.any():
+            row.bounds = [round(float(v), 4) for v in current[mine].total_bounds]
+        row.status = _status(row, bool((lines["province"].str[:2] == code).sum() > mine.sum()))
+    return out
+
+
+def _sample(line: shapely.Geometry, n: int = 200) -> np.ndarray:
+    merged = shapely.line_merge(line) if line.geom_type == "MultiLineString" else line
+    parts = shapely.get_parts(merged)
+    return np.concatenate([shapely.line_interpolate_point(p, np.linspace(0, 1, n), normalized=True)
+                           for p in parts])
+
+
+def max_deviation_m(a: shapely.Geometry, b: shapely.Geometry, samples: int = 200) -> float:
+    """The largest distance (metres, approximate) from points sampled along each line to the other.
+
+    Degrees are scaled to metres at the lines' latitude; enough to tell 1 m from 5 m from 500 m.
+    """
+    lat = np.radians((a.bounds[1] + a.bounds[3]) / 2)
+    scale = np.array([111_320.0 * np.cos(lat), 110_574.0])
+
+    def metric(g):
+        return shapely.transform(g, lambda xy: xy * scale)
+
+    ma, mb = metric(a), metric(b)
+    there = shapely.distance(_sample(ma, samples), mb).max()
+    back = shapely.distance(_sample(mb, samples), ma).max()
+    return float(max(there, back))
+
+
+def _metres(p: shapely.Point, q: shapely.Point) -> float:
+    """Geodesic distance between two lon/lat points, metres."""
+    return float(_GEOD.inv(p.x, p.y, q.x, q.y)[2])
+
+
+_AGREEMENT_CACHE: dict[tuple, str] = {}
+
+
+def _pair(left: str, right: str) -> tuple[str, str]:
+    return tuple(sorted((str(left), str(right))))
+
+
+def line_agreement(page: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
+                   tolerance_m: float = NEIGHBOUR_TOLERANCE_M) -> list[str]:
+    """For each line of ``page``: ``agreed``/``differs`` with the other side's version among ``candidates``
+    (same two codes, submitted by the other province), or ``single`` when only one side has submitted."""
+    keys = [_pair(a, b) for a, b in zip(candidates["left_code"], candidates["right_code"], strict=True)]
+    by_pair: dict[tuple, list[int]] = {}
+    for position, key in enumerate(keys):
+        by_pair.setdefault(key, []).append(position)
+    out = []
+    for row in page.itertuples():
+        others = [i for i in by_pair.get(_pair(row.left_code, row.right_code), [])
+                  if str(candidates["province"].iloc[i])[:2] != str(row.province)[:2]]
+        if not others:
+            out.append("single")
+            continue
+        other = candidates.iloc[others[0]]
+        key = (int(row.fid), int(other["fid"]))
+        if key not in _AGREEMENT_CACHE:
+            deviation = max_deviation_m(row.geometry, other.geometry)
+            _AGREEMENT_CACHE[key] = "agreed" if deviation <= tolerance_m else "differs"
+        out.append(_AGREEMENT_CACHE[key])
+    return out
+
+
+def line_diff(store: Store, province: str, line_id: str, sid_a: int, sid_b: int) -> dict:
+    """Two submissions' versions of one line: the geometries, lengths, vertex counts, largest deviation,
+    and the markers added, removed or moved (more than 0.5 m)."""
+    lines = store.read_layer("lines", province=province, history=True)
+    markers = store.read_layer("markers", province=province, history=True)
+    versions = {}
+    for sid in (sid_a, sid_b):
+        rows = lines[(lines["line_id"] == line_id) & (lines["submission_id"] == sid)]
+        if rows.empty:
+            return {}
+        versions[sid] = rows.iloc[0]
+    a, b = versions[sid_a].geometry, versions[sid_b].geometry
+    ma = markers[(markers["line_id"] == line_id) & (markers["submission_id"] == sid_a)].set_index("marker_id")
+    mb = markers[(markers["line_id"] == line_id) & (markers["submission_id"] == sid_b)].set_index("marker_id")
+    both = ma.index.intersection(mb.index)
+    moved = [m for m in both if _metres(ma.geometry[m], mb.geometry[m]) > 0.5]
+    return {"line_id": line_id, "a": versions[sid_a], "b": versions[sid_b],
+            "km": [float(geodesic_km(np.array([g]))[0]) for g in (a, b)],
+            "vertices": [int(shapely.get_num_coordinates(g)) for g in (a, b)],
+            "max_deviation_m": max_deviation_m(a, b),
+            "added": sorted(set(mb.index) - set(ma.index)), "removed": sorted(set(ma.index) - set(mb.index)),
+            "moved": sorted(moved)}

@@ -1,0 +1,74 @@
+"""``/``: the national overview, public — which provinces have loaded, on a map and in a table.
+``/rules``: what each QA rule finds (the issues link here)."""
+
+from __future__ import annotations
+
+import shapely
+from flask import Blueprint, render_template, url_for
+
+from boundaries.errors import ConfigError
+from boundaries.export import read_any_layer
+from boundaries.readers import PROVINCES
+from boundaries.rules import REGISTRY
+from webmap.cache import cached
+from webmap.db import get_store
+from webmap.i18n import current_lang, province_name, t
+from webmap.maps import build_overview_map, map_parts
+from webmap.status import MAINLAND, STATUSES, province_summaries
+from webmap.views import basemap, static_root
+
+__all__ = ["bp", "overview_data"]
+
+bp = Blueprint("overview", __name__)
+
+
+def _divisions(store):
+    """Province polygons from the gazetteer, when it provides them and has them loaded."""
+    try:
+        frame = read_any_layer(store, "divisions")
+    except ConfigError:  # the gazetteer is not installed: fall back to the lines
+        return None
+    if frame is None or not len(frame) or "code" not in frame.columns:
+        return None
+    provinces = frame[frame["code"].astype(str).str.endswith("0000")]
+    return provinces if len(provinces) else None
+
+
+def overview_data(store) -> tuple:
+    """(summaries, current lines simplified to ~1 km, province polygons or None), cached per DB state."""
+
+    def compute():
+        lines = store.read_layer("lines")
+        lines = lines.assign(geometry=shapely.simplify(lines.geometry.values, 0.01))
+        return province_summaries(store), lines[["line_id", "name", "geometry"]], _divisions(store)
+
+    return cached("overview", store.url, compute)
+
+
+@bp.route("/")
+def index():
+    """The overview page."""
+    summaries, lines, divisions = overview_data(get_store())
+    lang = current_lang()
+    labels = {s: t(s) for s in STATUSES} | {"lines": t("lines"), "provinces": t("province"),
+                                             "legend": t("status"), "divisions": t("province")}
+    names = {p: province_name(p, lang) for p in PROVINCES}
+    m = build_overview_map(summaries, lines, divisions, basemap=basemap(), static_url=static_root(), lang=lang,
+                           labels=labels, names=names, province_url=url_for("province.show", code="CODE").replace(
+                               "CODE", "{code}"))
+    loaded = sum(summaries[p].status != "not_loaded" for p in MAINLAND)
+    rows = [summaries[p] for p in MAINLAND] + [summaries[p] for p in PROVINCES if p not in MAINLAND]
+    return render_template("overview.html", map=map_parts(m), rows=rows, loaded=loaded, total=len(MAINLAND),
+                           colours=STATUSES)
+
+
+@bp.route("/rules")
+def rules():
+    """Every QA rule with its severity, what it finds and its tolerances."""
+    return render_template("rules.html", rules=list(REGISTRY.values()))
+
+
+@bp.route("/healthz")
+def health():
+    """For load balancers and the test server fixture."""
+    return {"status": "ok"}

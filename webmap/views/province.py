@@ -1,0 +1,90 @@
+"""``/province/CODE``: a province's lines, markers and issues on an interactive map (loaded from the API),
+its submission history with downloads, and the diff of two submissions of the same line."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, render_template, request, url_for
+
+from boundaries.errors import InputError
+from boundaries.readers import check_province
+from webmap.auth import login_required
+from webmap.cache import cached
+from webmap.db import get_store
+from webmap.i18n import current_lang, t
+from webmap.maps import PROVINCE_CENTRES, build_diff_map, build_province_map, map_parts
+from webmap.status import line_diff
+from webmap.views import basemap, static_root
+from webmap.views.overview import overview_data
+
+__all__ = ["bp", "province_history"]
+
+bp = Blueprint("province", __name__)
+
+
+def _code(code: str) -> str:
+    try:
+        return check_province(code if len(code) == 6 else code + "0000")
+    except InputError:
+        abort(404, f"{code!r} is not a province code (e.g. 360000)")
+
+
+def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]]]:
+    """The province's submissions (newest first) and, per line, the submissions that carry it."""
+
+    def compute():
+        submissions = store.read_layer("submissions", province=code).sort_values("created_at", ascending=False)
+        lines = store.read_layer("lines", province=code, history=True)
+        own = lines[lines["province"] == code]
+        versions = {k: sorted(int(v) for v in g.unique())
+                    for k, g in own.groupby("line_id")["submission_id"]}
+        rows = [dict(r, files=[f["name"] for f in json.loads(r["files"] or "[]")])
+                for r in submissions.drop(columns=["report"]).to_dict("records")]
+        return rows, versions
+
+    return cached("history", store.url, compute, code)
+
+
+def _bounds(code: str) -> list[float]:
+    summaries, _lines, _divisions = overview_data(get_store())
+    summary = summaries.get(code[:2])
+    if summary is not None and summary.bounds:
+        return summary.bounds
+    lon, lat = PROVINCE_CENTRES[code[:2]]
+    return [lon - 3, lat - 3, lon + 3, lat + 3]
+
+
+def _labels() -> dict[str, str]:
+    keys = ("lines", "markers", "issues", "superseded", "agreed", "differs", "single", "submission")
+    return {k: t(k) for k in keys} | {"legend": t("line"), "outline": t("province")}
+
+
+@bp.route("/province/<code>")
+@login_required
+def show(code: str):
+    """The province page."""
+    code = _code(code)
+    summaries, _lines, divisions = overview_data(get_store())
+    outline = divisions[divisions["code"].astype(str) == code] if divisions is not None else None
+    m = build_province_map(code, _bounds(code), url_for("api.landing").rstrip("/"), basemap=basemap(),
+                           static_url=static_root(), lang=current_lang(), labels=_labels(), outline=outline)
+    history, versions = province_history(get_store(), code)
+    return render_template("province.html", code=code, summary=summaries.get(code[:2]), map=map_parts(m),
+                           history=history, versions={k: v for k, v in versions.items() if len(v) > 1})
+
+
+@bp.route("/province/<code>/diff")
+@login_required
+def diff(code: str):
+    """Two submissions of the same line side by side (``?line=ID&a=SID&b=SID``)."""
+    code = _code(code)
+    try:
+        line, a, b = request.args["line"], int(request.args["a"]), int(request.args["b"])
+    except (KeyError, ValueError):
+        abort(400, "give line=ID, a=SUBMISSION and b=SUBMISSION (submission ids are numbers)")
+    result = line_diff(get_store(), code, line, a, b)
+    if not result:
+        abort(404, f"line {line} is not in both submissions {a} and {b} of {code}")
+    m = build_diff_map(result, basemap=basemap(), static_url=static_root(), labels={"submission": t("submission")})
+    return render_template("diff.html", code=code, diff=result, map=map_parts(m))
