@@ -74,7 +74,7 @@ class QuhuaScript(JSCSSMixin, MacroElement):
         self.default_css = [("quhua_map_css", f"{static_url}/quhua-map.css")]
 
 
-class ApiLayer(Layer):
+class ApiLayer(JSCSSMixin, Layer):
     """A layer that loads its features from the OGC API for the visible bbox and zoom.
 
     ``kind`` picks the styling and popups in ``quhua-map.js``: ``lines``, ``superseded``, ``markers``
@@ -92,6 +92,9 @@ class ApiLayer(Layer):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "ApiLayer"
         self.options = {"url": url, "kind": kind, "minZoom": min_zoom, "lang": lang}
+        if kind == "markers":  # clustered: the names are folium's, so _localise serves them from vendor/
+            self.default_js = list(plugins.MarkerCluster.default_js)
+            self.default_css = list(plugins.MarkerCluster.default_css)
 
 
 class Legend(MacroElement):
@@ -132,7 +135,7 @@ def _localise(element, static_url: str) -> None:
 
 def _base_map(basemap: Basemap, static_url: str, bounds=None, height: str = "70vh") -> folium.Map:
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, height=height, zoom_snap=0.5,
-                   max_bounds=False)
+                   maxZoom=19, minZoom=3)
     basemap.add_to(m)
     QuhuaScript(static_url).add_to(m)
     ExposeMap().add_to(m)

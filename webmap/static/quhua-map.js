@@ -1,6 +1,14 @@
 /* quhua map layers: features fetched from the OGC API for the visible bbox and zoom, styled and with popups. */
 (function () {
   "use strict";
+  /* folium's popups call $(`<div>…</div>`)[0]; this page has no jQuery, so parse the HTML ourselves. */
+  if (!window.$) {
+    window.$ = function (html) {
+      var holder = document.createElement("div");
+      holder.innerHTML = String(html).trim();
+      return [holder.firstElementChild];
+    };
+  }
   var PALETTE = ["#d73027", "#f46d43", "#fdae61", "#a50026", "#762a83", "#1b7837", "#2166ac", "#e7298a",
                  "#66a61e", "#e6ab02", "#7570b3", "#1b9e77"];
   var AGREEMENT = {agreed: "#1a9850", differs: "#d73027", single: "#4575b4"};

@@ -14,7 +14,7 @@ from webmap.cache import cached
 from webmap.db import get_store
 from webmap.i18n import current_lang, t
 from webmap.maps import PROVINCE_CENTRES, build_diff_map, build_province_map, map_parts
-from webmap.status import line_diff
+from webmap.status import STATUSES, line_diff
 from webmap.views import basemap, static_root
 from webmap.views.overview import overview_data
 
@@ -71,7 +71,8 @@ def show(code: str):
                            static_url=static_root(), lang=current_lang(), labels=_labels(), outline=outline)
     history, versions = province_history(get_store(), code)
     return render_template("province.html", code=code, summary=summaries.get(code[:2]), map=map_parts(m),
-                           history=history, versions={k: v for k, v in versions.items() if len(v) > 1})
+                           history=history, versions={k: v for k, v in versions.items() if len(v) > 1},
+                           colours=STATUSES)
 
 
 @bp.route("/province/<code>/diff")

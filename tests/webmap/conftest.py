@@ -1,0 +1,122 @@
+"""Fixtures of the viewer's tests: a real GeoPackage filled through ``ingest_paths`` from real boundary
+geometry (see tests/fixtures/README.md), accounts of every role, Flask's test client, and a waitress
+server on a free loopback port for GDAL and the browser."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from boundaries.pipeline import ingest_paths
+from boundaries.store import open_store
+from tests.conftest import write_shapefiles
+from webmap import create_app
+from webmap.users import UserStore
+
+PASSWORD = "correct horse 1"
+#: account → (role, province)
+ACCOUNTS = {"jx": ("surveyor", "360000"), "hn": ("surveyor", "430000"), "boss": ("official", None),
+            "ana": ("analyst", None)}
+
+
+def _with_duplicate_vertex(line: shapely.LineString) -> shapely.LineString:
+    """The line with one vertex repeated 1 mm further on (a ``line.duplicate_vertex`` warning)."""
+    xy = shapely.get_coordinates(line)
+    return shapely.LineString(np.insert(xy, 5, xy[5] + [1e-8, 0], axis=0))
+
+
+def _ingest(paths: list[Path], province: str, db: str, user: str) -> int:
+    result = ingest_paths(paths, province, db=db, user=user, progress=False)
+    assert result.submission_id is not None, result.report
+    return result.submission_id
+
+
+@pytest.fixture(scope="session")
+def web_db(tmp_path_factory, jx_lines, jx_markers) -> str:
+    """江西 loads its two lines (one with a duplicate vertex: a warning), then resubmits 3643 (history);
+    湖南 loads its side of 3643 (the same geometry: the neighbours agree)."""
+    root = tmp_path_factory.mktemp("web")
+    db = str(root / "quhua.gpkg")
+    lines = jx_lines.copy()
+    lines.loc[lines["line_id"] == "3642", "geometry"] = _with_duplicate_vertex(lines.geometry.iloc[1])
+    _ingest(write_shapefiles(root / "jx1", lines, jx_markers), "360000", db, "jx")
+    again = jx_lines[jx_lines["line_id"] == "3643"]
+    _ingest(write_shapefiles(root / "jx2", again, jx_markers[jx_markers["line_id"] == "3643"]), "360000", db, "jx")
+    hunan = again.assign(left_code="430000", right_code="360000", name="湖南—江西线")
+    _ingest(write_shapefiles(root / "hn", hunan, None, stem="湖南省"), "430000", db, "hn")
+    with open_store(db) as store:
+        users = UserStore(store)
+        for name, (role, province) in ACCOUNTS.items():
+            users.add(name, PASSWORD, role, province)
+    return db
+
+
+@pytest.fixture(scope="session")
+def app(web_db, tmp_path_factory):
+    return create_app({"QUHUA_DB": web_db, "TESTING": True, "SECRET_KEY": "test-secret",
+                       "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login(client, name: str, password: str = PASSWORD):
+    """Log ``client`` in as ``name`` through the login form."""
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"username": name, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def as_user(client):
+    """``as_user(name)`` → the client, logged in."""
+
+    def log_in(name: str):
+        response = login(client, name)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return log_in
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(app) -> str:
+    """The app under waitress on a free loopback port, for the whole session; its base URL."""
+    from waitress.server import create_server
+
+    wsgi = create_server(app, host="127.0.0.1", port=_free_port(), threads=4)
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{wsgi.effective_port}"
+    for _ in range(50):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield base
+    wsgi.close()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: end-to-end test in headless Chromium (test-artifacts/)")
