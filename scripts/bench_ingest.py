@@ -71,6 +71,20 @@ def _ogr2ogr_worker(db: Path) -> dict:
     return {"seconds": time.perf_counter() - start}
 
 
+def _pyogrio_worker(db: Path) -> dict:
+    """GDAL's copy without process start-up: read each layer and append it to a GeoPackage in-process."""
+    import pyogrio
+
+    start = time.perf_counter()
+    for entry in _submissions():
+        for path in entry["paths"]:
+            for source in _gdal_sources(DEMO / path):
+                frame = pyogrio.read_dataframe(source).to_crs(4490)
+                layer = "lines" if frame.geom_type.iloc[0].endswith("LineString") else "markers"
+                pyogrio.write_dataframe(frame, db, layer=layer, append=db.exists(), promote_to_multi=True)
+    return {"seconds": time.perf_counter() - start}
+
+
 def _run_child(kind: str, rules: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         args = [sys.executable, __file__, "--worker", kind, "--db", str(Path(tmp) / "bench.gpkg")]
@@ -85,11 +99,13 @@ def _run_child(kind: str, rules: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", action="store_true", help="also run every QA rule during the ingest")
-    parser.add_argument("--worker", choices=["quhua", "ogr2ogr"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["quhua", "ogr2ogr", "pyogrio"], help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        result = _quhua_worker(args.db, args.rules) if args.worker == "quhua" else _ogr2ogr_worker(args.db)
+        workers = {"quhua": lambda: _quhua_worker(args.db, args.rules), "ogr2ogr": lambda: _ogr2ogr_worker(args.db),
+                   "pyogrio": lambda: _pyogrio_worker(args.db)}
+        result = workers[args.worker]()
         result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
@@ -99,6 +115,10 @@ def main() -> None:
     label = "quhua ingest" + (" with every rule" if args.rules else " (rules off)")
     print(f"{label:32s} {quhua['seconds']:7.2f} s  peak {quhua['peak_mb']:6.0f} MB  "
           f"{quhua['features']} features  db {quhua['size_mb']:.1f} MB")
+    inproc = _run_child("pyogrio", False)
+    print(f"{'GDAL in-process (pyogrio) copy':32s} {inproc['seconds']:7.2f} s  peak {inproc['peak_mb']:6.0f} MB  "
+          f"db {inproc['size_mb']:.1f} MB")
+    print(f"ratio quhua / GDAL in-process: {quhua['seconds'] / inproc['seconds']:.2f}×")
     if shutil.which("ogr2ogr") is None:
         print("ogr2ogr not found: apt-get install gdal-bin to compare with GDAL's plain copy")
         return
