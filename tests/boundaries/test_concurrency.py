@@ -68,3 +68,29 @@ def test_eight_provinces_at_once_with_readers(db_url, tmp_path):
     assert len(lines) == 8 and lines.line_id.is_unique
     assert torn == []  # readers never saw a submission without all its markers
     assert len(seen) > 0 and max(seen) <= 8
+
+
+def _check_and_ingest(args):
+    url, paths, province = args
+    result = ingest_paths(paths, province, db=url, user=province, progress=False)
+    return result.submission_id, sorted({i["rule"] for i in result.report["issues"]})
+
+
+def test_two_ingests_of_the_same_boundary_are_serialised(db_url, tmp_path, jx_lines):
+    """江西 and 湖南 send the same boundary at once, 30 m apart: whichever lands second is checked
+    against the first and refused; never are both versions stored unchecked."""
+    line = jx_lines.iloc[:1]
+    shifted = line.to_crs(4547).translate(xoff=30).to_crs(4490)
+    hunan = gpd.GeoDataFrame(line.drop(columns="geometry").assign(left_code="430000", right_code="360000"),
+                             geometry=shifted.values, crs=4490)
+    jobs = [(db_url, write_shapefiles(tmp_path / "jx", line, None), "360000"),
+            (db_url, write_shapefiles(tmp_path / "hn", hunan, None, stem="湖南省"), "430000")]
+    with open_store(db_url) as store:
+        store.init()
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.map(_check_and_ingest, jobs)
+    stored = [sid for sid, _ in results if sid is not None]
+    refused = [rules for sid, rules in results if sid is None]
+    assert len(stored) == 1 and refused == [["line.neighbor_mismatch"]]
+    with open_store(db_url) as store:
+        assert len(store.read_layer("lines")) == 1 and len(store.read_layer("submissions")) == 1
