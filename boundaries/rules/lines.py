@@ -40,6 +40,7 @@ __all__ = [
     "dangle",
     "duplicate_vertex",
     "invalid_geometry",
+    "invalid_lines",
     "neighbor_mismatch",
     "overlap",
     "self_intersection",
@@ -93,6 +94,11 @@ def _invalid_reasons(ws: Workspace) -> list[tuple[int, str, str]]:
         return out
 
     return ws.once("line.invalid", compute)
+
+
+def invalid_lines(ws: Workspace) -> np.ndarray:
+    """Indices of the submitted lines that ``line.invalid_geometry`` reports (no measurable geometry)."""
+    return np.array([i for i, _, _ in _invalid_reasons(ws)], dtype=int)
 
 
 def _valid(ws: Workspace) -> np.ndarray:
@@ -386,7 +392,8 @@ def _end_points(geometry) -> np.ndarray:
 
 
 @rule("line.overlap", severity="error", layer="lines",
-      description="两条不同界线共线重叠超过 1 m", description_en="two different features sharing a stretch longer than 1 m",
+      description="两条不同界线共线重叠超过 1 m",
+      description_en="two different features sharing a stretch longer than 1 m",
       length_m=1.0)
 def overlap(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Stretches longer than ``length_m`` (1 m) that a submitted line shares with another line (submitted
@@ -414,7 +421,8 @@ def overlap(ctx: CheckContext, params: dict) -> Iterator[Issue]:
 
 
 @rule("line.crossing", severity="error", layer="lines",
-      description="两条界线在端点以外相交或接触", description_en="two lines that cross or touch anywhere but at their ends",
+      description="两条界线在端点以外相交或接触",
+      description_en="two lines that cross or touch anywhere but at their ends",
       end_m=1.0)
 def crossing(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Points where a submitted line's interior crosses or touches another line's interior, farther than
@@ -504,7 +512,8 @@ def dangle(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         if own[k] < nearest[k]:
             zh_target, en_target = "本线另一端或另一部分", "its own other end or part"
         else:
-            zh_target, en_target = f"界线 {_other_name_zh(ws, nearest_line[k])}", f"line {_other_name(ws, nearest_line[k])}"
+            zh_target = f"界线 {_other_name_zh(ws, nearest_line[k])}"
+            en_target = f"line {_other_name(ws, nearest_line[k])}"
         which_zh, which_en = ("起点", "start") if ends["end"].iloc[k] == 0 else ("终点", "end")
         yield _issue("line.dangle", ctx, i, lonlat[k],
                      f"界线 {_name(ctx, i)} 的{which_zh}悬挂：距{zh_target} {fmt_m(closest[k])} m，"

@@ -24,6 +24,7 @@ from boundaries.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 from boundaries.model import Issue
 from boundaries.rules import CheckContext, rule
 from boundaries.rules._geometry import DEG_PER_M, Workspace, fmt_m, pair_in_metric, workspace
+from boundaries.rules.lines import invalid_lines
 
 __all__ = [
     "axis_swapped",
@@ -116,6 +117,7 @@ def _region(ws: Workspace, ctx: CheckContext, far_m: float) -> dict:
         own = np.flatnonzero(~view.frame["stored"].to_numpy()
                              | codes["left_code"].str.startswith(prefix).to_numpy()
                              | codes["right_code"].str.startswith(prefix).to_numpy())
+        own = np.setdiff1d(own, invalid_lines(ws))
         own = own[~shapely.is_empty(view.geometries[own]) & ~shapely.is_missing(view.geometries[own])]
         distance = np.full(len(usable), np.nan)
         if len(own) and len(usable):
@@ -123,7 +125,8 @@ def _region(ws: Workspace, ctx: CheckContext, far_m: float) -> dict:
             k, j = tree.query_nearest(shapely.points(lonlat), all_matches=False)
             ga, gb, _ = pair_in_metric(ws.markers.metric, usable[k], view.metric, own[j])
             distance[k] = shapely.distance(ga, gb)
-        far = np.isfinite(distance) & (distance > far_m)
+        on_broken = ws.markers.frame["line_id"].iloc[usable].isin(_broken_line_ids(ws)).to_numpy()
+        far = np.isfinite(distance) & (distance > far_m) & ~on_broken
         return {"usable": usable, "outside": outside, "distance": distance, "out": outside | far}
 
     return ws.once(("marker.region", far_m), compute)
@@ -138,6 +141,12 @@ def _out_of_region_default(ws: Workspace, ctx: CheckContext) -> np.ndarray:
     return region["usable"][region["out"]]
 
 
+def _broken_line_ids(ws: Workspace) -> set:
+    """Ids of submitted lines with invalid geometry: their markers cannot be measured against them."""
+    ids = ws.lines.frame["line_id"].to_numpy()
+    return {ids[i] for i in invalid_lines(ws) if isinstance(ids[i], str)}
+
+
 def _own_line(ws: Workspace) -> dict:
     """Per usable submitted marker: the distance to its line (by ``line_id``, else the nearest line)."""
     def compute():
@@ -145,12 +154,17 @@ def _own_line(ws: Workspace) -> dict:
         view = ws.lines
         frame = ws.markers.frame
         line_geoms = view.geometries
-        usable_lines = np.flatnonzero(~shapely.is_empty(line_geoms) & ~shapely.is_missing(line_geoms)
-                                      & np.isfinite(shapely.bounds(line_geoms)).all(axis=1))
+        broken = _broken_line_ids(ws)
+        usable_lines = np.setdiff1d(np.flatnonzero(~shapely.is_empty(line_geoms) & ~shapely.is_missing(line_geoms)
+                                                   & np.isfinite(shapely.bounds(line_geoms)).all(axis=1)),
+                                    invalid_lines(ws))
         ids = pd.Series(view.frame["line_id"].to_numpy()[usable_lines], index=usable_lines)
         by_id = {key: group.index.to_numpy() for key, group in ids.groupby(ids, sort=False)}
         pairs_k, pairs_j, matched = [], [], np.zeros(len(usable), dtype=bool)
         for n, k in enumerate(usable):
+            if frame["line_id"].iloc[k] in broken:
+                matched[n] = True  # its line is reported invalid: nothing to measure against
+                continue
             lines = by_id.get(frame["line_id"].iloc[k])
             if lines is not None:
                 pairs_k.append(np.full(len(lines), n))
@@ -530,7 +544,8 @@ def coordinate_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
 
 
 @rule("marker.axis_swapped", severity="error", layer="markers",
-      description="申报的 X/Y（或经纬度）对调后与几何一致", description_en="declared x/y that match the geometry once swapped",
+      description="申报的 X/Y（或经纬度）对调后与几何一致",
+      description_en="declared x/y that match the geometry once swapped",
       tolerance_m=0.5)
 def axis_swapped(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Markers whose declared X/Y (or lon/lat) miss the geometry but match it within ``tolerance_m`` (0.5 m)

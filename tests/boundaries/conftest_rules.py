@@ -28,11 +28,14 @@ __all__ = [
     "as_frame",
     "at_fraction",
     "check",
+    "demo_stored",
+    "demo_submission",
     "distance_m",
     "junction",
     "line",
     "lines_frame",
     "markers_frame",
+    "messages",
     "metric_line",
     "network",
     "network_rows",
@@ -208,5 +211,41 @@ def only(issues: list[Issue], rule_id: str) -> list[Issue]:
     return [i for i in issues if i.rule == rule_id]
 
 
+def messages(issues: list[Issue]) -> str:
+    """The issues in one line, for assertion messages."""
+    return " | ".join(f"{i.rule}: {i.message_en}" for i in issues)
+
+
 def as_frame(issues: list[Issue]) -> pd.DataFrame:
     return pd.DataFrame([vars(i) for i in issues])
+
+
+# -- the national demo -----------------------------------------------------------------------------------------
+def demo_root() -> Path:
+    from boundaries.demo import demo_dir
+
+    return demo_dir()
+
+
+@cache
+def demo_submission(province: str) -> Submission:
+    """One province's submission of the national demo (data/demo), read as ``quhua check`` reads it."""
+    import json
+
+    from boundaries.readers import read_submission
+
+    root = demo_root()
+    entries = json.loads((root / "manifest.json").read_text(encoding="utf-8"))["submissions"]
+    entry = next(e for e in entries if e["province"] == province)
+    return read_submission([root / p for p in entry["paths"]], province)
+
+
+def demo_stored(*provinces: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The demo submissions of ``provinces`` as the store returns them (current lines and markers)."""
+    lines, markers = [], []
+    for n, province in enumerate(provinces, start=1):
+        sub = demo_submission(province)
+        lines.append(stored(sub.lines, province, n))
+        markers.append(stored(sub.markers, province, n))
+    return (gpd.GeoDataFrame(pd.concat(lines, ignore_index=True), crs=4490),
+            gpd.GeoDataFrame(pd.concat(markers, ignore_index=True), crs=4490))
