@@ -554,3 +554,66 @@ def test_declared_xy_of_geographic_data_checked_in_the_zone_they_name():
     """Geometry in EPSG:4490 with X/Y written in the 3° zone of 114°E (unprefixed): they agree."""
     sub = submission(lines=jx_lines(), markers=jx_markers(), epsg=4490)
     assert check(sub) == []
+
+
+# -- end to end: files through `quhua check --json` ------------------------------------------------------------------
+def write_markers(folder, markers, *, epsg: int = 4547, stem: str = "江西省"):
+    """Markers as a GBK shapefile with pinyin fields, their declared X/Y exactly as in ``markers``."""
+    import warnings
+
+    import pyogrio
+
+    from tests.conftest import PINYIN
+
+    frame = markers.drop(columns=["lon", "lat", "source_file", "source_row"]).to_crs(epsg).rename(columns=PINYIN)
+    path = folder / f"{stem}界桩.shp"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Normalized/laundered field name", RuntimeWarning)
+        pyogrio.write_dataframe(frame, path, encoding="GBK")
+    return path
+
+
+def test_check_json_end_to_end_finds_dangle_swapped_axes_and_wrong_letter(capsys, tmp_path):
+    from tests.conftest import run_cli, write_shapefiles
+
+    short = trim_end(line("3642"), 30.0)
+    lines = jx_lines(**{"3642": short}).drop(columns=["source_file", "source_row"])
+    markers = jx_markers({"marker_id": "3643900A", "lonlat": offset_point(line("3643"), 0.33, 2.0)})
+    markers.loc[2, ["x", "y"]] = markers.loc[2, ["y", "x"]].to_numpy()
+    paths = [*write_shapefiles(tmp_path, lines, None), write_markers(tmp_path, markers)]
+    code, report = run_cli(capsys, "--db", tmp_path / "q.gpkg", "--lang", "en", "check", "--province", "360000",
+                           "--json", *paths)
+    assert code == 1 and report["accepted"] is False
+    by_rule = {i["rule"]: i for i in report["issues"]}
+    assert sorted(by_rule) == ["line.dangle", "marker.axis_swapped", "marker.id_format"], report["issues"]
+    # without 4243 in the database, 3642's cut end and 3643's start at the junction now dangle at each other
+    dangles = {i["feature"]: i for i in report["issues"] if i["rule"] == "line.dangle"}
+    assert sorted(dangles) == ["3642", "3643"]
+    end = shapely.get_coordinates(short)[-1]
+    assert distance_m((dangles["3642"]["lon"], dangles["3642"]["lat"]), end) < 0.01
+    assert distance_m((dangles["3643"]["lon"], dangles["3643"]["lat"]), junction()) < 0.01
+    assert by_rule["marker.axis_swapped"]["feature"] == "3643003Q"
+    assert "X must be the northing" in by_rule["marker.axis_swapped"]["message"]
+    assert by_rule["marker.id_format"]["feature"] == "3643900A"
+    assert report["summary"]["errors"] == 4, report["issues"]
+
+
+@pytest.mark.parametrize(("offset", "accepted"), [(3.0, True), (30.0, False)], ids=["3m-fine", "30m-mismatch"])
+def test_ingest_then_neighbour_checks_the_same_boundary(capsys, tmp_path, offset, accepted):
+    """湖南 ingests 3643 with its markers; 江西 then checks its own survey of 3643 against it."""
+    from tests.conftest import run_cli, write_shapefiles
+
+    db = tmp_path / "q.gpkg"
+    hunan = lines_frame([dict(network_rows("3643")[0])]).drop(columns=["source_file", "source_row"])
+    theirs = write_shapefiles(tmp_path / "湖南", hunan, None, stem="湖南省")
+    assert run_cli(capsys, "--db", db, "init")[0] == 0
+    code, report = run_cli(capsys, "--db", db, "ingest", "--province", "430000", "--json", *theirs)
+    assert code == 0, report["issues"]
+    mine = jx_lines(**{"3643": bump(line("3643"), 0.5, offset)}).drop(columns=["source_file", "source_row"])
+    paths = write_shapefiles(tmp_path / "江西", mine, None)
+    code, report = run_cli(capsys, "--db", db, "--lang", "en", "check", "--province", "360000", "--json", *paths)
+    assert report["accepted"] is accepted and code == (0 if accepted else 1), report["issues"]
+    if not accepted:
+        (issue,) = report["issues"]
+        assert issue["rule"] == "line.neighbor_mismatch" and "stored by 430000" in issue["message"]
+        assert 27.0 < float(issue["message"].split("up to ")[1].split(" m")[0]) <= 30.01
