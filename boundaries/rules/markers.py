@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from boundaries.config import DEFAULT_MARKER_ID_PATTERN
-from boundaries.crs import CHINA_BOUNDS, gauss_kruger, implausible, metric_epsg, transformer
+from boundaries.crs import CHINA_BOUNDS, gauss_kruger, implausible, transformer
 from boundaries.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 from boundaries.model import Issue
 from boundaries.rules import CheckContext, rule
@@ -96,7 +96,8 @@ def _to_zone(lonlat: np.ndarray, epsg: np.ndarray) -> np.ndarray:
 
 def _gap_m(lonlat_a: np.ndarray, lonlat_b: np.ndarray) -> np.ndarray:
     """Metres between two sets of (lon, lat) points, each pair measured in the zone of the first point."""
-    zones = np.array([metric_epsg(lon) if np.isfinite(lon) else 4544 for lon in lonlat_a[:, 0]], dtype=int)
+    lon = np.where(np.isfinite(lonlat_a[:, 0]), lonlat_a[:, 0], 105.0)
+    zones = 4534 + np.clip(np.round(lon / 3.0), 25, 45).astype(int) - 25  # metric_epsg, vectorised
     a, b = _to_zone(lonlat_a, zones), _to_zone(lonlat_b, zones)
     with np.errstate(invalid="ignore"):
         gap = np.hypot(*(a - b).T)
@@ -158,18 +159,13 @@ def _own_line(ws: Workspace) -> dict:
         usable_lines = np.setdiff1d(np.flatnonzero(~shapely.is_empty(line_geoms) & ~shapely.is_missing(line_geoms)
                                                    & np.isfinite(shapely.bounds(line_geoms)).all(axis=1)),
                                     invalid_lines(ws))
-        ids = pd.Series(view.frame["line_id"].to_numpy()[usable_lines], index=usable_lines)
-        by_id = {key: group.index.to_numpy() for key, group in ids.groupby(ids, sort=False)}
-        pairs_k, pairs_j, matched = [], [], np.zeros(len(usable), dtype=bool)
-        for n, k in enumerate(usable):
-            if frame["line_id"].iloc[k] in broken:
-                matched[n] = True  # its line is reported invalid: nothing to measure against
-                continue
-            lines = by_id.get(frame["line_id"].iloc[k])
-            if lines is not None:
-                pairs_k.append(np.full(len(lines), n))
-                pairs_j.append(lines)
-                matched[n] = True
+        lines = pd.DataFrame({"line_id": view.frame["line_id"].to_numpy()[usable_lines], "j": usable_lines})
+        wanted = pd.DataFrame({"line_id": frame["line_id"].to_numpy()[usable], "n": np.arange(len(usable))})
+        pairs = wanted.merge(lines.dropna(), on="line_id")
+        pairs_k, pairs_j = [pairs["n"].to_numpy()], [pairs["j"].to_numpy()]
+        matched = np.zeros(len(usable), dtype=bool)
+        matched[pairs["n"].to_numpy()] = True
+        matched |= wanted["line_id"].isin(broken).to_numpy()  # their line is reported invalid: not measured
         missing = np.flatnonzero(~matched)
         if len(missing) and len(usable_lines):
             tree = shapely.STRtree(line_geoms[usable_lines])
@@ -178,8 +174,8 @@ def _own_line(ws: Workspace) -> dict:
             pairs_j.append(usable_lines[j])
         distance = np.full(len(usable), np.nan)
         line = np.full(len(usable), -1)
-        if pairs_k:
-            n_idx, j_idx = np.concatenate(pairs_k), np.concatenate(pairs_j)
+        n_idx, j_idx = np.concatenate(pairs_k).astype(int), np.concatenate(pairs_j).astype(int)
+        if len(n_idx):
             ga, gb, _ = pair_in_metric(ws.markers.metric, usable[n_idx], view.metric, j_idx)
             d = shapely.distance(ga, gb)
             order = np.lexsort((d, n_idx))
@@ -383,34 +379,42 @@ def _declared_epsg(ctx: CheckContext) -> np.ndarray:
     return np.array([by_source.get(s, fallback) for s in sources], dtype=int)
 
 
-def _candidate_zones(epsg: int, lon: float, easting: float) -> list[int]:
-    """The zone(s) declared X/Y should be in: the declared Gauss-Krüger zone, or for geographic data the
-    zone the easting names (8 digits with a zone prefix) or the 3° and 6° zones of the longitude."""
-    if gauss_kruger(epsg):
-        return [epsg]
-    if easting >= 1_000_000:
-        zone = int(easting // 1_000_000)
-        if 25 <= zone <= 45:
-            return [4513 + zone - 25]
-        if 13 <= zone <= 23:
-            return [4491 + zone - 13]
-        return []
-    three = metric_epsg(lon)
-    six = 4502 + int(np.clip(np.floor(lon / 6.0) + 1, 13, 23)) - 13
-    return [three, six]
+def _candidate_zones(epsg: np.ndarray, lon: np.ndarray, easting: np.ndarray) -> np.ndarray:
+    """Per marker, up to two zones its declared X/Y should be in (0: none): the declared Gauss-Krüger
+    zone; for geographic data the zone an 8-digit easting names by its prefix, else the 3° and the 6°
+    zone of the longitude."""
+    out = np.zeros((len(epsg), 2), dtype=int)
+    declared = (epsg >= 4491) & (epsg <= 4554)
+    out[declared, 0] = epsg[declared]
+    prefix = np.floor(np.nan_to_num(easting) / 1_000_000).astype(int)
+    named = ~declared & (easting >= 1_000_000)
+    out[named & (prefix >= 25) & (prefix <= 45), 0] = 4513 + prefix[named & (prefix >= 25) & (prefix <= 45)] - 25
+    out[named & (prefix >= 13) & (prefix <= 23), 0] = 4491 + prefix[named & (prefix >= 13) & (prefix <= 23)] - 13
+    plain = ~declared & ~named
+    out[plain, 0] = 4534 + np.clip(np.round(lon[plain] / 3.0), 25, 45).astype(int) - 25
+    out[plain, 1] = 4502 + np.clip(np.floor(lon[plain] / 6.0) + 1, 13, 23).astype(int) - 13
+    return out
 
 
-def _xy_gap(lonlat: np.ndarray, northing: float, easting: float, zones: list[int]) -> tuple[float, float, int]:
-    """Metres between the geometry and the declared (X northing, Y easting), as given and swapped, in the
-    best of ``zones``: (gap, swapped gap, zone)."""
-    best = (np.inf, np.inf, zones[0] if zones else 0)
-    for epsg in zones:
-        e, n = transformer(4490, epsg).transform(lonlat[0], lonlat[1])
-        gap = float(np.hypot(northing - n, easting - e))
-        swapped = float(np.hypot(easting - n, northing - e))
-        if min(gap, swapped) < min(best[:2]):
-            best = (gap, swapped, epsg)
-    return best
+def _xy_gaps(lonlat: np.ndarray, northing: np.ndarray, easting: np.ndarray, zones: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Metres between each geometry and its declared (X northing, Y easting), as given and swapped, in the
+    better of its candidate ``zones``: (gap, swapped gap, zone); one batched transform per zone."""
+    gap = np.full(len(lonlat), np.inf)
+    swapped = np.full(len(lonlat), np.inf)
+    best = zones[:, 0].copy()
+    for column in range(zones.shape[1]):
+        for epsg in np.unique(zones[:, column]):
+            if epsg == 0:
+                continue
+            m = zones[:, column] == epsg
+            e, n = transformer(4490, int(epsg)).transform(lonlat[m, 0], lonlat[m, 1])
+            g = np.hypot(northing[m] - n, easting[m] - e)
+            sw = np.hypot(easting[m] - n, northing[m] - e)
+            better = np.minimum(g, sw) < np.minimum(gap[m], swapped[m])
+            idx = np.flatnonzero(m)[better]
+            gap[idx], swapped[idx], best[idx] = g[better], sw[better], epsg
+    return gap, swapped, best
 
 
 def _zone_words(epsg: int) -> tuple[str, str]:
@@ -492,16 +496,13 @@ def _declared_findings(ctx: CheckContext, tolerance_m: float, explain_m: float) 
         for k, g, s in zip(has_ll, gap, swapped, strict=True):
             if g > tolerance_m and _name(ctx, k) not in skip:
                 out.append((int(k), "lonlat", float(g), bool(s <= tolerance_m), 0))
-        for k in usable[np.isfinite(x[usable]) & np.isfinite(y[usable])]:
-            if _name(ctx, k) in skip:
-                continue
-            zones = _candidate_zones(int(epsg[k]), lonlat[k, 0], y[k])
-            if not zones:
-                out.append((int(k), "xy", np.inf, False, 0))
-                continue
-            g, s, zone = _xy_gap(lonlat[k], x[k], y[k], zones)
-            if g > tolerance_m:
-                out.append((int(k), "xy", g, bool(s <= tolerance_m), zone))
+        has_xy = usable[np.isfinite(x[usable]) & np.isfinite(y[usable])]
+        zones = _candidate_zones(epsg[has_xy], lonlat[has_xy, 0], y[has_xy])
+        gap, swapped, zone = _xy_gaps(lonlat[has_xy], x[has_xy], y[has_xy], zones)
+        for n in np.flatnonzero(gap > tolerance_m):
+            k = int(has_xy[n])
+            if _name(ctx, k) not in skip:
+                out.append((k, "xy", float(gap[n]), bool(swapped[n] <= tolerance_m), int(zone[n])))
         return out
 
     return ws.once(("marker.declared", tolerance_m, explain_m), compute)
