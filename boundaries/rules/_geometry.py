@@ -27,12 +27,15 @@ from boundaries.crs import transformer
 
 __all__ = [
     "DEG_PER_M",
+    "LinePieces",
     "LineView",
     "MarkerView",
     "MetricCache",
     "Workspace",
     "division_prefix",
     "fmt_m",
+    "line_pieces",
+    "nearest_line_m",
     "pair_key",
     "parallel",
     "to_lonlat",
@@ -46,6 +49,11 @@ DEG_PER_M = 1.0 / (111_320.0 * np.cos(np.radians(55.0)))
 
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 _POOL: ThreadPoolExecutor | None = None
+#: Vertices per piece when lines are cut for distance queries (see :class:`LinePieces`).
+PIECE_VERTICES = 64
+#: Extra search radius for piece queries made in degrees: a chord's straight course in degrees and in a
+#: Gauss-Krüger plane part by at most L²·tanφ/8R, under 2 km for any chord shorter than ~300 km.
+PIECE_MARGIN_M = 2000.0
 #: Below this many items a thread hand-off costs more than it saves.
 _PARALLEL_MIN = 2_000
 
@@ -307,3 +315,78 @@ def workspace(ctx) -> Workspace:
         cached = Workspace(_line_view(ctx), _marker_view(ctx))
         vars(ctx)["_quhua_workspace"] = cached
     return cached
+
+
+@dataclass
+class LinePieces:
+    """The lines of a :class:`LineView` cut into pieces of at most :data:`PIECE_VERTICES` vertices.
+
+    A point's distance to a line of thousands of vertices costs a pass over all of them; a spatial index of
+    short pieces finds the few that can be nearest, and only those are projected and measured.
+    """
+
+    metric: MetricCache  # the pieces, EPSG:4490 and projected on demand
+    line: np.ndarray  # the LineView index of each piece's line
+    tree: shapely.STRtree
+
+
+def _cut(geometries: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pieces of the parts of ``geometries`` (of LineView indices ``lines``) and the line of each."""
+    parts, part_owner = shapely.get_parts(geometries, return_index=True)
+    xy, part = shapely.get_coordinates(parts, return_index=True)
+    first = np.r_[0, np.flatnonzero(np.diff(part)) + 1]
+    position = np.arange(len(part)) - np.repeat(first, np.diff(np.r_[first, len(part)]))
+    step = PIECE_VERTICES - 1
+    chunk = position // step
+    # a vertex where one piece ends also starts the next one
+    shared = (position % step == 0) & (position > 0)
+    offsets = np.r_[0, np.cumsum(np.bincount(part, minlength=len(parts)) // step + 1)][:-1]
+    piece = offsets[part] + chunk
+    keys = np.r_[piece, offsets[part[shared]] + chunk[shared] - 1]
+    coords = np.r_[xy, xy[shared]]
+    order = np.lexsort((np.r_[position, position[shared]], keys))
+    keys, coords = keys[order], coords[order]
+    counts = np.bincount(keys)
+    keep_key = np.flatnonzero(counts >= 2)
+    mask = np.isin(keys, keep_key)
+    pieces = shapely.linestrings(coords[mask], indices=np.searchsorted(keep_key, keys[mask]))
+    piece_part = np.empty(int(keys.max()) + 1 if len(keys) else 0, dtype=int)
+    piece_part[offsets[part] + chunk] = part
+    return pieces, lines[part_owner[piece_part[keep_key]]]
+
+
+def line_pieces(ws: Workspace, usable: np.ndarray) -> LinePieces:
+    """The pieces of the lines ``usable`` (LineView indices with measurable geometry), built once."""
+    def compute():
+        pieces, line = _cut(ws.lines.geometries[usable], usable)
+        return LinePieces(MetricCache(pieces), line, shapely.STRtree(pieces))
+
+    return ws.once(("pieces", tuple(usable.tolist())), compute)
+
+
+def nearest_line_m(ws: Workspace, pieces: LinePieces, points: MetricCache, index: np.ndarray,
+                   allowed: Callable[[np.ndarray, np.ndarray], np.ndarray], radius_m: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Metres from points ``index`` to the nearest allowed line within ``radius_m`` (inf beyond), and it.
+
+    ``allowed(point, line)`` filters candidate pairs (e.g. the marker's own line only). Each distance is
+    measured in the point's zone.
+    """
+    distance = np.full(len(index), np.inf)
+    nearest = np.full(len(index), -1)
+    if not len(index) or not len(pieces.line):
+        return distance, nearest
+    n, piece = pieces.tree.query(points.geometries[index], predicate="dwithin",
+                                 distance=(radius_m + PIECE_MARGIN_M) * DEG_PER_M)
+    keep = allowed(n, pieces.line[piece])
+    n, piece = n[keep], piece[keep]
+    if not len(n):
+        return distance, nearest
+    a, b, _ = pair_in_metric(points, index[n], pieces.metric, piece)
+    d = parallel(shapely.distance, a, b)
+    order = np.lexsort((d, n))
+    first = order[np.r_[True, n[order][1:] != n[order][:-1]]]
+    within = d[first] <= radius_m
+    distance[n[first][within]] = d[first][within]
+    nearest[n[first][within]] = pieces.line[piece[first][within]]
+    return distance, nearest

