@@ -8,7 +8,8 @@ import hmac
 import secrets
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session,
+                   url_for)
 
 from webmap.db import get_store
 from webmap.i18n import t
@@ -39,7 +40,7 @@ def login_required(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if current_user() is None:
-            if request.path.startswith("/ogc") or request.method != "GET":
+            if request.path.startswith(("/ogc", "/download")) or request.method != "GET":
                 abort(401)
             return redirect(url_for("auth.login", next=request.full_path))
         return view(*args, **kwargs)
@@ -73,6 +74,9 @@ def csrf_token() -> str:
 def _check_csrf() -> None:
     if request.method not in _UNSAFE:
         return
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        abort(413, f"the upload is larger than the limit of {limit // (1024 * 1024)} MiB")  # before parsing it
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf") or ""
     if not expected or not hmac.compare_digest(sent, expected):

@@ -75,7 +75,7 @@ def register_error_handlers(app: Flask) -> None:
         zh = {400: "请求无效", 401: "请先登录", 403: "无权访问", 404: "未找到", 405: "不允许的方法",
               413: "上传文件过大", 429: "请求过多"}.get(err.code or 500, "服务器错误")
         response = error_response(err.code or 500, zh, err.description or err.name, err.name)
-        if err.code == 401 and request.path.startswith("/ogc"):
+        if err.code == 401 and request.path.startswith(("/ogc", "/download")):
             response[0].headers["WWW-Authenticate"] = 'Basic realm="quhua"'
         return response
 

@@ -83,7 +83,7 @@ def _collection_document(base: str, cid: str) -> dict:
     title, description = COLLECTIONS[cid]
     return {
         "id": cid, "title": title, "description": description, "itemType": "feature",
-        "crs": [_CRS84], "storageCrs": "http://www.opengis.net/def/crs/EPSG/0/4490",
+        "crs": [_CRS84],  # stored in EPSG:4490 (CGCS2000), served lon/lat as CRS84: equal at survey precision
         "extent": {"spatial": {"bbox": [_CHINA_EXTENT], "crs": _CRS84}},
         "links": [{"href": f"{base}/collections/{cid}", "rel": "self", "type": JSON, "title": title},
                   {"href": f"{base}/collections/{cid}/items", "rel": "items", "type": GEOJSON, "title": title}],
@@ -140,6 +140,8 @@ def _province(text: str | None) -> str | None:
 
 def parse_items_query(args: Mapping) -> dict:
     """``limit``, ``offset``, ``bbox``, ``province`` and ``zoom`` checked; raises :class:`QueryError`."""
+    if args.get("crs") not in (None, "", _CRS84):
+        raise QueryError(f"crs={args['crs']!r}: this API serves {_CRS84} only (Part 1 Core)")
     return {"limit": _int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
             "offset": _int(args, "offset", 0, 0, 10**9),
             "bbox": _bbox(args.get("bbox")), "province": _province(args.get("province")),

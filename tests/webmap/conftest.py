@@ -4,9 +4,11 @@ server on a free loopback port for GDAL and the browser."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
-import threading
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -99,23 +101,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(app) -> str:
-    """The app under waitress on a free loopback port, for the whole session; its base URL."""
-    from waitress.server import create_server
+#: ``quhua serve`` before the entry point is installed: the core's CLI with the viewer's commands added.
+SERVE = ("from boundaries.cli import cli; from webmap.cli import serve, users; "
+         "cli.add_command(serve); cli.add_command(users); cli()")
 
-    wsgi = create_server(app, host="127.0.0.1", port=_free_port(), threads=4)
-    thread = threading.Thread(target=wsgi.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{wsgi.effective_port}"
-    for _ in range(50):
+
+@pytest.fixture(scope="session")
+def server(web_db, tmp_path_factory) -> str:
+    """``quhua serve`` (waitress) on a free loopback port in its own process, for the whole session.
+
+    A separate process, because GDAL holds the GIL while it fetches: a server thread in the test process
+    would never answer it."""
+    port = _free_port()
+    env = dict(os.environ, QUHUA_UPLOAD_DIR=str(tmp_path_factory.mktemp("served-uploads")))
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen([sys.executable, "-c", SERVE, "--db", web_db, "serve", "--port", str(port)],
+                                   env=env, stderr=stderr)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
         try:
             urllib.request.urlopen(base + "/healthz", timeout=1)
             break
         except OSError:
-            time.sleep(0.1)
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"quhua serve did not start: {log.read_text()}") from None
+            time.sleep(0.2)
     yield base
-    wsgi.close()
+    process.terminate()
+    process.wait(timeout=10)
 
 
 def pytest_configure(config):

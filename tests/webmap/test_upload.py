@@ -1,0 +1,162 @@
+"""``/upload``: check first (report table and issue map), store only without errors after confirmation,
+only the surveyor's own province; files kept server-side, never served back; refusals."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import shapely
+
+from boundaries.store import open_store
+from tests.conftest import write_shapefiles
+from tests.webmap.conftest import csrf_of, login
+from webmap import create_app
+
+
+@pytest.fixture
+def upload_app(web_db, tmp_path):
+    """An app over a copy of the test database, so that what a test stores stays its own."""
+    db = tmp_path / "copy.gpkg"
+    for suffix in ("", "-wal", "-shm"):
+        if Path(web_db + suffix).exists():
+            shutil.copy(web_db + suffix, str(db) + suffix)
+    return create_app({"QUHUA_DB": str(db), "TESTING": True, "SECRET_KEY": "t", "UPLOAD_DIR": str(tmp_path / "up"),
+                       "MAX_CONTENT_LENGTH": 5 * 1024 * 1024})
+
+
+@pytest.fixture
+def surveyor(upload_app):
+    client = upload_app.test_client()
+    assert login(client, "jx").status_code == 302
+    return client
+
+
+def _files(paths: list[Path]) -> list[tuple]:
+    """Every file of shapefiles (with sidecars) as (stream, name) pairs for a multipart form."""
+    out = []
+    for shp in paths:
+        for part in sorted(shp.parent.glob(shp.stem + ".*")):
+            out.append((io.BytesIO(part.read_bytes()), part.name))
+    return out
+
+
+def _post(client, files, **form):
+    token = csrf_of(client.get("/upload").get_data(as_text=True))
+    data = {"csrf_token": token, "files": files} | form
+    return client.post("/upload", data=data, content_type="multipart/form-data")
+
+
+@pytest.fixture
+def good_submission(tmp_path, jx_lines, jx_markers):
+    """江西 resubmits line 3642 with its markers (no duplicate vertex this time)."""
+    return write_shapefiles(tmp_path / "good", jx_lines[jx_lines["line_id"] == "3642"],
+                            jx_markers[jx_markers["line_id"] == "3642"])
+
+
+@pytest.fixture
+def bad_submission(tmp_path, jx_lines, jx_markers):
+    """Line 3642 with marker 3642003Q moved 0.01° (about 1 km) off the line: marker.off_line."""
+    markers = jx_markers[jx_markers["line_id"] == "3642"].copy()
+    index = markers.index[markers["marker_id"] == "3642003Q"][0]
+    markers.loc[index, "geometry"] = shapely.affinity.translate(markers.loc[index, "geometry"], 0, 0.01)
+    return write_shapefiles(tmp_path / "bad", jx_lines[jx_lines["line_id"] == "3642"], markers)
+
+
+def _submissions(app) -> int:
+    with open_store(app.config["QUHUA_DB"]) as store:
+        return len(store.read_layer("submissions"))
+
+
+def test_check_then_confirm_stores_the_submission(surveyor, upload_app, good_submission):
+    before = _submissions(upload_app)
+    response = _post(surveyor, _files(good_submission))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="verdict"' in html and "无错误" in html
+    assert 'id="confirm-form"' in html and 'id="issue-map"' in html
+    assert _submissions(upload_app) == before  # checked, not stored
+    confirm = next(part.split('"')[0] for part in html.split('action="') if "/confirm" in part.split('"')[0])
+    stored = surveyor.post(confirm, data={"csrf_token": csrf_of(html)})
+    assert stored.status_code == 302 and stored.headers["Location"].endswith("/province/360000")
+    assert _submissions(upload_app) == before + 1
+    assert "已入库" in surveyor.get("/province/360000").get_data(as_text=True)
+    again = surveyor.post(confirm, data={"csrf_token": csrf_of(html)})
+    assert again.status_code == 404  # the waiting files are gone
+
+
+def test_a_submission_with_errors_is_reported_and_cannot_be_stored(surveyor, upload_app, bad_submission):
+    response = _post(surveyor, _files(bad_submission))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "有错误" in html
+    assert "marker.off_line" in html and "3642003Q" in html and 'href="/rules#marker.off_line"' in html
+    assert 'id="confirm-form"' not in html
+    assert list(Path(upload_app.config["UPLOAD_DIR"]).glob("*/*.shp"))  # kept server-side …
+    assert not any(".shp" in r for r in (str(rule) for rule in upload_app.url_map.iter_rules()))  # … not served
+
+
+def test_a_zip_upload_and_english_report(surveyor, good_submission, tmp_path):
+    archive = tmp_path / "jx.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for stream, name in _files(good_submission):
+            z.writestr(name, stream.read())
+    surveyor.get("/?lang=en")
+    response = _post(surveyor, [(io.BytesIO(archive.read_bytes()), "jx.zip")])
+    assert response.status_code == 200 and "No errors" in response.get_data(as_text=True)
+
+
+def test_zip_slip_is_refused_unreadable(surveyor, tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../../evil.shp", b"x")
+    response = _post(surveyor, [(io.BytesIO(archive.read_bytes()), "evil.zip")])
+    assert response.status_code == 422 and "dataset.unreadable" in response.get_data(as_text=True)
+    assert not (tmp_path.parent / "evil.shp").exists()
+
+
+def test_only_for_the_own_province(surveyor, good_submission):
+    response = _post(surveyor, _files(good_submission), province="430000")
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("name", ["run.exe", "script.py", ".hidden.shp", "noext"])
+def test_other_kinds_of_file_are_refused(surveyor, name):
+    response = _post(surveyor, [(io.BytesIO(b"x"), name)])
+    assert response.status_code == 400
+
+
+def test_no_file_is_refused(surveyor):
+    assert _post(surveyor, []).status_code == 400
+
+
+def test_upload_size_limit(surveyor):
+    """Refused from its Content-Length, before the body is read."""
+    token = csrf_of(surveyor.get("/upload").get_data(as_text=True))
+    response = surveyor.post("/upload", data={"csrf_token": token, "files": [(io.BytesIO(b"0" * 1000), "big.zip")]},
+                             content_type="multipart/form-data",
+                             environ_overrides={"CONTENT_LENGTH": str(6 * 1024 * 1024)})
+    assert response.status_code == 413 and "MiB" in response.get_data(as_text=True)
+
+
+def test_without_csrf_token_nothing_happens(surveyor, good_submission):
+    response = surveyor.post("/upload", data={"files": _files(good_submission)}, content_type="multipart/form-data")
+    assert response.status_code == 400
+
+
+def test_another_users_upload_cannot_be_confirmed(surveyor, upload_app, good_submission):
+    html = _post(surveyor, _files(good_submission)).get_data(as_text=True)
+    confirm = next(part.split('"')[0] for part in html.split('action="') if "/confirm" in part.split('"')[0])
+    other = upload_app.test_client()
+    login(other, "hn")
+    token = csrf_of(other.get("/upload").get_data(as_text=True))
+    assert other.post(confirm, data={"csrf_token": token}).status_code == 403
+    assert other.post("/upload/not-a-token!/confirm", data={"csrf_token": token}).status_code == 404
+
+
+def test_discard_removes_the_waiting_files(surveyor, upload_app, good_submission):
+    html = _post(surveyor, _files(good_submission)).get_data(as_text=True)
+    discard = next(part.split('"')[0] for part in html.split('action="') if "/discard" in part.split('"')[0])
+    assert surveyor.post(discard, data={"csrf_token": csrf_of(html)}).status_code == 302
+    assert not list(Path(upload_app.config["UPLOAD_DIR"]).glob("*/*.shp"))
