@@ -8,8 +8,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 
-from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from webmap.db import get_store
 from webmap.i18n import t
