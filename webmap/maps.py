@@ -134,7 +134,7 @@ def _localise(element, static_url: str) -> None:
 
 
 def _base_map(basemap: Basemap, static_url: str, bounds=None, height: str = "70vh") -> folium.Map:
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, height=height, zoom_snap=0.5,
+    m = folium.Map(tiles=None, control_scale=True, height=height, zoom_snap=0.5,
                    maxZoom=19, minZoom=3)
     basemap.add_to(m)
     QuhuaScript(static_url).add_to(m)

@@ -134,5 +134,21 @@ def server(web_db, tmp_path_factory) -> str:
     process.wait(timeout=10)
 
 
+@pytest.fixture
+def good_submission(tmp_path, jx_lines, jx_markers):
+    """江西 resubmits line 3642 with its markers (no duplicate vertex this time)."""
+    return write_shapefiles(tmp_path / "good", jx_lines[jx_lines["line_id"] == "3642"],
+                            jx_markers[jx_markers["line_id"] == "3642"])
+
+
+@pytest.fixture
+def bad_submission(tmp_path, jx_lines, jx_markers):
+    """Line 3642 with marker 3642003Q moved 0.01° (about 1 km) off the line: marker.off_line."""
+    markers = jx_markers[jx_markers["line_id"] == "3642"].copy()
+    index = markers.index[markers["marker_id"] == "3642003Q"][0]
+    markers.loc[index, "geometry"] = shapely.affinity.translate(markers.loc[index, "geometry"], 0, 0.01)
+    return write_shapefiles(tmp_path / "bad", jx_lines[jx_lines["line_id"] == "3642"], markers)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: end-to-end test in headless Chromium (test-artifacts/)")

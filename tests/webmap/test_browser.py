@@ -54,3 +54,49 @@ def test_overview_shows_the_count_and_the_map(page):
     assert "江西" in page.inner_text("#provinces")
     shot(page, "overview")
     assert page.js_errors == []
+
+
+def test_overview_switches_to_english(page):
+    page.goto("/")
+    page.click("#lang-switch")
+    page.wait_for_selector("text=2 of 31 provinces loaded")
+    assert "Jiangxi" in page.inner_text("#provinces")
+
+
+def test_province_map_draws_layers_from_the_api(page):
+    log_in(page, "boss")
+    page.goto("/province/360000")
+    page.wait_for_selector(".folium-map[data-loaded-lines][data-loaded-markers][data-loaded-issues]")
+    container = page.locator(".folium-map")
+    assert container.get_attribute("data-loaded-lines") == "3"  # 江西's two lines and 湖南's side of 3643
+    assert container.get_attribute("data-loaded-markers") == "110"
+    assert container.get_attribute("data-loaded-issues") == "1"
+    overlays = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert [o.strip() for o in overlays] == ["界线", "已被替代", "界桩", "质检问题"]
+    for control in (".leaflet-control-scale", ".leaflet-control-measure", ".leaflet-control-zoom-fullscreen"):
+        assert page.locator(control).count() == 1, control
+    assert page.locator(".marker-cluster").count() > 0  # markers are clustered at this scale
+    page.evaluate("""() => window.quhuaMap.eachLayer(group => {
+        if (!group.zoomToShowLayer) { return; }  // the marker cluster group
+        const marker = group.getLayers().find(l => l.feature.properties.marker_id === '3642001Q');
+        group.zoomToShowLayer(marker, () => marker.openPopup()); })""")
+    popup = page.wait_for_selector(".leaflet-popup-content")
+    page.wait_for_timeout(400)  # the popup fades in
+    assert "3642001Q" in popup.inner_text() and "申报坐标" in popup.inner_text() and "入库坐标" in popup.inner_text()
+    shot(page, "province")
+    assert page.js_errors == []
+
+
+def test_upload_with_errors_shows_the_report_and_no_confirm(page, bad_submission):
+    log_in(page, "jx")
+    page.goto("/upload")
+    files = [p for shp in bad_submission for p in sorted(shp.parent.glob(shp.stem + ".*"))]
+    page.set_input_files("input[name=files]", [str(p) for p in files])
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#verdict")
+    assert "有错误" in page.inner_text("#verdict")
+    assert "marker.off_line" in page.inner_text("#issues") and "3642003Q" in page.inner_text("#issues")
+    assert page.locator("#confirm-form").count() == 0
+    page.wait_for_selector("#issue-map .leaflet-interactive")
+    shot(page, "upload_errors")
+    assert page.js_errors == []

@@ -9,10 +9,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import shapely
 
 from boundaries.store import open_store
-from tests.conftest import write_shapefiles
 from tests.webmap.conftest import csrf_of, login
 from webmap import create_app
 
@@ -48,22 +46,6 @@ def _post(client, files, **form):
     token = csrf_of(client.get("/upload").get_data(as_text=True))
     data = {"csrf_token": token, "files": files} | form
     return client.post("/upload", data=data, content_type="multipart/form-data")
-
-
-@pytest.fixture
-def good_submission(tmp_path, jx_lines, jx_markers):
-    """江西 resubmits line 3642 with its markers (no duplicate vertex this time)."""
-    return write_shapefiles(tmp_path / "good", jx_lines[jx_lines["line_id"] == "3642"],
-                            jx_markers[jx_markers["line_id"] == "3642"])
-
-
-@pytest.fixture
-def bad_submission(tmp_path, jx_lines, jx_markers):
-    """Line 3642 with marker 3642003Q moved 0.01° (about 1 km) off the line: marker.off_line."""
-    markers = jx_markers[jx_markers["line_id"] == "3642"].copy()
-    index = markers.index[markers["marker_id"] == "3642003Q"][0]
-    markers.loc[index, "geometry"] = shapely.affinity.translate(markers.loc[index, "geometry"], 0, 0.01)
-    return write_shapefiles(tmp_path / "bad", jx_lines[jx_lines["line_id"] == "3642"], markers)
 
 
 def _submissions(app) -> int:

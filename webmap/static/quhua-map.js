@@ -83,24 +83,31 @@
     }
     return o;
   }
-  function bboxOf(map) {
-    var b = map.getBounds();
-    var w = Math.max(-180, b.getWest()), e = Math.min(180, b.getEast());
-    var s = Math.max(-90, b.getSouth()), n = Math.min(90, b.getNorth());
+  function bboxOf(bounds) {
+    var w = Math.max(-180, bounds.getWest()), e = Math.min(180, bounds.getEast());
+    var s = Math.max(-90, bounds.getSouth()), n = Math.min(90, bounds.getNorth());
     return [w, s, e, n].map(function (v) { return v.toFixed(4); }).join(",");
   }
+  /* Fetch what the view needs (with a margin) and keep it while the view stays inside: points need no
+     refetch when zooming in; lines do, since the API simplifies them for the zoom. */
   function apiLayer(map, opts) {
     var group = opts.kind === "markers" && L.markerClusterGroup ?
       L.markerClusterGroup({chunkedLoading: true, disableClusteringAtZoom: 13}) : L.featureGroup();
-    var sequence = 0;
+    var sequence = 0, loaded = null;
+    var simplified = opts.kind === "lines" || opts.kind === "superseded";
+    function covered() {
+      return loaded && loaded.complete && loaded.bounds.contains(map.getBounds()) &&
+        (!simplified || Math.round(map.getZoom()) <= loaded.zoom);
+    }
     function load() {
-      if (!map.hasLayer(group) || map.getZoom() < opts.minZoom) { return; }
-      var mine = ++sequence;
-      var url = opts.url + "&bbox=" + bboxOf(map) + "&zoom=" + Math.round(map.getZoom()) + "&limit=10000";
+      if (!map.hasLayer(group) || map.getZoom() < opts.minZoom || covered()) { return; }
+      var mine = ++sequence, bounds = map.getBounds().pad(0.5), zoom = Math.round(map.getZoom());
+      var url = opts.url + "&bbox=" + bboxOf(bounds) + "&zoom=" + zoom + "&limit=10000";
       fetch(url, {credentials: "same-origin", headers: {Accept: "application/geo+json"}})
         .then(function (r) { if (!r.ok) { throw new Error(r.status + " " + url); } return r.json(); })
         .then(function (data) {
           if (mine !== sequence) { return; }
+          loaded = {bounds: bounds, zoom: zoom, complete: data.numberReturned === data.numberMatched};
           group.clearLayers();
           var layer = L.geoJSON(data, options(opts.kind, opts.lang));
           if (opts.kind === "markers") { group.addLayers(layer.getLayers()); } else { layer.eachLayer(function (l) { group.addLayer(l); }); }
