@@ -54,6 +54,8 @@ PIECE_VERTICES = 64
 #: Extra search radius for piece queries made in degrees: a chord's straight course in degrees and in a
 #: Gauss-Krüger plane part by at most L²·tanφ/8R, under 2 km for any chord shorter than ~300 km.
 PIECE_MARGIN_M = 2000.0
+#: Margin of the first, tight search: near a point, chords bend by centimetres between projections.
+_TIGHT_MARGIN_M = 50.0
 #: Below this many items a thread hand-off costs more than it saves.
 _PARALLEL_MIN = 2_000
 
@@ -136,6 +138,12 @@ class MetricCache:
             self._projected[epsg][todo] = parallel(_project, self.geometries[todo], epsg=epsg)
             self._done[epsg][todo] = True
         return self._projected[epsg][index]
+
+    def seed(self, index: np.ndarray, epsg: int, projected: np.ndarray) -> None:
+        """Record projections computed elsewhere (e.g. cut from already projected lines)."""
+        self.get(np.zeros(0, dtype=int), epsg)  # make room
+        self._projected[epsg][index] = projected
+        self._done[epsg][index] = True
 
     @cached_property
     def own(self) -> np.ndarray:
@@ -330,54 +338,88 @@ class LinePieces:
     tree: shapely.STRtree
 
 
-def _cut(geometries: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pieces of the parts of ``geometries`` (of LineView indices ``lines``) and the line of each."""
+def _cut(geometries: np.ndarray, lines: np.ndarray, projected: np.ndarray | None = None
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Pieces of the parts of ``geometries`` (of LineView indices ``lines``), the line of each, and the same
+    pieces cut from ``projected`` (the same lines already projected, vertex for vertex) when given."""
     parts, part_owner = shapely.get_parts(geometries, return_index=True)
     xy, part = shapely.get_coordinates(parts, return_index=True)
+    pxy = shapely.get_coordinates(shapely.get_parts(projected)) if projected is not None else None
     first = np.r_[0, np.flatnonzero(np.diff(part)) + 1]
     position = np.arange(len(part)) - np.repeat(first, np.diff(np.r_[first, len(part)]))
     step = PIECE_VERTICES - 1
     chunk = position // step
-    # a vertex where one piece ends also starts the next one
+    # a vertex where one piece ends also starts the next one: it is written twice, first for the piece
+    # before (no sorting: the output is the input with those vertices repeated)
     shared = (position % step == 0) & (position > 0)
     offsets = np.r_[0, np.cumsum(np.bincount(part, minlength=len(parts)) // step + 1)][:-1]
-    piece = offsets[part] + chunk
-    keys = np.r_[piece, offsets[part[shared]] + chunk[shared] - 1]
-    coords = np.r_[xy, xy[shared]]
-    order = np.lexsort((np.r_[position, position[shared]], keys))
-    keys, coords = keys[order], coords[order]
+    repeat = 1 + shared.astype(int)
+    keys = np.repeat(offsets[part] + chunk, repeat)
+    keys[(np.cumsum(repeat) - repeat)[shared]] -= 1
     counts = np.bincount(keys)
     keep_key = np.flatnonzero(counts >= 2)
-    mask = np.isin(keys, keep_key)
-    pieces = shapely.linestrings(coords[mask], indices=np.searchsorted(keep_key, keys[mask]))
+    mask = counts[keys] >= 2
+    piece_index = np.searchsorted(keep_key, keys[mask])
+    pieces = shapely.linestrings(np.repeat(xy, repeat, axis=0)[mask], indices=piece_index)
+    metric = None
+    if pxy is not None:
+        metric = shapely.linestrings(np.repeat(pxy, repeat, axis=0)[mask], indices=piece_index)
     piece_part = np.empty(int(keys.max()) + 1 if len(keys) else 0, dtype=int)
     piece_part[offsets[part] + chunk] = part
-    return pieces, lines[part_owner[piece_part[keep_key]]]
+    return pieces, lines[part_owner[piece_part[keep_key]]], metric
 
 
 def line_pieces(ws: Workspace, usable: np.ndarray) -> LinePieces:
     """The pieces of the lines ``usable`` (LineView indices with measurable geometry), built once."""
     def compute():
-        pieces, line = _cut(ws.lines.geometries[usable], usable)
-        return LinePieces(MetricCache(pieces), line, shapely.STRtree(pieces))
+        view = ws.lines
+        pieces, line, projected = _cut(view.geometries[usable], usable, view.metric.own[usable])
+        cache = MetricCache(pieces)
+        zones = view.metric.zone[line]
+        for epsg in np.unique(zones):  # each piece is already projected in its line's zone
+            members = np.flatnonzero(zones == epsg)
+            cache.seed(members, int(epsg), projected[members])
+        return LinePieces(cache, line, shapely.STRtree(pieces))
 
     return ws.once(("pieces", tuple(usable.tolist())), compute)
 
 
 def nearest_line_m(ws: Workspace, pieces: LinePieces, points: MetricCache, index: np.ndarray,
-                   allowed: Callable[[np.ndarray, np.ndarray], np.ndarray], radius_m: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   allowed: Callable[[np.ndarray, np.ndarray], np.ndarray], radius_m: float,
+                   accept_m: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Metres from points ``index`` to the nearest allowed line within ``radius_m`` (inf beyond), and it.
 
     ``allowed(point, line)`` filters candidate pairs (e.g. the marker's own line only). Each distance is
-    measured in the point's zone.
+    measured in the point's zone. Points whose nearest piece (found in degrees) is allowed and lies within
+    ``accept_m`` metres are settled by that piece alone: the true minimum can only be smaller, and a caller
+    asking "within the limit?" needs no more. The others get the exact minimum over every piece in reach.
     """
     distance = np.full(len(index), np.inf)
     nearest = np.full(len(index), -1)
     if not len(index) or not len(pieces.line):
         return distance, nearest
+    accept = np.broadcast_to(np.asarray(accept_m, dtype=float), (len(index),))
+    # first a tight search (few pieces per point): enough to settle every point within ``accept_m``
+    tight = min(float(np.max(accept)), _TIGHT_MARGIN_M) + _TIGHT_MARGIN_M
+    d_tight, line_tight = _search(pieces, points, index, allowed, tight, margin_m=_TIGHT_MARGIN_M)
+    settled = d_tight <= accept
+    distance[settled], nearest[settled] = d_tight[settled], line_tight[settled]
+    rest = np.flatnonzero(~settled)
+    if len(rest):
+        d_rest, line_rest = _search(pieces, points, index[rest], lambda k, line: allowed(rest[k], line),
+                                    radius_m)
+        distance[rest], nearest[rest] = d_rest, line_rest
+    return distance, nearest
+
+
+def _search(pieces: LinePieces, points: MetricCache, index: np.ndarray,
+            allowed: Callable[[np.ndarray, np.ndarray], np.ndarray], radius_m: float,
+            margin_m: float = PIECE_MARGIN_M) -> tuple[np.ndarray, np.ndarray]:
+    """The exact minimum over every allowed piece within ``radius_m`` (plus ``margin_m``) of each point."""
+    distance = np.full(len(index), np.inf)
+    nearest = np.full(len(index), -1)
     n, piece = pieces.tree.query(points.geometries[index], predicate="dwithin",
-                                 distance=(radius_m + PIECE_MARGIN_M) * DEG_PER_M)
+                                 distance=(radius_m + margin_m) * DEG_PER_M)
     keep = allowed(n, pieces.line[piece])
     n, piece = n[keep], piece[keep]
     if not len(n):

@@ -24,10 +24,12 @@ import shapely
 from boundaries.model import Issue
 from boundaries.rules import CheckContext, rule
 from boundaries.rules._geometry import (
-    DEG_PER_M,
+    MetricCache,
     Workspace,
     division_prefix,
     fmt_m,
+    line_pieces,
+    nearest_line_m,
     pair_in_metric,
     parallel,
     to_lonlat,
@@ -41,6 +43,7 @@ __all__ = [
     "duplicate_vertex",
     "invalid_geometry",
     "invalid_lines",
+    "measurable_lines",
     "neighbor_mismatch",
     "overlap",
     "self_intersection",
@@ -53,18 +56,29 @@ _RING_GAP = 10.0
 
 
 # -- shared geometry of the submitted lines ----------------------------------------------------------------
+def _columns(ctx: CheckContext) -> tuple[np.ndarray, np.ndarray]:
+    """The submitted lines' ids and source files as arrays (issues name them; pandas lookups are slow)."""
+    def compute():
+        lines = ctx.submission.lines
+        n = len(lines)
+        ids = lines["line_id"].to_numpy(dtype=object) if "line_id" in lines else np.full(n, None, dtype=object)
+        files = lines["source_file"].to_numpy(dtype=object) if "source_file" in lines else np.full(n, None)
+        return ids, files
+
+    return workspace(ctx).once("line.columns", compute)
+
+
 def _issue(rule_id: str, ctx: CheckContext, i: int, lonlat, zh: str, en: str) -> Issue:
-    lines = ctx.submission.lines
-    feature = lines["line_id"].iloc[i] if "line_id" in lines else None
+    _ids, files = _columns(ctx)
     lon, lat = (float(lonlat[0]), float(lonlat[1])) if lonlat is not None else (None, None)
-    source = lines["source_file"].iloc[i] if "source_file" in lines else None
-    return Issue(rule_id, "error", "lines", feature if feature is not None else f"#{i + 1}", lon, lat, zh, en,
+    source = files[i]
+    return Issue(rule_id, "error", "lines", _name(ctx, i), lon, lat, zh, en,
                  source if isinstance(source, str) else None)
 
 
 def _name(ctx: CheckContext, i: int) -> str:
-    value = ctx.submission.lines["line_id"].iloc[i]
-    return str(value) if value is not None else f"#{i + 1}"
+    value = _columns(ctx)[0][i]
+    return str(value) if isinstance(value, str) and value else f"#{i + 1}"
 
 
 def _invalid_reasons(ws: Workspace) -> list[tuple[int, str, str]]:
@@ -99,6 +113,17 @@ def _invalid_reasons(ws: Workspace) -> list[tuple[int, str, str]]:
 def invalid_lines(ws: Workspace) -> np.ndarray:
     """Indices of the submitted lines that ``line.invalid_geometry`` reports (no measurable geometry)."""
     return np.array([i for i, _, _ in _invalid_reasons(ws)], dtype=int)
+
+
+def measurable_lines(ws: Workspace) -> np.ndarray:
+    """LineView indices of every line with measurable geometry: the valid submitted ones and the stored."""
+    def compute():
+        geoms = ws.lines.geometries
+        ok = np.flatnonzero(~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)
+                            & np.isfinite(shapely.bounds(geoms)).all(axis=1))
+        return np.setdiff1d(ok, invalid_lines(ws))
+
+    return ws.once("line.measurable", compute)
 
 
 def _valid(ws: Workspace) -> np.ndarray:
@@ -223,29 +248,39 @@ def duplicate_vertex(ctx: CheckContext, params: dict) -> Iterator[Issue]:
                      f"{params['distance_m']} m, the closest {step[worst]:.4f} m apart")
 
 
-def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Interior angle (degrees) at each vertex that has a neighbour on both sides, and its vertex index.
+def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray, limit_deg: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Interior angles (degrees) below ``limit_deg`` at vertices with a neighbour on both sides, and the
+    vertex indices.
 
     The first vertex of a closed ring has its last-but-one vertex before it. Vertices repeating their
     predecessor are skipped so that a duplicate does not read as a turn."""
-    keep = np.r_[True, (np.hypot(*np.diff(xy, axis=0).T) > 1e-6) | (part[1:] != part[:-1])]
-    index = np.flatnonzero(keep)
-    xy, part = xy[keep], part[keep]
-    prev_i, next_i = np.arange(len(xy)) - 1, np.arange(len(xy)) + 1
-    first = np.r_[True, part[1:] != part[:-1]]
-    last = np.r_[part[1:] != part[:-1], True]
-    last_of = np.flatnonzero(last)[np.cumsum(first) - 1]
-    first_of = np.flatnonzero(first)[np.cumsum(first) - 1]
-    ring = closed_part[part]
-    prev_i = np.where(first & ring, last_of - 1, prev_i)
-    next_i = np.where(last & ring, first_of + 1, np.minimum(next_i, len(xy) - 1))
-    inner = (~first & ~last) | (first & ring)
-    prev_i, next_i = np.clip(prev_i, 0, len(xy) - 1), np.clip(next_i, 0, len(xy) - 1)
-    u, w = xy[prev_i] - xy, xy[next_i] - xy
+    index = np.arange(len(xy))
+    moves = (xy[1:] != xy[:-1]).any(axis=1) | (part[1:] != part[:-1])
+    if not moves.all():  # rare: compact repeated vertices away first
+        keep = np.r_[True, moves]
+        index, xy, part = index[keep], xy[keep], part[keep]
+    cos_limit = np.cos(np.radians(limit_deg))
+    # interior vertices: the slices before and after, no gathering
+    u, w = xy[:-2] - xy[1:-1], xy[2:] - xy[1:-1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        cos = (u * w).sum(axis=1) / (np.hypot(*u.T) * np.hypot(*w.T))
-    angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-    return angle[inner], index[inner]
+        cos = (u[:, 0] * w[:, 0] + u[:, 1] * w[:, 1]) / np.sqrt((u * u).sum(axis=1) * (w * w).sum(axis=1))
+    # the angle is below the limit exactly where its cosine is above the limit's: arccos only for those
+    sharp = np.flatnonzero((cos > cos_limit) & (part[:-2] == part[2:]))
+    angles, where = [cos[sharp]], [index[1:-1][sharp]]
+    rings = np.flatnonzero(closed_part)
+    if len(rings):  # the closing vertex of a ring turns between its last-but-one and second vertices
+        first = np.searchsorted(part, rings)
+        last = np.searchsorted(part, rings, side="right") - 1
+        ok = last - first >= 3
+        first, last = first[ok], last[ok]
+        u, w = xy[last - 1] - xy[first], xy[first + 1] - xy[first]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = (u[:, 0] * w[:, 0] + u[:, 1] * w[:, 1]) / np.sqrt((u * u).sum(axis=1) * (w * w).sum(axis=1))
+        angles.append(c[c > cos_limit])
+        where.append(index[first[c > cos_limit]])
+    cos_sharp = np.concatenate(angles)
+    return np.degrees(np.arccos(np.clip(cos_sharp, -1.0, 1.0))), np.concatenate(where)
 
 
 @rule("line.spike", severity="error", layer="lines",
@@ -259,7 +294,7 @@ def spike(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         return
     parts = v["parts"]
     closed_part = shapely.is_closed(parts)
-    angle, index = _turn_angles(v["xy"], v["part"], closed_part)
+    angle, index = _turn_angles(v["xy"], v["part"], closed_part, params["angle_deg"])
     for k in np.flatnonzero(angle < params["angle_deg"]):
         i = int(v["line"][index[k]])
         yield _issue("line.spike", ctx, i, v["lonlat"][index[k]],
@@ -277,24 +312,39 @@ def attribute(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     lines = ctx.submission.lines
     prefix = ctx.submission.province[:2]
     ws = workspace(ctx)
-    valid = set(_valid(ws).tolist())
+    found = []
     for i, (line_id, left, right) in enumerate(zip(lines["line_id"], lines["left_code"], lines["right_code"],
                                                    strict=True)):
         problems = _attribute_problems(line_id, left, right, prefix)
-        if not problems:
-            continue
-        where = _middle(ws, i) if i in valid else None
+        if problems:
+            found.append((i, problems))
+    middles = _middles(ws, np.array([i for i, _ in found], dtype=int))
+    for (i, problems), where in zip(found, middles, strict=True):
         zh = "；".join(p[0] for p in problems)
         en = "; ".join(p[1] for p in problems)
         yield _issue("line.attribute", ctx, i, where, f"界线 {_name(ctx, i)}：{zh}", f"line {_name(ctx, i)}: {en}")
 
 
-def _middle(ws: Workspace, i: int) -> np.ndarray:
-    """(lon, lat) of the point halfway along the longest part of line ``i``, measured in metres."""
-    parts = shapely.get_parts(ws.lines.metric.own[i])
-    main = parts[np.argmax(shapely.length(parts))]
-    middle = shapely.get_coordinates(shapely.line_interpolate_point(main, 0.5, normalized=True))
-    return to_lonlat(middle, int(ws.lines.metric.zone[i]))[0]
+def _middles(ws: Workspace, lines: np.ndarray) -> list:
+    """(lon, lat) of the point halfway along the longest part of each line, measured in metres (None for a
+    line without usable geometry); batched per zone."""
+    out: list = [None] * len(lines)
+    valid = np.isin(lines, _valid(ws))
+    if not valid.any():
+        return out
+    chosen = lines[valid]
+    parts, owner = shapely.get_parts(ws.lines.metric.own[chosen], return_index=True)
+    length = shapely.length(parts)
+    order = np.lexsort((-length, owner))
+    longest = parts[order[np.r_[True, owner[order][1:] != owner[order][:-1]]]]
+    middle = shapely.get_coordinates(shapely.line_interpolate_point(longest, 0.5, normalized=True))
+    zones = ws.lines.metric.zone[chosen]
+    lonlat = np.empty_like(middle)
+    for epsg in np.unique(zones):
+        lonlat[zones == epsg] = to_lonlat(middle[zones == epsg], int(epsg))
+    for slot, row in zip(np.flatnonzero(valid), lonlat, strict=True):
+        out[slot] = row
+    return out
 
 
 def _attribute_problems(line_id, left, right, prefix: str) -> list[tuple[str, str]]:
@@ -486,22 +536,15 @@ def dangle(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     view = ws.lines
     owner = ends["line"].to_numpy()
     lonlat = ends[["lon", "lat"]].to_numpy()
-    e, j = view.tree.query(shapely.points(lonlat), predicate="dwithin", distance=params["search_m"] * DEG_PER_M)
-    keep = (owner[e] != j) & ~view.version_of(owner[e], j)
-    e, j = e[keep], j[keep]
-    nearest = np.full(len(ends), np.inf)
-    nearest_line = np.full(len(ends), -1)
-    if len(e):
-        # each end is measured in its own line's zone, where its x/y already are
-        zones = view.metric.zone[owner[e]]
-        d = np.empty(len(e))
-        for epsg in np.unique(zones):
-            m = zones == epsg
-            d[m] = shapely.distance(shapely.points(ends[["x", "y"]].to_numpy()[e[m]]), view.metric.get(j[m], int(epsg)))
-        order = np.lexsort((d, e))
-        first = order[np.r_[True, e[order][1:] != e[order][:-1]]]
-        nearest[e[first]] = d[first]
-        nearest_line[e[first]] = j[first]
+    pieces = line_pieces(ws, measurable_lines(ws))
+    points = MetricCache(shapely.points(lonlat))
+
+    def allowed(n, line):
+        return (owner[n] != line) & ~view.version_of(owner[n], line)
+
+    # ends meeting a line within meet_m are settled by the tight first search; the rest measured exactly
+    nearest, nearest_line = nearest_line_m(ws, pieces, points, np.arange(len(ends)), allowed, params["search_m"],
+                                           accept_m=params["meet_m"])
     own = np.full(len(ends), np.inf)
     unmet = np.flatnonzero(nearest > params["meet_m"])  # only an end meeting no other line may be open on itself
     own[unmet] = _own_targets(ws, ends.iloc[unmet])

@@ -32,7 +32,7 @@ from boundaries.rules._geometry import (
     pair_in_metric,
     workspace,
 )
-from boundaries.rules.lines import invalid_lines
+from boundaries.rules.lines import invalid_lines, measurable_lines
 
 __all__ = [
     "axis_swapped",
@@ -113,17 +113,6 @@ def _gap_m(lonlat_a: np.ndarray, lonlat_b: np.ndarray) -> np.ndarray:
 
 
 # -- where each marker stands relative to the lines ----------------------------------------------------------
-def _measurable_lines(ws: Workspace) -> np.ndarray:
-    """LineView indices of lines with measurable geometry (not reported by ``line.invalid_geometry``)."""
-    def compute():
-        geoms = ws.lines.geometries
-        ok = np.flatnonzero(~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)
-                            & np.isfinite(shapely.bounds(geoms)).all(axis=1))
-        return np.setdiff1d(ok, invalid_lines(ws))
-
-    return ws.once("marker.measurable_lines", compute)
-
-
 def _exact_nearest(ws: Workspace, marker: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Metres from each marker to the nearest of ``lines`` (whole lines: for the few beyond a search)."""
     if not len(marker) or not len(lines):
@@ -148,13 +137,13 @@ def _region(ws: Workspace, ctx: CheckContext, far_m: float) -> dict:
         codes = view.frame[["left_code", "right_code"]].astype(str)
         own_mask = (~view.frame["stored"].to_numpy() | codes["left_code"].str.startswith(prefix).to_numpy()
                     | codes["right_code"].str.startswith(prefix).to_numpy())
-        measurable = _measurable_lines(ws)
+        measurable = measurable_lines(ws)
         own = measurable[own_mask[measurable]]
         distance = np.full(len(usable), np.nan)
         if len(own) and len(usable):
             pieces = line_pieces(ws, measurable)
             distance, _ = nearest_line_m(ws, pieces, ws.markers.metric, usable,
-                                         lambda _n, line: own_mask[line], far_m)
+                                         lambda _n, line: own_mask[line], far_m, accept_m=far_m)
             beyond = np.flatnonzero(~np.isfinite(distance))
             distance[beyond] = _exact_nearest(ws, usable[beyond], own)[0]
         on_broken = ws.markers.frame["line_id"].iloc[usable].isin(_broken_line_ids(ws)).to_numpy()
@@ -179,13 +168,13 @@ def _broken_line_ids(ws: Workspace) -> set:
     return {ids[i] for i in invalid_lines(ws) if isinstance(ids[i], str)}
 
 
-def _own_line(ws: Workspace, radius_m: float) -> dict:
+def _own_line(ws: Workspace, radius_m: float, accept_m: float) -> dict:
     """Per usable submitted marker: metres to its line (by ``line_id``, else the nearest line) and that line.
 
     Markers whose line is reported invalid are not measured (NaN)."""
     def compute():
         usable = _usable(ws)
-        measurable = _measurable_lines(ws)
+        measurable = measurable_lines(ws)
         line_ids = ws.lines.frame["line_id"].to_numpy()
         marker_line = ws.markers.frame["line_id"].to_numpy()[usable]
         known = set(line_ids[measurable].tolist())
@@ -196,7 +185,7 @@ def _own_line(ws: Workspace, radius_m: float) -> dict:
         def allowed(n, line):
             return ~matched[n] | (line_ids[line] == marker_line[n])
 
-        distance, line = nearest_line_m(ws, pieces, ws.markers.metric, usable, allowed, radius_m)
+        distance, line = nearest_line_m(ws, pieces, ws.markers.metric, usable, allowed, radius_m, accept_m)
         beyond = np.flatnonzero(~np.isfinite(distance) & ~broken)
         for n in beyond:  # farther than the search: measure against the whole line (few markers)
             candidates = measurable[line_ids[measurable] == marker_line[n]] if matched[n] else measurable
@@ -205,7 +194,7 @@ def _own_line(ws: Workspace, radius_m: float) -> dict:
         distance[broken] = np.nan
         return {"usable": usable, "distance": distance, "line": line, "matched": matched | broken}
 
-    return ws.once(("marker.own_line", radius_m), compute)
+    return ws.once(("marker.own_line", radius_m, accept_m), compute)
 
 
 @rule("marker.out_of_region", severity="error", layer="markers",
@@ -241,7 +230,8 @@ def off_line(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Markers farther from their line than ``single_m`` (5 m, 单立) or ``multi_m`` (500 m, 同号双立/三立,
     which stand off the line by design). Markers reported by ``marker.out_of_region`` are left to it."""
     ws = workspace(ctx)
-    own = _own_line(ws, max(params["single_m"], params["multi_m"]))
+    # settled within the 单立 limit is within every limit; the rest are measured exactly
+    own = _own_line(ws, max(params["single_m"], params["multi_m"]), params["single_m"])
     out = set(_out_of_region_default(ws, ctx).tolist())
     types = ws.markers.frame["marker_type"].to_numpy()
     for n, k in enumerate(own["usable"]):

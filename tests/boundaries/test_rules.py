@@ -617,3 +617,28 @@ def test_ingest_then_neighbour_checks_the_same_boundary(capsys, tmp_path, offset
         (issue,) = report["issues"]
         assert issue["rule"] == "line.neighbor_mismatch" and "stored by 430000" in issue["message"]
         assert 27.0 < float(issue["message"].split("up to ")[1].split(" m")[0]) <= 30.01
+
+
+# -- zones -----------------------------------------------------------------------------------------------------------
+def test_a_line_across_two_gauss_krueger_zones_is_measured_in_metres_on_both_sides():
+    """3642 runs from 113.9°E to 116.1°E, across the 115.5°E edge between the 114°E and 117°E zones: a
+    duplicate vertex and a dangle east of the edge measure as in their own zone."""
+    geometry = line("3642")
+    metric, epsg = metric_line(geometry)
+    xy = shapely.get_coordinates(metric)
+    lonlat = shapely.get_coordinates(geometry)
+    k = int(np.flatnonzero(lonlat[:-1, 0] > 115.8)[len(np.flatnonzero(lonlat[:-1, 0] > 115.8)) // 2])
+    direction = (xy[k + 1] - xy[k]) / np.hypot(*(xy[k + 1] - xy[k]))
+    doubled = np.vstack([xy[: k + 1], xy[k] + 0.005 * direction, xy[k + 1:]])
+    assert lonlat[0, 0] > 116.0  # 3642 starts in the east, beside 安徽 (34)
+    moved = trim_end(shapely.LineString(to_lonlat(doubled, epsg)[::-1]), 30.0)  # cut its eastern start
+    lines = jx_lines(**{"3642": shapely.LineString(shapely.get_coordinates(moved)[::-1])})
+    start = offset_point(geometry, 0.0, 0.0)  # 3642's eastern start, where 安徽's line 3436 meets it
+    anhui = shapely.LineString([start + np.array([0.0, 0.02]), start])
+    issues = check(submission(lines=lines), stored(lines_frame([county_line(anhui, ("340000", "360000"), "3436")]),
+                                                   "340000"))
+    assert rules_of(issues) == ["line.dangle", "line.duplicate_vertex"], messages(issues)
+    by_rule = {i.rule: i for i in issues}
+    assert "0.0050 m" in by_rule["line.duplicate_vertex"].message_en
+    reported = float(by_rule["line.dangle"].message_en.split("dangles ")[1].split(" m")[0])
+    assert reported == pytest.approx(30.0, abs=0.2)
