@@ -32,6 +32,7 @@ __all__ = [
     "MarkerView",
     "MetricCache",
     "Workspace",
+    "background",
     "division_prefix",
     "fmt_m",
     "line_pieces",
@@ -65,6 +66,14 @@ def _pool() -> ThreadPoolExecutor:
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="quhua-rules")
     return _POOL
+
+
+def background(func: Callable, *args):
+    """Start ``func(*args)`` on another core now; the returned future's ``result()`` waits for it.
+
+    For GEOS work (which releases the GIL) that can overlap with the GIL-bound projecting on this thread.
+    ``func`` must not call :func:`parallel` (it would wait on the pool it runs in)."""
+    return _pool().submit(func, *args)
 
 
 def parallel(func: Callable[..., np.ndarray], *arrays: np.ndarray, **kwargs) -> np.ndarray:
@@ -358,12 +367,15 @@ def _cut(geometries: np.ndarray, lines: np.ndarray, projected: np.ndarray | None
     keys[(np.cumsum(repeat) - repeat)[shared]] -= 1
     counts = np.bincount(keys)
     keep_key = np.flatnonzero(counts >= 2)
-    mask = counts[keys] >= 2
-    piece_index = np.searchsorted(keep_key, keys[mask])
-    pieces = shapely.linestrings(np.repeat(xy, repeat, axis=0)[mask], indices=piece_index)
-    metric = None
-    if pxy is not None:
-        metric = shapely.linestrings(np.repeat(pxy, repeat, axis=0)[mask], indices=piece_index)
+    coords = np.repeat(xy, repeat, axis=0)
+    projected_coords = np.repeat(pxy, repeat, axis=0) if pxy is not None else None
+    if len(keep_key) < len(counts):  # a last piece of one shared vertex only: drop it
+        mask = counts[keys] >= 2
+        keys, coords = keys[mask], coords[mask]
+        projected_coords = projected_coords[mask] if projected_coords is not None else None
+    piece_index = (np.cumsum(counts >= 2) - 1)[keys]
+    pieces = shapely.linestrings(coords, indices=piece_index)
+    metric = shapely.linestrings(projected_coords, indices=piece_index) if projected_coords is not None else None
     piece_part = np.empty(int(keys.max()) + 1 if len(keys) else 0, dtype=int)
     piece_part[offsets[part] + chunk] = part
     return pieces, lines[part_owner[piece_part[keep_key]]], metric

@@ -26,6 +26,7 @@ from boundaries.rules import CheckContext, rule
 from boundaries.rules._geometry import (
     MetricCache,
     Workspace,
+    background,
     division_prefix,
     fmt_m,
     line_pieces,
@@ -172,6 +173,7 @@ def invalid_geometry(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Lines that are empty, not lines, hold non-finite coordinates, or have a part with fewer than two
     distinct points. No tolerance: such a line cannot be measured at all."""
     ws = workspace(ctx)
+    _contacts_started(ws)
     for i, zh, en in _invalid_reasons(ws):
         geometry = ws.lines.geometries[i]
         coords = shapely.get_coordinates(geometry) if geometry is not None else np.zeros((0, 2))
@@ -213,14 +215,15 @@ def self_intersection(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     valid = _valid(ws)
     if not len(valid):
         return
-    metric = ws.lines.metric.own[valid]
-    simple = parallel(shapely.is_simple, metric)
+    # simplicity is topology, the same in any projection: decided on the coordinates as given, and only
+    # the lines that fail are projected to locate the point
+    simple = parallel(shapely.is_simple, ws.lines.geometries[valid])
     for k in np.flatnonzero(~simple):
         i = int(valid[k])
-        parts = shapely.get_parts(metric[k])
+        epsg = int(ws.lines.metric.zone[i])
+        parts = shapely.get_parts(ws.lines.metric.get(np.array([i]), epsg)[0])
         xy, part = shapely.get_coordinates(parts, return_index=True)
         hits = _segment_hits(xy, part)
-        epsg = int(ws.lines.metric.zone[i])
         where = to_lonlat(hits[:1], epsg)[0] if len(hits) else to_lonlat(xy[:1], epsg)[0]
         count = len(np.unique(np.round(hits, 3), axis=0))
         yield _issue("line.self_intersection", ctx, i, where,
@@ -313,8 +316,8 @@ def attribute(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     prefix = ctx.submission.province[:2]
     ws = workspace(ctx)
     found = []
-    for i, (line_id, left, right) in enumerate(zip(lines["line_id"], lines["left_code"], lines["right_code"],
-                                                   strict=True)):
+    columns = (lines[c].to_numpy(dtype=object) for c in ("line_id", "left_code", "right_code"))
+    for i, (line_id, left, right) in enumerate(zip(*columns, strict=True)):
         problems = _attribute_problems(line_id, left, right, prefix)
         if problems:
             found.append((i, problems))
@@ -400,8 +403,12 @@ def _line_pairs(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
         version = view.version_of(a, b)
         a, b = a[~version], b[~version]
         left, right = view.frame["left_code"].to_numpy(), view.frame["right_code"].to_numpy()
-        nested = np.array([_nested((left[x], right[x]), (left[y], right[y])) for x, y in zip(a, b, strict=True)],
-                          dtype=bool)
+        # one boundary at two levels needs two levels: only pairs whose code levels differ are looked at
+        level = np.sort([[len(division_prefix(x) or ""), len(division_prefix(y) or "")]
+                         for x, y in zip(left, right, strict=True)], axis=1).reshape(-1, 2)
+        maybe = np.flatnonzero((level[a] != level[b]).any(axis=1))
+        nested = np.zeros(len(a), dtype=bool)
+        nested[maybe] = [_nested((left[a[k]], right[a[k]]), (left[b[k]], right[b[k]])) for k in maybe]
         return a[~nested], b[~nested]
 
     return ws.once("line.pairs", compute)
@@ -410,18 +417,29 @@ def _line_pairs(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
 def _interior_contacts(ws: Workspace) -> dict:
     """For line pairs whose interiors meet (DE-9IM II not empty): their intersection, measured in metres."""
     def compute():
-        a, b = _line_pairs(ws)
+        a, b = _contacts_started(ws).result()
         ga, gb, zones = pair_in_metric(ws.lines.metric, a, ws.lines.metric, b)
-        if not len(a):
-            empty = np.zeros(0, dtype=int)
-            return {"a": empty, "b": empty, "zones": empty, "hits": np.empty(0, dtype=object),
-                    "ga": np.empty(0, dtype=object), "gb": np.empty(0, dtype=object)}
-        meet = parallel(shapely.relate_pattern, ga, gb, pattern="T********")
-        ga, gb = ga[meet], gb[meet]
-        hits = shapely.intersection(ga, gb)
-        return {"a": a[meet], "b": b[meet], "zones": zones[meet], "hits": hits, "ga": ga, "gb": gb}
+        hits = shapely.intersection(ga, gb) if len(a) else np.empty(0, dtype=object)
+        return {"a": a, "b": b, "zones": zones, "hits": hits, "ga": ga, "gb": gb}
 
     return ws.once("line.contacts", compute)
+
+
+def _degree_contacts(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
+    """Line pairs whose interiors meet (DE-9IM II not empty): topology, found on the coordinates as given."""
+    a, b = _line_pairs(ws)
+    if not len(a):
+        return a, b
+    geometries = ws.lines.geometries
+    meet = shapely.relate_pattern(geometries[a], geometries[b], "T********")
+    return a[meet], b[meet]
+
+
+def _contacts_started(ws: Workspace):
+    """The search for touching pairs, started in the background on first use (it overlaps with the
+    projecting that the rules on single lines do meanwhile)."""
+    _valid(ws)  # memoised here, not raced for in the background
+    return ws.once("line.contacts_future", lambda: background(_degree_contacts, ws))
 
 
 def _other_name(ws: Workspace, j: int) -> str:

@@ -281,7 +281,8 @@ def id_format(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     unknown marker types, and type letters that contradict the type: Q 单立, A/B 同号双立, C/D/E 同号三立."""
     pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
     markers = ctx.submission.markers
-    for k, (marker_id, kind) in enumerate(zip(markers["marker_id"], markers["marker_type"], strict=True)):
+    for k, (marker_id, kind) in enumerate(zip(markers["marker_id"].to_numpy(dtype=object),
+                                              markers["marker_type"].to_numpy(dtype=object), strict=True)):
         problem = _id_problem(pattern, marker_id, kind)
         if problem:
             yield _issue("marker.id_format", ctx, k, f"界桩 {_name(ctx, k)}：{problem[0]}",
