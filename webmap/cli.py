@@ -25,7 +25,7 @@ def serve(obj: CliContext, host: str, port: int, threads: int) -> None:
 
     app = create_app({"QUHUA_DB": obj.db})
     click.echo(f"quhua viewer on http://{host}:{port}/ (database {obj.db}); Ctrl+C to stop", err=True)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="quhua")
+    waitress.serve(app, host=host, port=port, threads=threads)
 
 
 @click.group()

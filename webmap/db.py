@@ -19,10 +19,16 @@ def get_store() -> Store:
 
 
 def db_signature(url: str) -> tuple:
-    """Changes whenever the database file changes: a cache key for figures derived from it."""
-    path = Path(url)
-    parts = [path, Path(f"{url}-wal")]
-    return (url, *((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None for p in parts))
+    """Changes whenever the database changes: a cache key for figures derived from it.
+
+    The file's time and size, and its write-ahead log's when that holds anything (SQLite creates an empty
+    one when a connection opens and removes it when the last one closes: neither is a change).
+    """
+    parts = []
+    for path in (Path(url), Path(f"{url}-wal")):
+        stat = path.stat() if path.exists() else None
+        parts.append((stat.st_mtime_ns, stat.st_size) if stat and stat.st_size else None)
+    return (url, *parts)
 
 
 def init_app(app: Flask) -> None:

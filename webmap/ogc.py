@@ -3,8 +3,9 @@
 Every public function returns ``(headers, status, content)`` with ``content`` a JSON text; one adapter in
 :mod:`webmap.views.api` turns that into a Flask response. Collections: ``lines`` (界线), ``markers``
 (界桩), ``issues`` (质检问题) and, when the gazetteer provides it, ``names`` (地名). Items take ``bbox``,
-``limit``, ``offset``, ``province`` and (for maps, not part of the standard) ``zoom``, which simplifies
-lines to half a screen pixel at that zoom and rounds coordinates to match.
+``limit``, ``offset``, ``province`` and, for maps (not part of Part 1; GDAL never sends them), ``zoom``,
+which simplifies lines to half a screen pixel at that zoom and rounds coordinates to match,
+``properties`` (a comma-separated subset, as pygeoapi) and ``history=true`` (superseded versions too).
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def parse_items_query(args: Mapping) -> dict:
     return {"limit": _int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
             "offset": _int(args, "offset", 0, 0, 10**9),
             "bbox": _bbox(args.get("bbox")), "province": _province(args.get("province")),
-            "zoom": _int(args, "zoom", -1, 0, 24), "history": args.get("history") in ("true", "1")}
+            "zoom": _int(args, "zoom", -1, 0, 24), "history": args.get("history") in ("true", "1"),
+            "properties": [p for p in args.get("properties", "").split(",") if p] or None}
 
 
 def _simplify(geometry: np.ndarray, zoom: int) -> np.ndarray:
@@ -169,13 +171,18 @@ def _plain(value):
     return value
 
 
-def features_json(frame: pd.DataFrame, zoom: int = -1, extra: Mapping[str, list] | None = None) -> list[str]:
-    """GeoJSON Feature texts of a store frame (``fid`` becomes the id); ``extra`` adds computed properties."""
+def features_json(frame: pd.DataFrame, zoom: int = -1, extra: Mapping[str, list] | None = None,
+                  properties: list[str] | None = None) -> list[str]:
+    """GeoJSON Feature texts of a store frame (``fid`` becomes the id); ``extra`` adds computed properties;
+    ``properties`` keeps only those."""
     geometry = frame.geometry.values if "geometry" in frame else np.full(len(frame), None)
-    if len(frame) and frame.geometry.geom_type.str.contains("Line").any():
+    if len(frame) and "geometry" in frame and frame.geometry.geom_type.str.contains("Line").any():
         geometry = _simplify(np.asarray(geometry), zoom)
+    elif zoom >= 0 and "geometry" in frame:  # points on a map: 7 decimals (1 cm) are plenty
+        geometry = shapely.transform(np.asarray(geometry), lambda xy: np.round(xy, 7))
     texts = shapely.to_geojson(np.asarray(geometry, dtype=object))
-    columns = [c for c in frame.columns if c not in ("fid", "geometry", "report")]
+    columns = [c for c in frame.columns if c not in ("fid", "geometry", "report")
+               and (properties is None or c in properties)]
     records = frame[columns].to_dict("records")
     out = []
     for i, (record, fid, text) in enumerate(zip(records, frame["fid"], texts, strict=True)):
@@ -226,8 +233,12 @@ def items(store: Store, base: str, cid: str, args: Mapping, *,
     except QueryError as err:
         return _error(400, "InvalidParameterValue", str(err))
     frame = read_collection(store, cid, query)
+    unknown = set(query["properties"] or []) - set(frame.columns)
+    if unknown:
+        return _error(400, "InvalidParameterValue", f"properties: {', '.join(sorted(unknown))} not in {cid}")
     page = frame.iloc[query["offset"]:query["offset"] + query["limit"]]
-    features = features_json(page, query["zoom"], extra(page, frame) if extra and len(page) else None)
+    features = features_json(page, query["zoom"], extra(page, frame) if extra and len(page) else None,
+                             query["properties"])
     head = {"type": "FeatureCollection", "numberMatched": len(frame), "numberReturned": len(page),
             "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "links": _links(base, cid, args, query, len(frame))}

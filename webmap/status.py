@@ -50,8 +50,16 @@ class ProvinceSummary:
 
 
 def geodesic_km(geometry: np.ndarray) -> np.ndarray:
-    """Lengths on the ellipsoid, in kilometres, of lon/lat lines."""
-    return np.array([_GEOD.geometry_length(g) / 1000 if g is not None else 0.0 for g in geometry])
+    """Lengths on the ellipsoid, in kilometres, of lon/lat (multi)lines: every segment in one call."""
+    geometry = np.asarray(geometry, dtype=object)
+    parts, owner = shapely.get_parts(geometry, return_index=True)
+    xy, part = shapely.get_coordinates(parts, return_index=True)
+    if len(xy) < 2:
+        return np.zeros(len(geometry))
+    same = part[1:] == part[:-1]  # segments within one part, not from one part's end to the next's start
+    _az, _back, metres = _GEOD.inv(xy[:-1, 0][same], xy[:-1, 1][same], xy[1:, 0][same], xy[1:, 1][same])
+    per_part = np.bincount(part[1:][same], weights=metres, minlength=len(parts))
+    return np.bincount(owner, weights=per_part, minlength=len(geometry)) / 1000
 
 
 def _status(row: ProvinceSummary, superseded: bool) -> str:

@@ -115,7 +115,7 @@
         })
         .catch(function (err) { map.getContainer().setAttribute("data-error-" + opts.kind, String(err)); });
     }
-    group.on("add", load);
+    group.on("add", function () { setTimeout(load, 0); });  // after the map has been fitted to its bounds
     map.on("moveend", load);
     return group;
   }

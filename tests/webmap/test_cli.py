@@ -1,0 +1,56 @@
+"""``quhua users`` and ``quhua serve`` (waitress)."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from boundaries.cli import cli
+from boundaries.store import open_store
+from webmap.cli import serve, users
+from webmap.users import UserStore
+
+
+@pytest.fixture(scope="module")
+def quhua() -> click.Group:
+    """The ``quhua`` group with the viewer's commands (as the entry points add them once installed)."""
+    return click.Group("quhua", commands={**cli.commands, "serve": serve, "users": users}, params=cli.params,
+                       callback=cli.callback, context_settings=cli.context_settings)
+
+
+def test_users_add_list_remove(quhua, tmp_path):
+    db = str(tmp_path / "q.gpkg")
+    runner = CliRunner()
+    added = runner.invoke(quhua, ["--db", db, "users", "add", "wang", "--role", "surveyor", "--province", "360000",
+                                  "--password", "a long secret"])
+    assert added.exit_code == 0, added.output
+    assert "wang: surveyor for 360000" in added.output
+    assert "wang\tsurveyor\t360000" in runner.invoke(quhua, ["--db", db, "users", "list"]).output
+    with open_store(db) as store:
+        user = UserStore(store).authenticate("wang", "a long secret")
+        hashed = store.connection().execute("SELECT password_hash FROM users").fetchone()[0]
+    assert user is not None and user.can_upload("360000") and not user.can_upload("430000")
+    assert "a long secret" not in hashed and hashed.startswith(("scrypt:", "pbkdf2:"))
+    assert runner.invoke(quhua, ["--db", db, "users", "remove", "wang"]).exit_code == 0
+    assert runner.invoke(quhua, ["--db", db, "users", "remove", "wang"]).exit_code == 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--role", "surveyor", "--password", "a long secret"], "needs --province"),
+    (["--role", "surveyor", "--province", "999999", "--password", "a long secret"], "not a province code"),
+    (["--role", "official", "--password", "short"], "at least 8"),
+    (["--role", "boss", "--password", "a long secret"], "Invalid value for '--role'"),
+], ids=["no-province", "bad-province", "short-password", "bad-role"])
+def test_users_add_refusals(quhua, tmp_path, args, message):
+    result = CliRunner().invoke(quhua, ["--db", str(tmp_path / "q.gpkg"), "users", "add", "x", *args])
+    assert result.exit_code != 0
+    assert message in result.output + str(result.exception)
+
+
+def test_serve_runs_waitress(server):
+    with urllib.request.urlopen(server + "/healthz") as response:
+        assert response.headers["Server"] == "waitress"
+        assert response.read() == b'{"status":"ok"}\n'
