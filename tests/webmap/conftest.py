@@ -35,6 +35,13 @@ def _with_duplicate_vertex(line: shapely.LineString) -> shapely.LineString:
     return shapely.LineString(np.insert(xy, 5, xy[5] + [1e-8, 0], axis=0))
 
 
+def _nudged(line: shapely.LineString, metres: float = 2.0) -> shapely.LineString:
+    """The line with its 100th vertex moved ``metres`` east (a resurvey within the 5 m tolerance)."""
+    xy = shapely.get_coordinates(line)
+    xy[100, 0] += metres / (111_320 * np.cos(np.radians(xy[100, 1])))
+    return shapely.LineString(xy)
+
+
 def _ingest(paths: list[Path], province: str, db: str, user: str) -> int:
     result = ingest_paths(paths, province, db=db, user=user, progress=False)
     assert result.submission_id is not None, result.report
@@ -43,16 +50,17 @@ def _ingest(paths: list[Path], province: str, db: str, user: str) -> int:
 
 @pytest.fixture(scope="session")
 def web_db(tmp_path_factory, jx_lines, jx_markers) -> str:
-    """江西 loads its two lines (one with a duplicate vertex: a warning), then resubmits 3643 (history);
-    湖南 loads its side of 3643 (the same geometry: the neighbours agree)."""
+    """江西 loads its two lines (one with a duplicate vertex: a warning), then resubmits 3643 with one vertex
+    moved 2 m (history); 湖南 loads its side of 3643 as first surveyed (within 5 m: the neighbours agree)."""
     root = tmp_path_factory.mktemp("web")
     db = str(root / "quhua.gpkg")
     lines = jx_lines.copy()
     lines.loc[lines["line_id"] == "3642", "geometry"] = _with_duplicate_vertex(lines.geometry.iloc[1])
     _ingest(write_shapefiles(root / "jx1", lines, jx_markers), "360000", db, "jx")
     again = jx_lines[jx_lines["line_id"] == "3643"]
-    _ingest(write_shapefiles(root / "jx2", again, jx_markers[jx_markers["line_id"] == "3643"]), "360000", db, "jx")
     hunan = again.assign(left_code="430000", right_code="360000", name="湖南—江西线")
+    again = again.assign(geometry=[_nudged(again.geometry.iloc[0])])
+    _ingest(write_shapefiles(root / "jx2", again, jx_markers[jx_markers["line_id"] == "3643"]), "360000", db, "jx")
     _ingest(write_shapefiles(root / "hn", hunan, None, stem="湖南省"), "430000", db, "hn")
     with open_store(db) as store:
         users = UserStore(store)
