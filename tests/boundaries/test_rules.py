@@ -642,3 +642,17 @@ def test_a_line_across_two_gauss_krueger_zones_is_measured_in_metres_on_both_sid
     assert "0.0050 m" in by_rule["line.duplicate_vertex"].message_en
     reported = float(by_rule["line.dangle"].message_en.split("dangles ")[1].split(" m")[0])
     assert reported == pytest.approx(30.0, abs=0.2)
+
+
+def test_tolerances_come_from_the_config_file(tmp_path):
+    """``--config`` moves the limits: a 单立 marker 6 m off passes at single_m = 10, a 5° spike at 4°."""
+    config_file = tmp_path / "q.toml"
+    config_file.write_text('[rules."marker.off_line"]\nsingle_m = 10\n\n[rules."line.spike"]\nangle_deg = 4.0\n',
+                           encoding="utf-8")
+    config = load_config(config_file)
+    marker = {"marker_id": "3643900Q", "lonlat": offset_point(line("3643"), 0.33, 6.0)}
+    geometry, _tip = spiked(5.0)
+    issues = check(submission(lines=jx_lines(**{"3643": geometry}), markers=jx_markers(marker)), config=config)
+    assert issues == [], messages(issues)
+    issues = check(submission(lines=jx_lines(**{"3643": geometry}), markers=jx_markers(marker)))
+    assert rules_of(issues) == ["line.spike", "marker.off_line"], messages(issues)
