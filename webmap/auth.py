@@ -39,7 +39,8 @@ def login_required(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if current_user() is None:
-            if request.path.startswith(("/ogc", "/download")) or request.method != "GET":
+            if request.path.startswith(("/ogc", "/download")) or request.path.endswith(".json") \
+                    or request.method != "GET":
                 abort(401)
             return redirect(url_for("auth.login", next=request.full_path))
         return view(*args, **kwargs)

@@ -143,12 +143,13 @@ def _base_map(basemap: Basemap, static_url: str, bounds=None, height: str = "70v
     return m
 
 
-def _finish(m: folium.Map, static_url: str, *, tools: bool = True) -> folium.Map:
+def _finish(m: folium.Map, static_url: str, *, tools: bool = True, layers: bool = True) -> folium.Map:
     if tools:
         plugins.MeasureControl(position="topleft", primary_length_unit="kilometers",
                                secondary_length_unit="meters", primary_area_unit="hectares").add_to(m)
         plugins.Fullscreen(position="topleft").add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    if layers:
+        folium.LayerControl(collapsed=False).add_to(m)
     _localise(m, static_url)
     return m
 
@@ -291,16 +292,20 @@ def build_diff_map(diff: dict, *, basemap: Basemap | None = None, static_url: st
 
 
 def build_names_map(*, basemap: Basemap | None = None, static_url: str = "/static",
-                    points: list[dict] | None = None) -> folium.Map:
+                    points: list[dict] | None = None, lines: gpd.GeoDataFrame | None = None) -> folium.Map:
     """The gazetteer's map: search results are drawn by the page script (``quhua.showNames``);
-    ``points`` (a name page) are drawn at once."""
+    ``points`` (a name page) are drawn at once; ``lines`` (the boundaries, simplified) give context
+    when there is no basemap."""
     m = _base_map(basemap or Basemap(), static_url, height="60vh")
+    if lines is not None and len(lines):
+        folium.GeoJson(_simplified_geojson(lines, 0.01, []), control=False,
+                       style_function=lambda _f: {"color": "#888", "weight": 1}).add_to(m)
     if points:
         for p in points:
             folium.CircleMarker([p["lat"], p["lon"]], radius=7, color="#b2182b", fill=True,
                                 tooltip=p.get("name")).add_to(m)
         m.fit_bounds(_bounds(_points_bounds(points), 0.3))
-    return _finish(m, static_url, tools=False)
+    return _finish(m, static_url, tools=False, layers=False)
 
 
 def map_parts(m: folium.Map) -> dict[str, str]:

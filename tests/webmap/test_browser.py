@@ -100,3 +100,22 @@ def test_upload_with_errors_shows_the_report_and_no_confirm(page, bad_submission
     page.wait_for_selector("#issue-map .leaflet-interactive")
     shot(page, "upload_errors")
     assert page.js_errors == []
+
+
+def test_name_search_as_you_type(page):
+    """Typing asks the gazetteer at once; the list and the map show what it answers (or that it is missing)."""
+    import placenames
+
+    log_in(page, "ana")
+    page.goto("/names")
+    page.wait_for_selector(".folium-map.leaflet-container")
+    with page.expect_response(lambda r: "/names/search.json?q=" in r.url) as response:
+        page.type("#name-search", "北京", delay=50)
+    first = page.wait_for_selector("#name-results li")
+    if not hasattr(placenames, "search"):
+        assert response.value.status == 503 and "地名库" in first.inner_text()
+    else:
+        assert response.value.ok and page.locator("#name-results li a").count() > 0
+        assert "北京" in page.inner_text("#name-results")
+    shot(page, "names")
+    assert page.js_errors == []

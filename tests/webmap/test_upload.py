@@ -65,6 +65,9 @@ def test_check_then_confirm_stores_the_submission(surveyor, upload_app, good_sub
     assert stored.status_code == 302 and stored.headers["Location"].endswith("/province/360000")
     assert _submissions(upload_app) == before + 1
     assert "已入库" in surveyor.get("/province/360000").get_data(as_text=True)
+    # the warning of the first submission went with the line it was about: 江西 is now "updated"
+    row = surveyor.get("/").get_data(as_text=True).split('data-code="360000"')[1].split("</tr>")[0]
+    assert "经新联检更新" in row
     again = surveyor.post(confirm, data={"csrf_token": csrf_of(html)})
     assert again.status_code == 404  # the waiting files are gone
 

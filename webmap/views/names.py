@@ -9,6 +9,7 @@ from webmap.db import get_store
 from webmap.gazetteer import search_names, show_name
 from webmap.maps import build_names_map, map_parts
 from webmap.views import basemap, static_root
+from webmap.views.overview import overview_data
 
 __all__ = ["bp"]
 
@@ -19,7 +20,7 @@ bp = Blueprint("names", __name__)
 @login_required
 def index():
     """The search page (``?q=`` pre-fills the box)."""
-    m = build_names_map(basemap=basemap(), static_url=static_root())
+    m = build_names_map(basemap=basemap(), static_url=static_root(), lines=overview_data(get_store())[1])
     return render_template("names.html", map=map_parts(m), query=request.args.get("q", ""))
 
 
@@ -39,5 +40,6 @@ def show(name_id: str):
     """One name: standard form, pinyin, class, division, aliases and history, on a map."""
     record = show_name(get_store(), name_id)
     points = [record] if record.get("lon") is not None else []
-    m = build_names_map(basemap=basemap(), static_url=static_root(), points=points)
+    m = build_names_map(basemap=basemap(), static_url=static_root(), points=points,
+                        lines=overview_data(get_store())[1])
     return render_template("name.html", record=record, map=map_parts(m))

@@ -1,0 +1,61 @@
+"""``/names``: search as you type and a page per name, through the gazetteer's public functions.
+
+Until the gazetteer (``placenames``) offers ``search``/``show``, the pages answer 503 with a clear message;
+the rendering is tested with a stand-in of those two functions (the database is real).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import placenames
+
+BEIJING = {"id": "110000", "name": "北京市", "pinyin": "Beijing Shi", "class": "行政区域", "code": "110000",
+           "lon": 116.4074, "lat": 39.9042, "aliases": ["京", "Peking"], "status": "current",
+           "valid_from": "1949-10-01", "valid_to": None, "source": "GB/T 2260", "score": 1.0,
+           "history": [{"name": "北平市", "valid_to": "1949-09-27"}]}
+
+
+@pytest.fixture
+def gazetteer(monkeypatch):
+    """Stand-in for ``placenames.search``/``show`` with the signatures webmap.gazetteer documents."""
+    calls = []
+
+    def search(store, query, *, near=None, within=None, cls=None, limit=10):
+        calls.append((query, within, limit))
+        return [BEIJING] if query in ("北京", "bj", "beijing") else []
+
+    def show(store, name_id):
+        return BEIJING if name_id == "110000" else None
+
+    monkeypatch.setattr(placenames, "search", search, raising=False)
+    monkeypatch.setattr(placenames, "show", show, raising=False)
+    return calls
+
+
+def test_search_json(as_user, gazetteer):
+    client = as_user("ana")
+    body = client.get("/names/search.json?q=bj&limit=5").get_json()
+    assert body["results"][0]["name"] == "北京市" and gazetteer == [("bj", None, 5)]
+    assert client.get("/names/search.json?q=nowhere").get_json()["results"] == []
+    assert client.get("/names/search.json?q=%20").get_json()["results"] == []
+
+
+def test_name_page(as_user, gazetteer):
+    html = as_user("ana").get("/names/110000").get_data(as_text=True)
+    assert "北京市" in html and "Beijing Shi" in html and "Peking" in html and "北平市" in html
+
+
+def test_unknown_name_is_404(as_user, gazetteer):
+    assert as_user("ana").get("/names/999").status_code == 404
+
+
+def test_without_the_gazetteer_a_clear_503(as_user, monkeypatch):
+    monkeypatch.delattr(placenames, "search", raising=False)
+    response = as_user("ana").get("/names/search.json?q=bj")
+    assert response.status_code == 503 and "gazetteer" in response.get_json()["description"]
+
+
+def test_names_need_a_login(client):
+    assert client.get("/names/search.json?q=bj").status_code == 401
+    assert client.get("/names").status_code == 302
