@@ -221,13 +221,17 @@ class LineView:
         return self._tree
 
     def version_of(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """True where lines ``i`` and ``j`` are versions of one boundary (same two codes, or same id and
-        same submitter)."""
+        """True where lines ``i`` and ``j`` are versions of one boundary: the same two codes; or the same id
+        from the same submitter, or with a code in common (a version whose other code is mistyped is
+        ``line.attribute``'s finding, not an overlap along its whole length)."""
         keys = self.frame["key"].to_numpy()
         same_key = (keys[i] == keys[j]) & pd.notna(keys[i])
         ids = self.frame["line_id"].to_numpy()
         province = self.frame["province"].to_numpy()
-        same_id = (ids[i] == ids[j]) & pd.notna(ids[i]) & (province[i] == province[j])
+        left, right = self.frame["left_code"].to_numpy(), self.frame["right_code"].to_numpy()
+        shared_code = ((pd.notna(left[i]) & ((left[i] == left[j]) | (left[i] == right[j])))
+                       | (pd.notna(right[i]) & ((right[i] == left[j]) | (right[i] == right[j]))))
+        same_id = (ids[i] == ids[j]) & pd.notna(ids[i]) & ((province[i] == province[j]) | shared_code)
         return same_key | same_id
 
 

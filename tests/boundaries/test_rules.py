@@ -656,3 +656,10 @@ def test_tolerances_come_from_the_config_file(tmp_path):
     assert issues == [], messages(issues)
     issues = check(submission(lines=jx_lines(**{"3643": geometry}), markers=jx_markers(marker)))
     assert rules_of(issues) == ["line.spike", "marker.off_line"], messages(issues)
+
+
+@pytest.mark.parametrize("codes", [("360000", "43000"), ("360000", None)], ids=["mistyped", "missing"])
+def test_a_mistyped_version_of_a_stored_boundary_is_an_attribute_issue_not_an_overlap(codes):
+    rows = [dict(network_rows("3643")[0], left_code=codes[0], right_code=codes[1])]
+    issues = check(submission(lines=lines_frame(rows)), stored_neighbour_lines("3643"))
+    assert rules_of(issues) == ["line.attribute"], messages(issues)
