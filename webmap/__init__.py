@@ -28,4 +28,13 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     auth.init_app(app)
     register_blueprints(app)
     register_error_handlers(app)
+    app.after_request(_security_headers)
     return app
+
+
+def _security_headers(response):
+    """No sniffing of content types, no framing by other sites, no full referrers to other sites."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

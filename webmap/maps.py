@@ -162,8 +162,10 @@ def _bounds(values: list[float] | None, pad: float = 0.2):
 
 
 def _simplified_geojson(frame: gpd.GeoDataFrame, tolerance: float, columns: list[str]) -> dict:
+    """GeoJSON of ``frame`` simplified to ``tolerance`` degrees, coordinates rounded to a tenth of it."""
     geometry = shapely.simplify(frame.geometry.values, tolerance, preserve_topology=False)
-    geometry = shapely.transform(geometry, lambda xy: np.round(xy, 4))
+    digits = int(np.clip(np.ceil(-np.log10(tolerance / 10)), 3, 7))
+    geometry = shapely.transform(geometry, lambda xy: np.round(xy, digits))
     out = gpd.GeoDataFrame(frame[columns], geometry=geometry, crs=frame.crs)
     return json.loads(out.to_json(drop_id=True))
 
@@ -185,7 +187,7 @@ def build_overview_map(summaries: Mapping[str, ProvinceSummary], lines: gpd.GeoD
         data = _simplified_geojson(frame, 0.02, ["province", "status"])
         folium.GeoJson(data, name=labels.get("divisions", "divisions"), style_function=_division_style).add_to(m)
     if len(lines):
-        data = _simplified_geojson(lines, 0.01, ["line_id", "name"])
+        data = _simplified_geojson(lines, 0.02, ["line_id", "name"])
         folium.GeoJson(data, name=labels.get("lines", "lines"),
                        style_function=lambda _f: {"color": "#444", "weight": 1.2, "opacity": 0.8}).add_to(m)
     dots = folium.FeatureGroup(name=labels.get("provinces", "provinces"))

@@ -83,19 +83,21 @@ def province_summaries(store: Store) -> dict[str, ProvinceSummary]:
     km = pd.Series(geodesic_km(current.geometry.values), index=current.index)
     live = set(current["submission_id"].dropna().astype(int)) | set(markers["submission_id"].dropna().astype(int))
     open_issues = issues[issues["submission_id"].isin(live)]
-    for code, group in submissions.groupby(submissions["province"].str[:2]):
+    prefix = {name: frame["province"].astype(str).str[:2] for name, frame in
+              (("current", current), ("all", lines), ("markers", markers), ("issues", open_issues))}
+    for code, group in submissions.groupby(submissions["province"].astype(str).str[:2]):
         row = out.setdefault(code, ProvinceSummary(code + "0000"))
         last = group.sort_values("created_at").iloc[-1]
         row.submissions, row.last_submission, row.last_user = len(group), last["created_at"], last["user"]
-        mine = current["province"].str[:2] == code
+        mine = prefix["current"] == code
         row.lines, row.km = int(mine.sum()), float(km[mine].sum())
-        row.markers = int((markers["province"].str[:2] == code).sum())
-        own = open_issues[open_issues["province"].str[:2] == code]
+        row.markers = int((prefix["markers"] == code).sum())
+        own = open_issues[prefix["issues"] == code]
         row.errors = int((own["severity"] == "error").sum())
         row.warnings = int((own["severity"] == "warning").sum())
         if mine.any():
             row.bounds = [round(float(v), 4) for v in current[mine].total_bounds]
-        row.status = _status(row, bool((lines["province"].str[:2] == code).sum() > mine.sum()))
+        row.status = _status(row, bool((prefix["all"] == code).sum() > mine.sum()))
     return out
 
 

@@ -159,3 +159,8 @@ def test_names_page_and_search(as_user):
     assert response.status_code in (200, 503)
     if response.status_code == 503:  # the gazetteer has not been installed: a clear error, never a 200
         assert "gazetteer" in response.get_json()["description"]
+
+
+def test_security_headers(client):
+    headers = client.get("/").headers
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"

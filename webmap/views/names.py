@@ -9,7 +9,7 @@ from webmap.db import get_store
 from webmap.gazetteer import search_names, show_name
 from webmap.maps import build_names_map, map_parts
 from webmap.views import basemap, static_root
-from webmap.views.overview import overview_data
+from webmap.views.overview import overview_lines
 
 __all__ = ["bp"]
 
@@ -20,7 +20,7 @@ bp = Blueprint("names", __name__)
 @login_required
 def index():
     """The search page (``?q=`` pre-fills the box)."""
-    m = build_names_map(basemap=basemap(), static_url=static_root(), lines=overview_data(get_store())[1])
+    m = build_names_map(basemap=basemap(), static_url=static_root(), lines=overview_lines(get_store()))
     return render_template("names.html", map=map_parts(m), query=request.args.get("q", ""))
 
 
@@ -41,5 +41,5 @@ def show(name_id: str):
     record = show_name(get_store(), name_id)
     points = [record] if record.get("lon") is not None else []
     m = build_names_map(basemap=basemap(), static_url=static_root(), points=points,
-                        lines=overview_data(get_store())[1])
+                        lines=overview_lines(get_store()))
     return render_template("name.html", record=record, map=map_parts(m))

@@ -17,7 +17,7 @@ from webmap.maps import build_overview_map, map_parts
 from webmap.status import MAINLAND, STATUSES, province_summaries
 from webmap.views import basemap, static_root
 
-__all__ = ["bp", "overview_data"]
+__all__ = ["bp", "overview_data", "overview_lines", "summaries_data"]
 
 bp = Blueprint("overview", __name__)
 
@@ -34,15 +34,25 @@ def _divisions(store):
     return provinces if len(provinces) else None
 
 
-def overview_data(store) -> tuple:
-    """(summaries, current lines simplified to ~1 km, province polygons or None), cached per DB state."""
+def summaries_data(store) -> tuple:
+    """(province summaries, province polygons or None), cached per state of the database."""
+    return cached("summaries", store.url, lambda: (province_summaries(store), _divisions(store)))
+
+
+def overview_lines(store):
+    """The current lines simplified to ~1 km (the national map), cached per state of the database."""
 
     def compute():
         lines = store.read_layer("lines")
-        lines = lines.assign(geometry=shapely.simplify(lines.geometry.values, 0.01))
-        return province_summaries(store), lines[["line_id", "name", "geometry"]], _divisions(store)
+        return lines[["line_id", "name"]].set_geometry(shapely.simplify(lines.geometry.values, 0.01), crs=lines.crs)
 
-    return cached("overview", store.url, compute)
+    return cached("overview-lines", store.url, compute)
+
+
+def overview_data(store) -> tuple:
+    """(summaries, simplified lines, province polygons or None)."""
+    summaries, divisions = summaries_data(store)
+    return summaries, overview_lines(store), divisions
 
 
 @bp.route("/")

@@ -16,7 +16,7 @@ from webmap.i18n import current_lang, t
 from webmap.maps import PROVINCE_CENTRES, build_diff_map, build_province_map, map_parts
 from webmap.status import STATUSES, line_diff
 from webmap.views import basemap, static_root
-from webmap.views.overview import overview_data
+from webmap.views.overview import summaries_data
 
 __all__ = ["bp", "province_history"]
 
@@ -47,7 +47,7 @@ def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]]
 
 
 def _bounds(code: str) -> list[float]:
-    summaries, _lines, _divisions = overview_data(get_store())
+    summaries, _divisions = summaries_data(get_store())
     summary = summaries.get(code[:2])
     if summary is not None and summary.bounds:
         return summary.bounds
@@ -65,7 +65,7 @@ def _labels() -> dict[str, str]:
 def show(code: str):
     """The province page."""
     code = _code(code)
-    summaries, _lines, divisions = overview_data(get_store())
+    summaries, divisions = summaries_data(get_store())
     outline = divisions[divisions["code"].astype(str) == code] if divisions is not None else None
     m = build_province_map(code, _bounds(code), url_for("api.landing").rstrip("/"), basemap=basemap(),
                            static_url=static_root(), lang=current_lang(), labels=_labels(), outline=outline)
