@@ -408,9 +408,10 @@ def nearest_line_m(ws: Workspace, pieces: LinePieces, points: MetricCache, index
     """Metres from points ``index`` to the nearest allowed line within ``radius_m`` (inf beyond), and it.
 
     ``allowed(point, line)`` filters candidate pairs (e.g. the marker's own line only). Each distance is
-    measured in the point's zone. Points whose nearest piece (found in degrees) is allowed and lies within
-    ``accept_m`` metres are settled by that piece alone: the true minimum can only be smaller, and a caller
-    asking "within the limit?" needs no more. The others get the exact minimum over every piece in reach.
+    measured in the point's zone. A first, tight search (the pieces within ``min(accept_m, 50 m)`` plus a
+    50 m margin) settles every point with an allowed line within ``accept_m``: a caller asking "within the
+    limit?" needs no more, and nearly every marker and junction end is settled so. The others get the exact
+    minimum over every allowed piece within ``radius_m`` (plus :data:`PIECE_MARGIN_M`).
     """
     distance = np.full(len(index), np.inf)
     nearest = np.full(len(index), -1)
