@@ -195,12 +195,16 @@ def build_overview_map(summaries: Mapping[str, ProvinceSummary], lines: gpd.GeoD
         summary = summaries.get(prefix) or ProvinceSummary(prefix + "0000")
         folium.CircleMarker(
             [lat, lon], radius=9, color="#222", weight=1, fill=True, fill_opacity=0.9,
-            fill_color=STATUSES[summary.status], tooltip=f"{names.get(prefix, prefix)}: {labels[summary.status]}",
+            fill_color=STATUSES[summary.status],
+            tooltip=folium.Tooltip(names.get(prefix, prefix), permanent=True, direction="right",
+                                   class_name="province-label"),
             popup=folium.Popup(f'<a href="{province_url.format(code=prefix + "0000")}">'
                                f'{names.get(prefix, prefix)}</a>', max_width=200),
             class_name=f"province-dot status-{summary.status}").add_to(dots)
     dots.add_to(m)
-    Legend(labels.get("legend", ""), [(STATUSES[s], labels[s]) for s in STATUSES]).add_to(m)
+    counts = {s: sum(1 for p in PROVINCE_CENTRES if (summaries.get(p) or ProvinceSummary(p)).status == s)
+              for s in STATUSES}
+    Legend(labels.get("legend", ""), [(STATUSES[s], f"{labels[s]} ({counts[s]})") for s in STATUSES]).add_to(m)
     return _finish(m, static_url, tools=False)
 
 

@@ -30,8 +30,9 @@ def _code(code: str) -> str:
         abort(404, f"{code!r} is not a province code (e.g. 360000)")
 
 
-def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]]]:
-    """The province's submissions (newest first) and, per line, the submissions that carry it."""
+def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]], list[float]]:
+    """The province's submissions (newest first), per line the submissions that carry it, and the bounds
+    of the current lines with a side in the province (whoever submitted them)."""
 
     def compute():
         submissions = store.read_layer("submissions", province=code).sort_values("created_at", ascending=False)
@@ -41,16 +42,16 @@ def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]]
                     for k, g in own.groupby("line_id")["submission_id"]}
         rows = [dict(r, files=[f["name"] for f in json.loads(r["files"] or "[]")])
                 for r in submissions.drop(columns=["report"]).to_dict("records")]
-        return rows, versions
+        current = lines[lines["status"] == "current"]
+        bounds = [round(float(v), 4) for v in current.total_bounds] if len(current) else []
+        return rows, versions, bounds
 
     return cached("history", store.url, compute, code)
 
 
-def _bounds(code: str) -> list[float]:
-    summaries, _divisions = summaries_data(get_store())
-    summary = summaries.get(code[:2])
-    if summary is not None and summary.bounds:
-        return summary.bounds
+def _bounds(code: str, bounds: list[float]) -> list[float]:
+    if bounds:
+        return bounds
     lon, lat = PROVINCE_CENTRES[code[:2]]
     return [lon - 3, lat - 3, lon + 3, lat + 3]
 
@@ -67,9 +68,9 @@ def show(code: str):
     code = _code(code)
     summaries, divisions = summaries_data(get_store())
     outline = divisions[divisions["code"].astype(str) == code] if divisions is not None else None
-    m = build_province_map(code, _bounds(code), url_for("api.landing").rstrip("/"), basemap=basemap(),
+    history, versions, bounds = province_history(get_store(), code)
+    m = build_province_map(code, _bounds(code, bounds), url_for("api.landing").rstrip("/"), basemap=basemap(),
                            static_url=static_root(), lang=current_lang(), labels=_labels(), outline=outline)
-    history, versions = province_history(get_store(), code)
     return render_template("province.html", code=code, summary=summaries.get(code[:2]), map=map_parts(m),
                            history=history, versions={k: v for k, v in versions.items() if len(v) > 1},
                            colours=STATUSES)
