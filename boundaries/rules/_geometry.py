@@ -148,12 +148,6 @@ class MetricCache:
             self._done[epsg][todo] = True
         return self._projected[epsg][index]
 
-    def seed(self, index: np.ndarray, epsg: int, projected: np.ndarray) -> None:
-        """Record projections computed elsewhere (e.g. cut from already projected lines)."""
-        self.get(np.zeros(0, dtype=int), epsg)  # make room
-        self._projected[epsg][index] = projected
-        self._done[epsg][index] = True
-
     @cached_property
     def own(self) -> np.ndarray:
         """Every feature in its own zone."""
@@ -338,68 +332,61 @@ def workspace(ctx) -> Workspace:
     return cached
 
 
-@dataclass
 class LinePieces:
     """The lines of a :class:`LineView` cut into pieces of at most :data:`PIECE_VERTICES` vertices.
 
     A point's distance to a line of thousands of vertices costs a pass over all of them; a spatial index of
-    short pieces finds the few that can be nearest, and only those are measured (in the Gauss-Krüger zone,
-    where the data's straight segments are straight: a 10 km chord straight in degrees bows by about a
-    metre away from the same chord straight in the zone).
+    short pieces (their bounding boxes) finds the few that can be nearest, and only those are built and
+    measured, in the Gauss-Krüger zone where the data's straight segments are straight (a 10 km chord
+    straight in degrees bows about a metre away from the same chord straight in the zone). A piece is a
+    range of its line's vertices: cutting copies nothing.
     """
 
-    metric: MetricCache  # the pieces, EPSG:4490 and projected (seeded from the projected lines)
-    line: np.ndarray  # the LineView index of each piece's line
-    tree: shapely.STRtree
+    def __init__(self, ws: Workspace, usable: np.ndarray):
+        view = ws.lines
+        parts, part_line = shapely.get_parts(view.geometries[usable], return_index=True)
+        self.xy, part = shapely.get_coordinates(parts, return_index=True)
+        # the projected lines hold the same vertices in the same order
+        self.projected = shapely.get_coordinates(shapely.get_parts(view.metric.own[usable]))
+        first = np.searchsorted(part, np.arange(len(parts)))
+        last = np.searchsorted(part, np.arange(len(parts)), side="right") - 1
+        step = PIECE_VERTICES - 1
+        count = np.maximum(1, -(-(last - first) // step))
+        piece_part = np.repeat(np.arange(len(parts)), count)
+        within = np.arange(len(piece_part)) - np.repeat(np.cumsum(count) - count, count)
+        self.start = first[piece_part] + step * within
+        self.end = np.minimum(self.start + step, last[piece_part])
+        self.line = usable[part_line[piece_part]]
+        self.zone = view.metric.zone[self.line]
+        low = np.minimum(np.minimum.reduceat(self.xy, self.start), self.xy[self.end])
+        high = np.maximum(np.maximum.reduceat(self.xy, self.start), self.xy[self.end])
+        self.tree = shapely.STRtree(shapely.box(low[:, 0], low[:, 1], high[:, 0], high[:, 1]))
+        self._built: dict[int, np.ndarray] = {}
 
+    def _lines(self, coords: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+        lengths = self.end[pieces] - self.start[pieces] + 1
+        offset = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        flat = np.repeat(self.start[pieces], lengths) + np.arange(int(lengths.sum())) - offset
+        return shapely.linestrings(coords[flat], indices=np.repeat(np.arange(len(pieces)), lengths))
 
-def _cut(geometries: np.ndarray, lines: np.ndarray, projected: np.ndarray | None = None
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Pieces of the parts of ``geometries`` (of LineView indices ``lines``), the line of each, and the same
-    pieces cut from ``projected`` (the same lines already projected, vertex for vertex) when given."""
-    parts, part_owner = shapely.get_parts(geometries, return_index=True)
-    xy, part = shapely.get_coordinates(parts, return_index=True)
-    pxy = shapely.get_coordinates(shapely.get_parts(projected)) if projected is not None else None
-    first = np.r_[0, np.flatnonzero(np.diff(part)) + 1]
-    position = np.arange(len(part)) - np.repeat(first, np.diff(np.r_[first, len(part)]))
-    step = PIECE_VERTICES - 1
-    chunk = position // step
-    # a vertex where one piece ends also starts the next one: it is written twice, first for the piece
-    # before (no sorting: the output is the input with those vertices repeated)
-    shared = (position % step == 0) & (position > 0)
-    offsets = np.r_[0, np.cumsum(np.bincount(part, minlength=len(parts)) // step + 1)][:-1]
-    repeat = 1 + shared.astype(int)
-    keys = np.repeat(offsets[part] + chunk, repeat)
-    keys[(np.cumsum(repeat) - repeat)[shared]] -= 1
-    counts = np.bincount(keys)
-    keep_key = np.flatnonzero(counts >= 2)
-    coords = np.repeat(xy, repeat, axis=0)
-    projected_coords = np.repeat(pxy, repeat, axis=0) if pxy is not None else None
-    if len(keep_key) < len(counts):  # a last piece of one shared vertex only: drop it
-        mask = counts[keys] >= 2
-        keys, coords = keys[mask], coords[mask]
-        projected_coords = projected_coords[mask] if projected_coords is not None else None
-    piece_index = (np.cumsum(counts >= 2) - 1)[keys]
-    pieces = shapely.linestrings(coords, indices=piece_index)
-    metric = shapely.linestrings(projected_coords, indices=piece_index) if projected_coords is not None else None
-    piece_part = np.empty(int(keys.max()) + 1 if len(keys) else 0, dtype=int)
-    piece_part[offsets[part] + chunk] = part
-    return pieces, lines[part_owner[piece_part[keep_key]]], metric
+    def get(self, pieces: np.ndarray, epsg: int) -> np.ndarray:
+        """Pieces as metric line strings in zone ``epsg``: cut from the projected lines where that is their
+        line's zone, projected afresh otherwise; each built once."""
+        built = self._built.setdefault(epsg, np.full(len(self.start), None, dtype=object))
+        todo = np.unique(pieces[shapely.is_missing(built[pieces])])
+        if len(todo):
+            own = todo[self.zone[todo] == epsg]
+            if len(own):
+                built[own] = self._lines(self.projected, own)
+            other = todo[self.zone[todo] != epsg]
+            if len(other):
+                built[other] = _project(self._lines(self.xy, other), epsg)
+        return built[pieces]
 
 
 def line_pieces(ws: Workspace, usable: np.ndarray) -> LinePieces:
     """The pieces of the lines ``usable`` (LineView indices with measurable geometry), built once."""
-    def compute():
-        view = ws.lines
-        pieces, line, projected = _cut(view.geometries[usable], usable, view.metric.own[usable])
-        cache = MetricCache(pieces)
-        zones = view.metric.zone[line]
-        for epsg in np.unique(zones):  # each piece is already projected in its line's zone
-            members = np.flatnonzero(zones == epsg)
-            cache.seed(members, int(epsg), projected[members])
-        return LinePieces(cache, line, shapely.STRtree(pieces))
-
-    return ws.once(("pieces", tuple(usable.tolist())), compute)
+    return ws.once(("pieces", tuple(usable.tolist())), lambda: LinePieces(ws, usable))
 
 
 def nearest_line_m(ws: Workspace, pieces: LinePieces, points: MetricCache, index: np.ndarray,
@@ -443,7 +430,13 @@ def _search(pieces: LinePieces, points: MetricCache, index: np.ndarray,
     n, piece = n[keep], piece[keep]
     if not len(n):
         return distance, nearest
-    a, b, _ = pair_in_metric(points, index[n], pieces.metric, piece)
+    zones = points.zone[index[n]]
+    a = np.empty(len(n), dtype=object)
+    b = np.empty(len(n), dtype=object)
+    for epsg in np.unique(zones):
+        m = zones == epsg
+        a[m] = points.get(index[n][m], int(epsg))
+        b[m] = pieces.get(piece[m], int(epsg))
     d = parallel(shapely.distance, a, b)
     order = np.lexsort((d, n))
     first = order[np.r_[True, n[order][1:] != n[order][:-1]]]
