@@ -84,6 +84,9 @@ def test_province_map_draws_layers_from_the_api(page):
     page.wait_for_timeout(400)  # the popup fades in
     assert "3642001Q" in popup.inner_text() and "申报坐标" in popup.inner_text() and "入库坐标" in popup.inner_text()
     shot(page, "province")
+    page.locator(".leaflet-control-layers-overlays label", has_text="已被替代").locator("input").check()
+    page.wait_for_selector(".folium-map[data-loaded-superseded]")
+    assert container.get_attribute("data-loaded-superseded") == "1"  # 江西's first survey of 3643
     assert page.js_errors == []
 
 
