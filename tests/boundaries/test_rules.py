@@ -663,3 +663,19 @@ def test_a_mistyped_version_of_a_stored_boundary_is_an_attribute_issue_not_an_ov
     rows = [dict(network_rows("3643")[0], left_code=codes[0], right_code=codes[1])]
     issues = check(submission(lines=lines_frame(rows)), stored_neighbour_lines("3643"))
     assert rules_of(issues) == ["line.attribute"], messages(issues)
+
+
+def test_line_pieces_cover_each_line_exactly():
+    """Marker and dangle distances use 64-vertex pieces of the lines: together they are the lines."""
+    from boundaries.rules import CheckContext
+    from boundaries.rules._geometry import LinePieces, workspace
+    from boundaries.store import empty_layer
+
+    sub = submission(lines=lines_frame(network_rows("3642", "3643", "4243")))
+    ws = workspace(CheckContext(sub, empty_layer("lines"), empty_layer("markers"), {}))
+    pieces = LinePieces(ws, np.arange(3))
+    assert (pieces.end - pieces.start + 1 <= 64).all()
+    built = pieces.get(np.arange(len(pieces.line)), 4547)
+    for i in range(3):
+        whole = shapely.length(ws.lines.metric.get(np.array([i]), 4547)[0])
+        assert shapely.length(built[pieces.line == i]).sum() == pytest.approx(whole, rel=1e-12)
