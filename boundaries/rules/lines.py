@@ -32,7 +32,6 @@ from boundaries.rules._geometry import (
     line_pieces,
     nearest_line_m,
     pair_in_metric,
-    parallel,
     to_lonlat,
     workspace,
 )
@@ -174,6 +173,8 @@ def invalid_geometry(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     distinct points. No tolerance: such a line cannot be measured at all."""
     ws = workspace(ctx)
     _contacts_started(ws)
+    _simple_started(ws)
+    ws.lines.metric.own  # noqa: B018  projecting (GIL-bound) here overlaps with the GEOS work started above
     for i, zh, en in _invalid_reasons(ws):
         geometry = ws.lines.geometries[i]
         coords = shapely.get_coordinates(geometry) if geometry is not None else np.zeros((0, 2))
@@ -217,7 +218,7 @@ def self_intersection(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         return
     # simplicity is topology, the same in any projection: decided on the coordinates as given, and only
     # the lines that fail are projected to locate the point
-    simple = parallel(shapely.is_simple, ws.lines.geometries[valid])
+    simple = _simple_started(ws).result()
     for k in np.flatnonzero(~simple):
         i = int(valid[k])
         epsg = int(ws.lines.metric.zone[i])
@@ -433,6 +434,13 @@ def _degree_contacts(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
     geometries = ws.lines.geometries
     meet = shapely.relate_pattern(geometries[a], geometries[b], "T********")
     return a[meet], b[meet]
+
+
+def _simple_started(ws: Workspace):
+    """Whether each valid submitted line is simple, decided in the background (topology: the same in any
+    projection, so on the coordinates as given)."""
+    valid = _valid(ws)
+    return ws.once("line.simple_future", lambda: background(shapely.is_simple, ws.lines.geometries[valid]))
 
 
 def _contacts_started(ws: Workspace):
