@@ -260,18 +260,21 @@ def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray, limi
     The first vertex of a closed ring has its last-but-one vertex before it. Vertices repeating their
     predecessor are skipped so that a duplicate does not read as a turn."""
     index = np.arange(len(xy))
-    moves = (xy[1:] != xy[:-1]).any(axis=1) | (part[1:] != part[:-1])
+    x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])  # 1-D columns: no axis reductions
+    moves = (x[1:] != x[:-1]) | (y[1:] != y[:-1]) | (part[1:] != part[:-1])
     if not moves.all():  # rare: compact repeated vertices away first
         keep = np.r_[True, moves]
-        index, xy, part = index[keep], xy[keep], part[keep]
+        index, x, y, part = index[keep], x[keep], y[keep], part[keep]
+        xy = np.column_stack([x, y])
     cos_limit = np.cos(np.radians(limit_deg))
     # interior vertices: the slices before and after, no gathering
-    u, w = xy[:-2] - xy[1:-1], xy[2:] - xy[1:-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = (u[:, 0] * w[:, 0] + u[:, 1] * w[:, 1]) / np.sqrt((u * u).sum(axis=1) * (w * w).sum(axis=1))
-    # the angle is below the limit exactly where its cosine is above the limit's: arccos only for those
-    sharp = np.flatnonzero((cos > cos_limit) & (part[:-2] == part[2:]))
-    angles, where = [cos[sharp]], [index[1:-1][sharp]]
+    ux, uy, wx, wy = x[:-2] - x[1:-1], y[:-2] - y[1:-1], x[2:] - x[1:-1], y[2:] - y[1:-1]
+    dot = ux * wx + uy * wy
+    norms = np.sqrt((ux * ux + uy * uy) * (wx * wx + wy * wy))
+    # the angle is below the limit exactly where its cosine is above the limit's: no division, and the
+    # arccos only for those
+    sharp = np.flatnonzero((dot > cos_limit * norms) & (part[:-2] == part[2:]))
+    angles, where = [dot[sharp] / norms[sharp]], [index[1:-1][sharp]]
     rings = np.flatnonzero(closed_part)
     if len(rings):  # the closing vertex of a ring turns between its last-but-one and second vertices
         first = np.searchsorted(part, rings)
