@@ -1,0 +1,120 @@
+"""``quhua names …`` and ``quhua divisions import`` (SPEC §8), added to the ``quhua`` command by entry point."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from boundaries.cli import CliContext, pass_context
+
+__all__ = ["divisions", "names"]
+
+
+@click.group()
+def names() -> None:
+    """The place-name gazetteer (地名): import, search, show, check."""
+
+
+@names.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "geojson", "geonames"]), help="Default: from the suffix.")
+@pass_context
+def import_(obj: CliContext, file: Path, fmt: str | None) -> None:
+    """Add or update names from FILE; a bad row is reported by line number and nothing is stored."""
+    from placenames.importers import import_names
+    from placenames.store import open_name_store
+
+    inserted, updated = import_names(open_name_store(obj.db), file, fmt)
+    click.echo(f"{inserted} names added, {updated} updated ({file.name})")
+
+
+def _parse_near(value: str | None) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        lon, lat = (float(v) for v in value.split(","))
+    except ValueError as err:
+        raise click.BadParameter("give LON,LAT in degrees, e.g. 116.39,39.91") from err
+    return lon, lat
+
+
+@names.command()
+@click.argument("query")
+@click.option("--near", metavar="LON,LAT", help="Nearer names first.")
+@click.option("--within", metavar="CODE", help="Only names in this division (GB/T 2260 code).")
+@click.option("--class", "klass", metavar="C", help="Only this census class, e.g. 行政区域.")
+@click.option("--at", metavar="YYYY-MM-DD", help="Names valid on that date instead of the current ones.")
+@click.option("--limit", default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def search(obj: CliContext, query, near, within, klass, at, limit, as_json) -> None:
+    """Search by Chinese (one character up), pinyin (any spacing, tones), initials, with small typos."""
+    import placenames
+
+    results = placenames.search(obj.db, query, near=_parse_near(near), within=within, klass=klass, at=at,
+                                limit=limit)
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=1))
+        return
+    for r in results:
+        click.echo(f"{r['id']:>8}  {r['name']:<12} {r['pinyin']:<24} {r['class']:<8} {r['code'] or '-':<12} "
+                   f"{r['lon']:.4f},{r['lat']:.4f}  {r['score']}")
+
+
+@names.command()
+@click.argument("name_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def show(obj: CliContext, name_id: int, as_json: bool) -> None:
+    """One name with its aliases and history."""
+    import placenames
+
+    record = placenames.show(obj.db, name_id)
+    if as_json:
+        click.echo(json.dumps(record, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"{record['name']} ({record['pinyin']}) {record['class']} {record['code'] or ''} "
+               f"[{record['status']}]  aliases: {', '.join(record['aliases']) or '-'}")
+    for old in record["history"]:
+        click.echo(f"  {old['valid_from'] or '?'} – {old['valid_to'] or ''}  {old['name']}  [{old['status']}]")
+
+
+@names.command()
+@click.option("--within", metavar="CODE")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def check(obj: CliContext, within, as_json) -> None:
+    """The naming rules (name.*): duplicates, homophones, rare characters, codes, points outside divisions."""
+    from placenames.rules import check_names
+    from placenames.store import open_name_store
+
+    report = check_names(open_name_store(obj.db), within=within, lang=obj.lang)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        for issue in report["issues"]:
+            click.echo(f"{issue['rule']:<24} {issue['severity']:<8} {issue['message']}")
+        click.echo(f"{report['summary']['names']} names, {report['summary']['errors']} errors, "
+                   f"{report['summary']['warnings']} warnings")
+    sys.exit(0 if report["accepted"] else 1)
+
+
+@click.group()
+def divisions() -> None:
+    """Division polygons with their GB/T 2260 codes (the reference for where a name lies)."""
+
+
+@divisions.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--level", type=click.Choice(["province", "city", "county"]), help="Default: from each code.")
+@pass_context
+def divisions_import(obj: CliContext, file: Path, level: str | None) -> None:
+    """Load division polygons (any GDAL vector file with code and name columns)."""
+    from placenames.importers import import_divisions
+    from placenames.store import open_name_store
+
+    count = import_divisions(open_name_store(obj.db), file, level)
+    click.echo(f"{count} divisions loaded ({file.name})")

@@ -1,0 +1,215 @@
+"""Reading names (CSV, GeoJSON, GeoNames dumps) and division polygons into the gazetteer.
+
+Every row is validated first; one bad row means nothing is stored and every bad row is reported with its
+line number (:class:`~placenames.errors.ImportRowsError`). A name without a division code gets the
+county-level division whose polygon holds its point.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from boundaries.crs import CHINA_BOUNDS
+from placenames.errors import ImportRowsError, PlacenamesError
+from placenames.model import CLASSES, NameRecord, division_level, valid_code
+from placenames.romanize import has_chinese, romanize
+from placenames.store import NameStore
+
+__all__ = ["GEONAMES_CLASSES", "import_divisions", "import_names", "read_names"]
+
+#: GeoNames feature class → census class.
+GEONAMES_CLASSES = {"A": "行政区域", "P": "居民点", "H": "陆地水系", "T": "陆地地形", "V": "陆地地形",
+                    "U": "海域", "R": "交通运输设施", "S": "建筑物", "L": "非行政区域"}
+_GEONAMES_COLUMNS = ["geonameid", "name", "asciiname", "alternatenames", "latitude", "longitude", "feature_class",
+                     "feature_code", "country_code", "cc2", "admin1", "admin2", "admin3", "admin4", "population",
+                     "elevation", "dem", "timezone", "modified"]
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ALIAS_SPLIT = re.compile(r"[;；|、]")
+
+
+def _text(value) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _row_record(row: dict, source: str) -> NameRecord:
+    """One table row → a record; raises ValueError with what is wrong."""
+    name = _text(row.get("name") or row.get("标准名称") or row.get("名称"))
+    if not name or not has_chinese(name):
+        raise ValueError(f"name {name!r} is not a Chinese standard name")
+    klass = _text(row.get("class") or row.get("类别"))
+    if klass not in CLASSES:
+        raise ValueError(f"class {klass!r} is none of the census classes ({'、'.join(CLASSES)})")
+    try:
+        lon, lat = float(row.get("lon") or row.get("经度")), float(row.get("lat") or row.get("纬度"))
+    except (TypeError, ValueError) as err:
+        raise ValueError("lon/lat must be decimal degrees") from err
+    w, s, e, n = CHINA_BOUNDS
+    if not (w <= lon <= e and s <= lat <= n):
+        raise ValueError(f"point ({lon}, {lat}) lies outside China (lon {w}–{e}, lat {s}–{n}); lon/lat swapped?")
+    code = _text(row.get("code") or row.get("区划代码"))
+    if code and re.fullmatch(r"\d+\.0", code):
+        code = code[:-2]
+    if code and not valid_code(code):
+        raise ValueError(f"division code {code!r} is not a 6-, 9- or 12-digit code with a province prefix")
+    for field in ("valid_from", "valid_to", "approved_on"):
+        if _text(row.get(field)) and not _DATE.match(_text(row.get(field))):
+            raise ValueError(f"{field} {row.get(field)!r} is not a date YYYY-MM-DD")
+    aliases = [a.strip() for a in _ALIAS_SPLIT.split(_text(row.get("aliases") or row.get("别名")) or "") if a.strip()]
+    status = _text(row.get("status")) or ("historical" if _text(row.get("valid_to")) else "current")
+    if status not in ("current", "historical"):
+        raise ValueError(f"status {status!r} must be current or historical")
+    return NameRecord(name=name, pinyin=romanize(name, _text(row.get("pinyin"))), klass=klass, lon=lon, lat=lat,
+                      code=code, aliases=aliases, status=status, valid_from=_text(row.get("valid_from")),
+                      valid_to=_text(row.get("valid_to")), source=_text(row.get("source")) or source,
+                      source_id=_text(row.get("id")), subclass=_text(row.get("subclass")),
+                      approved_by=_text(row.get("approved_by")), approved_on=_text(row.get("approved_on")))
+
+
+def _geonames_records(path: Path) -> list[tuple[int, NameRecord | Exception]]:
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != len(_GEONAMES_COLUMNS):
+                out.append((number, ValueError(f"{len(parts)} columns, a GeoNames dump has 19")))
+                continue
+            row = dict(zip(_GEONAMES_COLUMNS, parts, strict=True))
+            han = [a for a in row["alternatenames"].split(",") if has_chinese(a) and not re.search(r"[A-Za-z]", a)]
+            if not han:
+                continue  # no Chinese form: not a name for this gazetteer
+            others = [a for a in row["alternatenames"].split(",") if a and a != han[0]]
+            record = {"name": han[0], "class": GEONAMES_CLASSES.get(row["feature_class"], "非行政区域"),
+                      "lon": row["longitude"], "lat": row["latitude"], "id": row["geonameid"],
+                      "aliases": "|".join(dict.fromkeys([row["name"], *others])), "subclass": row["feature_code"]}
+            try:
+                out.append((number, _row_record(record, "geonames")))
+            except ValueError as err:
+                out.append((number, err))
+    return out
+
+
+def _table_rows(path: Path, fmt: str) -> list[tuple[int, dict]]:
+    if fmt == "csv":
+        raw = path.read_bytes()
+        for codec in ("utf-8-sig", "gb18030"):
+            try:
+                text = raw.decode(codec)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise PlacenamesError(f"{path.name}: decodes neither as UTF-8 nor as GB18030; save it as UTF-8")
+        return [(i + 2, row) for i, row in enumerate(csv.DictReader(io.StringIO(text)))]  # line 1 is the header
+    frame = gpd.read_file(path).to_crs(4490)
+    rows = []
+    for i, row in enumerate(frame.to_dict("records")):
+        point = row.pop("geometry")
+        if point is not None:
+            row["lon"], row["lat"] = point.x, point.y
+        if isinstance(row.get("aliases"), list):
+            row["aliases"] = "|".join(row["aliases"])
+        rows.append((i + 1, row))
+    return rows
+
+
+def read_names(path: Path, fmt: str | None = None) -> list[NameRecord]:
+    """Every record of a file, or ImportRowsError listing each bad row with its line number."""
+    path = Path(path)
+    if not path.exists():
+        raise PlacenamesError(f"{path}: no such file", file=path.name)
+    fmt = fmt or {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".txt": "geonames"}.get(
+        path.suffix.lower(), "csv")
+    if fmt == "geonames":
+        parsed = _geonames_records(path)
+    else:
+        parsed = []
+        for number, row in _table_rows(path, fmt):
+            try:
+                parsed.append((number, _row_record(row, path.name)))
+            except ValueError as err:
+                parsed.append((number, err))
+    problems = [(n, str(r)) for n, r in parsed if isinstance(r, Exception)]
+    if problems:
+        raise ImportRowsError(path.name, problems)
+    return [r for _, r in parsed]
+
+
+def assign_counties(store: NameStore, records: list[NameRecord]) -> None:
+    """Give every record without a code the county-level division its point lies in."""
+    missing = [r for r in records if not r.code]
+    counties = store.divisions("county")
+    if not missing or counties.empty:
+        return
+    points = gpd.GeoSeries([shapely.Point(r.lon, r.lat) for r in missing], crs=4490)
+    hit = gpd.sjoin(gpd.GeoDataFrame(geometry=points), counties, predicate="within", how="left")
+    hit = hit[~hit.index.duplicated()]
+    for record, code in zip(missing, hit["code"], strict=True):
+        record.code = None if pd.isna(code) else code
+
+
+def import_names(store: NameStore, path: Path, fmt: str | None = None) -> tuple[int, int]:
+    """Add or update the names of a file in one transaction; returns (inserted, updated)."""
+    records = read_names(path, fmt)
+    with store.write():
+        assign_counties(store, records)
+        return store.upsert(records)
+
+
+def _column(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
+    lower = {c.lower(): c for c in frame.columns}
+    return next((lower[n.lower()] for n in names if n.lower() in lower), None)
+
+
+def division_frame(frame: gpd.GeoDataFrame, level: str | None = None) -> gpd.GeoDataFrame:
+    """Normalise division polygons: ``code``, ``name``, ``level`` (from the code), ``parent`` (from it too)."""
+    code_col = _column(frame, ("code", "adcode", "区划代码", "行政区划代码", "DM", "XZQDM"))
+    name_col = _column(frame, ("name", "名称", "行政区名称", "MC", "XZQMC"))
+    if code_col is None or name_col is None:
+        raise PlacenamesError(f"the division layer needs a code column (code, adcode, 区划代码) and a name column "
+                              f"(name, 名称); it has {', '.join(map(str, frame.columns))}")
+    codes = frame[code_col].map(lambda c: str(int(c)) if isinstance(c, float) else str(c).strip())
+    bad = [c for c in codes if not valid_code(c)]
+    if bad:
+        raise PlacenamesError(f"division codes {', '.join(bad[:5])} are not GB/T 2260 codes")
+    levels = codes.map(division_level) if level is None else pd.Series(level, index=frame.index)
+    parents = codes.map(
+        lambda c: None if c.endswith("0000") else (c[:2] + "0000" if c.endswith("00") else c[:4] + "00"))
+    geometry = frame.to_crs(4490).geometry.map(
+        lambda g: g if g is None or g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]))
+    return gpd.GeoDataFrame({"code": codes, "name": frame[name_col].astype(str), "level": levels,
+                             "parent": parents}, geometry=geometry.values, crs=4490)
+
+
+def import_divisions(store: NameStore, path: Path, level: str | None = None) -> int:
+    """Load division polygons (and their names as 行政区域 names) in one transaction."""
+    try:
+        frame = gpd.read_file(path)
+    except Exception as err:
+        raise PlacenamesError(f"{Path(path).name}: GDAL cannot read it ({err})", file=Path(path).name) from err
+    if frame.crs is None:
+        raise PlacenamesError(f"{Path(path).name}: no coordinate system; save it with EPSG:4490",
+                              rule="dataset.crs_missing")
+    divisions = division_frame(frame, level)
+    with store.write():
+        count = store.put_divisions(divisions)
+        store.upsert(division_names(divisions))
+    return count
+
+
+def division_names(divisions: gpd.GeoDataFrame) -> list[NameRecord]:
+    """The divisions' own names as 行政区域 records, each at a point inside its polygon."""
+    points = divisions.geometry.representative_point()
+    return [NameRecord(name=row.name, pinyin=romanize(row.name), klass="行政区域", lon=p.x, lat=p.y, code=row.code,
+                       source="divisions", source_id=row.code) for row, p in zip(divisions.itertuples(), points,
+                                                                                    strict=True)]

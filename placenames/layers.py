@@ -1,0 +1,33 @@
+"""The gazetteer's layers for ``quhua export`` (entry-point group ``quhua.layers``)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import shapely
+
+from placenames.store import open_name_store
+
+__all__ = ["divisions_layer", "names_layer"]
+
+
+def _filter(frame: gpd.GeoDataFrame, province, bbox) -> gpd.GeoDataFrame:
+    if province:
+        frame = frame[frame["code"].fillna("").str.startswith(str(province)[:2])]
+    if bbox is not None:
+        frame = frame[frame.intersects(shapely.box(*bbox))]
+    return frame.reset_index(drop=True)
+
+
+def names_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoDataFrame:
+    """Names as points with the fields of SPEC §8 (current ones unless ``history``)."""
+    names = open_name_store(store.url).all_names()
+    if not history:
+        names = names[names.status == "current"]
+    names = names.rename(columns={"fid": "id"}).drop(columns=["importance"])
+    frame = gpd.GeoDataFrame(names, geometry=gpd.points_from_xy(names.lon, names.lat), crs=4490)
+    return _filter(frame, province, bbox)
+
+
+def divisions_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoDataFrame:
+    """Division polygons with code, name, level and parent."""
+    return _filter(open_name_store(store.url).divisions(), province, bbox)

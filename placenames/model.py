@@ -1,0 +1,71 @@
+"""A place-name record (SPEC §8) and the facts about names the gazetteer reasons with."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["CLASSES", "NameRecord", "division_level", "importance", "valid_code"]
+
+#: The twelve classes of the second national place-name census (GB/T 18521 based; DOMAIN.md).
+CLASSES = ("海域", "陆地水系", "陆地地形", "行政区域", "群众自治组织", "非行政区域", "居民点", "交通运输设施",
+           "水利电力通信设施", "纪念地旅游景点", "建筑物", "单位")
+_CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
+
+
+def valid_code(code: str | None) -> bool:
+    """A GB/T 2260 code (6 digits) or a statistical code (9 or 12 digits) with a known province prefix."""
+    from boundaries.readers import PROVINCES
+
+    return isinstance(code, str) and bool(_CODE.match(code)) and code[:2] in PROVINCES
+
+
+def division_level(code: str) -> str:
+    """province / city / county / township / village, read from the code's shape.
+
+    >>> division_level("360000"), division_level("360100"), division_level("360111"), division_level("360111100")
+    ('province', 'city', 'county', 'township')
+    """
+    if len(code) == 12:
+        return "village"
+    if len(code) == 9:
+        return "township"
+    if code.endswith("0000"):
+        return "province"
+    return "city" if code.endswith("00") else "county"
+
+
+def importance(klass: str, code: str | None) -> int:
+    """How prominent a name is, for ranking equal matches: a province over a city over a village."""
+    if klass == "行政区域" and code and valid_code(code):
+        return {"province": 10, "city": 8, "county": 6, "township": 4, "village": 2}[division_level(code)]
+    return {"居民点": 3, "群众自治组织": 2, "陆地水系": 3, "陆地地形": 3, "海域": 3}.get(klass, 1)
+
+
+@dataclass
+class NameRecord:
+    """One standard name with its romanisation, class, division, point, aliases and validity."""
+
+    name: str
+    pinyin: str
+    klass: str
+    lon: float
+    lat: float
+    code: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    status: str = "current"
+    valid_from: str | None = None
+    valid_to: str | None = None
+    source: str | None = None
+    source_id: str | None = None
+    subclass: str | None = None
+    approved_by: str | None = None
+    approved_on: str | None = None
+    superseded_by: int | None = None
+    id: int | None = None
+
+    def to_json(self) -> dict:
+        """The SPEC §8 object (``class`` for ``klass``)."""
+        out = asdict(self)
+        out["class"] = out.pop("klass")
+        return {"id": out.pop("id"), **out}

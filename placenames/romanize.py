@@ -1,0 +1,133 @@
+"""Romanisation of place names (GB/T 16159-2012 and the 1984 place-name spelling rules).
+
+A name is split into its proper part (专名) and its generic part (通名, e.g. 省, 市, 县, 山, 河):
+each is written as one capitalised word, apart (``Beijing Shi``, ``Tai Shan``); an apostrophe separates a
+syllable starting with a, o or e from the one before (``Xi'an``). Generic pinyin gets some place names
+wrong (洪洞 is Hongtong, 单县 Shan Xian): the maintained table ``placenames/data/readings.csv`` gives
+their established forms, and the minority-language forms (Hohhot, Urumqi, Lhasa) — compiled by the quhua
+maintainers from the GB/T 2260 names and the readings given in 《现代汉语词典》(7th ed.) and 《中国地名录》.
+A record may also carry its own override.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from functools import cache
+from pathlib import Path
+
+__all__ = ["GENERICS", "initials", "pinyin_key", "romanize", "split_name"]
+
+#: Generic parts (通名), longest first so that 自治县 wins over 县.
+GENERICS = sorted([
+    "特别行政区", "自治区", "自治州", "自治县", "自治旗", "林区", "特区", "地区", "街道", "办事处",
+    "省", "市", "县", "区", "盟", "旗", "州", "镇", "乡", "村", "社区", "居委会", "村委会",
+    "山", "岭", "峰", "河", "江", "湖", "海", "湾", "岛", "泉", "溪", "水库", "运河", "高原", "盆地", "沙漠",
+    "公园", "路", "街", "大道", "桥", "站", "机场", "港",
+], key=len, reverse=True)
+_GENERIC_PINYIN = {"特别行政区": "Tebie Xingzhengqu", "自治区": "Zizhiqu", "自治州": "Zizhizhou",
+                   "自治县": "Zizhixian", "自治旗": "Zizhiqi", "街道": "Jiedao", "社区": "Shequ",
+                   "居委会": "Juweihui", "村委会": "Cunweihui"}
+#: Peoples named in autonomous areas' names; their part is written as its own word (Guangxi Zhuangzu Zizhiqu).
+_PEOPLES = re.compile(
+    r"(?:(?:壮|回|藏|蒙古|苗|彝|土家|侗|布依|瑶|白|哈尼|傣|黎|傈僳|佤|畲|拉祜|水|东乡|纳西|景颇|柯尔克孜|土|达斡尔|"
+    r"仫佬|羌|布朗|撒拉|毛南|仡佬|锡伯|普米|塔吉克|怒|鄂温克|保安|裕固|哈萨克|朝鲜|满|独龙|鄂伦春|赫哲|门巴|珞巴|"
+    r"基诺|京|各)族)+$|维吾尔$")
+_PEOPLE_FORMS = {"维吾尔": "Uygur"}
+_VOWEL_START = re.compile(r"^[aoe]")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@cache
+def _readings() -> dict[str, str]:
+    path = Path(__file__).parent / "data" / "readings.csv"
+    with path.open(encoding="utf-8") as f:
+        return {row["name"]: row["pinyin"] for row in csv.DictReader(f)}
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``(专名, 通名)``: the generic suffix, unless that would leave nothing of the proper part.
+
+    >>> split_name("黑龙江省"), split_name("泰山"), split_name("江西")
+    (('黑龙江', '省'), ('泰', '山'), ('江西', ''))
+    """
+    for generic in GENERICS:
+        if name.endswith(generic) and len(name) > len(generic):
+            return name[: -len(generic)], generic
+    return name, ""
+
+
+def _syllables(text: str) -> list[str]:
+    from pypinyin import Style, lazy_pinyin
+
+    return [s for s in lazy_pinyin(text, style=Style.NORMAL, v_to_u=True, errors="ignore") if s.strip()]
+
+
+def _word(syllables: list[str]) -> str:
+    out = ""
+    for i, syllable in enumerate(syllables):
+        if i and _VOWEL_START.match(syllable):
+            out += "'"
+        out += syllable
+    return out[:1].upper() + out[1:]
+
+
+def romanize(name: str, override: str | None = None) -> str:
+    """The standard romanisation of a Chinese place name.
+
+    >>> romanize("北京市"), romanize("西安市"), romanize("泰山"), romanize("洪洞县")
+    ('Beijing Shi', "Xi'an Shi", 'Tai Shan', 'Hongtong Xian')
+    >>> romanize("单县"), romanize("呼和浩特市"), romanize("广西壮族自治区")
+    ('Shan Xian', 'Hohhot Shi', 'Guangxi Zhuangzu Zizhiqu')
+    >>> romanize("新疆维吾尔自治区"), romanize("宁夏回族自治区"), romanize("西藏自治区")
+    ('Xinjiang Uygur Zizhiqu', 'Ningxia Huizu Zizhiqu', 'Xizang Zizhiqu')
+    >>> romanize("恩施土家族苗族自治州"), romanize("铅山县")
+    ('Enshi Tujiazumiaozu Zizhizhou', 'Yanshan Xian')
+    """
+    if override:
+        return override
+    readings = _readings()
+    if name in readings:
+        return readings[name]
+    proper, generic = split_name(name)
+    people = _PEOPLES.search(proper) if generic.startswith("自治") else None
+    if people and people.start() > 0:
+        ethnic = proper[people.start():]
+        head = f"{_proper(proper[:people.start()])} {_PEOPLE_FORMS.get(ethnic) or _word(_syllables(ethnic))}"
+    else:
+        head = _proper(proper)
+    if not generic:
+        return head
+    tail = _GENERIC_PINYIN.get(generic) or _word(_syllables(generic))
+    return f"{head} {tail}"
+
+
+def _proper(proper: str) -> str:
+    """The proper part as one word, with the reading table's form of a known name at its start."""
+    readings = _readings()
+    known = next((k for k in sorted(readings, key=len, reverse=True) if proper.startswith(k)), None)
+    if known is None:
+        return _word(_syllables(proper))
+    rest = proper[len(known):]
+    return readings[known] + (_word(_syllables(rest)).lower() if rest else "")
+
+
+def pinyin_key(text: str) -> str:
+    """A search key: lower case, no spaces, apostrophes, tone marks or digits; ü as v.
+
+    >>> pinyin_key("Xī'ān Shì"), pinyin_key("lü3 liang2"), pinyin_key("Beijing Shi")
+    ('xianshi', 'lvliang', 'beijingshi')
+    """
+    text = re.sub("[üǖǘǚǜ]", "v", text.lower()).replace("u:", "v")
+    text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    return re.sub(r"[^a-z]", "", text)
+
+
+def initials(name: str) -> str:
+    """Pinyin initials of the Chinese characters: 北京市 → ``bjs``."""
+    return "".join(s[0] for s in _syllables(name) if s)
+
+
+def has_chinese(text: str) -> bool:
+    return bool(_CJK.search(text))

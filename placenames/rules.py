@@ -1,0 +1,113 @@
+"""The naming rules (地名管理条例, 2022) a gazetteer can check, reported like SPEC §6 with ``name.*`` ids."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from placenames.model import division_level, valid_code
+from placenames.romanize import pinyin_key
+from placenames.store import NameStore
+
+__all__ = ["RULES", "check_names"]
+
+#: rule id → (severity, what it finds; zh, en)
+RULES = {
+    "name.duplicate_county": ("error", "县级及以上行政区域名称全国重名",
+                              "county-level or higher division names repeated nationwide"),
+    "name.duplicate_township": ("error", "乡、镇、街道名称在省内重名", "township names repeated within a province"),
+    "name.duplicate_village": ("error", "村（居）委会名称在县内重名",
+                               "village committee names repeated within a county"),
+    "name.homophone": ("warning", "同一范围内同音不同字的名称", "homophones within the same scope"),
+    "name.rare_character": ("warning", "使用生僻字（GB 2312 以外）", "rare characters (outside GB 2312)"),
+    "name.outside_division": ("error", "地名点位不在其区划代码所指的区划内",
+                              "the point lies outside the division its code claims"),
+    "name.code_format": ("error", "区划代码格式错误", "a malformed division code"),
+}
+
+
+def _issue(rule: str, row, message: str, message_en: str, lang: str) -> dict:
+    return {"rule": rule, "severity": RULES[rule][0], "layer": "names", "feature": str(row.fid),
+            "lon": round(float(row.lon), 7), "lat": round(float(row.lat), 7),
+            "message": message_en if lang == "en" else message}
+
+
+def _scope(code: str | None, level: str) -> str | None:
+    if not code or not valid_code(code):
+        return None
+    return {"nation": "", "province": code[:2], "county": code[:6]}[level]
+
+
+def _duplicates(names: pd.DataFrame, mask, level: str, rule: str, lang: str) -> list[dict]:
+    chosen = names[mask].assign(scope=lambda f: f.code.map(lambda c: _scope(c, level))).dropna(subset=["scope"])
+    issues = []
+    for (_scope_value, name), group in chosen.groupby(["scope", "name"]):
+        if len(group) > 1:
+            for row in group.itertuples():
+                others = ", ".join(str(c) for c in group.code if c != row.code) or str(row.code)
+                issues.append(_issue(rule, row, f"“{name}”（{row.code}）与 {others} 重名",
+                                     f"{name} ({row.code}) repeats the name of {others}", lang))
+    chosen = chosen.assign(key=chosen.pinyin.map(pinyin_key))
+    for (_scope_value, _key), group in chosen.groupby(["scope", "key"]):
+        if group.name.nunique() > 1:
+            for row in group.itertuples():
+                others = "、".join(sorted(set(group.name) - {row.name}))
+                issues.append(_issue("name.homophone", row, f"“{row.name}”与“{others}”同音",
+                                     f"{row.name} sounds like {others}", lang))
+    return issues
+
+
+def _rare(name: str) -> list[str]:
+    out = []
+    for char in name:
+        try:
+            char.encode("gb2312")
+        except UnicodeEncodeError:
+            out.append(char)
+    return out
+
+
+def check_names(store: NameStore, *, within: str | None = None, lang: str = "zh") -> dict:
+    """Every naming rule over the current names (of ``within`` if given); the report of SPEC §6's shape."""
+    names = store.all_names()
+    names = names[names.status == "current"].astype({"code": object})
+    names["code"] = names["code"].where(names["code"].notna(), None)
+    if within:
+        prefix = within.rstrip("0")
+        names = names[names.code.fillna("").str.startswith(prefix + ("0" if len(prefix) % 2 else ""))]
+    admin = names["class"] == "行政区域"
+    levels = names.code.map(lambda c: division_level(c) if c and valid_code(c) else None)
+    issues = _duplicates(names, admin & levels.isin(["province", "city", "county"]), "nation",
+                         "name.duplicate_county", lang)
+    issues += _duplicates(names, admin & (levels == "township") | names.name.str.endswith(("镇", "乡", "街道")) & admin,
+                          "province", "name.duplicate_township", lang)
+    issues += _duplicates(names, names["class"] == "群众自治组织", "county", "name.duplicate_village", lang)
+    for row in names.itertuples():
+        if row.code and not valid_code(row.code):
+            issues.append(_issue("name.code_format", row, f"“{row.name}”的区划代码 {row.code} 格式错误",
+                                 f"{row.name}: division code {row.code} is malformed", lang))
+        rare = _rare(row.name)
+        if rare:
+            issues.append(_issue("name.rare_character", row, f"“{row.name}”含生僻字 {'、'.join(rare)}",
+                                 f"{row.name} uses rare characters {' '.join(rare)}", lang))
+    issues += _outside(store, names, lang)
+    errors = sum(i["severity"] == "error" for i in issues)
+    return {"accepted": errors == 0, "summary": {"names": len(names), "errors": errors,
+                                                 "warnings": len(issues) - errors}, "issues": issues}
+
+
+def _outside(store: NameStore, names: pd.DataFrame, lang: str) -> list[dict]:
+    divisions = store.divisions()
+    if divisions.empty or names.empty:
+        return []
+    polygons = dict(zip(divisions.code, divisions.geometry, strict=True))
+    rows = [r for r in names.itertuples() if r.code in polygons]
+    if not rows:
+        return []
+    points = gpd.points_from_xy([r.lon for r in rows], [r.lat for r in rows])
+    # 0.001° (~100 m) of slack: division outlines are simplified, a name on the line is not outside
+    inside = shapely.covers(gpd.GeoSeries([polygons[r.code] for r in rows]).buffer(0.001).values, points)
+    return [_issue("name.outside_division", row, f"“{row.name}”的点位不在其区划 {row.code} 内",
+                   f"{row.name} lies outside its division {row.code}", lang)
+            for row, ok in zip(rows, inside, strict=True) if not ok]

@@ -1,0 +1,44 @@
+"""``quhua names …`` and ``quhua divisions import`` as users run them."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pyogrio
+
+from tests.conftest import run_cli
+
+
+def test_divisions_import_then_names_search_show_check_export(capsys, tmp_path, jiangxi_divisions):
+    db = tmp_path / "q.gpkg"
+    source = tmp_path / "江西区划.geojson"
+    pyogrio.write_dataframe(jiangxi_divisions.rename(columns={"code": "adcode", "name": "名称"})
+                            .drop(columns=["level", "parent"]), source)
+    code, out = run_cli(capsys, "--db", db, "divisions", "import", source)
+    assert code == 0 and "112 divisions" in out
+
+    code, results = run_cli(capsys, "--db", db, "names", "search", "gz", "--json")
+    assert code == 0 and results[0]["name"] == "赣州市" and results[0]["score"] >= results[-1]["score"]
+
+    code, record = run_cli(capsys, "--db", db, "names", "show", results[0]["id"], "--json")
+    assert code == 0 and record["pinyin"] == "Ganzhou Shi" and record["history"][0]["name"] == "赣州市"
+    assert run_cli(capsys, "--db", db, "names", "show", 999999)[0] == 2
+
+    code, report = run_cli(capsys, "--db", db, "names", "check", "--json")
+    assert code == 0 and report["accepted"] is True and report["summary"]["names"] == 112
+
+    out = tmp_path / "names.geojson"
+    assert run_cli(capsys, "--db", db, "export", "names", "--province", "360000", "-o", out)[0] == 0
+    names = gpd.read_file(out)
+    assert len(names) == 112 and {"name", "pinyin", "class", "code", "aliases"} <= set(names.columns)
+    assert run_cli(capsys, "--db", db, "export", "divisions", "-o", tmp_path / "d.gpkg")[0] == 0
+    assert len(gpd.read_file(tmp_path / "d.gpkg")) == 112
+
+
+def test_import_with_bad_rows_exits_1(capsys, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("name,class,lon,lat\n好地方,居民点,115.9,28.7\n坏地方,城市,115.9,28.7\n", encoding="utf-8")
+    from boundaries.cli import main
+
+    assert main(["--db", str(tmp_path / "q.gpkg"), "names", "import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "line 3" in err and "nothing stored" in err
