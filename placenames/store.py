@@ -157,6 +157,8 @@ class GeoPackageNameStore(NameStore):
                 known[(source, source_id)] = (fid, name)
         inserted = updated = 0
         blobs = gpkg.encode(np.array([shapely.Point(r.lon, r.lat) for r in records], dtype=object), _SRID)
+        next_fid = (con.execute("SELECT max(fid) FROM names").fetchone()[0] or 0) + 1
+        new_rows, keys, grams = [], [], set()
         for record, blob in zip(records, blobs, strict=True):
             values = [record.name, record.pinyin, record.klass, record.subclass, record.code,
                       json.dumps(record.aliases, ensure_ascii=False), record.status, record.valid_from,
@@ -171,15 +173,19 @@ class GeoPackageNameStore(NameStore):
                 record_id = previous[0]
                 updated += 1
             else:
-                record_id = con.execute(f"INSERT INTO names ({', '.join(_NAME_COLUMNS)}, geom) VALUES "
-                                        f"({', '.join('?' * (len(_NAME_COLUMNS) + 1))})", values).lastrowid
-                inserted += 1
+                record_id, next_fid = next_fid, next_fid + 1
+                new_rows.append([record_id, *values])
                 if previous:  # renamed: the old name becomes history
                     con.execute("UPDATE names SET status = 'historical', superseded_by = ?, "
                                 "valid_to = coalesce(?, date('now')) WHERE fid = ?",
                                 (record_id, record.valid_from, previous[0]))
-            con.executemany("INSERT INTO name_keys VALUES (?, ?, ?)", _keys(record_id, record))
-            con.executemany("INSERT INTO name_grams VALUES (?, ?)", _grams(record_id, record))
+            keys += _keys(record_id, record)
+            grams |= _grams(record_id, record)
+        con.executemany(f"INSERT INTO names (fid, {', '.join(_NAME_COLUMNS)}, geom) VALUES "
+                        f"({', '.join('?' * (len(_NAME_COLUMNS) + 2))})", new_rows)
+        con.executemany("INSERT INTO name_keys VALUES (?, ?, ?)", keys)
+        con.executemany("INSERT INTO name_grams VALUES (?, ?)", grams)
+        inserted = len(new_rows)
         return inserted, updated
 
     def get(self, ids):

