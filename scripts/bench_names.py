@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from placenames.demo import load_divisions  # noqa: E402
-from placenames.lookup import search  # noqa: E402
-from placenames.model import NameRecord  # noqa: E402
-from placenames.romanize import initials, romanize, split_name  # noqa: E402
-from placenames.store import open_name_store  # noqa: E402
+from placenames.demo import load_divisions
+from placenames.lookup import search
+from placenames.model import NameRecord
+from placenames.romanize import initials, romanize, split_name
+from placenames.store import open_name_store
 
 GENERICS = {"村": "群众自治组织", "镇": "行政区域", "乡": "行政区域", "庄": "居民点", "屯": "居民点", "山": "陆地地形",
             "河": "陆地水系", "桥": "交通运输设施", "水库": "水利电力通信设施"}
