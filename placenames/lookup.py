@@ -46,19 +46,21 @@ def _pinyin_scores(store: NameStore, query: str) -> dict[int, float]:
         scores[name_id] = max(scores.get(name_id, 0), _EXACT[kind])
     for name_id, found, kind in store.candidates(key, ("pinyin", "initials"), "prefix", _CANDIDATES):
         scores.setdefault(name_id, (65 if kind == "pinyin" else 55) - min(10, len(found) - len(key)))
-    if len(scores) < 10 and len(key) >= 4:
-        scores.update({k: v for k, v in _typo_scores(store, key).items() if k not in scores})
+    if not scores and len(key) >= 4:  # nothing spelled so: look for a close spelling
+        scores = _typo_scores(store, key)
     return scores
 
 
 def _typo_scores(store: NameStore, key: str) -> dict[int, float]:
-    from rapidfuzz import fuzz
+    """Names whose pinyin is a close spelling (rapidfuzz ratio ≥ 75) among those sharing the first letters."""
+    from rapidfuzz import fuzz, process
 
-    scores = {}
-    for name_id, found, _kind in store.candidates(key[:2], ("pinyin",), "prefix", _CANDIDATES * 5):
-        ratio = fuzz.ratio(key, found)
-        if ratio >= 75:
-            scores[name_id] = max(scores.get(name_id, 0), 45 * ratio / 100)
+    found = store.candidates(key[:3] if len(key) >= 6 else key[:2], ("pinyin",), "prefix", _CANDIDATES * 5)
+    matches = process.extract(key, [f for _, f, _ in found], scorer=fuzz.ratio, score_cutoff=75, limit=200)
+    scores: dict[int, float] = {}
+    for _text, ratio, index in matches:
+        name_id = found[index][0]
+        scores[name_id] = max(scores.get(name_id, 0), 45 * ratio / 100)
     return scores
 
 
@@ -89,8 +91,11 @@ def search(store: NameStore, query: str, *, near: tuple[float, float] | None = N
     prefix = within.rstrip("0") if within else None
     if prefix and len(prefix) % 2:
         prefix += "0"
+    # fetch only the best-scored candidates: a common syllable or character matches thousands of names
+    cap = 5000 if (near or within or klass or at) else max(200, 20 * limit)
+    best = sorted(scores, key=lambda i: -scores[i])[:cap]
     results = []
-    for record in store.get(list(scores)):
+    for record in store.get(best):
         if not _valid(record, at) or (klass and record.klass != klass):
             continue
         if prefix and not (record.code or "").startswith(prefix):
