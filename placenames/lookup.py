@@ -55,7 +55,7 @@ def _typo_scores(store: NameStore, key: str) -> dict[int, float]:
     """Names whose pinyin is a close spelling (rapidfuzz ratio ≥ 75) among those sharing the first letters."""
     from rapidfuzz import fuzz, process
 
-    found = store.candidates(key[:3] if len(key) >= 6 else key[:2], ("pinyin",), "prefix", _CANDIDATES * 5)
+    found = store.candidates(key[:3] if len(key) >= 6 else key[:2], ("pinyin",), "prefix", _CANDIDATES * 2)
     matches = process.extract(key, [f for _, f, _ in found], scorer=fuzz.ratio, score_cutoff=75, limit=200)
     scores: dict[int, float] = {}
     for _text, ratio, index in matches:
