@@ -13,21 +13,27 @@ from __future__ import annotations
 __all__ = ["search", "show"]
 
 
-def search(db: str, query: str, **options) -> list[dict]:
-    """Search the gazetteer of database ``db`` (see :func:`placenames.lookup.search`)."""
+def _store(db):
+    from placenames.store import open_name_store
+
+    return open_name_store(getattr(db, "url", db))  # a database URL/path, or a boundaries Store
+
+
+def search(db, query: str, **options) -> list[dict]:
+    """Search the gazetteer of database ``db`` (a URL/path or a ``boundaries`` Store; options as
+    :func:`placenames.lookup.search`). An empty gazetteer finds nothing."""
     from placenames.lookup import search as _search
-    from placenames.store import open_name_store
 
-    return _search(open_name_store(db), query, **options)
+    store = _store(db)
+    return _search(store, query, **options) if store.has_names() else []
 
 
-def show(db: str, name_id: int) -> dict:
-    """One name with its aliases and its history (the names it replaced and that replaced it)."""
-    from placenames.errors import UnknownNameError
-    from placenames.store import open_name_store
-
-    store = open_name_store(db)
+def show(db, name_id: int | str) -> dict | None:
+    """One name with its aliases and its history (the names it replaced and that replaced it); None if unknown."""
+    store = _store(db)
+    if not str(name_id).isdigit() or not store.has_names():
+        return None
     found = store.get([int(name_id)])
     if not found:
-        raise UnknownNameError(f"no place name with id {name_id}; find ids with `quhua names search`")
+        return None
     return {**found[0].to_json(), "history": [r.to_json() for r in store.history(int(name_id))]}

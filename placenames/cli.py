@@ -72,7 +72,11 @@ def show(obj: CliContext, name_id: int, as_json: bool) -> None:
     """One name with its aliases and history."""
     import placenames
 
+    from placenames.errors import UnknownNameError
+
     record = placenames.show(obj.db, name_id)
+    if record is None:
+        raise UnknownNameError(f"no place name with id {name_id}; find ids with `quhua names search`")
     if as_json:
         click.echo(json.dumps(record, ensure_ascii=False, indent=1))
         return

@@ -44,6 +44,10 @@ class NameStore(ABC):
     def init(self) -> None: ...
 
     @abstractmethod
+    def has_names(self) -> bool:
+        """Whether the gazetteer's layers exist in this database."""
+
+    @abstractmethod
     def write(self): ...
 
     @abstractmethod
@@ -129,6 +133,9 @@ class GeoPackageNameStore(NameStore):
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    def has_names(self) -> bool:
+        return self.path.is_file() and gpkg.has_table(self.con, "name_keys")
 
     @contextmanager
     def write(self):
