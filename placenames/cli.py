@@ -71,7 +71,6 @@ def search(obj: CliContext, query, near, within, klass, at, limit, as_json) -> N
 def show(obj: CliContext, name_id: int, as_json: bool) -> None:
     """One name with its aliases and history."""
     import placenames
-
     from placenames.errors import UnknownNameError
 
     record = placenames.show(obj.db, name_id)
