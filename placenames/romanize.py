@@ -6,7 +6,9 @@ syllable starting with a, o or e from the one before (``Xi'an``). Generic pinyin
 wrong (洪洞 is Hongtong, 单县 Shan Xian): the maintained table ``placenames/data/readings.csv`` gives
 their established forms, and the minority-language forms (Hohhot, Urumqi, Lhasa) — compiled by the quhua
 maintainers from the GB/T 2260 names and the readings given in 《现代汉语词典》(7th ed.) and 《中国地名录》.
-A record may also carry its own override.
+A record may also carry its own override. A second table, ``placenames/data/char_readings.csv``, gives
+the reading a polyphonic character has in place names where pypinyin's everyday default is wrong
+(都 dū not dōu in 丰都, 长 cháng in 长治, 朝 cháo in 朝阳), same sources.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ __all__ = ["GENERICS", "initials", "pinyin_key", "romanize", "split_name"]
 
 #: Generic parts (通名), longest first so that 自治县 wins over 县.
 GENERICS = sorted([
-    "特别行政区", "自治区", "自治州", "自治县", "自治旗", "林区", "特区", "地区", "街道", "办事处",
+    # 林区 is left out: only 神农架林区 has it (readings.csv), and it would split 碑林区 as 碑 + 林区
+    "特别行政区", "自治区", "自治州", "自治县", "自治旗", "新区", "矿区", "特区", "地区", "街道", "办事处",
     "省", "市", "县", "区", "盟", "旗", "州", "镇", "乡", "村", "社区", "居委会", "村委会",
     "山", "岭", "峰", "河", "江", "湖", "海", "湾", "岛", "泉", "溪", "水库", "运河", "高原", "盆地", "沙漠",
     "公园", "路", "街", "大道", "桥", "站", "机场", "港",
 ], key=len, reverse=True)
 _GENERIC_PINYIN = {"特别行政区": "Tebie Xingzhengqu", "自治区": "Zizhiqu", "自治州": "Zizhizhou",
-                   "自治县": "Zizhixian", "自治旗": "Zizhiqi", "街道": "Jiedao", "社区": "Shequ",
+                   "自治县": "Zizhixian", "自治旗": "Zizhiqi", "新区": "Xinqu", "矿区": "Kuangqu",
+                   "街道": "Jiedao", "社区": "Shequ",
                    "居委会": "Juweihui", "村委会": "Cunweihui"}
 #: Peoples named in autonomous areas' names; their part is written as its own word (Guangxi Zhuangzu Zizhiqu).
 _PEOPLES = re.compile(
@@ -46,6 +50,13 @@ def _readings() -> dict[str, str]:
         return {row["name"]: row["pinyin"] for row in csv.DictReader(f)}
 
 
+@cache
+def _char_readings() -> dict[str, str]:
+    path = Path(__file__).parent / "data" / "char_readings.csv"
+    with path.open(encoding="utf-8") as f:
+        return {row["char"]: row["pinyin"] for row in csv.DictReader(f)}
+
+
 def split_name(name: str) -> tuple[str, str]:
     """``(专名, 通名)``: the generic suffix, unless that would leave nothing of the proper part.
 
@@ -61,7 +72,12 @@ def split_name(name: str) -> tuple[str, str]:
 def _syllables(text: str) -> list[str]:
     from pypinyin import Style, lazy_pinyin
 
-    return [s for s in lazy_pinyin(text, style=Style.NORMAL, v_to_u=True, errors="ignore") if s.strip()]
+    syllables = [s for s in lazy_pinyin(text, style=Style.NORMAL, v_to_u=True, errors="ignore") if s.strip()]
+    han = _CJK.findall(text)
+    if len(han) != len(syllables):  # not one syllable per character: leave pypinyin's reading alone
+        return syllables
+    places = _char_readings()
+    return [places.get(char, syllable) for char, syllable in zip(han, syllables, strict=True)]
 
 
 def _word(syllables: list[str]) -> str:

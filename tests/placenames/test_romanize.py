@@ -19,6 +19,30 @@ def test_romanize(name, expected):
     assert romanize(name) == expected
 
 
+@pytest.mark.parametrize(("name", "expected"), [
+    # polyphonic characters read as place names read them (char_readings.csv), not pypinyin's default
+    ("丰都县", "Fengdu Xian"), ("都匀市", "Duyun Shi"), ("长治市", "Changzhi Shi"), ("朝阳区", "Chaoyang Qu"),
+    ("马尾区", "Mawei Qu"), ("南乐县", "Nanle Xian"), ("万柏林区", "Wanbailin Qu"), ("曾都区", "Zengdu Qu"),
+    # and the exceptions to those, from the whole-name table
+    ("长子县", "Zhangzi Xian"), ("乐清市", "Yueqing Shi"), ("乐亭县", "Laoting Xian"),
+    # a reading of one place does not leak into another of the same spelling
+    ("兴安盟", "Hinggan Meng"), ("兴安县", "Xing'an Xian"),
+    # generics: 新区 and 矿区 apart, 林区 only for 神农架林区 (碑林区 is 碑林 + 区)
+    ("浦东新区", "Pudong Xinqu"), ("峰峰矿区", "Fengfeng Kuangqu"), ("碑林区", "Beilin Qu"),
+    ("神农架林区", "Shennongjia Linqu"),
+    # minority-language forms
+    ("阿勒泰地区", "Altay Diqu"), ("鄂尔多斯市", "Ordos Shi"), ("昌都市", "Qamdo Shi"),
+], ids=lambda v: v if not v.isascii() else None)
+def test_place_name_readings(name, expected):
+    assert romanize(name) == expected
+
+
+def test_every_real_division_name_romanises_to_capitalised_words(jiangxi_divisions):
+    for name in jiangxi_divisions.name:
+        words = romanize(name).split(" ")
+        assert all(w[:1].isupper() and w.replace("'", "").isalpha() for w in words), name
+
+
 def test_override_per_record_wins():
     assert romanize("喀什市", "Kashi Shi") == "Kashi Shi"
 
