@@ -215,8 +215,8 @@ def read_collection(store: Store, cid: str, query: dict) -> pd.DataFrame:
     """The matching rows of a collection (every page), in a stable order."""
     filters = {"history": True} if query.get("history") else {}
     frame = read_any_layer(store, cid, province=query["province"], bbox=query["bbox"], **filters)
-    if "fid" not in frame.columns:
-        frame = frame.reset_index(names="fid")
+    if "fid" not in frame.columns:  # the gazetteer's names carry their own ``id``
+        frame = frame.assign(fid=frame["id"] if "id" in frame.columns else range(len(frame)))
     return frame
 
 

@@ -42,6 +42,23 @@ def _nudged(line: shapely.LineString, metres: float = 2.0) -> shapely.LineString
     return shapely.LineString(xy)
 
 
+#: A few gazetteer names (coordinates rounded from public knowledge of the places; codes GB/T 2260).
+NAMES_CSV = """name,class,lon,lat,code,aliases
+北京市,行政区域,116.4074,39.9042,110000,京
+南昌市,行政区域,115.8582,28.6829,360100,洪都
+长沙市,行政区域,112.9388,28.2282,430100,星城
+"""
+
+
+def _names(path: Path, db: str) -> None:
+    """Load :data:`NAMES_CSV` through the gazetteer's importer."""
+    from placenames.importers import import_names
+    from placenames.store import open_name_store
+
+    path.write_text(NAMES_CSV, encoding="utf-8")
+    import_names(open_name_store(db), path, "csv")
+
+
 def _ingest(paths: list[Path], province: str, db: str, user: str) -> int:
     result = ingest_paths(paths, province, db=db, user=user, progress=False)
     assert result.submission_id is not None, result.report
@@ -62,6 +79,7 @@ def web_db(tmp_path_factory, jx_lines, jx_markers) -> str:
     again = again.assign(geometry=[_nudged(again.geometry.iloc[0])])
     _ingest(write_shapefiles(root / "jx2", again, jx_markers[jx_markers["line_id"] == "3643"]), "360000", db, "jx")
     _ingest(write_shapefiles(root / "hn", hunan, None, stem="湖南省"), "430000", db, "hn")
+    _names(root / "names.csv", db)
     with open_store(db) as store:
         users = UserStore(store)
         for name, (role, province) in ACCOUNTS.items():

@@ -59,3 +59,17 @@ def test_without_the_gazetteer_a_clear_503(as_user, monkeypatch):
 def test_names_need_a_login(client):
     assert client.get("/names/search.json?q=bj").status_code == 401
     assert client.get("/names").status_code == 302
+
+
+def test_the_real_gazetteer_searches_the_test_database(as_user):
+    """With the gazetteer installed, the JSON and the pages come from its search over the names loaded."""
+    client = as_user("ana")
+    results = client.get("/names/search.json?q=nc").get_json()["results"]
+    assert results and results[0]["name"] == "南昌市"
+    html = client.get(f"/names/{results[0]['id']}").get_data(as_text=True)
+    assert "南昌市" in html and "Nanchang Shi" in html and "洪都" in html
+
+
+def test_names_collection_in_the_api(as_user):
+    page = as_user("ana").get("/ogc/collections/names/items?limit=10").get_json()
+    assert page["numberMatched"] == 3 and {f["properties"]["name"] for f in page["features"]} >= {"北京市"}

@@ -156,7 +156,7 @@
         .addTo(namesLayer);
     });
     namesLayer.addTo(map);
-    if (namesLayer.getLayers().length) { map.fitBounds(namesLayer.getBounds().pad(0.3), {maxZoom: 9}); }
+    if (namesLayer.getLayers().length) { map.fitBounds(namesLayer.getBounds().pad(0.3), {maxZoom: 7}); }
   }
   window.quhua = {apiLayer: apiLayer, issueLayer: issueLayer, legend: legend, showNames: showNames,
                   ruleColour: ruleColour, escape: esc};
