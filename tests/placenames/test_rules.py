@@ -55,3 +55,15 @@ def test_english_messages(gazetteer):
     _add(gazetteer, _name("南昌县", "行政区域", "440199", lon=113.3, lat=23.1))
     issue = next(i for i in check_names(gazetteer, lang="en")["issues"] if i["rule"] == "name.duplicate_county")
     assert "repeats the name" in issue["message"]
+
+
+def test_a_municipality_at_province_and_city_level_is_one_place(two_cities):
+    report = check_names(two_cities)
+    assert [i for i in report["issues"] if i["rule"] == "name.duplicate_county"] == []
+    assert report["summary"]["names"] == 30  # 上海市 twice, its 16 districts, 广州市 and its 11
+
+
+def test_a_malformed_division_code(gazetteer):
+    _add(gazetteer, _name("青云谱", "居民点", "36010"))
+    (issue,) = [i for i in check_names(gazetteer)["issues"] if i["rule"] == "name.code_format"]
+    assert issue["severity"] == "error" and "36010" in issue["message"] and issue["layer"] == "names"

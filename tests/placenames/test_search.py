@@ -49,3 +49,23 @@ def test_within_class_and_near(gazetteer):
 
 def test_nothing_for_an_unknown_name(gazetteer):
     assert search(gazetteer, "亚特兰蒂斯") == []
+
+
+def test_the_issues_examples_initials_and_typo(two_cities):
+    assert search(two_cities, "sh")[0]["name"] == "上海市"
+    assert search(two_cities, "guangzhuo")[0]["name"] == "广州市"  # zhou typed zhuo
+    assert search(two_cities, "Guǎngzhōu Shì")[0]["name"] == "广州市"
+    assert search(two_cities, "PY")[0]["name"] == "番禺区"  # the reading table's Panyu, not Fanyu
+    assert search(two_cities, "fanyu") == []
+
+
+def test_one_character_starting_before_containing_and_the_province_first_among_equals(two_cities):
+    results = search(two_cities, "海", limit=20)
+    assert _names(results) == ["海珠区", "上海市", "上海市"]  # 海珠区 starts with 海; the others contain it
+    assert [r["code"] for r in results[1:]] == ["310000", "310100"]  # the province before its city level
+
+
+def test_json_has_the_spec_fields_and_scores_best_first(two_cities):
+    results = search(two_cities, "区", limit=30)
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True) and len(results) == 27  # 16 + 11 districts
