@@ -8,4 +8,10 @@ export QUHUA_DB="${QUHUA_DB:-quhua-demo.gpkg}"
 rm -f "$QUHUA_DB" "$QUHUA_DB-wal" "$QUHUA_DB-shm"
 .venv/bin/quhua init
 .venv/bin/quhua demo
+# demo accounts on this local demo database only (change QUHUA_DEMO_PASSWORD for anything shared)
+export QUHUA_PASSWORD="${QUHUA_DEMO_PASSWORD:-quhua-demo}"
+.venv/bin/quhua users add official --role official >/dev/null
+.venv/bin/quhua users add jiangxi --role surveyor --province 360000 >/dev/null
+.venv/bin/quhua users add analyst --role analyst >/dev/null
+echo "demo accounts: official, jiangxi (surveyor of 360000), analyst — password: $QUHUA_PASSWORD" >&2
 exec .venv/bin/quhua serve --host 127.0.0.1 "$@"
