@@ -22,14 +22,16 @@ _CANDIDATES = 2000
 _EXACT = {"name": 100, "alias": 95, "proper": 95, "pinyin": 90, "initials": 75}
 
 
-def _chinese_scores(store: NameStore, query: str) -> dict[int, float]:
+def _chinese_scores(store: NameStore, query: str, filtered: bool = False) -> dict[int, float]:
+    """Exact, starting and containing matches; with filters (``within``, ``near`` …) more of the last, since
+    the filters are applied to the candidates afterwards."""
     scores: dict[int, float] = {}
     for name_id, _key, kind in store.candidates(query, ("name", "alias", "proper"), "exact", _CANDIDATES):
         scores[name_id] = max(scores.get(name_id, 0), _EXACT[kind])
     for name_id, key, _kind in store.candidates(query, ("name", "alias", "proper"), "prefix", _CANDIDATES):
         scores.setdefault(name_id, 70 - min(10, len(key) - len(query)))
     gram = query[:2]
-    candidates = store.gram_candidates(gram, _CANDIDATES * 5)
+    candidates = store.gram_candidates(gram, _CANDIDATES * (5 if filtered else 1))
     if len(query) > 2:  # the grams find names containing the first two characters; keep those with all
         candidates = [r.id for r in store.get(candidates) if query in r.name or any(query in a for a in r.aliases)]
     for name_id in candidates:
@@ -87,12 +89,13 @@ def search(store: NameStore, query: str, *, near: tuple[float, float] | None = N
     if not query:
         return []
     at = at.isoformat() if isinstance(at, date) else at
-    scores = _chinese_scores(store, query) if has_chinese(query) else _pinyin_scores(store, query)
+    filtered = bool(near or within or klass or at)
+    scores = _chinese_scores(store, query, filtered) if has_chinese(query) else _pinyin_scores(store, query)
     prefix = within.rstrip("0") if within else None
     if prefix and len(prefix) % 2:
         prefix += "0"
     # fetch only the best-scored candidates: a common syllable or character matches thousands of names
-    cap = 5000 if (near or within or klass or at) else max(200, 20 * limit)
+    cap = 5000 if filtered else max(200, 20 * limit)
     best = sorted(scores, key=lambda i: -scores[i])[:cap]
     results = []
     for record in store.get(best):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 __all__ = ["GENERICS", "initials", "pinyin_key", "romanize", "split_name"]
@@ -57,6 +57,11 @@ def _char_readings() -> dict[str, str]:
         return {row["char"]: row["pinyin"] for row in csv.DictReader(f)}
 
 
+@cache
+def _longest_first() -> tuple[str, ...]:
+    return tuple(sorted(_readings(), key=len, reverse=True))
+
+
 def split_name(name: str) -> tuple[str, str]:
     """``(专名, 通名)``: the generic suffix, unless that would leave nothing of the proper part.
 
@@ -69,18 +74,19 @@ def split_name(name: str) -> tuple[str, str]:
     return name, ""
 
 
-def _syllables(text: str) -> list[str]:
+@lru_cache(maxsize=1 << 16)  # proper parts and generics repeat across a gazetteer (村, 王家, 新村 …)
+def _syllables(text: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin
 
     syllables = [s for s in lazy_pinyin(text, style=Style.NORMAL, v_to_u=True, errors="ignore") if s.strip()]
     han = _CJK.findall(text)
     if len(han) != len(syllables):  # not one syllable per character: leave pypinyin's reading alone
-        return syllables
+        return tuple(syllables)
     places = _char_readings()
-    return [places.get(char, syllable) for char, syllable in zip(han, syllables, strict=True)]
+    return tuple(places.get(char, syllable) for char, syllable in zip(han, syllables, strict=True))
 
 
-def _word(syllables: list[str]) -> str:
+def _word(syllables: tuple[str, ...]) -> str:
     out = ""
     for i, syllable in enumerate(syllables):
         if i and _VOWEL_START.match(syllable):
@@ -122,7 +128,7 @@ def romanize(name: str, override: str | None = None) -> str:
 def _proper(proper: str) -> str:
     """The proper part as one word, with the reading table's form of a known name at its start."""
     readings = _readings()
-    known = next((k for k in sorted(readings, key=len, reverse=True) if proper.startswith(k)), None)
+    known = next((k for k in _longest_first() if proper.startswith(k)), None)
     if known is None:
         return _word(_syllables(proper))
     rest = proper[len(known):]

@@ -82,11 +82,15 @@ def open_name_store(url: str) -> NameStore:
 
 
 def _keys(record_id: int, record: NameRecord) -> list[tuple[int, str, str]]:
-    keys = {(record.name, "name"), (pinyin_key(record.pinyin), "pinyin"), (initials(record.name), "initials")}
+    name_initials = initials(record.name)
+    keys = {(record.name, "name"), (pinyin_key(record.pinyin), "pinyin"), (name_initials, "initials")}
     proper, generic = split_name(record.name)
     if generic:
+        # one syllable per character (the usual case): the proper part's initials start the name's
+        proper_initials = (name_initials[:len(proper)] if len(name_initials) == len(record.name)
+                           else initials(proper))
         keys |= {(proper, "proper"), (pinyin_key(record.pinyin.split(" ")[0]), "pinyin"),
-                 (initials(proper), "initials")}
+                 (proper_initials, "initials")}
     keys |= {(key.replace("v", "u"), "pinyin") for key, kind in list(keys) if kind == "pinyin" and "v" in key}
     keys |= {(alias, "alias") for alias in record.aliases}
     keys |= {(pinyin_key(alias), "pinyin") for alias in record.aliases if alias.isascii()}
@@ -121,11 +125,13 @@ class GeoPackageNameStore(NameStore):
             gpkg.create_feature_table(con, "names", _NAME_COLUMNS, "POINT", _SRID, "地名 place names")
             gpkg.create_feature_table(con, "divisions", _DIVISION_COLUMNS, "MULTIPOLYGON", _SRID,
                                       "行政区划 divisions")
-            for sql in ("CREATE TABLE IF NOT EXISTS name_keys (name_id INTEGER, key TEXT, kind TEXT)",
-                        "CREATE INDEX IF NOT EXISTS name_keys_key ON name_keys (key, kind)",
+            # clustered on the look-up key (WITHOUT ROWID): one B-tree per table instead of table + index
+            for sql in ("CREATE TABLE IF NOT EXISTS name_keys (key TEXT, kind TEXT, name_id INTEGER, "
+                        "PRIMARY KEY (key, kind, name_id)) WITHOUT ROWID",
                         "CREATE INDEX IF NOT EXISTS name_keys_id ON name_keys (name_id)",
-                        "CREATE TABLE IF NOT EXISTS name_grams (gram TEXT, name_id INTEGER)",
-                        "CREATE INDEX IF NOT EXISTS name_grams_gram ON name_grams (gram, name_id)",
+                        "CREATE TABLE IF NOT EXISTS name_grams (gram TEXT, name_id INTEGER, "
+                        "PRIMARY KEY (gram, name_id)) WITHOUT ROWID",
+                        "CREATE INDEX IF NOT EXISTS name_grams_id ON name_grams (name_id)",
                         "CREATE INDEX IF NOT EXISTS names_source ON names (source, source_id)",
                         "CREATE UNIQUE INDEX IF NOT EXISTS divisions_code ON divisions (code)"):
                 con.execute(sql)
@@ -190,8 +196,10 @@ class GeoPackageNameStore(NameStore):
             grams |= _grams(record_id, record)
         con.executemany(f"INSERT INTO names (fid, {', '.join(_NAME_COLUMNS)}, geom) VALUES "
                         f"({', '.join('?' * (len(_NAME_COLUMNS) + 2))})", new_rows)
-        con.executemany("INSERT INTO name_keys VALUES (?, ?, ?)", keys)
-        con.executemany("INSERT INTO name_grams VALUES (?, ?)", grams)
+        # sorted, so that the B-trees are filled in order rather than at random pages
+        con.executemany("INSERT OR IGNORE INTO name_keys (name_id, key, kind) VALUES (?, ?, ?)",
+                        sorted(keys, key=lambda k: (k[1], k[2], k[0])))
+        con.executemany("INSERT OR IGNORE INTO name_grams (gram, name_id) VALUES (?, ?)", sorted(grams))
         inserted = len(new_rows)
         return inserted, updated
 
