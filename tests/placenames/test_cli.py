@@ -42,3 +42,21 @@ def test_import_with_bad_rows_exits_1(capsys, tmp_path):
     assert main(["--db", str(tmp_path / "q.gpkg"), "names", "import", str(path)]) == 1
     err = capsys.readouterr().err
     assert "bad.csv" in err and "line 3" in err and "nothing stored" in err
+
+
+def test_a_rename_through_the_cli_shows_history_and_dated_search(capsys, tmp_path):
+    db, path = tmp_path / "q.gpkg", tmp_path / "村.csv"
+    path.write_text("id,name,class,lon,lat,code,valid_from\nv1,老街村,群众自治组织,115.88,28.68,360102,2001-01-01\n",
+                    encoding="utf-8")
+    assert run_cli(capsys, "--db", db, "names", "import", path) == (0, "1 names added, 0 updated (村.csv)\n")
+    path.write_text("id,name,class,lon,lat,code,valid_from\nv1,新华村,群众自治组织,115.88,28.68,360102,2016-05-01\n",
+                    encoding="utf-8")
+    assert run_cli(capsys, "--db", db, "names", "import", path)[0] == 0
+
+    code, now = run_cli(capsys, "--db", db, "names", "search", "xhc", "--json")
+    assert code == 0 and [r["name"] for r in now] == ["新华村"]
+    code, then = run_cli(capsys, "--db", db, "names", "search", "老街", "--at", "2015-01-01", "--json")
+    assert [(r["name"], r["status"]) for r in then] == [("老街村", "historical")]
+
+    code, text = run_cli(capsys, "--db", db, "names", "show", now[0]["id"])
+    assert "2001-01-01 – 2016-05-01  老街村  [historical]" in text and "新华村" in text
