@@ -187,8 +187,10 @@ def division_frame(frame: gpd.GeoDataFrame, level: str | None = None) -> gpd.Geo
         lambda c: None if c.endswith("0000") else (c[:2] + "0000" if c.endswith("00") else c[:4] + "00"))
     geometry = frame.to_crs(4490).geometry.map(
         lambda g: g if g is None or g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]))
-    return gpd.GeoDataFrame({"code": codes, "name": frame[name_col].astype(str), "level": levels,
-                             "parent": parents}, geometry=geometry.values, crs=4490)
+    out = gpd.GeoDataFrame({"code": codes, "name": frame[name_col].astype(str), "level": levels,
+                            "parent": parents}, geometry=geometry.values, crs=4490)
+    # a city without counties (东莞市 441900, 儋州市 460400) is listed at city and at county level: one division
+    return out.drop_duplicates("code").reset_index(drop=True)
 
 
 def import_divisions(store: NameStore, path: Path, level: str | None = None) -> int:

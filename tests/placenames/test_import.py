@@ -92,3 +92,16 @@ def test_store_is_a_geopackage_layer(gazetteer):
     assert layers["names"] == "Point" and layers["divisions"] == "MultiPolygon"
     assert pyogrio.read_info(gazetteer.path, layer="names")["crs"] == "EPSG:4490"
     assert open_name_store(str(gazetteer.path)).divisions("city").shape[0] == 11
+
+
+def test_a_city_listed_at_two_levels_is_one_division():
+    import geopandas as gpd
+    import shapely
+
+    from placenames.importers import division_frame
+
+    square = shapely.box(113.5, 22.8, 114.2, 23.1)
+    frame = gpd.GeoDataFrame({"adcode": ["441900", "441900"], "name": ["东莞市", "东莞市"]},
+                             geometry=[square, square], crs=4490)
+    divisions = division_frame(frame)
+    assert divisions.code.tolist() == ["441900"] and divisions.level.tolist() == ["city"]
