@@ -19,7 +19,7 @@ import unicodedata
 from functools import cache, lru_cache
 from pathlib import Path
 
-__all__ = ["GENERICS", "initials", "pinyin_key", "romanize", "split_name"]
+__all__ = ["GENERICS", "initials", "initials_of", "pinyin_key", "romanize", "split_name"]
 
 #: Generic parts (通名), longest first so that 自治县 wins over 县.
 GENERICS = sorted([
@@ -149,6 +149,44 @@ def pinyin_key(text: str) -> str:
 def initials(name: str) -> str:
     """Pinyin initials of the Chinese characters: 北京市 → ``bjs``."""
     return "".join(s[0] for s in _syllables(name) if s)
+
+
+@cache
+def _pinyin_syllables() -> frozenset[str]:
+    """Every toneless syllable pypinyin knows (ü written v), for splitting a romanised word."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    readings = ",".join(pinyin_dict.values()).replace("ü", "v")
+    return frozenset(pinyin_key(r) for r in readings.split(","))
+
+
+def _split_word(word: str, first: bool = True) -> list[str] | None:
+    """Syllables of one romanised word; a syllable after the first never starts with a, o or e (else the
+    word would carry an apostrophe there), which makes the split unambiguous."""
+    if not word:
+        return []
+    known = _pinyin_syllables()
+    for size in range(min(6, len(word)), 0, -1):
+        head = word[:size]
+        if head in known and (first or head[0] not in "aoe"):
+            rest = _split_word(word[size:], first=False)
+            if rest is not None:
+                return [head, *rest]
+    return None
+
+
+def initials_of(name: str, pinyin: str) -> str:
+    """Initials of a name read from its romanisation (so 番禺 Panyu gives ``py``); pypinyin's reading of the
+    characters when the romanisation is no plain pinyin (Hohhot) or has not one syllable per character.
+
+    >>> initials_of("番禺区", "Panyu Qu"), initials_of("西安市", "Xi'an Shi"), initials_of("呼和浩特市", "Hohhot Shi")
+    ('pyq', 'xas', 'hhhts')
+    """
+    pieces = [_split_word(pinyin_key(w)) for w in re.split(r"[ '’-]", pinyin) if w]
+    letters = "".join(s[0] for piece in pieces if piece is not None for s in piece)
+    if any(piece is None for piece in pieces) or len(letters) != len(_CJK.findall(name)):
+        return initials(name)
+    return letters
 
 
 def has_chinese(text: str) -> bool:

@@ -25,7 +25,7 @@ from boundaries.store import gpkg, open_store
 from boundaries.store.geopackage import srs_rows
 from placenames.errors import PlacenamesError
 from placenames.model import NameRecord
-from placenames.romanize import initials, pinyin_key, split_name
+from placenames.romanize import initials, initials_of, pinyin_key, split_name
 
 __all__ = ["GeoPackageNameStore", "NameStore", "open_name_store"]
 
@@ -82,7 +82,7 @@ def open_name_store(url: str) -> NameStore:
 
 
 def _keys(record_id: int, record: NameRecord) -> list[tuple[int, str, str]]:
-    name_initials = initials(record.name)
+    name_initials = initials_of(record.name, record.pinyin)
     keys = {(record.name, "name"), (pinyin_key(record.pinyin), "pinyin"), (name_initials, "initials")}
     proper, generic = split_name(record.name)
     if generic:
@@ -194,8 +194,7 @@ class GeoPackageNameStore(NameStore):
                                 (record_id, record.valid_from, previous[0]))
             keys += _keys(record_id, record)
             grams |= _grams(record_id, record)
-        con.executemany(f"INSERT INTO names (fid, {', '.join(_NAME_COLUMNS)}, geom) VALUES "
-                        f"({', '.join('?' * (len(_NAME_COLUMNS) + 2))})", new_rows)
+        _insert_points(con, new_rows)
         # sorted, so that the B-trees are filled in order rather than at random pages
         con.executemany("INSERT OR IGNORE INTO name_keys (name_id, key, kind) VALUES (?, ?, ?)",
                         sorted(keys, key=lambda k: (k[1], k[2], k[0])))
@@ -266,6 +265,31 @@ class GeoPackageNameStore(NameStore):
             return empty
         frame = pd.DataFrame.from_records(rows, columns=[*_DIVISION_COLUMNS, "geom"])
         return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=gpkg.decode(frame["geom"]), crs="EPSG:4490")
+
+
+_BULK = 1000
+
+
+def _insert_points(con: sqlite3.Connection, rows: list[list]) -> None:
+    """Insert name rows (fid first, then the columns, then the geometry blob).
+
+    The GeoPackage's spatial-index trigger calls Python's ST_* functions for every row (a third of a large
+    import's time); for a large batch it is set aside inside the transaction and the index filled from the
+    points' lon/lat in one statement (a point's box is the point), then the trigger is put back. A failure
+    rolls all of it back, trigger included.
+    """
+    insert = (f"INSERT INTO names (fid, {', '.join(_NAME_COLUMNS)}, geom) VALUES "
+              f"({', '.join('?' * (len(_NAME_COLUMNS) + 2))})")
+    found = con.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'rtree_names_geom_insert'"
+                        ).fetchone()
+    if len(rows) < _BULK or found is None:
+        con.executemany(insert, rows)
+        return
+    con.execute('DROP TRIGGER "rtree_names_geom_insert"')
+    con.executemany(insert, rows)
+    con.execute('INSERT OR REPLACE INTO "rtree_names_geom" SELECT fid, lon, lon, lat, lat FROM names '
+                "WHERE fid BETWEEN ? AND ?", (rows[0][0], rows[-1][0]))
+    con.execute(found[0])
 
 
 def _record(row) -> NameRecord:

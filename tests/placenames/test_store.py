@@ -47,3 +47,22 @@ def test_postgis_is_refused_with_a_message():
 
     with pytest.raises(PlacenamesError, match="PostGIS"):
         open_name_store("postgresql://localhost/quhua")
+
+
+def test_a_large_batch_fills_the_spatial_index_and_keeps_its_trigger(tmp_path, jiangxi_places):
+    import pyogrio
+
+    store = open_name_store(str(tmp_path / "q.gpkg"))
+    from dataclasses import replace
+
+    copies = 1 + 1200 // len(jiangxi_places)  # over the bulk threshold
+    places = [replace(r, source_id=f"bulk{i}") for i, r in enumerate(jiangxi_places * copies)]
+    with store.write():
+        store.upsert(places)
+    con = store.con
+    assert con.execute("SELECT count(*) FROM rtree_names_geom").fetchone()[0] == len(places)
+    assert con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'rtree_names_geom_insert'").fetchone()[0] == 1
+    # GDAL's bbox filter reads the index: 南昌's surroundings hold only the places whose points lie there
+    near = pyogrio.read_dataframe(store.path, layer="names", bbox=(115.7, 28.5, 116.1, 28.8))
+    expected = sum(115.7 <= r.lon <= 116.1 and 28.5 <= r.lat <= 28.8 for r in places)
+    assert len(near) == expected > 0
