@@ -81,7 +81,8 @@ def open_name_store(url: str) -> NameStore:
     return GeoPackageNameStore(Path(url))
 
 
-def _keys(record_id: int, record: NameRecord) -> list[tuple[int, str, str]]:
+def _keys(record_id: int, record: NameRecord) -> list[tuple[str, str, int]]:
+    """``(key, kind, name_id)`` rows of ``name_keys``, in its primary key's order (so they sort as they are)."""
     name_initials = initials_of(record.name, record.pinyin)
     keys = {(record.name, "name"), (pinyin_key(record.pinyin), "pinyin"), (name_initials, "initials")}
     proper, generic = split_name(record.name)
@@ -94,7 +95,7 @@ def _keys(record_id: int, record: NameRecord) -> list[tuple[int, str, str]]:
     keys |= {(key.replace("v", "u"), "pinyin") for key, kind in list(keys) if kind == "pinyin" and "v" in key}
     keys |= {(alias, "alias") for alias in record.aliases}
     keys |= {(pinyin_key(alias), "pinyin") for alias in record.aliases if alias.isascii()}
-    return [(record_id, key, kind) for key, kind in keys if key]
+    return [(key, kind, record_id) for key, kind in keys if key]
 
 
 def _grams(record_id: int, record: NameRecord) -> set[tuple[str, int]]:
@@ -196,8 +197,8 @@ class GeoPackageNameStore(NameStore):
             grams |= _grams(record_id, record)
         _insert_points(con, new_rows)
         # sorted, so that the B-trees are filled in order rather than at random pages
-        con.executemany("INSERT OR IGNORE INTO name_keys (name_id, key, kind) VALUES (?, ?, ?)",
-                        sorted(keys, key=lambda k: (k[1], k[2], k[0])))
+        keys.sort()
+        con.executemany("INSERT OR IGNORE INTO name_keys (key, kind, name_id) VALUES (?, ?, ?)", keys)
         con.executemany("INSERT OR IGNORE INTO name_grams (gram, name_id) VALUES (?, ?)", sorted(grams))
         inserted = len(new_rows)
         return inserted, updated
