@@ -195,10 +195,11 @@ def _add_plugins() -> None:
 
 def _fail(message: str, code: int, rule: str, as_json: bool) -> int:
     if as_json:
-        issue = {"rule": rule, "severity": "error", "layer": None, "feature": None,
-                 "lon": None, "lat": None, "message": message}
-        click.echo(json.dumps({"accepted": False, "summary": {"errors": 1, "warnings": 0},
-                               "issues": [issue]}, ensure_ascii=False, indent=1))
+        from boundaries.model import Issue
+        from boundaries.report import error_report
+
+        issue = Issue(rule, "error", "dataset", None, None, None, message)
+        click.echo(json.dumps(error_report(None, issue), ensure_ascii=False, indent=1))
     else:
         click.echo(f"quhua: {message}", err=True)
     return code

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from boundaries.errors import InputError
 
-__all__ = ["detect_dbf_encoding", "normalise_encoding", "raw_dbf_strings"]
+__all__ = ["decode_text", "detect_dbf_encoding", "normalise_encoding", "raw_dbf_strings", "shapefile_part"]
 
 # ESRI language driver ids (DBF byte 29) → Python codec. 0x00 and 0x57 ("ANSI": the writer's code page)
 # say nothing usable, so they fall through to the guess.
@@ -36,6 +36,25 @@ def normalise_encoding(name: str, *, source: str = "--encoding") -> str:
     except LookupError as err:
         raise InputError(f"{source}: unknown encoding {name!r}; use e.g. UTF-8, GBK or GB18030",
                          rule="dataset.encoding", file=source) from err
+
+
+def shapefile_part(shp: Path, suffix: str) -> Path | None:
+    """The file beside ``shp`` with the same stem and ``suffix`` in any case (``.DBF`` as ``.dbf``)."""
+    escaped = "".join(f"[{c}]" if c in "*?[" else c for c in shp.stem)
+    return next((p for p in shp.parent.glob(f"{escaped}.*") if p.suffix.lower() == suffix), None)
+
+
+def decode_text(raw: bytes, override: str | None, *, source: str) -> tuple[str, str]:
+    """``(text, encoding)`` of a text file: ``override``, else strict UTF-8 (BOM allowed), else GB18030."""
+    codecs_to_try = [normalise_encoding(override)] if override else ["utf-8-sig", "gb18030"]
+    for codec in codecs_to_try:
+        try:
+            return raw.decode(codec), "utf-8" if codec == "utf-8-sig" else codec
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"{source}: the text decodes neither as UTF-8 nor as GB18030/GBK"
+                     f"{f' nor as {override}' if override else ''}; say the encoding with --encoding NAME",
+                     rule="dataset.encoding", file=source)
 
 
 def raw_dbf_strings(dbf: Path) -> tuple[int, list[bytes]]:
@@ -79,14 +98,12 @@ def detect_dbf_encoding(shp: Path, override: str | None = None) -> tuple[str, st
     """
     if override:
         return normalise_encoding(override), "--encoding"
-    cpg = shp.with_suffix(".cpg")
-    if not cpg.exists():
-        cpg = next((p for p in shp.parent.glob(shp.stem + ".*") if p.suffix.lower() == ".cpg"), cpg)
-    if cpg.exists():
+    cpg = shapefile_part(shp, ".cpg")
+    if cpg is not None:
         text = cpg.read_bytes().decode("ascii", "replace").strip()
         if text:
             return normalise_encoding(text, source=cpg.name), ".cpg"
-    dbf = next((p for p in shp.parent.glob(shp.stem + ".*") if p.suffix.lower() == ".dbf"), None)
+    dbf = shapefile_part(shp, ".dbf")
     if dbf is None:
         return "utf-8", "no attributes"
     ldid, chunks = raw_dbf_strings(dbf)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import stat
 import tempfile
 import warnings
@@ -25,7 +26,7 @@ import pandas as pd
 import shapely
 
 from boundaries import crs as crs_mod
-from boundaries.encoding import detect_dbf_encoding, normalise_encoding
+from boundaries.encoding import decode_text, detect_dbf_encoding, shapefile_part
 from boundaries.errors import InputError
 from boundaries.fields import (
     ALIASES,
@@ -163,8 +164,8 @@ def _expand(paths: list[Path], stack: contextlib.ExitStack) -> tuple[list[Path],
         suffix = path.suffix.lower()
         if suffix in _SHAPEFILE_PARTS - {".shp"}:
             continue  # recorded with its .shp
-        members = [path] if suffix != ".shp" else sorted(
-            p for p in path.parent.glob(f"{glob_escape(path.stem)}.*") if p.suffix.lower() in _SHAPEFILE_PARTS)
+        members = [path] if suffix != ".shp" else [
+            p for part in sorted(_SHAPEFILE_PARTS) if (p := shapefile_part(path, part)) is not None]
         sources += [SourceFile(name=p.name, sha256=_sha256(p), size=p.stat().st_size) for p in members]
         if suffix == ".zip":
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="quhua-zip-")))
@@ -183,20 +184,9 @@ def _expand(paths: list[Path], stack: contextlib.ExitStack) -> tuple[list[Path],
 
 
 # -- reading each kind of file ----------------------------------------------------------------------------
-def _sidecar(shp: Path, suffix: str) -> Path | None:
-    for candidate in shp.parent.glob(f"{glob_escape(shp.stem)}.*"):
-        if candidate.suffix.lower() == suffix:
-            return candidate
-    return None
-
-
-def glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
-
-
 def _check_shapefile(shp: Path) -> None:
     for suffix, role in ((".shx", "index"), (".dbf", "attribute table")):
-        if _sidecar(shp, suffix) is None:
+        if shapefile_part(shp, suffix) is None:
             raise InputError(f"{shp.name}: the {role} {shp.stem}{suffix} is missing beside it; a shapefile "
                              f"is several files — send {shp.stem}.shp, .shx, .dbf and .prj together "
                              "(or zip them)", file=shp.name)
@@ -269,21 +259,7 @@ def _read_table(path: Path, crs_override, encoding_override) -> list[_Layer]:
         if path.suffix.lower() == ".xlsx":
             table, encoding = pd.read_excel(path, dtype=object), "xlsx"
         else:
-            raw = path.read_bytes()
-            encoding = normalise_encoding(encoding_override) if encoding_override else None
-            for codec in ([encoding] if encoding else ["utf-8-sig", "gb18030"]):
-                try:
-                    text = raw.decode(codec)
-                    encoding = "utf-8" if codec == "utf-8-sig" else codec
-                    break
-                except UnicodeDecodeError:
-                    continue
-            else:
-                raise InputError(f"{path.name}: the table decodes neither as UTF-8 nor as GB18030/GBK; "
-                                 "say the encoding with --encoding NAME", rule="dataset.encoding",
-                                 file=path.name)
-            import io
-
+            text, encoding = decode_text(path.read_bytes(), encoding_override, source=path.name)
             table = pd.read_csv(io.StringIO(text), dtype=object, skipinitialspace=True)
     except InputError:
         raise
@@ -368,16 +344,15 @@ def _to_storage(geometry: gpd.GeoSeries, epsg: int, source: str) -> gpd.GeoSerie
 
 
 def _crs_hint(epsg: int, x: float, y: float) -> str:
-    if (epsg in crs_mod.GEOGRAPHIC and abs(x) > 180) or (abs(y) > 90 and epsg in crs_mod.GEOGRAPHIC):
-        zone = int(x // 1_000_000) if x > 1_000_000 else None
-        guess = next((e for e in range(4491, 4534) if (g := crs_mod.gauss_kruger(e)).prefixed
-                      and g.zone == zone), None)
-        return (" — they look like projected metres (Gauss-Krüger), not degrees; give the right CRS with "
-                f"--crs{f' (the easting prefix {zone} suggests EPSG:{guess})' if guess else ''}")
-    if epsg in crs_mod.GEOGRAPHIC:
+    if epsg not in crs_mod.GEOGRAPHIC:
+        return (" — outside this zone's strip; check the zone (central meridian) and whether X and Y are "
+                "swapped, then give the right --crs")
+    if abs(x) <= 180 and abs(y) <= 90:
         return " — outside China's extent; are longitude and latitude swapped?"
-    return (" — outside this zone's strip; check the zone (central meridian) and whether X and Y are "
-            "swapped, then give the right --crs")
+    zone = int(x // 1_000_000) if x > 1_000_000 else None
+    guess = next((e for e in range(4491, 4534) if (g := crs_mod.gauss_kruger(e)).prefixed and g.zone == zone), None)
+    return (" — they look like projected metres (Gauss-Krüger), not degrees; give the right CRS with "
+            f"--crs{f' (the easting prefix {zone} suggests EPSG:{guess})' if guess else ''}")
 
 
 def _canonical(layer: _Layer, kind: str, field_map, issues: list[Issue]) -> pd.DataFrame:

@@ -18,6 +18,8 @@ import pandas as pd
 import shapely
 
 from boundaries.crs import CHINA_BOUNDS
+from boundaries.encoding import decode_text
+from boundaries.errors import InputError
 from placenames.errors import ImportRowsError, PlacenamesError
 from placenames.model import CLASSES, NameRecord, division_level, valid_code
 from placenames.romanize import has_chinese, romanize
@@ -101,15 +103,10 @@ def _geonames_records(path: Path) -> list[tuple[int, NameRecord | Exception]]:
 
 def _table_rows(path: Path, fmt: str) -> list[tuple[int, dict]]:
     if fmt == "csv":
-        raw = path.read_bytes()
-        for codec in ("utf-8-sig", "gb18030"):
-            try:
-                text = raw.decode(codec)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise PlacenamesError(f"{path.name}: decodes neither as UTF-8 nor as GB18030; save it as UTF-8")
+        try:
+            text, _encoding = decode_text(path.read_bytes(), None, source=path.name)
+        except InputError as err:
+            raise PlacenamesError(err.message, file=path.name) from err
         return [(i + 2, row) for i, row in enumerate(csv.DictReader(io.StringIO(text)))]  # line 1 is the header
     frame = gpd.read_file(path).to_crs(4490)
     rows = []

@@ -22,7 +22,6 @@ import pandas as pd
 import shapely
 
 from boundaries.store import gpkg, open_store
-from boundaries.store.geopackage import srs_rows
 from placenames.errors import PlacenamesError
 from placenames.model import NameRecord
 from placenames.romanize import initials, initials_of, pinyin_key, split_name
@@ -118,11 +117,8 @@ class GeoPackageNameStore(NameStore):
         return self._store.connection()
 
     def init(self) -> None:
-        self._store.init()
-        con = self.con
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            gpkg.ensure_geopackage(con, srs_rows(_SRID))
+        self._store.init()  # the GeoPackage itself, with its SRS table
+        with gpkg.transaction(self.con) as con:
             gpkg.create_feature_table(con, "names", _NAME_COLUMNS, "POINT", _SRID, "地名 place names")
             gpkg.create_feature_table(con, "divisions", _DIVISION_COLUMNS, "MULTIPOLYGON", _SRID,
                                       "行政区划 divisions")
@@ -136,10 +132,6 @@ class GeoPackageNameStore(NameStore):
                         "CREATE INDEX IF NOT EXISTS names_source ON names (source, source_id)",
                         "CREATE UNIQUE INDEX IF NOT EXISTS divisions_code ON divisions (code)"):
                 con.execute(sql)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     def has_names(self) -> bool:
         return self.path.is_file() and gpkg.has_table(self.con, "name_keys")
@@ -149,13 +141,8 @@ class GeoPackageNameStore(NameStore):
         """One transaction: everything inside is stored whole or not at all."""
         if not gpkg.has_table(self.con, "names"):
             self.init()
-        self.con.execute("BEGIN IMMEDIATE")
-        try:
+        with gpkg.transaction(self.con):
             yield
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
 
     # -- names ------------------------------------------------------------------------------------
     def upsert(self, records: list[NameRecord]) -> tuple[int, int]:

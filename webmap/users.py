@@ -58,10 +58,9 @@ class UserStore:
         if create and not gpkg.has_table(con, _TABLE):
             if not self.store.exists():
                 self.store.init()
-            con.execute("BEGIN IMMEDIATE")
-            gpkg.create_attribute_table(con, _TABLE, _COLUMNS, "用户 viewer accounts")
-            con.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{_TABLE}_name" ON "{_TABLE}" (name)')
-            con.execute("COMMIT")
+            with gpkg.transaction(con):
+                gpkg.create_attribute_table(con, _TABLE, _COLUMNS, "用户 viewer accounts")
+                con.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{_TABLE}_name" ON "{_TABLE}" (name)')
         return con
 
     def add(self, name: str, password: str, role: str, province: str | None = None) -> User:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import contextmanager
 from pathlib import Path
 
 from boundaries.errors import StoreError
@@ -58,9 +57,7 @@ class GeoPackageStore(SqlStore):
     def init(self) -> None:
         if not self.path.parent.exists():
             raise StoreError(f"cannot create {self.path}: folder {self.path.parent} does not exist")
-        con = self.connection()
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with gpkg.transaction(self.connection()) as con:
             gpkg.ensure_geopackage(con, srs_rows(SRID))
             for layer, (geometry_type, columns) in SCHEMA.items():
                 if geometry_type is None:
@@ -70,10 +67,6 @@ class GeoPackageStore(SqlStore):
                                               DESCRIPTIONS[layer])
             for layer in ("lines", "markers"):
                 con.execute(f'CREATE INDEX IF NOT EXISTS "{layer}_current" ON "{layer}" (status, province)')
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         self.checkpoint()
 
     def checkpoint(self) -> None:
@@ -95,16 +88,8 @@ class GeoPackageStore(SqlStore):
     def _insert_returning_fid(self, sql, params):
         return self.connection().execute(sql, params).lastrowid
 
-    @contextmanager
     def _write_transaction(self, submission):
-        con = self.connection()
-        con.execute("BEGIN IMMEDIATE")  # one writer at a time: the checks see what is stored now
-        try:
-            yield
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        return gpkg.transaction(self.connection())  # one writer at a time: the checks see what is stored now
 
     def _encode(self, geometries):
         return gpkg.encode(geometries, SRID)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "encode",
     "ensure_geopackage",
     "has_table",
+    "transaction",
 ]
 
 GEOMETRY_COLUMN = "geom"
@@ -117,6 +119,19 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
         con.create_function(name, 1, _envelope_part(i), deterministic=True)
     return con
+
+
+@contextmanager
+def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception: one writer at a time, and what
+    happens inside is stored whole or not at all."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def ensure_geopackage(con: sqlite3.Connection, srs: Iterable[tuple[int, str, str]]) -> None:
