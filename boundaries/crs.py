@@ -140,10 +140,28 @@ def metric_epsg(lon: float) -> int:
 
 @cache
 def transformer(source: int, target: int):
-    """A cached pyproj transformer working in (easting/longitude, northing/latitude) order."""
+    """A cached pyproj transformer working in (easting/longitude, northing/latitude) order.
+
+    Between EPSG:4490 and a CGCS2000 Gauss-Krüger zone (same datum: a projection, no datum shift) it is
+    PROJ's transverse Mercator with ``+algo=auto``: the faster Evenden/Snyder series where its error is below
+    0.1 mm (near the central meridian), the exact Poder/Engsager algorithm elsewhere — the EPSG
+    definition's figures to 0.1 mm at twice the speed on the millions of vertices a check projects.
+
+    >>> [round(v, 3) for v in transformer(4490, 4547).transform(114.5, 29.3)]
+    [548578.435, 3242624.53]
+    """
     from pyproj import Transformer
 
-    return Transformer.from_crs(source, target, always_xy=True)
+    zone = gauss_kruger(target if source == 4490 else source if target == 4490 else 0)
+    if zone is None:
+        return Transformer.from_crs(source, target, always_xy=True)
+    tmerc = (f"+proj=tmerc +algo=auto +lat_0=0 +lon_0={zone.central_meridian} +k=1 "
+             f"+x_0={zone.false_easting} +y_0=0 +ellps=GRS80")
+    if source == 4490:
+        return Transformer.from_pipeline(f"+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+                                         f"+step {tmerc}")
+    return Transformer.from_pipeline(f"+proj=pipeline +step +inv {tmerc} "
+                                     "+step +proj=unitconvert +xy_in=rad +xy_out=deg")
 
 
 def implausible(epsg: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:

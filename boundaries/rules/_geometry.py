@@ -28,6 +28,7 @@ from boundaries.crs import transformer
 __all__ = [
     "DEG_PER_M",
     "LinePieces",
+    "LineVertices",
     "LineView",
     "MarkerView",
     "MetricCache",
@@ -36,9 +37,11 @@ __all__ = [
     "division_prefix",
     "fmt_m",
     "line_pieces",
+    "line_vertices",
     "nearest_line_m",
     "pair_key",
     "parallel",
+    "project_xy",
     "to_lonlat",
     "workspace",
     "zone_epsg",
@@ -115,6 +118,32 @@ def _project(geometries: np.ndarray, epsg: int, inverse: bool = False) -> np.nda
 
     with np.errstate(invalid="ignore"):
         return shapely.transform(geometries, apply)
+
+
+def project_xy(lonlat: np.ndarray, epsg: np.ndarray) -> np.ndarray:
+    """(lon, lat) rows into the Gauss-Krüger zone given per row (``epsg``), on every core.
+
+    Made for vertices, whose rows of one zone come in runs (a line's vertices are consecutive): each run
+    goes to pyproj as a slice of the flat array, with no geometry built and nothing gathered or scattered.
+    """
+    out = np.empty_like(lonlat, dtype=float)
+    if not len(lonlat):
+        return out
+    change = np.flatnonzero(epsg[1:] != epsg[:-1]) + 1
+    starts, ends = np.r_[0, change], np.r_[change, len(lonlat)]
+
+    def project(span: np.ndarray) -> np.ndarray:
+        lo, hi = int(span[0]), int(span[-1]) + 1
+        for k in range(np.searchsorted(ends, lo, side="right"), len(starts)):
+            a, b = max(int(starts[k]), lo), min(int(ends[k]), hi)
+            if a >= hi:
+                break
+            with np.errstate(invalid="ignore"):
+                out[a:b, 0], out[a:b, 1] = transformer(4490, int(epsg[a])).transform(lonlat[a:b, 0], lonlat[a:b, 1])
+        return span[:0]
+
+    parallel(project, np.arange(len(lonlat)))
+    return out
 
 
 def to_lonlat(xy: np.ndarray, epsg: int) -> np.ndarray:
@@ -243,6 +272,40 @@ class MarkerView:
 
 
 @dataclass
+class LineVertices:
+    """Every vertex of the view's line geometries, flat: taken apart once, projected once, for every rule.
+
+    ``parts`` are the line parts (EPSG:4490), ``part_line`` the LineView index of each; ``lonlat`` and
+    ``xy`` each vertex in degrees and in its line's own Gauss-Krüger zone; ``part`` the part of each vertex.
+    Lines that are missing or not lines have no parts here.
+    """
+
+    parts: np.ndarray
+    part_line: np.ndarray
+    lonlat: np.ndarray
+    xy: np.ndarray
+    part: np.ndarray
+
+    @cached_property
+    def line(self) -> np.ndarray:
+        """The LineView index of each vertex."""
+        return self.part_line[self.part]
+
+    def of_lines(self, lines: np.ndarray) -> LineVertices:
+        """The vertices of LineView lines ``lines`` only (parts renumbered from 0, order kept)."""
+        wanted = np.zeros(max(int(self.part_line.max(initial=-1)), int(np.max(lines, initial=-1))) + 1,
+                          dtype=bool)
+        wanted[lines] = True
+        keep_part = wanted[self.part_line]
+        if keep_part.all():
+            return self
+        keep = keep_part[self.part]
+        renumber = np.cumsum(keep_part) - 1
+        return LineVertices(self.parts[keep_part], self.part_line[keep_part], self.lonlat[keep], self.xy[keep],
+                            renumber[self.part[keep]])
+
+
+@dataclass
 class Workspace:
     """What every rule of one check shares: the line and marker views and memoised results."""
 
@@ -344,10 +407,9 @@ class LinePieces:
 
     def __init__(self, ws: Workspace, usable: np.ndarray):
         view = ws.lines
-        parts, part_line = shapely.get_parts(view.geometries[usable], return_index=True)
-        self.xy, part = shapely.get_coordinates(parts, return_index=True)
-        # the projected lines hold the same vertices in the same order
-        self.projected = shapely.get_coordinates(shapely.get_parts(view.metric.own[usable]))
+        vertices = line_vertices(ws).of_lines(usable)
+        parts, part = vertices.parts, vertices.part
+        self.xy, self.projected = vertices.lonlat, vertices.xy
         first = np.searchsorted(part, np.arange(len(parts)))
         last = np.searchsorted(part, np.arange(len(parts)), side="right") - 1
         step = PIECE_VERTICES - 1
@@ -356,7 +418,7 @@ class LinePieces:
         within = np.arange(len(piece_part)) - np.repeat(np.cumsum(count) - count, count)
         self.start = first[piece_part] + step * within
         self.end = np.minimum(self.start + step, last[piece_part])
-        self.line = usable[part_line[piece_part]]
+        self.line = vertices.part_line[piece_part]
         self.zone = view.metric.zone[self.line]
         low = np.minimum(np.minimum.reduceat(self.xy, self.start), self.xy[self.end])
         high = np.maximum(np.maximum.reduceat(self.xy, self.start), self.xy[self.end])
@@ -382,6 +444,20 @@ class LinePieces:
             if len(other):
                 built[other] = _project(self._lines(self.xy, other), epsg)
         return built[pieces]
+
+
+def line_vertices(ws: Workspace) -> LineVertices:
+    """The flat vertices of every line of the view (submitted and stored), computed once per check."""
+    def compute():
+        geoms = ws.lines.geometries
+        ok = np.flatnonzero(~shapely.is_missing(geoms) & np.isin(shapely.get_type_id(geoms), [1, 5]))
+        parts, owner = shapely.get_parts(geoms[ok], return_index=True)
+        lonlat, part = shapely.get_coordinates(parts, return_index=True)
+        part_line = ok[owner]
+        xy = project_xy(lonlat, ws.lines.metric.zone[part_line][part])
+        return LineVertices(parts, part_line, lonlat, xy, part)
+
+    return ws.once("line.flat_vertices", compute)
 
 
 def line_pieces(ws: Workspace, usable: np.ndarray) -> LinePieces:

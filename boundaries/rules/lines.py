@@ -30,8 +30,10 @@ from boundaries.rules._geometry import (
     division_prefix,
     fmt_m,
     line_pieces,
+    line_vertices,
     nearest_line_m,
     pair_in_metric,
+    parallel,
     to_lonlat,
     workspace,
 )
@@ -88,9 +90,8 @@ def _invalid_reasons(ws: Workspace) -> list[tuple[int, str, str]]:
         out = []
         missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
         kind_ok = np.isin(shapely.get_type_id(geoms), [1, 5])
-        parts, owner = shapely.get_parts(geoms[~missing & kind_ok], return_index=True)
-        owner = np.flatnonzero(~missing & kind_ok)[owner]
-        coords, part = shapely.get_coordinates(parts, return_index=True)
+        v = line_vertices(ws).of_lines(np.flatnonzero(~missing & kind_ok))
+        parts, owner, coords, part = v.parts, v.part_line, v.lonlat, v.part
         finite = np.isfinite(coords).all(axis=1)
         nonfinite = np.bincount(owner[part[~finite]], minlength=len(geoms)) > 0
         moves = (np.diff(coords, axis=0) != 0).any(axis=1) & (part[1:] == part[:-1])
@@ -135,13 +136,9 @@ def _valid(ws: Workspace) -> np.ndarray:
 def _vertices(ws: Workspace) -> dict:
     """Vertices of the valid submitted lines: metric and geographic coordinates, part and line of each."""
     def compute():
-        valid = _valid(ws)
-        metric = ws.lines.metric.own[valid]
-        parts, owner = shapely.get_parts(metric, return_index=True)
-        xy, part = shapely.get_coordinates(parts, return_index=True)
-        lonlat = shapely.get_coordinates(shapely.get_parts(ws.lines.geometries[valid]))
-        return {"xy": xy, "lonlat": lonlat, "part": part, "line": valid[owner[part]],
-                "part_line": valid[owner], "parts": parts}
+        v = line_vertices(ws).of_lines(_valid(ws))
+        return {"xy": v.xy, "lonlat": v.lonlat, "part": v.part, "line": v.line, "part_line": v.part_line,
+                "parts": v.parts}
 
     return ws.once("line.vertices", compute)
 
@@ -174,7 +171,7 @@ def invalid_geometry(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     ws = workspace(ctx)
     _contacts_started(ws)
     _simple_started(ws)
-    ws.lines.metric.own  # noqa: B018  projecting (GIL-bound) here overlaps with the GEOS work started above
+    line_vertices(ws)  # projecting (GIL-bound) here overlaps with the GEOS work started above
     for i, zh, en in _invalid_reasons(ws):
         geometry = ws.lines.geometries[i]
         coords = shapely.get_coordinates(geometry) if geometry is not None else np.zeros((0, 2))
@@ -267,14 +264,23 @@ def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray, limi
         index, x, y, part = index[keep], x[keep], y[keep], part[keep]
         xy = np.column_stack([x, y])
     cos_limit = np.cos(np.radians(limit_deg))
-    # interior vertices: the slices before and after, no gathering
-    ux, uy, wx, wy = x[:-2] - x[1:-1], y[:-2] - y[1:-1], x[2:] - x[1:-1], y[2:] - y[1:-1]
-    dot = ux * wx + uy * wy
-    norms = np.sqrt((ux * ux + uy * uy) * (wx * wx + wy * wy))
-    # the angle is below the limit exactly where its cosine is above the limit's: no division, and the
-    # arccos only for those
-    sharp = np.flatnonzero((dot > cos_limit * norms) & (part[:-2] == part[2:]))
-    angles, where = [dot[sharp] / norms[sharp]], [index[1:-1][sharp]]
+
+    def sharp_in(middle: np.ndarray) -> np.ndarray:
+        """(vertex, cosine) of the sharp turns at the consecutive interior vertices ``middle``."""
+        lo, hi = int(middle[0]), int(middle[-1]) + 1
+        # the slices before and after, no gathering
+        ux, uy = x[lo - 1:hi - 1] - x[lo:hi], y[lo - 1:hi - 1] - y[lo:hi]
+        wx, wy = x[lo + 1:hi + 1] - x[lo:hi], y[lo + 1:hi + 1] - y[lo:hi]
+        dot = ux * wx + uy * wy
+        norms = np.sqrt((ux * ux + uy * uy) * (wx * wx + wy * wy))
+        # the angle is below the limit exactly where its cosine is above the limit's: no division, and the
+        # arccos only for those
+        sharp = np.flatnonzero((dot > cos_limit * norms) & (part[lo - 1:hi - 1] == part[lo + 1:hi + 1]))
+        return np.column_stack([lo + sharp, dot[sharp] / norms[sharp]])
+
+    found = parallel(sharp_in, np.arange(1, len(x) - 1)) if len(x) > 2 else np.zeros((0, 2))
+    sharp = found[:, 0].astype(int)
+    angles, where = [found[:, 1]], [index[sharp]]
     rings = np.flatnonzero(closed_part)
     if len(rings):  # the closing vertex of a ring turns between its last-but-one and second vertices
         first = np.searchsorted(part, rings)
@@ -334,23 +340,34 @@ def attribute(ctx: CheckContext, params: dict) -> Iterator[Issue]:
 
 def _middles(ws: Workspace, lines: np.ndarray) -> list:
     """(lon, lat) of the point halfway along the longest part of each line, measured in metres (None for a
-    line without usable geometry); batched per zone."""
+    line without usable geometry); from the flat vertices, no geometry built."""
     out: list = [None] * len(lines)
     valid = np.isin(lines, _valid(ws))
     if not valid.any():
         return out
-    chosen = lines[valid]
-    parts, owner = shapely.get_parts(ws.lines.metric.own[chosen], return_index=True)
-    length = shapely.length(parts)
-    order = np.lexsort((-length, owner))
-    longest = parts[order[np.r_[True, owner[order][1:] != owner[order][:-1]]]]
-    middle = shapely.get_coordinates(shapely.line_interpolate_point(longest, 0.5, normalized=True))
-    zones = ws.lines.metric.zone[chosen]
+    v = line_vertices(ws).of_lines(np.unique(lines[valid]))
+    xy, part = v.xy, v.part
+    step = np.hypot(*np.diff(xy, axis=0).T) * (part[1:] == part[:-1])
+    length = np.bincount(part[1:], weights=step, minlength=len(v.parts))
+    order = np.lexsort((-length, v.part_line))
+    longest = order[np.r_[True, v.part_line[order][1:] != v.part_line[order][:-1]]]  # by line, ascending
+    along = np.r_[0.0, np.cumsum(step)]  # metres from the first vertex, flat across parts
+    first = np.searchsorted(part, longest)
+    last = np.searchsorted(part, longest, side="right") - 1
+    half = along[first] + length[longest] / 2
+    k = np.clip(np.searchsorted(along, half, side="right") - 1, first, np.maximum(first, last - 1))
+    k1 = np.minimum(k + 1, last)
+    span = along[k1] - along[k]
+    t = np.divide(half - along[k], span, out=np.zeros_like(span), where=span > 0)
+    middle = xy[k] + t[:, None] * (xy[k1] - xy[k])
+    line = v.part_line[longest]
+    zones = ws.lines.metric.zone[line]
     lonlat = np.empty_like(middle)
     for epsg in np.unique(zones):
         lonlat[zones == epsg] = to_lonlat(middle[zones == epsg], int(epsg))
-    for slot, row in zip(np.flatnonzero(valid), lonlat, strict=True):
-        out[slot] = row
+    at = dict(zip(line.tolist(), lonlat, strict=True))
+    for slot in np.flatnonzero(valid):
+        out[slot] = at[int(lines[slot])]
     return out
 
 
@@ -535,18 +552,27 @@ def _own_targets(ws: Workspace, ends: pd.DataFrame) -> np.ndarray:
     """Distance from each end to the rest of its own line: its other parts and its own part's other end
     (an enclave ring left open is a dangle against itself)."""
     v = _vertices(ws)
-    parts = v["parts"]
     part_line = v["part_line"]
+    first = np.searchsorted(v["part"], np.arange(len(part_line)))
+    last = np.searchsorted(v["part"], np.arange(len(part_line)), side="right")
+    parts = {}  # the parts involved, as metric line strings
+
+    def metric(k):
+        if k not in parts:
+            parts[k] = shapely.linestrings(v["xy"][first[k]:last[k]])
+        return parts[k]
+
     out = np.full(len(ends), np.inf)
     xy = ends[["x", "y"]].to_numpy()
     points = shapely.points(xy)
     for k, (line, part, end) in enumerate(zip(ends["line"], ends["part"], ends["end"], strict=True)):
-        others = np.flatnonzero((part_line == line) & (np.arange(len(parts)) != part))
-        d = shapely.distance(points[k], parts[others]).min() if len(others) else np.inf
-        opposite = shapely.get_point(parts[part], -1 if end == 0 else 0)
+        others = [metric(j) for j in np.flatnonzero((part_line == line) & (np.arange(len(part_line)) != part))]
+        d = shapely.distance(points[k], others).min() if others else np.inf
+        own = metric(part)
+        opposite = shapely.get_point(own, -1 if end == 0 else 0)
         gap = float(shapely.distance(points[k], opposite))
         # only a ring left open (a gap far shorter than the ring) dangles against itself, not a short piece
-        out[k] = min(d, gap if gap * _RING_GAP < shapely.length(parts[part]) else np.inf)
+        out[k] = min(d, gap if gap * _RING_GAP < shapely.length(own) else np.inf)
     return out
 
 

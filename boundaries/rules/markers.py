@@ -141,16 +141,31 @@ def _region(ws: Workspace, ctx: CheckContext, far_m: float) -> dict:
         own = measurable[own_mask[measurable]]
         distance = np.full(len(usable), np.nan)
         if len(own) and len(usable):
+            # a marker within far_m of its own line, a line of the province, is settled by marker.off_line's
+            # measurement (shared): only the others are searched for the nearest line of the province
+            mine = _own_line(ws, *_off_line_limits())
+            line = mine["line"]
+            settled = (line >= 0) & (mine["distance"] <= far_m) & own_mask[np.maximum(line, 0)]
+            distance[settled] = mine["distance"][settled]
+            rest = np.flatnonzero(~settled)
             pieces = line_pieces(ws, measurable)
-            distance, _ = nearest_line_m(ws, pieces, ws.markers.metric, usable,
-                                         lambda _n, line: own_mask[line], far_m, accept_m=far_m)
-            beyond = np.flatnonzero(~np.isfinite(distance))
+            distance[rest], _ = nearest_line_m(ws, pieces, ws.markers.metric, usable[rest],
+                                               lambda _n, line: own_mask[line], far_m, accept_m=far_m)
+            beyond = rest[~np.isfinite(distance[rest])]
             distance[beyond] = _exact_nearest(ws, usable[beyond], own)[0]
         on_broken = ws.markers.frame["line_id"].iloc[usable].isin(_broken_line_ids(ws)).to_numpy()
         far = np.isfinite(distance) & (distance > far_m) & ~on_broken
         return {"usable": usable, "outside": outside, "distance": distance, "out": outside | far}
 
     return ws.once(("marker.region", far_m), compute)
+
+
+def _off_line_limits() -> tuple[float, float]:
+    """The search radius and settling distance of marker.off_line's measurement (its default limits)."""
+    from boundaries.rules import REGISTRY
+
+    params = REGISTRY["marker.off_line"].params
+    return max(params["single_m"], params["multi_m"]), params["single_m"]
 
 
 def _out_of_region_default(ws: Workspace, ctx: CheckContext) -> np.ndarray:
