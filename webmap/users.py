@@ -1,8 +1,10 @@
-"""Accounts of the viewer, kept in the same database as the data (a GeoPackage attributes table ``users``).
+"""Accounts of the viewer, kept in the same database as the data: a table ``users`` (a GeoPackage
+attributes table, or a PostgreSQL table beside the PostGIS layers).
 
 Roles (SPEC §9, issue 5): ``surveyor`` uploads for their own province only; ``official`` sees everything
 and uploads nothing; ``analyst`` reads and exports. Passwords are stored as werkzeug salted hashes, never
-in clear.
+in clear. The table is created on first use (``quhua users add``), with the database if need be; on
+PostgreSQL its version is recorded in ``quhua_meta`` (``users_schema_version``) beside the layers' one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ __all__ = ["ROLES", "User", "UserStore"]
 ROLES = ("surveyor", "official", "analyst")
 _TABLE = "users"
 _COLUMNS = {"name": "TEXT", "password_hash": "TEXT", "role": "TEXT", "province": "TEXT", "created_at": "DATETIME"}
+_PG_TYPES = {"TEXT": "text", "DATETIME": "timestamptz"}
+#: Schema versions of the PostgreSQL table → the statements that bring the previous version to it.
+_PG_MIGRATIONS: dict[int, list[str]] = {1: [
+    f'CREATE TABLE IF NOT EXISTS "{_TABLE}" (fid bigserial PRIMARY KEY'
+    + "".join(f', "{c}" {_PG_TYPES[t]}' for c, t in _COLUMNS.items()) + ")",
+    f'CREATE UNIQUE INDEX IF NOT EXISTS "{_TABLE}_name" ON "{_TABLE}" (name)',
+]}
+_PG_VERSION_KEY = "users_schema_version"
+_PG_LOCK = (0x5148, -1)  # beside the store's advisory locks (namespace "QH"; 0 = init, provinces 11…82)
+_UPSERT = (f'INSERT INTO "{_TABLE}" (name, password_hash, role, province, created_at) VALUES (?, ?, ?, ?, ?) '
+           "ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, "
+           "province = excluded.province, created_at = excluded.created_at")
 
 
 @dataclass(frozen=True)
@@ -42,27 +56,61 @@ class User:
 
 
 class UserStore:
-    """The ``users`` table of a GeoPackage store: add, find, check a password, list, remove."""
+    """The ``users`` table of a store (GeoPackage or PostGIS): add, find, check a password, list, remove."""
 
     def __init__(self, store: Store):
         from boundaries.store.geopackage import GeoPackageStore
+        from boundaries.store.postgis import PostgisStore
 
-        if not isinstance(store, GeoPackageStore):
-            raise StoreError(f"accounts are kept in a GeoPackage for now; {store.url} is not one")
+        if not isinstance(store, GeoPackageStore | PostgisStore):
+            raise StoreError(f"accounts are kept in a GeoPackage or a PostGIS database; {store.url} is neither")
         self.store = store
+        self._postgres = isinstance(store, PostgisStore)
 
-    def _con(self, *, create: bool = False):
+    # -- the two backends -------------------------------------------------------------------------
+    def _query(self, sql: str, params: tuple = ()):
+        """Run one statement (``?`` placeholders) on the store's connection; the cursor."""
+        if self._postgres:
+            sql = sql.replace("?", "%s")
+        return self.store.connection().execute(sql, params)
+
+    def _has_table(self) -> bool:
+        if not self.store.exists():
+            return False
+        if self._postgres:
+            return self._query(f"SELECT to_regclass('{_TABLE}') IS NOT NULL").fetchone()[0]
         from boundaries.store import gpkg
 
-        con = self.store.connection()
-        if create and not gpkg.has_table(con, _TABLE):
-            if not self.store.exists():
-                self.store.init()
-            with gpkg.transaction(con):
-                gpkg.create_attribute_table(con, _TABLE, _COLUMNS, "用户 viewer accounts")
-                con.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{_TABLE}_name" ON "{_TABLE}" (name)')
-        return con
+        return gpkg.has_table(self.store.connection(), _TABLE)
 
+    def _create(self) -> None:
+        """Create the table (and the database, if it has not been created yet) unless it exists."""
+        if not self.store.exists():
+            self.store.init()
+        con = self.store.connection()
+        if self._postgres:
+            with con.transaction():  # one creator at a time; versioned as the layers are
+                con.execute("SELECT pg_advisory_xact_lock(%s, %s)", _PG_LOCK)
+                row = con.execute("SELECT value FROM quhua_meta WHERE key = %s", (_PG_VERSION_KEY,)).fetchone()
+                current, latest = (int(row[0]) if row else 0), max(_PG_MIGRATIONS)
+                if current > latest:
+                    raise StoreError(f"the users table of {self.store.url} has version {current}, newer than "
+                                     f"this quhua ({latest}); upgrade quhua")
+                for version in range(current + 1, latest + 1):
+                    for statement in _PG_MIGRATIONS[version]:
+                        con.execute(statement)
+                con.execute("INSERT INTO quhua_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+                            "SET value = excluded.value", (_PG_VERSION_KEY, str(latest)))
+            return
+        from boundaries.store import gpkg
+
+        if gpkg.has_table(con, _TABLE):
+            return
+        with gpkg.transaction(con):
+            gpkg.create_attribute_table(con, _TABLE, _COLUMNS, "用户 viewer accounts")
+            con.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{_TABLE}_name" ON "{_TABLE}" (name)')
+
+    # -- accounts ---------------------------------------------------------------------------------
     def add(self, name: str, password: str, role: str, province: str | None = None) -> User:
         """Create or replace an account; a surveyor needs a province."""
         if role not in ROLES:
@@ -72,39 +120,37 @@ class UserStore:
         province = check_province(province) if province else None
         if not name.strip() or len(password) < 8:
             raise ConfigError("give a user name and a password of at least 8 characters")
-        self._con(create=True).execute(
-            f'INSERT OR REPLACE INTO "{_TABLE}" (name, password_hash, role, province, created_at) '
-            "VALUES (?, ?, ?, ?, ?)", (name.strip(), generate_password_hash(password), role, province,
-                                       datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
+        self._create()
+        self._query(_UPSERT, (name.strip(), generate_password_hash(password), role, province,
+                              datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
         return User(name.strip(), role, province)
 
     def get(self, name: str) -> User | None:
         """The account called ``name``, or None."""
-        from boundaries.store import gpkg
-
-        if not self.store.exists() or not gpkg.has_table(self.store.connection(), _TABLE):
+        if not self._has_table():
             return None
-        row = self._con().execute(f'SELECT name, role, province FROM "{_TABLE}" WHERE name = ?',
-                                  (name,)).fetchone()
+        row = self._query(f'SELECT name, role, province FROM "{_TABLE}" WHERE name = ?', (name,)).fetchone()
         return User(*row) if row else None
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The user if the password matches, else None (same answer for unknown names)."""
-        from boundaries.store import gpkg
-
-        if not self.store.exists() or not gpkg.has_table(self.store.connection(), _TABLE):
+        if not self._has_table():
             return None
-        row = self._con().execute(f'SELECT password_hash, name, role, province FROM "{_TABLE}" WHERE name = ?',
-                                  (name,)).fetchone()
+        row = self._query(f'SELECT password_hash, name, role, province FROM "{_TABLE}" WHERE name = ?',
+                          (name,)).fetchone()
         if row is None or not check_password_hash(row[0], password):
             return None
         return User(*row[1:])
 
     def list(self) -> list[User]:
         """Every account, by name."""
-        return [User(*r) for r in self._con(create=True).execute(
-            f'SELECT name, role, province FROM "{_TABLE}" ORDER BY name')]
+        if not self._has_table():
+            return []
+        order = 'name COLLATE "C"' if self._postgres else "name"  # code point order on both, whatever the locale
+        return [User(*r) for r in self._query(f'SELECT name, role, province FROM "{_TABLE}" ORDER BY {order}')]
 
     def remove(self, name: str) -> bool:
         """Delete an account; whether it existed."""
-        return self._con(create=True).execute(f'DELETE FROM "{_TABLE}" WHERE name = ?', (name,)).rowcount > 0
+        if not self._has_table():
+            return False
+        return self._query(f'DELETE FROM "{_TABLE}" WHERE name = ?', (name,)).rowcount > 0

@@ -21,9 +21,11 @@ def quhua() -> click.Group:
                        callback=cli.callback, context_settings=cli.context_settings)
 
 
-def test_users_add_list_remove(quhua, tmp_path):
-    db = str(tmp_path / "q.gpkg")
+def test_users_add_list_remove(quhua, db_url):
+    """On both backends: the table is created on first use (with the database), add replaces."""
+    db = db_url
     runner = CliRunner()
+    assert runner.invoke(quhua, ["--db", db, "users", "list"]).output == ""
     added = runner.invoke(quhua, ["--db", db, "users", "add", "wang", "--role", "surveyor", "--province", "360000",
                                   "--password", "a long secret"])
     assert added.exit_code == 0, added.output
@@ -34,8 +36,20 @@ def test_users_add_list_remove(quhua, tmp_path):
         hashed = store.connection().execute("SELECT password_hash FROM users").fetchone()[0]
     assert user is not None and user.can_upload("360000") and not user.can_upload("430000")
     assert "a long secret" not in hashed and hashed.startswith(("scrypt:", "pbkdf2:"))
+    replaced = runner.invoke(quhua, ["--db", db, "users", "add", "wang", "--role", "analyst",
+                                     "--password", "another secret"])
+    assert replaced.exit_code == 0, replaced.output
+    assert runner.invoke(quhua, ["--db", db, "users", "add", "李四", "--role", "official",
+                                 "--password", "a third secret"]).exit_code == 0
+    assert runner.invoke(quhua, ["--db", db, "users", "list"]).output == "wang\tanalyst\t\n李四\tofficial\t\n"
+    with open_store(db) as store:
+        users = UserStore(store)
+        assert users.authenticate("wang", "a long secret") is None
+        assert users.authenticate("wang", "another secret") == users.get("wang")
+        assert users.get("nobody") is None and users.authenticate("nobody", "another secret") is None
     assert runner.invoke(quhua, ["--db", db, "users", "remove", "wang"]).exit_code == 0
     assert runner.invoke(quhua, ["--db", db, "users", "remove", "wang"]).exit_code == 1
+    assert runner.invoke(quhua, ["--db", db, "users", "list"]).output == "李四\tofficial\t\n"
 
 
 @pytest.mark.parametrize("args,message", [
