@@ -1,4 +1,5 @@
-"""A tiny cache of figures derived from the database, invalidated when the database file changes."""
+"""A tiny cache of figures derived from the database, invalidated when the database changes
+(:func:`webmap.db.db_signature`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from boundaries.store import Store
 from webmap.db import db_signature
 
 __all__ = ["cached"]
@@ -16,9 +18,9 @@ _ENTRIES: OrderedDict[tuple, Any] = OrderedDict()
 _MAX = 32
 
 
-def cached(name: str, url: str, compute: Callable[[], Any], *key: object) -> Any:
-    """``compute()`` once per (name, key, state of the database at ``url``)."""
-    full = (name, key, db_signature(url))
+def cached(name: str, store: Store, compute: Callable[[], Any], *key: object) -> Any:
+    """``compute()`` once per (name, key, state of the store's database)."""
+    full = (name, key, db_signature(store))
     with _LOCK:
         if full in _ENTRIES:
             _ENTRIES.move_to_end(full)

@@ -1,16 +1,24 @@
-"""Fixtures of the viewer's tests: a real GeoPackage filled through ``ingest_paths`` from real boundary
+"""Fixtures of the viewer's tests: a real database filled through ``ingest_paths`` from real boundary
 geometry (see tests/fixtures/README.md), accounts of every role, Flask's test client, and a waitress
-server on a free loopback port for GDAL and the browser."""
+server on a free loopback port for GDAL and the browser.
+
+Every test that reaches the database runs on both backends: ``backend`` is parametrised ``gpkg`` and
+``postgis`` (the PostgreSQL server of ``$QUHUA_TEST_PG``, as tests/conftest.py's ``db_url``; in CI a missing
+server fails). Tests marked ``gpkg_only`` need the real gazetteer, which does not run on PostGIS yet.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +27,7 @@ import shapely
 
 from boundaries.pipeline import ingest_paths
 from boundaries.store import open_store
-from tests.conftest import write_shapefiles
+from tests.conftest import _database_url, write_shapefiles
 from webmap import create_app
 from webmap.users import UserStore
 
@@ -65,12 +73,23 @@ def _ingest(paths: list[Path], province: str, db: str, user: str) -> int:
     return result.submission_id
 
 
+def pytest_generate_tests(metafunc):
+    """``backend``: both database backends, unless the test is marked ``gpkg_only``."""
+    if "backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("gpkg_only")
+        metafunc.parametrize("backend", ["gpkg"] if only else ["gpkg", "postgis"], indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def web_db(tmp_path_factory, jx_lines, jx_markers) -> str:
+def backend(request) -> str:
+    """``gpkg`` or ``postgis``."""
+    return request.param
+
+
+def _fill(db: str, root: Path, jx_lines, jx_markers, *, names: bool) -> None:
     """江西 loads its two lines (one with a duplicate vertex: a warning), then resubmits 3643 with one vertex
-    moved 2 m (history); 湖南 loads its side of 3643 as first surveyed (within 5 m: the neighbours agree)."""
-    root = tmp_path_factory.mktemp("web")
-    db = str(root / "quhua.gpkg")
+    moved 2 m (history); 湖南 loads its side of 3643 as first surveyed (within 5 m: the neighbours agree);
+    the accounts of :data:`ACCOUNTS`; and (``names``) a few gazetteer names."""
     lines = jx_lines.copy()
     lines.loc[lines["line_id"] == "3642", "geometry"] = _with_duplicate_vertex(lines.geometry.iloc[1])
     _ingest(write_shapefiles(root / "jx1", lines, jx_markers), "360000", db, "jx")
@@ -79,12 +98,76 @@ def web_db(tmp_path_factory, jx_lines, jx_markers) -> str:
     again = again.assign(geometry=[_nudged(again.geometry.iloc[0])])
     _ingest(write_shapefiles(root / "jx2", again, jx_markers[jx_markers["line_id"] == "3643"]), "360000", db, "jx")
     _ingest(write_shapefiles(root / "hn", hunan, None, stem="湖南省"), "430000", db, "hn")
-    _names(root / "names.csv", db)
+    if names:
+        _names(root / "names.csv", db)
     with open_store(db) as store:
         users = UserStore(store)
         for name, (role, province) in ACCOUNTS.items():
             users.add(name, PASSWORD, role, province)
-    return db
+
+
+def _is_postgres(db: str) -> bool:
+    return db.startswith("postgresql://")
+
+
+def copy_database(source: str, folder: Path) -> str:
+    """A copy of a test database: the GeoPackage's files, or ``CREATE DATABASE … TEMPLATE`` (the source must
+    have no open connection)."""
+    if not _is_postgres(source):
+        folder.mkdir(parents=True, exist_ok=True)
+        db = folder / "copy.gpkg"
+        for suffix in ("", "-wal", "-shm"):
+            if Path(source + suffix).exists():
+                shutil.copy(source + suffix, str(db) + suffix)
+        return str(db)
+    import psycopg
+
+    name = f"quhua_web_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_database_url(source, "postgres"), autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source.rsplit("/", 1)[1]}"')
+    return _database_url(source, name)
+
+
+def drop_database(db: str) -> None:
+    """Drop a PostGIS test database (a GeoPackage goes with its tmp folder)."""
+    if _is_postgres(db):
+        import psycopg
+
+        with psycopg.connect(_database_url(db, "postgres"), autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{db.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def web_source(request, backend, tmp_path_factory, jx_lines, jx_markers) -> str:
+    """The filled test database of the backend, never opened after filling: the tests use copies of it."""
+    root = tmp_path_factory.mktemp(f"web-{backend}")
+    if backend == "gpkg":
+        db = str(root / "quhua.gpkg")
+    else:
+        server = request.getfixturevalue("postgis_template")
+        db = copy_database(_database_url(server, "quhua_template"), root)
+    try:
+        # the gazetteer keeps its names in the GeoPackage only, so far (placenames.store.open_name_store)
+        _fill(db, root, jx_lines, jx_markers, names=backend == "gpkg")
+        yield db
+    finally:
+        drop_database(db)
+
+
+@pytest.fixture(scope="session")
+def web_db(web_source, tmp_path_factory) -> str:
+    """The database the read-only tests share (a copy of ``web_source``)."""
+    db = copy_database(web_source, tmp_path_factory.mktemp("web-db"))
+    yield db
+    drop_database(db)
+
+
+@pytest.fixture
+def db_copy(web_source, tmp_path) -> str:
+    """A copy of the test database of its own, for a test that stores something."""
+    db = copy_database(web_source, tmp_path / "db")
+    yield db
+    drop_database(db)
 
 
 @pytest.fixture(scope="session")
@@ -132,32 +215,40 @@ SERVE = ("from boundaries.cli import cli; from webmap.cli import serve, users; "
          "cli.add_command(serve); cli.add_command(users); cli()")
 
 
-@pytest.fixture(scope="session")
-def server(web_db, tmp_path_factory) -> str:
-    """``quhua serve`` (waitress) on a free loopback port in its own process, for the whole session.
+@contextmanager
+def serve(db: str, folder: Path, *, threads: int = 4):
+    """``quhua serve`` (waitress) on ``db`` on a free loopback port in its own process; yields its base URL.
 
     A separate process, because GDAL holds the GIL while it fetches: a server thread in the test process
     would never answer it."""
     port = _free_port()
-    env = dict(os.environ, QUHUA_UPLOAD_DIR=str(tmp_path_factory.mktemp("served-uploads")))
-    log = tmp_path_factory.mktemp("server") / "serve.log"
+    env = dict(os.environ, QUHUA_UPLOAD_DIR=str(folder / "uploads"))
+    log = folder / "serve.log"
     with log.open("wb") as stderr:
-        process = subprocess.Popen([sys.executable, "-c", SERVE, "--db", web_db, "serve", "--port", str(port)],
-                                   env=env, stderr=stderr)
+        process = subprocess.Popen([sys.executable, "-c", SERVE, "--db", db, "serve", "--port", str(port),
+                                    "--threads", str(threads)], env=env, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"quhua serve did not start: {log.read_text()}") from None
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"quhua serve did not start: {log.read_text()}") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(web_db, tmp_path_factory) -> str:
+    """``quhua serve`` on the shared test database, for the whole session."""
+    with serve(web_db, tmp_path_factory.mktemp("server")) as base:
+        yield base
 
 
 @pytest.fixture
@@ -178,3 +269,4 @@ def bad_submission(tmp_path, jx_lines, jx_markers):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: end-to-end test in headless Chromium (test-artifacts/)")
+    config.addinivalue_line("markers", "gpkg_only: needs the real gazetteer, which runs on the GeoPackage only so far")

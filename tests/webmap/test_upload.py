@@ -4,7 +4,6 @@ only the surveyor's own province; files kept server-side, never served back; ref
 from __future__ import annotations
 
 import io
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -16,13 +15,9 @@ from webmap import create_app
 
 
 @pytest.fixture
-def upload_app(web_db, tmp_path):
+def upload_app(db_copy, tmp_path):
     """An app over a copy of the test database, so that what a test stores stays its own."""
-    db = tmp_path / "copy.gpkg"
-    for suffix in ("", "-wal", "-shm"):
-        if Path(web_db + suffix).exists():
-            shutil.copy(web_db + suffix, str(db) + suffix)
-    return create_app({"QUHUA_DB": str(db), "TESTING": True, "SECRET_KEY": "t", "UPLOAD_DIR": str(tmp_path / "up"),
+    return create_app({"QUHUA_DB": db_copy, "TESTING": True, "SECRET_KEY": "t", "UPLOAD_DIR": str(tmp_path / "up"),
                        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024})
 
 

@@ -1,12 +1,15 @@
-"""``/``: the national overview, public — which provinces have loaded, on a map and in a table.
+"""``/``: the national overview, public — which provinces have loaded, on a map and in a table; the same
+table as JSON at ``/overview.json`` (for scripts and dashboards).
 ``/rules``: what each QA rule finds (the issues link here)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import shapely
 from flask import Blueprint, render_template, url_for
 
-from boundaries.errors import ConfigError
+from boundaries.errors import QuhuaError, StoreError
 from boundaries.export import read_any_layer
 from boundaries.readers import PROVINCES
 from boundaries.rules import REGISTRY
@@ -26,7 +29,9 @@ def _divisions(store):
     """Province polygons from the gazetteer, when it provides them and has them loaded."""
     try:
         frame = read_any_layer(store, "divisions")
-    except ConfigError:  # the gazetteer is not installed: fall back to the lines
+    except StoreError:
+        raise
+    except QuhuaError:  # no gazetteer installed, or none for this backend yet: fall back to the lines
         return None
     if frame is None or not len(frame) or "code" not in frame.columns:
         return None
@@ -36,7 +41,7 @@ def _divisions(store):
 
 def summaries_data(store) -> tuple:
     """(province summaries, province polygons or None), cached per state of the database."""
-    return cached("summaries", store.url, lambda: (province_summaries(store), _divisions(store)))
+    return cached("summaries", store, lambda: (province_summaries(store), _divisions(store)))
 
 
 def overview_lines(store):
@@ -46,7 +51,7 @@ def overview_lines(store):
         lines = store.read_layer("lines")
         return lines[["line_id", "name"]].set_geometry(shapely.simplify(lines.geometry.values, 0.01), crs=lines.crs)
 
-    return cached("overview-lines", store.url, compute)
+    return cached("overview-lines", store, compute)
 
 
 def overview_data(store) -> tuple:
@@ -70,6 +75,15 @@ def index():
     rows = [summaries[p] for p in MAINLAND] + [summaries[p] for p in PROVINCES if p not in MAINLAND]
     return render_template("overview.html", map=map_parts(m), rows=rows, loaded=loaded, total=len(MAINLAND),
                            colours=STATUSES)
+
+
+@bp.route("/overview.json")
+def index_json():
+    """The overview's table: every province's load status and figures, as on ``/``."""
+    summaries = summaries_data(get_store())[0]
+    rows = [summaries[p] for p in MAINLAND] + [summaries[p] for p in PROVINCES if p not in MAINLAND]
+    return {"loaded": sum(summaries[p].status != "not_loaded" for p in MAINLAND), "total": len(MAINLAND),
+            "provinces": [asdict(r) for r in rows]}
 
 
 @bp.route("/rules")

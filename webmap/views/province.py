@@ -46,7 +46,7 @@ def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]]
         bounds = [round(float(v), 4) for v in current.total_bounds] if len(current) else []
         return rows, versions, bounds
 
-    return cached("history", store.url, compute, code)
+    return cached("history", store, compute, code)
 
 
 def _bounds(code: str, bounds: list[float]) -> list[float]:

@@ -1,0 +1,59 @@
+"""The request's store on both backends: a read-only request reads one snapshot, and the figures cached
+per state of the database are recomputed as soon as another process stores a submission."""
+
+from __future__ import annotations
+
+from boundaries.pipeline import ingest_paths
+from webmap import create_app
+from webmap.db import db_signature, get_store
+
+
+def _app(db: str, tmp_path):
+    return create_app({"QUHUA_DB": db, "TESTING": True, "SECRET_KEY": "t", "UPLOAD_DIR": str(tmp_path / "up")})
+
+
+def _ingest(paths, db: str) -> int:
+    result = ingest_paths(paths, "360000", db=db, user="jx", progress=False)
+    assert result.submission_id is not None, result.report
+    return result.submission_id
+
+
+def test_a_read_request_sees_one_snapshot(db_copy, tmp_path, good_submission):
+    app = _app(db_copy, tmp_path)
+    with app.test_request_context("/overview.json", method="GET"):
+        store = get_store()
+        submissions = len(store.read_layer("submissions"))
+        lines = store.read_layer("lines", history=True)
+        signature = db_signature(store)
+        _ingest(good_submission, db_copy)  # another connection, committed meanwhile
+        assert len(store.read_layer("submissions")) == submissions
+        assert store.read_layer("lines", history=True).equals(lines)  # not the new version of 3642
+        if db_copy.startswith("postgresql://"):  # read in the snapshot too (a GeoPackage's is the file's)
+            assert db_signature(store) == signature
+    with app.test_request_context("/overview.json", method="GET"):
+        store = get_store()
+        assert len(store.read_layer("submissions")) == submissions + 1
+        assert db_signature(store) != signature
+
+
+def test_cached_figures_follow_an_ingest_by_another_process(db_copy, tmp_path, good_submission):
+    client = _app(db_copy, tmp_path).test_client()
+
+    def jiangxi() -> dict:
+        body = client.get("/overview.json").get_json()
+        return next(p for p in body["provinces"] if p["code"] == "360000")
+
+    before = jiangxi()
+    assert (before["submissions"], before["lines"], before["status"]) == (2, 2, "loaded_issues")
+    assert jiangxi() == before  # from the cache
+    _ingest(good_submission, db_copy)
+    after = jiangxi()
+    assert (after["submissions"], after["lines"], after["status"]) == (3, 2, "updated")
+    assert after["last_submission"] > before["last_submission"]
+
+
+def test_overview_json_is_public_and_counts_the_provinces(client):
+    body = client.get("/overview.json").get_json()
+    assert (body["loaded"], body["total"], len(body["provinces"])) == (2, 31, 34)
+    hunan = next(p for p in body["provinces"] if p["code"] == "430000")
+    assert (hunan["status"], hunan["lines"], hunan["markers"], hunan["last_user"]) == ("loaded", 1, 0, "hn")
