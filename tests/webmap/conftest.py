@@ -222,6 +222,7 @@ def serve(db: str, folder: Path, *, threads: int = 4):
     A separate process, because GDAL holds the GIL while it fetches: a server thread in the test process
     would never answer it."""
     port = _free_port()
+    folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, QUHUA_UPLOAD_DIR=str(folder / "uploads"))
     log = folder / "serve.log"
     with log.open("wb") as stderr:
