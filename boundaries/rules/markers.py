@@ -324,6 +324,67 @@ def _id_problem(pattern: re.Pattern, marker_id, kind) -> tuple[str, str] | None:
     return None
 
 
+def _side(line, point) -> int:
+    """+1 where ``point`` lies left of ``line`` looking along its direction, -1 right, 0 on it.
+
+    Taken at the nearest point of the nearest part, from a chord a few centimetres long around it (at a
+    vertex the chord cuts the corner, which keeps the side right on either face of the turn). Degrees
+    serve here: the side of a line does not change under a conformal map.
+    """
+    parts = shapely.get_parts(line)
+    part = parts[int(np.argmin(shapely.distance(parts, point)))]
+    along, length = shapely.line_locate_point(part, point), shapely.length(part)
+    step = min(3e-7, length / 4)  # about 3 cm
+    a, b = shapely.get_coordinates(shapely.line_interpolate_point(part, [max(along - step, 0.0),
+                                                                         min(along + step, length)]))
+    p = shapely.get_coordinates(point)[0]
+    cross = (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])
+    return int(np.sign(cross))
+
+
+@rule("marker.pair_side", severity="error", layer="markers",
+      description="同号双立界桩立错一侧：A 桩应立于代码较小的一侧，B 桩立于另一侧",
+      description_en="a 同号双立 post on the wrong side: A on the side of the smaller code, B on the other",
+      on_line_m=1.0)
+def pair_side(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Posts A and B of 同号双立 pairs standing on the wrong side of their line: A belongs on the side of
+    the smaller division code, B on the other (DOMAIN.md). The side comes from the line's direction, its
+    ``left_code`` on the left. Not judged: posts within ``on_line_m`` (1 m) of the line, posts whose line
+    (by ``line_id``) is not found, lines without two different codes."""
+    ws = workspace(ctx)
+    pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
+    own = _own_line(ws, *_off_line_limits())
+    types = ws.markers.frame["marker_type"].to_numpy()
+    ids = ctx.submission.markers["marker_id"].to_numpy(dtype=object)
+    lines = ws.lines.frame
+    for n, k in enumerate(own["usable"]):
+        j, distance = own["line"][n], own["distance"][n]
+        if types[k] != "同号双立" or not isinstance(ids[k], str) or j < 0 or not own["matched"][n]:
+            continue
+        match = pattern.fullmatch(ids[k])
+        letter = match.groupdict().get("letter") if match else None
+        left, right = lines["left_code"].iloc[j], lines["right_code"].iloc[j]
+        if (letter not in ("A", "B") or not (distance > params["on_line_m"]) or not isinstance(left, str)
+                or not isinstance(right, str) or left == right):
+            continue
+        side = _side(ws.lines.geometries[j], ws.markers.geometries[k])
+        smaller = min(left, right)
+        wanted = (1 if left == smaller else -1) * (1 if letter == "A" else -1)
+        if side == 0 or side == wanted:
+            continue
+        standing = left if side > 0 else right
+        belongs = right if side > 0 else left
+        line_id = lines["line_id"].iloc[j]
+        which_zh, which_en = ("较小", "smaller") if letter == "A" else ("较大", "larger")
+        side_zh, side_en = ("左", "left") if side > 0 else ("右", "right")
+        yield _issue("marker.pair_side", ctx, int(k),
+                     f"同号双立界桩 {_name(ctx, k)} 立于界线 {line_id} 的{side_zh}侧（{standing} 一侧），"
+                     f"{letter} 桩应立于代码{which_zh}的 {belongs} 一侧：A、B 是否互换，或界线左右代码是否颠倒？",
+                     f"同号双立 post {_name(ctx, k)} stands on the {side_en} of line "
+                     f"{line_id} ({standing}'s side); post {letter} belongs on the side of the {which_en} code "
+                     f"{belongs}: are A and B swapped, or the line's left and right codes?")
+
+
 # -- positions ------------------------------------------------------------------------------------------------
 @rule("marker.duplicate_position", severity="error", layer="markers",
       description="两个不同界桩相距不足 1 m", description_en="two different markers within 1 m of each other",

@@ -408,6 +408,43 @@ def test_pair_on_both_banks_of_a_boundary_river_and_a_three_faced_junction_marke
     assert issues == [], messages(issues)
 
 
+def pair(a_metres: float, b_metres: float, fraction: float = 0.33) -> list[dict]:
+    """Posts 3643900A and B, ``a_metres``/``b_metres`` left of line 3643 (negative: right)."""
+    return [{"marker_id": f"3643900{letter}", "marker_type": "同号双立",
+             "lonlat": offset_point(line("3643"), fraction, metres)}
+            for letter, metres in (("A", a_metres), ("B", b_metres))]
+
+
+def test_pair_with_a_and_b_swapped_is_found_at_both_posts():
+    """3643 runs with 江西 (360000, the smaller code) on its left: post A belongs there, B on 湖南's side."""
+    posts = pair(-40.0, 25.0)
+    issues = check(submission(lines=jx_lines(), markers=jx_markers(*posts)))
+    assert rules_of(issues) == ["marker.pair_side"] * 2, messages(issues)
+    by_id = {i.feature: i for i in issues}
+    assert "stands on the right of line 3643 (430000's side); post A belongs on the side of the smaller code " \
+           "360000" in by_id["3643900A"].message_en
+    assert "post B belongs on the side of the larger code 430000" in by_id["3643900B"].message_en
+    assert "A、B 是否互换" in by_id["3643900A"].message
+    for post in posts:
+        assert distance_m((by_id[post["marker_id"]].lon, by_id[post["marker_id"]].lat), post["lonlat"]) < 1e-6
+
+
+def test_pair_post_on_the_wrong_side_alone_and_near_misses():
+    # both posts on 江西's side: only B is wrong
+    issues = check(submission(lines=jx_lines(), markers=jx_markers(*pair(60.0, 20.0))))
+    assert [i.feature for i in issues] == ["3643900B"] and rules_of(issues) == ["marker.pair_side"], messages(issues)
+    # a post within 1 m of the line is on it, whichever side
+    assert check(submission(lines=jx_lines(), markers=jx_markers(*pair(-0.5, -30.0)))) == []
+    # the line digitised the other way round, its codes with it: A now stands right of it, still in 江西
+    reversed_line = jx_lines(**{"3643": shapely.reverse(line("3643"))})
+    reversed_line.loc[1, ["left_code", "right_code"]] = ["430000", "360000"]
+    assert check(submission(lines=reversed_line, markers=jx_markers(*pair(30.0, -30.0)))) == []
+    # posts 100 m either side of a vertex, where the line turns
+    bend = middle_vertex(line("3643"))
+    fraction = shapely.line_locate_point(line("3643"), shapely.get_point(line("3643"), bend), normalized=True)
+    assert check(submission(lines=jx_lines(), markers=jx_markers(*pair(100.0, -100.0, fraction)))) == []
+
+
 def test_marker_far_away_is_out_of_region_not_off_line():
     far = {"marker_id": "3643900Q", "lonlat": offset_point(line("3643"), 0.33, -20_000.0)}
     outside = {"marker_id": "3643901Q", "lonlat": (60.0, 27.0)}

@@ -314,8 +314,8 @@ def own_line_of(case: Case, k: int):
     return case.lines.geometry[case.lines["line_id"] == line_id].iloc[0]
 
 
-def plant_off_line(data, case: Case) -> Case:
-    k = draw_marker(data, case)
+def beside_own_line(case: Case, k: int, metres: float) -> np.ndarray:
+    """(lon, lat) ``metres`` left (negative: right) of marker ``k``'s own line, square from its foot."""
     here = marker_lonlat(case, k)
     epsg = metric_epsg(float(here[0]))
     metric = shapely.transform(own_line_of(case, k), lambda xy: to_metric(xy, epsg)[0])
@@ -325,13 +325,38 @@ def plant_off_line(data, case: Case) -> Case:
     a = shapely.get_coordinates(metric.interpolate(s - 1.0))[0]
     b = shapely.get_coordinates(metric.interpolate(s + 1.0))[0]
     n = np.array([-(b - a)[1], (b - a)[0]]) / np.hypot(*(b - a))
+    return to_lonlat(nearest + metres * n, epsg)[0]
+
+
+def plant_off_line(data, case: Case) -> Case:
+    k = draw_marker(data, case)
     metres = data.draw(st.floats(6.0, 400.0), label="metres") * data.draw(st.sampled_from([1, -1]), label="side")
-    moved = to_lonlat(nearest + metres * n, epsg)[0]
+    moved = beside_own_line(case, k, metres)
     distance = distance_to(moved, [own_line_of(case, k)])
     assume(5.5 < distance < 4900.0)
     assume(distance_to(moved, other_lines(case)) < 4900.0)
     set_declared(case.markers, k, moved)
     return replace(case, rule="marker.off_line", where=tuple(moved))
+
+
+def plant_pair_side(data, case: Case) -> Case:
+    """A 单立 marker becomes a 同号双立 pair standing the wrong way round: A on the larger code's side."""
+    k = draw_marker(data, case)
+    here = marker_lonlat(case, k)
+    row = case.lines[case.lines["line_id"] == case.markers["line_id"].iloc[k]].iloc[0]
+    larger_on_left = row["left_code"] > row["right_code"]
+    metres = data.draw(st.floats(20.0, 150.0), label="metres")
+    posts = {letter: beside_own_line(case, k, metres if on_left else -metres)
+             for letter, on_left in (("A", larger_on_left), ("B", not larger_on_left))}
+    for post in posts.values():  # standing clear of every other stretch of the line (no tight meander)
+        assume(abs(distance_to(post, [own_line_of(case, k)]) - metres) < 1.0)
+    number = case.markers["marker_id"].iloc[k][:-1]
+    twin = case.markers.iloc[[k]].copy()
+    case.markers = gpd.GeoDataFrame(pd.concat([case.markers, twin], ignore_index=True), crs=4490)
+    for index, letter in ((k, "A"), (len(case.markers) - 1, "B")):
+        case.markers.loc[case.markers.index[index], ["marker_id", "marker_type"]] = [number + letter, "同号双立"]
+        set_declared(case.markers, index, posts[letter])
+    return replace(case, rule="marker.pair_side", where=tuple(here), radius_m=metres + 1.0)
 
 
 def plant_out_of_region(data, case: Case) -> Case:
@@ -426,6 +451,7 @@ PLANTERS = {
     "marker.duplicate_id": plant_duplicate_id,
     "marker.duplicate_position": plant_duplicate_position,
     "marker.id_format": plant_id_format,
+    "marker.pair_side": plant_pair_side,
     "marker.coordinate_mismatch": plant_coordinate_mismatch,
     "marker.axis_swapped": plant_axis_swapped,
     "marker.neighbor_mismatch": plant_marker_neighbor_mismatch,
