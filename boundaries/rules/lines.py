@@ -620,22 +620,56 @@ def dangle(ctx: CheckContext, params: dict) -> Iterator[Issue]:
                      f"and meets no line within {params['meet_m']} m (searched {params['search_m']:.0f} m)")
 
 
-def _deviation(ga, gb) -> tuple[float, np.ndarray, int]:
-    """Largest distance from a vertex of either line to the other line (symmetric vertex Hausdorff):
-    (metres, the vertex's metric coordinates, 0 if it lies on ``ga`` else 1)."""
-    best = (0.0, np.zeros(2), 0)
-    for side, (source, target) in enumerate(((ga, gb), (gb, ga))):
-        xy = shapely.get_coordinates(source)
-        parts = shapely.get_parts(target)
-        txy, tpart = shapely.get_coordinates(parts, return_index=True)
-        same = tpart[1:] == tpart[:-1]
-        segments = shapely.linestrings(np.stack([txy[:-1][same], txy[1:][same]], axis=1))
-        _, distance = shapely.STRtree(segments).query_nearest(shapely.points(xy), return_distance=True,
-                                                              all_matches=False)
-        k = int(np.argmax(distance))
-        if distance[k] > best[0]:
-            best = (float(distance[k]), xy[k], side)
-    return best
+def _farthest(source, target, tolerance_m: float) -> tuple[float, np.ndarray]:
+    """The largest distance from any point of ``source`` to ``target`` (metric lines), and that point.
+
+    Vertices alone miss a stretch where ``target`` has a gap in the middle of one of ``source``'s segments,
+    so each segment gets a certified upper bound: the distance to one fixed segment of ``target`` is
+    convex along a straight segment, hence at most its larger value at the two ends; a segment is split at
+    its middle (branch and bound, vectorised per level) until its bound is within the tolerance or below
+    the largest distance found, or it is shorter than a centimetre.
+    """
+    tparts = shapely.get_parts(target)
+    txy, tpart = shapely.get_coordinates(tparts, return_index=True)
+    same = tpart[1:] == tpart[:-1]
+    segments = shapely.linestrings(np.stack([txy[:-1][same], txy[1:][same]], axis=1))
+    tree = shapely.STRtree(segments)
+
+    def nearest(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        (point, seg), d = tree.query_nearest(shapely.points(xy), return_distance=True, all_matches=False)
+        out_d, out_seg = np.empty(len(xy)), np.empty(len(xy), dtype=int)
+        out_d[point], out_seg[point] = d, seg
+        return out_d, out_seg
+
+    def to_segment(xy: np.ndarray, seg: np.ndarray) -> np.ndarray:
+        return shapely.distance(shapely.points(xy), segments[seg])
+
+    xy, part = shapely.get_coordinates(shapely.get_parts(source), return_index=True)
+    d, seg = nearest(xy)
+    k = int(np.argmax(d))
+    best, where = float(d[k]), xy[k]
+    pair = part[1:] == part[:-1]
+    a, b, da, db, sa, sb = xy[:-1][pair], xy[1:][pair], d[:-1][pair], d[1:][pair], seg[:-1][pair], seg[1:][pair]
+    for _level in range(40):
+        bound = np.minimum(np.maximum(da, to_segment(b, sa)), np.maximum(to_segment(a, sb), db))
+        open_ = (bound > max(tolerance_m, best) + 0.001) & (np.hypot(*(b - a).T) > 0.01)
+        if not open_.any():
+            break
+        a, b, da, db, sa, sb = a[open_], b[open_], da[open_], db[open_], sa[open_], sb[open_]
+        m = (a + b) / 2
+        dm, sm = nearest(m)
+        k = int(np.argmax(dm))
+        if dm[k] > best:
+            best, where = float(dm[k]), m[k]
+        a, b = np.concatenate([a, m]), np.concatenate([m, b])
+        da, db = np.concatenate([da, dm]), np.concatenate([dm, db])
+        sa, sb = np.concatenate([sa, sm]), np.concatenate([sm, sb])
+    return best, where
+
+
+def _deviation(ga, gb, tolerance_m: float) -> tuple[float, np.ndarray]:
+    """The Hausdorff distance of two metric lines and the point where it is reached (metres, x/y)."""
+    return max(_farthest(ga, gb, tolerance_m), _farthest(gb, ga, tolerance_m), key=lambda found: found[0])
 
 
 @rule("line.neighbor_mismatch", severity="error", layer="lines",
@@ -645,7 +679,7 @@ def _deviation(ga, gb) -> tuple[float, np.ndarray, int]:
 def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Submitted lines whose neighbour's stored version of the same boundary (same two codes, either
     order, stored by another province) deviates by more than ``tolerance_m`` (5 m): the largest distance
-    from a vertex of either version to the other, located at that vertex."""
+    from any point of either version to the other (Hausdorff distance), located at that point."""
     ws = workspace(ctx)
     view = ws.lines
     valid = _valid(ws)
@@ -660,7 +694,7 @@ def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
             if shapely.is_empty(view.geometries[j]):
                 continue
             ga, gb, zones = pair_in_metric(view.metric, np.array([i]), view.metric, np.array([j]))
-            distance, xy, _side = _deviation(ga[0], gb[0])
+            distance, xy = _deviation(ga[0], gb[0], params["tolerance_m"])
             if distance <= params["tolerance_m"]:
                 continue
             where = to_lonlat(xy, int(zones[0]))[0]

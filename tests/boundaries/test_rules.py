@@ -341,6 +341,26 @@ def test_line_shared_by_two_provinces_submitted_by_both(offset, found):
         assert distance_m((issues[0].lon, issues[0].lat), at_fraction(line("3643"), 0.5)) < 1500
 
 
+@pytest.mark.parametrize(("gap", "found"), [(40.0, True), (8.0, False)], ids=["40m-gap", "near-miss-8m-gap"])
+def test_neighbour_version_with_a_gap_inside_one_segment(gap, found):
+    """湖南's version of 3643 breaks off for ``gap`` metres inside one long straight segment of 江西's: every
+    vertex of each lies on the other, yet the middle of the gap is ``gap / 2`` metres from 湖南's line."""
+    metric, epsg = metric_line(line("3643"))
+    xy = shapely.get_coordinates(metric)
+    i = middle_vertex(line("3643"), lo=300.0, hi=5000.0)
+    direction = (xy[i + 1] - xy[i]) / np.hypot(*(xy[i + 1] - xy[i]))
+    middle = (xy[i] + xy[i + 1]) / 2
+    half = direction * gap / 2
+    parts = [np.vstack([xy[:i + 1], middle - half]), np.vstack([middle + half, xy[i + 1:]])]
+    theirs = shapely.MultiLineString([to_lonlat(part, epsg) for part in parts])
+    issues = check(submission(lines=jx_lines()), stored_neighbour_lines("3643", **{"3643": theirs}))
+    assert rules_of(issues) == (["line.neighbor_mismatch"] if found else []), messages(issues)
+    if found:
+        reported = float(issues[0].message_en.split("up to ")[1].split(" m")[0])
+        assert abs(reported - gap / 2) < 0.05
+        assert distance_m((issues[0].lon, issues[0].lat), to_lonlat(middle, epsg)[0]) < 0.1
+
+
 def test_own_older_version_is_superseded_not_compared():
     mine_before = stored_neighbour_lines("3643", province="360000", **{"3643": bump(line("3643"), 0.5, 50.0)})
     issues = check(submission(lines=jx_lines()), mine_before)
