@@ -22,9 +22,10 @@ def serve(obj: CliContext, host: str, port: int, threads: int) -> None:
     import waitress
 
     from webmap import create_app
+    from webmap.db import safe_url
 
     app = create_app({"QUHUA_DB": obj.db})
-    click.echo(f"quhua viewer on http://{host}:{port}/ (database {obj.db}); Ctrl+C to stop", err=True)
+    click.echo(f"quhua viewer on http://{host}:{port}/ (database {safe_url(obj.db)}); Ctrl+C to stop", err=True)
     waitress.serve(app, host=host, port=port, threads=threads)
 
 

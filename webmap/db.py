@@ -10,17 +10,27 @@ up by it.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app, g, has_request_context, request
 
 from boundaries.store import Store, open_store
 
-__all__ = ["db_signature", "get_store", "init_app", "is_postgres"]
+__all__ = ["db_signature", "get_store", "init_app", "is_postgres", "safe_url"]
 
 
 def is_postgres(store: Store) -> bool:
     """Whether the store is the PostGIS server database (else the GeoPackage)."""
     return store.url.startswith(("postgresql://", "postgres://"))
+
+
+def safe_url(url: str) -> str:
+    """The database URL without its password, to be shown or logged."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def get_store() -> Store:

@@ -1,8 +1,8 @@
 """The viewer's exceptions and the one place where every error becomes an HTTP response.
 
 A :class:`WebError` carries its HTTP status; the core's :class:`~boundaries.errors.QuhuaError` family maps
-to 400 (bad input) or 500 (the store). The API (``/ogc``, JSON requests) gets a JSON body, pages an HTML
-page, never with status 200.
+to 400 (bad input) or 500 (the store: its message, which may hold the database URL, goes to the log only).
+The API (``/ogc``, JSON requests) gets a JSON body, pages an HTML page, never with status 200.
 """
 
 from __future__ import annotations
@@ -67,8 +67,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(QuhuaError)
     def _core(err: QuhuaError):
-        status = 500 if isinstance(err, StoreError) else 400
-        return error_response(status, err.message, err.message, err.rule)
+        if isinstance(err, StoreError):  # its message may name the database URL, with a password: logged only
+            log.error("database error on %s: %s", request.path, err.message)
+            return error_response(500, "数据库暂时不可用", "the database is not available at the moment; try again "
+                                  "later, or tell the administrator", err.rule)
+        return error_response(400, err.message, err.message, err.rule)
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from boundaries.pipeline import ingest_paths
 from webmap import create_app
-from webmap.db import db_signature, get_store
+from webmap.db import db_signature, get_store, safe_url
 
 
 def _app(db: str, tmp_path):
@@ -57,3 +57,18 @@ def test_overview_json_is_public_and_counts_the_provinces(client):
     assert (body["loaded"], body["total"], len(body["provinces"])) == (2, 31, 34)
     hunan = next(p for p in body["provinces"] if p["code"] == "430000")
     assert (hunan["status"], hunan["lines"], hunan["markers"], hunan["last_user"]) == ("loaded", 1, 0, "hn")
+
+
+def test_an_unreachable_database_is_a_500_that_does_not_show_its_password(tmp_path, caplog):
+    app = _app("postgresql://quhua:s3cret-pw@127.0.0.1:1/quhua", tmp_path)
+    for url in ("/", "/overview.json"):
+        response = app.test_client().get(url)
+        assert response.status_code == 500 and "s3cret" not in response.get_data(as_text=True)
+    assert "not available" in response.get_json()["description"]
+    assert "cannot connect" in caplog.text  # the administrator finds the reason in the log
+
+
+def test_safe_url_hides_the_password():
+    assert safe_url("postgresql://quhua:s3cret@db:5432/quhua") == "postgresql://quhua:***@db:5432/quhua"
+    assert safe_url("postgresql://quhua@db/quhua") == "postgresql://quhua@db/quhua"
+    assert safe_url("data/quhua.gpkg") == "data/quhua.gpkg"
