@@ -291,6 +291,19 @@ class LineVertices:
         """The LineView index of each vertex."""
         return self.part_line[self.part]
 
+    @cached_property
+    def along(self) -> np.ndarray:
+        """Metres from the first vertex, counted flat across all parts (each part starts where the last ended)."""
+        step = np.hypot(*np.diff(self.xy, axis=0).T) * (self.part[1:] == self.part[:-1])
+        return np.r_[0.0, np.cumsum(step)]
+
+    @cached_property
+    def part_length(self) -> np.ndarray:
+        """The length of each part in metres."""
+        first = np.searchsorted(self.part, np.arange(len(self.parts)))
+        last = np.searchsorted(self.part, np.arange(len(self.parts)), side="right") - 1
+        return self.along[last] - self.along[first]
+
     def of_lines(self, lines: np.ndarray) -> LineVertices:
         """The vertices of LineView lines ``lines`` only (parts renumbered from 0, order kept)."""
         wanted = np.zeros(max(int(self.part_line.max(initial=-1)), int(np.max(lines, initial=-1))) + 1,
