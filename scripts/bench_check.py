@@ -282,7 +282,8 @@ class Postgis:
         done = _run(["psql", "-d", name, "-v", "tol=0.001", "-v", "maxdist=5", "-f", str(PEERS / "postgis_checks.sql")],
                     env=env)
         wall = time.perf_counter() - began
-        return {"load_s": load_s, "seconds": wall, "findings": _postgis_counts(done.stdout)}
+        return {"load_s": load_s, "seconds": wall, "findings": _postgis_counts(done.stdout),
+                "rows": _postgis_rows(done.stdout)}
 
 
 def _postgis_counts(out: str) -> dict:
@@ -290,6 +291,71 @@ def _postgis_counts(out: str) -> dict:
     for rule in re.findall(r"^\s*(LINE_\w+|MARKER_\w+)\s*\|", out, flags=re.M):
         counts[rule] += 1
     return dict(counts)
+
+
+def _postgis_rows(out: str) -> dict[str, list[list[str]]]:
+    """The fields of each finding row of psql's output, by rule."""
+    rows: dict[str, list[list[str]]] = {}
+    for line in out.splitlines():
+        fields = [f.strip() for f in line.split("|")]
+        if len(fields) > 1 and re.fullmatch(r"(LINE|MARKER)_\w+", fields[0]):
+            rows.setdefault(fields[0], []).append(fields[1:])
+    return rows
+
+
+def reconcile(gpkg: Path, pg: dict, quhua_rules: dict) -> list[str]:
+    """What the PostGIS findings are in quhua's terms: the same defect, or a case quhua's rules leave alone
+    by design (and why). Measured on the peers' own input (Lambert metres)."""
+    import numpy as np
+    import pyogrio
+    import shapely
+
+    lines = pyogrio.read_dataframe(gpkg, layer="lines", fid_as_index=True)
+    markers = pyogrio.read_dataframe(gpkg, layer="markers", fid_as_index=True)
+    rows, out = pg.get("rows", {}), []
+    dangles = rows.get("LINE_DANGLE", [])
+    if dangles:
+        fid = np.array([int(r[0]) for r in dangles])
+        points = shapely.from_wkt([r[1] for r in dangles])
+        geoms = lines.geometry.to_numpy()
+        tree = shapely.STRtree(geoms)
+        near, d = tree.query(points, predicate="dwithin", distance=1000.0), np.full(len(points), np.inf)
+        others = lines.index.to_numpy()[near[1]] != fid[near[0]]
+        for k, j in zip(near[0][others], near[1][others], strict=True):
+            d[k] = min(d[k], shapely.distance(points[k], geoms[j]))
+        inner = int(((d > 1.0) & (d <= 1000.0)).sum())
+        out.append(f"LINE_DANGLE {len(dangles)}: {len(dangles) - inner} are open ends of the network (coast, "
+                   f"national border: no other line within 1000 m, not a dangle by line.dangle's definition); "
+                   f"{inner} come within 1000 m of another line — quhua's line.dangle found "
+                   f"{quhua_rules.get('line.dangle', 0)}")
+    off = rows.get("MARKER_OFF_LINE", [])
+    if off:
+        kinds = Counter(markers.loc[[int(r[0]) for r in off], "marker_type"].fillna("单立"))
+        by_design = kinds.get("同号双立", 0) + kinds.get("同号三立", 0)
+        out.append(f"MARKER_OFF_LINE {len(off)}: {by_design} are 同号双立/三立 posts, off the line by design "
+                   f"(quhua allows them 500 m); {len(off) - by_design} 单立 — quhua's marker.off_line found "
+                   f"{quhua_rules.get('marker.off_line', 0)}")
+    touches = rows.get("LINE_INTERSECTS", [])
+    if touches:
+        at_end = 0
+        for a, b, wkt in touches:
+            ends = shapely.get_coordinates(shapely.boundary(lines.geometry.loc[[int(a), int(b)]].to_numpy()))
+            hits = shapely.get_coordinates(shapely.from_wkt(wkt))
+            at_end += bool(len(ends)) and all(np.hypot(*(ends - h).T).min() <= 1.0 for h in hits)
+        out.append(f"LINE_INTERSECTS {len(touches)}: {at_end} are junctions where one line ends on the other "
+                   f"(a three-province junction: quhua's line.crossing only reports contacts away from both lines' "
+                   f"ends); {len(touches) - at_end} elsewhere — quhua's line.crossing found "
+                   f"{quhua_rules.get('line.crossing', 0)}")
+    if "LINE_MULTIPART" in rows:
+        out.append(f"LINE_MULTIPART {len(rows['LINE_MULTIPART'])}: a boundary in several pieces (split by an "
+                   "enclave or another province) is one line to quhua, not a defect")
+    missed = {rule: n for rule, n in quhua_rules.items()
+              if rule in ("line.spike", "line.duplicate_vertex", "line.neighbor_mismatch", "marker.id_format",
+                          "marker.coordinate_mismatch", "marker.axis_swapped", "marker.pair_side")}
+    if missed:
+        out.append("found by quhua with no PostGIS check to match: "
+                   + ", ".join(f"{rule} {n}" for rule, n in sorted(missed.items())))
+    return out
 
 
 def grass(gpkg: Path, workdir: Path) -> dict:
@@ -323,11 +389,14 @@ def show(title: str, result: dict) -> None:
     print(f"    found: {rules}")
 
 
-def show_peers(name: str, quhua_s: float, pg: dict | None, gr: dict | None) -> None:
+def show_peers(gpkg: Path, quhua: dict, pg: dict | None, gr: dict | None) -> None:
+    quhua_s = quhua["seconds"]
     if pg:
         print(f"  PostGIS SQL checks: {pg['seconds']:.2f} s{_runs(pg)} (+ {pg['load_s']:.2f} s ogr2ogr load) "
               f"→ quhua is {pg['seconds'] / quhua_s:.1f}× faster")
         print(f"    found: {', '.join(f'{k} {v}' for k, v in sorted(pg['findings'].items())) or 'nothing'}")
+        for line in reconcile(gpkg, pg, quhua["rules"]):
+            print(f"      {line}")
     if gr:
         checks = gr["seconds"] - gr["import_s"]
         print(f"  GRASS: {gr['seconds']:.2f} s{_runs(gr)} in all ({checks:.2f} s after {gr['import_s']:.2f} s "
@@ -372,7 +441,7 @@ def main() -> None:
             gpkg = workdir / f"{name}_lambert.gpkg"
             write_for_peers(submission, gpkg)
             print(f"\npeers on the {name} network ({describe(submission)}), quhua {quhua['seconds']:.2f} s:")
-            show_peers(name, quhua["seconds"], best_of(args.repeat, lambda g=gpkg, n=name: postgis.run(g, n)),
+            show_peers(gpkg, quhua, best_of(args.repeat, lambda g=gpkg, n=name: postgis.run(g, n)),
                        best_of(args.repeat, lambda g=gpkg: grass(g, workdir)))
     finally:
         postgis.stop()
