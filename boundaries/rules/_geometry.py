@@ -41,6 +41,7 @@ __all__ = [
     "nearest_line_m",
     "pair_key",
     "parallel",
+    "parallel_ranges",
     "project_xy",
     "to_lonlat",
     "workspace",
@@ -97,6 +98,19 @@ def parallel(func: Callable[..., np.ndarray], *arrays: np.ndarray, **kwargs) -> 
     return np.concatenate(parts)
 
 
+def parallel_ranges(func: Callable[[int, int], np.ndarray], n: int) -> np.ndarray:
+    """``func(lo, hi)`` over equal ranges of ``0 … n`` on every core, concatenated (for work on slices of
+    arrays that ``func`` reaches itself).
+
+    >>> parallel_ranges(lambda lo, hi: np.arange(lo, hi) * 2, 5).tolist()
+    [0, 2, 4, 6, 8]
+    """
+    if _WORKERS == 1 or n < _PARALLEL_MIN:
+        return func(0, n)
+    bounds = np.linspace(0, n, _WORKERS + 1).astype(int)
+    return np.concatenate(list(_pool().map(lambda lohi: func(*lohi), itertools.pairwise(bounds))))
+
+
 def zone_epsg(geometries: np.ndarray) -> np.ndarray:
     """The metric EPSG code (3° Gauss-Krüger zone) of each geometry, from the centre of its extent.
 
@@ -132,17 +146,16 @@ def project_xy(lonlat: np.ndarray, epsg: np.ndarray) -> np.ndarray:
     change = np.flatnonzero(epsg[1:] != epsg[:-1]) + 1
     starts, ends = np.r_[0, change], np.r_[change, len(lonlat)]
 
-    def project(span: np.ndarray) -> np.ndarray:
-        lo, hi = int(span[0]), int(span[-1]) + 1
+    def project(lo: int, hi: int) -> np.ndarray:
         for k in range(np.searchsorted(ends, lo, side="right"), len(starts)):
             a, b = max(int(starts[k]), lo), min(int(ends[k]), hi)
             if a >= hi:
                 break
             with np.errstate(invalid="ignore"):
                 out[a:b, 0], out[a:b, 1] = transformer(4490, int(epsg[a])).transform(lonlat[a:b, 0], lonlat[a:b, 1])
-        return span[:0]
+        return np.zeros(0)
 
-    parallel(project, np.arange(len(lonlat)))
+    parallel_ranges(project, len(lonlat))
     return out
 
 

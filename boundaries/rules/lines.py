@@ -33,7 +33,7 @@ from boundaries.rules._geometry import (
     line_vertices,
     nearest_line_m,
     pair_in_metric,
-    parallel,
+    parallel_ranges,
     to_lonlat,
     workspace,
 )
@@ -266,9 +266,9 @@ def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray, limi
         xy = np.column_stack([x, y])
     cos_limit = np.cos(np.radians(limit_deg))
 
-    def sharp_in(middle: np.ndarray) -> np.ndarray:
-        """(vertex, cosine) of the sharp turns at the consecutive interior vertices ``middle``."""
-        lo, hi = int(middle[0]), int(middle[-1]) + 1
+    def sharp_in(lo: int, hi: int) -> np.ndarray:
+        """(vertex, cosine) of the sharp turns at the interior vertices ``lo … hi - 1``."""
+        lo, hi = max(lo, 1), min(hi, len(x) - 1)
         # the slices before and after, no gathering
         ux, uy = x[lo - 1:hi - 1] - x[lo:hi], y[lo - 1:hi - 1] - y[lo:hi]
         wx, wy = x[lo + 1:hi + 1] - x[lo:hi], y[lo + 1:hi + 1] - y[lo:hi]
@@ -279,7 +279,7 @@ def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray, limi
         sharp = np.flatnonzero((dot > cos_limit * norms) & (part[lo - 1:hi - 1] == part[lo + 1:hi + 1]))
         return np.column_stack([lo + sharp, dot[sharp] / norms[sharp]])
 
-    found = parallel(sharp_in, np.arange(1, len(x) - 1)) if len(x) > 2 else np.zeros((0, 2))
+    found = parallel_ranges(sharp_in, len(x))
     sharp = found[:, 0].astype(int)
     angles, where = [found[:, 1]], [index[sharp]]
     rings = np.flatnonzero(closed_part)
