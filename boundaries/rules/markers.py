@@ -72,21 +72,22 @@ def _name(ctx: CheckContext, k: int) -> str:
 def _usable(ws: Workspace) -> np.ndarray:
     """Submitted markers with a finite point geometry."""
     def compute():
-        geoms = ws.markers.geometries[: ws.markers.n_submitted]
-        ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-        xy = np.full((len(geoms), 2), np.nan)
-        xy[ok] = shapely.get_coordinates(shapely.centroid(geoms[ok]))
-        return np.flatnonzero(ok & np.isfinite(xy).all(axis=1))
+        xy = _lonlat(ws)[: ws.markers.n_submitted]
+        return np.flatnonzero(np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1]))
 
     return ws.once("marker.usable", compute)
 
 
 def _lonlat(ws: Workspace) -> np.ndarray:
+    """(lon, lat) of every marker of the view: a point's coordinates, another geometry's centroid; NaN
+    for a missing or empty one."""
     def compute():
         geoms = ws.markers.geometries
         out = np.full((len(geoms), 2), np.nan)
         ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-        out[ok] = shapely.get_coordinates(shapely.centroid(geoms[ok]))
+        point = ok & (shapely.get_type_id(geoms) == 0)
+        out[point] = shapely.get_coordinates(geoms[point])
+        out[ok & ~point] = shapely.get_coordinates(shapely.centroid(geoms[ok & ~point]))
         return out
 
     return ws.once("marker.lonlat", compute)
