@@ -31,6 +31,8 @@ GENERICS = sorted([
     "山", "岭", "峰", "河", "江", "湖", "海", "湾", "岛", "泉", "溪", "水库", "运河", "高原", "盆地", "沙漠",
     "公园", "路", "街", "大道", "桥", "站", "机场", "港",
 ], key=len, reverse=True)
+_GENERIC_SET = frozenset(GENERICS)
+_GENERIC_SIZES = sorted({len(g) for g in GENERICS}, reverse=True)
 _GENERIC_PINYIN = {"特别行政区": "Tebie Xingzhengqu", "自治区": "Zizhiqu", "自治州": "Zizhizhou",
                    "自治县": "Zizhixian", "自治旗": "Zizhiqi", "新区": "Xinqu", "矿区": "Kuangqu",
                    "街道": "Jiedao", "社区": "Shequ",
@@ -43,6 +45,9 @@ _PEOPLES = re.compile(
 _PEOPLE_FORMS = {"维吾尔": "Uygur"}
 _VOWEL_START = re.compile(r"^[aoe]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_NOT_LETTER = re.compile(r"[^a-z]")
+_WORD_BREAK = re.compile(r"[ '’-]")
+_TONE_MARKS = frozenset("\u0300\u0301\u0304\u030c")  # grave, acute, macron, caron
 
 
 @cache
@@ -60,8 +65,8 @@ def _char_readings() -> dict[str, str]:
 
 
 @cache
-def _longest_first() -> tuple[str, ...]:
-    return tuple(sorted(_readings(), key=len, reverse=True))
+def _longest_reading() -> int:
+    return max(map(len, _readings()))
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -70,14 +75,82 @@ def split_name(name: str) -> tuple[str, str]:
     >>> split_name("黑龙江省"), split_name("泰山"), split_name("江西")
     (('黑龙江', '省'), ('泰', '山'), ('江西', ''))
     """
-    for generic in GENERICS:
-        if name.endswith(generic) and len(name) > len(generic):
-            return name[: -len(generic)], generic
+    for size in _GENERIC_SIZES:  # longest first, as GENERICS
+        if len(name) > size and name[-size:] in _GENERIC_SET:
+            return name[:-size], name[-size:]
     return name, ""
 
 
-@lru_cache(maxsize=1 << 16)  # proper parts and generics repeat across a gazetteer (村, 王家, 新村 …)
 def _syllables(text: str) -> tuple[str, ...]:
+    """Toneless syllables of the Chinese characters of ``text``, with the place-name readings of
+    ``char_readings.csv``.
+
+    pypinyin reads a text by its phrase dictionary, and every character outside a phrase by its own
+    default reading. So a text with no phrase in it, or made only of characters that read the same in
+    every phrase, is read one character at a time from a cache (a million names share a few thousand
+    characters); any other text is read whole by pypinyin.
+    """
+    out, free = [], True
+    for char in text:
+        reading = _char_reading(char)
+        if reading is None:
+            return _phrase_syllables(text)
+        out.append(reading[0])
+        free = free and reading[1]
+    if not free and _has_phrase(text):
+        return _phrase_syllables(text)
+    return tuple(out)
+
+
+@cache
+def _char_reading(char: str) -> tuple[str, bool] | None:
+    """A character's syllable as pypinyin reads it alone (or its place-name reading, which wins in any
+    context), and whether it reads so in every phrase too (绿 is lü alone, lu in 绿林); None for a
+    character pypinyin does not read as one syllable."""
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.constants import PINYIN_DICT
+
+    if not _CJK.fullmatch(char):
+        return None
+    places = _char_readings()
+    if char in places:
+        return places[char], True
+    syllables = lazy_pinyin(char, style=Style.NORMAL, v_to_u=True, errors="ignore")
+    if len(syllables) != 1 or not syllables[0].strip():
+        return None
+    readings = PINYIN_DICT.get(ord(char))
+    toneless = {_strip_tones(r) for r in readings.split(",")} if readings else set()
+    return syllables[0], len(toneless | _phrase_readings().get(char, set())) == 1
+
+
+def _has_phrase(text: str) -> bool:
+    """Whether a piece of two or more characters of ``text`` is in pypinyin's phrase dictionary."""
+    from pypinyin.constants import PHRASES_DICT
+
+    return any(text[i:j] in PHRASES_DICT for i in range(len(text) - 1) for j in range(i + 2, len(text) + 1))
+
+
+@cache
+def _phrase_readings() -> dict[str, set[str]]:
+    """Character → its toneless readings in pypinyin's phrase dictionary."""
+    from pypinyin.constants import PHRASES_DICT
+
+    out: dict[str, set[str]] = {}
+    for phrase, readings in PHRASES_DICT.items():
+        if len(phrase) == len(readings):
+            for char, reading in zip(phrase, readings, strict=True):
+                out.setdefault(char, set()).update(_strip_tones(r) for r in reading)
+    return out
+
+
+def _strip_tones(reading: str) -> str:
+    """The reading without its tone mark (ü keeps its dots: lǜ and lù are two readings)."""
+    return unicodedata.normalize("NFC", "".join(c for c in unicodedata.normalize("NFD", reading)
+                                                if c not in _TONE_MARKS))
+
+
+@lru_cache(maxsize=1 << 16)  # proper parts and generics repeat across a gazetteer (村, 王家, 新村 …)
+def _phrase_syllables(text: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin
 
     syllables = [s for s in lazy_pinyin(text, style=Style.NORMAL, v_to_u=True, errors="ignore") if s.strip()]
@@ -130,7 +203,8 @@ def romanize(name: str, override: str | None = None) -> str:
 def _proper(proper: str) -> str:
     """The proper part as one word, with the reading table's form of a known name at its start."""
     readings = _readings()
-    known = next((k for k in _longest_first() if proper.startswith(k)), None)
+    known = next((proper[:size] for size in range(min(len(proper), _longest_reading()), 0, -1)
+                  if proper[:size] in readings), None)
     if known is None:
         return _word(_syllables(proper))
     rest = proper[len(known):]
@@ -143,6 +217,8 @@ def pinyin_key(text: str) -> str:
     >>> pinyin_key("Xī'ān Shì"), pinyin_key("lü3 liang2"), pinyin_key("Beijing Shi")
     ('xianshi', 'lvliang', 'beijingshi')
     """
+    if text.isascii():  # the common case, without the Unicode steps
+        return _NOT_LETTER.sub("", text.lower().replace("u:", "v"))
     text = re.sub("[üǖǘǚǜ]", "v", text.lower()).replace("u:", "v")
     text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
     return re.sub(r"[^a-z]", "", text)
@@ -184,11 +260,17 @@ def initials_of(name: str, pinyin: str) -> str:
     >>> initials_of("番禺区", "Panyu Qu"), initials_of("西安市", "Xi'an Shi"), initials_of("呼和浩特市", "Hohhot Shi")
     ('pyq', 'xas', 'hhhts')
     """
-    pieces = [_split_word(pinyin_key(w)) for w in re.split(r"[ '’-]", pinyin) if w]
-    letters = "".join(s[0] for piece in pieces if piece is not None for s in piece)
-    if any(piece is None for piece in pieces) or len(letters) != len(_CJK.findall(name)):
+    pieces = [_word_initials(w) for w in _WORD_BREAK.split(pinyin) if w]
+    if None in pieces:
         return initials(name)
-    return letters
+    letters = "".join(pieces)
+    return letters if len(letters) == len(_CJK.findall(name)) else initials(name)
+
+
+@lru_cache(maxsize=1 << 16)  # generic parts repeat: Cun, Zhen, Xiang …
+def _word_initials(word: str) -> str | None:
+    syllables = _split_word(pinyin_key(word))
+    return None if syllables is None else "".join(s[0] for s in syllables)
 
 
 def has_chinese(text: str) -> bool:
