@@ -223,8 +223,10 @@ def out_of_region(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     ws = workspace(ctx)
     ws.memo["marker.far_m"] = params["far_m"]
     region = _region(ws, ctx, params["far_m"])
-    for n, k in enumerate(region["usable"]):
-        lon, lat = _lonlat(ws)[k]
+    lonlat = _lonlat(ws)
+    for n in np.flatnonzero(region["out"]):
+        k = region["usable"][n]
+        lon, lat = lonlat[k]
         if region["outside"][n]:
             yield _issue("marker.out_of_region", ctx, int(k),
                          f"界桩 {_name(ctx, k)} 位于 {lon:.4f}°E, {lat:.4f}°N，在中国范围（73–136°E，3–54°N）以外",
@@ -250,12 +252,12 @@ def off_line(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     own = _own_line(ws, max(params["single_m"], params["multi_m"]), params["single_m"])
     out = set(_out_of_region_default(ws, ctx).tolist())
     types = ws.markers.frame["marker_type"].to_numpy()
-    for n, k in enumerate(own["usable"]):
-        distance = own["distance"][n]
-        if not np.isfinite(distance) or k in out:
-            continue
-        limit = params["multi_m"] if types[k] in ("同号双立", "同号三立") else params["single_m"]
-        if distance <= limit:
+    limits = np.where(np.isin(types[own["usable"]], ["同号双立", "同号三立"]), params["multi_m"], params["single_m"])
+    with np.errstate(invalid="ignore"):
+        beyond = np.isfinite(own["distance"]) & (own["distance"] > limits)
+    for n in np.flatnonzero(beyond):
+        k, distance, limit = own["usable"][n], own["distance"][n], limits[n]
+        if k in out:
             continue
         line_id = ws.lines.frame["line_id"].iloc[own["line"][n]]
         if own["matched"][n]:
@@ -358,9 +360,9 @@ def pair_side(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     types = ws.markers.frame["marker_type"].to_numpy()
     ids = ctx.submission.markers["marker_id"].to_numpy(dtype=object)
     lines = ws.lines.frame
-    for n, k in enumerate(own["usable"]):
-        j, distance = own["line"][n], own["distance"][n]
-        if types[k] != "同号双立" or not isinstance(ids[k], str) or j < 0 or not own["matched"][n]:
+    for n in np.flatnonzero(types[own["usable"]] == "同号双立"):
+        k, j, distance = own["usable"][n], own["line"][n], own["distance"][n]
+        if not isinstance(ids[k], str) or j < 0 or not own["matched"][n]:
             continue
         match = pattern.fullmatch(ids[k])
         letter = match.groupdict().get("letter") if match else None
