@@ -43,17 +43,19 @@ class Rule:
     description_en: str
     params: dict[str, float | str]
     func: Callable[[CheckContext, dict], Iterable[Issue]] | None = None
+    #: waits for work started in the background by earlier rules: run after the others
+    late: bool = False
 
 
 REGISTRY: dict[str, Rule] = {}
 
 
 def register(rule_id: str, *, severity: str, layer: str, description: str, description_en: str,
-             func: Callable | None = None, **params) -> Rule:
+             func: Callable | None = None, late: bool = False, **params) -> Rule:
     """Add a rule to the registry; ``params`` are its tolerances with their defaults."""
     if rule_id in REGISTRY:
         raise ValueError(f"rule {rule_id} registered twice")
-    REGISTRY[rule_id] = Rule(rule_id, severity, layer, description, description_en, params, func)
+    REGISTRY[rule_id] = Rule(rule_id, severity, layer, description, description_en, params, func, late)
     return REGISTRY[rule_id]
 
 
@@ -68,17 +70,18 @@ def rule(rule_id: str, **kw):
 
 
 def run_rules(context: CheckContext, config) -> list[Issue]:
-    """Every enabled rule with a function, in registry order, with the severities and tolerances of
-    ``config`` (a :class:`boundaries.config.Config`)."""
-    issues: list[Issue] = []
-    for entry in REGISTRY.values():
+    """Every enabled rule with a function, with the severities and tolerances of ``config`` (a
+    :class:`boundaries.config.Config`); the issues in registry order. The ``late`` rules run last, so that
+    the background work they wait for overlaps with the other rules."""
+    found: dict[str, list[Issue]] = {}
+    for entry in sorted(REGISTRY.values(), key=lambda entry: entry.late):
         if entry.func is None or not config.enabled(entry.id):
             continue
         severity = config.severity(entry.id)
-        for issue in entry.func(context, config.params(entry.id)):
+        found[entry.id] = list(entry.func(context, config.params(entry.id)))
+        for issue in found[entry.id]:
             issue.severity = severity
-            issues.append(issue)
-    return issues
+    return [issue for rule_id in REGISTRY for issue in found.get(rule_id, [])]
 
 
 from boundaries.rules import dataset, lines, markers  # noqa: E402,F401  (registers the rules of each module)

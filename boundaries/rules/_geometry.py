@@ -53,7 +53,7 @@ __all__ = [
 DEG_PER_M = 1.0 / (111_320.0 * np.cos(np.radians(55.0)))
 
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
-_POOL: ThreadPoolExecutor | None = None
+_POOLS: dict[str, ThreadPoolExecutor] = {}
 #: Vertices per piece when lines are cut for distance queries (see :class:`LinePieces`).
 PIECE_VERTICES = 64
 #: Extra search radius for piece queries made in degrees: a chord's straight course in degrees and in a
@@ -65,25 +65,25 @@ _TIGHT_MARGIN_M = 50.0
 _PARALLEL_MIN = 2_000
 
 
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="quhua-rules")
-    return _POOL
+def _pool(kind: str = "map") -> ThreadPoolExecutor:
+    """The threads of :func:`parallel` (``map``) or of :func:`background` (``background``): apart, so that
+    a map never queues behind long background work."""
+    if kind not in _POOLS:
+        _POOLS[kind] = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix=f"quhua-{kind}")
+    return _POOLS[kind]
 
 
 def background(func: Callable, *args):
     """Start ``func(*args)`` on another core now; the returned future's ``result()`` waits for it.
 
-    For GEOS work (which releases the GIL) that can overlap with the GIL-bound projecting on this thread.
-    ``func`` must not call :func:`parallel` (it would wait on the pool it runs in)."""
-    return _pool().submit(func, *args)
+    For GEOS work (which releases the GIL) that can overlap with the GIL-bound projecting on this thread."""
+    return _pool("background").submit(func, *args)
 
 
 def parallel(func: Callable[..., np.ndarray], *arrays: np.ndarray, **kwargs) -> np.ndarray:
     """``func(*arrays, **kwargs)`` over equal chunks on every core, concatenated.
 
-    Shapely 2 and pyproj release the GIL inside their vectorised calls, so threads use both cores without
+    Shapely 2 and numpy release the GIL inside their vectorised calls, so threads use both cores without
     copying geometries between processes.
 
     >>> parallel(np.add, np.arange(5), np.ones(5)).tolist()
@@ -135,27 +135,19 @@ def _project(geometries: np.ndarray, epsg: int, inverse: bool = False) -> np.nda
 
 
 def project_xy(lonlat: np.ndarray, epsg: np.ndarray) -> np.ndarray:
-    """(lon, lat) rows into the Gauss-Krüger zone given per row (``epsg``), on every core.
+    """(lon, lat) rows into the Gauss-Krüger zone given per row (``epsg``).
 
     Made for vertices, whose rows of one zone come in runs (a line's vertices are consecutive): each run
     goes to pyproj as a slice of the flat array, with no geometry built and nothing gathered or scattered.
+    On the calling thread: pyproj holds the GIL, so more threads would only queue for it (the GEOS work
+    started in the :func:`background` meanwhile uses the other core).
     """
     out = np.empty_like(lonlat, dtype=float)
-    if not len(lonlat):
-        return out
     change = np.flatnonzero(epsg[1:] != epsg[:-1]) + 1
-    starts, ends = np.r_[0, change], np.r_[change, len(lonlat)]
-
-    def project(lo: int, hi: int) -> np.ndarray:
-        for k in range(np.searchsorted(ends, lo, side="right"), len(starts)):
-            a, b = max(int(starts[k]), lo), min(int(ends[k]), hi)
-            if a >= hi:
-                break
+    for a, b in zip(np.r_[0, change], np.r_[change, len(lonlat)], strict=True):
+        if a < b:
             with np.errstate(invalid="ignore"):
                 out[a:b, 0], out[a:b, 1] = transformer(4490, int(epsg[a])).transform(lonlat[a:b, 0], lonlat[a:b, 1])
-        return np.zeros(0)
-
-    parallel_ranges(project, len(lonlat))
     return out
 
 
@@ -186,7 +178,7 @@ class MetricCache:
             self._done[epsg] = np.zeros(len(self.geometries), dtype=bool)
         todo = np.unique(index[~self._done[epsg][index]])
         if len(todo):
-            self._projected[epsg][todo] = parallel(_project, self.geometries[todo], epsg=epsg)
+            self._projected[epsg][todo] = _project(self.geometries[todo], epsg)  # pyproj holds the GIL
             self._done[epsg][todo] = True
         return self._projected[epsg][index]
 

@@ -205,7 +205,7 @@ def _segment_hits(xy: np.ndarray, part: np.ndarray) -> np.ndarray:
     return shapely.get_coordinates(shapely.get_parts(hits))
 
 
-@rule("line.self_intersection", severity="error", layer="lines",
+@rule("line.self_intersection", severity="error", layer="lines", late=True,
       description="界线自相交或自接触", description_en="a line crossing or touching itself")
 def self_intersection(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Lines that cross or touch themselves (not simple), located at the first such point. A closed ring
@@ -488,7 +488,7 @@ def _end_points(geometry) -> np.ndarray:
     return shapely.get_coordinates(np.r_[shapely.get_point(parts, 0), shapely.get_point(parts, -1)])
 
 
-@rule("line.overlap", severity="error", layer="lines",
+@rule("line.overlap", severity="error", layer="lines", late=True,
       description="两条不同界线共线重叠超过 1 m",
       description_en="two different features sharing a stretch longer than 1 m",
       length_m=1.0)
@@ -517,7 +517,7 @@ def overlap(ctx: CheckContext, params: dict) -> Iterator[Issue]:
                          f"{_other_name(ws, j)} (limit {params['length_m']} m)")
 
 
-@rule("line.crossing", severity="error", layer="lines",
+@rule("line.crossing", severity="error", layer="lines", late=True,
       description="两条界线在端点以外相交或接触",
       description_en="two lines that cross or touch anywhere but at their ends",
       end_m=1.0)
