@@ -299,7 +299,9 @@ class LineVertices:
     @cached_property
     def along(self) -> np.ndarray:
         """Metres from the first vertex, counted flat across all parts (each part starts where the last ended)."""
-        step = np.hypot(*np.diff(self.xy, axis=0).T) * (self.part[1:] == self.part[:-1])
+        x, y = self.xy[:, 0], self.xy[:, 1]
+        step = np.hypot(x[1:] - x[:-1], y[1:] - y[:-1])
+        step[self.part[1:] != self.part[:-1]] = 0.0
         return np.r_[0.0, np.cumsum(step)]
 
     @cached_property
