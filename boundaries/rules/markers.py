@@ -466,8 +466,9 @@ def _declared_epsg(ctx: CheckContext) -> np.ndarray:
     declared = [c.strip() for c in (sub.declared_crs or "").split(",") if c.strip()]
     if len(declared) == 1:
         fallback = int(declared[0].split(":")[-1])
-    sources = sub.markers["source_file"] if "source_file" in sub.markers else pd.Series([None] * len(sub.markers))
-    return np.array([by_source.get(s, fallback) for s in sources], dtype=int)
+    if "source_file" not in sub.markers or not by_source:
+        return np.full(len(sub.markers), fallback, dtype=int)
+    return sub.markers["source_file"].map(by_source).fillna(fallback).to_numpy(dtype=int)
 
 
 def _candidate_zones(epsg: np.ndarray, lon: np.ndarray, easting: np.ndarray) -> np.ndarray:
