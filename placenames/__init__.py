@@ -16,7 +16,7 @@ __all__ = ["search", "show"]
 def _store(db):
     from placenames.store import open_name_store
 
-    return open_name_store(getattr(db, "url", db))  # a database URL/path, or a boundaries Store
+    return open_name_store(db)  # a database URL/path, or a boundaries Store (whose connection it shares)
 
 
 def search(db, query: str, **options) -> list[dict]:
@@ -24,16 +24,16 @@ def search(db, query: str, **options) -> list[dict]:
     :func:`placenames.lookup.search`). An empty gazetteer finds nothing."""
     from placenames.lookup import search as _search
 
-    store = _store(db)
-    return _search(store, query, **options) if store.has_names() else []
+    with _store(db) as store:
+        return _search(store, query, **options) if store.has_names() else []
 
 
 def show(db, name_id: int | str) -> dict | None:
     """One name with its aliases and its history (the names it replaced and that replaced it); None if unknown."""
-    store = _store(db)
-    if not str(name_id).isdigit() or not store.has_names():
-        return None
-    found = store.get([int(name_id)])
-    if not found:
-        return None
-    return {**found[0].to_json(), "history": [r.to_json() for r in store.history(int(name_id))]}
+    with _store(db) as store:
+        if not str(name_id).isdigit() or not store.has_names():
+            return None
+        found = store.get([int(name_id)])
+        if not found:
+            return None
+        return {**found[0].to_json(), "history": [r.to_json() for r in store.history(int(name_id))]}

@@ -27,7 +27,8 @@ def import_(obj: CliContext, file: Path, fmt: str | None) -> None:
     from placenames.importers import import_names
     from placenames.store import open_name_store
 
-    inserted, updated = import_names(open_name_store(obj.db), file, fmt)
+    with open_name_store(obj.db) as store:
+        inserted, updated = import_names(store, file, fmt)
     click.echo(f"{inserted} names added, {updated} updated ({file.name})")
 
 
@@ -94,7 +95,8 @@ def check(obj: CliContext, within, as_json) -> None:
     from placenames.rules import check_names
     from placenames.store import open_name_store
 
-    report = check_names(open_name_store(obj.db), within=within, lang=obj.lang)
+    with open_name_store(obj.db) as store:
+        report = check_names(store, within=within, lang=obj.lang)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=1))
     else:
@@ -119,5 +121,6 @@ def divisions_import(obj: CliContext, file: Path, level: str | None) -> None:
     from placenames.importers import import_divisions
     from placenames.store import open_name_store
 
-    count = import_divisions(open_name_store(obj.db), file, level)
+    with open_name_store(obj.db) as store:
+        count = import_divisions(store, file, level)
     click.echo(f"{count} divisions loaded ({file.name})")

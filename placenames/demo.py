@@ -79,10 +79,9 @@ def geonames_cities() -> list[NameRecord]:
 
 def load_demo(db: str) -> str:
     """Load divisions and names into the demo database; returns a one-line summary."""
-    store = open_name_store(db)
     divisions = load_divisions()
     cities = geonames_cities()
-    with store.write():
+    with open_name_store(db) as store, store.write():
         store.put_divisions(divisions)
         added = store.upsert(division_names(divisions))[0]
         assign_counties(store, cities)

@@ -20,7 +20,8 @@ def _filter(frame: gpd.GeoDataFrame, province, bbox) -> gpd.GeoDataFrame:
 
 def names_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoDataFrame:
     """Names as points with the fields of SPEC §8 (current ones unless ``history``)."""
-    names = open_name_store(store.url).all_names()
+    with open_name_store(store) as names_store:
+        names = names_store.all_names()
     if not history:
         names = names[names.status == "current"]
     names = names.rename(columns={"fid": "id"}).drop(columns=["importance"])
@@ -30,4 +31,5 @@ def names_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoDat
 
 def divisions_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoDataFrame:
     """Division polygons with code, name, level and parent."""
-    return _filter(open_name_store(store.url).divisions(), province, bbox)
+    with open_name_store(store) as names_store:
+        return _filter(names_store.divisions(), province, bbox)

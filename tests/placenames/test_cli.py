@@ -8,8 +8,8 @@ import pyogrio
 from tests.conftest import run_cli
 
 
-def test_divisions_import_then_names_search_show_check_export(capsys, tmp_path, jiangxi_divisions):
-    db = tmp_path / "q.gpkg"
+def test_divisions_import_then_names_search_show_check_export(capsys, tmp_path, db_url, jiangxi_divisions):
+    db = db_url
     source = tmp_path / "江西区划.geojson"
     pyogrio.write_dataframe(jiangxi_divisions.rename(columns={"code": "adcode", "name": "名称"})
                             .drop(columns=["level", "parent"]), source)
@@ -34,18 +34,18 @@ def test_divisions_import_then_names_search_show_check_export(capsys, tmp_path, 
     assert len(gpd.read_file(tmp_path / "d.gpkg")) == 112
 
 
-def test_import_with_bad_rows_exits_1(capsys, tmp_path):
+def test_import_with_bad_rows_exits_1(capsys, tmp_path, db_url):
     path = tmp_path / "bad.csv"
     path.write_text("name,class,lon,lat\n好地方,居民点,115.9,28.7\n坏地方,城市,115.9,28.7\n", encoding="utf-8")
     from boundaries.cli import main
 
-    assert main(["--db", str(tmp_path / "q.gpkg"), "names", "import", str(path)]) == 1
+    assert main(["--db", db_url, "names", "import", str(path)]) == 1
     err = capsys.readouterr().err
     assert "bad.csv" in err and "line 3" in err and "nothing stored" in err
 
 
-def test_a_rename_through_the_cli_shows_history_and_dated_search(capsys, tmp_path):
-    db, path = tmp_path / "q.gpkg", tmp_path / "村.csv"
+def test_a_rename_through_the_cli_shows_history_and_dated_search(capsys, tmp_path, db_url):
+    db, path = db_url, tmp_path / "村.csv"
     path.write_text("id,name,class,lon,lat,code,valid_from\nv1,老街村,群众自治组织,115.88,28.68,360102,2001-01-01\n",
                     encoding="utf-8")
     assert run_cli(capsys, "--db", db, "names", "import", path) == (0, "1 names added, 0 updated (村.csv)\n")

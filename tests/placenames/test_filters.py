@@ -46,15 +46,16 @@ def _crowd() -> list[NameRecord]:
 
 
 @pytest.fixture(scope="module")
-def crowded(tmp_path_factory):
-    store = open_name_store(str(tmp_path_factory.mktemp("crowd") / "crowd.gpkg"))
+def crowded(module_db_url):
+    store = open_name_store(module_db_url)
     few = [NameRecord(name=name, pinyin=romanize(name), klass=klass, lon=lon, lat=lat, code=code, source="few",
                       source_id=f"{kind}{i}", **({"valid_from": "2016-01-01"} | more))
            for kind, rows in FEW.items() for i, (name, klass, lon, lat, code, more) in enumerate(rows)]
     with store.write():
         store.upsert(_crowd())
         store.upsert(few)
-    return store
+    yield store
+    store.close()
 
 
 @pytest.mark.parametrize("query", ["村", "李", "li"])

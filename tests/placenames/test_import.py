@@ -85,6 +85,7 @@ def test_geonames_dump(gazetteer, tmp_path):
     assert hit and hit[0]["name"] in ("景德镇", "景德镇市") and hit[0]["code"].startswith("3602")
 
 
+@pytest.mark.parametrize("db_url", ["gpkg"], indirect=True)
 def test_store_is_a_geopackage_layer(gazetteer):
     import pyogrio
 

@@ -1,4 +1,5 @@
-"""The gazetteer's GeoPackage store: layers QGIS opens, one transaction per write, history chains."""
+"""The gazetteer's stores (GeoPackage and PostGIS): one transaction per write, history chains; the layers QGIS
+opens in a GeoPackage, the typed and indexed tables and the schema version on PostGIS."""
 
 from __future__ import annotations
 
@@ -14,8 +15,13 @@ def _record(name, source_id, **more):
                       code="360102", source="test", source_id=source_id, **more)
 
 
-def test_a_failed_write_leaves_the_database_as_it_was(tmp_path):
-    store = open_name_store(str(tmp_path / "q.gpkg"))
+@pytest.fixture
+def store(db_url):
+    with open_name_store(db_url) as store:
+        yield store
+
+
+def test_a_failed_write_leaves_the_database_as_it_was(store):
     with store.write():
         store.upsert([_record("老街村", "v1")])
     with pytest.raises(RuntimeError), store.write():
@@ -25,8 +31,7 @@ def test_a_failed_write_leaves_the_database_as_it_was(tmp_path):
     assert store.candidates("新华村", ("name",), "exact", 10) == []
 
 
-def test_rename_then_abolish_keeps_every_record_in_the_history(tmp_path):
-    store = open_name_store(str(tmp_path / "q.gpkg"))
+def test_rename_then_abolish_keeps_every_record_in_the_history(store):
     with store.write():
         store.upsert([_record("老街村", "v1", valid_from="2001-01-01")])
     with store.write():
@@ -42,11 +47,39 @@ def test_rename_then_abolish_keeps_every_record_in_the_history(tmp_path):
     assert chain[0].superseded_by == chain[1].id
 
 
-def test_postgis_is_refused_with_a_message():
-    from placenames.errors import PlacenamesError
+def test_key_rows_follow_a_rename_into_history(store):
+    from placenames.store import SearchFilter
 
-    with pytest.raises(PlacenamesError, match="PostGIS"):
-        open_name_store("postgresql://localhost/quhua")
+    with store.write():
+        store.upsert([_record("老街村", "v1", valid_from="2001-01-01")])
+    with store.write():
+        store.upsert([_record("新华村", "v1", valid_from="2016-05-01")])
+    assert store.candidates("老街村", ("name",), "exact", 10) == []
+    (old,) = store.candidates("老街村", ("name",), "exact", 10, SearchFilter(at="2010-01-01"))
+    assert store.gram_candidates("老街", 10, SearchFilter(at="2010-01-01", within="360100")) == [old[0]]
+    assert store.gram_candidates("老街", 10, SearchFilter(at="2020-01-01")) == []
+
+
+@pytest.mark.parametrize("db_url", ["postgis"], indirect=True)
+def test_postgis_tables_are_typed_indexed_and_versioned(db_url):
+    from placenames.postgis import SCHEMA_VERSION
+
+    with open_name_store(db_url) as store:
+        with store.write():
+            store.upsert([_record("老街村", "v1")])
+        con = store.con
+        types = dict(con.execute("SELECT f_table_name, type || ',' || srid FROM geometry_columns "
+                                 "WHERE f_table_name IN ('names', 'divisions')").fetchall())
+        assert types == {"names": "POINT,4490", "divisions": "MULTIPOLYGON,4490"}
+        gist = {row[0] for row in con.execute("SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist%'")}
+        assert {"names", "divisions"} <= gist
+        version = con.execute("SELECT value FROM quhua_meta WHERE key = 'gazetteer_schema_version'").fetchone()
+        assert int(version[0]) == SCHEMA_VERSION == store.schema_version()
+        store.init()  # idempotent
+        assert [r.name for r in store.get([1])] == ["老街村"]
+        plan = "\n".join(row[0] for row in con.execute(
+            "EXPLAIN SELECT fid FROM names WHERE geom && ST_MakeEnvelope(115, 28, 116, 29, 4490)"))
+        assert "names_geom_gist" in plan or "Seq Scan" in plan  # a tiny table may be scanned
 
 
 def test_a_large_batch_fills_the_spatial_index_and_keeps_its_trigger(tmp_path, jiangxi_places):
@@ -66,3 +99,18 @@ def test_a_large_batch_fills_the_spatial_index_and_keeps_its_trigger(tmp_path, j
     near = pyogrio.read_dataframe(store.path, layer="names", bbox=(115.7, 28.5, 116.1, 28.8))
     expected = sum(115.7 <= r.lon <= 116.1 and 28.5 <= r.lat <= 28.8 for r in places)
     assert len(near) == expected > 0
+
+
+def test_key_tables_of_an_older_layout_are_rebuilt(tmp_path):
+    from placenames.lookup import search
+
+    path = str(tmp_path / "old.gpkg")
+    with open_name_store(path) as store:
+        with store.write():
+            store.upsert([_record("老街村", "v1")])
+        con = store.con
+        for table, key in (("name_keys", "key TEXT, kind TEXT"), ("name_grams", "gram TEXT")):  # before filters
+            con.execute(f"DROP TABLE {table}")
+            con.execute(f"CREATE TABLE {table} ({key}, name_id INTEGER)")
+    with open_name_store(path) as store:
+        assert [r["name"] for r in search(store, "老街", within="360100")] == ["老街村"]

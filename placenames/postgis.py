@@ -1,0 +1,208 @@
+"""The gazetteer on the server database: PostgreSQL + PostGIS, with the behaviour of the GeoPackage store.
+
+``names`` is a ``geometry(Point, 4490)`` table and ``divisions`` a ``geometry(MultiPolygon, 4490)`` one,
+both with GiST indexes; the search keys ``name_keys`` and ``name_grams`` are the GeoPackage's tables with
+B-tree primary keys in the same order, their text columns in the "C" collation so that a prefix is a key
+range whatever the database's locale. The nearest-first look-up is PostGIS's index-ordered ``<->`` scan.
+
+The tables are created by :meth:`PostgisNameStore.init` (and by the first import), versioned in
+``quhua_meta`` under ``gazetteer_schema_version`` with the upgrade steps of :data:`MIGRATIONS`, beside the
+boundaries' own schema version. Gazetteer writers take one transaction-level advisory lock, so two
+imports run one after the other, as on the GeoPackage.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from boundaries.store import Store, open_store
+from placenames.store import _DIVISION_COLUMNS, _NAME_COLUMNS, _SRID, SqlNameStore, _quoted, window
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisNameStore"]
+
+_TYPES = {"TEXT": 'text COLLATE "C"', "INTEGER": "bigint", "REAL": "double precision"}
+_LOCK = (0x5148, 0x4E41)  # "QH", "NA": the gazetteer's writers
+_META_KEY = "gazetteer_schema_version"
+#: beyond this distance nearness no longer changes a score (lookup.py): the nearest-first scan stops there
+_NEAR_MAX_KM = 320.0
+
+
+def _create_tables() -> list[str]:
+    names = "".join(f', "{c}" {_TYPES[t]}' for c, t in _NAME_COLUMNS.items())
+    divisions = "".join(f', "{c}" {_TYPES[t]}' for c, t in _DIVISION_COLUMNS.items())
+    c = 'text COLLATE "C"'
+    return [
+        f"CREATE TABLE IF NOT EXISTS names (fid bigserial PRIMARY KEY, geom geometry(Point, {_SRID}){names})",
+        "CREATE INDEX IF NOT EXISTS names_geom_gist ON names USING gist (geom)",
+        "CREATE INDEX IF NOT EXISTS names_source ON names (source, source_id)",
+        "CREATE INDEX IF NOT EXISTS names_superseded_by ON names (superseded_by)",
+        f"CREATE TABLE IF NOT EXISTS divisions (fid bigserial PRIMARY KEY, "
+        f"geom geometry(MultiPolygon, {_SRID}){divisions})",
+        "CREATE INDEX IF NOT EXISTS divisions_geom_gist ON divisions USING gist (geom)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS divisions_code ON divisions (code)",
+        f"CREATE TABLE IF NOT EXISTS name_keys (key {c}, kind {c}, name_id bigint, klass smallint, code {c}, "
+        f"current smallint, valid_from {c}, valid_to {c}, cell integer, PRIMARY KEY (key, kind, name_id))",
+        "CREATE INDEX IF NOT EXISTS name_keys_id ON name_keys (name_id)",
+        f"CREATE TABLE IF NOT EXISTS name_grams (gram {c}, klass smallint, code {c}, name_id bigint, "
+        f"current smallint, valid_from {c}, valid_to {c}, cell integer, PRIMARY KEY (gram, klass, code, name_id))",
+        "CREATE INDEX IF NOT EXISTS name_grams_id ON name_grams (name_id, gram)",
+    ]
+
+
+#: Gazetteer schema version → the statements that bring the previous version to it.
+MIGRATIONS: dict[int, list[str]] = {1: _create_tables()}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+class PostgisNameStore(SqlNameStore):
+    """Names, divisions and search keys as tables of the PostGIS database the boundaries use."""
+
+    _today = "to_char(current_date, 'YYYY-MM-DD')"
+    _geom_marker = "?::geometry"
+
+    def __init__(self, db: str | Store):
+        self._owned = isinstance(db, str)
+        self._store = open_store(db) if self._owned else db
+        self.url = self._store.url
+
+    def close(self) -> None:
+        if self._owned:
+            self._store.close()
+
+    @property
+    def con(self):
+        return self._store.connection()
+
+    def init(self) -> None:
+        from boundaries.errors import StoreError
+
+        self._store.init()  # PostGIS, quhua_meta and the boundaries' tables
+        con = self.con
+        with con.transaction():
+            con.execute("SELECT pg_advisory_xact_lock(%s, %s)", _LOCK)
+            row = con.execute("SELECT value FROM quhua_meta WHERE key = %s", (_META_KEY,)).fetchone()
+            current = int(row[0]) if row else 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(f"{self.url} has gazetteer schema version {current}, newer than this quhua "
+                                 f"({SCHEMA_VERSION}); upgrade quhua")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version]:
+                    con.execute(statement)
+            con.execute("INSERT INTO quhua_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = "
+                        "excluded.value", (_META_KEY, str(SCHEMA_VERSION)))
+
+    def schema_version(self) -> int:
+        if not self._has_table("quhua_meta"):
+            return 0
+        row = self.con.execute("SELECT value FROM quhua_meta WHERE key = %s", (_META_KEY,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def has_names(self) -> bool:
+        return self._has_table("name_keys")
+
+    def size(self) -> int:
+        return self.con.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+
+    @contextmanager
+    def write(self):
+        """One transaction, one gazetteer writer at a time: stored whole or not at all."""
+        if self.schema_version() < SCHEMA_VERSION:
+            self.init()
+        con = self.con
+        before = self._count()
+        with con.transaction():
+            con.execute("SELECT pg_advisory_xact_lock(%s, %s)", _LOCK)
+            yield
+        if self._count() > 2 * before + 10_000:  # the planner's statistics after a large import
+            con.execute("ANALYZE names, name_keys, name_grams")
+
+    def _count(self) -> int:
+        return self.con.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'names'::regclass"
+                                ).fetchone()[0] if self._has_table("names") else 0
+
+    # -- divisions --------------------------------------------------------------------------------
+    def put_divisions(self, frame: gpd.GeoDataFrame) -> int:
+        geoms = shapely.to_wkb(shapely.set_srid(np.asarray(frame.geometry.values, dtype=object), _SRID),
+                               include_srid=True)
+        rows = [(r.code, r.name, r.level, r.parent, geom) for r, geom in zip(frame.itertuples(), geoms, strict=True)]
+        with self.con.cursor() as cursor:
+            cursor.executemany("INSERT INTO divisions (code, name, level, parent, geom) VALUES "
+                               "(%s, %s, %s, %s, ST_GeomFromEWKB(%s)) ON CONFLICT (code) DO UPDATE SET "
+                               "name = excluded.name, level = excluded.level, parent = excluded.parent, "
+                               "geom = excluded.geom", rows)
+        return len(rows)
+
+    def divisions(self, level=None):
+        empty = gpd.GeoDataFrame({c: [] for c in _DIVISION_COLUMNS}, geometry=[], crs="EPSG:4490")
+        if not self._has_table("divisions"):
+            return empty
+        sql = "SELECT code, name, level, parent, ST_AsBinary(geom) FROM divisions" + (" WHERE level = ?" if level
+                                                                                       else "")
+        rows = self._rows(sql, [level] if level else [])
+        if not rows:
+            return empty
+        frame = pd.DataFrame.from_records(rows, columns=[*_DIVISION_COLUMNS, "geom"])
+        geometry = shapely.from_wkb(np.asarray([bytes(b) for b in frame["geom"]], dtype=object))
+        return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=geometry, crs="EPSG:4490")
+
+    # -- hooks of SqlNameStore --------------------------------------------------------------------
+    def _rows(self, sql, params=()):
+        return self.con.execute(sql.replace("?", "%s"), params).fetchall()
+
+    def _run(self, sql, params=()):
+        self.con.execute(sql.replace("?", "%s"), params)
+
+    def _has_table(self, name):
+        return bool(self.con.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0])
+
+    def _in(self, column, values):
+        return f"{column} = ANY(?)", list(values)
+
+    def _contains(self, column):
+        return f"strpos({column}, ?) > 0"
+
+    def _points(self, lons, lats):
+        return list(shapely.to_wkb(shapely.set_srid(shapely.points(lons, lats), _SRID), hex=True,
+                                   include_srid=True))
+
+    def _new_fids(self, count):
+        if not count:
+            return []
+        return [row[0] for row in self.con.execute(
+            "SELECT nextval(pg_get_serial_sequence('names', 'fid')) FROM generate_series(1, %s)", (count,))]
+
+    def _insert_names(self, rows):
+        self._copy("names", ["fid", *_quoted(_NAME_COLUMNS), "geom"], rows)
+
+    def _insert_keys(self, keys, grams):
+        self._copy("name_keys", ["key", "kind", "name_id", "klass", "code", "current", "valid_from", "valid_to",
+                                 "cell"], keys)
+        self._copy("name_grams", ["gram", "klass", "code", "name_id", "current", "valid_from", "valid_to", "cell"],
+                   grams)
+
+    def _copy(self, table: str, columns: list[str], rows) -> None:
+        if not rows:
+            return
+        with self.con.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def _nearest(self, columns, table, match, params, where):
+        """PostGIS's nearest-first index scan over the names within reach; for each, its matching key rows
+        (LATERAL with OFFSET 0: looked up per name through the by-name index, in the order of the scan; the
+        match's columns are the inner table's)."""
+        condition, values = where.names_sql("n.")
+        lon, lat = where.near
+        w, s, e, n = window(where.near, _NEAR_MAX_KM)
+        inner = ", ".join(f"m.{c.strip()}" for c in columns.split(","))
+        return self._rows(
+            f"SELECT {inner} FROM names n CROSS JOIN LATERAL (SELECT * FROM {table} m WHERE m.name_id = n.fid "
+            f"AND {match} OFFSET 0) m "
+            f"WHERE n.geom && ST_MakeEnvelope(?, ?, ?, ?, {_SRID}) AND {condition} "
+            f"ORDER BY n.geom <-> ST_SetSRID(ST_MakePoint(?, ?), {_SRID}) LIMIT ?",
+            [*params, w, s, e, n, *values, lon, lat, where.near_count])
