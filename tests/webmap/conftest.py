@@ -4,7 +4,7 @@ server on a free loopback port for GDAL and the browser.
 
 Every test that reaches the database runs on both backends: ``backend`` is parametrised ``gpkg`` and
 ``postgis`` (the PostgreSQL server of ``$QUHUA_TEST_PG``, as tests/conftest.py's ``db_url``; in CI a missing
-server fails). Tests marked ``gpkg_only`` need the real gazetteer, which does not run on PostGIS yet.
+server fails), the gazetteer included.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def _names(path: Path, db: str) -> None:
     from placenames.store import open_name_store
 
     path.write_text(NAMES_CSV, encoding="utf-8")
-    import_names(open_name_store(db), path, "csv")
+    with open_name_store(db) as store:  # closed: a PostgreSQL database is copied as a template afterwards
+        import_names(store, path, "csv")
 
 
 def _ingest(paths: list[Path], province: str, db: str, user: str) -> int:
@@ -74,10 +75,9 @@ def _ingest(paths: list[Path], province: str, db: str, user: str) -> int:
 
 
 def pytest_generate_tests(metafunc):
-    """``backend``: both database backends, unless the test is marked ``gpkg_only``."""
+    """``backend``: both database backends."""
     if "backend" in metafunc.fixturenames:
-        only = metafunc.definition.get_closest_marker("gpkg_only")
-        metafunc.parametrize("backend", ["gpkg"] if only else ["gpkg", "postgis"], indirect=True, scope="session")
+        metafunc.parametrize("backend", ["gpkg", "postgis"], indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -86,10 +86,10 @@ def backend(request) -> str:
     return request.param
 
 
-def _fill(db: str, root: Path, jx_lines, jx_markers, *, names: bool) -> None:
+def _fill(db: str, root: Path, jx_lines, jx_markers) -> None:
     """江西 loads its two lines (one with a duplicate vertex: a warning), then resubmits 3643 with one vertex
     moved 2 m (history); 湖南 loads its side of 3643 as first surveyed (within 5 m: the neighbours agree);
-    the accounts of :data:`ACCOUNTS`; and (``names``) a few gazetteer names."""
+    the accounts of :data:`ACCOUNTS`; and a few gazetteer names."""
     lines = jx_lines.copy()
     lines.loc[lines["line_id"] == "3642", "geometry"] = _with_duplicate_vertex(lines.geometry.iloc[1])
     _ingest(write_shapefiles(root / "jx1", lines, jx_markers), "360000", db, "jx")
@@ -98,8 +98,7 @@ def _fill(db: str, root: Path, jx_lines, jx_markers, *, names: bool) -> None:
     again = again.assign(geometry=[_nudged(again.geometry.iloc[0])])
     _ingest(write_shapefiles(root / "jx2", again, jx_markers[jx_markers["line_id"] == "3643"]), "360000", db, "jx")
     _ingest(write_shapefiles(root / "hn", hunan, None, stem="湖南省"), "430000", db, "hn")
-    if names:
-        _names(root / "names.csv", db)
+    _names(root / "names.csv", db)
     with open_store(db) as store:
         users = UserStore(store)
         for name, (role, province) in ACCOUNTS.items():
@@ -147,8 +146,7 @@ def web_source(request, backend, tmp_path_factory, jx_lines, jx_markers) -> str:
         server = request.getfixturevalue("postgis_template")
         db = copy_database(_database_url(server, "quhua_template"), root)
     try:
-        # the gazetteer keeps its names in the GeoPackage only, so far (placenames.store.open_name_store)
-        _fill(db, root, jx_lines, jx_markers, names=backend == "gpkg")
+        _fill(db, root, jx_lines, jx_markers)
         yield db
     finally:
         drop_database(db)
@@ -270,4 +268,3 @@ def bad_submission(tmp_path, jx_lines, jx_markers):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: end-to-end test in headless Chromium (test-artifacts/)")
-    config.addinivalue_line("markers", "gpkg_only: needs the real gazetteer, which runs on the GeoPackage only so far")

@@ -105,7 +105,6 @@ def test_upload_with_errors_shows_the_report_and_no_confirm(page, bad_submission
     assert page.js_errors == []
 
 
-@pytest.mark.gpkg_only
 def test_name_search_as_you_type(page):
     """Typing asks the gazetteer at once; the list and the map show what it answers (or that it is missing)."""
     import placenames

@@ -61,7 +61,6 @@ def test_names_need_a_login(client):
     assert client.get("/names").status_code == 302
 
 
-@pytest.mark.gpkg_only
 def test_the_real_gazetteer_searches_the_test_database(as_user):
     """With the gazetteer installed, the JSON and the pages come from its search over the names loaded."""
     client = as_user("ana")
@@ -71,7 +70,6 @@ def test_the_real_gazetteer_searches_the_test_database(as_user):
     assert "南昌市" in html and "Nanchang Shi" in html and "洪都" in html
 
 
-@pytest.mark.gpkg_only
 def test_names_collection_in_the_api(as_user):
     page = as_user("ana").get("/ogc/collections/names/items?limit=10").get_json()
     assert page["numberMatched"] == 3 and {f["properties"]["name"] for f in page["features"]} >= {"北京市"}
