@@ -57,14 +57,19 @@ def db_signature(store: Store) -> tuple:
     GeoPackage: the file's time and size, and its write-ahead log's when that holds anything (SQLite creates
     an empty one when a connection opens and removes it when the last one closes: neither is a change).
     PostGIS: the number of submissions, the largest id and the latest time (ids are drawn from a sequence
-    before the commit, so the count catches an ingest that commits after a later one). Read in the
-    request's snapshot, the key names exactly the state the figures are computed from.
+    before the commit, so the count catches an ingest that commits after a later one), and the count and
+    newest row version (``xmin``) of the gazetteer's divisions. Read in the request's snapshot, the key
+    names exactly the state the figures are computed from.
     """
     if is_postgres(store):
         if not store.exists():
             return (store.url, None)
-        row = store.connection().execute("SELECT count(*), max(fid), max(created_at) FROM submissions").fetchone()
-        return (store.url, *row)
+        con = store.connection()
+        row = con.execute("SELECT count(*), max(fid), max(created_at) FROM submissions").fetchone()
+        # the overview also draws the gazetteer's division polygons: the newest row version among them
+        divisions = (con.execute("SELECT count(*), max(xmin::text::bigint) FROM divisions").fetchone()
+                     if con.execute("SELECT to_regclass('divisions') IS NOT NULL").fetchone()[0] else None)
+        return (store.url, *row, divisions)
     parts = []
     for path in (Path(store.url), Path(f"{store.url}-wal")):
         stat = path.stat() if path.exists() else None

@@ -72,3 +72,24 @@ def test_safe_url_hides_the_password():
     assert safe_url("postgresql://quhua:s3cret@db:5432/quhua") == "postgresql://quhua:***@db:5432/quhua"
     assert safe_url("postgresql://quhua@db/quhua") == "postgresql://quhua@db/quhua"
     assert safe_url("data/quhua.gpkg") == "data/quhua.gpkg"
+
+
+def test_the_cache_key_follows_a_divisions_import(db_copy, tmp_path):
+    """The overview draws the gazetteer's province polygons: importing divisions changes the key too."""
+    import geopandas as gpd
+    import shapely
+
+    from placenames.store import open_name_store
+    from tests.conftest import province_polygon
+
+    app = _app(db_copy, tmp_path)
+    with app.test_request_context("/overview.json", method="GET"):
+        before = db_signature(get_store())
+    polygon = province_polygon("360000")
+    polygon = polygon if polygon.geom_type == "MultiPolygon" else shapely.MultiPolygon([polygon])
+    frame = gpd.GeoDataFrame({"code": ["360000"], "name": ["江西省"], "level": ["province"], "parent": [None]},
+                             geometry=[polygon], crs=4490)
+    with open_name_store(db_copy) as names, names.write():
+        names.put_divisions(frame)
+    with app.test_request_context("/overview.json", method="GET"):
+        assert db_signature(get_store()) != before
