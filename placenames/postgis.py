@@ -3,7 +3,8 @@
 ``names`` is a ``geometry(Point, 4490)`` table and ``divisions`` a ``geometry(MultiPolygon, 4490)`` one,
 both with GiST indexes; the search keys ``name_keys`` and ``name_grams`` are the GeoPackage's tables with
 B-tree primary keys in the same order, their text columns in the "C" collation so that a prefix is a key
-range whatever the database's locale. The nearest-first look-up is PostGIS's index-ordered ``<->`` scan.
+range whatever the database's locale. The nearest-first look-up reads rings of grid cells through the key
+tables' (cell, key) indexes, as on the GeoPackage.
 
 The tables are created by :meth:`PostgisNameStore.init` (and by the first import), versioned in
 ``quhua_meta`` under ``gazetteer_schema_version`` with the upgrade steps of :data:`MIGRATIONS`, beside the
@@ -21,15 +22,13 @@ import pandas as pd
 import shapely
 
 from boundaries.store import Store, open_store
-from placenames.store import _DIVISION_COLUMNS, _NAME_COLUMNS, _SRID, SqlNameStore, _quoted, window
+from placenames.store import _DIVISION_COLUMNS, _NAME_COLUMNS, _SRID, SqlNameStore, _quoted
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisNameStore"]
 
 _TYPES = {"TEXT": 'text COLLATE "C"', "INTEGER": "bigint", "REAL": "double precision"}
 _LOCK = (0x5148, 0x4E41)  # "QH", "NA": the gazetteer's writers
 _META_KEY = "gazetteer_schema_version"
-#: beyond this distance nearness no longer changes a score (lookup.py): the nearest-first scan stops there
-_NEAR_MAX_KM = 320.0
 
 
 def _create_tables() -> list[str]:
@@ -55,7 +54,22 @@ def _create_tables() -> list[str]:
 
 
 #: Gazetteer schema version → the statements that bring the previous version to it.
-MIGRATIONS: dict[int, list[str]] = {1: _create_tables()}
+MIGRATIONS: dict[int, list[str]] = {
+    1: _create_tables(),
+    # an import finds the names it updates by source id: an index leading with it (with a large list of ids,
+    # the (source, source_id) index left PostgreSQL scanning the table once per id)
+    2: ["CREATE INDEX IF NOT EXISTS names_source_id ON names (source_id, source)",
+        "DROP INDEX IF EXISTS names_source",
+        # a name's key rows, and the rows near a point, found by grid cell (the nearest-first scan of the
+        # GiST index went through every name until enough matched: slow for a key a few per mille match)
+        "CREATE INDEX IF NOT EXISTS name_keys_cell ON name_keys (cell, key, kind, name_id)",
+        "CREATE INDEX IF NOT EXISTS name_grams_cell ON name_grams (cell, gram, name_id)",
+        # within a division, a prefix look-up reads that division's keys (a common pinyin prefix has
+        # hundreds of thousands): the planner chooses whichever range is the smaller
+        "CREATE INDEX IF NOT EXISTS name_keys_code ON name_keys (code, key, kind, name_id)",
+        "DROP INDEX IF EXISTS name_keys_id",
+        "DROP INDEX IF EXISTS name_grams_id"],
+}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -114,16 +128,20 @@ class PostgisNameStore(SqlNameStore):
         if self.schema_version() < SCHEMA_VERSION:
             self.init()
         con = self.con
-        before = self._count()
+        self._inserted = 0
         with con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(%s, %s)", _LOCK)
             yield
-        if self._count() > 2 * before + 10_000:  # the planner's statistics after a large import
+        # the planner's statistics, after an import that added much to what they describe
+        known = con.execute("SELECT reltuples FROM pg_class WHERE oid = 'names'::regclass").fetchone()[0]
+        if self._inserted > max(10_000, known / 2):
             con.execute("ANALYZE names, name_keys, name_grams")
 
-    def _count(self) -> int:
-        return self.con.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'names'::regclass"
-                                ).fetchone()[0] if self._has_table("names") else 0
+    _inserted = 0
+
+    def _insert_names(self, rows):
+        self._inserted += len(rows)
+        self._copy("names", ["fid", *_quoted(_NAME_COLUMNS), "geom"], rows)
 
     # -- divisions --------------------------------------------------------------------------------
     def put_divisions(self, frame: gpd.GeoDataFrame) -> int:
@@ -176,9 +194,6 @@ class PostgisNameStore(SqlNameStore):
         return [row[0] for row in self.con.execute(
             "SELECT nextval(pg_get_serial_sequence('names', 'fid')) FROM generate_series(1, %s)", (count,))]
 
-    def _insert_names(self, rows):
-        self._copy("names", ["fid", *_quoted(_NAME_COLUMNS), "geom"], rows)
-
     def _insert_keys(self, keys, grams):
         self._copy("name_keys", ["key", "kind", "name_id", "klass", "code", "current", "valid_from", "valid_to",
                                  "cell"], keys)
@@ -191,18 +206,3 @@ class PostgisNameStore(SqlNameStore):
         with self.con.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-
-    def _nearest(self, columns, table, match, params, where):
-        """PostGIS's nearest-first index scan over the names within reach; for each, its matching key rows
-        (LATERAL with OFFSET 0: looked up per name through the by-name index, in the order of the scan; the
-        match's columns are the inner table's)."""
-        condition, values = where.names_sql("n.")
-        lon, lat = where.near
-        w, s, e, n = window(where.near, _NEAR_MAX_KM)
-        inner = ", ".join(f"m.{c.strip()}" for c in columns.split(","))
-        return self._rows(
-            f"SELECT {inner} FROM names n CROSS JOIN LATERAL (SELECT * FROM {table} m WHERE m.name_id = n.fid "
-            f"AND {match} OFFSET 0) m "
-            f"WHERE n.geom && ST_MakeEnvelope(?, ?, ?, ?, {_SRID}) AND {condition} "
-            f"ORDER BY n.geom <-> ST_SetSRID(ST_MakePoint(?, ?), {_SRID}) LIMIT ?",
-            [*params, w, s, e, n, *values, lon, lat, where.near_count])

@@ -278,17 +278,9 @@ def key_match(query: str, kinds: tuple[str, ...], mode: str, alias: str = "") ->
             [query, query + "\U0010ffff", *kinds])
 
 
-def window(near: tuple[float, float], half_km: float) -> tuple[float, float, float, float]:
-    """The (W, S, E, N) box holding every point within ``half_km`` of ``near``."""
-    lon, lat = near
-    dlat = half_km / 110.574
-    dlon = half_km / (111.320 * max(0.05, math.cos(math.radians(min(89.0, abs(lat) + dlat)))))
-    return lon - dlon, lat - dlat, lon + dlon, lat + dlat
-
-
-#: The nearest-first look-up reads rings of cells up to about 330 km from the point: beyond 300 km
-#: distance no longer changes a score (lookup.py), so farther names are all equal.
-_NEAR_MAX_RINGS = 30
+#: The nearest-first look-up reads rings of cells up to these radii (in cells), to about 330 km from the
+#: point: beyond 300 km distance no longer changes a score (lookup.py), so farther names are all equal.
+_NEAR_STEPS = (0, 1, 2, 4, 7, 11, 17, 24, 30)
 _PRIMARY_KEYS = {"name_keys": ("key", "kind", "name_id"), "name_grams": ("gram", "klass", "code", "name_id")}
 
 
@@ -442,11 +434,40 @@ class SqlNameStore(NameStore):
     @abstractmethod
     def _insert_keys(self, keys: list[tuple], grams: list[tuple]) -> None: ...
 
-    @abstractmethod
+    #: what makes a query read the (cell, …) index of a key table (SQLite's planner prefers the key), and
+    #: a join in the order written (SQLite's CROSS JOIN)
+    _by_cell, _join_in_order = "", "JOIN"
+
     def _nearest(self, columns: str, table: str, match: str, params: list, where: SearchFilter) -> list[tuple]:
         """``columns`` of the rows of ``table`` that ``match`` (and ``where``) admit, those of the names
         nearest to ``where.near`` first: at least ``where.near_count`` names unless fewer lie within the
-        distance beyond which nearness no longer counts."""
+        distance beyond which nearness no longer counts.
+
+        Ring after ring of grid cells around the point (a few rings per query, more as they widen),
+        through the key tables' cell index: a query reads only the key rows of the names in its cells, in
+        the index alone; the rows matching the query are then read whole for the filters. One step more
+        once enough are found, for the nearer corners of the next rings.
+        """
+        condition, values = where.key_sql("m.")
+        key = _PRIMARY_KEYS[table]
+        joined = " AND ".join(f"m.{c} = c.{c}" for c in key)
+        selected = ", ".join(f"m.{c.strip()}" for c in columns.split(","))
+        by_cell = self._by_cell.format(table=table)
+        rows, found, last, inner = [], set(), _NEAR_STEPS[-1], -1
+        for radius in _NEAR_STEPS:
+            cells = ", ".join(str(c) for r in range(inner + 1, radius + 1) for c in ring(where.near, r))
+            inner = radius
+            more = self._rows(
+                f"SELECT {selected} FROM (SELECT {', '.join(key)} FROM {table} {by_cell} "
+                f"WHERE cell IN ({cells}) AND {match}) c {self._join_in_order} {table} m ON {joined} WHERE {condition}",
+                [*params, *values])
+            rows += more
+            found |= {row[0] for row in more}
+            if len(found) >= where.near_count and last == _NEAR_STEPS[-1]:
+                last = _NEAR_STEPS[min(_NEAR_STEPS.index(radius) + 1, len(_NEAR_STEPS) - 1)]
+            if radius >= last:
+                break
+        return rows
 
 
 def _quoted(columns) -> list[str]:
@@ -455,6 +476,8 @@ def _quoted(columns) -> list[str]:
 
 class GeoPackageNameStore(SqlNameStore):
     """Names and divisions as layers of the GeoPackage, search keys in plain tables beside them."""
+
+    _by_cell, _join_in_order = "INDEXED BY {table}_cell", "CROSS JOIN"
 
     def __init__(self, path: Path, store: Store | None = None):
         self.path = path
@@ -491,7 +514,7 @@ class GeoPackageNameStore(SqlNameStore):
                         "name_id INTEGER, current INTEGER, valid_from TEXT, valid_to TEXT, cell INTEGER, "
                         "PRIMARY KEY (gram, klass, code, name_id)) WITHOUT ROWID",
                         "CREATE INDEX IF NOT EXISTS name_grams_cell ON name_grams (cell, name_id)",
-                        "CREATE INDEX IF NOT EXISTS names_source ON names (source, source_id)",
+                        "CREATE INDEX IF NOT EXISTS names_source_id ON names (source_id, source)",
                         "CREATE UNIQUE INDEX IF NOT EXISTS divisions_code ON divisions (code)"):
                 con.execute(sql)
             if outdated:
@@ -520,6 +543,11 @@ class GeoPackageNameStore(SqlNameStore):
         if not gpkg.has_table(self.con, "names") or not gpkg.has_table(self.con, "name_keys"):
             self.init()
         self._upgrade()
+        # an import finds the names it updates by source id (files before 0.x indexed (source, source_id))
+        if not self.con.execute("SELECT 1 FROM sqlite_master WHERE name = 'names_source_id'").fetchone():
+            with gpkg.transaction(self.con) as con:
+                con.execute("CREATE INDEX IF NOT EXISTS names_source_id ON names (source_id, source)")
+                con.execute("DROP INDEX IF EXISTS names_source")
         # a large import touches the key B-trees all over: a page cache of 256 MB (default 2 MB) keeps
         # them in memory; with the write-ahead log, syncing at checkpoints only is still crash-safe
         self.con.execute("PRAGMA cache_size = -262144")
@@ -558,30 +586,6 @@ class GeoPackageNameStore(SqlNameStore):
                              "valid_from, valid_to, cell) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", keys)
         self.con.executemany("INSERT OR IGNORE INTO name_grams (gram, klass, code, name_id, current, "
                              "valid_from, valid_to, cell) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", grams)
-
-    def _nearest(self, columns, table, match, params, where):
-        """Ring after ring of grid cells around the point, through the key tables' (cell, name_id) index:
-        each ring reads only the key rows of the names in its cells, in the index alone; the rows matching
-        the query are then read whole for the filters. One ring more once enough are found, for the nearer
-        corners of the next ring."""
-        condition, values = where.key_sql("m.")
-        key = _PRIMARY_KEYS[table]
-        joined = " AND ".join(f"m.{c} = c.{c}" for c in key)
-        selected = ", ".join(f"m.{c.strip()}" for c in columns.split(","))
-        rows, found, last = [], set(), _NEAR_MAX_RINGS
-        for radius in range(_NEAR_MAX_RINGS + 1):
-            cells = ", ".join(map(str, ring(where.near, radius)))
-            more = self.con.execute(
-                f"SELECT {selected} FROM (SELECT {', '.join(key)} FROM {table} INDEXED BY {table}_cell "
-                f"WHERE cell IN ({cells}) AND {match}) c CROSS JOIN {table} m ON {joined} WHERE {condition}",
-                [*params, *values]).fetchall()
-            rows += more
-            found |= {row[0] for row in more}
-            if len(found) >= where.near_count and last == _NEAR_MAX_RINGS:
-                last = radius + 1
-            if radius >= last:
-                break
-        return rows
 
     # -- divisions --------------------------------------------------------------------------------
     def put_divisions(self, frame: gpd.GeoDataFrame) -> int:

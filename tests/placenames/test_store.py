@@ -114,3 +114,19 @@ def test_key_tables_of_an_older_layout_are_rebuilt(tmp_path):
             con.execute(f"CREATE TABLE {table} ({key}, name_id INTEGER)")
     with open_name_store(path) as store:
         assert [r["name"] for r in search(store, "老街", within="360100")] == ["老街村"]
+
+
+@pytest.mark.parametrize("db_url", ["postgis"], indirect=True)
+def test_postgis_gazetteer_schema_is_upgraded_step_by_step(db_url):
+    from placenames.postgis import MIGRATIONS, SCHEMA_VERSION
+
+    with open_name_store(db_url) as store:
+        store._store.init()  # the boundaries' schema, then the gazetteer's first version only
+        for statement in MIGRATIONS[1]:
+            store.con.execute(statement)
+        store.con.execute("INSERT INTO quhua_meta VALUES ('gazetteer_schema_version', '1')")
+        with store.write():  # an import upgrades what it finds
+            store.upsert([_record("老街村", "v1")])
+        assert store.schema_version() == SCHEMA_VERSION > 1
+        indexes = {row[0] for row in store.con.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'names'")}
+        assert "names_source_id" in indexes and "names_source" not in indexes
