@@ -11,6 +11,7 @@ import json
 import os
 import uuid
 import warnings
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -154,11 +155,12 @@ def _database_url(server: str, name: str) -> str:
     return server.rsplit("/", 1)[0] + "/" + name
 
 
-@pytest.fixture(params=["gpkg", "postgis"])
-def db_url(request, tmp_path) -> str:
-    """An empty database of each backend: a GeoPackage path, or a fresh PostGIS database's URL."""
-    if request.param == "gpkg":
-        yield str(tmp_path / "quhua.gpkg")
+@contextmanager
+def empty_database(request, backend: str, folder: Path):
+    """An empty database of ``backend``: a GeoPackage path in ``folder``, or the URL of a fresh PostGIS
+    database made from the template (dropped afterwards)."""
+    if backend == "gpkg":
+        yield str(folder / "quhua.gpkg")
         return
     import psycopg
 
@@ -166,6 +168,15 @@ def db_url(request, tmp_path) -> str:
     name = f"quhua_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server, autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{name}" TEMPLATE quhua_template')
-    yield _database_url(server, name)
-    with psycopg.connect(server, autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield _database_url(server, name)
+    finally:
+        with psycopg.connect(server, autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def db_url(request, tmp_path) -> str:
+    """An empty database of each backend: a GeoPackage path, or a fresh PostGIS database's URL."""
+    with empty_database(request, request.param, tmp_path) as url:
+        yield url

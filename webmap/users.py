@@ -89,18 +89,11 @@ class UserStore:
             self.store.init()
         con = self.store.connection()
         if self._postgres:
+            from boundaries.store.postgis import migrate
+
             with con.transaction():  # one creator at a time; versioned as the layers are
-                con.execute("SELECT pg_advisory_xact_lock(%s, %s)", _PG_LOCK)
-                row = con.execute("SELECT value FROM quhua_meta WHERE key = %s", (_PG_VERSION_KEY,)).fetchone()
-                current, latest = (int(row[0]) if row else 0), max(_PG_MIGRATIONS)
-                if current > latest:
-                    raise StoreError(f"the users table of {self.store.url} has version {current}, newer than "
-                                     f"this quhua ({latest}); upgrade quhua")
-                for version in range(current + 1, latest + 1):
-                    for statement in _PG_MIGRATIONS[version]:
-                        con.execute(statement)
-                con.execute("INSERT INTO quhua_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
-                            "SET value = excluded.value", (_PG_VERSION_KEY, str(latest)))
+                migrate(con, _PG_VERSION_KEY, _PG_MIGRATIONS, f"the users table of {self.store.url} has version",
+                        lock=_PG_LOCK)
             return
         from boundaries.store import gpkg
 

@@ -21,7 +21,7 @@ from boundaries.model import Submission
 from boundaries.store import SCHEMA
 from boundaries.store._sql import SRID, SqlStore
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisStore"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisStore", "migrate"]
 
 _TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision", "DATETIME": "timestamptz"}
 _LOCK_NAMESPACE = 0x5148  # "QH": advisory lock keys are (namespace, province prefix)
@@ -43,6 +43,24 @@ def _create_layers() -> list[str]:
 #: Schema version → the statements that bring the previous version to it.
 MIGRATIONS: dict[int, list[str]] = {1: _create_layers()}
 SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def migrate(con, key: str, migrations: dict[int, list[str]], what: str, lock: tuple[int, int] | None = None) -> None:
+    """Bring the tables versioned under ``quhua_meta.key`` to the latest of ``migrations`` (version → the
+    statements that reach it from the one before), step by step, in the caller's transaction; ``lock``
+    (an advisory lock key pair) serialises concurrent creators. A database newer than this quhua is
+    refused: ``what`` names it in the message ("… has schema version")."""
+    if lock is not None:
+        con.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock)
+    row = con.execute("SELECT value FROM quhua_meta WHERE key = %s", (key,)).fetchone()
+    current, latest = (int(row[0]) if row else 0), max(migrations)
+    if current > latest:
+        raise StoreError(f"{what} {current}, newer than this quhua ({latest}); upgrade quhua")
+    for version in range(current + 1, latest + 1):
+        for statement in migrations[version]:
+            con.execute(statement)
+    con.execute("INSERT INTO quhua_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, str(latest)))
 
 
 class PostgisStore(SqlStore):
@@ -86,15 +104,7 @@ class PostgisStore(SqlStore):
             con.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOCK_NAMESPACE,))  # one initialiser at a time
             con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             con.execute("CREATE TABLE IF NOT EXISTS quhua_meta (key text PRIMARY KEY, value text NOT NULL)")
-            current = self.schema_version()
-            if current > SCHEMA_VERSION:
-                raise StoreError(f"{self.url} has schema version {current}, newer than this quhua "
-                                 f"({SCHEMA_VERSION}); upgrade quhua")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[version]:
-                    con.execute(statement)
-            con.execute("INSERT INTO quhua_meta VALUES ('schema_version', %s) ON CONFLICT (key) "
-                        "DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
+            migrate(con, "schema_version", MIGRATIONS, f"{self.url} has schema version")
 
     # -- hooks of SqlStore ------------------------------------------------------------------------
     @staticmethod
