@@ -278,9 +278,11 @@ def key_match(query: str, kinds: tuple[str, ...], mode: str, alias: str = "") ->
             [query, query + "\U0010ffff", *kinds])
 
 
-#: The nearest-first look-up reads rings of cells up to these radii (in cells), to about 330 km from the
-#: point: beyond 300 km distance no longer changes a score (lookup.py), so farther names are all equal.
-_NEAR_STEPS = (0, 1, 2, 4, 7, 11, 17, 24, 30)
+#: The nearest-first look-up reads rings of cells up to about 330 km (30 cells) from the point: beyond 300 km
+#: distance no longer changes a score (lookup.py), so farther names are all equal. A query per ring; where
+#: a query costs a round trip to a server, several rings per query, more as they widen.
+_NEAR_RINGS = tuple(range(31))
+_NEAR_RINGS_SERVER = (0, 1, 2, 3, 5, 7, 10, 14, 19, 25, 30)
 _PRIMARY_KEYS = {"name_keys": ("key", "kind", "name_id"), "name_grams": ("gram", "klass", "code", "name_id")}
 
 
@@ -434,39 +436,42 @@ class SqlNameStore(NameStore):
     @abstractmethod
     def _insert_keys(self, keys: list[tuple], grams: list[tuple]) -> None: ...
 
-    #: what makes a query read the (cell, …) index of a key table (SQLite's planner prefers the key), and
     #: a join in the order written (SQLite's CROSS JOIN)
-    _by_cell, _join_in_order = "", "JOIN"
+    _join_in_order = "JOIN"
+
+    def _in_cells(self, table: str, key: tuple[str, ...], cells: str, match: str) -> str:
+        """The query of the primary keys of ``table``'s rows in ``cells`` (a list of integers) that ``match``
+        admits, read from the (cell, …) index."""
+        return f"SELECT {', '.join(key)} FROM {table} WHERE cell IN ({cells}) AND {match}"
+    #: the radii (in cells) up to which each query of the nearest-first look-up reads
+    _near_rings = _NEAR_RINGS_SERVER
 
     def _nearest(self, columns: str, table: str, match: str, params: list, where: SearchFilter) -> list[tuple]:
         """``columns`` of the rows of ``table`` that ``match`` (and ``where``) admit, those of the names
         nearest to ``where.near`` first: at least ``where.near_count`` names unless fewer lie within the
         distance beyond which nearness no longer counts.
 
-        Ring after ring of grid cells around the point (a few rings per query, more as they widen),
+        Ring after ring of grid cells around the point (on a server a few rings per query),
         through the key tables' cell index: a query reads only the key rows of the names in its cells, in
-        the index alone; the rows matching the query are then read whole for the filters. One step more
-        once enough are found, for the nearer corners of the next rings.
+        the index alone; the rows matching the query are then read whole for the filters. One ring more
+        once enough are found, for the nearer corners of the next ring.
         """
         condition, values = where.key_sql("m.")
         key = _PRIMARY_KEYS[table]
         joined = " AND ".join(f"m.{c} = c.{c}" for c in key)
         selected = ", ".join(f"m.{c.strip()}" for c in columns.split(","))
-        by_cell = self._by_cell.format(table=table)
-        rows, found, last, inner = [], set(), _NEAR_STEPS[-1], -1
-        for radius in _NEAR_STEPS:
+        steps = list(self._near_rings)
+        rows, found, inner = [], set(), -1
+        while steps:
+            radius = steps.pop(0)
             cells = ", ".join(str(c) for r in range(inner + 1, radius + 1) for c in ring(where.near, r))
             inner = radius
-            more = self._rows(
-                f"SELECT {selected} FROM (SELECT {', '.join(key)} FROM {table} {by_cell} "
-                f"WHERE cell IN ({cells}) AND {match}) c {self._join_in_order} {table} m ON {joined} WHERE {condition}",
-                [*params, *values])
+            more = self._rows(f"SELECT {selected} FROM ({self._in_cells(table, key, cells, match)}) c "
+                              f"{self._join_in_order} {table} m ON {joined} WHERE {condition}", [*params, *values])
             rows += more
             found |= {row[0] for row in more}
-            if len(found) >= where.near_count and last == _NEAR_STEPS[-1]:
-                last = _NEAR_STEPS[min(_NEAR_STEPS.index(radius) + 1, len(_NEAR_STEPS) - 1)]
-            if radius >= last:
-                break
+            if len(found) >= where.near_count and steps:  # enough: one ring more, for the nearer corners
+                steps = [radius + 1] if radius + 1 < steps[0] else steps[:1]
         return rows
 
 
@@ -477,7 +482,11 @@ def _quoted(columns) -> list[str]:
 class GeoPackageNameStore(SqlNameStore):
     """Names and divisions as layers of the GeoPackage, search keys in plain tables beside them."""
 
-    _by_cell, _join_in_order = "INDEXED BY {table}_cell", "CROSS JOIN"
+    _join_in_order = "CROSS JOIN"
+
+    def _in_cells(self, table, key, cells, match):  # SQLite's planner would prefer the key's own index
+        return f"SELECT {', '.join(key)} FROM {table} INDEXED BY {table}_cell WHERE cell IN ({cells}) AND {match}"
+    _near_rings = _NEAR_RINGS
 
     def __init__(self, path: Path, store: Store | None = None):
         self.path = path
@@ -548,8 +557,9 @@ class GeoPackageNameStore(SqlNameStore):
             with gpkg.transaction(self.con) as con:
                 con.execute("CREATE INDEX IF NOT EXISTS names_source_id ON names (source_id, source)")
                 con.execute("DROP INDEX IF EXISTS names_source")
-        # a large import touches the key B-trees all over: a page cache of 256 MB (default 2 MB) keeps
-        # them in memory; with the write-ahead log, syncing at checkpoints only is still crash-safe
+        # a large import touches the key B-trees all over: a page cache of 256 MB (default 2 MB) keeps much
+        # of them in memory (1 GiB measured no faster at 1M names); with the write-ahead log, syncing at
+        # checkpoints only is still crash-safe
         self.con.execute("PRAGMA cache_size = -262144")
         self.con.execute("PRAGMA synchronous = NORMAL")
         with gpkg.transaction(self.con):
