@@ -101,22 +101,11 @@ class PostgisNameStore(SqlNameStore):
         return self._store.connection()
 
     def init(self) -> None:
-        from boundaries.errors import StoreError
+        from boundaries.store.postgis import migrate
 
         self._store.init()  # PostGIS, quhua_meta and the boundaries' tables
-        con = self.con
-        with con.transaction():
-            con.execute("SELECT pg_advisory_xact_lock(%s, %s)", _LOCK)
-            row = con.execute("SELECT value FROM quhua_meta WHERE key = %s", (_META_KEY,)).fetchone()
-            current = int(row[0]) if row else 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(f"{self.url} has gazetteer schema version {current}, newer than this quhua "
-                                 f"({SCHEMA_VERSION}); upgrade quhua")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[version]:
-                    con.execute(statement)
-            con.execute("INSERT INTO quhua_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = "
-                        "excluded.value", (_META_KEY, str(SCHEMA_VERSION)))
+        with self.con.transaction():
+            migrate(self.con, _META_KEY, MIGRATIONS, f"{self.url} has gazetteer schema version", _LOCK)
 
     def schema_version(self) -> int:
         if not self._has_table("quhua_meta"):
