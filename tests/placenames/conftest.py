@@ -3,13 +3,12 @@ stored in each backend (``db_url`` of tests/conftest.py: a GeoPackage, a fresh P
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from placenames.demo import geonames_cities, load_divisions
 from placenames.importers import assign_counties, division_names
 from placenames.store import open_name_store
+from tests.conftest import empty_database
 
 
 @pytest.fixture(scope="session")
@@ -64,17 +63,5 @@ def two_cities(db_url, shanghai_guangzhou_divisions):
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
 def module_db_url(request, tmp_path_factory):
     """As ``db_url``, for a module's tests that share one large database."""
-    if request.param == "gpkg":
-        yield str(tmp_path_factory.mktemp("db") / "quhua.gpkg")
-        return
-    import psycopg
-
-    from tests.conftest import _database_url
-
-    server = request.getfixturevalue("postgis_template")
-    name = f"quhua_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}" TEMPLATE quhua_template')
-    yield _database_url(server, name)
-    with psycopg.connect(server, autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_database(request, request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
