@@ -5,9 +5,10 @@ zone of its own longitude (:func:`boundaries.crs.metric_epsg`); a pair of featur
 of the first one, so a line crossing a zone edge or a neighbour lying in the next zone is still measured
 in one conformal plane whose scale error stays below 0.1 % that close to the central meridian.
 
-Projections are computed once per feature and zone (:class:`MetricCache`) and shared by every rule of a
-check through :func:`workspace`, which also assembles the *whole picture* the rules see: the submission's
-lines and markers with the stored current ones of the database that the submission does not supersede.
+Projections are computed once per feature and zone (:class:`MetricCache`), the lines' vertices once as
+flat arrays (:class:`LineVertices`), and shared by every rule of a check through :func:`workspace`, which
+also assembles the *whole picture* the rules see: the submission's lines and markers with the stored
+current ones of the database that the submission does not supersede.
 """
 
 from __future__ import annotations
@@ -181,15 +182,6 @@ class MetricCache:
             self._projected[epsg][todo] = _project(self.geometries[todo], epsg)  # pyproj holds the GIL
             self._done[epsg][todo] = True
         return self._projected[epsg][index]
-
-    @cached_property
-    def own(self) -> np.ndarray:
-        """Every feature in its own zone."""
-        out = np.empty(len(self.geometries), dtype=object)
-        for epsg in np.unique(self.zone):
-            members = np.flatnonzero(self.zone == epsg)
-            out[members] = self.get(members, int(epsg))
-        return out
 
 
 def pair_in_metric(first: MetricCache, i: np.ndarray, second: MetricCache, j: np.ndarray
