@@ -1,8 +1,9 @@
 """The ``quhua`` command (SPEC §3).
 
 The boundary commands live here; the gazetteer (``names``, ``divisions``) and the viewer (``serve``,
-``users``) add theirs through the ``quhua.commands`` entry-point group, and extra demo loaders through
-``quhua.demo``, so that this core package never imports the packages built on it.
+``users``) add theirs through the ``quhua.commands`` entry-point group, extra demo loaders through
+``quhua.demo`` and the creation of their tables through ``quhua.init``, so that this core package never
+imports the packages built on it.
 
 Exit codes: 0 no error, 1 the data has errors, 2 the input cannot be used at all. Every
 :class:`~boundaries.errors.QuhuaError` and usage error is turned into a message (or, with ``--json``, one
@@ -58,9 +59,11 @@ def cli(ctx: click.Context, db: str, lang: str) -> None:
 @cli.command()
 @pass_context
 def init(obj: CliContext) -> None:
-    """Create the database (idempotent)."""
+    """Create the database (idempotent), with the tables of the installed packages built on quhua."""
     with obj.store() as store:
         store.init()
+    for entry in entry_points(group="quhua.init"):
+        click.echo(entry.load()(obj.db))
     click.echo(f"database ready: {obj.db}")
 
 

@@ -192,6 +192,13 @@ def open_name_store(db: str | Store) -> NameStore:
     return GeoPackageNameStore(Path(url), None if isinstance(db, str) else db)
 
 
+def init_database(db: str) -> str:
+    """Create the gazetteer's tables in a database (``quhua init`` calls it through ``quhua.init``)."""
+    with open_name_store(db) as store:
+        store.init()
+    return "gazetteer tables ready (names, divisions)"
+
+
 def _keys(record: NameRecord) -> set[tuple[str, str]]:
     """``(key, kind)`` of a name for ``name_keys``."""
     name_initials = initials_of(record.name, record.pinyin)

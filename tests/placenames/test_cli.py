@@ -60,3 +60,12 @@ def test_a_rename_through_the_cli_shows_history_and_dated_search(capsys, tmp_pat
 
     code, text = run_cli(capsys, "--db", db, "names", "show", now[0]["id"])
     assert "2001-01-01 – 2016-05-01  老街村  [historical]" in text and "新华村" in text
+
+
+def test_init_creates_the_gazetteer_tables(capsys, db_url):
+    from placenames.store import open_name_store
+
+    code, out = run_cli(capsys, "--db", db_url, "init")
+    assert code == 0 and "gazetteer tables ready" in out
+    with open_name_store(db_url) as store:
+        assert store.has_names() and len(store.divisions()) == 0
