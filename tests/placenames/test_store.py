@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from placenames.lookup import search
 from placenames.model import NameRecord
 from placenames.romanize import romanize
 from placenames.store import open_name_store
@@ -130,3 +131,28 @@ def test_postgis_gazetteer_schema_is_upgraded_step_by_step(db_url):
         assert store.schema_version() == SCHEMA_VERSION > 1
         indexes = {row[0] for row in store.con.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'names'")}
         assert "names_source_id" in indexes and "names_source" not in indexes
+
+
+def test_a_large_first_import_rebuilds_the_cell_indexes_and_a_failed_one_keeps_them(tmp_path, monkeypatch):
+    """A GeoPackage import of more key rows than the tables hold drops the (cell, name_id) indexes and builds
+    them again after the rows are in; if the import fails, the transaction puts them back."""
+    import placenames.store as store_module
+
+    monkeypatch.setattr(store_module, "_REBUILD_AT", 10)  # a few hundred rows instead of fifty thousand
+    path = tmp_path / "q.gpkg"
+
+    def cell_indexes(store) -> set:
+        return {row[0] for row in store.con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'name_%_cell'")}
+
+    with open_name_store(str(path)) as store:
+        with store.write():
+            store.upsert([_record(f"{a}{b}村", f"v{a}{b}") for a in "东西南北中" for b in "山水田林湖"])
+        assert cell_indexes(store) == {"name_keys_cell", "name_grams_cell"}
+        found = search(store, "村", near=(115.88, 28.68), limit=50)
+        assert len(found) == 25
+        with pytest.raises(RuntimeError), store.write():
+            store.upsert([_record(f"新{a}{b}庄", f"n{a}{b}") for a in "东西南北中" for b in "山水田林湖"])
+            raise RuntimeError("the import failed half-way")
+        assert cell_indexes(store) == {"name_keys_cell", "name_grams_cell"}
+        assert len(store.all_names()) == 25
