@@ -9,7 +9,6 @@ up by it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -52,29 +51,28 @@ def _begin_snapshot(store: Store) -> None:
 
 
 def db_signature(store: Store) -> tuple:
-    """Changes whenever the stored submissions change: a cache key for figures derived from them.
+    """Changes whenever the stored submissions or the gazetteer's divisions change: a cache key for figures
+    derived from them.
 
-    GeoPackage: the file's time and size, and its write-ahead log's when that holds anything (SQLite creates
-    an empty one when a connection opens and removes it when the last one closes: neither is a change).
-    PostGIS: the number of submissions, the largest id and the latest time (ids are drawn from a sequence
-    before the commit, so the count catches an ingest that commits after a later one), and the count and
-    newest row version (``xmin``) of the gazetteer's divisions. Read in the request's snapshot, the key
-    names exactly the state the figures are computed from.
+    The number of submissions, the largest id and the latest time (ids are drawn before the commit, so the
+    count catches an ingest that commits after a later one), and a summary of the divisions: on PostGIS
+    their count and newest row version (``xmin``), on the GeoPackage their count, largest id and total
+    geometry size. Read with the database's own queries in the request's snapshot (the first read of a
+    GeoPackage request starts it), so the key names exactly the state the figures are computed from —
+    a file's time, read outside the snapshot, could name a later state than the figures show.
     """
+    if not store.exists():
+        return (store.url, None)
+    con = store.connection()
+    row = tuple(con.execute("SELECT count(*), max(fid), max(created_at) FROM submissions").fetchone())
     if is_postgres(store):
-        if not store.exists():
-            return (store.url, None)
-        con = store.connection()
-        row = con.execute("SELECT count(*), max(fid), max(created_at) FROM submissions").fetchone()
-        # the overview also draws the gazetteer's division polygons: the newest row version among them
-        divisions = (con.execute("SELECT count(*), max(xmin::text::bigint) FROM divisions").fetchone()
-                     if con.execute("SELECT to_regclass('divisions') IS NOT NULL").fetchone()[0] else None)
-        return (store.url, *row, divisions)
-    parts = []
-    for path in (Path(store.url), Path(f"{store.url}-wal")):
-        stat = path.stat() if path.exists() else None
-        parts.append((stat.st_mtime_ns, stat.st_size) if stat and stat.st_size else None)
-    return (store.url, *parts)
+        has_divisions = con.execute("SELECT to_regclass('divisions') IS NOT NULL").fetchone()[0]
+        summary = "SELECT count(*), max(xmin::text::bigint) FROM divisions"
+    else:
+        has_divisions = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'divisions'").fetchone()
+        summary = "SELECT count(*), max(fid), total(length(geom)) FROM divisions"
+    divisions = tuple(con.execute(summary).fetchone()) if has_divisions else None
+    return (store.url, *row, divisions)
 
 
 def init_app(app: Flask) -> None:
