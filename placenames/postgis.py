@@ -22,7 +22,15 @@ import pandas as pd
 import shapely
 
 from boundaries.store import Store, open_store
-from placenames.store import _DIVISION_COLUMNS, _NAME_COLUMNS, _SRID, SqlNameStore, _quoted
+from placenames.store import (
+    _DIVISION_COLUMNS,
+    _NAME_COLUMNS,
+    _SRID,
+    GRAM_COLUMNS,
+    KEY_COLUMNS,
+    SqlNameStore,
+    _quoted,
+)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisNameStore"]
 
@@ -108,10 +116,9 @@ class PostgisNameStore(SqlNameStore):
             migrate(self.con, _META_KEY, MIGRATIONS, f"{self.url} has gazetteer schema version", _LOCK)
 
     def schema_version(self) -> int:
-        if not self._has_table("quhua_meta"):
-            return 0
-        row = self.con.execute("SELECT value FROM quhua_meta WHERE key = %s", (_META_KEY,)).fetchone()
-        return int(row[0]) if row else 0
+        from boundaries.store.postgis import stored_version
+
+        return stored_version(self.con, _META_KEY)
 
     def has_names(self) -> bool:
         return self._has_table("name_keys")
@@ -197,12 +204,10 @@ class PostgisNameStore(SqlNameStore):
             "SELECT nextval(pg_get_serial_sequence('names', 'fid')) FROM generate_series(1, %s)", (count,))]
 
     def _insert_keys(self, keys, grams):
-        self._copy("name_keys", ["key", "kind", "name_id", "klass", "code", "current", "valid_from", "valid_to",
-                                 "cell"], keys)
-        self._copy("name_grams", ["gram", "klass", "code", "name_id", "current", "valid_from", "valid_to", "cell"],
-                   grams)
+        self._copy("name_keys", KEY_COLUMNS, keys)
+        self._copy("name_grams", GRAM_COLUMNS, grams)
 
-    def _copy(self, table: str, columns: list[str], rows) -> None:
+    def _copy(self, table: str, columns, rows) -> None:
         if not rows:
             return
         with self.con.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:

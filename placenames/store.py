@@ -45,8 +45,14 @@ _NAME_COLUMNS = {"name": "TEXT", "pinyin": "TEXT", "class": "TEXT", "subclass": 
                  "source_id": "TEXT", "approved_by": "TEXT", "approved_on": "TEXT", "superseded_by": "INTEGER",
                  "lon": "REAL", "lat": "REAL", "importance": "INTEGER"}
 _DIVISION_COLUMNS = {"code": "TEXT", "name": "TEXT", "level": "TEXT", "parent": "TEXT"}
-#: What a key row carries besides its key, for the filters: class index, code, current, valid from/to.
+#: What a key row carries besides its key, for the filters: class index, code, current, valid from/to, cell.
 _FILTER_COLUMNS = ("klass", "code", "current", "valid_from", "valid_to", "cell")
+#: The columns of the two key tables, in the order of :func:`key_rows`' rows.
+KEY_COLUMNS = ("key", "kind", "name_id", *_FILTER_COLUMNS)
+GRAM_COLUMNS = ("gram", "klass", "code", "name_id", "current", "valid_from", "valid_to", "cell")
+#: The (cell, name_id) indexes of the GeoPackage's key tables.
+_CELL_INDEXES = ("CREATE INDEX IF NOT EXISTS name_keys_cell ON name_keys (cell, name_id)",
+                 "CREATE INDEX IF NOT EXISTS name_grams_cell ON name_grams (cell, name_id)")
 
 
 @dataclass(frozen=True)
@@ -93,22 +99,6 @@ class SearchFilter:
         if self.within:
             parts.append(f"{a}code >= ? AND {a}code < ?")
             params += [self.code_prefix, self.code_prefix + "~"]  # "~" sorts after every digit
-        return " AND ".join(parts), params
-
-    def names_sql(self, alias: str = "") -> tuple[str, list]:
-        """The same condition on a row of the ``names`` layer."""
-        a = alias
-        if self.at:
-            parts = [f"({a}valid_from IS NULL OR {a}valid_from <= ?) AND ({a}valid_to IS NULL OR {a}valid_to > ?)"]
-            params: list = [self.at, self.at]
-        else:
-            parts, params = [f"{a}status = 'current'"], []
-        if self.klass is not None:
-            parts.append(f'{a}"class" = ?')
-            params.append(self.klass)
-        if self.within:
-            parts.append(f"{a}code >= ? AND {a}code < ?")
-            params += [self.code_prefix, self.code_prefix + "~"]
         return " AND ".join(parts), params
 
 
@@ -262,8 +252,8 @@ def ring(near: tuple[float, float], radius: int) -> list[int]:
 
 
 def key_rows(records: Iterable[tuple[int, NameRecord]]) -> tuple[list[tuple], list[tuple]]:
-    """Rows of ``name_keys`` ``(key, kind, name_id, *filters)`` and of ``name_grams``
-    ``(gram, klass, code, name_id, current, valid_from, valid_to, cell)``, each sorted by its key."""
+    """Rows of ``name_keys`` (:data:`KEY_COLUMNS`) and of ``name_grams`` (:data:`GRAM_COLUMNS`), each sorted
+    by its key."""
     keys, grams = [], []
     for record_id, record in records:
         values = _filter_values(record)
@@ -450,6 +440,7 @@ class SqlNameStore(NameStore):
         """The query of the primary keys of ``table``'s rows in ``cells`` (a list of integers) that ``match``
         admits, read from the (cell, …) index."""
         return f"SELECT {', '.join(key)} FROM {table} WHERE cell IN ({cells}) AND {match}"
+
     #: the radii (in cells) up to which each query of the nearest-first look-up reads
     _near_rings = _NEAR_RINGS_SERVER
 
@@ -493,6 +484,7 @@ class GeoPackageNameStore(SqlNameStore):
 
     def _in_cells(self, table, key, cells, match):  # SQLite's planner would prefer the key's own index
         return f"SELECT {', '.join(key)} FROM {table} INDEXED BY {table}_cell WHERE cell IN ({cells}) AND {match}"
+
     _near_rings = _NEAR_RINGS
 
     def __init__(self, path: Path, store: Store | None = None):
@@ -514,8 +506,7 @@ class GeoPackageNameStore(SqlNameStore):
             gpkg.create_feature_table(con, "names", _NAME_COLUMNS, "POINT", _SRID, "地名 place names")
             gpkg.create_feature_table(con, "divisions", _DIVISION_COLUMNS, "MULTIPOLYGON", _SRID,
                                       "行政区划 divisions")
-            outdated = gpkg.has_table(con, "name_grams") and "cell" not in {
-                row[1] for row in con.execute("PRAGMA table_info(name_grams)")}
+            outdated = _outdated_keys(con)
             if outdated:  # keys without the filter columns (before 0.x): rebuilt from the names
                 con.execute("DROP TABLE name_keys")
                 con.execute("DROP TABLE name_grams")
@@ -525,11 +516,10 @@ class GeoPackageNameStore(SqlNameStore):
             for sql in ("CREATE TABLE IF NOT EXISTS name_keys (key TEXT, kind TEXT, name_id INTEGER, "
                         "klass INTEGER, code TEXT, current INTEGER, valid_from TEXT, valid_to TEXT, cell INTEGER, "
                         "PRIMARY KEY (key, kind, name_id)) WITHOUT ROWID",
-                        "CREATE INDEX IF NOT EXISTS name_keys_cell ON name_keys (cell, name_id)",
                         "CREATE TABLE IF NOT EXISTS name_grams (gram TEXT, klass INTEGER, code TEXT, "
                         "name_id INTEGER, current INTEGER, valid_from TEXT, valid_to TEXT, cell INTEGER, "
                         "PRIMARY KEY (gram, klass, code, name_id)) WITHOUT ROWID",
-                        "CREATE INDEX IF NOT EXISTS name_grams_cell ON name_grams (cell, name_id)",
+                        *_CELL_INDEXES,
                         "CREATE INDEX IF NOT EXISTS names_source_id ON names (source_id, source)",
                         "CREATE UNIQUE INDEX IF NOT EXISTS divisions_code ON divisions (code)"):
                 con.execute(sql)
@@ -545,8 +535,7 @@ class GeoPackageNameStore(SqlNameStore):
     def _upgrade(self) -> None:
         if self._current_layout:
             return
-        if gpkg.has_table(self.con, "name_grams") and "cell" not in {
-                row[1] for row in self.con.execute("PRAGMA table_info(name_grams)")}:
+        if _outdated_keys(self.con):
             self.init()  # rebuilds the key tables
         self._current_layout = True
 
@@ -608,13 +597,12 @@ class GeoPackageNameStore(SqlNameStore):
         if rebuild:
             con.execute("DROP INDEX IF EXISTS name_keys_cell")
             con.execute("DROP INDEX IF EXISTS name_grams_cell")
-        con.executemany("INSERT OR IGNORE INTO name_keys (key, kind, name_id, klass, code, current, "
-                        "valid_from, valid_to, cell) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", keys)
-        con.executemany("INSERT OR IGNORE INTO name_grams (gram, klass, code, name_id, current, "
-                        "valid_from, valid_to, cell) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", grams)
+        for table, columns, rows in (("name_keys", KEY_COLUMNS, keys), ("name_grams", GRAM_COLUMNS, grams)):
+            con.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
+                            f"VALUES ({', '.join('?' * len(columns))})", rows)
         if rebuild:
-            con.execute("CREATE INDEX name_keys_cell ON name_keys (cell, name_id)")
-            con.execute("CREATE INDEX name_grams_cell ON name_grams (cell, name_id)")
+            for sql in _CELL_INDEXES:
+                con.execute(sql)
 
     # -- divisions --------------------------------------------------------------------------------
     def put_divisions(self, frame: gpd.GeoDataFrame) -> int:
@@ -636,6 +624,12 @@ class GeoPackageNameStore(SqlNameStore):
             return empty
         frame = pd.DataFrame.from_records(rows, columns=[*_DIVISION_COLUMNS, "geom"])
         return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=gpkg.decode(frame["geom"]), crs="EPSG:4490")
+
+
+def _outdated_keys(con: sqlite3.Connection) -> bool:
+    """Whether the GeoPackage's key tables are of the layout before the filter columns (rebuilt on use)."""
+    return gpkg.has_table(con, "name_grams") and "cell" not in {
+        row[1] for row in con.execute("PRAGMA table_info(name_grams)")}
 
 
 _BULK = 1000

@@ -155,6 +155,25 @@ def _database_url(server: str, name: str) -> str:
     return server.rsplit("/", 1)[0] + "/" + name
 
 
+def clone_database(template_url: str, prefix: str = "quhua_test") -> str:
+    """A new PostgreSQL database made from the one at ``template_url`` (which must have no open
+    connection); its URL."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_database_url(template_url, "postgres"), autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_url.rsplit("/", 1)[1]}"')
+    return _database_url(template_url, name)
+
+
+def drop_database(url: str) -> None:
+    """Drop the PostgreSQL database at ``url``, connections and all."""
+    import psycopg
+
+    with psycopg.connect(_database_url(url, "postgres"), autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
 @contextmanager
 def empty_database(request, backend: str, folder: Path):
     """An empty database of ``backend``: a GeoPackage path in ``folder``, or the URL of a fresh PostGIS
@@ -162,17 +181,12 @@ def empty_database(request, backend: str, folder: Path):
     if backend == "gpkg":
         yield str(folder / "quhua.gpkg")
         return
-    import psycopg
-
     server = request.getfixturevalue("postgis_template")
-    name = f"quhua_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}" TEMPLATE quhua_template')
+    url = clone_database(_database_url(server, "quhua_template"))
     try:
-        yield _database_url(server, name)
+        yield url
     finally:
-        with psycopg.connect(server, autocommit=True) as con:
-            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(url)
 
 
 @pytest.fixture(params=["gpkg", "postgis"])

@@ -21,7 +21,7 @@ from boundaries.model import Submission
 from boundaries.store import SCHEMA
 from boundaries.store._sql import SRID, SqlStore
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisStore", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisStore", "migrate", "stored_version"]
 
 _TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision", "DATETIME": "timestamptz"}
 _LOCK_NAMESPACE = 0x5148  # "QH": advisory lock keys are (namespace, province prefix)
@@ -45,6 +45,14 @@ MIGRATIONS: dict[int, list[str]] = {1: _create_layers()}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
+def stored_version(con, key: str) -> int:
+    """The version recorded under ``quhua_meta.key`` (0 when none is, or there is no ``quhua_meta``)."""
+    if not con.execute("SELECT to_regclass('quhua_meta') IS NOT NULL").fetchone()[0]:
+        return 0
+    row = con.execute("SELECT value FROM quhua_meta WHERE key = %s", (key,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def migrate(con, key: str, migrations: dict[int, list[str]], what: str, lock: tuple[int, int] | None = None) -> None:
     """Bring the tables versioned under ``quhua_meta.key`` to the latest of ``migrations`` (version → the
     statements that reach it from the one before), step by step, in the caller's transaction; ``lock``
@@ -52,8 +60,7 @@ def migrate(con, key: str, migrations: dict[int, list[str]], what: str, lock: tu
     refused: ``what`` names it in the message ("… has schema version")."""
     if lock is not None:
         con.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock)
-    row = con.execute("SELECT value FROM quhua_meta WHERE key = %s", (key,)).fetchone()
-    current, latest = (int(row[0]) if row else 0), max(migrations)
+    current, latest = stored_version(con, key), max(migrations)
     if current > latest:
         raise StoreError(f"{what} {current}, newer than this quhua ({latest}); upgrade quhua")
     for version in range(current + 1, latest + 1):
@@ -93,10 +100,7 @@ class PostgisStore(SqlStore):
         return bool(row[0])
 
     def schema_version(self) -> int:
-        if not self.exists():
-            return 0
-        row = self.connection().execute("SELECT value FROM quhua_meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
+        return stored_version(self.connection(), "schema_version")
 
     def init(self) -> None:
         con = self.connection()

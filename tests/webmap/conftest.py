@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import shapely
 
 from boundaries.pipeline import ingest_paths
 from boundaries.store import open_store
-from tests.conftest import _database_url, write_shapefiles
+from tests.conftest import _database_url, clone_database, drop_database, write_shapefiles
 from webmap import create_app
 from webmap.users import UserStore
 
@@ -112,28 +111,20 @@ def _is_postgres(db: str) -> bool:
 def copy_database(source: str, folder: Path) -> str:
     """A copy of a test database: the GeoPackage's files, or ``CREATE DATABASE … TEMPLATE`` (the source must
     have no open connection)."""
-    if not _is_postgres(source):
-        folder.mkdir(parents=True, exist_ok=True)
-        db = folder / "copy.gpkg"
-        for suffix in ("", "-wal", "-shm"):
-            if Path(source + suffix).exists():
-                shutil.copy(source + suffix, str(db) + suffix)
-        return str(db)
-    import psycopg
-
-    name = f"quhua_web_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_database_url(source, "postgres"), autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source.rsplit("/", 1)[1]}"')
-    return _database_url(source, name)
+    if _is_postgres(source):
+        return clone_database(source, "quhua_web")
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "copy.gpkg"
+    for suffix in ("", "-wal", "-shm"):
+        if Path(source + suffix).exists():
+            shutil.copy(source + suffix, str(db) + suffix)
+    return str(db)
 
 
-def drop_database(db: str) -> None:
+def drop_copy(db: str) -> None:
     """Drop a PostGIS test database (a GeoPackage goes with its tmp folder)."""
     if _is_postgres(db):
-        import psycopg
-
-        with psycopg.connect(_database_url(db, "postgres"), autocommit=True) as con:
-            con.execute(f'DROP DATABASE IF EXISTS "{db.rsplit("/", 1)[1]}" WITH (FORCE)')
+        drop_database(db)
 
 
 @pytest.fixture(scope="session")
@@ -149,7 +140,7 @@ def web_source(request, backend, tmp_path_factory, jx_lines, jx_markers) -> str:
         _fill(db, root, jx_lines, jx_markers)
         yield db
     finally:
-        drop_database(db)
+        drop_copy(db)
 
 
 @pytest.fixture(scope="session")
@@ -157,7 +148,7 @@ def web_db(web_source, tmp_path_factory) -> str:
     """The database the read-only tests share (a copy of ``web_source``)."""
     db = copy_database(web_source, tmp_path_factory.mktemp("web-db"))
     yield db
-    drop_database(db)
+    drop_copy(db)
 
 
 @pytest.fixture
@@ -165,7 +156,7 @@ def db_copy(web_source, tmp_path) -> str:
     """A copy of the test database of its own, for a test that stores something."""
     db = copy_database(web_source, tmp_path / "db")
     yield db
-    drop_database(db)
+    drop_copy(db)
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ def _divisions(store):
         frame = read_any_layer(store, "divisions")
     except StoreError:
         raise
-    except QuhuaError:  # no gazetteer installed, or none for this backend yet: fall back to the lines
+    except QuhuaError:  # no gazetteer installed: fall back to the lines
         return None
     if frame is None or not len(frame) or "code" not in frame.columns:
         return None
@@ -71,19 +71,22 @@ def index():
     m = build_overview_map(summaries, lines, divisions, basemap=basemap(), static_url=static_root(), lang=lang,
                            labels=labels, names=names, province_url=url_for("province.show", code="CODE").replace(
                                "CODE", "{code}"))
-    loaded = sum(summaries[p].status != "not_loaded" for p in MAINLAND)
-    rows = [summaries[p] for p in MAINLAND] + [summaries[p] for p in PROVINCES if p not in MAINLAND]
+    rows, loaded = _table(summaries)
     return render_template("overview.html", map=map_parts(m), rows=rows, loaded=loaded, total=len(MAINLAND),
                            colours=STATUSES)
+
+
+def _table(summaries) -> tuple[list, int]:
+    """The overview's rows (the mainland provinces first) and how many mainland provinces have loaded."""
+    rows = [summaries[p] for p in MAINLAND] + [summaries[p] for p in PROVINCES if p not in MAINLAND]
+    return rows, sum(summaries[p].status != "not_loaded" for p in MAINLAND)
 
 
 @bp.route("/overview.json")
 def index_json():
     """The overview's table: every province's load status and figures, as on ``/``."""
-    summaries = summaries_data(get_store())[0]
-    rows = [summaries[p] for p in MAINLAND] + [summaries[p] for p in PROVINCES if p not in MAINLAND]
-    return {"loaded": sum(summaries[p].status != "not_loaded" for p in MAINLAND), "total": len(MAINLAND),
-            "provinces": [asdict(r) for r in rows]}
+    rows, loaded = _table(summaries_data(get_store())[0])
+    return {"loaded": loaded, "total": len(MAINLAND), "provinces": [asdict(r) for r in rows]}
 
 
 @bp.route("/rules")
