@@ -131,8 +131,8 @@ def ingest(obj: CliContext, **kw) -> None:
 
 
 @cli.command()
-@click.argument("layer", type=click.Choice(["lines", "markers", "issues", "submissions", "names",
-                                            "divisions"]))
+@click.argument("layer", type=click.Choice([  # the store's LAYERS (not imported here: it loads geopandas)
+    "lines", "markers", "issues", "submissions", *dict.fromkeys(e.name for e in entry_points(group="quhua.layers"))]))
 @click.option("--province", metavar="CODE", help="Only what concerns this province.")
 @click.option("--bbox", metavar="W,S,E,N", help="Only features intersecting this box (degrees).")
 @click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "csv", "shp"]),

@@ -3,7 +3,8 @@
 Public API (the viewer calls these):
 
 - :func:`placenames.search` — ``search(db, query, near=, within=, klass=, at=, limit=)`` → list of dicts.
-- :func:`placenames.show` — ``show(db, id)`` → a name's dict with its ``history``.
+- :func:`placenames.show` — ``show(db, id)`` → a name's dict with its ``extent`` (GeoJSON geometry or null)
+  and its ``history``.
 - :func:`placenames.importers.import_names`, :func:`placenames.importers.import_divisions`.
 - :func:`placenames.rules.check_names` — the naming rules, reported like SPEC §6.
 """
@@ -29,11 +30,12 @@ def search(db, query: str, **options) -> list[dict]:
 
 
 def show(db, name_id: int | str) -> dict | None:
-    """One name with its aliases and its history (the names it replaced and that replaced it); None if unknown."""
+    """One name with its aliases, its extent and its history (the names it replaced and that replaced it);
+    None if unknown."""
     with _store(db) as store:
         if not str(name_id).isdigit() or not store.has_names():
             return None
-        found = store.get([int(name_id)])
+        found = store.get([int(name_id)], extents=True)
         if not found:
             return None
-        return {**found[0].to_json(), "history": [r.to_json() for r in store.history(int(name_id))]}
+        return {**found[0].to_json(extent=True), "history": [r.to_json() for r in store.history(int(name_id))]}

@@ -1,5 +1,9 @@
 """Reading names (CSV, GeoJSON, GeoNames dumps) and division polygons into the gazetteer.
 
+A name may carry an extent (范围): the polygon or line it covers, as a GeoJSON feature's geometry or as
+WKT in a CSV column ``extent``/``范围``; without lon/lat its point is then taken on the extent (inside a
+polygon, halfway along a line).
+
 Every row is validated first; one bad row means nothing is stored and every bad row is reported with its
 line number (:class:`~placenames.errors.ImportRowsError`). A name without a division code gets the
 county-level division whose polygon holds its point.
@@ -8,6 +12,7 @@ county-level division whose polygon holds its point.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import re
 from pathlib import Path
@@ -44,6 +49,40 @@ def _text(value) -> str | None:
     return text or None
 
 
+def _extent(value) -> shapely.Geometry | None:
+    """A row's extent: a polygon or line (a geometry, or WKT text); raises ValueError with what is wrong."""
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = shapely.from_wkt(value)
+        except shapely.errors.GEOSException as err:
+            raise ValueError(f"extent {value[:40]!r} is not WKT, e.g. POLYGON ((115.8 28.6, …))") from err
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value.is_empty:
+        return None
+    if value.geom_type not in _EXTENT_TYPES:
+        raise ValueError(f"extent is a {value.geom_type}; it must be a polygon or a line")
+    if not value.is_valid:
+        raise ValueError(f"extent is not a valid geometry ({shapely.is_valid_reason(value)}); repair it, e.g. "
+                         "with QGIS's Fix geometries")
+    w, s, e, n = CHINA_BOUNDS
+    x0, y0, x1, y1 = value.bounds
+    if not (w <= x0 and x1 <= e and s <= y0 and y1 <= n):
+        raise ValueError(f"extent ({x0:.4f}, {y0:.4f}, {x1:.4f}, {y1:.4f}) reaches outside China "
+                         f"(lon {w}–{e}, lat {s}–{n}); not in EPSG:4490 degrees?")
+    return value
+
+
+_EXTENT_TYPES = ("Polygon", "MultiPolygon", "LineString", "MultiLineString")
+
+
+def _anchor(extent: shapely.Geometry) -> shapely.Point:
+    """A name's point on its extent: inside a polygon, halfway along a line."""
+    if extent.geom_type.endswith("Polygon"):
+        return extent.representative_point()
+    return extent.interpolate(0.5, normalized=True)
+
+
 def _row_record(row: dict, source: str) -> NameRecord:
     """One table row → a record; raises ValueError with what is wrong."""
     name = _text(row.get("name") or row.get("标准名称") or row.get("名称"))
@@ -52,10 +91,14 @@ def _row_record(row: dict, source: str) -> NameRecord:
     klass = _text(row.get("class") or row.get("类别"))
     if klass not in CLASSES:
         raise ValueError(f"class {klass!r} is none of the census classes ({'、'.join(CLASSES)})")
+    extent = _extent(row.get("extent") if row.get("extent") is not None else row.get("范围"))
+    lon, lat = row.get("lon") or row.get("经度"), row.get("lat") or row.get("纬度")
+    if extent is not None and _text(lon) is None and _text(lat) is None:
+        lon, lat = _anchor(extent).coords[0]
     try:
-        lon, lat = float(row.get("lon") or row.get("经度")), float(row.get("lat") or row.get("纬度"))
+        lon, lat = float(lon), float(lat)
     except (TypeError, ValueError) as err:
-        raise ValueError("lon/lat must be decimal degrees") from err
+        raise ValueError("lon/lat must be decimal degrees (or give an extent to take the point from)") from err
     w, s, e, n = CHINA_BOUNDS
     if not (w <= lon <= e and s <= lat <= n):
         raise ValueError(f"point ({lon}, {lat}) lies outside China (lon {w}–{e}, lat {s}–{n}); lon/lat swapped?")
@@ -75,7 +118,8 @@ def _row_record(row: dict, source: str) -> NameRecord:
                       code=code, aliases=aliases, status=status, valid_from=_text(row.get("valid_from")),
                       valid_to=_text(row.get("valid_to")), source=_text(row.get("source")) or source,
                       source_id=_text(row.get("id")), subclass=_text(row.get("subclass")),
-                      approved_by=_text(row.get("approved_by")), approved_on=_text(row.get("approved_on")))
+                      approved_by=_text(row.get("approved_by")), approved_on=_text(row.get("approved_on")),
+                      extent=extent)
 
 
 def _geonames_records(path: Path) -> list[tuple[int, NameRecord | Exception]]:
@@ -111,11 +155,16 @@ def _table_rows(path: Path, fmt: str) -> list[tuple[int, dict]]:
     frame = gpd.read_file(path).to_crs(4490)
     rows = []
     for i, row in enumerate(frame.to_dict("records")):
-        point = row.pop("geometry")
-        if point is not None:
-            row["lon"], row["lat"] = point.x, point.y
+        geometry = row.pop("geometry")
+        if geometry is not None and geometry.geom_type == "Point":
+            row["lon"], row["lat"] = geometry.x, geometry.y
+        elif geometry is not None:
+            row["extent"] = geometry
         if isinstance(row.get("aliases"), list):
             row["aliases"] = "|".join(row["aliases"])
+        for key, value in row.items():  # GDAL reads a date property as a date: back to YYYY-MM-DD
+            if isinstance(value, pd.Timestamp | datetime.date) or value is pd.NaT:
+                row[key] = None if pd.isna(value) else value.strftime("%Y-%m-%d")
         rows.append((i + 1, row))
     return rows
 

@@ -7,7 +7,7 @@ import shapely
 
 from placenames.store import open_name_store
 
-__all__ = ["divisions_layer", "names_layer"]
+__all__ = ["divisions_layer", "extents_layer", "names_layer"]
 
 
 def _filter(frame: gpd.GeoDataFrame, province, bbox) -> gpd.GeoDataFrame:
@@ -26,6 +26,17 @@ def names_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoDat
         names = names[names.status == "current"]
     names = names.rename(columns={"fid": "id"}).drop(columns=["importance"])
     frame = gpd.GeoDataFrame(names, geometry=gpd.points_from_xy(names.lon, names.lat), crs=4490)
+    return _filter(frame, province, bbox)
+
+
+def extents_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoDataFrame:
+    """The names that have an extent, as their polygons and lines, with the fields of SPEC §8 (current ones
+    unless ``history``; ``bbox`` keeps the extents that reach into it)."""
+    with open_name_store(store) as names_store:
+        names, extents = names_store.all_names(), names_store.extents()
+    if not history:
+        names = names[names.status == "current"]
+    frame = extents.merge(names.drop(columns=["importance"]), on="fid").rename(columns={"fid": "id"})
     return _filter(frame, province, bbox)
 
 

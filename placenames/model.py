@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+
+import shapely
 
 __all__ = ["CLASSES", "NameRecord", "division_level", "importance", "valid_code"]
 
@@ -44,7 +46,11 @@ def importance(klass: str, code: str | None) -> int:
 
 @dataclass
 class NameRecord:
-    """One standard name with its romanisation, class, division, point, aliases and validity."""
+    """One standard name with its romanisation, class, division, point, aliases and validity.
+
+    ``extent`` is the optional area or line the name covers (a lake's polygon, a river's line; EPSG:4490),
+    ``bbox`` its bounds (west, south, east, north): a search reads the bounds only, ``names show`` both.
+    """
 
     name: str
     pinyin: str
@@ -62,10 +68,20 @@ class NameRecord:
     approved_by: str | None = None
     approved_on: str | None = None
     superseded_by: int | None = None
+    extent: shapely.Geometry | None = None
+    bbox: tuple[float, float, float, float] | None = None
     id: int | None = None
 
-    def to_json(self) -> dict:
-        """The SPEC §8 object (``class`` for ``klass``)."""
-        out = asdict(self)
-        out["class"] = out.pop("klass")
-        return {"id": out.pop("id"), **out}
+    def __post_init__(self) -> None:
+        if self.extent is not None and self.bbox is None:
+            self.bbox = tuple(float(v) for v in self.extent.bounds)
+
+    def to_json(self, extent: bool = False) -> dict:
+        """The SPEC §8 object (``class`` for ``klass``), with ``bbox`` (null without an extent) and, if
+        ``extent``, the extent as a GeoJSON geometry (or null)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("id", "extent", "klass")}
+        out["aliases"] = list(self.aliases)
+        out["bbox"] = [round(v, 7) for v in self.bbox] if self.bbox else None
+        if extent:
+            out["extent"] = shapely.geometry.mapping(self.extent) if self.extent is not None else None
+        return {"id": self.id, **out, "class": self.klass}

@@ -24,6 +24,7 @@ import shapely
 from boundaries.store import Store, open_store
 from placenames.store import (
     _DIVISION_COLUMNS,
+    _EXTENT_COLUMNS,
     _NAME_COLUMNS,
     _SRID,
     GRAM_COLUMNS,
@@ -85,6 +86,10 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE name_grams DROP CONSTRAINT name_grams_pkey, ADD PRIMARY KEY (gram, klass, code, name_id) "
         "INCLUDE (current, valid_from, valid_to)",
         "CREATE INDEX IF NOT EXISTS names_points ON names (fid) INCLUDE (lon, lat, importance)"],
+    # a name's optional extent (a lake's polygon, a river's line), its fid the name's
+    4: [f"CREATE TABLE IF NOT EXISTS name_extents (fid bigint PRIMARY KEY, geom geometry(Geometry, {_SRID})"
+        + "".join(f', "{c}" {_TYPES[t]}' for c, t in _EXTENT_COLUMNS.items()) + ")",
+        "CREATE INDEX IF NOT EXISTS name_extents_geom_gist ON name_extents USING gist (geom)"],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -94,6 +99,7 @@ class PostgisNameStore(SqlNameStore):
 
     _today = "to_char(current_date, 'YYYY-MM-DD')"
     _geom_marker = "?::geometry"
+    _geom_select = "ST_AsBinary(geom)"
 
     def __init__(self, db: str | Store):
         self._owned = isinstance(db, str)
@@ -169,8 +175,7 @@ class PostgisNameStore(SqlNameStore):
         if not rows:
             return empty
         frame = pd.DataFrame.from_records(rows, columns=[*_DIVISION_COLUMNS, "geom"])
-        geometry = shapely.from_wkb(np.asarray([bytes(b) for b in frame["geom"]], dtype=object))
-        return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=geometry, crs="EPSG:4490")
+        return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=self._decode(frame["geom"]), crs="EPSG:4490")
 
     # -- hooks of SqlNameStore --------------------------------------------------------------------
     def _rows(self, sql, params=()):
@@ -193,9 +198,11 @@ class PostgisNameStore(SqlNameStore):
     def _contains(self, column):
         return f"strpos({column}, ?) > 0"
 
-    def _points(self, lons, lats):
-        return list(shapely.to_wkb(shapely.set_srid(shapely.points(lons, lats), _SRID), hex=True,
-                                   include_srid=True))
+    def _geoms(self, geometries):
+        return list(shapely.to_wkb(shapely.set_srid(geometries, _SRID), hex=True, include_srid=True))
+
+    def _decode(self, values):
+        return list(shapely.from_wkb(np.asarray([bytes(v) for v in values], dtype=object)))
 
     def _new_fids(self, count):
         if not count:

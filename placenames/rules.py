@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -24,6 +25,8 @@ RULES = {
     "name.outside_division": ("error", "地名点位不在其区划代码所指的区划内",
                               "the point lies outside the division its code claims"),
     "name.code_format": ("error", "区划代码格式错误", "a malformed division code"),
+    "name.point_outside_extent": ("warning", "地名点位不在其自身范围（面、线）上",
+                                  "the point lies off the name's own extent (polygon or line)"),
 }
 
 
@@ -102,6 +105,7 @@ def check_names(store: NameStore, *, within: str | None = None, lang: str = "zh"
             issues.append(_issue("name.rare_character", row, f"“{row.name}”含生僻字 {'、'.join(rare)}",
                                  f"{row.name} uses rare characters {' '.join(rare)}", lang))
     issues += _outside(store, names, lang)
+    issues += _off_extent(store, names, lang)
     errors = sum(i["severity"] == "error" for i in issues)
     return {"accepted": errors == 0, "summary": {"names": len(names), "errors": errors,
                                                  "warnings": len(issues) - errors}, "issues": issues}
@@ -121,3 +125,22 @@ def _outside(store: NameStore, names: pd.DataFrame, lang: str) -> list[dict]:
     return [_issue("name.outside_division", row, f"“{row.name}”的点位不在其区划 {row.code} 内",
                    f"{row.name} lies outside its division {row.code}", lang)
             for row, ok in zip(rows, inside, strict=True) if not ok]
+
+
+def _off_extent(store: NameStore, names: pd.DataFrame, lang: str) -> list[dict]:
+    """Names whose point is more than about 100 m (0.001°) off their own polygon or line."""
+    extents = store.extents().merge(names, on="fid")
+    if extents.empty:
+        return []
+    points = gpd.points_from_xy(extents.lon, extents.lat)
+    metres = gpd.GeoSeries(points, crs=4490).to_crs(3857).distance(extents.geometry.to_crs(3857)).values * np.cos(
+        np.radians(extents.lat.values))  # Web Mercator's scale at the latitude
+    off = ~shapely.dwithin(extents.geometry.values, points, 0.001)
+    return [_issue("name.point_outside_extent", row, f"“{row.name}”的点位{_SHAPE_ZH[row.geometry.geom_type]}"
+                   f"（相距 {distance:,.0f} 米）", f"{row.name} lies {distance:,.0f} m off its own "
+                   f"{row.geometry.geom_type.removeprefix('Multi').lower()}", lang)
+            for row, distance, bad in zip(extents.itertuples(), metres, off, strict=True) if bad]
+
+
+_SHAPE_ZH = {"Polygon": "不在其范围面内", "MultiPolygon": "不在其范围面内", "LineString": "不在其线上",
+             "MultiLineString": "不在其线上"}

@@ -45,6 +45,8 @@ _NAME_COLUMNS = {"name": "TEXT", "pinyin": "TEXT", "class": "TEXT", "subclass": 
                  "source_id": "TEXT", "approved_by": "TEXT", "approved_on": "TEXT", "superseded_by": "INTEGER",
                  "lon": "REAL", "lat": "REAL", "importance": "INTEGER"}
 _DIVISION_COLUMNS = {"code": "TEXT", "name": "TEXT", "level": "TEXT", "parent": "TEXT"}
+#: ``name_extents``: a name's optional extent (any geometry type), its fid the name's, with its bounds
+_EXTENT_COLUMNS = {"name": "TEXT", "west": "REAL", "south": "REAL", "east": "REAL", "north": "REAL"}
 #: What a key row carries besides its key, for the filters: class index, code, current, valid from/to, cell.
 _FILTER_COLUMNS = ("klass", "code", "current", "valid_from", "valid_to", "cell")
 #: The columns of the two key tables, in the order of :func:`key_rows`' rows.
@@ -124,7 +126,9 @@ class NameStore(ABC):
         """Insert new names and update known ones (same source and source id); renames keep history."""
 
     @abstractmethod
-    def get(self, ids: Iterable[int]) -> list[NameRecord]: ...
+    def get(self, ids: Iterable[int], extents: bool = False) -> list[NameRecord]:
+        """The records of ``ids`` in that order (unknown ids left out), with their extents' bounds, and with
+        the extents themselves if ``extents``."""
 
     @abstractmethod
     def history(self, record_id: int) -> list[NameRecord]:
@@ -150,6 +154,10 @@ class NameStore(ABC):
 
     @abstractmethod
     def divisions(self, level: str | None = None) -> gpd.GeoDataFrame: ...
+
+    @abstractmethod
+    def extents(self) -> gpd.GeoDataFrame:
+        """Every stored extent: ``fid`` (the name's) and the geometry."""
 
     @abstractmethod
     def put_divisions(self, frame: gpd.GeoDataFrame) -> int: ...
@@ -318,6 +326,7 @@ class SqlNameStore(NameStore):
                           f"geom = {self._geom_marker} WHERE fid = ?", [*values, record_id])
                 for table in ("name_keys", "name_grams"):  # found through the (cell, name_id) index
                     self._run(f"DELETE FROM {table} WHERE cell = ? AND name_id = ?", [previous[2], record_id])
+                self._run("DELETE FROM name_extents WHERE fid = ?", [record_id])
                 updated += 1
             else:
                 record_id = next(fresh)
@@ -332,15 +341,25 @@ class SqlNameStore(NameStore):
             stored.append((record_id, record))
         self._insert_names(new_rows)
         self._insert_keys(*key_rows(stored))
+        with_extent = [(i, r) for i, r in stored if r.extent is not None]
+        if with_extent:
+            geoms = self._geoms(np.asarray([r.extent for _, r in with_extent], dtype=object))
+            self._insert_extents([(i, r.name, *r.bbox, geom) for (i, r), geom in zip(with_extent, geoms, strict=True)])
         return len(new_rows), updated
 
-    def get(self, ids):
+    def get(self, ids, extents=False):
         ids = list(ids)
         if not ids:
             return []
         where, param = self._in("fid", ids)
         rows = self._rows(f"SELECT fid, {', '.join(_quoted(_NAME_COLUMNS))} FROM names WHERE {where}", [param])
         by_id = {row[0]: _record(row) for row in rows}
+        if by_id and self._has_table("name_extents"):
+            geom = f", {self._geom_select}" if extents else ""
+            found = self._rows(f"SELECT fid, west, south, east, north{geom} FROM name_extents WHERE {where}", [param])
+            shapes = self._decode([row[5] for row in found]) if extents else [None] * len(found)
+            for row, shape in zip(found, shapes, strict=True):
+                by_id[row[0]].bbox, by_id[row[0]].extent = tuple(row[1:5]), shape
         return [by_id[i] for i in ids if i in by_id]
 
     def history(self, record_id: int) -> list[NameRecord]:
@@ -390,6 +409,12 @@ class SqlNameStore(NameStore):
         where, param = self._in("fid", list(ids))
         return self._rows(f"SELECT fid, lon, lat, importance FROM names WHERE {where}", [param])
 
+    def extents(self) -> gpd.GeoDataFrame:
+        rows = self._rows(f"SELECT fid, {self._geom_select} FROM name_extents") if self._has_table(
+            "name_extents") else []
+        return gpd.GeoDataFrame({"fid": [r[0] for r in rows]}, geometry=self._decode([r[1] for r in rows]),
+                                crs="EPSG:4490")
+
     def all_names(self) -> pd.DataFrame:
         if not self._has_table("names"):
             return pd.DataFrame(columns=["fid", *_NAME_COLUMNS])
@@ -399,6 +424,22 @@ class SqlNameStore(NameStore):
     # -- hooks ------------------------------------------------------------------------------------
     #: how the geometry parameter of an UPDATE is written
     _geom_marker = "?"
+    #: how a geometry column is read (for :meth:`_decode`)
+    _geom_select = "geom"
+
+    @abstractmethod
+    def _geoms(self, geometries: np.ndarray) -> list:
+        """Shapely geometries as the backend's geometry parameters."""
+
+    @abstractmethod
+    def _decode(self, values: list) -> list:
+        """Shapely geometries of what :attr:`_geom_select` read."""
+
+    def _insert_extents(self, rows: list[tuple]) -> None:
+        """Insert ``name_extents`` rows: fid, name, west, south, east, north, the geometry."""
+        for row in rows:
+            self._run(f"INSERT INTO name_extents (fid, {', '.join(_EXTENT_COLUMNS)}, geom) "
+                      f"VALUES (?, ?, ?, ?, ?, ?, {self._geom_marker})", row)
 
     def _upgrade(self) -> None:
         """Bring key tables of an older layout up to date before they are read."""
@@ -420,8 +461,8 @@ class SqlNameStore(NameStore):
     def _contains(self, column: str) -> str:
         """The condition that ``column`` contains the text of a ``?`` parameter."""
 
-    @abstractmethod
-    def _points(self, lons: np.ndarray, lats: np.ndarray) -> list: ...
+    def _points(self, lons: np.ndarray, lats: np.ndarray) -> list:
+        return self._geoms(shapely.points(lons, lats))
 
     @abstractmethod
     def _new_fids(self, count: int) -> list[int]: ...
@@ -506,6 +547,8 @@ class GeoPackageNameStore(SqlNameStore):
             gpkg.create_feature_table(con, "names", _NAME_COLUMNS, "POINT", _SRID, "地名 place names")
             gpkg.create_feature_table(con, "divisions", _DIVISION_COLUMNS, "MULTIPOLYGON", _SRID,
                                       "行政区划 divisions")
+            gpkg.create_feature_table(con, "name_extents", _EXTENT_COLUMNS, "GEOMETRY", _SRID,
+                                      "地名范围 place-name extents (fid = the name's)")
             outdated = _outdated_keys(con)
             if outdated:  # keys without the filter columns (before 0.x): rebuilt from the names
                 con.execute("DROP TABLE name_keys")
@@ -545,7 +588,7 @@ class GeoPackageNameStore(SqlNameStore):
     @contextmanager
     def write(self):
         """One transaction: everything inside is stored whole or not at all."""
-        if not gpkg.has_table(self.con, "names") or not gpkg.has_table(self.con, "name_keys"):
+        if not all(gpkg.has_table(self.con, t) for t in ("names", "name_keys", "name_extents")):
             self.init()
         self._upgrade()
         # an import finds the names it updates by source id (files before 0.x indexed (source, source_id))
@@ -577,8 +620,11 @@ class GeoPackageNameStore(SqlNameStore):
     def _contains(self, column):
         return f"instr({column}, ?) > 0"
 
-    def _points(self, lons, lats):
-        return gpkg.encode(shapely.points(lons, lats), _SRID)
+    def _geoms(self, geometries):
+        return gpkg.encode(geometries, _SRID)
+
+    def _decode(self, values):
+        return list(gpkg.decode(values))
 
     def _new_fids(self, count):
         first = (self.con.execute("SELECT max(fid) FROM names").fetchone()[0] or 0) + 1

@@ -298,19 +298,27 @@ def build_diff_map(diff: dict, *, basemap: Basemap | None = None, static_url: st
 
 
 def build_names_map(*, basemap: Basemap | None = None, static_url: str = "/static",
-                    points: list[dict] | None = None, lines: gpd.GeoDataFrame | None = None) -> folium.Map:
+                    points: list[dict] | None = None, lines: gpd.GeoDataFrame | None = None,
+                    extent: dict | None = None) -> folium.Map:
     """The gazetteer's map: search results are drawn by the page script (``quhua.showNames``);
-    ``points`` (a name page) are drawn at once; ``lines`` (the boundaries, simplified) give context
-    when there is no basemap."""
+    ``points`` (a name page) are drawn at once, with the name's ``extent`` (a GeoJSON polygon or line);
+    ``lines`` (the boundaries, simplified) give context when there is no basemap."""
     m = _base_map(basemap or Basemap(), static_url, height="60vh")
     if lines is not None and len(lines):
         folium.GeoJson(_simplified_geojson(lines, 0.01, []), control=False,
                        style_function=lambda _f: {"color": "#888", "weight": 1}).add_to(m)
+    if extent:
+        folium.GeoJson({"type": "Feature", "properties": {}, "geometry": extent}, name="extent", control=False,
+                       style_function=lambda _f: {"color": "#2166ac", "weight": 2, "fillOpacity": 0.15}).add_to(m)
     if points:
         for p in points:
             folium.CircleMarker([p["lat"], p["lon"]], radius=7, color="#b2182b", fill=True,
                                 tooltip=p.get("name")).add_to(m)
-        m.fit_bounds(_bounds(_points_bounds(points), 0.3))
+        w, s, e, n = _points_bounds(points)
+        if extent:
+            x0, y0, x1, y1 = shapely.geometry.shape(extent).bounds
+            w, s, e, n = min(w, x0), min(s, y0), max(e, x1), max(n, y1)
+        m.fit_bounds(_bounds([w, s, e, n], 0.3 if not extent else 0.05 * max(e - w, n - s, 0.1)))
     return _finish(m, static_url, tools=False, layers=False)
 
 

@@ -73,3 +73,27 @@ def test_the_real_gazetteer_searches_the_test_database(as_user):
 def test_names_collection_in_the_api(as_user):
     page = as_user("ana").get("/ogc/collections/names/items?limit=10").get_json()
     assert page["numberMatched"] == 3 and {f["properties"]["name"] for f in page["features"]} >= {"北京市"}
+
+
+def test_a_name_page_draws_the_names_extent(db_copy, tmp_path):
+    """A lake imported with its polygon: the page lists its bounds and the map draws the polygon."""
+    from placenames.importers import import_names
+    from placenames.store import open_name_store
+    from tests.webmap.conftest import login
+    from webmap import create_app
+
+    path = tmp_path / "lake.csv"
+    path.write_text("id,name,class,lon,lat,extent\nw1,象湖,陆地水系,115.853,28.603,\"POLYGON ((115.84 28.59, "
+                    "115.87 28.59, 115.87 28.62, 115.84 28.62, 115.84 28.59))\"\n", encoding="utf-8")
+    with open_name_store(db_copy) as store:
+        import_names(store, path, "csv")
+    app = create_app({"QUHUA_DB": db_copy, "TESTING": True, "SECRET_KEY": "t", "UPLOAD_DIR": str(tmp_path / "up")})
+    client = app.test_client()
+    login(client, "ana")
+    (hit,) = client.get("/names/search.json?q=象湖").get_json()["results"]
+    assert hit["bbox"] == [115.84, 28.59, 115.87, 28.62]
+    html = client.get(f"/names/{hit['id']}").get_data(as_text=True)
+    assert 'id="name-extent">面 115.84, 28.59, 115.87, 28.62<' in html
+    assert "[[[115.84, 28.59], [115.87, 28.59]" in html  # the polygon, drawn by folium
+    english = client.get(f"/names/{hit['id']}?lang=en").get_data(as_text=True)
+    assert 'id="name-extent">polygon 115.84' in english

@@ -37,9 +37,9 @@ def search():
 @bp.route("/names/<name_id>")
 @login_required
 def show(name_id: str):
-    """One name: standard form, pinyin, class, division, aliases and history, on a map."""
+    """One name: standard form, pinyin, class, division, aliases and history, on a map with its extent."""
     record = show_name(get_store(), name_id)
     points = [record] if record.get("lon") is not None else []
     m = build_names_map(basemap=basemap(), static_url=static_root(), points=points,
-                        lines=overview_lines(get_store()))
+                        lines=overview_lines(get_store()), extent=record.get("extent"))
     return render_template("name.html", record=record, map=map_parts(m))
