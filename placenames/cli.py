@@ -70,7 +70,7 @@ def search(obj: CliContext, query, near, within, klass, at, limit, as_json) -> N
 @click.option("--json", "as_json", is_flag=True)
 @pass_context
 def show(obj: CliContext, name_id: int, as_json: bool) -> None:
-    """One name with its aliases and history."""
+    """One name with its aliases, extent (bounds; the geometry with --json) and history."""
     import placenames
     from placenames.errors import UnknownNameError
 
@@ -82,6 +82,8 @@ def show(obj: CliContext, name_id: int, as_json: bool) -> None:
         return
     click.echo(f"{record['name']} ({record['pinyin']}) {record['class']} {record['code'] or ''} "
                f"[{record['status']}]  aliases: {', '.join(record['aliases']) or '-'}")
+    if record["extent"]:
+        click.echo(f"  extent: {record['extent']['type']} {', '.join(map(str, record['bbox']))} (W, S, E, N)")
     for old in record["history"]:
         click.echo(f"  {old['valid_from'] or '?'} – {old['valid_to'] or ''}  {old['name']}  [{old['status']}]")
 

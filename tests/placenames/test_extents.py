@@ -147,6 +147,10 @@ def test_the_extents_are_a_layer_gdal_reads_and_quhua_exports(gazetteer, tmp_pat
     import_names(gazetteer, path)
     out = tmp_path / "extents.geojson"
     assert run_cli(capsys, "--db", db_url, "export", "name_extents", "-o", out)[0] == 0
+    name_id = _one(gazetteer, "南进界", "l.geojson")["id"]
+    code, text = run_cli(capsys, "--db", db_url, "names", "show", str(name_id))
+    bounds = ", ".join(str(round(v, 7)) for v in boundary.bounds)
+    assert code == 0 and f"extent: LineString {bounds} (W, S, E, N)" in text
     frame = pyogrio.read_dataframe(out)
     assert list(frame.name) == ["南进界"] and frame.geometry.iloc[0].equals_exact(boundary, 1e-7)
     assert frame["class"].iloc[0] == "非行政区域" and frame.crs.to_epsg() == 4326  # RFC 7946
@@ -158,3 +162,26 @@ def test_the_extents_are_a_layer_gdal_reads_and_quhua_exports(gazetteer, tmp_pat
         (row,) = gazetteer.con.execute("SELECT type, srid FROM geometry_columns WHERE f_table_name = 'name_extents'"
                                        ).fetchall()
         assert row == ("GEOMETRY", 4490)
+
+
+@pytest.mark.parametrize("db_url", ["gpkg"], indirect=True)
+def test_a_geopackage_from_before_extents_is_read_then_upgraded(db_url, gazetteer, tmp_path):
+    """A gazetteer written before extents (no name_extents layer) searches and shows as before; the next
+    import adds the layer."""
+    con = gazetteer.con
+    with con:
+        for (trigger,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                      "AND name LIKE '%name_extents%'").fetchall():
+            con.execute(f'DROP TRIGGER "{trigger}"')
+        con.execute("DROP TABLE name_extents")
+        con.execute("DROP TABLE rtree_name_extents_geom")
+        for table in ("gpkg_extensions", "gpkg_geometry_columns", "gpkg_contents"):
+            con.execute(f"DELETE FROM {table} WHERE table_name = 'name_extents'")
+    hit = _one(gazetteer, "南昌县", "divisions")
+    assert hit["bbox"] is None and show(db_url, hit["id"])["extent"] is None and gazetteer.extents().empty
+    lake = "POLYGON ((115.84 28.59, 115.87 28.59, 115.87 28.62, 115.84 28.62, 115.84 28.59))"
+    path = tmp_path / "n.csv"
+    path.write_text(f'id,name,class,extent\nw1,象湖,陆地水系,"{lake}"\n', encoding="utf-8")
+    import_names(gazetteer, path)
+    assert _one(gazetteer, "象湖", "n.csv")["bbox"] == [115.84, 28.59, 115.87, 28.62]
+    assert dict(pyogrio.list_layers(db_url))["name_extents"] == "Unknown"
