@@ -2,7 +2,8 @@
 
 Every public function returns ``(headers, status, content)`` with ``content`` a JSON text; one adapter in
 :mod:`webmap.views.api` turns that into a Flask response. Collections: ``lines`` (界线), ``markers``
-(界桩), ``issues`` (质检问题) and, when the gazetteer provides it, ``names`` (地名). Items take ``bbox``,
+(界桩), ``issues`` (质检问题) and, when the gazetteer provides them, ``names`` (地名) and ``name_extents``
+(地名范围: the polygons and lines of the names that have one). Items take ``bbox``,
 ``limit``, ``offset``, ``province`` and, for maps (not part of Part 1; GDAL never sends them), ``zoom``,
 which simplifies lines to half a screen pixel at that zoom and rounds coordinates to match,
 ``properties`` (a comma-separated subset, as pygeoapi) and ``history=true`` (superseded versions too).
@@ -38,6 +39,7 @@ COLLECTIONS = {
     "lines": ("行政区域界线 Boundary lines", "Current boundary lines (界线), EPSG:4490, one feature per line"),
     "markers": ("界桩 Boundary markers", "Current boundary markers (界桩) with declared coordinates"),
     "names": ("地名 Place names", "The gazetteer's standard names (地名)"),
+    "name_extents": ("地名范围 Place-name extents", "The polygons and lines of the names that have one (范围)"),
     "issues": ("质检问题 QA issues", "Findings of the checks on accepted submissions (SPEC §5)"),
 }
 _CHINA_EXTENT = [73.4, 3.8, 135.1, 53.6]
@@ -58,9 +60,9 @@ def _error(status: int, code: str, description: str) -> tuple[dict, int, str]:
 
 
 def available_collections() -> list[str]:
-    """The collections this installation serves (``names`` only with the gazetteer installed)."""
+    """The collections this installation serves (the gazetteer's only with the gazetteer installed)."""
     layers = {e.name for e in entry_points(group="quhua.layers")}
-    return [c for c in COLLECTIONS if c != "names" or "names" in layers]
+    return [c for c in COLLECTIONS if c not in ("names", "name_extents") or c in layers]
 
 
 def landing(base: str) -> tuple[dict, int, str]:

@@ -76,7 +76,8 @@ def test_names_collection_in_the_api(as_user):
 
 
 def test_a_name_page_draws_the_names_extent(db_copy, tmp_path):
-    """A lake imported with its polygon: the page lists its bounds and the map draws the polygon."""
+    """A lake imported with its polygon: the page lists its bounds and the map draws the polygon; the API
+    serves it in the collection ``name_extents``."""
     from placenames.importers import import_names
     from placenames.store import open_name_store
     from tests.webmap.conftest import login
@@ -97,3 +98,12 @@ def test_a_name_page_draws_the_names_extent(db_copy, tmp_path):
     assert "[[[115.84, 28.59], [115.87, 28.59]" in html  # the polygon, drawn by folium
     english = client.get(f"/names/{hit['id']}?lang=en").get_data(as_text=True)
     assert 'id="name-extent">polygon 115.84' in english
+    # and in the API, for QGIS: the collection of extents, the polygon with the name's fields
+    ids = [c["id"] for c in client.get("/ogc/collections").get_json()["collections"]]
+    assert "names" in ids and "name_extents" in ids
+    page = client.get("/ogc/collections/name_extents/items").get_json()
+    (feature,) = page["features"]
+    assert feature["id"] == hit["id"] and feature["properties"]["name"] == "象湖"
+    assert feature["geometry"]["type"] == "Polygon" and feature["geometry"]["coordinates"][0][0] == [115.84, 28.59]
+    outside = client.get("/ogc/collections/name_extents/items?bbox=116,29,117,30").get_json()
+    assert outside["numberMatched"] == 0
