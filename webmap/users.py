@@ -17,17 +17,16 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from boundaries.errors import ConfigError, StoreError
 from boundaries.readers import check_province
 from boundaries.store import Store
+from boundaries.store.postgis import column_definitions
 
 __all__ = ["ROLES", "User", "UserStore"]
 
 ROLES = ("surveyor", "official", "analyst")
 _TABLE = "users"
 _COLUMNS = {"name": "TEXT", "password_hash": "TEXT", "role": "TEXT", "province": "TEXT", "created_at": "DATETIME"}
-_PG_TYPES = {"TEXT": "text", "DATETIME": "timestamptz"}
 #: Schema versions of the PostgreSQL table → the statements that bring the previous version to it.
 _PG_MIGRATIONS: dict[int, list[str]] = {1: [
-    f'CREATE TABLE IF NOT EXISTS "{_TABLE}" (fid bigserial PRIMARY KEY'
-    + "".join(f', "{c}" {_PG_TYPES[t]}' for c, t in _COLUMNS.items()) + ")",
+    f'CREATE TABLE IF NOT EXISTS "{_TABLE}" (fid bigserial PRIMARY KEY{column_definitions(_COLUMNS)})',
     f'CREATE UNIQUE INDEX IF NOT EXISTS "{_TABLE}_name" ON "{_TABLE}" (name)',
 ]}
 _PG_VERSION_KEY = "users_schema_version"

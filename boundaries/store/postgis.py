@@ -21,16 +21,23 @@ from boundaries.model import Submission
 from boundaries.store import SCHEMA
 from boundaries.store._sql import SRID, SqlStore
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisStore", "migrate", "stored_version"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisStore", "column_definitions", "migrate", "stored_version"]
 
 _TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision", "DATETIME": "timestamptz"}
 _LOCK_NAMESPACE = 0x5148  # "QH": advisory lock keys are (namespace, province prefix)
 
 
+def column_definitions(columns: dict[str, str], text: str = "text") -> str:
+    """``, "column" type`` for each of ``columns`` (GeoPackage types: TEXT, INTEGER, REAL, DATETIME) in
+    PostgreSQL's types, with ``text`` for TEXT (e.g. ``text COLLATE "C"``)."""
+    types = {**_TYPES, "TEXT": text}
+    return "".join(f', "{c}" {types[t]}' for c, t in columns.items())
+
+
 def _create_layers() -> list[str]:
     statements = []
     for layer, (geometry_type, columns) in SCHEMA.items():
-        cols = "".join(f', "{c}" {_TYPES[t]}' for c, t in columns.items())
+        cols = column_definitions(columns)
         geom = f", geom geometry({geometry_type}, {SRID})" if geometry_type else ""
         statements.append(f'CREATE TABLE IF NOT EXISTS "{layer}" (fid bigserial PRIMARY KEY{geom}{cols})')
         if geometry_type:
