@@ -186,6 +186,19 @@ def _word(syllables: tuple[str, ...]) -> str:
     return out[:1].upper() + out[1:]
 
 
+def _peoples(ethnic: str) -> str:
+    """The peoples of an autonomous area, a word each (土家族苗族 → Tujiazu Miaozu, as the place-name
+    rules write them)."""
+    syllables = _syllables(ethnic)
+    if len(syllables) != len(ethnic):
+        return _word(syllables)
+    words, start = [], 0
+    for people in re.findall(r".+?族", ethnic):
+        words.append(_word(syllables[start:start + len(people)]))
+        start += len(people)
+    return " ".join(words)
+
+
 def romanize(name: str, override: str | None = None) -> str:
     """The standard romanisation of a Chinese place name.
 
@@ -196,7 +209,9 @@ def romanize(name: str, override: str | None = None) -> str:
     >>> romanize("新疆维吾尔自治区"), romanize("宁夏回族自治区"), romanize("西藏自治区")
     ('Xinjiang Uygur Zizhiqu', 'Ningxia Huizu Zizhiqu', 'Xizang Zizhiqu')
     >>> romanize("恩施土家族苗族自治州"), romanize("铅山县")
-    ('Enshi Tujiazumiaozu Zizhizhou', 'Yanshan Xian')
+    ('Enshi Tujiazu Miaozu Zizhizhou', 'Yanshan Xian')
+    >>> romanize("积石山保安族东乡族撒拉族自治县")
+    "Jishishan Bao'anzu Dongxiangzu Salazu Zizhixian"
     """
     if override:
         return override
@@ -207,7 +222,7 @@ def romanize(name: str, override: str | None = None) -> str:
     people = _PEOPLES.search(proper) if generic.startswith("自治") else None
     if people and people.start() > 0:
         ethnic = proper[people.start():]
-        head = f"{_proper(proper[:people.start()])} {_PEOPLE_FORMS.get(ethnic) or _word(_syllables(ethnic))}"
+        head = f"{_proper(proper[:people.start()])} {_PEOPLE_FORMS.get(ethnic) or _peoples(ethnic)}"
     else:
         head = _proper(proper)
     if not generic:

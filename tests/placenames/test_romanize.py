@@ -37,6 +37,17 @@ def test_place_name_readings(name, expected):
     assert romanize(name) == expected
 
 
+@pytest.mark.parametrize(("name", "expected"), [
+    # the peoples of an autonomous area a word each, as Wikipedia's pinyin of these names writes them
+    # (Xiāngxī Tǔjiāzú Miáozú Zìzhìzhōu; Jīshíshān Bǎoānzú Dōngxiāngzú Sālāzú Zìzhìxiàn; read 2026-11-29)
+    ("湘西土家族苗族自治州", "Xiangxi Tujiazu Miaozu Zizhizhou"),
+    ("积石山保安族东乡族撒拉族自治县", "Jishishan Bao'anzu Dongxiangzu Salazu Zizhixian"),
+    ("黔东南苗族侗族自治州", "Qiandongnan Miaozu Dongzu Zizhizhou"), ("大厂回族自治县", "Dachang Huizu Zizhixian"),
+], ids=lambda v: v if not v.isascii() else None)
+def test_each_people_of_an_autonomous_area_is_a_word(name, expected):
+    assert romanize(name) == expected
+
+
 def test_every_real_division_name_romanises_to_capitalised_words(jiangxi_divisions):
     for name in jiangxi_divisions.name:
         words = romanize(name).split(" ")
