@@ -309,7 +309,8 @@ def build_names_map(*, basemap: Basemap | None = None, static_url: str = "/stati
                        style_function=lambda _f: {"color": "#888", "weight": 1}).add_to(m)
     if extent:
         folium.GeoJson({"type": "Feature", "properties": {}, "geometry": extent}, name="extent", control=False,
-                       style_function=lambda _f: {"color": "#2166ac", "weight": 2, "fillOpacity": 0.15}).add_to(m)
+                       style_function=lambda _f: {"color": "#2166ac", "weight": 2, "fillOpacity": 0.15,
+                                                 "className": "name-extent"}).add_to(m)
     if points:
         for p in points:
             folium.CircleMarker([p["lat"], p["lon"]], radius=7, color="#b2182b", fill=True,

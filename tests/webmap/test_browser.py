@@ -122,3 +122,34 @@ def test_name_search_as_you_type(page):
         assert "北京" in page.inner_text("#name-results")
     shot(page, "names")
     assert page.js_errors == []
+
+
+def test_a_name_page_draws_its_extent(browser, db_copy, tmp_path):
+    """青藏高原 with the outline of the demo: the page shows its bounds and the map draws the polygon,
+    fitted to it."""
+    from placenames.demo import plateau
+    from placenames.store import open_name_store
+    from tests.webmap.conftest import serve
+
+    with open_name_store(db_copy) as store, store.write():
+        store.upsert([plateau()])
+    with serve(db_copy, tmp_path / "server") as base:
+        context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        log_in(page, "ana")
+        page.goto("/names")
+        page.type("#name-search", "青藏", delay=50)
+        page.click("#name-results li a")
+        page.wait_for_selector("#name-extent")
+        assert page.inner_text("#name-extent").startswith("面 73.49")
+        assert "名称沿革" in page.inner_text("body") and "现行" in page.inner_text("#name-history")
+        page.wait_for_selector("path.name-extent")
+        # the polygon is drawn across the map (fitted to the plateau): wider than half the map's width
+        box = page.locator("path.name-extent").bounding_box()
+        map_box = page.locator(".folium-map").bounding_box()
+        assert box["width"] > map_box["width"] / 2
+        shot(page, "name_extent")
+        context.close()
+        assert errors == []

@@ -107,3 +107,29 @@ def test_a_name_page_draws_the_names_extent(db_copy, tmp_path):
     assert feature["geometry"]["type"] == "Polygon" and feature["geometry"]["coordinates"][0][0] == [115.84, 28.59]
     outside = client.get("/ogc/collections/name_extents/items?bbox=116,29,117,30").get_json()
     assert outside["numberMatched"] == 0
+
+
+def test_a_name_page_lists_the_names_history_with_links(db_copy, tmp_path):
+    """A renamed village: its page lists the former name, dated and linked, and the current one."""
+    from placenames.importers import import_names
+    from placenames.store import open_name_store
+    from tests.webmap.conftest import login
+    from webmap import create_app
+
+    path = tmp_path / "v.csv"
+    for name, since in (("老街村", "2001-01-01"), ("新街村", "2015-06-01")):
+        path.write_text(f"id,name,class,lon,lat,code,valid_from\nv1,{name},群众自治组织,115.88,28.68,360102,{since}\n",
+                        encoding="utf-8")
+        with open_name_store(db_copy) as store:
+            import_names(store, path, "csv")
+    app = create_app({"QUHUA_DB": db_copy, "TESTING": True, "SECRET_KEY": "t", "UPLOAD_DIR": str(tmp_path / "up")})
+    client = app.test_client()
+    login(client, "ana")
+    (hit,) = client.get("/names/search.json?q=新街村").get_json()["results"]
+    html = client.get(f"/names/{hit['id']}").get_data(as_text=True)
+    history = html[html.index('id="name-history"'):html.index("</table>", html.index('id="name-history"'))]
+    rows = history.split("<tr")[2:]  # after the heading row
+    assert "2001-01-01 – 2015-06-01" in rows[0] and "老街村</a>" in rows[0] and "历史" in rows[0]
+    assert 'class="this-name"' in rows[1] and "2015-06-01 – " in rows[1] and "现行" in rows[1]
+    old_id = rows[0].split('href="/names/')[1].split('"')[0]
+    assert "老街村" in client.get(f"/names/{old_id}").get_data(as_text=True)
