@@ -156,3 +156,74 @@ def test_a_large_first_import_rebuilds_the_cell_indexes_and_a_failed_one_keeps_t
             raise RuntimeError("the import failed half-way")
         assert cell_indexes(store) == {"name_keys_cell", "name_grams_cell"}
         assert len(store.all_names()) == 25
+
+
+def _postgis_indexes(store) -> dict[str, tuple[int, str]]:
+    """The indexes of the gazetteer's rebuilt tables on PostGIS: name → (oid, definition)."""
+    return {name: (oid, definition) for name, oid, definition in store.con.execute(
+        "SELECT i.indexrelid::regclass::text, i.indexrelid::bigint, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "WHERE i.indrelid IN ('names'::regclass, 'name_keys'::regclass, 'name_grams'::regclass)")}
+
+
+@pytest.mark.parametrize("db_url", ["postgis"], indirect=True)
+def test_a_large_first_import_on_postgis_rebuilds_the_indexes_and_a_failed_one_keeps_them(db_url, monkeypatch):
+    """On PostGIS an import of more rows than a table holds drops its indexes (primary key included) and builds
+    them again after the COPY, the same indexes; a failed one leaves them and the old rows as they were."""
+    import placenames.postgis as postgis
+
+    monkeypatch.setattr(postgis, "_REBUILD_AT", 10)  # a few hundred rows instead of fifty thousand
+    places = [_record(f"{a}{b}村", f"v{a}{b}") for a in "东西南北中" for b in "山水田林湖"]
+    for i, record in enumerate(places):
+        record.lon, record.lat = 115.5 + i / 50, 28.5 + i / 100
+    with open_name_store(db_url) as store:
+        store.init()
+        schema = _postgis_indexes(store)
+        with store.write():
+            store.upsert(places)
+        rebuilt = _postgis_indexes(store)
+        assert {n: d for n, (_, d) in rebuilt.items()} == {n: d for n, (_, d) in schema.items()}
+        assert all(rebuilt[n][0] != oid for n, (oid, _) in schema.items())  # built again, not kept
+        primary = {row[0] for row in store.con.execute("SELECT conname FROM pg_constraint WHERE contype = 'p'")}
+        assert {"names_pkey", "name_keys_pkey", "name_grams_pkey"} <= primary
+        # fids of one range of the sequence; the points as the records have them (lon/lat, SRID 4490)
+        stored = store.con.execute("SELECT fid, ST_X(geom), ST_Y(geom), ST_SRID(geom) FROM names ORDER BY fid"
+                                   ).fetchall()
+        assert stored == [(i + 1, r.lon, r.lat, 4490) for i, r in enumerate(places)]
+        found = search(store, "村", near=(115.88, 28.68), limit=50)
+        assert len(found) == 25
+        with pytest.raises(RuntimeError), store.write():
+            store.upsert([_record(f"新{a}{b}庄", f"n{a}{b}") for a in "东西南北中" for b in "山水田林湖甲乙"])
+            raise RuntimeError("the import failed half-way")
+        assert _postgis_indexes(store) == rebuilt
+        assert len(store.all_names()) == 25 and len(search(store, "村", limit=50)) == 25
+        with store.write():  # a later, smaller import goes in through the indexes
+            store.upsert([_record(f"新{a}{b}庄", f"n{a}{b}") for a in "东西" for b in "山水"])
+        assert _postgis_indexes(store) == rebuilt
+        fids = sorted(store.all_names().fid)[25:]  # after the 35 the failed import took from the sequence
+        assert fids == list(range(61, 65))
+
+
+@pytest.mark.parametrize("db_url", ["postgis"], indirect=True)
+def test_a_large_postgis_import_does_not_wait_for_a_reader_holding_the_tables(db_url, monkeypatch):
+    """A reader's snapshot holding a key table (the viewer reads name_keys, then names): the import cannot
+    take the tables for a rebuild, so after a short try it inserts through the indexes — neither waits on
+    the other, no deadlock — and the reader reads on."""
+    import psycopg
+
+    import placenames.postgis as postgis
+
+    monkeypatch.setattr(postgis, "_REBUILD_AT", 10)
+    monkeypatch.setattr(postgis, "_LOCK_WAIT", 0.3)
+    with open_name_store(db_url) as store:
+        store.init()
+        schema = _postgis_indexes(store)
+        with psycopg.connect(db_url) as reader:
+            reader.execute("SET lock_timeout = '20s'")
+            reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            assert reader.execute("SELECT count(*) FROM name_keys").fetchone()[0] == 0
+            with store.write():
+                store.upsert([_record(f"{a}{b}村", f"v{a}{b}") for a in "东西南北中" for b in "山水田林湖"])
+            assert reader.execute("SELECT count(*) FROM names").fetchone()[0] == 0  # its snapshot
+            reader.rollback()
+        assert _postgis_indexes(store) == schema  # kept, not rebuilt
+        assert len(search(store, "村", limit=50)) == 25
