@@ -24,6 +24,7 @@ import psycopg
 import shapely
 
 from boundaries.store import Store, open_store
+from boundaries.store.postgis import column_definitions
 from placenames.store import (
     _DIVISION_COLUMNS,
     _EXTENT_COLUMNS,
@@ -37,7 +38,7 @@ from placenames.store import (
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisNameStore"]
 
-_TYPES = {"TEXT": 'text COLLATE "C"', "INTEGER": "bigint", "REAL": "double precision"}
+_TEXT = 'text COLLATE "C"'  # a prefix is a key range whatever the database's locale
 _LOCK = (0x5148, 0x4E41)  # "QH", "NA": the gazetteer's writers
 _META_KEY = "gazetteer_schema_version"
 #: Rows from which a COPY into a table holding fewer rows (a first large import) drops the table's indexes and
@@ -50,9 +51,9 @@ _LOCK_WAIT = 5.0
 
 
 def _create_tables() -> list[str]:
-    names = "".join(f', "{c}" {_TYPES[t]}' for c, t in _NAME_COLUMNS.items())
-    divisions = "".join(f', "{c}" {_TYPES[t]}' for c, t in _DIVISION_COLUMNS.items())
-    c = 'text COLLATE "C"'
+    names = column_definitions(_NAME_COLUMNS, _TEXT)
+    divisions = column_definitions(_DIVISION_COLUMNS, _TEXT)
+    c = _TEXT
     return [
         f"CREATE TABLE IF NOT EXISTS names (fid bigserial PRIMARY KEY, geom geometry(Point, {_SRID}){names})",
         "CREATE INDEX IF NOT EXISTS names_geom_gist ON names USING gist (geom)",
@@ -97,7 +98,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX IF NOT EXISTS names_points ON names (fid) INCLUDE (lon, lat, importance)"],
     # a name's optional extent (a lake's polygon, a river's line), its fid the name's
     4: [f"CREATE TABLE IF NOT EXISTS name_extents (fid bigint PRIMARY KEY, geom geometry(Geometry, {_SRID})"
-        + "".join(f', "{c}" {_TYPES[t]}' for c, t in _EXTENT_COLUMNS.items()) + ")",
+        + column_definitions(_EXTENT_COLUMNS, _TEXT) + ")",
         "CREATE INDEX IF NOT EXISTS name_extents_geom_gist ON name_extents USING gist (geom)"],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -199,8 +200,9 @@ class PostgisNameStore(SqlNameStore):
         # takes a prefix for one row in a thousand (1 of 10,000 for "huang"), and once the visibility map lagged
         # behind the table (an import smaller than half the table is not vacuumed) it read the prefix's whole
         # range through the primary key in every cell instead — 1 to 12 s for a syllable --near
-        if match.startswith("key >= ? AND key < ? AND "):
-            match = "(cell, key) >= (g.one_cell, ?) AND (cell, key) < (g.one_cell, ?) AND " + match[25:]
+        prefix = "key >= ? AND key < ? AND "
+        if match.startswith(prefix):
+            match = "(cell, key) >= (g.one_cell, ?) AND (cell, key) < (g.one_cell, ?) AND " + match.removeprefix(prefix)
         return (f"SELECT x.* FROM unnest(ARRAY[{cells}]) AS g(one_cell) CROSS JOIN LATERAL "
                 f"(SELECT {', '.join(key)} FROM {table} WHERE cell = g.one_cell AND {match} OFFSET 0) x")
 
