@@ -75,22 +75,29 @@ def test_names_collection_in_the_api(as_user):
     assert page["numberMatched"] == 3 and {f["properties"]["name"] for f in page["features"]} >= {"北京市"}
 
 
-def test_a_name_page_draws_the_names_extent(db_copy, tmp_path):
-    """A lake imported with its polygon: the page lists its bounds and the map draws the polygon; the API
-    serves it in the collection ``name_extents``."""
+def _after_imports(db: str, folder, *files: str):
+    """A logged-in test client of the viewer on ``db`` after importing the CSV texts ``files`` in turn."""
     from placenames.importers import import_names
     from placenames.store import open_name_store
     from tests.webmap.conftest import login
     from webmap import create_app
 
-    path = tmp_path / "lake.csv"
-    path.write_text("id,name,class,lon,lat,extent\nw1,象湖,陆地水系,115.853,28.603,\"POLYGON ((115.84 28.59, "
-                    "115.87 28.59, 115.87 28.62, 115.84 28.62, 115.84 28.59))\"\n", encoding="utf-8")
-    with open_name_store(db_copy) as store:
-        import_names(store, path, "csv")
-    app = create_app({"QUHUA_DB": db_copy, "TESTING": True, "SECRET_KEY": "t", "UPLOAD_DIR": str(tmp_path / "up")})
-    client = app.test_client()
+    path = folder / "names.csv"
+    for text in files:
+        path.write_text(text, encoding="utf-8")
+        with open_name_store(db) as store:
+            import_names(store, path, "csv")
+    client = create_app({"QUHUA_DB": db, "TESTING": True, "SECRET_KEY": "t",
+                         "UPLOAD_DIR": str(folder / "up")}).test_client()
     login(client, "ana")
+    return client
+
+
+def test_a_name_page_draws_the_names_extent(db_copy, tmp_path):
+    """A lake imported with its polygon: the page lists its bounds and the map draws the polygon; the API
+    serves it in the collection ``name_extents``."""
+    client = _after_imports(db_copy, tmp_path, "id,name,class,lon,lat,extent\nw1,象湖,陆地水系,115.853,28.603,"
+                            '"POLYGON ((115.84 28.59, 115.87 28.59, 115.87 28.62, 115.84 28.62, 115.84 28.59))"\n')
     (hit,) = client.get("/names/search.json?q=象湖").get_json()["results"]
     assert hit["bbox"] == [115.84, 28.59, 115.87, 28.62]
     html = client.get(f"/names/{hit['id']}").get_data(as_text=True)
@@ -111,20 +118,9 @@ def test_a_name_page_draws_the_names_extent(db_copy, tmp_path):
 
 def test_a_name_page_lists_the_names_history_with_links(db_copy, tmp_path):
     """A renamed village: its page lists the former name, dated and linked, and the current one."""
-    from placenames.importers import import_names
-    from placenames.store import open_name_store
-    from tests.webmap.conftest import login
-    from webmap import create_app
-
-    path = tmp_path / "v.csv"
-    for name, since in (("老街村", "2001-01-01"), ("新街村", "2015-06-01")):
-        path.write_text(f"id,name,class,lon,lat,code,valid_from\nv1,{name},群众自治组织,115.88,28.68,360102,{since}\n",
-                        encoding="utf-8")
-        with open_name_store(db_copy) as store:
-            import_names(store, path, "csv")
-    app = create_app({"QUHUA_DB": db_copy, "TESTING": True, "SECRET_KEY": "t", "UPLOAD_DIR": str(tmp_path / "up")})
-    client = app.test_client()
-    login(client, "ana")
+    client = _after_imports(db_copy, tmp_path, *(
+        f"id,name,class,lon,lat,code,valid_from\nv1,{name},群众自治组织,115.88,28.68,360102,{since}\n"
+        for name, since in (("老街村", "2001-01-01"), ("新街村", "2015-06-01"))))
     (hit,) = client.get("/names/search.json?q=新街村").get_json()["results"]
     html = client.get(f"/names/{hit['id']}").get_data(as_text=True)
     history = html[html.index('id="name-history"'):html.index("</table>", html.index('id="name-history"'))]
