@@ -196,16 +196,30 @@ def _add_plugins() -> None:
             cli.add_command(_not_yet(name, issue))
 
 
-def _fail(message: str, code: int, rule: str, as_json: bool) -> int:
+def _fail(message: str, code: int, rule: str, as_json: bool, message_en: str | None = None,
+          lang: str = "zh") -> int:
     if as_json:
         from boundaries.model import Issue
         from boundaries.report import error_report
 
-        issue = Issue(rule, "error", "dataset", None, None, None, message)
-        click.echo(json.dumps(error_report(None, issue), ensure_ascii=False, indent=1))
+        issue = Issue(rule, "error", "dataset", None, None, None, message, message_en)
+        click.echo(json.dumps(error_report(None, issue, lang), ensure_ascii=False, indent=1))
     else:
         click.echo(f"quhua: {message}", err=True)
     return code
+
+
+def _lang(argv: list[str]) -> str:
+    """The language of messages a command line asked for (``--lang``, else ``QUHUA_LANG``, else zh)."""
+    import os
+
+    lang = os.environ.get("QUHUA_LANG", "zh")
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            lang = argv[i + 1]
+        elif arg.startswith("--lang="):
+            lang = arg.split("=", 1)[1]
+    return "en" if lang == "en" else "zh"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_UNUSABLE
         return _fail(err.format_message(), EXIT_UNUSABLE, "dataset.arguments", as_json)
     except QuhuaError as err:
-        return _fail(err.message, err.exit_code, err.rule, as_json)
+        lang = _lang(argv)
+        return _fail(err.text(lang), err.exit_code, err.rule, as_json, err.message, lang)
     except SystemExit as done:
         return int(done.code or 0)
     except (OSError, ValueError) as err:  # e.g. an unwritable output path

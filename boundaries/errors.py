@@ -16,11 +16,17 @@ class QuhuaError(Exception):
     exit_code = 2
     rule = "dataset.unreadable"
 
-    def __init__(self, message: str, *, file: str | None = None, feature: str | None = None):
+    def __init__(self, message: str, *, file: str | None = None, feature: str | None = None,
+                 message_zh: str | None = None):
         super().__init__(message)
         self.message = message
+        self.message_zh = message_zh
         self.file = file
         self.feature = feature
+
+    def text(self, lang: str = "zh") -> str:
+        """The message in ``lang`` (English where no Chinese one was written)."""
+        return self.message_zh if lang == "zh" and self.message_zh else self.message
 
 
 class InputError(QuhuaError):

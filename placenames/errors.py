@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from boundaries.errors import QuhuaError
 
-__all__ = ["ImportRowsError", "PlacenamesError", "UnknownNameError"]
+__all__ = ["ImportRowsError", "PlacenamesError", "RowProblem", "UnknownNameError"]
 
 
 class PlacenamesError(QuhuaError):
@@ -13,17 +13,32 @@ class PlacenamesError(QuhuaError):
     rule = "name.input"
 
 
+class RowProblem(ValueError):
+    """What is wrong with one row of an import file, in English (``str``) and Chinese (``zh``)."""
+
+    def __init__(self, message: str, zh: str):
+        super().__init__(message)
+        self.zh = zh
+
+
 class ImportRowsError(PlacenamesError):
-    """Rows of an import file are invalid; nothing was stored (exit 1). ``problems`` are (line, message)."""
+    """Rows of an import file are invalid; nothing was stored (exit 1).
+
+    ``problems`` are (line, message) in English, ``problems_zh`` the same in Chinese."""
 
     exit_code = 1
     rule = "name.import"
 
-    def __init__(self, file: str, problems: list[tuple[int, str]]):
-        shown = "; ".join(f"line {line}: {msg}" for line, msg in problems[:10])
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        super().__init__(f"{file}: {len(problems)} bad row(s), nothing stored — {shown}{more}", file=file)
-        self.problems = problems
+    def __init__(self, file: str, problems: list[tuple[int, str, str]]):
+        more = len(problems) - 10
+        english = "".join(f"\n  line {line}: {msg}" for line, msg, _ in problems[:10])
+        chinese = "".join(f"\n  第 {line} 行：{zh}" for line, _, zh in problems[:10])
+        super().__init__(f"{file}: {len(problems)} bad row(s), nothing stored; fix them and import again:{english}"
+                         + (f"\n  (and {more} more)" if more > 0 else ""), file=file,
+                         message_zh=f"{file}：{len(problems)} 行有误，未入库；改正后重新导入：{chinese}"
+                         + (f"\n  （另有 {more} 行）" if more > 0 else ""))
+        self.problems = [(line, msg) for line, msg, _ in problems]
+        self.problems_zh = [(line, zh) for line, _, zh in problems]
 
 
 class UnknownNameError(PlacenamesError):

@@ -25,7 +25,7 @@ import shapely
 from boundaries.crs import CHINA_BOUNDS
 from boundaries.encoding import decode_text
 from boundaries.errors import InputError
-from placenames.errors import ImportRowsError, PlacenamesError
+from placenames.errors import ImportRowsError, PlacenamesError, RowProblem
 from placenames.model import CLASSES, NameRecord, division_level, valid_code
 from placenames.romanize import has_chinese, romanize
 from placenames.store import NameStore
@@ -50,26 +50,31 @@ def _text(value) -> str | None:
 
 
 def _extent(value) -> shapely.Geometry | None:
-    """A row's extent: a polygon or line (a geometry, or WKT text); raises ValueError with what is wrong."""
+    """A row's extent: a polygon or line (a geometry, or WKT text); raises :class:`RowProblem` with what is wrong."""
     if isinstance(value, str):
         if not value.strip():
             return None
         try:
             value = shapely.from_wkt(value)
         except shapely.errors.GEOSException as err:
-            raise ValueError(f"extent {value[:40]!r} is not WKT, e.g. POLYGON ((115.8 28.6, …))") from err
+            raise RowProblem(f"extent {value[:40]!r} is not WKT, e.g. POLYGON ((115.8 28.6, …))",
+                             f"范围 {value[:40]!r} 不是 WKT，应如 POLYGON ((115.8 28.6, …))") from err
     if value is None or (isinstance(value, float) and np.isnan(value)) or value.is_empty:
         return None
     if value.geom_type not in _EXTENT_TYPES:
-        raise ValueError(f"extent is a {value.geom_type}; it must be a polygon or a line")
+        raise RowProblem(f"extent is a {value.geom_type}; it must be a polygon or a line",
+                         f"范围是 {value.geom_type}，应为面或线")
     if not value.is_valid:
-        raise ValueError(f"extent is not a valid geometry ({shapely.is_valid_reason(value)}); repair it, e.g. "
-                         "with QGIS's Fix geometries")
+        raise RowProblem(f"extent is not a valid geometry ({shapely.is_valid_reason(value)}); repair it, e.g. "
+                         "with QGIS's Fix geometries",
+                         f"范围几何无效（{shapely.is_valid_reason(value)}），请修复，如用 QGIS 的“修复几何”")
     w, s, e, n = CHINA_BOUNDS
     x0, y0, x1, y1 = value.bounds
     if not (w <= x0 and x1 <= e and s <= y0 and y1 <= n):
-        raise ValueError(f"extent ({x0:.4f}, {y0:.4f}, {x1:.4f}, {y1:.4f}) reaches outside China "
-                         f"(lon {w}–{e}, lat {s}–{n}); not in EPSG:4490 degrees?")
+        raise RowProblem(f"extent ({x0:.4f}, {y0:.4f}, {x1:.4f}, {y1:.4f}) reaches outside China "
+                         f"(lon {w}–{e}, lat {s}–{n}); not in EPSG:4490 degrees?",
+                         f"范围 ({x0:.4f}, {y0:.4f}, {x1:.4f}, {y1:.4f}) 超出中国（经度 {w}–{e}，纬度 {s}–{n}）；"
+                         "坐标不是 EPSG:4490 的度？")
     return value
 
 
@@ -84,13 +89,14 @@ def _anchor(extent: shapely.Geometry) -> shapely.Point:
 
 
 def _row_record(row: dict, source: str) -> NameRecord:
-    """One table row → a record; raises ValueError with what is wrong."""
+    """One table row → a record; raises :class:`RowProblem` with what is wrong."""
     name = _text(row.get("name") or row.get("标准名称") or row.get("名称"))
     if not name or not has_chinese(name):
-        raise ValueError(f"name {name!r} is not a Chinese standard name")
+        raise RowProblem(f"name {name!r} is not a Chinese standard name", f"名称 {name!r} 不是汉字标准名称")
     klass = _text(row.get("class") or row.get("类别"))
     if klass not in CLASSES:
-        raise ValueError(f"class {klass!r} is none of the census classes ({'、'.join(CLASSES)})")
+        raise RowProblem(f"class {klass!r} is none of the census classes ({'、'.join(CLASSES)})",
+                         f"类别 {klass!r} 不属于普查的十二类（{'、'.join(CLASSES)}）")
     extent = _extent(row.get("extent") if row.get("extent") is not None else row.get("范围"))
     lon, lat = row.get("lon") or row.get("经度"), row.get("lat") or row.get("纬度")
     if extent is not None and _text(lon) is None and _text(lat) is None:
@@ -98,22 +104,27 @@ def _row_record(row: dict, source: str) -> NameRecord:
     try:
         lon, lat = float(lon), float(lat)
     except (TypeError, ValueError) as err:
-        raise ValueError("lon/lat must be decimal degrees (or give an extent to take the point from)") from err
+        raise RowProblem("lon/lat must be decimal degrees (or give an extent to take the point from)",
+                         "经度、纬度应为十进制度（或给出范围，由其取点）") from err
     w, s, e, n = CHINA_BOUNDS
     if not (w <= lon <= e and s <= lat <= n):
-        raise ValueError(f"point ({lon}, {lat}) lies outside China (lon {w}–{e}, lat {s}–{n}); lon/lat swapped?")
+        raise RowProblem(f"point ({lon}, {lat}) lies outside China (lon {w}–{e}, lat {s}–{n}); lon/lat swapped?",
+                         f"点位 ({lon}, {lat}) 在中国以外（经度 {w}–{e}，纬度 {s}–{n}）；经纬度是否颠倒？")
     code = _text(row.get("code") or row.get("区划代码"))
     if code and re.fullmatch(r"\d+\.0", code):
         code = code[:-2]
     if code and not valid_code(code):
-        raise ValueError(f"division code {code!r} is not a 6-, 9- or 12-digit code with a province prefix")
+        raise RowProblem(f"division code {code!r} is not a 6-, 9- or 12-digit code with a province prefix",
+                         f"区划代码 {code!r} 不是以省级代码开头的 6、9 或 12 位代码")
     for field in ("valid_from", "valid_to", "approved_on"):
         if _text(row.get(field)) and not _DATE.match(_text(row.get(field))):
-            raise ValueError(f"{field} {row.get(field)!r} is not a date YYYY-MM-DD")
+            raise RowProblem(f"{field} {row.get(field)!r} is not a date YYYY-MM-DD",
+                             f"{field} {row.get(field)!r} 不是 YYYY-MM-DD 格式的日期")
     aliases = [a.strip() for a in _ALIAS_SPLIT.split(_text(row.get("aliases") or row.get("别名")) or "") if a.strip()]
     status = _text(row.get("status")) or ("historical" if _text(row.get("valid_to")) else "current")
     if status not in ("current", "historical"):
-        raise ValueError(f"status {status!r} must be current or historical")
+        raise RowProblem(f"status {status!r} must be current or historical",
+                         f"状态 {status!r} 应为 current（现行）或 historical（历史）")
     return NameRecord(name=name, pinyin=romanize(name, _text(row.get("pinyin"))), klass=klass, lon=lon, lat=lat,
                       code=code, aliases=aliases, status=status, valid_from=_text(row.get("valid_from")),
                       valid_to=_text(row.get("valid_to")), source=_text(row.get("source")) or source,
@@ -128,7 +139,8 @@ def _geonames_records(path: Path) -> list[tuple[int, NameRecord | Exception]]:
         for number, line in enumerate(f, start=1):
             parts = line.rstrip("\n").split("\t")
             if len(parts) != len(_GEONAMES_COLUMNS):
-                out.append((number, ValueError(f"{len(parts)} columns, a GeoNames dump has 19")))
+                out.append((number, RowProblem(f"{len(parts)} columns, a GeoNames dump has 19",
+                                                f"{len(parts)} 列，GeoNames 数据应有 19 列")))
                 continue
             row = dict(zip(_GEONAMES_COLUMNS, parts, strict=True))
             han = [a for a in row["alternatenames"].split(",") if has_chinese(a) and not re.search(r"[A-Za-z]", a)]
@@ -185,7 +197,7 @@ def read_names(path: Path, fmt: str | None = None) -> list[NameRecord]:
                 parsed.append((number, _row_record(row, path.name)))
             except ValueError as err:
                 parsed.append((number, err))
-    problems = [(n, str(r)) for n, r in parsed if isinstance(r, Exception)]
+    problems = [(n, str(r), getattr(r, "zh", str(r))) for n, r in parsed if isinstance(r, Exception)]
     if problems:
         raise ImportRowsError(path.name, problems)
     return [r for _, r in parsed]

@@ -39,9 +39,13 @@ def test_import_with_bad_rows_exits_1(capsys, tmp_path, db_url):
     path.write_text("name,class,lon,lat\n好地方,居民点,115.9,28.7\n坏地方,城市,115.9,28.7\n", encoding="utf-8")
     from boundaries.cli import main
 
-    assert main(["--db", db_url, "names", "import", str(path)]) == 1
+    assert main(["--db", db_url, "names", "import", str(path)]) == 1  # in Chinese by default
     err = capsys.readouterr().err
-    assert "bad.csv" in err and "line 3" in err and "nothing stored" in err
+    assert "bad.csv：1 行有误，未入库" in err and "\n  第 3 行：类别 '城市' 不属于普查的十二类" in err
+    assert main(["--lang", "en", "--db", db_url, "names", "import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.csv: 1 bad row(s), nothing stored" in err and "\n  line 3: class '城市' is none of the census" in err
+    assert run_cli(capsys, "--db", db_url, "names", "search", "好地方", "--json")[1] == []  # nothing stored
 
 
 def test_a_rename_through_the_cli_shows_history_and_dated_search(capsys, tmp_path, db_url):
