@@ -164,7 +164,7 @@ def _table_rows(path: Path, fmt: str) -> list[tuple[int, dict]]:
         except InputError as err:
             raise PlacenamesError(err.message, file=path.name) from err
         return [(i + 2, row) for i, row in enumerate(csv.DictReader(io.StringIO(text)))]  # line 1 is the header
-    frame = gpd.read_file(path).to_crs(4490)
+    frame = _read_layer(path)
     rows = []
     for i, row in enumerate(frame.to_dict("records")):
         geometry = row.pop("geometry")
@@ -181,11 +181,25 @@ def _table_rows(path: Path, fmt: str) -> list[tuple[int, dict]]:
     return rows
 
 
+def _read_layer(path: Path) -> gpd.GeoDataFrame:
+    """A GDAL vector file in EPSG:4490, or a PlacenamesError saying why it cannot be used."""
+    try:
+        frame = gpd.read_file(path)
+    except Exception as err:  # GDAL's errors (pyogrio's DataSourceError …): the file cannot be used
+        raise PlacenamesError(f"{path.name}: GDAL cannot read it ({err})", file=path.name,
+                              message_zh=f"{path.name}：GDAL 无法读取（{err}）") from err
+    if frame.crs is None:
+        raise PlacenamesError(f"{path.name}: no coordinate system; save it with EPSG:4490", file=path.name,
+                              rule="dataset.crs_missing",
+                              message_zh=f"{path.name}：没有坐标系；请以 EPSG:4490 另存")
+    return frame.to_crs(4490)
+
+
 def read_names(path: Path, fmt: str | None = None) -> list[NameRecord]:
     """Every record of a file, or ImportRowsError listing each bad row with its line number."""
     path = Path(path)
     if not path.exists():
-        raise PlacenamesError(f"{path}: no such file", file=path.name)
+        raise PlacenamesError(f"{path}: no such file", file=path.name, message_zh=f"{path}：文件不存在")
     fmt = fmt or {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".txt": "geonames"}.get(
         path.suffix.lower(), "csv")
     if fmt == "geonames":
@@ -234,12 +248,16 @@ def division_frame(frame: gpd.GeoDataFrame, level: str | None = None) -> gpd.Geo
     code_col = _column(frame, ("code", "adcode", "区划代码", "行政区划代码", "DM", "XZQDM"))
     name_col = _column(frame, ("name", "名称", "行政区名称", "MC", "XZQMC"))
     if code_col is None or name_col is None:
+        columns = ", ".join(map(str, frame.columns))
         raise PlacenamesError(f"the division layer needs a code column (code, adcode, 区划代码) and a name column "
-                              f"(name, 名称); it has {', '.join(map(str, frame.columns))}")
+                              f"(name, 名称); it has {columns}",
+                              message_zh="区划图层须有代码列（code、adcode、区划代码）和名称列（name、名称）；"
+                                         f"现有 {columns}")
     codes = frame[code_col].map(lambda c: str(int(c)) if isinstance(c, float) else str(c).strip())
     bad = [c for c in codes if not valid_code(c)]
     if bad:
-        raise PlacenamesError(f"division codes {', '.join(bad[:5])} are not GB/T 2260 codes")
+        raise PlacenamesError(f"division codes {', '.join(bad[:5])} are not GB/T 2260 codes",
+                              message_zh=f"区划代码 {'、'.join(bad[:5])} 不是 GB/T 2260 代码")
     levels = codes.map(division_level) if level is None else pd.Series(level, index=frame.index)
     parents = codes.map(
         lambda c: None if c.endswith("0000") else (c[:2] + "0000" if c.endswith("00") else c[:4] + "00"))
@@ -253,14 +271,7 @@ def division_frame(frame: gpd.GeoDataFrame, level: str | None = None) -> gpd.Geo
 
 def import_divisions(store: NameStore, path: Path, level: str | None = None) -> int:
     """Load division polygons (and their names as 行政区域 names) in one transaction."""
-    try:
-        frame = gpd.read_file(path)
-    except Exception as err:
-        raise PlacenamesError(f"{Path(path).name}: GDAL cannot read it ({err})", file=Path(path).name) from err
-    if frame.crs is None:
-        raise PlacenamesError(f"{Path(path).name}: no coordinate system; save it with EPSG:4490",
-                              rule="dataset.crs_missing")
-    divisions = division_frame(frame, level)
+    divisions = division_frame(_read_layer(Path(path)), level)
     with store.write():
         count = store.put_divisions(divisions)
         store.upsert(division_names(divisions))

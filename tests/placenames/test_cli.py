@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pyogrio
+import pytest
 
 from tests.conftest import run_cli
 
@@ -73,3 +74,24 @@ def test_init_creates_the_gazetteer_tables(capsys, db_url):
     assert code == 0 and "gazetteer tables ready" in out
     with open_name_store(db_url) as store:
         assert store.has_names() and len(store.divisions()) == 0
+
+
+def test_unusable_files_are_refused_with_a_message_not_a_traceback(capsys, tmp_path, db_url):
+    """A GeoJSON GDAL cannot parse, and a division shapefile without a .prj: exit 2, the file and the fix named."""
+    import shapely
+
+    from boundaries.cli import main
+
+    broken = tmp_path / "地名.geojson"
+    broken.write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
+    assert main(["--db", db_url, "names", "import", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "地名.geojson：GDAL 无法读取" in err and "Traceback" not in err
+    shapefile = tmp_path / "区划.shp"
+    with pytest.warns(UserWarning, match="crs"):  # as a surveyor's file without its .prj
+        gpd.GeoDataFrame({"code": ["360102"], "name": ["东湖区"]}, geometry=[shapely.box(115.8, 28.6, 115.9, 28.7)]
+                         ).to_file(shapefile, engine="pyogrio")
+    assert main(["--db", db_url, "divisions", "import", str(shapefile)]) == 2
+    assert "区划.shp：没有坐标系；请以 EPSG:4490 另存" in capsys.readouterr().err
+    assert main(["--lang", "en", "--db", db_url, "divisions", "import", str(shapefile)]) == 2
+    assert "区划.shp: no coordinate system; save it with EPSG:4490" in capsys.readouterr().err
