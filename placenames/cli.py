@@ -76,7 +76,8 @@ def show(obj: CliContext, name_id: int, as_json: bool) -> None:
 
     record = placenames.show(obj.db, name_id)
     if record is None:
-        raise UnknownNameError(f"no place name with id {name_id}; find ids with `quhua names search`")
+        raise UnknownNameError(f"no place name with id {name_id}; find ids with `quhua names search`",
+                               message_zh=f"没有编号为 {name_id} 的地名；可用 `quhua names search` 查找编号")
     if as_json:
         click.echo(json.dumps(record, ensure_ascii=False, indent=1))
         return

@@ -22,7 +22,10 @@ def test_divisions_import_then_names_search_show_check_export(capsys, tmp_path, 
 
     code, record = run_cli(capsys, "--db", db, "names", "show", results[0]["id"], "--json")
     assert code == 0 and record["pinyin"] == "Ganzhou Shi" and record["history"][0]["name"] == "赣州市"
-    assert run_cli(capsys, "--db", db, "names", "show", 999999)[0] == 2
+    from boundaries.cli import main
+
+    assert main(["--db", db, "names", "show", "999999"]) == 2
+    assert "没有编号为 999999 的地名" in capsys.readouterr().err
 
     code, report = run_cli(capsys, "--db", db, "names", "check", "--json")
     assert code == 0 and report["accepted"] is True and report["summary"]["names"] == 112
