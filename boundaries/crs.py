@@ -106,14 +106,19 @@ def identify_epsg(crs_like, *, source: str) -> int:
         crs = CRS.from_user_input(crs_like)
     except CRSError as err:
         raise InputError(f"{source}: the coordinate system {str(crs_like)[:80]!r} cannot be read ({err}); "
-                         "give it as --crs EPSG:NNNN", rule="dataset.crs_unsupported", file=source) from err
+                         "give it as --crs EPSG:NNNN", rule="dataset.crs_unsupported", file=source,
+                         message_zh=f"{source}：无法识别坐标系 {str(crs_like)[:80]!r}（{err}）；"
+                                    "请用 --crs EPSG:NNNN 指定") from err
     epsg = crs.to_epsg(min_confidence=70) or _from_parameters(crs)
     if not accepted_epsg(epsg):
         raise InputError(
             f"{source}: coordinate system {crs.name!r}{f' (EPSG:{epsg})' if epsg else ''} is not accepted; "
             "allowed are EPSG:4490 (CGCS2000), EPSG:4326 and the CGCS2000 Gauss-Krüger zones "
             "EPSG:4491–4554. Reproject the data to one of them, or give --crs if the .prj is wrong",
-            rule="dataset.crs_unsupported", file=source)
+            rule="dataset.crs_unsupported", file=source,
+            message_zh=f"{source}：不接受坐标系 {crs.name!r}{f'（EPSG:{epsg}）' if epsg else ''}；"
+                       "只接受 EPSG:4490（CGCS2000）、EPSG:4326 和 CGCS2000 高斯-克吕格投影带 "
+                       "EPSG:4491–4554。请将数据投影转换到其中之一；如 .prj 有误，请用 --crs 指定")
     return epsg
 
 
@@ -124,7 +129,9 @@ def parse_crs_option(value: str | None) -> int | None:
     text = value.strip().upper().removeprefix("EPSG:")
     if not text.isdigit() or not accepted_epsg(int(text)):
         raise InputError(f"--crs {value!r} is not accepted; give EPSG:4490, EPSG:4326 or a CGCS2000 "
-                         "Gauss-Krüger code EPSG:4491–4554", rule="dataset.crs_unsupported")
+                         "Gauss-Krüger code EPSG:4491–4554", rule="dataset.crs_unsupported",
+                         message_zh=f"不接受 --crs {value!r}；请给出 EPSG:4490、EPSG:4326 或 CGCS2000 "
+                                    "高斯-克吕格投影带代码 EPSG:4491–4554")
     return int(text)
 
 

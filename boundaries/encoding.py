@@ -35,7 +35,8 @@ def normalise_encoding(name: str, *, source: str = "--encoding") -> str:
         return codecs.lookup(candidate).name.replace("_", "-")
     except LookupError as err:
         raise InputError(f"{source}: unknown encoding {name!r}; use e.g. UTF-8, GBK or GB18030",
-                         rule="dataset.encoding", file=source) from err
+                         rule="dataset.encoding", file=source,
+                         message_zh=f"{source}：未知编码 {name!r}；请使用 UTF-8、GBK 或 GB18030 等编码") from err
 
 
 def shapefile_part(shp: Path, suffix: str) -> Path | None:
@@ -54,7 +55,9 @@ def decode_text(raw: bytes, override: str | None, *, source: str) -> tuple[str, 
             continue
     raise InputError(f"{source}: the text decodes neither as UTF-8 nor as GB18030/GBK"
                      f"{f' nor as {override}' if override else ''}; say the encoding with --encoding NAME",
-                     rule="dataset.encoding", file=source)
+                     rule="dataset.encoding", file=source,
+                     message_zh=f"{source}：文本无法按 UTF-8、GB18030/GBK{f' 或 {override} ' if override else ' '}"
+                                "解码；请用 --encoding 编码名 指定编码")
 
 
 def raw_dbf_strings(dbf: Path) -> tuple[int, list[bytes]]:
@@ -62,7 +65,8 @@ def raw_dbf_strings(dbf: Path) -> tuple[int, list[bytes]]:
     data = dbf.read_bytes()
     if len(data) < 32:
         raise InputError(f"{dbf.name}: the .dbf file is truncated ({len(data)} bytes); export it again",
-                         rule="dataset.unreadable", file=dbf.name)
+                         rule="dataset.unreadable", file=dbf.name,
+                         message_zh=f"{dbf.name}：.dbf 文件不完整（仅 {len(data)} 字节）；请重新导出")
     n_records, header_len, record_len = struct.unpack_from("<IHH", data, 4)
     fields, offset, pos = [], 1, 32  # each record starts with a deletion flag byte
     names: list[bytes] = []
@@ -115,4 +119,6 @@ def detect_dbf_encoding(shp: Path, override: str | None = None) -> tuple[str, st
         return "gb18030", "not UTF-8; GB18030 decodes"
     raise InputError(f"{dbf.name}: the attributes decode neither as UTF-8 nor as GB18030/GBK; "
                      "say the encoding with --encoding NAME or add a .cpg file",
-                     rule="dataset.encoding", file=dbf.name)
+                     rule="dataset.encoding", file=dbf.name,
+                     message_zh=f"{dbf.name}：属性既不能按 UTF-8 也不能按 GB18030/GBK 解码；"
+                                "请用 --encoding 编码名 指定编码，或附上 .cpg 文件")

@@ -33,8 +33,8 @@ class InputError(QuhuaError):
     """A submission that cannot be used at all (exit 2): unreadable, no CRS, bad encoding, bad archive."""
 
     def __init__(self, message: str, *, rule: str = "dataset.unreadable", file: str | None = None,
-                 feature: str | None = None):
-        super().__init__(message, file=file, feature=feature)
+                 feature: str | None = None, message_zh: str | None = None):
+        super().__init__(message, file=file, feature=feature, message_zh=message_zh)
         self.rule = rule
 
 

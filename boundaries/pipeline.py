@@ -59,7 +59,8 @@ def _read(paths, province, crs, encoding, field_map, lang, progress) -> Submissi
         return read_submission(list(paths), province, crs=crs, encoding=encoding,
                                field_map=load_field_map(field_map), progress=progress)
     except InputError as err:
-        issue = Issue(err.rule, "error", "dataset", err.feature, None, None, err.message, file=err.file)
+        issue = Issue(err.rule, "error", "dataset", err.feature, None, None, err.text("zh"), err.message,
+                      file=err.file)
         return Result(error_report(province, issue, lang), None)
 
 

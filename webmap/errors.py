@@ -71,7 +71,7 @@ def register_error_handlers(app: Flask) -> None:
             log.error("database error on %s: %s", request.path, err.message)
             return error_response(500, "数据库暂时不可用", "the database is not available at the moment; try again "
                                   "later, or tell the administrator", err.rule)
-        return error_response(400, err.message, err.message, err.rule)
+        return error_response(400, err.text("zh"), err.message, err.rule)
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):

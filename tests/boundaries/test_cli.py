@@ -132,3 +132,53 @@ def test_config_show_lists_every_rule_and_reads_back(capsys, tmp_path):
     assert run_cli(capsys, "config", "show", "--config", path)[1].split("\n", 1)[1] == out.split("\n", 1)[1]
     path.write_text('[rules."no.such"]\nx = 1\n', encoding="utf-8")
     assert run_cli(capsys, "config", "show", "--config", path)[0] == 2
+
+
+def _undecodable(tmp_path, jx_lines):
+    """A line shapefile whose attributes decode neither as UTF-8 nor as GB18030, and no .cpg."""
+    (path,) = write_shapefiles(tmp_path, jx_lines, None, encoding="UTF-8", cpg=False)
+    dbf = path.with_suffix(".dbf")
+    dbf.write_bytes(dbf.read_bytes().replace("江西".encode(), b"\xff\xfe\xff\xfe\xff\xfe"))
+    return path
+
+
+def test_unusable_input_message_in_chinese_by_default_english_with_lang_en(capsys, monkeypatch, tmp_path,
+                                                                          jx_lines):
+    from boundaries.cli import main
+
+    monkeypatch.delenv("QUHUA_LANG", raising=False)
+    path = _undecodable(tmp_path, jx_lines)
+    assert main(["check", "--province", "360000", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "江西省界线.dbf：属性既不能按 UTF-8 也不能按 GB18030/GBK 解码" in err and "--encoding" in err
+    assert "decode neither" not in err
+    assert main(["--lang", "en", "check", "--province", "360000", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "江西省界线.dbf: the attributes decode neither as UTF-8 nor as GB18030/GBK" in err
+    monkeypatch.setenv("QUHUA_LANG", "en")
+    assert main(["check", "--province", "360000", str(path)]) == 2
+    assert "decode neither" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lang, expected", [(None, "属性既不能按 UTF-8 也不能按 GB18030/GBK 解码"),
+                                            ("zh", "属性既不能按 UTF-8 也不能按 GB18030/GBK 解码"),
+                                            ("en", "the attributes decode neither as UTF-8 nor as GB18030/GBK")])
+def test_unusable_input_json_message_follows_lang(capsys, monkeypatch, tmp_path, jx_lines, lang, expected):
+    monkeypatch.delenv("QUHUA_LANG", raising=False)
+    path = _undecodable(tmp_path, jx_lines)
+    code, report = run_cli(capsys, *(["--lang", lang] if lang else []), "check", "--province", "360000",
+                           "--json", path)
+    (issue,) = report["issues"]
+    assert code == 2 and issue["rule"] == "dataset.encoding" and expected in issue["message"]
+    assert issue["file"] == "江西省界线.dbf"
+
+
+def test_bad_option_value_in_chinese_by_default_english_with_lang_en(capsys, monkeypatch, jx_submission):
+    monkeypatch.delenv("QUHUA_LANG", raising=False)
+    code, report = run_cli(capsys, "check", "--province", "360000", "--crs", "EPSG:3857", "--json",
+                           *jx_submission)
+    assert code == 2 and "不接受 --crs 'EPSG:3857'" in report["issues"][0]["message"]
+    assert "高斯-克吕格投影带" in report["issues"][0]["message"]
+    code, report = run_cli(capsys, "check", "--province", "360000", "--crs", "EPSG:3857", "--lang", "en",
+                           "--json", *jx_submission)
+    assert code == 2 and "--crs 'EPSG:3857' is not accepted" in report["issues"][0]["message"]

@@ -140,3 +140,27 @@ def test_discard_removes_the_waiting_files(surveyor, upload_app, good_submission
     discard = next(part.split('"')[0] for part in html.split('action="') if "/discard" in part.split('"')[0])
     assert surveyor.post(discard, data={"csrf_token": csrf_of(html)}).status_code == 302
     assert not list(Path(upload_app.config["UPLOAD_DIR"]).glob("*/*.shp"))
+
+
+def _undecodable_shapefile(folder: Path, jx_lines) -> Path:
+    """A line shapefile whose attributes decode neither as UTF-8 nor as GB18030, and no .cpg."""
+    from tests.conftest import write_shapefiles
+
+    (path,) = write_shapefiles(folder, jx_lines, None, encoding="UTF-8", cpg=False)
+    dbf = path.with_suffix(".dbf")
+    dbf.write_bytes(dbf.read_bytes().replace("江西".encode(), b"\xff\xfe\xff\xfe\xff\xfe"))
+    return path
+
+
+def test_unusable_upload_is_explained_in_the_pages_language(surveyor, upload_app, tmp_path, jx_lines):
+    path = _undecodable_shapefile(tmp_path / "bad", jx_lines)
+    response = _post(surveyor, _files([path]))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "dataset.encoding" in html
+    assert "江西省界线.dbf：属性既不能按 UTF-8 也不能按 GB18030/GBK 解码" in html and "decode neither" not in html
+    surveyor.get("/?lang=en")
+    response = _post(surveyor, _files([path]))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "the attributes decode neither as UTF-8 nor as GB18030/GBK" in html
+    assert "属性既不能按" not in html
+    assert not list(Path(upload_app.config["UPLOAD_DIR"]).glob("*/*.shp"))  # refused uploads are not kept
