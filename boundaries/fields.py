@@ -75,11 +75,12 @@ def load_field_map(path: Path | None) -> dict[str, str]:
     return mapping
 
 
-def rename_columns(columns: list[str], layer: str, field_map: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+def rename_columns(columns: list[str], layer: str,
+                   field_map: dict[str, str]) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """Map a layer's column names to canonical ones.
 
-    Returns ``(rename, conflicts)``: the renaming for pandas, and messages for canonical fields that two
-    columns claim.
+    Returns ``(rename, conflicts)``: the renaming for pandas, and messages (English, Chinese) for canonical
+    fields that two columns claim.
 
     >>> rename_columns(["JZBH", "纵坐标", "hzb", "备注"], "markers", {})[0]
     {'JZBH': 'marker_id', '纵坐标': 'x', 'hzb': 'y'}
@@ -97,7 +98,8 @@ def rename_columns(columns: list[str], layer: str, field_map: dict[str, str]) ->
         if target is None or target not in ALIASES[layer]:
             continue
         if target in claimed:
-            conflicts.append(f"columns {claimed[target]!r} and {column!r} both give {target}")
+            conflicts.append((f"columns {claimed[target]!r} and {column!r} both give {target}",
+                              f"字段 {claimed[target]!r} 和 {column!r} 都对应 {target}"))
             continue
         claimed[target] = column
         rename[column] = target

@@ -70,7 +70,9 @@ def check_province(code: str) -> str:
     text = str(code).strip()
     if len(text) != 6 or not text.isdigit() or text[2:] != "0000" or text[:2] not in PROVINCES:
         raise InputError(f"--province {code!r} is not a province code; give the six-digit GB/T 2260 code "
-                         "of the submitting province, e.g. 360000 (江西)", rule="dataset.arguments")
+                         "of the submitting province, e.g. 360000 (江西)", rule="dataset.arguments",
+                         message_zh=f"--province {code!r} 不是省级行政区划代码；请给出报送省份的六位 GB/T 2260 "
+                                    "代码，如 360000（江西）")
     return text
 
 
@@ -110,18 +112,23 @@ def _safe_extract(archive: Path, target: Path) -> list[Path]:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as err:
         raise InputError(f"{archive.name}: not a readable zip archive ({err}); pack the files again",
-                         file=archive.name) from err
+                         file=archive.name,
+                         message_zh=f"{archive.name}：无法读取的 zip 压缩包（{err}）；请重新打包") from err
     with zf:
         infos = zf.infolist()
         if len(infos) > ZIP_LIMITS["entries"]:
             raise InputError(f"{archive.name}: {len(infos)} entries (limit {ZIP_LIMITS['entries']}); "
-                             "send the boundary files only", file=archive.name)
+                             "send the boundary files only", file=archive.name,
+                             message_zh=f"{archive.name}：含 {len(infos)} 个文件（上限 {ZIP_LIMITS['entries']}"
+                                        " 个）；请只打包界线、界桩文件")
         total = sum(i.file_size for i in infos)
         packed = sum(max(i.compress_size, 1) for i in infos)
         if total > ZIP_LIMITS["total_bytes"] or (total > ZIP_LIMITS["ratio"] * packed and total > 1 << 24):
             raise InputError(f"{archive.name}: unpacks to {total / 1e6:.0f} MB from {packed / 1e6:.1f} MB — "
                              "refused as a possible zip bomb; send the shapefiles themselves",
-                             file=archive.name)
+                             file=archive.name,
+                             message_zh=f"{archive.name}：{packed / 1e6:.1f} MB 解压后达 {total / 1e6:.0f} MB，"
+                                        "疑为压缩炸弹，已拒收；请直接上传 shapefile 文件")
         out = []
         for info in infos:
             name = _member_name(info)
@@ -129,10 +136,14 @@ def _safe_extract(archive: Path, target: Path) -> list[Path]:
             if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
                 raise InputError(f"{archive.name}: entry {name!r} points outside the archive's folder — "
                                  "refused (a dangerous archive); pack the files with relative names",
-                                 file=archive.name, feature=name)
+                                 file=archive.name, feature=name,
+                                 message_zh=f"{archive.name}：条目 {name!r} 指向压缩包目录之外，属危险压缩包，"
+                                            "已拒收；请用相对路径重新打包")
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise InputError(f"{archive.name}: entry {name!r} is a symbolic link — refused; "
-                                 "pack the files themselves", file=archive.name, feature=name)
+                                 "pack the files themselves", file=archive.name, feature=name,
+                                 message_zh=f"{archive.name}：条目 {name!r} 是符号链接，已拒收；"
+                                            "请打包文件本身")
             if info.is_dir():
                 continue
             dest = target.joinpath(*parts)
@@ -143,7 +154,9 @@ def _safe_extract(archive: Path, target: Path) -> list[Path]:
                         dst.write(block)
             except (zipfile.BadZipFile, OSError, EOFError) as err:
                 raise InputError(f"{archive.name}: entry {name!r} cannot be unpacked ({err}); pack the "
-                                 "files again", file=archive.name, feature=name) from err
+                                 "files again", file=archive.name, feature=name,
+                                 message_zh=f"{archive.name}：条目 {name!r} 无法解压（{err}）；请重新打包"
+                                 ) from err
             out.append(dest)
     return out
 
@@ -154,7 +167,8 @@ def _expand(paths: list[Path], stack: contextlib.ExitStack) -> tuple[list[Path],
     for path in paths:
         path = Path(path)
         if not path.exists():
-            raise InputError(f"{path}: no such file or folder; check the path", file=path.name)
+            raise InputError(f"{path}: no such file or folder; check the path", file=path.name,
+                             message_zh=f"{path}：文件或文件夹不存在；请检查路径")
         if path.is_dir():
             inner, inner_sources = _expand(sorted(p for p in path.rglob("*") if p.is_file()
                                                   and p.suffix.lower() in _FOLDER_FILES), stack)
@@ -173,29 +187,38 @@ def _expand(paths: list[Path], stack: contextlib.ExitStack) -> tuple[list[Path],
             if not inner:
                 raise InputError(f"{path.name}: the archive holds no shapefile (.shp with .dbf/.shx), "
                                  "GeoPackage, GeoJSON or marker table; pack the boundary files into it",
-                                 file=path.name)
+                                 file=path.name,
+                                 message_zh=f"{path.name}：压缩包中没有 shapefile（.shp 及 .dbf/.shx）、"
+                                            "GeoPackage、GeoJSON 或界桩成果表；请把界线、界桩文件打包进去")
             files += inner
         elif suffix in _VECTOR | _TABLES:
             files.append(path)
         elif suffix not in _SHAPEFILE_PARTS | {".qmd", ".sbn", ".sbx", ".xml", ".qix"}:
             raise InputError(f"{path.name}: unsupported file type {suffix or '(none)'}; give .shp, .zip, "
-                             ".gpkg, .geojson, .csv or .xlsx", file=path.name)
+                             ".gpkg, .geojson, .csv or .xlsx", file=path.name,
+                             message_zh=f"{path.name}：不支持的文件类型 {suffix or '（无扩展名）'}；请提供 .shp、"
+                                        ".zip、.gpkg、.geojson、.csv 或 .xlsx 文件")
     return files, sources
 
 
 # -- reading each kind of file ----------------------------------------------------------------------------
 def _check_shapefile(shp: Path) -> None:
-    for suffix, role in ((".shx", "index"), (".dbf", "attribute table")):
+    for suffix, role, role_zh in ((".shx", "index", "索引文件"), (".dbf", "attribute table", "属性表")):
         if shapefile_part(shp, suffix) is None:
             raise InputError(f"{shp.name}: the {role} {shp.stem}{suffix} is missing beside it; a shapefile "
                              f"is several files — send {shp.stem}.shp, .shx, .dbf and .prj together "
-                             "(or zip them)", file=shp.name)
+                             "(or zip them)", file=shp.name,
+                             message_zh=f"{shp.name}：同目录下缺少{role_zh} {shp.stem}{suffix}；shapefile "
+                                        f"由多个文件组成，请将 {shp.stem}.shp、.shx、.dbf 和 .prj 一并提交"
+                                        "（或打包成 zip）")
     data = shp.read_bytes()[:100]
     declared = int.from_bytes(data[24:28], "big") * 2 if len(data) >= 28 else -1
     actual = shp.stat().st_size
     if len(data) < 100 or data[:4] != b"\x00\x00\x27\x0a" or declared != actual:
         raise InputError(f"{shp.name}: the file is truncated or damaged (header says {declared} bytes, "
-                         f"the file has {actual}); copy or export it again", file=shp.name)
+                         f"the file has {actual}); copy or export it again", file=shp.name,
+                         message_zh=f"{shp.name}：文件不完整或已损坏（文件头记载 {declared} 字节，实际 "
+                                    f"{actual} 字节）；请重新拷贝或导出")
 
 
 def _read_vector(path: Path, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
@@ -212,10 +235,16 @@ def _read_vector(path: Path, layer: str | None, encoding: str | None) -> gpd.Geo
         raise InputError(f"{path.name}: field names or values do not decode as {encoding or 'UTF-8'} ({err}); "
                          "UTF-8 shapefiles cut Chinese field names longer than 3 characters mid-character — "
                          "save the file as GBK or with pinyin-initial field names (JXDM, JZBH …), or give "
-                         "--encoding", rule="dataset.encoding", file=path.name) from err
+                         "--encoding", rule="dataset.encoding", file=path.name,
+                         message_zh=f"{path.name}：字段名或属性值无法按 {encoding or 'UTF-8'} 解码（{err}）；"
+                                    "UTF-8 编码的 shapefile 会把超过 3 个汉字的字段名从字符中间截断——请将文件"
+                                    "另存为 GBK 编码，或改用拼音首字母字段名（JXDM、JZBH …），或用 --encoding "
+                                    "指定编码") from err
     except Exception as err:  # pyogrio raises its own DataSourceError/DataLayerError and GDAL errors
         raise InputError(f"{path.name}: GDAL cannot read it ({str(err).strip()[:200]}); export the file "
-                         "again", file=path.name) from err
+                         "again", file=path.name,
+                         message_zh=f"{path.name}：GDAL 无法读取（{str(err).strip()[:200]}）；请重新导出该文件"
+                         ) from err
 
 
 def _layer_epsg(path: Path, frame: gpd.GeoDataFrame, crs_override: int | None) -> int | None:
@@ -240,7 +269,8 @@ def _read_geopackage(path: Path, crs_override, encoding_override) -> list[_Layer
         names = [name for name, geometry_type in pyogrio.list_layers(path) if geometry_type]
     except Exception as err:
         raise InputError(f"{path.name}: not a readable GeoPackage ({str(err).strip()[:200]})",
-                         file=path.name) from err
+                         file=path.name,
+                         message_zh=f"{path.name}：无法读取的 GeoPackage（{str(err).strip()[:200]}）") from err
     layers = []
     for name in names:
         frame = _read_vector(path, name, None)
@@ -265,7 +295,9 @@ def _read_table(path: Path, crs_override, encoding_override) -> list[_Layer]:
         raise
     except Exception as err:
         raise InputError(f"{path.name}: the table cannot be read ({err}); save it as CSV (UTF-8) or .xlsx",
-                         file=path.name) from err
+                         file=path.name,
+                         message_zh=f"{path.name}：无法读取该表格（{err}）；请另存为 CSV（UTF-8）或 .xlsx"
+                         ) from err
     table.columns = [str(c).strip() for c in table.columns]
     return [_Layer(table, path.name, encoding, crs_override)]
 
@@ -285,10 +317,13 @@ def _kind(layer: _Layer) -> str:
         return "markers"
     if not types:
         raise InputError(f"{layer.source}: the layer holds no features (or none with geometry); export "
-                         "it again with its features", file=layer.source)
+                         "it again with its features", file=layer.source,
+                         message_zh=f"{layer.source}：图层中没有要素（或没有带几何的要素）；请连同要素重新导出")
     raise InputError(f"{layer.source}: geometry {', '.join(sorted(types))} is neither boundary lines "
                      "(LineString) nor markers (Point); send lines and markers as separate layers",
-                     file=layer.source)
+                     file=layer.source,
+                     message_zh=f"{layer.source}：几何类型 {'、'.join(sorted(types))} 既不是界线（LineString）"
+                                "也不是界桩（Point）；请将界线和界桩分别存为不同图层")
 
 
 def _table_geometry(layer: _Layer, frame: pd.DataFrame, issues: list[Issue]) -> tuple[gpd.GeoSeries, int]:
@@ -298,16 +333,22 @@ def _table_geometry(layer: _Layer, frame: pd.DataFrame, issues: list[Issue]) -> 
         if crs_mod.gauss_kruger(epsg):
             raise InputError(f"{layer.source}: --crs EPSG:{epsg} is projected but the table gives longitude/"
                              "latitude; drop --crs or give EPSG:4490", rule="dataset.crs_unsupported",
-                             file=layer.source)
+                             file=layer.source,
+                             message_zh=f"{layer.source}：--crs EPSG:{epsg} 是投影坐标系，但表中给的是经纬度；"
+                                        "请去掉 --crs 或改为 EPSG:4490")
         return gpd.GeoSeries(gpd.points_from_xy(frame["lon"], frame["lat"]), crs=epsg), epsg
     if not (frame["x"].notna().any() and frame["y"].notna().any()):
         raise InputError(f"{layer.source}: the table has neither longitude/latitude (经度/纬度, JD/WD) nor "
                          "X/Y (纵坐标/横坐标, ZZB/HZB) columns; name its coordinate columns so",
-                         rule="dataset.schema", file=layer.source)
+                         rule="dataset.schema", file=layer.source,
+                         message_zh=f"{layer.source}：表中既没有经度/纬度列（经度/纬度、JD/WD），也没有 X/Y 列"
+                                    "（纵坐标/横坐标、ZZB/HZB）；请按此命名坐标列")
     if layer.epsg is None:
         raise InputError(f"{layer.source}: the table gives Gauss-Krüger X/Y but no coordinate system; give "
                          "it with --crs EPSG:NNNN (e.g. EPSG:4547 for the 3° zone at 114°E)",
-                         rule="dataset.crs_missing", file=layer.source)
+                         rule="dataset.crs_missing", file=layer.source,
+                         message_zh=f"{layer.source}：表中给的是高斯-克吕格 X/Y 坐标，但没有坐标系；请用 "
+                                    "--crs EPSG:NNNN 指定（如中央经线 114°E 的 3° 带为 EPSG:4547）")
     easting, northing = np.array(frame["y"], dtype=float), np.array(frame["x"], dtype=float)
     bad = crs_mod.implausible(layer.epsg, easting, northing)
     swapped = bad & ~crs_mod.implausible(layer.epsg, northing, easting)
@@ -329,9 +370,11 @@ def _to_storage(geometry: gpd.GeoSeries, epsg: int, source: str) -> gpd.GeoSerie
         bad = crs_mod.implausible(epsg, coords[:, 0], coords[:, 1])
         if bad.any():
             x, y = coords[np.argmax(bad)]
-            hint = _crs_hint(epsg, x, y)
+            hint, hint_zh = _crs_hint(epsg, x, y)
             raise InputError(f"{source}: coordinates such as ({x:.3f}, {y:.3f}) are impossible for "
-                             f"EPSG:{epsg} in China{hint}", rule="dataset.crs_unsupported", file=source)
+                             f"EPSG:{epsg} in China{hint}", rule="dataset.crs_unsupported", file=source,
+                             message_zh=f"{source}：坐标（如 ({x:.3f}, {y:.3f})）在 EPSG:{epsg} 下不可能位于"
+                                        f"中国境内{hint_zh}")
     if epsg in crs_mod.GEOGRAPHIC:
         return gpd.GeoSeries(np.asarray(geometry.values, dtype=object), crs=STORAGE_CRS)
     forward = crs_mod.transformer(epsg, 4490)
@@ -343,25 +386,31 @@ def _to_storage(geometry: gpd.GeoSeries, epsg: int, source: str) -> gpd.GeoSerie
     return gpd.GeoSeries(shapely.transform(geometry.values, project), crs=STORAGE_CRS)
 
 
-def _crs_hint(epsg: int, x: float, y: float) -> str:
+def _crs_hint(epsg: int, x: float, y: float) -> tuple[str, str]:
+    """What probably went wrong with impossible coordinates, in English and in Chinese."""
     if epsg not in crs_mod.GEOGRAPHIC:
         return (" — outside this zone's strip; check the zone (central meridian) and whether X and Y are "
-                "swapped, then give the right --crs")
+                "swapped, then give the right --crs",
+                "——超出该投影带范围；请核对投影带（中央经线）以及 X、Y 是否颠倒，再用 --crs 指定正确的坐标系")
     if abs(x) <= 180 and abs(y) <= 90:
-        return " — outside China's extent; are longitude and latitude swapped?"
+        return (" — outside China's extent; are longitude and latitude swapped?",
+                "——超出中国范围；经度和纬度是否颠倒了？")
     zone = int(x // 1_000_000) if x > 1_000_000 else None
     guess = next((e for e in range(4491, 4534) if (g := crs_mod.gauss_kruger(e)).prefixed and g.zone == zone), None)
     return (" — they look like projected metres (Gauss-Krüger), not degrees; give the right CRS with "
-            f"--crs{f' (the easting prefix {zone} suggests EPSG:{guess})' if guess else ''}")
+            f"--crs{f' (the easting prefix {zone} suggests EPSG:{guess})' if guess else ''}",
+            "——这些值像是投影坐标（高斯-克吕格，单位米），而不是度；请用 --crs 指定正确的坐标系"
+            f"{f'（横坐标带号前缀 {zone} 对应 EPSG:{guess}）' if guess else ''}")
 
 
 def _canonical(layer: _Layer, kind: str, field_map, issues: list[Issue]) -> pd.DataFrame:
     frame = layer.frame
     columns = [c for c in frame.columns if c != getattr(frame, "_geometry_column_name", None)]
     rename, conflicts = rename_columns(columns, kind, field_map)
-    for conflict in conflicts:
+    for conflict, conflict_zh in conflicts:
         raise InputError(f"{layer.source}: {conflict}; keep one or map them with --field-map",
-                         rule="dataset.schema", file=layer.source)
+                         rule="dataset.schema", file=layer.source,
+                         message_zh=f"{layer.source}：{conflict_zh}；请只保留其一，或用 --field-map 指明对应关系")
     missing = [f for f in REQUIRED[kind] if f not in rename.values()]
     for field in missing:
         names = "、".join(ALIASES[kind][field][:4])
@@ -416,7 +465,8 @@ def read_submission(paths: list[Path], province: str, *, crs: str | None = None,
     with contextlib.ExitStack() as stack:
         files, submission.files = _expand(list(paths), stack)
         if not files:
-            raise InputError("no file to read: give .shp, .zip, .gpkg, .geojson, .csv or .xlsx paths")
+            raise InputError("no file to read: give .shp, .zip, .gpkg, .geojson, .csv or .xlsx paths",
+                             message_zh="没有可读取的文件：请给出 .shp、.zip、.gpkg、.geojson、.csv 或 .xlsx 文件路径")
         for layer in _layers(files, crs_override, encoding, progress):
             kind = _kind(layer)
             frame = _canonical(layer, kind, field_map or {}, submission.issues)
@@ -425,7 +475,9 @@ def read_submission(paths: list[Path], province: str, *, crs: str | None = None,
                 if layer.epsg is None:
                     raise InputError(f"{layer.source}: no coordinate system (the .prj file is missing) and "
                                      "none given; add the .prj or give --crs EPSG:NNNN (e.g. EPSG:4547)",
-                                     rule="dataset.crs_missing", file=layer.source)
+                                     rule="dataset.crs_missing", file=layer.source,
+                                     message_zh=f"{layer.source}：没有坐标系（缺少 .prj 文件），也未指定；请补上 "
+                                                ".prj 文件，或用 --crs EPSG:NNNN 指定（如 EPSG:4547）")
                 geometry, epsg = layer.frame.geometry, layer.epsg
             else:
                 geometry, epsg = _table_geometry(layer, frame, submission.issues)

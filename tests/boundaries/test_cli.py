@@ -182,3 +182,19 @@ def test_bad_option_value_in_chinese_by_default_english_with_lang_en(capsys, mon
     code, report = run_cli(capsys, "check", "--province", "360000", "--crs", "EPSG:3857", "--lang", "en",
                            "--json", *jx_submission)
     assert code == 2 and "--crs 'EPSG:3857' is not accepted" in report["issues"][0]["message"]
+
+
+def test_missing_prj_in_chinese_by_default_english_with_lang_en(capsys, monkeypatch, tmp_path, jx_lines):
+    from boundaries.cli import main
+
+    monkeypatch.delenv("QUHUA_LANG", raising=False)
+    (path,) = write_shapefiles(tmp_path, jx_lines, None)
+    path.with_suffix(".prj").unlink()
+    assert main(["check", "--province", "360000", str(path)]) == 2
+    assert "quhua: 江西省界线.shp：没有坐标系（缺少 .prj 文件），也未指定" in capsys.readouterr().err
+    assert main(["check", "--province", "360000", "--lang", "en", str(path)]) == 2
+    assert "quhua: 江西省界线.shp: no coordinate system (the .prj file is missing)" in capsys.readouterr().err
+    code, report = run_cli(capsys, "check", "--province", "360000", "--json", path)
+    assert code == 2 and "没有坐标系" in report["issues"][0]["message"] and "--crs" in report["issues"][0]["message"]
+    code, report = run_cli(capsys, "--lang", "en", "check", "--province", "360000", "--json", path)
+    assert code == 2 and "no coordinate system" in report["issues"][0]["message"]

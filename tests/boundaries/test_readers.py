@@ -73,6 +73,7 @@ def test_utf8_chinese_field_names_cut_mid_character_exit_2(tmp_path, jx_lines):
     with pytest.raises(InputError) as err:
         _read(paths)
     assert err.value.rule == "dataset.encoding" and "GBK" in err.value.message
+    assert "另存为 GBK 编码" in err.value.message_zh and "拼音首字母字段名" in err.value.message_zh
 
 
 def test_encoding_override_wins(tmp_path, jx_lines):
@@ -165,6 +166,7 @@ def test_marker_table_xy_without_crs_exits_2(tmp_path, jx_markers):
     with pytest.raises(InputError) as err:
         _read([path])
     assert err.value.rule == "dataset.crs_missing" and "--crs" in err.value.message
+    assert "界桩成果表.csv：表中给的是高斯-克吕格 X/Y 坐标，但没有坐标系" in err.value.message_zh
 
 
 def _dms(value: float) -> str:
@@ -206,6 +208,8 @@ def test_missing_prj_exits_2(tmp_path, jx_lines):
         _read([path])
     assert err.value.rule == "dataset.crs_missing"
     assert "江西省界线.shp" in err.value.message and "--crs" in err.value.message
+    assert err.value.text("zh").startswith("江西省界线.shp：没有坐标系（缺少 .prj 文件）")
+    assert err.value.text("en") == err.value.message
     assert len(_read([path], crs="EPSG:4547").lines) == 2  # --crs mends it
 
 
@@ -217,6 +221,8 @@ def test_missing_sidecar_exits_2(tmp_path, jx_lines, sidecar):
         _read([path])
     assert err.value.rule == "dataset.unreadable"
     assert f"江西省界线{sidecar}" in err.value.message and "together" in err.value.message
+    assert f"缺少{'属性表' if sidecar == '.dbf' else '索引文件'} 江西省界线{sidecar}" in err.value.message_zh
+    assert "一并提交" in err.value.message_zh
 
 
 def test_truncated_shp_exits_2(tmp_path, jx_lines):
@@ -224,22 +230,23 @@ def test_truncated_shp_exits_2(tmp_path, jx_lines):
     path.write_bytes(path.read_bytes()[:-500])
     with pytest.raises(InputError, match="truncated") as err:
         _read([path])
-    assert err.value.rule == "dataset.unreadable"
+    assert err.value.rule == "dataset.unreadable" and "文件不完整或已损坏" in err.value.message_zh
 
 
 def test_empty_layer_exits_2(tmp_path, jx_lines):
     (path,) = write_shapefiles(tmp_path, jx_lines.iloc[:0], None)
     with pytest.raises(InputError, match="no features") as err:
         _read([path])
-    assert err.value.file == "江西省界线.shp"
+    assert err.value.file == "江西省界线.shp" and "图层中没有要素" in err.value.message_zh
 
 
 def test_zip_without_shapefile_exits_2(tmp_path):
     archive = tmp_path / "资料.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("说明.txt", "界线资料")
-    with pytest.raises(InputError, match="holds no shapefile"):
+    with pytest.raises(InputError, match="holds no shapefile") as err:
         _read([archive])
+    assert "资料.zip：压缩包中没有 shapefile" in err.value.message_zh
 
 
 @pytest.mark.parametrize("name", ["../../etc/evil.shp", "/tmp/evil.shp", "..\\evil.shp"],
@@ -248,8 +255,9 @@ def test_zip_slip_is_refused_and_nothing_written(tmp_path, name):
     archive = tmp_path / "evil.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr(name, b"x")
-    with pytest.raises(InputError, match="outside the archive"):
+    with pytest.raises(InputError, match="outside the archive") as err:
         _read([archive])
+    assert "指向压缩包目录之外" in err.value.message_zh
     assert not (tmp_path.parent / "etc").exists()
 
 
@@ -257,8 +265,9 @@ def test_zip_bomb_is_refused(tmp_path):
     archive = tmp_path / "bomb.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("a.shp", b"\0" * (64 * 1024 * 1024))
-    with pytest.raises(InputError, match="zip bomb"):
+    with pytest.raises(InputError, match="zip bomb") as err:
         _read([archive])
+    assert "bomb.zip：" in err.value.message_zh and "疑为压缩炸弹" in err.value.message_zh
 
 
 def test_projected_coordinates_labelled_cgcs2000_exit_2(tmp_path, jx_lines):
@@ -269,6 +278,7 @@ def test_projected_coordinates_labelled_cgcs2000_exit_2(tmp_path, jx_lines):
         _read([path])
     assert err.value.rule == "dataset.crs_unsupported"
     assert "EPSG:4527" in err.value.message  # the zone prefix names the likely CRS
+    assert "高斯-克吕格" in err.value.message_zh and "横坐标带号前缀 39 对应 EPSG:4527" in err.value.message_zh
 
 
 def test_unsupported_crs_exits_2(tmp_path, jx_lines):
@@ -277,16 +287,29 @@ def test_unsupported_crs_exits_2(tmp_path, jx_lines):
     with pytest.raises(InputError) as err:
         _read([path])
     assert err.value.rule == "dataset.crs_unsupported" and "EPSG:4491–4554" in err.value.message
+    assert "不接受坐标系" in err.value.message_zh and "高斯-克吕格投影带" in err.value.message_zh
 
 
 def test_polygons_are_not_boundary_lines(tmp_path):
     frame = gpd.GeoDataFrame({"JXDM": ["3643"]}, geometry=[shapely.box(114, 27, 115, 28)], crs=4490)
     path = tmp_path / "poly.geojson"
     pyogrio.write_dataframe(frame, path)
-    with pytest.raises(InputError, match="neither boundary lines"):
+    with pytest.raises(InputError, match="neither boundary lines") as err:
         _read([path])
+    assert "几何类型 Polygon 既不是界线" in err.value.message_zh
 
 
 def test_bad_province_code_exits_2(jx_submission):
-    with pytest.raises(InputError, match="360000"):
+    with pytest.raises(InputError, match="360000") as err:
         read_submission(jx_submission, "36")
+    assert "不是省级行政区划代码" in err.value.message_zh
+
+
+def test_two_columns_for_one_field_exit_2_in_both_languages(tmp_path, jx_lines):
+    path = tmp_path / "lines.geojson"
+    pyogrio.write_dataframe(jx_lines.assign(BH=jx_lines["line_id"]), path)
+    with pytest.raises(InputError) as err:
+        _read([path], field_map={"BH": "line_id"})
+    assert err.value.rule == "dataset.schema"
+    assert "lines.geojson: columns 'line_id' and 'BH' both give line_id" in err.value.message
+    assert "lines.geojson：字段 'line_id' 和 'BH' 都对应 line_id；请只保留其一" in err.value.message_zh
