@@ -177,12 +177,13 @@ def config_show(config_file) -> None:
     click.echo(load_config(config_file).to_toml())
 
 
-def _not_yet(name: str, issue: str) -> click.Command:
+def _not_yet(name: str, issue: str, issue_zh: str) -> click.Command:
     @click.command(name=name, context_settings={"ignore_unknown_options": True},
                    help=f"Not yet available ({issue}).")
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def placeholder(args):
-        raise QuhuaError(f"`quhua {name}` is not yet available in this version ({issue})")
+        raise QuhuaError(f"`quhua {name}` is not yet available in this version ({issue})",
+                         message_zh=f"本版本尚未提供 `quhua {name}`（{issue_zh}）")
 
     return placeholder
 
@@ -190,10 +191,10 @@ def _not_yet(name: str, issue: str) -> click.Command:
 def _add_plugins() -> None:
     for entry in entry_points(group="quhua.commands"):
         cli.add_command(entry.load(), entry.name)
-    for name, issue in (("names", "the gazetteer"), ("divisions", "the gazetteer"),
-                        ("serve", "the map viewer")):
+    for name, issue, issue_zh in (("names", "the gazetteer", "地名库"), ("divisions", "the gazetteer", "地名库"),
+                                  ("serve", "the map viewer", "地图浏览器")):
         if name not in cli.commands:
-            cli.add_command(_not_yet(name, issue))
+            cli.add_command(_not_yet(name, issue, issue_zh))
 
 
 def _fail(message: str, code: int, rule: str, as_json: bool, message_en: str | None = None,

@@ -26,7 +26,8 @@ def load_demo(db: str, *, user: str = "demo") -> Iterator[str]:
     root = demo_dir()
     manifest = root / "manifest.json"
     if not manifest.exists():
-        raise InputError(f"the demo data is missing ({manifest}); build it with scripts/build_demo.py")
+        raise InputError(f"the demo data is missing ({manifest}); build it with scripts/build_demo.py",
+                         message_zh=f"缺少演示数据（{manifest}）；请用 scripts/build_demo.py 生成")
     entries = json.loads(manifest.read_text(encoding="utf-8"))["submissions"]
     for entry in tqdm(entries, desc="demo", unit="province"):
         paths = [root / p for p in entry["paths"]]

@@ -31,10 +31,13 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     try:
         w, s, e, n = (float(v) for v in text.split(","))
     except ValueError as err:
-        raise ConfigError(f"--bbox {text!r}: give four numbers W,S,E,N in degrees, e.g. 113.5,24.5,118.5,30.1"
-                          ) from err
+        raise ConfigError(f"--bbox {text!r}: give four numbers W,S,E,N in degrees, e.g. 113.5,24.5,118.5,30.1",
+                          message_zh=f"--bbox {text!r}：请给出四个以度为单位的数 西,南,东,北，"
+                                     "如 113.5,24.5,118.5,30.1") from err
     if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-        raise ConfigError(f"--bbox {text!r}: needs W < E within ±180 and S < N within ±90 (degrees)")
+        raise ConfigError(f"--bbox {text!r}: needs W < E within ±180 and S < N within ±90 (degrees)",
+                          message_zh=f"--bbox {text!r}：须满足 西 < 东（在 ±180 之内）且 南 < 北（在 ±90 之内），"
+                                     "单位为度")
     return w, s, e, n
 
 
@@ -49,7 +52,8 @@ def read_any_layer(store: Store, layer: str, **filters) -> gpd.GeoDataFrame | pd
         if entry.name == layer:
             return entry.load()(store, **filters)
     raise ConfigError(f"the layer {layer!r} is not available in this installation; "
-                      f"available: {', '.join(LAYERS)}")
+                      f"available: {', '.join(LAYERS)}",
+                      message_zh=f"本安装中没有图层 {layer!r}；可用图层：{'、'.join(LAYERS)}")
 
 
 def export_layer(store: Store, layer: str, output: Path, *, fmt: str | None = None, province: str | None = None,

@@ -64,14 +64,19 @@ def load_field_map(path: Path | None) -> dict[str, str]:
         mapping = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ConfigError(f"--field-map {path}: not a readable JSON object ({err}); "
-                          'write e.g. {"BH": "marker_id"}') from err
+                          'write e.g. {"BH": "marker_id"}',
+                          message_zh=f"--field-map {path}：无法读取为 JSON 对象（{err}）；"
+                                     '请写成如 {"BH": "marker_id"} 的形式') from err
     known = {c for layer in ALIASES.values() for c in layer}
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-        raise ConfigError(f'--field-map {path}: expected a JSON object of names, e.g. {{"BH": "marker_id"}}')
+        raise ConfigError(f'--field-map {path}: expected a JSON object of names, e.g. {{"BH": "marker_id"}}',
+                          message_zh=f'--field-map {path}：应为字段名对照的 JSON 对象，如 {{"BH": "marker_id"}}')
     unknown = sorted(set(mapping.values()) - known)
     if unknown:
         raise ConfigError(f"--field-map {path}: unknown canonical field(s) {', '.join(unknown)}; "
-                          f"allowed: {', '.join(sorted(known))}")
+                          f"allowed: {', '.join(sorted(known))}",
+                          message_zh=f"--field-map {path}：未知的标准字段 {'、'.join(unknown)}；"
+                                     f"可用字段：{'、'.join(sorted(known))}")
     return mapping
 
 

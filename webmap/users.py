@@ -62,7 +62,8 @@ class UserStore:
         from boundaries.store.postgis import PostgisStore
 
         if not isinstance(store, GeoPackageStore | PostgisStore):
-            raise StoreError(f"accounts are kept in a GeoPackage or a PostGIS database; {store.url} is neither")
+            raise StoreError(f"accounts are kept in a GeoPackage or a PostGIS database; {store.url} is neither",
+                             message_zh=f"账户只能保存在 GeoPackage 或 PostGIS 数据库中；{store.url} 两者都不是")
         self.store = store
         self._postgres = isinstance(store, PostgisStore)
 
@@ -92,7 +93,7 @@ class UserStore:
 
             with con.transaction():  # one creator at a time; versioned as the layers are
                 migrate(con, _PG_VERSION_KEY, _PG_MIGRATIONS, f"the users table of {self.store.url} has version",
-                        lock=_PG_LOCK)
+                        lock=_PG_LOCK, what_zh=f"{self.store.url} 中用户表的版本为")
             return
         from boundaries.store import gpkg
 
@@ -106,12 +107,15 @@ class UserStore:
     def add(self, name: str, password: str, role: str, province: str | None = None) -> User:
         """Create or replace an account; a surveyor needs a province."""
         if role not in ROLES:
-            raise ConfigError(f"--role {role!r}: choose one of {', '.join(ROLES)}")
+            raise ConfigError(f"--role {role!r}: choose one of {', '.join(ROLES)}",
+                              message_zh=f"--role {role!r}：请从 {'、'.join(ROLES)} 中选择")
         if role == "surveyor" and not province:
-            raise ConfigError("a surveyor needs --province CODE (the province they upload for), e.g. 360000")
+            raise ConfigError("a surveyor needs --province CODE (the province they upload for), e.g. 360000",
+                              message_zh="测绘人员（surveyor）须用 --province 代码 指定其报送的省份，如 360000")
         province = check_province(province) if province else None
         if not name.strip() or len(password) < 8:
-            raise ConfigError("give a user name and a password of at least 8 characters")
+            raise ConfigError("give a user name and a password of at least 8 characters",
+                              message_zh="请给出用户名和至少 8 个字符的密码")
         self._create()
         self._query(_UPSERT, (name.strip(), generate_password_hash(password), role, province,
                               datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))

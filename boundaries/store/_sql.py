@@ -57,7 +57,8 @@ class SqlStore(Store):
     # -- reading ----------------------------------------------------------------------------------
     def read_layer(self, layer, *, province=None, bbox=None, history=False):
         if layer not in LAYERS:
-            raise StoreError(f"unknown layer {layer!r}; the layers are {', '.join(LAYERS)}")
+            raise StoreError(f"unknown layer {layer!r}; the layers are {', '.join(LAYERS)}",
+                             message_zh=f"未知图层 {layer!r}；现有图层为 {'、'.join(LAYERS)}")
         if not self.exists():
             return empty_layer(layer)
         geometry_type, columns = SCHEMA[layer]
@@ -89,7 +90,8 @@ class SqlStore(Store):
     # -- writing ----------------------------------------------------------------------------------
     def ingest(self, submission: Submission, checker: Checker, *, user: str):
         if not self.exists():
-            raise StoreError(f"the database {self.url} has not been created: run `quhua --db {self.url} init`")
+            raise StoreError(f"the database {self.url} has not been created: run `quhua --db {self.url} init`",
+                             message_zh=f"数据库 {self.url} 尚未创建：请运行 `quhua --db {self.url} init`")
         with self._write_transaction(submission):
             report = checker(self)
             submission_id = self._save(submission, report, user) if report["accepted"] else None

@@ -46,7 +46,9 @@ class GeoPackageStore(SqlStore):
                 self._con.execute("PRAGMA journal_mode = WAL")
             except sqlite3.Error as err:
                 raise StoreError(f"cannot open the GeoPackage {self.path}: {err}; check the path "
-                                 "and that the file is a GeoPackage") from err
+                                 "and that the file is a GeoPackage",
+                                 message_zh=f"无法打开 GeoPackage {self.path}：{err}；请检查路径，并确认该文件"
+                                            "是 GeoPackage") from err
         return self._con
 
     def close(self) -> None:
@@ -56,7 +58,8 @@ class GeoPackageStore(SqlStore):
 
     def init(self) -> None:
         if not self.path.parent.exists():
-            raise StoreError(f"cannot create {self.path}: folder {self.path.parent} does not exist")
+            raise StoreError(f"cannot create {self.path}: folder {self.path.parent} does not exist",
+                             message_zh=f"无法创建 {self.path}：文件夹 {self.path.parent} 不存在")
         with gpkg.transaction(self.connection()) as con:
             gpkg.ensure_geopackage(con, srs_rows(SRID))
             for layer, (geometry_type, columns) in SCHEMA.items():

@@ -60,16 +60,20 @@ def stored_version(con, key: str) -> int:
     return int(row[0]) if row else 0
 
 
-def migrate(con, key: str, migrations: dict[int, list[str]], what: str, lock: tuple[int, int] | None = None) -> None:
+def migrate(con, key: str, migrations: dict[int, list[str]], what: str, lock: tuple[int, int] | None = None, *,
+            what_zh: str | None = None) -> None:
     """Bring the tables versioned under ``quhua_meta.key`` to the latest of ``migrations`` (version → the
     statements that reach it from the one before), step by step, in the caller's transaction; ``lock``
     (an advisory lock key pair) serialises concurrent creators. A database newer than this quhua is
-    refused: ``what`` names it in the message ("… has schema version")."""
+    refused: ``what`` names it in the message ("… has schema version"), ``what_zh`` in the Chinese one
+    ("…的结构版本为")."""
     if lock is not None:
         con.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock)
     current, latest = stored_version(con, key), max(migrations)
     if current > latest:
-        raise StoreError(f"{what} {current}, newer than this quhua ({latest}); upgrade quhua")
+        raise StoreError(f"{what} {current}, newer than this quhua ({latest}); upgrade quhua",
+                         message_zh=f"{what_zh or what} {current}，比本版 quhua 支持的版本（{latest}）新；"
+                                    "请升级 quhua")
     for version in range(current + 1, latest + 1):
         for statement in migrations[version]:
             con.execute(statement)
@@ -89,12 +93,16 @@ class PostgisStore(SqlStore):
             try:
                 import psycopg
             except ImportError as err:
-                raise StoreError("the PostGIS backend needs psycopg: pip install 'quhua[postgis]'") from err
+                raise StoreError("the PostGIS backend needs psycopg: pip install 'quhua[postgis]'",
+                                 message_zh="PostGIS 后端需要 psycopg：请运行 pip install 'quhua[postgis]'"
+                                 ) from err
             try:
                 self._con = psycopg.connect(self.url, autocommit=True)
             except psycopg.Error as err:
                 raise StoreError(f"cannot connect to {self.url}: {str(err).strip()}; check the URL, that the "
-                                 "server runs and that PostGIS is installed") from err
+                                 "server runs and that PostGIS is installed",
+                                 message_zh=f"无法连接 {self.url}：{str(err).strip()}；请检查数据库地址、服务器"
+                                            "是否在运行以及是否已安装 PostGIS") from err
         return self._con
 
     def close(self) -> None:
@@ -115,7 +123,8 @@ class PostgisStore(SqlStore):
             con.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOCK_NAMESPACE,))  # one initialiser at a time
             con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             con.execute("CREATE TABLE IF NOT EXISTS quhua_meta (key text PRIMARY KEY, value text NOT NULL)")
-            migrate(con, "schema_version", MIGRATIONS, f"{self.url} has schema version")
+            migrate(con, "schema_version", MIGRATIONS, f"{self.url} has schema version",
+                    what_zh=f"{self.url} 的结构版本为")
 
     # -- hooks of SqlStore ------------------------------------------------------------------------
     @staticmethod

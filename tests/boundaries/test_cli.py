@@ -198,3 +198,23 @@ def test_missing_prj_in_chinese_by_default_english_with_lang_en(capsys, monkeypa
     assert code == 2 and "没有坐标系" in report["issues"][0]["message"] and "--crs" in report["issues"][0]["message"]
     code, report = run_cli(capsys, "--lang", "en", "check", "--province", "360000", "--json", path)
     assert code == 2 and "no coordinate system" in report["issues"][0]["message"]
+
+
+@pytest.mark.parametrize("args, zh, en", [
+    (["export", "markers", "--bbox", "114,30,113", "-o", "{tmp}/m.geojson"],
+     "--bbox '114,30,113'：请给出四个以度为单位的数 西,南,东,北", "--bbox '114,30,113': give four numbers W,S,E,N"),
+    (["config", "show", "--config", "{tmp}/quhua.toml"],
+     "：未知规则 'no.such'；现有规则为 dataset.", ": unknown rule 'no.such'; the rules are dataset."),
+], ids=["bbox", "config"])
+def test_option_refusals_in_chinese_by_default_english_with_lang_en(capsys, monkeypatch, tmp_path, args, zh, en):
+    from boundaries.cli import main
+
+    monkeypatch.delenv("QUHUA_LANG", raising=False)
+    (tmp_path / "quhua.toml").write_text('[rules."no.such"]\nx = 1\n', encoding="utf-8")
+    args = ["--db", str(tmp_path / "q.gpkg"), *(a.replace("{tmp}", str(tmp_path)) for a in args)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert zh in err and en not in err
+    assert main(["--lang", "en", *args]) == 2
+    err = capsys.readouterr().err
+    assert en in err and zh not in err

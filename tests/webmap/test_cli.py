@@ -68,3 +68,20 @@ def test_serve_runs_waitress(server):
     with urllib.request.urlopen(server + "/healthz") as response:
         assert response.headers["Server"] == "waitress"
         assert response.read() == b'{"status":"ok"}\n'
+
+
+
+@pytest.mark.parametrize("args,zh", [
+    (("surveyor", None), "测绘人员（surveyor）须用 --province 代码 指定其报送的省份"),
+    (("surveyor", "999999"), "--province '999999' 不是省级行政区划代码"),
+    (("boss", None), "--role 'boss'：请从 surveyor、official、analyst 中选择"),
+], ids=["no-province", "bad-province", "bad-role"])
+def test_account_refusals_carry_chinese(tmp_path, args, zh):
+    from boundaries.errors import QuhuaError
+
+    with open_store(str(tmp_path / "q.gpkg")) as store, pytest.raises(QuhuaError) as err:
+        UserStore(store).add("x", "a long secret", *args)
+    assert zh in err.value.text("zh") and err.value.text("en") == err.value.message
+    with open_store(str(tmp_path / "q.gpkg")) as store, pytest.raises(QuhuaError) as err:
+        UserStore(store).add("x", "short", "official")
+    assert err.value.text("zh") == "请给出用户名和至少 8 个字符的密码"
