@@ -162,7 +162,10 @@ def _table_rows(path: Path, fmt: str) -> list[tuple[int, dict]]:
         try:
             text, _encoding = decode_text(path.read_bytes(), None, source=path.name)
         except InputError as err:
-            raise PlacenamesError(err.message, file=path.name) from err
+            raise PlacenamesError(  # the core's advice (--encoding) is not an option of this command
+                f"{path.name}: the text is neither UTF-8 nor GB18030/GBK; save the file as UTF-8 and import again",
+                message_zh=f"{path.name}：文本既不是 UTF-8 也不是 GB18030/GBK；请另存为 UTF-8 后重新导入",
+                file=path.name, rule=err.rule) from err
         return [(i + 2, row) for i, row in enumerate(csv.DictReader(io.StringIO(text)))]  # line 1 is the header
     frame = _read_layer(path)
     rows = []

@@ -129,7 +129,8 @@ class PostgisNameStore(SqlNameStore):
 
         self._store.init()  # PostGIS, quhua_meta and the boundaries' tables
         with self.con.transaction():
-            migrate(self.con, _META_KEY, MIGRATIONS, f"{self.url} has gazetteer schema version", _LOCK)
+            migrate(self.con, _META_KEY, MIGRATIONS, f"{self.url} has gazetteer schema version", _LOCK,
+                    what_zh=f"{self.url} 的地名库结构版本为")
 
     def schema_version(self) -> int:
         from boundaries.store.postgis import stored_version

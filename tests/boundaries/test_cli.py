@@ -51,10 +51,11 @@ def test_unusable_input_exit_2_with_one_json_document(capsys, tmp_path, jx_lines
 
 
 def test_unusable_input_without_json_prints_a_message_not_a_traceback(capsys, tmp_path):
-    code = run_cli(capsys, "--db", tmp_path / "q.gpkg", "check", "--province", "360000",
-                   tmp_path / "missing.shp")[0]
+    from boundaries.cli import main
+
+    code = main(["--db", str(tmp_path / "q.gpkg"), "check", "--province", "360000", str(tmp_path / "missing.shp")])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 2 and err.startswith("quhua: ") and "missing.shp" in err
     assert "Traceback" not in err
 
 

@@ -85,6 +85,10 @@ def test_unusable_files_are_refused_with_a_message_not_a_traceback(capsys, tmp_p
 
     from boundaries.cli import main
 
+    undecodable = tmp_path / "地名.csv"
+    undecodable.write_bytes(b"name,class,lon,lat\n\x80\xff," + "居民点,115.9,28.7\n".encode())
+    assert main(["--db", db_url, "names", "import", str(undecodable)]) == 2
+    assert "地名.csv：文本既不是 UTF-8 也不是 GB18030/GBK；请另存为 UTF-8 后重新导入" in capsys.readouterr().err
     broken = tmp_path / "地名.geojson"
     broken.write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
     assert main(["--db", db_url, "names", "import", str(broken)]) == 2
