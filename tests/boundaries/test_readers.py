@@ -271,7 +271,7 @@ def test_zip_bomb_is_refused(tmp_path):
 
 
 def test_projected_coordinates_labelled_cgcs2000_exit_2(tmp_path, jx_lines):
-    metric = jx_lines.to_crs(4527)  # 8-digit eastings with the zone prefix 38
+    metric = jx_lines.to_crs(4527)  # 8-digit eastings with the zone prefix 39
     path = tmp_path / "lines.shp"
     pyogrio.write_dataframe(metric.set_crs(4490, allow_override=True), path)
     with pytest.raises(InputError) as err:
