@@ -194,7 +194,7 @@ def init_database(db: str) -> str:
     """Create the gazetteer's tables in a database (``quhua init`` calls it through ``quhua.init``)."""
     with open_name_store(db) as store:
         store.init()
-    return "gazetteer tables ready (names, divisions)"
+    return "gazetteer tables ready (names, name_extents, divisions)"
 
 
 def _keys(record: NameRecord) -> set[tuple[str, str]]:

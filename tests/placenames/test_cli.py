@@ -74,9 +74,10 @@ def test_init_creates_the_gazetteer_tables(capsys, db_url):
     from placenames.store import open_name_store
 
     code, out = run_cli(capsys, "--db", db_url, "init")
-    assert code == 0 and "gazetteer tables ready" in out
+    assert code == 0 and "gazetteer tables ready (names, name_extents, divisions)" in out
     with open_name_store(db_url) as store:
-        assert store.has_names() and len(store.divisions()) == 0
+        assert store.has_names() and len(store.divisions()) == 0 and store.extents().empty
+        assert store._has_table("name_extents")
 
 
 def test_unusable_files_are_refused_with_a_message_not_a_traceback(capsys, tmp_path, db_url):
