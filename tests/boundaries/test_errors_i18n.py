@@ -1,7 +1,8 @@
 """Chinese first, English too: every fatal error of the core carries a Chinese message beside the English.
 
 The behavioural tests (``test_cli``, ``tests/webmap/test_upload``) show it on real files; this guard finds
-a ``raise InputError/ConfigError/StoreError/QuhuaError(...)`` written without ``message_zh``."""
+a ``raise InputError/ConfigError/StoreError/QuhuaError(...)`` (or the gazetteer's PlacenamesError,
+UnknownNameError) written without ``message_zh``."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import pytest
 from boundaries.errors import ConfigError, InputError, QuhuaError, StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
-ERRORS = {"InputError", "ConfigError", "StoreError", "QuhuaError"}
+ERRORS = {"InputError", "ConfigError", "StoreError", "QuhuaError", "PlacenamesError", "UnknownNameError"}
 
 
 def _raise_sites() -> list[tuple[str, int, ast.Call]]:
     sites = []
-    for folder in ("boundaries", "webmap"):
+    for folder in ("boundaries", "webmap", "placenames"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
             for node in ast.walk(tree):
@@ -33,7 +34,8 @@ SITES = _raise_sites()
 
 def test_the_scan_finds_the_raise_sites():
     assert len(SITES) >= 55
-    assert {site[0] for site in SITES} >= {"boundaries/readers.py", "boundaries/config.py", "webmap/users.py"}
+    assert {site[0] for site in SITES} >= {"boundaries/readers.py", "boundaries/config.py", "webmap/users.py",
+                                          "placenames/importers.py", "placenames/cli.py"}
 
 
 @pytest.mark.parametrize("call", [s[2] for s in SITES], ids=[f"{s[0]}:{s[1]}" for s in SITES])
