@@ -354,7 +354,7 @@ class SqlNameStore(NameStore):
         where, param = self._in("fid", ids)
         rows = self._rows(f"SELECT fid, {', '.join(_quoted(_NAME_COLUMNS))} FROM names WHERE {where}", [param])
         by_id = {row[0]: _record(row) for row in rows}
-        if by_id and self._has_table("name_extents"):
+        if by_id and self._extents_table():
             geom = f", {self._geom_select}" if extents else ""
             found = self._rows(f"SELECT fid, west, south, east, north{geom} FROM name_extents WHERE {where}", [param])
             shapes = self._decode([row[5] for row in found]) if extents else [None] * len(found)
@@ -410,10 +410,18 @@ class SqlNameStore(NameStore):
         return self._rows(f"SELECT fid, lon, lat, importance FROM names WHERE {where}", [param])
 
     def extents(self) -> gpd.GeoDataFrame:
-        rows = self._rows(f"SELECT fid, {self._geom_select} FROM name_extents") if self._has_table(
-            "name_extents") else []
+        rows = self._rows(f"SELECT fid, {self._geom_select} FROM name_extents") if self._extents_table() else []
         return gpd.GeoDataFrame({"fid": [r[0] for r in rows]}, geometry=self._decode([r[1] for r in rows]),
                                 crs="EPSG:4490")
+
+    _with_extents = False
+
+    def _extents_table(self) -> bool:
+        """Whether ``name_extents`` exists (older databases lack it until their next import): asked of the
+        database until it does, so that a search does not ask every time."""
+        if not self._with_extents:
+            self._with_extents = self._has_table("name_extents")
+        return self._with_extents
 
     def all_names(self) -> pd.DataFrame:
         if not self._has_table("names"):
