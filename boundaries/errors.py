@@ -17,8 +17,10 @@ class QuhuaError(Exception):
     rule = "dataset.unreadable"
 
     def __init__(self, message: str, *, file: str | None = None, feature: str | None = None,
-                 message_zh: str | None = None):
+                 message_zh: str | None = None, rule: str | None = None):
         super().__init__(message)
+        if rule:
+            self.rule = rule  # the class's rule id unless the raise names a more precise one
         self.message = message
         self.message_zh = message_zh
         self.file = file
@@ -31,11 +33,6 @@ class QuhuaError(Exception):
 
 class InputError(QuhuaError):
     """A submission that cannot be used at all (exit 2): unreadable, no CRS, bad encoding, bad archive."""
-
-    def __init__(self, message: str, *, rule: str = "dataset.unreadable", file: str | None = None,
-                 feature: str | None = None, message_zh: str | None = None):
-        super().__init__(message, file=file, feature=feature, message_zh=message_zh)
-        self.rule = rule
 
 
 class ConfigError(QuhuaError):

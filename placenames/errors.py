@@ -12,11 +12,6 @@ class PlacenamesError(QuhuaError):
 
     rule = "name.input"
 
-    def __init__(self, message: str, *, rule: str | None = None, **where):
-        super().__init__(message, **where)
-        if rule:
-            self.rule = rule
-
 
 class RowProblem(ValueError):
     """What is wrong with one row of an import file, in English (``str``) and Chinese (``zh``)."""

@@ -29,6 +29,7 @@ from placenames.store import (
     _DIVISION_COLUMNS,
     _EXTENT_COLUMNS,
     _NAME_COLUMNS,
+    _REBUILD_AT,
     _SRID,
     GRAM_COLUMNS,
     KEY_COLUMNS,
@@ -41,9 +42,6 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisNameStore"]
 _TEXT = 'text COLLATE "C"'  # a prefix is a key range whatever the database's locale
 _LOCK = (0x5148, 0x4E41)  # "QH", "NA": the gazetteer's writers
 _META_KEY = "gazetteer_schema_version"
-#: Rows from which a COPY into a table holding fewer rows (a first large import) drops the table's indexes and
-#: builds them again after the rows are in, as the GeoPackage's key tables (``placenames.store._REBUILD_AT``)
-_REBUILD_AT = 50_000
 #: The tables whose indexes a large import rebuilds, locked together
 _REBUILT = ("names", "name_keys", "name_grams")
 #: Seconds an import tries to take those tables before it inserts through their indexes instead

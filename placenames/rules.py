@@ -129,7 +129,7 @@ def _outside(store: NameStore, names: pd.DataFrame, lang: str) -> list[dict]:
 
 def _off_extent(store: NameStore, names: pd.DataFrame, lang: str) -> list[dict]:
     """Names whose point is more than about 100 m (0.001°) off their own polygon or line."""
-    extents = store.extents().merge(names, on="fid")
+    extents = store.extents().merge(names, on="fid")  # the current names of the scope that have an extent
     if extents.empty:
         return []
     points = gpd.points_from_xy(extents.lon, extents.lat)

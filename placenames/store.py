@@ -163,7 +163,8 @@ class NameStore(ABC):
     def put_divisions(self, frame: gpd.GeoDataFrame) -> int: ...
 
     @abstractmethod
-    def all_names(self) -> pd.DataFrame: ...
+    def all_names(self, ids: Iterable[int] | None = None) -> pd.DataFrame:
+        """Every name as a row of the ``names`` table (only those of ``ids`` if given)."""
 
     @abstractmethod
     def size(self) -> int:
@@ -312,7 +313,7 @@ class SqlNameStore(NameStore):
         geoms = self._points(np.array([r.lon for r in records]), np.array([r.lat for r in records]))
         fresh = iter(self._new_fids(sum(
             (r.source, r.source_id) not in known or known[(r.source, r.source_id)][1] != r.name for r in records)))
-        new_rows, stored = [], []
+        new_rows, stored, replaced = [], [], []
         for record, geom in zip(records, geoms, strict=True):
             aliases = json.dumps(record.aliases, ensure_ascii=False) if record.aliases else "[]"
             values = [record.name, record.pinyin, record.klass, record.subclass, record.code, aliases,
@@ -326,7 +327,7 @@ class SqlNameStore(NameStore):
                           f"geom = {self._geom_marker} WHERE fid = ?", [*values, record_id])
                 for table in ("name_keys", "name_grams"):  # found through the (cell, name_id) index
                     self._run(f"DELETE FROM {table} WHERE cell = ? AND name_id = ?", [previous[2], record_id])
-                self._run("DELETE FROM name_extents WHERE fid = ?", [record_id])
+                replaced.append(record_id)
                 updated += 1
             else:
                 record_id = next(fresh)
@@ -339,6 +340,9 @@ class SqlNameStore(NameStore):
                         self._run(f"UPDATE {table} SET current = 0, valid_to = coalesce(?, {self._today}) "
                                   "WHERE cell = ? AND name_id = ?", [record.valid_from, previous[2], previous[0]])
             stored.append((record_id, record))
+        if replaced:  # an updated name's extent is the file's now: none, or the one inserted below
+            where, param = self._in("fid", replaced)
+            self._run(f"DELETE FROM name_extents WHERE {where}", [param])
         self._insert_names(new_rows)
         self._insert_keys(*key_rows(stored))
         with_extent = [(i, r) for i, r in stored if r.extent is not None]
@@ -423,10 +427,12 @@ class SqlNameStore(NameStore):
             self._with_extents = self._has_table("name_extents")
         return self._with_extents
 
-    def all_names(self) -> pd.DataFrame:
+    def all_names(self, ids=None):
         if not self._has_table("names"):
             return pd.DataFrame(columns=["fid", *_NAME_COLUMNS])
-        rows = self._rows(f"SELECT fid, {', '.join(_quoted(_NAME_COLUMNS))} FROM names")
+        where, params = self._in("fid", [int(i) for i in ids]) if ids is not None else ("1 = 1", None)
+        rows = self._rows(f"SELECT fid, {', '.join(_quoted(_NAME_COLUMNS))} FROM names WHERE {where}",
+                          [] if params is None else [params])
         return pd.DataFrame.from_records(rows, columns=["fid", *_NAME_COLUMNS])
 
     # -- hooks ------------------------------------------------------------------------------------
@@ -687,7 +693,8 @@ def _outdated_keys(con: sqlite3.Connection) -> bool:
 
 
 _BULK = 1000
-#: Key rows from which an import into emptier tables rebuilds the (cell, name_id) indexes afterwards.
+#: Rows from which an import into emptier tables builds the indexes afterwards (the GeoPackage's (cell, name_id)
+#: indexes; on PostGIS every index of the table, :meth:`placenames.postgis.PostgisNameStore._copy`).
 _REBUILD_AT = 50_000
 
 
