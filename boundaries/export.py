@@ -11,7 +11,7 @@ import pandas as pd
 from boundaries.errors import ConfigError
 from boundaries.store import Store
 
-__all__ = ["FORMATS", "SHAPEFILE_NAMES", "export_layer", "parse_bbox", "read_any_layer"]
+__all__ = ["DATASET_OPTIONS", "FORMATS", "SHAPEFILE_NAMES", "export_layer", "parse_bbox", "read_any_layer"]
 
 #: format → (GDAL driver, file suffix, layer creation options)
 FORMATS = {
@@ -20,6 +20,9 @@ FORMATS = {
     "csv": ("CSV", ".csv", {"GEOMETRY": "AS_WKT"}),
     "shp": ("ESRI Shapefile", ".shp", {"ENCODING": "UTF-8"}),
 }
+#: GDAL driver → dataset creation options: GeoPackages as OGC GeoPackage 1.3, the version SPEC §2 names (GDAL
+#: writes 1.4 by default, which Debian's GDAL 3.6 and QGIS 3.22 warn about)
+DATASET_OPTIONS = {"GPKG": {"VERSION": "1.3"}}
 _INTERNAL = ("fid", "valid_to", "superseded_by", "report")
 #: Shapefile field names are at most 10 bytes: the canonical names that do not fit, shortened (documented).
 SHAPEFILE_NAMES = {"marker_type": "marker_typ", "submission_id": "subm_id", "source_file": "src_file",
@@ -71,5 +74,6 @@ def export_layer(store: Store, layer: str, output: Path, *, fmt: str | None = No
         frame = frame.rename(columns=SHAPEFILE_NAMES)
     if output.exists():
         output.unlink()  # an export replaces the file, as ogr2ogr -overwrite would
-    pyogrio.write_dataframe(frame, output, driver=driver, layer=layer, layer_options=options or None)
+    pyogrio.write_dataframe(frame, output, driver=driver, layer=layer, layer_options=options or None,
+                            dataset_options=DATASET_OPTIONS.get(driver))
     return len(frame)

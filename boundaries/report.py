@@ -75,9 +75,11 @@ def write_issues(report: dict, path: Path) -> None:
     import geopandas as gpd
     import pyogrio
 
+    from boundaries.export import DATASET_OPTIONS
+
     issues = report["issues"]
     points = gpd.points_from_xy([i.get("lon") for i in issues], [i.get("lat") for i in issues], crs="EPSG:4490")
     columns = ("rule", "severity", "layer", "feature", "message")
     frame = gpd.GeoDataFrame({c: [i.get(c) for i in issues] for c in columns}, geometry=points)
     driver = "GPKG" if Path(path).suffix.lower() == ".gpkg" else "GeoJSON"
-    pyogrio.write_dataframe(frame, path, driver=driver, layer="issues")
+    pyogrio.write_dataframe(frame, path, driver=driver, layer="issues", dataset_options=DATASET_OPTIONS.get(driver))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 
@@ -75,6 +76,19 @@ def test_data_errors_exit_1_and_nothing_stored(capsys, tmp_path, jx_lines):
     assert len(pyogrio.read_dataframe(db, layer="lines")) == 0
 
 
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson"])
+def test_issues_out_writes_the_issues_as_a_layer(capsys, tmp_path, jx_lines, suffix):
+    paths = write_shapefiles(tmp_path, jx_lines.drop(columns="right_code"), None)
+    out = tmp_path / f"issues{suffix}"
+    code, report = run_cli(capsys, "check", "--province", "360000", "--json", "--issues-out", out, *paths)
+    assert code == 1
+    layer = gpd.read_file(out)
+    assert list(layer["rule"]) == [i["rule"] for i in report["issues"]] and "dataset.schema" in set(layer["rule"])
+    if suffix == ".gpkg":
+        with sqlite3.connect(out) as con:  # OGC GeoPackage 1.3 (SPEC §2), not GDAL's default 1.4
+            assert con.execute("PRAGMA user_version").fetchone()[0] == 10300
+
+
 def test_english_messages(capsys, tmp_path, jx_lines):
     paths = write_shapefiles(tmp_path, jx_lines.drop(columns="right_code"), None)
     code, report = run_cli(capsys, "--lang", "en", "check", "--province", "360000", "--json", *paths)
@@ -98,6 +112,8 @@ def test_ingest_then_export_every_format(capsys, tmp_path, db_url, jx_submission
     csv = (tmp_path / "markers.csv").read_text(encoding="utf-8")
     assert csv.splitlines()[0].startswith("WKT,") and "POINT (" in csv
     assert len(gpd.read_file(tmp_path / "markers.gpkg")) == len(jx_markers)
+    with sqlite3.connect(tmp_path / "markers.gpkg") as con:  # OGC GeoPackage 1.3 (SPEC §2), not GDAL's 1.4
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 10300
 
 
 def test_export_lines_keeps_ids_and_lengths(capsys, tmp_path, jx_submission, jx_lines):
