@@ -9,6 +9,8 @@ SQL is written with ``?`` placeholders; a backend using another style translates
 from __future__ import annotations
 
 import json
+import os
+import signal
 from abc import abstractmethod
 from datetime import UTC, datetime
 
@@ -21,10 +23,21 @@ from boundaries.errors import StoreError
 from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
 from boundaries.store import LAYERS, SCHEMA, Checker, Store, empty_layer
 
-__all__ = ["SqlStore", "now_utc"]
+__all__ = ["KILL_POINTS", "SqlStore", "kill_point", "now_utc"]
 
 SRID = 4490
 _FEATURE_COLUMNS = ("province", "submission_id", "status", "valid_from", "source_file")
+
+
+#: The points inside an ingest's transaction where the crash test (tests/boundaries/test_crash.py) kills it.
+KILL_POINTS = ("checked", "submission", "superseded", "lines", "markers", "issues")
+
+
+def kill_point(name: str) -> None:
+    """Fault injection for the crash test: with ``QUHUA_TEST_KILL_AT=name`` the process kills itself here with
+    SIGKILL, as ``kill -9`` or a power cut would, inside the open transaction. Unset, it does nothing."""
+    if os.environ.get("QUHUA_TEST_KILL_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def now_utc() -> str:
@@ -94,6 +107,7 @@ class SqlStore(Store):
                              message_zh=f"数据库 {self.url} 尚未创建：请运行 `quhua --db {self.url} init`")
         with self._write_transaction(submission):
             report = checker(self)
+            kill_point("checked")
             submission_id = self._save(submission, report, user) if report["accepted"] else None
         return report, submission_id
 
@@ -106,12 +120,17 @@ class SqlStore(Store):
             [submission.province, user, now, report.get("encoding"), report.get("crs"),
              json.dumps([vars(f) for f in submission.files], ensure_ascii=False), summary["lines"],
              summary["markers"], summary["errors"], summary["warnings"], json.dumps(report, ensure_ascii=False)])
+        kill_point("submission")
         self._supersede(submission, sid, now)
+        kill_point("superseded")
         self._insert_features("lines", submission.lines, LINE_FIELDS, submission.province, sid, now,
                               shapely.force_2d(_as_multi(submission.lines.geometry.values)))
+        kill_point("lines")
         self._insert_features("markers", submission.markers, MARKER_FIELDS, submission.province, sid, now,
                               shapely.force_2d(np.asarray(submission.markers.geometry.values, dtype=object)))
+        kill_point("markers")
         self._insert_issues(report["issues"], submission.province, sid, now)
+        kill_point("issues")
         return sid
 
     def _supersede(self, submission: Submission, sid: int, now: str) -> None:
