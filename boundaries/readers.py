@@ -14,7 +14,6 @@ import hashlib
 import io
 import stat
 import tempfile
-import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import pandas as pd
 import shapely
 
 from boundaries import crs as crs_mod
+from boundaries import safe_open
 from boundaries.encoding import decode_text, detect_dbf_encoding, shapefile_part
 from boundaries.errors import InputError
 from boundaries.fields import (
@@ -44,6 +44,7 @@ from boundaries.model import (
     SourceFile,
     Submission,
 )
+from boundaries.shapefiles import check_shapefile
 
 __all__ = ["PROVINCES", "ZIP_LIMITS", "check_province", "read_submission"]
 
@@ -202,35 +203,11 @@ def _expand(paths: list[Path], stack: contextlib.ExitStack) -> tuple[list[Path],
 
 
 # -- reading each kind of file ----------------------------------------------------------------------------
-def _check_shapefile(shp: Path) -> None:
-    for suffix, role, role_zh in ((".shx", "index", "索引文件"), (".dbf", "attribute table", "属性表")):
-        if shapefile_part(shp, suffix) is None:
-            raise InputError(f"{shp.name}: the {role} {shp.stem}{suffix} is missing beside it; a shapefile "
-                             f"is several files — send {shp.stem}.shp, .shx, .dbf and .prj together "
-                             "(or zip them)", file=shp.name,
-                             message_zh=f"{shp.name}：同目录下缺少{role_zh} {shp.stem}{suffix}；shapefile "
-                                        f"由多个文件组成，请将 {shp.stem}.shp、.shx、.dbf 和 .prj 一并提交"
-                                        "（或打包成 zip）")
-    data = shp.read_bytes()[:100]
-    declared = int.from_bytes(data[24:28], "big") * 2 if len(data) >= 28 else -1
-    actual = shp.stat().st_size
-    if len(data) < 100 or data[:4] != b"\x00\x00\x27\x0a" or declared != actual:
-        raise InputError(f"{shp.name}: the file is truncated or damaged (header says {declared} bytes, "
-                         f"the file has {actual}); copy or export it again", file=shp.name,
-                         message_zh=f"{shp.name}：文件不完整或已损坏（文件头记载 {declared} 字节，实际 "
-                                    f"{actual} 字节）；请重新拷贝或导出")
-
-
 def _read_vector(path: Path, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
-    import pyogrio
-
-    kwargs = {"layer": layer} if layer is not None else {}
-    if encoding:
-        kwargs["encoding"] = encoding
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes on e.g. missing .prj
-            return pyogrio.read_dataframe(path, **kwargs)
+        return safe_open.read_vector(path, layer, encoding)
+    except InputError:
+        raise
     except UnicodeDecodeError as err:
         raise InputError(f"{path.name}: field names or values do not decode as {encoding or 'UTF-8'} ({err}); "
                          "UTF-8 shapefiles cut Chinese field names longer than 3 characters mid-character — "
@@ -241,9 +218,9 @@ def _read_vector(path: Path, layer: str | None, encoding: str | None) -> gpd.Geo
                                     "另存为 GBK 编码，或改用拼音首字母字段名（JXDM、JZBH …），或用 --encoding "
                                     "指定编码") from err
     except Exception as err:  # pyogrio raises its own DataSourceError/DataLayerError and GDAL errors
-        raise InputError(f"{path.name}: GDAL cannot read it ({str(err).strip()[:200]}); export the file "
+        raise InputError(f"{path.name}: GDAL cannot read it ({safe_open.gdal_message(err)}); export the file "
                          "again", file=path.name,
-                         message_zh=f"{path.name}：GDAL 无法读取（{str(err).strip()[:200]}）；请重新导出该文件"
+                         message_zh=f"{path.name}：GDAL 无法读取（{safe_open.gdal_message(err)}）；请重新导出该文件"
                          ) from err
 
 
@@ -256,21 +233,21 @@ def _layer_epsg(path: Path, frame: gpd.GeoDataFrame, crs_override: int | None) -
 
 
 def _read_shapefile(path: Path, crs_override, encoding_override) -> list[_Layer]:
-    _check_shapefile(path)
+    check_shapefile(path)
     encoding, _how = detect_dbf_encoding(path, encoding_override)
     frame = _read_vector(path, None, encoding)
     return [_Layer(frame, path.name, encoding, _layer_epsg(path, frame, crs_override))]
 
 
 def _read_geopackage(path: Path, crs_override, encoding_override) -> list[_Layer]:
-    import pyogrio
-
     try:
-        names = [name for name, geometry_type in pyogrio.list_layers(path) if geometry_type]
+        names = [name for name, geometry_type in safe_open.list_layers(path) if geometry_type]
+    except InputError:
+        raise
     except Exception as err:
-        raise InputError(f"{path.name}: not a readable GeoPackage ({str(err).strip()[:200]})",
+        raise InputError(f"{path.name}: not a readable GeoPackage ({safe_open.gdal_message(err)})",
                          file=path.name,
-                         message_zh=f"{path.name}：无法读取的 GeoPackage（{str(err).strip()[:200]}）") from err
+                         message_zh=f"{path.name}：无法读取的 GeoPackage（{safe_open.gdal_message(err)}）") from err
     layers = []
     for name in names:
         frame = _read_vector(path, name, None)
@@ -287,6 +264,7 @@ def _read_table(path: Path, crs_override, encoding_override) -> list[_Layer]:
     """A marker table (界桩成果表): coordinates from lon/lat columns, or x/y with --crs."""
     try:
         if path.suffix.lower() == ".xlsx":
+            safe_open.sniff(path)
             table, encoding = pd.read_excel(path, dtype=object), "xlsx"
         else:
             text, encoding = decode_text(path.read_bytes(), encoding_override, source=path.name)
