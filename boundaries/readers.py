@@ -466,6 +466,8 @@ def read_submission(paths: list[Path], province: str, *, crs: str | None = None,
             crss.append(f"EPSG:{epsg}")
             submission.layers.append({"source": layer.source, "layer": kind, "features": len(frame),
                                       "encoding": layer.encoding, "crs": f"EPSG:{epsg}"})
+        if not any(len(frame) for frames in parts.values() for frame in frames):
+            _refuse_empty(files)
     if parts["lines"]:
         submission.lines = _concat(parts["lines"])
     if parts["markers"]:
@@ -473,6 +475,24 @@ def read_submission(paths: list[Path], province: str, *, crs: str | None = None,
     submission.encoding = ", ".join(dict.fromkeys(encodings))
     submission.declared_crs = ", ".join(dict.fromkeys(crss))
     return submission
+
+
+def _refuse_empty(files: list[Path]) -> None:
+    """Refuse a submission with neither line nor marker, naming the layers its files do hold."""
+    found = []
+    for path in files:
+        if path.suffix.lower() == ".gpkg":
+            found += [f"{path.name}:{name} ({kind or 'table'})" for name, kind in safe_open.list_layers(path)]
+        else:
+            found.append(path.name)
+    listed = ", ".join(found) or "none"
+    name = files[0].name if len(files) == 1 else None
+    where, where_zh = (f"{name}: ", f"{name}：") if name else ("", "")
+    raise InputError(f"{where}the submission holds no boundary line and no marker (layers found: {listed}); send the "
+                     "line layer (LineString) and/or the marker layer (Point) or marker table",
+                     file=name,
+                     message_zh=f"{where_zh}该报送既没有界线也没有界桩（找到的图层：{listed if found else '无'}）；"
+                                "请提交界线图层（LineString）和/或界桩图层（Point）或界桩成果表")
 
 
 def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:

@@ -11,6 +11,8 @@ import json
 import sqlite3
 import time
 
+import geopandas as gpd
+import pyogrio
 import pytest
 
 from boundaries.store import open_store
@@ -168,3 +170,17 @@ def test_a_dbf_claiming_billions_of_records_is_refused_at_once(capsys, tmp_path,
     start = time.process_time()
     _refused(capsys, tmp_path / "q.gpkg", markers_shp, lang="en", file="江西省界桩.dbf")
     assert time.process_time() - start < 2
+
+
+# -- nothing to store ------------------------------------------------------------------------------------------
+def test_a_geopackage_of_only_an_attribute_table_is_refused_naming_it(capsys, tmp_path, db_url, jx_markers):
+    path = tmp_path / "江西省.gpkg"
+
+    pyogrio.write_dataframe(gpd.pd.DataFrame(jx_markers.drop(columns="geometry")), path, layer="界桩属性",
+                            driver="GPKG")
+    issue = _refused(capsys, db_url, path, lang="en")
+    assert "holds no boundary line and no marker (layers found: 江西省.gpkg:界桩属性 (table))" in issue["message"]
+    zh = _refused(capsys, db_url, path)
+    assert "该报送既没有界线也没有界桩（找到的图层：江西省.gpkg:界桩属性 (table)）" in zh["message"]
+    assert _stored(db_url) == 0
+
