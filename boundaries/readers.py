@@ -107,6 +107,25 @@ def _member_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
+def _zip_sizes_checked(zf: zipfile.ZipFile, archive: Path) -> list[zipfile.ZipInfo]:
+    """The entries of a zip (also an .xlsx), refused if they are too many or unpack too far (a zip bomb)."""
+    infos = zf.infolist()
+    if len(infos) > ZIP_LIMITS["entries"]:
+        raise InputError(f"{archive.name}: {len(infos)} entries (limit {ZIP_LIMITS['entries']}); "
+                         "send the boundary files only", file=archive.name,
+                         message_zh=f"{archive.name}：含 {len(infos)} 个文件（上限 {ZIP_LIMITS['entries']}"
+                                    " 个）；请只打包界线、界桩文件")
+    total = sum(i.file_size for i in infos)
+    packed = sum(max(i.compress_size, 1) for i in infos)
+    if total > ZIP_LIMITS["total_bytes"] or (total > ZIP_LIMITS["ratio"] * packed and total > 1 << 24):
+        raise InputError(f"{archive.name}: unpacks to {total / 1e6:.0f} MB from {packed / 1e6:.1f} MB — "
+                         "refused as a possible zip bomb; send the shapefiles themselves",
+                         file=archive.name,
+                         message_zh=f"{archive.name}：{packed / 1e6:.1f} MB 解压后达 {total / 1e6:.0f} MB，"
+                                    "疑为压缩炸弹，已拒收；请直接上传 shapefile 文件")
+    return infos
+
+
 def _safe_extract(archive: Path, target: Path) -> list[Path]:
     """Unpack a zip, refusing entries that climb out of the folder, links and zip bombs."""
     try:
@@ -116,20 +135,7 @@ def _safe_extract(archive: Path, target: Path) -> list[Path]:
                          file=archive.name,
                          message_zh=f"{archive.name}：无法读取的 zip 压缩包（{err}）；请重新打包") from err
     with zf:
-        infos = zf.infolist()
-        if len(infos) > ZIP_LIMITS["entries"]:
-            raise InputError(f"{archive.name}: {len(infos)} entries (limit {ZIP_LIMITS['entries']}); "
-                             "send the boundary files only", file=archive.name,
-                             message_zh=f"{archive.name}：含 {len(infos)} 个文件（上限 {ZIP_LIMITS['entries']}"
-                                        " 个）；请只打包界线、界桩文件")
-        total = sum(i.file_size for i in infos)
-        packed = sum(max(i.compress_size, 1) for i in infos)
-        if total > ZIP_LIMITS["total_bytes"] or (total > ZIP_LIMITS["ratio"] * packed and total > 1 << 24):
-            raise InputError(f"{archive.name}: unpacks to {total / 1e6:.0f} MB from {packed / 1e6:.1f} MB — "
-                             "refused as a possible zip bomb; send the shapefiles themselves",
-                             file=archive.name,
-                             message_zh=f"{archive.name}：{packed / 1e6:.1f} MB 解压后达 {total / 1e6:.0f} MB，"
-                                        "疑为压缩炸弹，已拒收；请直接上传 shapefile 文件")
+        infos = _zip_sizes_checked(zf, archive)
         out = []
         for info in infos:
             name = _member_name(info)
@@ -265,6 +271,8 @@ def _read_table(path: Path, crs_override, encoding_override) -> list[_Layer]:
     try:
         if path.suffix.lower() == ".xlsx":
             safe_open.sniff(path)
+            with zipfile.ZipFile(path) as zf:  # an .xlsx is a zip: the same limits before openpyxl unpacks it
+                _zip_sizes_checked(zf, path)
             table, encoding = pd.read_excel(path, dtype=object), "xlsx"
         else:
             text, encoding = decode_text(path.read_bytes(), encoding_override, source=path.name)

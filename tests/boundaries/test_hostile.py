@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import zipfile
 
 import geopandas as gpd
 import pyogrio
@@ -184,3 +185,14 @@ def test_a_geopackage_of_only_an_attribute_table_is_refused_naming_it(capsys, tm
     assert "该报送既没有界线也没有界桩（找到的图层：江西省.gpkg:界桩属性 (table)）" in zh["message"]
     assert _stored(db_url) == 0
 
+
+
+def test_an_xlsx_that_unpacks_to_a_zip_bomb_is_refused_before_reading(capsys, tmp_path, jx_markers):
+    path = tmp_path / "界桩成果表.xlsx"
+    table = gpd.pd.DataFrame({"界桩编号": jx_markers["marker_id"], "经度": jx_markers.geometry.x,
+                              "纬度": jx_markers.geometry.y})
+    table.to_excel(path, index=False)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/media/padding.bin", b"\0" * (64 << 20))
+    issue = _refused(capsys, tmp_path / "q.gpkg", path, command="check", lang="en")
+    assert "zip bomb" in issue["message"]
