@@ -15,6 +15,7 @@ import io
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -159,7 +160,7 @@ def _safe_extract(archive: Path, target: Path) -> list[Path]:
                 with zf.open(info) as src, dest.open("wb") as dst:
                     while block := src.read(1 << 20):
                         dst.write(block)
-            except (zipfile.BadZipFile, OSError, EOFError) as err:
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:  # zlib: a damaged entry
                 raise InputError(f"{archive.name}: entry {name!r} cannot be unpacked ({err}); pack the "
                                  "files again", file=archive.name, feature=name,
                                  message_zh=f"{archive.name}：条目 {name!r} 无法解压（{err}）；请重新打包"
