@@ -196,3 +196,20 @@ def test_an_xlsx_that_unpacks_to_a_zip_bomb_is_refused_before_reading(capsys, tm
         z.writestr("xl/media/padding.bin", b"\0" * (64 << 20))
     issue = _refused(capsys, tmp_path / "q.gpkg", path, command="check", lang="en")
     assert "zip bomb" in issue["message"]
+
+
+def test_a_vrt_disguised_inside_a_zip_is_refused(capsys, tmp_path):
+    archive = tmp_path / "江西.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("江西省界桩.gpkg", vrt("CSV:/etc/passwd"))
+    issue = _refused(capsys, tmp_path / "q.gpkg", archive, command="check", lang="en", file="江西省界桩.gpkg")
+    assert "is not a GeoPackage" in issue["message"]
+
+
+@pytest.mark.parametrize("command", ["names", "divisions"])
+def test_the_gazetteer_import_refuses_a_disguised_vrt(capsys, tmp_path, http_server, command):
+    url, hits = http_server
+    before = len(hits())
+    path = _disguise(tmp_path, "names.geojson", vrt(f"/vsicurl/{url}/markers.csv"))
+    code, _ = run_cli(capsys, "--db", tmp_path / "q.gpkg", command, "import", path)
+    assert code == 2 and len(hits()) == before
