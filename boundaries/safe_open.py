@@ -10,6 +10,7 @@ vector file of a submission (and of a gazetteer import) is opened here, and only
 * GDAL is then told which driver to use (``GPKG:`` and ``GeoJSON:`` connection prefixes; a ``.shp``
   with the ESRI header is claimed by no driver before ESRI Shapefile), so no other driver can claim it;
 * paths naming GDAL's virtual file systems (``/vsi…``) or URLs are refused;
+* a GeoJSON "link" CRS (which GDAL fetches from its ``href``) is refused;
 * GDAL's network access through ``/vsicurl/`` and its HTTP client is switched off for the process
   (quhua never reads anything over the network with GDAL).
 
@@ -20,6 +21,7 @@ tests/boundaries/test_hostile.py).
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -91,6 +93,22 @@ def sniff(path: Path) -> None:
                          f"a real {suffix} file", file=path.name,
                          message_zh=f"{path.name}：文件名以 {suffix} 结尾，但内容不是{what_zh}（而是其他类型，"
                                     f"如 GDAL VRT 或文本），已拒收；请重新导出为真正的 {suffix} 文件")
+    if suffix in (".geojson", ".json"):
+        _refuse_crs_link(path)
+
+
+#: A GeoJSON 2008 "link" CRS, which GDAL fetches from its href (tested: it does, to any URL).
+_CRS_LINK = re.compile(rb'"crs"\s*:\s*\{.{0,2000}?"type"\s*:\s*"link"', re.IGNORECASE | re.DOTALL)
+
+
+def _refuse_crs_link(path: Path) -> None:
+    """Refuse a GeoJSON whose CRS is a link: GDAL would fetch it (a URL of the sender's choice)."""
+    if _CRS_LINK.search(path.read_bytes()):
+        raise InputError(f"{path.name}: the GeoJSON names its coordinate system by a link (\"crs\": {{\"type\": "
+                         "\"link\"}}), which is not fetched — refused; save it with EPSG:4490 or EPSG:4326 "
+                         "(RFC 7946, no crs member)", rule="dataset.crs_unsupported", file=path.name,
+                         message_zh=f"{path.name}：GeoJSON 用链接指定坐标系（\"crs\": {{\"type\": \"link\"}}），"
+                                    "不会去获取，已拒收；请以 EPSG:4490 或 EPSG:4326 另存（RFC 7946，不含 crs 成员）")
 
 
 def gdal_message(err: Exception) -> str:

@@ -85,13 +85,15 @@ def test_a_gdalg_pipeline_named_geojson_is_not_run(capsys, tmp_path, http_server
 def test_a_geojson_crs_link_fetches_nothing(capsys, tmp_path, http_server):
     url, hits = http_server
     before = len(hits())
-    doc = {"type": "FeatureCollection", "crs": {"type": "link", "properties": {"href": f"{url}/crs.prj"}},
+    doc = {"type": "FeatureCollection", "crs": {"properties": {"href": f"{url}/crs.prj"}, "type": "link"},
            "features": [{"type": "Feature", "properties": {"JZBH": "3643001Q"},
                          "geometry": {"type": "Point", "coordinates": [114.0, 28.0]}}]}
     path = tmp_path / "markers.geojson"
     path.write_text(json.dumps(doc))
-    run_cli(capsys, "--db", tmp_path / "q.gpkg", "check", "--province", "360000", "--json", path)
+    code, report = run_cli(capsys, "--db", tmp_path / "q.gpkg", "check", "--province", "360000", "--json", path)
     assert len(hits()) == before
+    assert code == 2 and report["issues"][0]["rule"] == "dataset.crs_unsupported"
+    assert "坐标系" in report["issues"][0]["message"]
 
 
 def test_a_real_geopackage_cannot_make_gdal_read_another_file(capsys, tmp_path, jx_lines):
