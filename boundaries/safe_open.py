@@ -11,8 +11,8 @@ vector file of a submission (and of a gazetteer import) is opened here, and only
   with the ESRI header is claimed by no driver before ESRI Shapefile), so no other driver can claim it;
 * paths naming GDAL's virtual file systems (``/vsi…``) or URLs are refused;
 * a GeoJSON "link" CRS (which GDAL fetches from its ``href``) is refused;
-* GDAL's network access through ``/vsicurl/`` and its HTTP client is switched off for the process
-  (quhua never reads anything over the network with GDAL).
+* GDAL's network access through ``/vsicurl/`` and its HTTP client is switched off while they are read
+  (quhua never reads input over the network with GDAL).
 
 The GPKG, GeoJSON and Shapefile drivers read no file other than the dataset and its sidecars; a
 GeoPackage's SQLite ``VirtualOGR`` tables are unavailable in the GPKG driver (tested in
@@ -21,7 +21,9 @@ tests/boundaries/test_hostile.py).
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -38,7 +40,9 @@ _GDAL_HARDENING = {
     "GDAL_HTTP_TIMEOUT": "1",
     "GDAL_VRT_ENABLE_PYTHON": "NO",
 }
-_hardened = False
+_guard = threading.Lock()
+_guarded = 0  # untrusted opens under way (the options are on while there is one)
+_saved: dict[str, str | None] = {}
 
 _SQLITE = b"SQLite format 3\x00"
 _SHAPE_FILE_CODE = b"\x00\x00\x27\x0a"  # 9994, big-endian
@@ -51,14 +55,26 @@ _KINDS = {".gpkg": ("a GeoPackage (SQLite database)", "GeoPackage（SQLite 数�
 _DRIVER_PREFIX = {".gpkg": "GPKG:", ".geojson": "GeoJSON:", ".json": "GeoJSON:", ".shp": ""}
 
 
-def _harden() -> None:
-    """Switch GDAL's network access off, once for the process (config options are process-wide)."""
-    global _hardened
-    if not _hardened:
-        import pyogrio
+@contextlib.contextmanager
+def _hardened():
+    """GDAL's network access off while any untrusted file is being opened (config options are process-wide,
+    so they are set by the first concurrent open and restored by the last); GDAL used elsewhere in the
+    process, e.g. the tests' OAPIF client, keeps its own settings otherwise."""
+    import pyogrio
 
-        pyogrio.set_gdal_config_options(_GDAL_HARDENING)
-        _hardened = True
+    global _guarded
+    with _guard:
+        if _guarded == 0:
+            _saved.update({key: pyogrio.get_gdal_config_option(key) for key in _GDAL_HARDENING})
+            pyogrio.set_gdal_config_options(_GDAL_HARDENING)
+        _guarded += 1
+    try:
+        yield
+    finally:
+        with _guard:
+            _guarded -= 1
+            if _guarded == 0:
+                pyogrio.set_gdal_config_options(dict(_saved))
 
 
 def _looks_like(suffix: str, head: bytes) -> bool:
@@ -120,7 +136,6 @@ def gdal_message(err: Exception) -> str:
 def _connection(path: Path) -> str:
     """The GDAL connection string that opens ``path`` (checked by :func:`sniff`) with its one driver."""
     sniff(path)
-    _harden()
     prefix = _DRIVER_PREFIX.get(Path(path).suffix.lower())
     if prefix is None:
         raise InputError(f"{Path(path).name}: not a vector file quhua reads (.shp, .gpkg, .geojson)",
@@ -133,7 +148,8 @@ def list_layers(path: Path) -> list[tuple[str, str | None]]:
     """``(name, geometry type or None)`` of every layer of a vector file, opened only by its own driver."""
     import pyogrio
 
-    return [(str(name), kind) for name, kind in pyogrio.list_layers(_connection(path))]
+    with _hardened():
+        return [(str(name), kind) for name, kind in pyogrio.list_layers(_connection(path))]
 
 
 def read_vector(path: Path, layer: str | None = None, encoding: str | None = None):
@@ -147,6 +163,6 @@ def read_vector(path: Path, layer: str | None = None, encoding: str | None = Non
     kwargs = {"layer": layer} if layer is not None else {}
     if encoding:
         kwargs["encoding"] = encoding
-    with warnings.catch_warnings():
+    with _hardened(), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes on e.g. missing .prj
         return pyogrio.read_dataframe(_connection(path), **kwargs)
