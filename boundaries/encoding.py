@@ -68,9 +68,11 @@ def raw_dbf_strings(dbf: Path) -> tuple[int, list[bytes]]:
                          rule="dataset.unreadable", file=dbf.name,
                          message_zh=f"{dbf.name}：.dbf 文件不完整（仅 {len(data)} 字节）；请重新导出")
     n_records, header_len, record_len = struct.unpack_from("<IHH", data, 4)
+    # never trust the header's sizes beyond the bytes there are (a lying count made this loop for hours)
+    n_records = min(n_records, max(len(data) - header_len, 0) // max(record_len, 1))
     fields, offset, pos = [], 1, 32  # each record starts with a deletion flag byte
     names: list[bytes] = []
-    while pos + 32 <= header_len and data[pos] != 0x0D:
+    while pos + 32 <= min(header_len, len(data)) and data[pos] != 0x0D:
         name = data[pos:pos + 11].split(b"\0", 1)[0]
         kind, length = chr(data[pos + 11]), data[pos + 16]
         names.append(name)

@@ -14,8 +14,8 @@ import hashlib
 import io
 import stat
 import tempfile
-import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 
 from boundaries import crs as crs_mod
+from boundaries import safe_open
 from boundaries.encoding import decode_text, detect_dbf_encoding, shapefile_part
 from boundaries.errors import InputError
 from boundaries.fields import (
@@ -44,6 +45,7 @@ from boundaries.model import (
     SourceFile,
     Submission,
 )
+from boundaries.shapefiles import check_shapefile
 
 __all__ = ["PROVINCES", "ZIP_LIMITS", "check_province", "read_submission"]
 
@@ -106,6 +108,25 @@ def _member_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
+def _zip_sizes_checked(zf: zipfile.ZipFile, archive: Path) -> list[zipfile.ZipInfo]:
+    """The entries of a zip (also an .xlsx), refused if they are too many or unpack too far (a zip bomb)."""
+    infos = zf.infolist()
+    if len(infos) > ZIP_LIMITS["entries"]:
+        raise InputError(f"{archive.name}: {len(infos)} entries (limit {ZIP_LIMITS['entries']}); "
+                         "send the boundary files only", file=archive.name,
+                         message_zh=f"{archive.name}：含 {len(infos)} 个文件（上限 {ZIP_LIMITS['entries']}"
+                                    " 个）；请只打包界线、界桩文件")
+    total = sum(i.file_size for i in infos)
+    packed = sum(max(i.compress_size, 1) for i in infos)
+    if total > ZIP_LIMITS["total_bytes"] or (total > ZIP_LIMITS["ratio"] * packed and total > 1 << 24):
+        raise InputError(f"{archive.name}: unpacks to {total / 1e6:.0f} MB from {packed / 1e6:.1f} MB — "
+                         "refused as a possible zip bomb; send the shapefiles themselves",
+                         file=archive.name,
+                         message_zh=f"{archive.name}：{packed / 1e6:.1f} MB 解压后达 {total / 1e6:.0f} MB，"
+                                    "疑为压缩炸弹，已拒收；请直接上传 shapefile 文件")
+    return infos
+
+
 def _safe_extract(archive: Path, target: Path) -> list[Path]:
     """Unpack a zip, refusing entries that climb out of the folder, links and zip bombs."""
     try:
@@ -115,20 +136,7 @@ def _safe_extract(archive: Path, target: Path) -> list[Path]:
                          file=archive.name,
                          message_zh=f"{archive.name}：无法读取的 zip 压缩包（{err}）；请重新打包") from err
     with zf:
-        infos = zf.infolist()
-        if len(infos) > ZIP_LIMITS["entries"]:
-            raise InputError(f"{archive.name}: {len(infos)} entries (limit {ZIP_LIMITS['entries']}); "
-                             "send the boundary files only", file=archive.name,
-                             message_zh=f"{archive.name}：含 {len(infos)} 个文件（上限 {ZIP_LIMITS['entries']}"
-                                        " 个）；请只打包界线、界桩文件")
-        total = sum(i.file_size for i in infos)
-        packed = sum(max(i.compress_size, 1) for i in infos)
-        if total > ZIP_LIMITS["total_bytes"] or (total > ZIP_LIMITS["ratio"] * packed and total > 1 << 24):
-            raise InputError(f"{archive.name}: unpacks to {total / 1e6:.0f} MB from {packed / 1e6:.1f} MB — "
-                             "refused as a possible zip bomb; send the shapefiles themselves",
-                             file=archive.name,
-                             message_zh=f"{archive.name}：{packed / 1e6:.1f} MB 解压后达 {total / 1e6:.0f} MB，"
-                                        "疑为压缩炸弹，已拒收；请直接上传 shapefile 文件")
+        infos = _zip_sizes_checked(zf, archive)
         out = []
         for info in infos:
             name = _member_name(info)
@@ -152,7 +160,7 @@ def _safe_extract(archive: Path, target: Path) -> list[Path]:
                 with zf.open(info) as src, dest.open("wb") as dst:
                     while block := src.read(1 << 20):
                         dst.write(block)
-            except (zipfile.BadZipFile, OSError, EOFError) as err:
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:  # zlib: a damaged entry
                 raise InputError(f"{archive.name}: entry {name!r} cannot be unpacked ({err}); pack the "
                                  "files again", file=archive.name, feature=name,
                                  message_zh=f"{archive.name}：条目 {name!r} 无法解压（{err}）；请重新打包"
@@ -202,35 +210,11 @@ def _expand(paths: list[Path], stack: contextlib.ExitStack) -> tuple[list[Path],
 
 
 # -- reading each kind of file ----------------------------------------------------------------------------
-def _check_shapefile(shp: Path) -> None:
-    for suffix, role, role_zh in ((".shx", "index", "索引文件"), (".dbf", "attribute table", "属性表")):
-        if shapefile_part(shp, suffix) is None:
-            raise InputError(f"{shp.name}: the {role} {shp.stem}{suffix} is missing beside it; a shapefile "
-                             f"is several files — send {shp.stem}.shp, .shx, .dbf and .prj together "
-                             "(or zip them)", file=shp.name,
-                             message_zh=f"{shp.name}：同目录下缺少{role_zh} {shp.stem}{suffix}；shapefile "
-                                        f"由多个文件组成，请将 {shp.stem}.shp、.shx、.dbf 和 .prj 一并提交"
-                                        "（或打包成 zip）")
-    data = shp.read_bytes()[:100]
-    declared = int.from_bytes(data[24:28], "big") * 2 if len(data) >= 28 else -1
-    actual = shp.stat().st_size
-    if len(data) < 100 or data[:4] != b"\x00\x00\x27\x0a" or declared != actual:
-        raise InputError(f"{shp.name}: the file is truncated or damaged (header says {declared} bytes, "
-                         f"the file has {actual}); copy or export it again", file=shp.name,
-                         message_zh=f"{shp.name}：文件不完整或已损坏（文件头记载 {declared} 字节，实际 "
-                                    f"{actual} 字节）；请重新拷贝或导出")
-
-
 def _read_vector(path: Path, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
-    import pyogrio
-
-    kwargs = {"layer": layer} if layer is not None else {}
-    if encoding:
-        kwargs["encoding"] = encoding
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes on e.g. missing .prj
-            return pyogrio.read_dataframe(path, **kwargs)
+        return safe_open.read_vector(path, layer, encoding)
+    except InputError:
+        raise
     except UnicodeDecodeError as err:
         raise InputError(f"{path.name}: field names or values do not decode as {encoding or 'UTF-8'} ({err}); "
                          "UTF-8 shapefiles cut Chinese field names longer than 3 characters mid-character — "
@@ -241,9 +225,9 @@ def _read_vector(path: Path, layer: str | None, encoding: str | None) -> gpd.Geo
                                     "另存为 GBK 编码，或改用拼音首字母字段名（JXDM、JZBH …），或用 --encoding "
                                     "指定编码") from err
     except Exception as err:  # pyogrio raises its own DataSourceError/DataLayerError and GDAL errors
-        raise InputError(f"{path.name}: GDAL cannot read it ({str(err).strip()[:200]}); export the file "
+        raise InputError(f"{path.name}: GDAL cannot read it ({safe_open.gdal_message(err)}); export the file "
                          "again", file=path.name,
-                         message_zh=f"{path.name}：GDAL 无法读取（{str(err).strip()[:200]}）；请重新导出该文件"
+                         message_zh=f"{path.name}：GDAL 无法读取（{safe_open.gdal_message(err)}）；请重新导出该文件"
                          ) from err
 
 
@@ -256,21 +240,21 @@ def _layer_epsg(path: Path, frame: gpd.GeoDataFrame, crs_override: int | None) -
 
 
 def _read_shapefile(path: Path, crs_override, encoding_override) -> list[_Layer]:
-    _check_shapefile(path)
+    check_shapefile(path)
     encoding, _how = detect_dbf_encoding(path, encoding_override)
     frame = _read_vector(path, None, encoding)
     return [_Layer(frame, path.name, encoding, _layer_epsg(path, frame, crs_override))]
 
 
 def _read_geopackage(path: Path, crs_override, encoding_override) -> list[_Layer]:
-    import pyogrio
-
     try:
-        names = [name for name, geometry_type in pyogrio.list_layers(path) if geometry_type]
+        names = [name for name, geometry_type in safe_open.list_layers(path) if geometry_type]
+    except InputError:
+        raise
     except Exception as err:
-        raise InputError(f"{path.name}: not a readable GeoPackage ({str(err).strip()[:200]})",
+        raise InputError(f"{path.name}: not a readable GeoPackage ({safe_open.gdal_message(err)})",
                          file=path.name,
-                         message_zh=f"{path.name}：无法读取的 GeoPackage（{str(err).strip()[:200]}）") from err
+                         message_zh=f"{path.name}：无法读取的 GeoPackage（{safe_open.gdal_message(err)}）") from err
     layers = []
     for name in names:
         frame = _read_vector(path, name, None)
@@ -287,6 +271,9 @@ def _read_table(path: Path, crs_override, encoding_override) -> list[_Layer]:
     """A marker table (界桩成果表): coordinates from lon/lat columns, or x/y with --crs."""
     try:
         if path.suffix.lower() == ".xlsx":
+            safe_open.sniff(path)
+            with zipfile.ZipFile(path) as zf:  # an .xlsx is a zip: the same limits before openpyxl unpacks it
+                _zip_sizes_checked(zf, path)
             table, encoding = pd.read_excel(path, dtype=object), "xlsx"
         else:
             text, encoding = decode_text(path.read_bytes(), encoding_override, source=path.name)
@@ -488,6 +475,8 @@ def read_submission(paths: list[Path], province: str, *, crs: str | None = None,
             crss.append(f"EPSG:{epsg}")
             submission.layers.append({"source": layer.source, "layer": kind, "features": len(frame),
                                       "encoding": layer.encoding, "crs": f"EPSG:{epsg}"})
+        if not any(len(frame) for frames in parts.values() for frame in frames):
+            _refuse_empty(files)
     if parts["lines"]:
         submission.lines = _concat(parts["lines"])
     if parts["markers"]:
@@ -495,6 +484,24 @@ def read_submission(paths: list[Path], province: str, *, crs: str | None = None,
     submission.encoding = ", ".join(dict.fromkeys(encodings))
     submission.declared_crs = ", ".join(dict.fromkeys(crss))
     return submission
+
+
+def _refuse_empty(files: list[Path]) -> None:
+    """Refuse a submission with neither line nor marker, naming the layers its files do hold."""
+    found = []
+    for path in files:
+        if path.suffix.lower() == ".gpkg":
+            found += [f"{path.name}:{name} ({kind or 'table'})" for name, kind in safe_open.list_layers(path)]
+        else:
+            found.append(path.name)
+    listed = ", ".join(found) or "none"
+    name = files[0].name if len(files) == 1 else None
+    where, where_zh = (f"{name}: ", f"{name}：") if name else ("", "")
+    raise InputError(f"{where}the submission holds no boundary line and no marker (layers found: {listed}); send the "
+                     "line layer (LineString) and/or the marker layer (Point) or marker table",
+                     file=name,
+                     message_zh=f"{where_zh}该报送既没有界线也没有界桩（找到的图层：{listed if found else '无'}）；"
+                                "请提交界线图层（LineString）和/或界桩图层（Point）或界桩成果表")
 
 
 def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:

@@ -25,6 +25,7 @@ import shapely
 from boundaries.crs import CHINA_BOUNDS
 from boundaries.encoding import decode_text
 from boundaries.errors import InputError
+from boundaries.safe_open import read_vector
 from placenames.errors import ImportRowsError, PlacenamesError, RowProblem
 from placenames.model import CLASSES, NameRecord, division_level, valid_code
 from placenames.romanize import has_chinese, romanize
@@ -187,7 +188,7 @@ def _table_rows(path: Path, fmt: str) -> list[tuple[int, dict]]:
 def _read_layer(path: Path) -> gpd.GeoDataFrame:
     """A GDAL vector file in EPSG:4490, or a PlacenamesError saying why it cannot be used."""
     try:
-        frame = gpd.read_file(path)
+        frame = read_vector(path)  # only by the driver its extension allows (issue 12)
     except Exception as err:  # GDAL's errors (pyogrio's DataSourceError …): the file cannot be used
         raise PlacenamesError(f"{path.name}: GDAL cannot read it ({err})", file=path.name,
                               message_zh=f"{path.name}：GDAL 无法读取（{err}）") from err
