@@ -382,15 +382,10 @@ def _to_storage(geometry: gpd.GeoSeries, epsg: int, source: str, province: str,
                                         f"中国境内{hint_zh}")
     if epsg in crs_mod.GEOGRAPHIC:
         return gpd.GeoSeries(np.asarray(geometry.values, dtype=object), crs=STORAGE_CRS)
-    forward = crs_mod.transformer(epsg, 4490)
-    lon, lat = forward.transform(coords[:, 0], coords[:, 1])
-    _check_zone_use(epsg, coords, np.asarray(lon), np.asarray(lat), source, province, issues)
-
-    def project(xy: np.ndarray) -> np.ndarray:
-        lon, lat = forward.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([lon, lat])
-
-    return gpd.GeoSeries(shapely.transform(geometry.values, project), crs=STORAGE_CRS)
+    lonlat = np.column_stack(crs_mod.transformer(epsg, 4490).transform(coords[:, 0], coords[:, 1]))
+    _check_zone_use(epsg, coords, lonlat[:, 0], lonlat[:, 1], source, province, issues)
+    # shapely.transform hands over all coordinates at once, in get_coordinates' order: projected above
+    return gpd.GeoSeries(shapely.transform(geometry.values, lambda xy: lonlat), crs=STORAGE_CRS)
 
 
 def _check_zone_use(epsg: int, coords: np.ndarray, lon: np.ndarray, lat: np.ndarray, source: str,
