@@ -197,12 +197,43 @@ def config() -> None:
 
 
 @config.command("show")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def config_show(config_file) -> None:
-    """Print the effective configuration (defaults, or FILE merged over them) as TOML."""
-    from boundaries.config import load_config
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Show FILE merged over the defaults instead of what the database holds.")
+@click.option("--province", metavar="CODE", help="The configuration in force for this province (default: "
+              "the one for all provinces).")
+@pass_context
+def config_show(obj: CliContext, config_file, province) -> None:
+    """Print the configuration in force as TOML: the one the database holds for the province (or for all
+    provinces), else the defaults; with --config, FILE merged over the defaults. Checks and browser
+    uploads use the same."""
+    from boundaries.pipeline import config_in_force
+    from boundaries.readers import check_province
+    from boundaries.store import ALL_PROVINCES
 
-    click.echo(load_config(config_file).to_toml())
+    code = check_province(province) if province else ALL_PROVINCES
+    with obj.store() as store:
+        click.echo(config_in_force(store, code, config_file).to_toml())
+
+
+@config.command("set")
+@click.argument("config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--province", metavar="CODE", help="Only for this province (default: for all provinces).")
+@click.option("--user", default=lambda: getpass.getuser(), show_default="login name", help="Recorded as who set it.")
+@pass_context
+def config_set(obj: CliContext, config_file, province, user) -> None:
+    """Store FILE (validated; TOML as `quhua config show` prints it) in the database as the configuration
+    in force, for one province or for all; `check`, `ingest` and browser uploads then use it."""
+    from boundaries.config import load_config
+    from boundaries.readers import check_province
+    from boundaries.store import ALL_PROVINCES
+
+    code = check_province(province) if province else ALL_PROVINCES
+    text = load_config(config_file).to_toml()  # validated and complete: later defaults cannot shift it
+    with obj.store() as store:
+        store.write_config(code, text, user=user)
+    everywhere = code == ALL_PROVINCES
+    click.echo(f"{config_file} stored in {obj.db} for {'all provinces' if everywhere else code}" if obj.lang == "en"
+               else f"已将 {config_file} 存入 {obj.db}，适用于{'全部省份' if everywhere else code}")
 
 
 def _not_yet(name: str, issue: str, issue_zh: str) -> click.Command:

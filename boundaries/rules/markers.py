@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from boundaries.config import DEFAULT_MARKER_ID_PATTERN
-from boundaries.crs import CHINA_BOUNDS, gauss_kruger, implausible, transformer
+from boundaries.crs import CHINA_BOUNDS, candidate_zones, gauss_kruger, implausible, transformer
 from boundaries.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 from boundaries.model import Issue
 from boundaries.rules import CheckContext, rule
@@ -471,23 +471,6 @@ def _declared_epsg(ctx: CheckContext) -> np.ndarray:
     return sub.markers["source_file"].map(by_source).fillna(fallback).to_numpy(dtype=int)
 
 
-def _candidate_zones(epsg: np.ndarray, lon: np.ndarray, easting: np.ndarray) -> np.ndarray:
-    """Per marker, up to two zones its declared X/Y should be in (0: none): the declared Gauss-Krüger
-    zone; for geographic data the zone an 8-digit easting names by its prefix, else the 3° and the 6°
-    zone of the longitude."""
-    out = np.zeros((len(epsg), 2), dtype=int)
-    declared = (epsg >= 4491) & (epsg <= 4554)
-    out[declared, 0] = epsg[declared]
-    prefix = np.floor(np.nan_to_num(easting) / 1_000_000).astype(int)
-    named = ~declared & (easting >= 1_000_000)
-    out[named & (prefix >= 25) & (prefix <= 45), 0] = 4513 + prefix[named & (prefix >= 25) & (prefix <= 45)] - 25
-    out[named & (prefix >= 13) & (prefix <= 23), 0] = 4491 + prefix[named & (prefix >= 13) & (prefix <= 23)] - 13
-    plain = ~declared & ~named
-    out[plain, 0] = 4534 + np.clip(np.round(lon[plain] / 3.0), 25, 45).astype(int) - 25
-    out[plain, 1] = 4502 + np.clip(np.floor(lon[plain] / 6.0) + 1, 13, 23).astype(int) - 13
-    return out
-
-
 def _xy_gaps(lonlat: np.ndarray, northing: np.ndarray, easting: np.ndarray, zones: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Metres between each geometry and its declared (X northing, Y easting), as given and swapped, in the
@@ -589,7 +572,7 @@ def _declared_findings(ctx: CheckContext, tolerance_m: float, explain_m: float) 
             if g > tolerance_m and _name(ctx, k) not in skip:
                 out.append((int(k), "lonlat", float(g), bool(s <= tolerance_m), 0))
         has_xy = usable[np.isfinite(x[usable]) & np.isfinite(y[usable])]
-        zones = _candidate_zones(epsg[has_xy], lonlat[has_xy, 0], y[has_xy])
+        zones = candidate_zones(epsg[has_xy], lonlat[has_xy, 0], y[has_xy], ctx.submission.province)
         gap, swapped, zone = _xy_gaps(lonlat[has_xy], x[has_xy], y[has_xy], zones)
         for n in np.flatnonzero(gap > tolerance_m):
             k = int(has_xy[n])

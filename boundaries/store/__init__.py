@@ -12,6 +12,9 @@ server database. Both keep the same layers:
     the findings of every accepted submission's report, as points.
 ``submissions``
     one record per accepted submission: province, user, time, files and checksums, counts, report.
+``qa_config``
+    the QA configuration in force (TOML, as ``quhua config show`` prints it), per province or for all
+    (province ``000000``); each ``quhua config set`` adds a row, the newest is in force.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import pandas as pd
 
 from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
 
-__all__ = ["DESCRIPTIONS", "LAYERS", "SCHEMA", "Store", "default_url", "empty_layer", "open_store"]
+__all__ = ["ALL_PROVINCES", "DESCRIPTIONS", "LAYERS", "SCHEMA", "Store", "default_url", "empty_layer", "open_store"]
 
 #: Layers that ``read_layer`` and ``quhua export`` know.
 LAYERS = ("lines", "markers", "issues", "submissions")
@@ -46,9 +49,13 @@ SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
                            "accepted": "INTEGER", "encoding": "TEXT", "crs": "TEXT", "files": "TEXT",
                            "lines": "INTEGER", "markers": "INTEGER", "errors": "INTEGER",
                            "warnings": "INTEGER", "report": "TEXT"}),
+    "qa_config": (None, {"province": "TEXT", "user": "TEXT", "created_at": "DATETIME", "toml": "TEXT"}),
 }
 DESCRIPTIONS = {"lines": "行政区域界线 boundary lines", "markers": "界桩 boundary markers",
-                 "issues": "质检问题 QA issues", "submissions": "入库记录 submissions"}
+                 "issues": "质检问题 QA issues", "submissions": "入库记录 submissions",
+                "qa_config": "质检配置 QA configuration"}
+#: The ``qa_config`` province meaning "every province without its own".
+ALL_PROVINCES = "000000"
 
 
 def empty_layer(layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
@@ -94,6 +101,15 @@ class Store(ABC):
         submissions of that province; otherwise nothing is written. Returns the report and the new
         submission id (None when not stored).
         """
+
+    @abstractmethod
+    def read_config(self, province: str) -> dict | None:
+        """The stored QA configuration in force for ``province``: its own, else the one for all provinces
+        (:data:`ALL_PROVINCES`), as ``{"province", "user", "created_at", "toml"}``; None when none is stored."""
+
+    @abstractmethod
+    def write_config(self, province: str, toml: str, *, user: str) -> None:
+        """Store ``toml`` as the configuration in force for ``province`` (or :data:`ALL_PROVINCES`)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

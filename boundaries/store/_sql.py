@@ -21,7 +21,7 @@ import shapely
 
 from boundaries.errors import StoreError
 from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
-from boundaries.store import LAYERS, SCHEMA, Checker, Store, empty_layer
+from boundaries.store import ALL_PROVINCES, LAYERS, SCHEMA, Checker, Store, empty_layer
 
 __all__ = ["KILL_POINTS", "SqlStore", "kill_point", "now_utc"]
 
@@ -100,6 +100,22 @@ class SqlStore(Store):
             out = out[out.intersects(shapely.box(*bbox))]
         return out.reset_index(drop=True)
 
+    # -- QA configuration -------------------------------------------------------------------------
+    def read_config(self, province):
+        if not self.exists() or not self._has_config_table():
+            return None
+        rows = self._fetchall(
+            f'SELECT province, "user", {self._select_column("created_at", "DATETIME")}, toml FROM qa_config '
+            "WHERE province IN (?, ?) ORDER BY province = ? DESC, fid DESC LIMIT 1",
+            [province, ALL_PROVINCES, province])
+        return dict(zip(("province", "user", "created_at", "toml"), rows[0], strict=True)) if rows else None
+
+    def write_config(self, province, toml, *, user):
+        self.init()  # idempotent: adds qa_config to a database made before it existed
+        with self._write_transaction(None):
+            self._execute('INSERT INTO qa_config (province, "user", created_at, toml) VALUES (?, ?, ?, ?)',
+                          [province, user, now_utc(), toml])
+
     # -- writing ----------------------------------------------------------------------------------
     def ingest(self, submission: Submission, checker: Checker, *, user: str):
         if not self.exists():
@@ -167,6 +183,9 @@ class SqlStore(Store):
         self._insert_rows("issues", columns, rows)
 
     # -- backend hooks ----------------------------------------------------------------------------
+    @abstractmethod
+    def _has_config_table(self) -> bool: ...
+
     @abstractmethod
     def _fetchall(self, sql: str, params: list) -> list[tuple]: ...
 

@@ -77,6 +77,9 @@ class GeoPackageStore(SqlStore):
         self.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- hooks of SqlStore ------------------------------------------------------------------------
+    def _has_config_table(self):
+        return gpkg.has_table(self.connection(), "qa_config")
+
     def _fetchall(self, sql, params):
         return self.connection().execute(sql, params).fetchall()
 

@@ -34,21 +34,23 @@ def column_definitions(columns: dict[str, str], text: str = "text") -> str:
     return "".join(f', "{c}" {types[t]}' for c, t in columns.items())
 
 
-def _create_layers() -> list[str]:
+def _create_layers(*layers: str) -> list[str]:
     statements = []
-    for layer, (geometry_type, columns) in SCHEMA.items():
+    for layer in layers:
+        geometry_type, columns = SCHEMA[layer]
         cols = column_definitions(columns)
         geom = f", geom geometry({geometry_type}, {SRID})" if geometry_type else ""
         statements.append(f'CREATE TABLE IF NOT EXISTS "{layer}" (fid bigserial PRIMARY KEY{geom}{cols})')
         if geometry_type:
             statements.append(f'CREATE INDEX IF NOT EXISTS "{layer}_geom_gist" ON "{layer}" USING gist (geom)')
     statements += [f'CREATE INDEX IF NOT EXISTS "{t}_current" ON "{t}" (status, province)'
-                   for t in ("lines", "markers")]
+                   for t in ("lines", "markers") if t in layers]
     return statements
 
 
 #: Schema version → the statements that bring the previous version to it.
-MIGRATIONS: dict[int, list[str]] = {1: _create_layers()}
+MIGRATIONS: dict[int, list[str]] = {1: _create_layers("lines", "markers", "issues", "submissions"),
+                                    2: _create_layers("qa_config")}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -127,6 +129,9 @@ class PostgisStore(SqlStore):
                     what_zh=f"{self.url} 的结构版本为")
 
     # -- hooks of SqlStore ------------------------------------------------------------------------
+    def _has_config_table(self):
+        return bool(self.connection().execute("SELECT to_regclass('qa_config') IS NOT NULL").fetchone()[0])
+
     @staticmethod
     def _sql(sql: str) -> str:
         return sql.replace("?", "%s")
@@ -147,10 +152,10 @@ class PostgisStore(SqlStore):
         return self.connection().execute(self._sql(sql) + " RETURNING fid", params).fetchone()[0]
 
     @contextmanager
-    def _write_transaction(self, submission: Submission):
+    def _write_transaction(self, submission: Submission | None):
         con = self.connection()
         with con.transaction():
-            for prefix in _provinces_touched(submission):
+            for prefix in _provinces_touched(submission) if submission is not None else []:
                 con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_NAMESPACE, int(prefix)))
             yield
 

@@ -34,7 +34,8 @@ def store(db_url):
 def test_init_makes_a_geopackage_gdal_opens(db):
     open_store(str(db)).init()  # idempotent
     layers = {name: kind for name, kind in pyogrio.list_layers(db)}
-    assert layers == {"lines": "MultiLineString", "markers": "Point", "issues": "Point", "submissions": None}
+    assert layers == {"lines": "MultiLineString", "markers": "Point", "issues": "Point", "submissions": None,
+                      "qa_config": None}
     for layer in ("lines", "markers", "issues"):
         info = pyogrio.read_info(db, layer=layer)
         assert info["crs"] == "EPSG:4490"
