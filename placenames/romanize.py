@@ -37,7 +37,7 @@ import unicodedata
 from functools import cache, lru_cache
 from pathlib import Path
 
-__all__ = ["GENERICS", "initials", "initials_of", "pinyin_key", "romanize", "split_name"]
+__all__ = ["GENERICS", "homophone_keys", "initials", "initials_of", "pinyin_key", "romanize", "split_name"]
 
 #: Generic parts (通名), longest first so that 自治县 wins over 县.
 GENERICS = sorted([
@@ -253,6 +253,28 @@ def pinyin_key(text: str) -> str:
     text = re.sub("[üǖǘǚǜ]", "v", text.lower()).replace("u:", "v")
     text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
     return re.sub(r"[^a-z]", "", text)
+
+
+def homophone_keys(text: str, most: int = 8) -> list[str]:
+    """Search keys (:func:`pinyin_key`) of every way ``text`` may be read: the pinyin of each character
+    without tones, each reading of a polyphonic one (the place-name reading and pypinyin's reading in
+    context first), at most ``most`` of them; none if a character is no Han character.
+
+    >>> homophone_keys("长纱")[0], "zhangsha" in homophone_keys("长纱")
+    ('changsha', True)
+    """
+    from pypinyin import Style, pinyin
+
+    if not all(_CJK.fullmatch(c) for c in text):
+        return []
+    readings = [list(dict.fromkeys([first, *others])) for first, (*others,) in
+                zip(_syllables(text), pinyin(text, style=Style.NORMAL, heteronym=True, v_to_u=True), strict=False)]
+    if len(readings) != len(text):
+        return []
+    keys = [""]
+    for options in readings:
+        keys = [key + pinyin_key(option) for key in keys for option in options][:most]
+    return list(dict.fromkeys(keys))
 
 
 def initials(name: str) -> str:
