@@ -275,24 +275,29 @@ def pinyin_key(text: str) -> str:
 
 def homophone_keys(text: str, most: int = 8) -> list[str]:
     """Search keys (:func:`pinyin_key`) of every way ``text`` may be read: the pinyin of each character
-    without tones, each reading of a polyphonic one (the place-name reading and pypinyin's reading in
-    context first), at most ``most`` of them; none if a character is no Han character.
+    without tones, each reading of a polyphonic one (the reading in context first), at most ``most`` of
+    them; none if a character is no Han character.
 
     >>> homophone_keys("长纱")[0], "zhangsha" in homophone_keys("长纱")
     ('changsha', True)
     """
-    from pypinyin import Style, pinyin
-
-    if not all(_CJK.fullmatch(c) for c in text):
-        return []
-    readings = [list(dict.fromkeys([first, *others])) for first, (*others,) in
-                zip(_syllables(text), pinyin(text, style=Style.NORMAL, heteronym=True, v_to_u=True), strict=False)]
-    if len(readings) != len(text):
+    first = _syllables(text) if all(_CJK.fullmatch(c) for c in text) else ()
+    if len(first) != len(text):
         return []
     keys = [""]
-    for options in readings:
-        keys = [key + pinyin_key(option) for key in keys for option in options][:most]
-    return list(dict.fromkeys(keys))
+    for reading, char in zip(first, text, strict=True):
+        keys = [key + option for key in keys for option in dict.fromkeys([pinyin_key(reading),
+                                                                           *_toneless_readings(char)])][:most]
+    return keys
+
+
+@cache
+def _toneless_readings(char: str) -> tuple[str, ...]:
+    """Every reading pypinyin knows for a character, as search keys (tones dropped, ü as v)."""
+    from pypinyin.constants import PINYIN_DICT
+
+    readings = PINYIN_DICT.get(ord(char), "")
+    return tuple(dict.fromkeys(pinyin_key(_strip_tones(r)) for r in readings.split(",") if r))
 
 
 def initials(name: str) -> str:
