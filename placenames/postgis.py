@@ -131,8 +131,11 @@ class PostgisNameStore(SqlNameStore):
 
         self._store.init()  # PostGIS, quhua_meta and the boundaries' tables
         with self.con.transaction():
+            before = self.schema_version()
             migrate(self.con, _META_KEY, MIGRATIONS, f"{self.url} has gazetteer schema version", _LOCK,
                     what_zh=f"{self.url} 的地名库结构版本为")
+            if 0 < before < 5:  # ranked before populations and feature codes
+                self._rank_again()
 
     def schema_version(self) -> int:
         from boundaries.store.postgis import stored_version
@@ -204,6 +207,10 @@ class PostgisNameStore(SqlNameStore):
 
     def _run(self, sql, params=()):
         self.con.execute(sql.replace("?", "%s"), params)
+
+    def _run_many(self, sql, rows):
+        with self.con.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
 
     def _in_cells(self, table, key, cells, match):
         # cell by cell (a long IN list lets the planner read the whole key range instead). A prefix's key

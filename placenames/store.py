@@ -439,6 +439,15 @@ class SqlNameStore(NameStore):
                           [] if params is None else [params])
         return pd.DataFrame.from_records(rows, columns=["fid", *_NAME_COLUMNS])
 
+    def _rank_again(self) -> None:
+        """Recompute the names' importance, after an upgrade from the version before populations (which
+        ranked without GeoNames' feature codes, and a district as a county)."""
+        rows = self._rows("SELECT fid, class, code, subclass, name, importance FROM names")
+        changed = [(rank, fid) for fid, klass, code, subclass, name, old in rows
+                   if (rank := importance(klass, code, subclass, name)) != old]
+        if changed:
+            self._run_many("UPDATE names SET importance = ? WHERE fid = ?", changed)
+
     # -- hooks ------------------------------------------------------------------------------------
     #: how the geometry parameter of an UPDATE is written
     _geom_marker = "?"
@@ -467,6 +476,9 @@ class SqlNameStore(NameStore):
 
     @abstractmethod
     def _run(self, sql: str, params: list | tuple = ()) -> None: ...
+
+    @abstractmethod
+    def _run_many(self, sql: str, rows: list) -> None: ...
 
     @abstractmethod
     def _has_table(self, name: str) -> bool: ...
@@ -567,7 +579,10 @@ class GeoPackageNameStore(SqlNameStore):
                                       "行政区划 divisions")
             gpkg.create_feature_table(con, "name_extents", _EXTENT_COLUMNS, "GEOMETRY", _SRID,
                                       "地名范围 place-name extents (fid = the name's)")
+            before_populations = "population" in _missing_name_columns(con)
             _add_name_columns(con)
+            if before_populations:
+                self._rank_again()
             outdated = _outdated_keys(con)
             if outdated:  # keys without the filter columns (before 0.x): rebuilt from the names
                 con.execute("DROP TABLE name_keys")
@@ -629,6 +644,9 @@ class GeoPackageNameStore(SqlNameStore):
 
     def _run(self, sql, params=()):
         self.con.execute(sql, params)
+
+    def _run_many(self, sql, rows):
+        self.con.executemany(sql, rows)
 
     def _has_table(self, name):
         return gpkg.has_table(self.con, name)
