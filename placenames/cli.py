@@ -21,15 +21,43 @@ def names() -> None:
 @names.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "geojson", "geonames"]), help="Default: from the suffix.")
+@click.option("--alternate-names", "alternates", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="GeoNames' alternateNamesV2.txt beside a GeoNames dump: its zh-CN/zh-Hans/zh names give "
+                   "the standard names.")
+@click.option("--json", "as_json", is_flag=True, help="The counts and every skipped row as JSON.")
 @pass_context
-def import_(obj: CliContext, file: Path, fmt: str | None) -> None:
-    """Add or update names from FILE; a bad row is reported by line number and nothing is stored."""
+def import_(obj: CliContext, file: Path, fmt: str | None, alternates: Path | None, as_json: bool) -> None:
+    """Add or update names from FILE; a bad row is reported by line number and nothing is stored; a GeoNames
+    place without a Chinese form is skipped, and every skipped row is counted with its reason."""
     from placenames.importers import import_names
     from placenames.store import open_name_store
 
     with open_name_store(obj.db) as store:
-        inserted, updated = import_names(store, file, fmt)
-    click.echo(f"{inserted} names added, {updated} updated ({file.name})")
+        result = import_names(store, file, fmt, alternates)
+    if as_json:
+        click.echo(json.dumps({"file": file.name, "inserted": result.inserted, "updated": result.updated,
+                               "skipped": [s.to_json(obj.lang) for s in result.skipped]},
+                              ensure_ascii=False, indent=1))
+        return
+    en = obj.lang == "en"
+    click.echo(f"{result.inserted} names added, {result.updated} updated ({file.name})" if en else
+               f"新增 {result.inserted} 个地名，更新 {result.updated} 个（{file.name}）")
+    _echo_skipped(result.skipped, en)
+
+
+def _echo_skipped(skipped, en: bool, examples: int = 5) -> None:
+    """Skipped rows: a count per reason, with the first lines of each (--json lists them all)."""
+    if not skipped:
+        return
+    click.echo(f"{len(skipped)} rows skipped (--json lists them all):" if en else
+               f"跳过 {len(skipped)} 行（--json 列出全部）：")
+    by_reason: dict[str, list] = {}
+    for row in skipped:
+        by_reason.setdefault(row.reason, []).append(row)
+    for rows in by_reason.values():
+        message = rows[0].to_json("en" if en else "zh")["message"]
+        lines = ", ".join(f"{r.line} ({r.name})" for r in rows[:examples]) + (", …" if len(rows) > examples else "")
+        click.echo(f"  {len(rows)}: {message}; lines {lines}" if en else f"  {len(rows)} 行：{message}；第 {lines} 行")
 
 
 def _parse_near(value: str | None) -> tuple[float, float] | None:

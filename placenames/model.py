@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, fields
 
 import shapely
 
-__all__ = ["CLASSES", "NameRecord", "division_level", "importance", "valid_code"]
+__all__ = ["CLASSES", "NameRecord", "division_level", "importance", "prominence", "valid_code"]
 
 #: The twelve classes of the second national place-name census (GB/T 18521 based; DOMAIN.md).
 CLASSES = ("海域", "陆地水系", "陆地地形", "行政区域", "群众自治组织", "非行政区域", "居民点", "交通运输设施",
@@ -37,11 +38,42 @@ def division_level(code: str) -> str:
     return "city" if code.endswith("00") else "county"
 
 
-def importance(klass: str, code: str | None) -> int:
-    """How prominent a name is, for ranking equal matches: a province over a city over a village."""
-    if klass == "行政区域" and code and valid_code(code):
-        return {"province": 10, "city": 8, "county": 6, "township": 4, "village": 2}[division_level(code)]
-    return {"居民点": 3, "群众自治组织": 2, "陆地水系": 3, "陆地地形": 3, "海域": 3}.get(klass, 1)
+#: Prominence of a GeoNames feature code: the capital (PPLC), a province (ADM1) and its seat (PPLA), a
+#: prefecture-level city (ADM2, PPLA2), a county (ADM3, PPLA3), a township (ADM4, PPLA4), a section of a city
+#: (PPLX); other populated places (PPL …) as any 居民点.
+_FEATURE_PROMINENCE = {"PPLC": 11, "ADM1": 10, "PPLA": 9, "PPLG": 9, "ADM2": 8, "PPLA2": 8, "ADM3": 6, "PPLA3": 6,
+                       "ADM4": 4, "PPLA4": 4, "PPLX": 3}
+_DIVISION_PROMINENCE = {"province": 10, "city": 8, "county": 6, "township": 4, "village": 2}
+
+
+def importance(klass: str, code: str | None, subclass: str | None = None, name: str = "") -> int:
+    """How prominent a name is, for ranking equal matches: the capital over a province over a
+    prefecture-level city over a county over a district (a county-level 区) over a township over a village,
+    from the GeoNames feature code (``subclass``) where the source gives one, else from the division code of
+    a 行政区域 name, else from the class.
+
+    >>> importance("居民点", None, "PPLC"), importance("居民点", None, "PPLA"), importance("行政区域", "610100")
+    (11, 9, 8)
+    >>> importance("行政区域", "130929", "ADM3", "献县"), importance("行政区域", "220403", "ADM3", "西安区")
+    (6, 5)
+    """
+    rank = _FEATURE_PROMINENCE.get(subclass or "")
+    if rank is None and klass == "行政区域" and code and valid_code(code):
+        rank = _DIVISION_PROMINENCE[division_level(code)]
+    if rank is None:
+        return {"居民点": 3, "群众自治组织": 2, "陆地水系": 3, "陆地地形": 3, "海域": 3}.get(klass, 1)
+    return rank - 1 if rank == 6 and name.endswith("区") else rank  # a district ranks after a county
+
+
+def prominence(importance: int, population: int | None) -> float:
+    """Points a search adds for prominence: the importance, and within it the population where the source
+    gives one (below one point: 10 million people add 0.88), so that the larger of two county seats comes
+    first but never a county before a city.
+
+    >>> round(prominence(9, 9_600_000), 2), prominence(9, None), prominence(6, 50_000_000_000) < 7
+    (9.87, 9.0, True)
+    """
+    return importance + (min(0.99, math.log10(1 + population) / 8) if population else 0.0)
 
 
 @dataclass
@@ -50,6 +82,7 @@ class NameRecord:
 
     ``extent`` is the optional area or line the name covers (a lake's polygon, a river's line; EPSG:4490),
     ``bbox`` its bounds (west, south, east, north): a search reads the bounds only, ``names show`` both.
+    ``population`` is the source's (GeoNames gives it), None where unknown; it ranks search results.
     """
 
     name: str
@@ -68,6 +101,7 @@ class NameRecord:
     approved_by: str | None = None
     approved_on: str | None = None
     superseded_by: int | None = None
+    population: int | None = None
     extent: shapely.Geometry | None = None
     bbox: tuple[float, float, float, float] | None = None
     id: int | None = None

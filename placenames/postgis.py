@@ -98,6 +98,10 @@ MIGRATIONS: dict[int, list[str]] = {
     4: [f"CREATE TABLE IF NOT EXISTS name_extents (fid bigint PRIMARY KEY, geom geometry(Geometry, {_SRID})"
         + column_definitions(_EXTENT_COLUMNS, _TEXT) + ")",
         "CREATE INDEX IF NOT EXISTS name_extents_geom_gist ON name_extents USING gist (geom)"],
+    # a name's population (GeoNames gives it) ranks it, read with its point from the index
+    5: ["ALTER TABLE names ADD COLUMN IF NOT EXISTS population bigint",
+        "DROP INDEX IF EXISTS names_points",
+        "CREATE INDEX names_points ON names (fid) INCLUDE (lon, lat, importance, population)"],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -127,8 +131,11 @@ class PostgisNameStore(SqlNameStore):
 
         self._store.init()  # PostGIS, quhua_meta and the boundaries' tables
         with self.con.transaction():
+            before = self.schema_version()
             migrate(self.con, _META_KEY, MIGRATIONS, f"{self.url} has gazetteer schema version", _LOCK,
                     what_zh=f"{self.url} 的地名库结构版本为")
+            if 0 < before < 5:  # ranked before populations and feature codes
+                self._rank_again()
 
     def schema_version(self) -> int:
         from boundaries.store.postgis import stored_version
@@ -137,6 +144,14 @@ class PostgisNameStore(SqlNameStore):
 
     def has_names(self) -> bool:
         return self._has_table("name_keys")
+
+    _current_layout = False
+
+    def _upgrade(self) -> None:
+        """A database of an older gazetteer schema is migrated before it is read (once per store)."""
+        if not self._current_layout and self.has_names() and self.schema_version() < SCHEMA_VERSION:
+            self.init()
+        self._current_layout = True
 
     def size(self) -> int:
         return self.con.execute("SELECT pg_database_size(current_database())").fetchone()[0]
@@ -192,6 +207,10 @@ class PostgisNameStore(SqlNameStore):
 
     def _run(self, sql, params=()):
         self.con.execute(sql.replace("?", "%s"), params)
+
+    def _run_many(self, sql, rows):
+        with self.con.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
 
     def _in_cells(self, table, key, cells, match):
         # cell by cell (a long IN list lets the planner read the whole key range instead). A prefix's key

@@ -43,7 +43,7 @@ _SRID = 4490
 _NAME_COLUMNS = {"name": "TEXT", "pinyin": "TEXT", "class": "TEXT", "subclass": "TEXT", "code": "TEXT",
                  "aliases": "TEXT", "status": "TEXT", "valid_from": "TEXT", "valid_to": "TEXT", "source": "TEXT",
                  "source_id": "TEXT", "approved_by": "TEXT", "approved_on": "TEXT", "superseded_by": "INTEGER",
-                 "lon": "REAL", "lat": "REAL", "importance": "INTEGER"}
+                 "lon": "REAL", "lat": "REAL", "importance": "INTEGER", "population": "INTEGER"}
 _DIVISION_COLUMNS = {"code": "TEXT", "name": "TEXT", "level": "TEXT", "parent": "TEXT"}
 #: ``name_extents``: a name's optional extent (any geometry type), its fid the name's, with its bounds
 _EXTENT_COLUMNS = {"name": "TEXT", "west": "REAL", "south": "REAL", "east": "REAL", "north": "REAL"}
@@ -149,8 +149,8 @@ class NameStore(ABC):
         """Those of ``ids`` whose name or an alias contains ``text``."""
 
     @abstractmethod
-    def points(self, ids: list[int]) -> list[tuple[int, float, float, int]]:
-        """``(id, lon, lat, importance)`` of names, for ranking without reading whole records."""
+    def points(self, ids: list[int]) -> list[tuple[int, float, float, int, int | None]]:
+        """``(id, lon, lat, importance, population)`` of names, for ranking without reading whole records."""
 
     @abstractmethod
     def divisions(self, level: str | None = None) -> gpd.GeoDataFrame: ...
@@ -319,7 +319,8 @@ class SqlNameStore(NameStore):
             values = [record.name, record.pinyin, record.klass, record.subclass, record.code, aliases,
                       record.status, record.valid_from, record.valid_to, record.source, record.source_id,
                       record.approved_by, record.approved_on,
-                      record.superseded_by, record.lon, record.lat, importance(record.klass, record.code), geom]
+                      record.superseded_by, record.lon, record.lat,
+                      importance(record.klass, record.code, record.subclass, record.name), record.population, geom]
             previous = known.get((record.source, record.source_id))
             if previous and previous[1] == record.name:
                 record_id = previous[0]
@@ -355,6 +356,7 @@ class SqlNameStore(NameStore):
         ids = list(ids)
         if not ids:
             return []
+        self._upgrade()
         where, param = self._in("fid", ids)
         rows = self._rows(f"SELECT fid, {', '.join(_quoted(_NAME_COLUMNS))} FROM names WHERE {where}", [param])
         by_id = {row[0]: _record(row) for row in rows}
@@ -411,7 +413,8 @@ class SqlNameStore(NameStore):
         if not ids:
             return []
         where, param = self._in("fid", list(ids))
-        return self._rows(f"SELECT fid, lon, lat, importance FROM names WHERE {where}", [param])
+        self._upgrade()
+        return self._rows(f"SELECT fid, lon, lat, importance, population FROM names WHERE {where}", [param])
 
     def extents(self) -> gpd.GeoDataFrame:
         rows = self._rows(f"SELECT fid, {self._geom_select} FROM name_extents") if self._extents_table() else []
@@ -430,10 +433,20 @@ class SqlNameStore(NameStore):
     def all_names(self, ids=None):
         if not self._has_table("names"):
             return pd.DataFrame(columns=["fid", *_NAME_COLUMNS])
+        self._upgrade()
         where, params = self._in("fid", [int(i) for i in ids]) if ids is not None else ("1 = 1", None)
         rows = self._rows(f"SELECT fid, {', '.join(_quoted(_NAME_COLUMNS))} FROM names WHERE {where}",
                           [] if params is None else [params])
         return pd.DataFrame.from_records(rows, columns=["fid", *_NAME_COLUMNS])
+
+    def _rank_again(self) -> None:
+        """Recompute the names' importance, after an upgrade from the version before populations (which
+        ranked without GeoNames' feature codes, and a district as a county)."""
+        rows = self._rows("SELECT fid, class, code, subclass, name, importance FROM names")
+        changed = [(rank, fid) for fid, klass, code, subclass, name, old in rows
+                   if (rank := importance(klass, code, subclass, name)) != old]
+        if changed:
+            self._run_many("UPDATE names SET importance = ? WHERE fid = ?", changed)
 
     # -- hooks ------------------------------------------------------------------------------------
     #: how the geometry parameter of an UPDATE is written
@@ -456,13 +469,16 @@ class SqlNameStore(NameStore):
                       f"VALUES (?, ?, ?, ?, ?, ?, {self._geom_marker})", row)
 
     def _upgrade(self) -> None:
-        """Bring key tables of an older layout up to date before they are read."""
+        """Bring tables of an older layout up to date before they are read."""
 
     @abstractmethod
     def _rows(self, sql: str, params: list | tuple = ()) -> list[tuple]: ...
 
     @abstractmethod
     def _run(self, sql: str, params: list | tuple = ()) -> None: ...
+
+    @abstractmethod
+    def _run_many(self, sql: str, rows: list) -> None: ...
 
     @abstractmethod
     def _has_table(self, name: str) -> bool: ...
@@ -563,6 +579,10 @@ class GeoPackageNameStore(SqlNameStore):
                                       "行政区划 divisions")
             gpkg.create_feature_table(con, "name_extents", _EXTENT_COLUMNS, "GEOMETRY", _SRID,
                                       "地名范围 place-name extents (fid = the name's)")
+            before_populations = "population" in _missing_name_columns(con)
+            _add_name_columns(con)
+            if before_populations:
+                self._rank_again()
             outdated = _outdated_keys(con)
             if outdated:  # keys without the filter columns (before 0.x): rebuilt from the names
                 con.execute("DROP TABLE name_keys")
@@ -592,8 +612,8 @@ class GeoPackageNameStore(SqlNameStore):
     def _upgrade(self) -> None:
         if self._current_layout:
             return
-        if _outdated_keys(self.con):
-            self.init()  # rebuilds the key tables
+        if _outdated_keys(self.con) or _missing_name_columns(self.con):
+            self.init()  # adds the columns, rebuilds the key tables
         self._current_layout = True
 
     def size(self) -> int:
@@ -624,6 +644,9 @@ class GeoPackageNameStore(SqlNameStore):
 
     def _run(self, sql, params=()):
         self.con.execute(sql, params)
+
+    def _run_many(self, sql, rows):
+        self.con.executemany(sql, rows)
 
     def _has_table(self, name):
         return gpkg.has_table(self.con, name)
@@ -686,6 +709,20 @@ class GeoPackageNameStore(SqlNameStore):
         return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=gpkg.decode(frame["geom"]), crs="EPSG:4490")
 
 
+def _missing_name_columns(con: sqlite3.Connection) -> list[str]:
+    """The columns of ``names`` that a GeoPackage of an older version lacks (``population`` before 0.x)."""
+    if not gpkg.has_table(con, "names"):
+        return []
+    have = {row[1] for row in con.execute("PRAGMA table_info(names)")}
+    return [c for c in _NAME_COLUMNS if c not in have]
+
+
+def _add_name_columns(con: sqlite3.Connection) -> None:
+    """Add the missing columns of ``names`` (empty: a name's population is known from its next import)."""
+    for column in _missing_name_columns(con):
+        con.execute(f'ALTER TABLE names ADD COLUMN "{column}" {_NAME_COLUMNS[column]}')
+
+
 def _outdated_keys(con: sqlite3.Connection) -> bool:
     """Whether the GeoPackage's key tables are of the layout before the filter columns (rebuilt on use)."""
     return gpkg.has_table(con, "name_grams") and "cell" not in {
@@ -722,8 +759,8 @@ def _insert_points(con: sqlite3.Connection, rows: list[list]) -> None:
 
 def _record(row) -> NameRecord:
     (fid, name, pinyin, klass, subclass, code, aliases, status, valid_from, valid_to, source, source_id,
-     approved_by, approved_on, superseded_by, lon, lat, _importance) = row
+     approved_by, approved_on, superseded_by, lon, lat, _importance, population) = row
     return NameRecord(name=name, pinyin=pinyin, klass=klass, subclass=subclass, code=code,
                       aliases=json.loads(aliases or "[]"), status=status, valid_from=valid_from, valid_to=valid_to,
                       source=source, source_id=source_id, approved_by=approved_by, approved_on=approved_on,
-                      superseded_by=superseded_by, lon=lon, lat=lat, id=fid)
+                      superseded_by=superseded_by, lon=lon, lat=lat, population=population, id=fid)

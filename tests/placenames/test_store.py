@@ -258,3 +258,26 @@ def test_a_postgis_prefix_near_look_up_reads_each_cell_through_the_cell_index(db
         plan = "\n".join(row[0] for row in store.con.execute("EXPLAIN " + sql.replace("?", "%s"), params))
         store.con.execute("RESET enable_seqscan")
         assert "name_keys_cell" in plan and "ROW(cell, key) >= ROW(g.one_cell" in plan
+
+
+def test_a_gazetteer_without_populations_is_upgraded_before_it_is_read(db_url):
+    """A database of the version before populations (no ``names.population``) is searched, shown and
+    re-imported: the column is added first (GeoPackage: on reading; PostGIS: migration 5), and the names are
+    ranked again (that version ranked a district as a county: 6)."""
+    district = NameRecord(name="西安区", pinyin="Xi'an Qu", klass="行政区域", lon=125.15, lat=42.89, code="220403",
+                          source="test", source_id="d1")
+    with open_name_store(db_url) as store:
+        with store.write():
+            store.upsert([_record("老街村", "v1"), district])
+        store.con.execute("ALTER TABLE names DROP COLUMN population")
+        store.con.execute("UPDATE names SET importance = 6 WHERE name = '西安区'")
+        if not db_url.endswith(".gpkg"):
+            store.con.execute("UPDATE quhua_meta SET value = '4' WHERE key = 'gazetteer_schema_version'")
+            store.con.commit()
+    with open_name_store(db_url) as store:
+        (hit,) = search(store, "老街")
+        assert hit["name"] == "老街村" and hit["population"] is None
+        assert search(store, "西安区")[0]["score"] == 100 + 5
+        with store.write():
+            store.upsert([_record("老街村", "v1", population=1200)])
+        assert search(store, "老街")[0]["population"] == 1200
