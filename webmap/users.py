@@ -44,15 +44,6 @@ class User:
     role: str
     province: str | None = None
 
-    def can_upload(self, province: str | None = None) -> bool:
-        """Surveyors upload, and only for their own province."""
-        return self.role == "surveyor" and (province is None or province == self.province)
-
-    @property
-    def can_read(self) -> bool:
-        """Every role may read the maps, the names and the API (anonymous users may not)."""
-        return self.role in ROLES
-
 
 class UserStore:
     """The ``users`` table of a store (GeoPackage or PostGIS): add, find, check a password, list, remove."""
@@ -128,15 +119,20 @@ class UserStore:
         row = self._query(f'SELECT name, role, province FROM "{_TABLE}" WHERE name = ?', (name,)).fetchone()
         return User(*row) if row else None
 
-    def authenticate(self, name: str, password: str) -> User | None:
-        """The user if the password matches, else None (same answer for unknown names)."""
+    def account(self, name: str) -> tuple[User, str] | None:
+        """The account called ``name`` with its stored password hash, or None."""
         if not self._has_table():
             return None
         row = self._query(f'SELECT password_hash, name, role, province FROM "{_TABLE}" WHERE name = ?',
                           (name,)).fetchone()
-        if row is None or not check_password_hash(row[0], password):
+        return (User(*row[1:]), row[0]) if row else None
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """The user if the password matches, else None (same answer for unknown names)."""
+        found = self.account(name)
+        if found is None or not check_password_hash(found[1], password):
             return None
-        return User(*row[1:])
+        return found[0]
 
     def list(self) -> list[User]:
         """Every account, by name."""
