@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable
 
 from cachetools import TTLCache
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from webmap.db import get_store
-from webmap.errors import Forbidden
+from webmap.errors import Forbidden, WebError
 from webmap.i18n import t
 from webmap.users import User, UserStore
 
@@ -21,6 +23,7 @@ __all__ = ["MATRIX", "PROVINCE_COLLECTIONS", "authorize", "bp", "can", "csrf_tok
            "login_required", "province_scope", "requires"]
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 
@@ -30,11 +33,62 @@ def current_user() -> User | None:
         g.user = None
         store = get_store()
         if session.get("user"):
-            g.user = UserStore(store).get(session["user"])
+            g.user = _session_user(UserStore(store))
         elif request.authorization and request.authorization.type == "basic":
             auth = request.authorization
             g.user = _basic_user(UserStore(store), auth.username or "", auth.password or "")
     return g.user
+
+
+def _session_user(users: UserStore) -> User | None:
+    """The session's user, unless the session was ended by logging out (its id is revoked on the server)
+    or has been idle longer than ``SESSION_IDLE`` or open longer than ``SESSION_MAX`` seconds; the
+    session is then cleared."""
+    now, config = time.time(), current_app.config
+    revoked, lock = current_app.extensions["quhua.revoked"]
+    with lock:
+        ended = session.get("sid") in revoked
+    if ended or now - session.get("auth_at", 0) > config["SESSION_MAX"] \
+            or now - session.get("seen_at", 0) > config["SESSION_IDLE"]:
+        session.clear()
+        return None
+    if now - session["seen_at"] > 60:  # the idle clock, without a new cookie on every request
+        session["seen_at"] = now
+    return users.get(session["user"])
+
+
+def _throttle(name: str) -> None:
+    """429 while the account or the address has failed ``LOGIN_MAX_FAILURES`` / ``LOGIN_MAX_PER_ADDRESS``
+    times, until ``LOGIN_WINDOW`` seconds pass without a failure; refused attempts are not counted (so an
+    attacker cannot keep an account locked by guessing on)."""
+    failures, lock = current_app.extensions["quhua.failures"]
+    config = current_app.config
+    with lock:
+        locked = failures.get(("user", name), 0) >= config["LOGIN_MAX_FAILURES"] \
+            or failures.get(("addr", request.remote_addr), 0) >= config["LOGIN_MAX_PER_ADDRESS"]
+    if locked:
+        log.warning("login throttled: user %r from %s", name, request.remote_addr)
+        minutes = int(config["LOGIN_WINDOW"]) // 60
+        raise WebError(f"登录失败次数过多，请 {minutes} 分钟后再试", f"too many failed logins; try again in "
+                       f"{minutes} minutes", status=429)
+
+
+def _failed(name: str) -> None:
+    """Count (and log) a failed login of ``name`` from the request's address."""
+    log.warning("failed login: user %r from %s", name, request.remote_addr)
+    failures, lock = current_app.extensions["quhua.failures"]
+    with lock:
+        for key in (("user", name), ("addr", request.remote_addr)):
+            failures[key] = failures.get(key, 0) + 1
+
+
+def check_login(users: UserStore, name: str, password: str) -> User | None:
+    """The user if the password matches (throttled, failures counted and logged), else None."""
+    _throttle(name)
+    user = users.authenticate(name, password)
+    if user is None:
+        _failed(name)
+    return user
 
 
 def _basic_user(users: UserStore, name: str, password: str) -> User | None:
@@ -46,16 +100,17 @@ def _basic_user(users: UserStore, name: str, password: str) -> User | None:
     (one indexed row), so a removed account, a changed password or role takes effect at once, also when
     changed by ``quhua users`` in another process.
     """
+    _throttle(name)
     cache, lock = current_app.extensions["quhua.verified"]
     if cache is None:  # BASIC_AUTH_TTL = 0: verified on every request
-        return users.authenticate(name, password)
+        return check_login(users, name, password)
     key = hmac.new(current_app.secret_key.encode(), f"{name}\0{password}".encode(), "sha256").digest()
     found = users.account(name)
     with lock:
         remembered = cache.get(key)
     if found is not None and remembered is not None and hmac.compare_digest(remembered, found[1]):
         return found[0]
-    user = users.authenticate(name, password)
+    user = check_login(users, name, password)
     if user is not None and found is not None:
         with lock:
             cache[key] = found[1]
@@ -175,11 +230,12 @@ def _safe_next(target: str | None) -> str:
 def login():
     """Log in with a user name and password."""
     if request.method == "POST":
-        user = UserStore(get_store()).authenticate(request.form.get("username", ""),
-                                                   request.form.get("password", ""))
+        user = check_login(UserStore(get_store()), request.form.get("username", ""),
+                           request.form.get("password", ""))
         if user is not None:
             session.clear()
-            session["user"] = user.name
+            now = time.time()
+            session.update(user=user.name, sid=secrets.token_urlsafe(16), auth_at=now, seen_at=now)
             return redirect(_safe_next(request.args.get("next")))
         flash(t("login") + ": " + ("用户名或密码错误" if t("login") == "登录" else "wrong user name or password"))
         return render_template("login.html"), 401
@@ -188,7 +244,11 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """End the session."""
+    """End the session: its id is revoked on the server, so a copy of the cookie no longer works."""
+    revoked, lock = current_app.extensions["quhua.revoked"]
+    if session.get("sid"):
+        with lock:
+            revoked[session["sid"]] = True
     session.clear()
     return redirect(url_for("overview.index"))
 
@@ -198,5 +258,8 @@ def init_app(app: Flask) -> None:
     app.before_request(_check_csrf)
     ttl = float(app.config["BASIC_AUTH_TTL"])
     app.extensions["quhua.verified"] = (TTLCache(maxsize=4096, ttl=ttl) if ttl > 0 else None, threading.Lock())
+    window, lifetime = float(app.config["LOGIN_WINDOW"]), float(app.config["SESSION_MAX"])
+    app.extensions["quhua.failures"] = (TTLCache(maxsize=100_000, ttl=window), threading.Lock())
+    app.extensions["quhua.revoked"] = (TTLCache(maxsize=1_000_000, ttl=lifetime), threading.Lock())
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user)
     app.register_blueprint(bp)

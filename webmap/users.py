@@ -9,6 +9,8 @@ PostgreSQL its version is recorded in ``quhua_meta`` (``users_schema_version``) 
 
 from __future__ import annotations
 
+import functools
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -34,6 +36,12 @@ _PG_LOCK = (0x5148, -1)  # beside the store's advisory locks (namespace "QH"; 0 
 _UPSERT = (f'INSERT INTO "{_TABLE}" (name, password_hash, role, province, created_at) VALUES (?, ?, ?, ?, ?) '
            "ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, "
            "province = excluded.province, created_at = excluded.created_at")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made like real ones (so verifying it costs the same)."""
+    return generate_password_hash(secrets.token_hex(16))
 
 
 @dataclass(frozen=True)
@@ -130,9 +138,10 @@ class UserStore:
     def authenticate(self, name: str, password: str) -> User | None:
         """The user if the password matches, else None (same answer for unknown names)."""
         found = self.account(name)
-        if found is None or not check_password_hash(found[1], password):
+        if found is None:  # verify a hash all the same: an unknown name takes as long as a wrong password
+            check_password_hash(_dummy_hash(), password)
             return None
-        return found[0]
+        return found[0] if check_password_hash(found[1], password) else None
 
     def list(self) -> list[User]:
         """Every account, by name."""
