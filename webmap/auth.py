@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import secrets
+import threading
+import time
 from collections.abc import Callable
 
+from cachetools import TTLCache
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from webmap.db import get_store
+from webmap.errors import Forbidden, WebError
 from webmap.i18n import t
 from webmap.users import User, UserStore
 
-__all__ = ["bp", "csrf_token", "current_user", "init_app", "login_required", "roles_required"]
+__all__ = ["MATRIX", "PROVINCE_COLLECTIONS", "authorize", "bp", "can", "csrf_token", "current_user", "init_app",
+           "login_required", "province_scope", "requires"]
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 _UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 
@@ -26,42 +33,171 @@ def current_user() -> User | None:
         g.user = None
         store = get_store()
         if session.get("user"):
-            g.user = UserStore(store).get(session["user"])
+            g.user = _session_user(UserStore(store))
         elif request.authorization and request.authorization.type == "basic":
             auth = request.authorization
-            g.user = UserStore(store).authenticate(auth.username or "", auth.password or "")
+            g.user = _basic_user(UserStore(store), auth.username or "", auth.password or "")
     return g.user
 
 
-def login_required(view: Callable) -> Callable:
-    """Any role may pass; anonymous users are sent to log in (401 for the API)."""
+def _session_user(users: UserStore) -> User | None:
+    """The session's user, unless the session was ended by logging out (its id is revoked on the server)
+    or has been idle longer than ``SESSION_IDLE`` or open longer than ``SESSION_MAX`` seconds; the
+    session is then cleared."""
+    now, config = time.time(), current_app.config
+    revoked, lock = current_app.extensions["quhua.revoked"]
+    with lock:
+        ended = session.get("sid") in revoked
+    if ended or now - session.get("auth_at", 0) > config["SESSION_MAX"] \
+            or now - session.get("seen_at", 0) > config["SESSION_IDLE"]:
+        session.clear()
+        return None
+    if now - session["seen_at"] > 60:  # the idle clock, without a new cookie on every request
+        session["seen_at"] = now
+    return users.get(session["user"])
 
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if current_user() is None:
-            if request.path.startswith(("/ogc", "/download")) or request.path.endswith(".json") \
-                    or request.method != "GET":
-                abort(401)
-            return redirect(url_for("auth.login", next=request.full_path))
-        return view(*args, **kwargs)
 
-    return wrapped
+def _throttle(name: str) -> None:
+    """429 while the account or the address has failed ``LOGIN_MAX_FAILURES`` / ``LOGIN_MAX_PER_ADDRESS``
+    times, until ``LOGIN_WINDOW`` seconds pass without a failure; refused attempts are not counted (so an
+    attacker cannot keep an account locked by guessing on)."""
+    failures, lock = current_app.extensions["quhua.failures"]
+    config = current_app.config
+    with lock:
+        locked = failures.get(("user", name), 0) >= config["LOGIN_MAX_FAILURES"] \
+            or failures.get(("addr", request.remote_addr), 0) >= config["LOGIN_MAX_PER_ADDRESS"]
+    if locked:
+        log.warning("login throttled: user %r from %s", name, request.remote_addr)
+        minutes = int(config["LOGIN_WINDOW"]) // 60
+        raise WebError(f"登录失败次数过多，请 {minutes} 分钟后再试", f"too many failed logins; try again in "
+                       f"{minutes} minutes", status=429)
 
 
-def roles_required(*roles: str) -> Callable:
-    """Only users of these roles (403 for the others, login for anonymous users)."""
+def _failed(name: str) -> None:
+    """Count (and log) a failed login of ``name`` from the request's address."""
+    log.warning("failed login: user %r from %s", name, request.remote_addr)
+    failures, lock = current_app.extensions["quhua.failures"]
+    with lock:
+        for key in (("user", name), ("addr", request.remote_addr)):
+            failures[key] = failures.get(key, 0) + 1
+
+
+def check_login(users: UserStore, name: str, password: str) -> User | None:
+    """The user if the password matches (throttled, failures counted and logged), else None."""
+    _throttle(name)
+    user = users.authenticate(name, password)
+    if user is None:
+        _failed(name)
+    return user
+
+
+def _basic_user(users: UserStore, name: str, password: str) -> User | None:
+    """The HTTP Basic user, the password hash verified once per ``BASIC_AUTH_TTL`` seconds.
+
+    GDAL and QGIS send the credential with each of hundreds of requests, and verifying a hash costs about
+    0.4 s. A verified credential is remembered in the process under HMAC(secret key, name, password) (the
+    password itself is never kept) with the stored hash it matched; each request still reads the account
+    (one indexed row), so a removed account, a changed password or role takes effect at once, also when
+    changed by ``quhua users`` in another process.
+    """
+    _throttle(name)
+    cache, lock = current_app.extensions["quhua.verified"]
+    if cache is None:  # BASIC_AUTH_TTL = 0: verified on every request
+        return check_login(users, name, password)
+    key = hmac.new(current_app.secret_key.encode(), f"{name}\0{password}".encode(), "sha256").digest()
+    found = users.account(name)
+    with lock:
+        remembered = cache.get(key)
+    if found is not None and remembered is not None and hmac.compare_digest(remembered, found[1]):
+        return found[0]
+    user = check_login(users, name, password)
+    if user is not None and found is not None:
+        with lock:
+            cache[key] = found[1]
+    return user
+
+
+#: Who may do what (README "Who may do what"): action → the roles allowed, ``"own"`` standing for a
+#: surveyor of the province concerned, ``None`` for everyone (anonymous users included). Every page,
+#: download and API route asks :func:`can` (through :func:`requires` or :func:`authorize`), nowhere else.
+MATRIX: dict[str, frozenset[str] | None] = {
+    "overview": None,  # `/`, `/overview.json`, `/rules`: load status and figures, no coordinates
+    "names": frozenset({"surveyor", "official", "analyst"}),  # the gazetteer: every account
+    "api": frozenset({"surveyor", "official", "analyst"}),  # /ogc itself; its data as "province"
+    "province": frozenset({"official", "analyst", "own"}),  # a province's lines, markers, issues, history
+    "upload": frozenset({"own"}),  # check and store a submission
+}
+#: The OGC collections that hold a province's controlled data (the gazetteer's are read by every account).
+PROVINCE_COLLECTIONS = ("lines", "markers", "issues")
+
+
+def can(user: User | None, action: str, province: str | None = None) -> bool:
+    """Whether ``user`` (None: anonymous) may do ``action`` on ``province`` (None: no province named, e.g.
+    the upload form or the API's landing page, where the province's data is then limited by
+    :func:`province_scope`)."""
+    allowed = MATRIX[action]
+    if allowed is None:
+        return True
+    if user is None:
+        return False
+    if user.role in allowed:
+        return True
+    return "own" in allowed and user.role == "surveyor" and province in (None, user.province)
+
+
+def province_scope(user: User | None) -> str | None:
+    """The one province whose data ``user`` may read (a surveyor's own), or None for every province."""
+    if user is not None and not (MATRIX["province"] & {user.role}):
+        return user.province
+    return None
+
+
+def _anonymous():
+    """Anonymous users are sent to log in (401 with a Basic challenge for the API and downloads)."""
+    if request.path.startswith(("/ogc", "/download")) or request.path.endswith(".json") \
+            or request.method != "GET":
+        abort(401)
+    return redirect(url_for("auth.login", next=request.full_path))
+
+
+def authorize(action: str, province: str | None = None) -> None:
+    """Raise :class:`~webmap.errors.Forbidden` unless the current user may do ``action`` on ``province``."""
+    user = current_user()
+    if can(user, action, province):
+        return
+    if user is None:
+        abort(401)
+    where, where_en = (f"{province} 的数据", f"the data of {province}") if province else ("此页面", "this page")
+    raise Forbidden(f"您的账户（{t_role(user.role, 'zh')}{'，' + user.province if user.province else ''}）"
+                    f"无权访问{where}",
+                    f"your account ({user.role}{', ' + user.province if user.province else ''}) may not "
+                    f"access {where_en}")
+
+
+def t_role(role: str, lang: str) -> str:
+    """A role's name in ``lang``."""
+    return {"surveyor": "测绘人员", "official": "管理人员", "analyst": "分析人员"}.get(role, role) \
+        if lang == "zh" else role
+
+
+def requires(action: str, province_of: Callable[[dict], str | None] | None = None) -> Callable:
+    """The view only for users who :func:`can` do ``action``; ``province_of(view_kwargs)`` names the
+    province concerned (None when the URL names none or no valid one: the view then answers 404)."""
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
-            user = current_user()
-            if user is not None and user.role not in roles:
-                abort(403, f"this page is for {' / '.join(roles)} accounts; you are logged in as {user.role}")
+            if current_user() is None and MATRIX[action] is not None:
+                return _anonymous()
+            authorize(action, province_of(kwargs) if province_of else None)
             return view(*args, **kwargs)
 
-        return login_required(wrapped)
+        return wrapped
 
     return decorate
+
+
+login_required = requires("names")  # any account
 
 
 def csrf_token() -> str:
@@ -94,11 +230,12 @@ def _safe_next(target: str | None) -> str:
 def login():
     """Log in with a user name and password."""
     if request.method == "POST":
-        user = UserStore(get_store()).authenticate(request.form.get("username", ""),
-                                                   request.form.get("password", ""))
+        user = check_login(UserStore(get_store()), request.form.get("username", ""),
+                           request.form.get("password", ""))
         if user is not None:
             session.clear()
-            session["user"] = user.name
+            now = time.time()
+            session.update(user=user.name, sid=secrets.token_urlsafe(16), auth_at=now, seen_at=now)
             return redirect(_safe_next(request.args.get("next")))
         flash(t("login") + ": " + ("用户名或密码错误" if t("login") == "登录" else "wrong user name or password"))
         return render_template("login.html"), 401
@@ -107,7 +244,11 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """End the session."""
+    """End the session: its id is revoked on the server, so a copy of the cookie no longer works."""
+    revoked, lock = current_app.extensions["quhua.revoked"]
+    if session.get("sid"):
+        with lock:
+            revoked[session["sid"]] = True
     session.clear()
     return redirect(url_for("overview.index"))
 
@@ -115,5 +256,10 @@ def logout():
 def init_app(app: Flask) -> None:
     """CSRF check before every unsafe request; ``csrf_token`` and ``current_user`` in templates."""
     app.before_request(_check_csrf)
+    ttl = float(app.config["BASIC_AUTH_TTL"])
+    app.extensions["quhua.verified"] = (TTLCache(maxsize=4096, ttl=ttl) if ttl > 0 else None, threading.Lock())
+    window, lifetime = float(app.config["LOGIN_WINDOW"]), float(app.config["SESSION_MAX"])
+    app.extensions["quhua.failures"] = (TTLCache(maxsize=100_000, ttl=window), threading.Lock())
+    app.extensions["quhua.revoked"] = (TTLCache(maxsize=1_000_000, ttl=lifetime), threading.Lock())
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user)
     app.register_blueprint(bp)

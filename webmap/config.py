@@ -10,6 +10,14 @@ key                         meaning                                             
 ``MAX_CONTENT_LENGTH``      the largest upload request, bytes                                 200 MiB
 ``UPLOAD_DIR``              server-side area where uploads wait between check and confirm     temp dir
 ``UPLOAD_TTL``              seconds an unconfirmed upload is kept                             3600
+``BASIC_AUTH_TTL``          seconds a verified HTTP Basic credential is remembered (0: never)  300
+``BASE_URL``                the site's public URL in OGC links (``QUHUA_BASE_URL``)           request's
+``SESSION_COOKIE_SECURE``   the cookie only over HTTPS (``QUHUA_COOKIE_SECURE=1``)            off
+``SESSION_IDLE``            seconds a session lives without a request (``QUHUA_SESSION_IDLE``)  8 h
+``SESSION_MAX``             seconds a session lives at most (``QUHUA_SESSION_MAX``)           12 h
+``LOGIN_WINDOW``            failed logins are counted over this many seconds                  900
+``LOGIN_MAX_FAILURES``      failures of one account before it is refused for the window      5
+``LOGIN_MAX_PER_ADDRESS``   failures from one address before it is refused for the window    20
 ==========================  ================================================================  ==========
 
 Without a basemap the maps draw the data on a plain background: boundaries, markers and issues need no
@@ -30,7 +38,10 @@ __all__ = ["GCJ02_HOSTS", "WebConfigError", "load_config"]
 GCJ02_HOSTS = ("autonavi.com", "amap.com", "gaode.com", "map.qq.com", "gtimg.com", "map.baidu.com",
                "bdimg.com")
 _ENV = {"QUHUA_DB": "QUHUA_DB", "SECRET_KEY": "QUHUA_SECRET_KEY", "BASEMAP_URL": "QUHUA_BASEMAP_URL",
-        "BASEMAP_ATTRIBUTION": "QUHUA_BASEMAP_ATTRIBUTION", "UPLOAD_DIR": "QUHUA_UPLOAD_DIR"}
+        "BASEMAP_ATTRIBUTION": "QUHUA_BASEMAP_ATTRIBUTION", "UPLOAD_DIR": "QUHUA_UPLOAD_DIR",
+        "BASIC_AUTH_TTL": "QUHUA_BASIC_AUTH_TTL", "BASE_URL": "QUHUA_BASE_URL",
+        "SESSION_COOKIE_SECURE": "QUHUA_COOKIE_SECURE", "SESSION_IDLE": "QUHUA_SESSION_IDLE",
+        "SESSION_MAX": "QUHUA_SESSION_MAX"}
 
 
 class WebConfigError(ValueError):
@@ -42,6 +53,9 @@ def _defaults() -> dict:
 
     return {"QUHUA_DB": default_url(), "SECRET_KEY": None, "BASEMAP_URL": None, "BASEMAP_ATTRIBUTION": "",
             "MAX_CONTENT_LENGTH": 200 * 1024 * 1024, "UPLOAD_DIR": None, "UPLOAD_TTL": 3600,
+            "BASIC_AUTH_TTL": 300, "BASE_URL": None, "SESSION_COOKIE_SECURE": False,
+            "SESSION_IDLE": 8 * 3600, "SESSION_MAX": 12 * 3600, "LOGIN_WINDOW": 900, "LOGIN_MAX_FAILURES": 5,
+            "LOGIN_MAX_PER_ADDRESS": 20,
             "SESSION_COOKIE_HTTPONLY": True, "SESSION_COOKIE_SAMESITE": "Lax"}
 
 
@@ -57,6 +71,11 @@ def _check_basemap(url: str | None, attribution: str) -> None:
         raise WebConfigError("BASEMAP_ATTRIBUTION is required with BASEMAP_URL (the tiles' licence asks for it)")
 
 
+def _check_base_url(url: str | None) -> None:
+    if url and not url.startswith(("http://", "https://")):
+        raise WebConfigError(f"BASE_URL {url!r} must be the site's public http:// or https:// URL")
+
+
 def load_config(test_config: Mapping | None = None) -> dict:
     """Defaults, then ``QUHUA_*`` environment variables, then ``test_config``; validated."""
     config = _defaults()
@@ -65,6 +84,10 @@ def load_config(test_config: Mapping | None = None) -> dict:
     _check_basemap(config["BASEMAP_URL"], config["BASEMAP_ATTRIBUTION"])
     if int(config["MAX_CONTENT_LENGTH"]) <= 0:
         raise WebConfigError("MAX_CONTENT_LENGTH must be a positive number of bytes")
+    config["SESSION_COOKIE_SECURE"] = str(config["SESSION_COOKIE_SECURE"]).lower() in ("1", "true", "yes")
+    _check_base_url(config["BASE_URL"])
+    for key in ("SESSION_IDLE", "SESSION_MAX", "LOGIN_WINDOW"):
+        config[key] = float(config[key])
     config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)  # sessions end with the process
     upload_dir = Path(config["UPLOAD_DIR"] or Path(tempfile.gettempdir()) / "quhua-uploads")
     upload_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

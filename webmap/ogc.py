@@ -248,11 +248,12 @@ def items(store: Store, base: str, cid: str, args: Mapping, *,
     return {"Content-Type": GEOJSON}, 200, text
 
 
-def item(store: Store, base: str, cid: str, fid: str) -> tuple[dict, int, str]:
-    """One feature by its id, or 404."""
+def item(store: Store, base: str, cid: str, fid: str, *, province: str | None = None) -> tuple[dict, int, str]:
+    """One feature by its id, or 404 (also when ``province`` is given and the feature does not concern it:
+    a reader limited to one province learns nothing of the others' features)."""
     if cid not in available_collections():
         return _error(404, "NotFound", f"no collection {cid!r}")
-    frame = read_collection(store, cid, {"province": None, "bbox": None})
+    frame = read_collection(store, cid, {"province": province, "bbox": None})
     match = frame[frame["fid"].astype(str) == str(fid)]
     if match.empty:
         return _error(404, "NotFound", f"no feature {fid!r} in {cid}")

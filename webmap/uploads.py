@@ -82,6 +82,8 @@ def save_upload(root: str | Path, user: str, province: str, files: list[FileStor
 
 def load_pending(root: str | Path, token: str, user: str, ttl: float) -> Pending:
     """The waiting upload ``token`` of ``user``; 404 if unknown or expired, 403 if someone else's."""
+    if len(token) > 64:  # ours are 24 characters; a longer one would only make the OS refuse the path (500)
+        raise WebError("上传令牌无效", f"the upload token is invalid ({len(token)} characters)")
     if not token.replace("-", "").replace("_", "").isalnum():
         raise NotFound("没有这个上传", f"no upload {token!r}")
     meta = Path(root) / token / _META

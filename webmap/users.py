@@ -9,6 +9,8 @@ PostgreSQL its version is recorded in ``quhua_meta`` (``users_schema_version``) 
 
 from __future__ import annotations
 
+import functools
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -36,6 +38,12 @@ _UPSERT = (f'INSERT INTO "{_TABLE}" (name, password_hash, role, province, create
            "province = excluded.province, created_at = excluded.created_at")
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made like real ones (so verifying it costs the same)."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
 @dataclass(frozen=True)
 class User:
     """A logged-in person: name, role and (surveyors) province code."""
@@ -43,15 +51,6 @@ class User:
     name: str
     role: str
     province: str | None = None
-
-    def can_upload(self, province: str | None = None) -> bool:
-        """Surveyors upload, and only for their own province."""
-        return self.role == "surveyor" and (province is None or province == self.province)
-
-    @property
-    def can_read(self) -> bool:
-        """Every role may read the maps, the names and the API (anonymous users may not)."""
-        return self.role in ROLES
 
 
 class UserStore:
@@ -128,15 +127,21 @@ class UserStore:
         row = self._query(f'SELECT name, role, province FROM "{_TABLE}" WHERE name = ?', (name,)).fetchone()
         return User(*row) if row else None
 
-    def authenticate(self, name: str, password: str) -> User | None:
-        """The user if the password matches, else None (same answer for unknown names)."""
+    def account(self, name: str) -> tuple[User, str] | None:
+        """The account called ``name`` with its stored password hash, or None."""
         if not self._has_table():
             return None
         row = self._query(f'SELECT password_hash, name, role, province FROM "{_TABLE}" WHERE name = ?',
                           (name,)).fetchone()
-        if row is None or not check_password_hash(row[0], password):
+        return (User(*row[1:]), row[0]) if row else None
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """The user if the password matches, else None (same answer for unknown names)."""
+        found = self.account(name)
+        if found is None:  # verify a hash all the same: an unknown name takes as long as a wrong password
+            check_password_hash(_dummy_hash(), password)
             return None
-        return User(*row[1:])
+        return found[0] if check_password_hash(found[1], password) else None
 
     def list(self) -> list[User]:
         """Every account, by name."""

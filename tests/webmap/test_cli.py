@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from boundaries.cli import cli
 from boundaries.store import open_store
+from webmap.auth import can
 from webmap.cli import serve, users
 from webmap.users import UserStore
 
@@ -34,7 +35,7 @@ def test_users_add_list_remove(quhua, db_url):
     with open_store(db) as store:
         user = UserStore(store).authenticate("wang", "a long secret")
         hashed = store.connection().execute("SELECT password_hash FROM users").fetchone()[0]
-    assert user is not None and user.can_upload("360000") and not user.can_upload("430000")
+    assert user is not None and can(user, "upload", "360000") and not can(user, "upload", "430000")
     assert "a long secret" not in hashed and hashed.startswith(("scrypt:", "pbkdf2:"))
     replaced = runner.invoke(quhua, ["--db", db, "users", "add", "wang", "--role", "analyst",
                                      "--password", "another secret"])

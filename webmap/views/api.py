@@ -6,11 +6,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, current_app, request
 
 from boundaries.export import export_layer
 from webmap import ogc
-from webmap.auth import login_required
+from webmap.auth import PROVINCE_COLLECTIONS, authorize, current_user, province_scope, requires
 from webmap.db import get_store
 from webmap.status import line_agreement
 
@@ -27,7 +27,36 @@ def respond(result: tuple[dict, int, str]) -> Response:
 
 
 def _base() -> str:
-    return request.url_root.rstrip("/") + "/ogc"
+    """The API's root URL in links: ``BASE_URL`` when configured (never the client's ``Host`` header), else
+    the request's own URL (fine behind a proxy that sets Host itself; see README "Security")."""
+    root = current_app.config.get("BASE_URL") or request.url_root
+    return root.rstrip("/") + "/ogc"
+
+
+def _download_code(kwargs: dict) -> str | None:
+    """The province code of a download URL, or None when it is none (the view answers 404)."""
+    province = kwargs["province"]
+    try:
+        return ogc.parse_items_query({"province": province})["province"] if province.isdigit() else None
+    except ogc.QueryError:
+        return None
+
+
+def _scoped_args(cid: str):
+    """The items query as the user may send it: a surveyor's province data is their own province's (the
+    lines with a side in it, whoever submitted them: the neighbour's version of a shared line too); asking
+    for another province is 403, asking for none reads their own."""
+    scope = province_scope(current_user()) if cid in PROVINCE_COLLECTIONS else None
+    if scope is None:
+        return request.args
+    asked = request.args.get("province")
+    if asked:
+        try:
+            authorize("province", ogc.parse_items_query({"province": asked})["province"])
+        except ogc.QueryError:
+            return request.args  # the API answers 400
+        return request.args
+    return dict(request.args.items()) | {"province": scope}
 
 
 def _agreement(page, frame) -> dict[str, list]:
@@ -38,55 +67,56 @@ def _agreement(page, frame) -> dict[str, list]:
 
 
 @bp.route("/ogc", strict_slashes=False)
-@login_required
+@requires("api")
 def landing():
     """The API's landing page."""
     return respond(ogc.landing(_base()))
 
 
 @bp.route("/ogc/conformance")
-@login_required
+@requires("api")
 def conformance():
     """Conformance classes."""
     return respond(ogc.conformance())
 
 
 @bp.route("/ogc/collections")
-@login_required
+@requires("api")
 def collections():
     """All collections."""
     return respond(ogc.collections(_base()))
 
 
 @bp.route("/ogc/collections/<cid>")
-@login_required
+@requires("api")
 def collection(cid: str):
     """One collection."""
     return respond(ogc.collection(_base(), cid))
 
 
 @bp.route("/ogc/collections/<cid>/items")
-@login_required
+@requires("api")
 def items(cid: str):
     """A page of features (``bbox``, ``limit``, ``offset``, ``province``, ``zoom``)."""
     extra = _agreement if cid == "lines" else None
-    return respond(ogc.items(get_store(), _base(), cid, request.args, extra=extra))
+    return respond(ogc.items(get_store(), _base(), cid, _scoped_args(cid), extra=extra))
 
 
 @bp.route("/ogc/collections/<cid>/items/<fid>")
-@login_required
+@requires("api")
 def item(cid: str, fid: str):
     """One feature."""
-    return respond(ogc.item(get_store(), _base(), cid, fid))
+    scope = province_scope(current_user()) if cid in PROVINCE_COLLECTIONS else None
+    return respond(ogc.item(get_store(), _base(), cid, fid, province=scope))
 
 
 @bp.route("/download/<province>/<layer>.geojson")
-@login_required
+@requires("province", _download_code)
 def download(province: str, layer: str):
     """A province's current lines, markers or issues as an RFC 7946 GeoJSON file (as ``quhua export``)."""
     if layer not in DOWNLOAD_LAYERS:
         abort(404, f"no layer {layer!r} to download; choose one of {', '.join(DOWNLOAD_LAYERS)}")
-    code = ogc.parse_items_query({"province": province})["province"] if province.isdigit() else None
+    code = _download_code({"province": province})
     if code is None:
         abort(404, f"{province!r} is not a province code")
     with tempfile.TemporaryDirectory() as folder:
@@ -98,7 +128,7 @@ def download(province: str, layer: str):
 
 
 @bp.route("/download/submission/<int:sid>/<layer>.geojson")
-@login_required
+@requires("api")
 def download_submission(sid: int, layer: str):
     """The lines or markers of one submission (current or superseded), as GeoJSON."""
     if layer not in ("lines", "markers"):
@@ -107,6 +137,7 @@ def download_submission(sid: int, layer: str):
     frame = frame[frame["submission_id"] == sid]
     if frame.empty:
         abort(404, f"submission {sid} has no {layer}")
+    authorize("province", str(frame["province"].iloc[0]))
     body = ogc.feature_collection_json(frame)
     return Response(body, mimetype="application/geo+json", headers={
         "Content-Disposition": f'attachment; filename="submission_{sid}_{layer}.geojson"'})

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 
 from boundaries.errors import InputError
 from boundaries.readers import check_province
-from webmap.auth import login_required
+from webmap.auth import requires
 from webmap.cache import cached
 from webmap.db import get_store
 from webmap.i18n import current_lang, t
@@ -62,7 +62,7 @@ def _labels() -> dict[str, str]:
 
 
 @bp.route("/province/<code>")
-@login_required
+@requires("province", lambda kwargs: _code(kwargs["code"]))
 def show(code: str):
     """The province page."""
     code = _code(code)
@@ -77,7 +77,7 @@ def show(code: str):
 
 
 @bp.route("/province/<code>/diff")
-@login_required
+@requires("province", lambda kwargs: _code(kwargs["code"]))
 def diff(code: str):
     """Two submissions of the same line side by side (``?line=ID&a=SID&b=SID``)."""
     code = _code(code)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from boundaries.pipeline import check_paths, ingest_paths
-from webmap.auth import current_user, roles_required
-from webmap.errors import Forbidden
+from webmap.auth import authorize, current_user, requires
 from webmap.i18n import current_lang, t
 from webmap.maps import build_issue_map, map_parts
 from webmap.uploads import discard, load_pending, purge_expired, save_upload
@@ -31,21 +30,19 @@ def _report_page(result, pending, status: int = 200):
 
 
 @bp.route("/upload", methods=["GET"])
-@roles_required("surveyor")
+@requires("upload")
 def form():
     """The upload form."""
     return render_template("upload.html", province=current_user().province)
 
 
 @bp.route("/upload", methods=["POST"])
-@roles_required("surveyor")
+@requires("upload")
 def check():
     """Keep the files in the waiting area and check them against the database; nothing is stored."""
     user = current_user()
     province = request.form.get("province") or user.province
-    if not user.can_upload(province):
-        raise Forbidden(f"您只能为本省（{user.province}）上传",
-                        f"you upload for your own province ({user.province}) only")
+    authorize("upload", province)
     purge_expired(_root(), current_app.config["UPLOAD_TTL"])
     pending = save_upload(_root(), user.name, province, request.files.getlist("files"),
                           crs=request.form.get("crs"), encoding=request.form.get("encoding"))
@@ -57,11 +54,12 @@ def check():
 
 
 @bp.route("/upload/<token>/confirm", methods=["POST"])
-@roles_required("surveyor")
+@requires("upload")
 def confirm(token: str):
     """Store the checked upload (the check runs again inside the store's transaction)."""
     user = current_user()
     pending = load_pending(_root(), token, user.name, current_app.config["UPLOAD_TTL"])
+    authorize("upload", pending.province)
     result = ingest_paths(pending.paths, pending.province, db=current_app.config["QUHUA_DB"], crs=pending.crs,
                           encoding=pending.encoding, user=user.name, lang=current_lang(), progress=False)
     if result.submission_id is None:
@@ -72,7 +70,7 @@ def confirm(token: str):
 
 
 @bp.route("/upload/<token>/discard", methods=["POST"])
-@roles_required("surveyor")
+@requires("upload")
 def drop(token: str):
     """Throw a waiting upload away."""
     load_pending(_root(), token, current_user().name, current_app.config["UPLOAD_TTL"])
