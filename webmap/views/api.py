@@ -6,10 +6,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, render_template, request
 
 from boundaries.export import export_layer
-from webmap import ogc
+from webmap import ogc, openapi
 from webmap.auth import login_required
 from webmap.db import get_store
 from webmap.status import line_agreement
@@ -44,6 +44,22 @@ def landing():
     return respond(ogc.landing(_base()))
 
 
+@bp.route("/ogc/api")
+@login_required
+def api_definition():
+    """The OpenAPI 3.0 definition (the landing page's ``service-desc``)."""
+    return respond(ogc.json_response(openapi.document(_base()), media_type=ogc.OPENAPI))
+
+
+@bp.route("/ogc/api.html")
+@login_required
+def api_documentation():
+    """The API definition as an HTML page (``service-doc``)."""
+    doc = openapi.document(_base())
+    params = {f"#/components/parameters/{name}": p for name, p in doc["components"]["parameters"].items()}
+    return render_template("ogc_api.html", doc=doc, params=params)
+
+
 @bp.route("/ogc/conformance")
 @login_required
 def conformance():
@@ -63,6 +79,13 @@ def collections():
 def collection(cid: str):
     """One collection."""
     return respond(ogc.collection(_base(), cid))
+
+
+@bp.route("/ogc/collections/<cid>/queryables")
+@login_required
+def queryables(cid: str):
+    """The properties a collection can be filtered on (JSON Schema)."""
+    return respond(ogc.queryables(_base(), cid))
 
 
 @bp.route("/ogc/collections/<cid>/items")
