@@ -27,6 +27,7 @@ import shapely
 from boundaries.export import read_any_layer
 from boundaries.readers import PROVINCES
 from boundaries.store import Store
+from webmap.crs import CRS84, STORAGE_CRS, SUPPORTED, bbox_to_lonlat, project
 
 __all__ = ["COLLECTIONS", "CONFORMANCE", "PROPERTIES", "collection", "collections", "conformance",
            "feature_collection_json", "features_json", "item", "items", "json_response", "landing",
@@ -38,6 +39,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
 #: collection id → (title, description)
 COLLECTIONS = {
@@ -67,9 +69,8 @@ PROPERTIES = {
                "file": _S, "province": _S, "submission_id": _I, "created_at": _TIME},
 }
 #: the query parameters of every items request; a property of the same name is not a filter
-ITEMS_PARAMETERS = ("limit", "offset", "bbox", "crs", "province", "zoom", "properties", "history")
+ITEMS_PARAMETERS = ("limit", "offset", "bbox", "bbox-crs", "crs", "province", "zoom", "properties", "history")
 _CHINA_EXTENT = [73.4, 3.8, 135.1, 53.6]
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 SCHEMA = "application/schema+json"
 _QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 DEFAULT_LIMIT, MAX_LIMIT = 100, 10_000
@@ -98,7 +99,8 @@ def landing(base: str) -> tuple[dict, int, str]:
     """The landing page: links to the API definition, conformance and the collections."""
     return json_response({
         "title": "quhua 区划 — boundary lines, markers and place names",
-        "description": "OGC API – Features over the national boundary database (EPSG:4490 served as CRS84)",
+        "description": "OGC API – Features over the national boundary database (CRS84 by default; "
+                       "EPSG:4490 and its Gauss-Krüger zones EPSG:4491–4554 with crs=)",
         "links": [
             {"href": f"{base}", "rel": "self", "type": JSON, "title": "this document"},
             {"href": f"{base}/api", "rel": "service-desc", "type": OPENAPI, "title": "the API definition"},
@@ -118,7 +120,7 @@ def _collection_document(base: str, cid: str) -> dict:
     title, description = COLLECTIONS[cid]
     return {
         "id": cid, "title": title, "description": description, "itemType": "feature",
-        "crs": [CRS84],  # stored in EPSG:4490 (CGCS2000), served lon/lat as CRS84: equal at survey precision
+        "crs": SUPPORTED, "storageCrs": STORAGE_CRS,  # CRS84 by default: lon/lat, as EPSG:4490 is stored
         "extent": {"spatial": {"bbox": [_CHINA_EXTENT], "crs": CRS84}},
         "links": [{"href": f"{base}/collections/{cid}", "rel": "self", "type": JSON, "title": title},
                   {"href": f"{base}/collections/{cid}/items", "rel": "items", "type": GEOJSON, "title": title},
@@ -170,13 +172,27 @@ def _int(args: Mapping, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+def _crs(args: Mapping, name: str) -> str:
+    uri = args.get(name) or CRS84
+    if uri not in SUPPORTED:
+        raise QueryError(f"{name}={uri!r}: give one of {CRS84}, {STORAGE_CRS} (CGCS2000) or "
+                         f"{SUPPORTED[2][:-4]}4491 … 4554 (CGCS2000 Gauss-Krüger zones)")
+    return uri
+
+
+def _bbox(text: str | None, uri: str = CRS84) -> tuple[float, float, float, float] | None:
+    """W,S,E,N lon/lat of ``bbox`` (given in ``uri``'s axis order: CRS84 lon/lat, EPSG:4490 lat/lon, the
+    Gauss-Krüger zones northing/easting)."""
     if not text:
         return None
     try:
-        w, s, e, n = (float(v) for v in text.split(","))
+        box = tuple(float(v) for v in text.split(","))
+        if len(box) != 4:
+            raise ValueError(text)
     except ValueError as err:
-        raise QueryError(f"bbox={text!r}: give four numbers W,S,E,N in degrees (lon/lat)") from err
+        raise QueryError(f"bbox={text!r}: give four numbers, the lower and the upper corner "
+                         f"(W,S,E,N in degrees, or in the axis order of bbox-crs)") from err
+    w, s, e, n = bbox_to_lonlat(box, uri)
     if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
         raise QueryError(f"bbox={text!r}: needs W ≤ E within ±180 and S ≤ N within ±90")
     return w, s, e, n
@@ -213,12 +229,10 @@ def _filters(args: Mapping, cid: str | None) -> dict:
 def parse_items_query(args: Mapping, cid: str | None = None) -> dict:
     """``limit``, ``offset``, ``bbox``, ``province``, ``zoom`` and the property filters of collection ``cid``
     checked; raises :class:`QueryError`."""
-    if args.get("crs") not in (None, "", CRS84):
-        raise QueryError(f"crs={args['crs']!r}: this API serves {CRS84} only (Part 1 Core)")
-    return {"filters": _filters(args, cid) if cid else {},
+    return {"filters": _filters(args, cid) if cid else {}, "crs": _crs(args, "crs"),
             "limit": _int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
             "offset": _int(args, "offset", 0, 0, 10**9),
-            "bbox": _bbox(args.get("bbox")), "province": _province(args.get("province")),
+            "bbox": _bbox(args.get("bbox"), _crs(args, "bbox-crs")), "province": _province(args.get("province")),
             "zoom": _int(args, "zoom", -1, 0, 24), "history": args.get("history") in ("true", "1"),
             "properties": [p for p in args.get("properties", "").split(",") if p] or None}
 
@@ -245,15 +259,15 @@ def _plain(value):
 
 
 def features_json(frame: pd.DataFrame, zoom: int = -1, extra: Mapping[str, list] | None = None,
-                  properties: list[str] | None = None) -> list[str]:
-    """GeoJSON Feature texts of a store frame (``fid`` becomes the id); ``extra`` adds computed properties;
-    ``properties`` keeps only those."""
+                  properties: list[str] | None = None, crs: str = CRS84) -> list[str]:
+    """GeoJSON Feature texts of a store frame (``fid`` becomes the id) in ``crs``; ``extra`` adds computed
+    properties; ``properties`` keeps only those."""
     geometry = frame.geometry.values if "geometry" in frame else np.full(len(frame), None)
     if len(frame) and "geometry" in frame and frame.geometry.geom_type.str.contains("Line").any():
         geometry = _simplify(np.asarray(geometry), zoom)
     elif zoom >= 0 and "geometry" in frame:  # points on a map: 7 decimals (1 cm) are plenty
         geometry = shapely.transform(np.asarray(geometry), lambda xy: np.round(xy, 7))
-    texts = shapely.to_geojson(np.asarray(geometry, dtype=object))
+    texts = shapely.to_geojson(project(np.asarray(geometry, dtype=object), crs))
     columns = [c for c in frame.columns if c not in ("fid", "geometry", "report")
                and (properties is None or c in properties)]
     records = frame[columns].to_dict("records")
@@ -314,26 +328,38 @@ def items(store: Store, base: str, cid: str, args: Mapping, *,
         return _error(400, "InvalidParameterValue", f"properties: {', '.join(sorted(unknown))} not in {cid}")
     page = frame.iloc[query["offset"]:query["offset"] + query["limit"]]
     features = features_json(page, query["zoom"], extra(page, frame) if extra and len(page) else None,
-                             query["properties"])
+                             query["properties"], query["crs"])
     head = {"type": "FeatureCollection", "numberMatched": len(frame), "numberReturned": len(page),
             "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "links": _links(base, cid, args, query, len(frame))}
     text = json.dumps(head, ensure_ascii=False)[:-1] + ',"features":[' + ",".join(features) + "]}"
-    return {"Content-Type": GEOJSON}, 200, text
+    return _features_headers(query["crs"]), 200, text
 
 
-def item(store: Store, base: str, cid: str, fid: str) -> tuple[dict, int, str]:
-    """One feature by its id, or 404."""
+def _features_headers(crs: str) -> dict:
+    return {"Content-Type": GEOJSON, "Content-Crs": f"<{crs}>"}
+
+
+def item(store: Store, base: str, cid: str, fid: str, args: Mapping | None = None) -> tuple[dict, int, str]:
+    """One feature by its id (``crs`` as for items), or 404."""
     if cid not in available_collections():
         return _not_found(cid)
+    unknown = set(args or {}) - {"crs"}
+    if unknown:
+        return _error(400, "InvalidParameterValue", f"unknown parameter {', '.join(sorted(unknown))}; "
+                                                    f"a feature takes crs only")
+    try:
+        crs = _crs(args or {}, "crs")
+    except QueryError as err:
+        return _error(400, "InvalidParameterValue", str(err))
     frame = read_collection(store, cid, {"province": None, "bbox": None})
     match = frame[frame["fid"].astype(str) == str(fid)]
     if match.empty:
         return _error(404, "NotFound", f"no feature {fid!r} in {cid}")
-    feature = json.loads(features_json(match)[0])
+    feature = json.loads(features_json(match, crs=crs)[0])
     feature["links"] = [{"href": f"{base}/collections/{cid}/items/{fid}", "rel": "self", "type": GEOJSON},
                         {"href": f"{base}/collections/{cid}", "rel": "collection", "type": JSON}]
-    return {"Content-Type": GEOJSON}, 200, json.dumps(feature, ensure_ascii=False)
+    return _features_headers(crs), 200, json.dumps(feature, ensure_ascii=False)
 
 
 def feature_collection_json(frame: pd.DataFrame) -> str:

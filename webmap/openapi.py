@@ -10,6 +10,7 @@ own ``/collections/{id}/items`` path, listing its property filters: QGIS reads t
 from __future__ import annotations
 
 from webmap import ogc
+from webmap.crs import CRS84, SUPPORTED
 
 __all__ = ["document"]
 
@@ -43,10 +44,14 @@ _PARAMETERS = {
                     {"type": "integer", "minimum": 1, "maximum": ogc.MAX_LIMIT, "default": ogc.DEFAULT_LIMIT}),
     "offset": _query("offset", "Features to skip: the `next` link of a page gives the following one.",
                      {"type": "integer", "minimum": 0, "default": 0}),
-    "bbox": _query("bbox", "W,S,E,N in degrees (CRS84): the features that intersect this box.",
+    "bbox": _query("bbox", "The lower and upper corner (W,S,E,N in degrees in CRS84, else in the axis order "
+                           "of bbox-crs): the features that intersect this box.",
                    {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}),
-    "crs": _query("crs", "The CRS of the coordinates served: CRS84 only.",
-                  {"type": "string", "format": "uri", "enum": [ogc.CRS84]}),
+    "crs": _query("crs", "The CRS of the coordinates served (Part 2), in its axis order: CRS84 (default), "
+                         "EPSG:4490 (lat/lon) or a CGCS2000 Gauss-Krüger zone, EPSG:4491–4554 (northing/easting).",
+                  {"type": "string", "format": "uri", "enum": SUPPORTED, "default": CRS84}),
+    "bbox-crs": _query("bbox-crs", "The CRS of bbox (its axis order), one of those of crs.",
+                       {"type": "string", "format": "uri", "enum": SUPPORTED, "default": CRS84}),
     "province": _query("province", "A province code (GB/T 2260), e.g. 360000 or 36: its features only.",
                        {"type": "string", "pattern": "^[0-9]{2}([0-9]{4})?$"}),
     "zoom": _query("zoom", "For maps: lines simplified to half a screen pixel at this web-map zoom.",
@@ -91,13 +96,18 @@ def _collection_paths(cid: str) -> dict:
     """``/collections/{cid}/items`` and ``…/items/{featureId}`` with the collection's property filters."""
     filters = [_query(name, f"Only the features whose {name} equals this value.", schema)
                for name, schema in ogc.PROPERTIES[cid].items() if name not in ogc.ITEMS_PARAMETERS]
-    return {
+    paths = {
         f"/collections/{cid}/items": _get(f"get {cid} features", cid, {ogc.GEOJSON: "featureCollection"},
                                           "400", "404",
                                           parameters=[_ref(p) for p in ogc.ITEMS_PARAMETERS] + filters),
         f"/collections/{cid}/items/{{featureId}}": _get(f"get {cid} feature", cid, {ogc.GEOJSON: "feature"},
-                                                        "404", parameters=[_ref("featureId")]),
+                                                        "400", "404", parameters=[_ref("featureId"), _ref("crs")]),
     }
+    for path in paths.values():  # Part 2: the CRS of the coordinates, as <URI>
+        path["get"]["responses"]["200"]["headers"] = {"Content-Crs": {
+            "description": "The CRS of the coordinates, e.g. <http://www.opengis.net/def/crs/EPSG/0/4490>.",
+            "schema": {"type": "string"}}}
+    return paths
 
 
 def document(base: str) -> dict:

@@ -100,7 +100,7 @@ def items(cid: str):
 @login_required
 def item(cid: str, fid: str):
     """One feature."""
-    return respond(ogc.item(get_store(), _base(), cid, fid))
+    return respond(ogc.item(get_store(), _base(), cid, fid, request.args))
 
 
 @bp.route("/download/<province>/<layer>.geojson")
