@@ -33,8 +33,8 @@ def extents_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoD
     """The names that have an extent, as their polygons and lines, with the fields of SPEC §8 (current ones
     unless ``history``; ``bbox`` keeps the extents that reach into it)."""
     with open_name_store(store) as names_store:
-        extents = names_store.extents()
-        names = names_store.all_names(extents.fid)  # the few names with an extent, not the whole gazetteer
+        extents = names_store.extents().astype({"fid": "int64"})  # an empty one is of floats or objects
+        names = names_store.all_names(extents.fid).astype({"fid": "int64"})  # the few with an extent
     if not history:
         names = names[names.status == "current"]
     frame = extents.merge(names.drop(columns=["importance"]), on="fid").rename(columns={"fid": "id"})

@@ -9,6 +9,7 @@ apt_packages=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv python3-pip)
 if [ "$what" = test ]; then
   command -v chromium >/dev/null || apt_packages+=(chromium chromium-driver fonts-noto-cjk)
+  /usr/bin/python3 -c 'import qgis.core' 2>/dev/null || apt_packages+=(qgis python3-qgis)  # tests/webmap/test_ogc_qgis.py
   ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 \
     || apt_packages+=(postgresql-15 postgresql-15-postgis-3)
 fi

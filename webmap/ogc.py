@@ -4,9 +4,12 @@ Every public function returns ``(headers, status, content)`` with ``content`` a 
 :mod:`webmap.views.api` turns that into a Flask response. Collections: ``lines`` (界线), ``markers``
 (界桩), ``issues`` (质检问题) and, when the gazetteer provides them, ``names`` (地名) and ``name_extents``
 (地名范围: the polygons and lines of the names that have one). Items take ``bbox``,
-``limit``, ``offset``, ``province`` and, for maps (not part of Part 1; GDAL never sends them), ``zoom``,
+``limit``, ``offset``, ``province``, one ``PROPERTY=value`` equality filter per queryable (Part 1's
+/rec/core/fc-filters, as pygeoapi) and, for maps (not part of Part 1; GDAL never sends them), ``zoom``,
 which simplifies lines to half a screen pixel at that zoom and rounds coordinates to match,
-``properties`` (a comma-separated subset, as pygeoapi) and ``history=true`` (superseded versions too).
+``properties`` (a comma-separated subset, as pygeoapi) and ``history=true`` (superseded versions too);
+any other parameter is a 400 (/req/core/query-param-unknown). The API definition is
+:mod:`webmap.openapi`.
 """
 
 from __future__ import annotations
@@ -24,15 +27,19 @@ import shapely
 from boundaries.export import read_any_layer
 from boundaries.readers import PROVINCES
 from boundaries.store import Store
+from webmap.crs import CRS84, STORAGE_CRS, SUPPORTED, bbox_to_lonlat, project
 
-__all__ = ["COLLECTIONS", "CONFORMANCE", "collection", "collections", "conformance", "feature_collection_json",
-           "features_json", "item", "items",
-           "landing", "parse_items_query"]
+__all__ = ["COLLECTIONS", "CONFORMANCE", "PROPERTIES", "collection", "collections", "conformance",
+           "feature_collection_json", "features_json", "item", "items", "json_response", "landing",
+           "parse_items_query", "queryables"]
 
 JSON, GEOJSON = "application/json", "application/geo+json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"  # the exact type QGIS and OWSLib look for
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
 #: collection id → (title, description)
 COLLECTIONS = {
@@ -42,8 +49,30 @@ COLLECTIONS = {
     "name_extents": ("地名范围 Place-name extents", "The polygons and lines of the names that have one (范围)"),
     "issues": ("质检问题 QA issues", "Findings of the checks on accepted submissions (SPEC §5)"),
 }
+_S, _I, _N = {"type": "string"}, {"type": "integer"}, {"type": "number"}
+_TIME = {"type": "string", "format": "date-time"}
+_VERSIONED = {"province": _S, "submission_id": _I, "status": _S, "superseded_by": _I, "valid_from": _TIME,
+              "valid_to": _TIME, "source_file": _S}
+_NAME = {"id": _I, "name": _S, "pinyin": _S, "class": _S, "subclass": _S, "code": _S, "aliases": _S,
+         "status": _S, "valid_from": _S, "valid_to": _S, "source": _S, "source_id": _S, "approved_by": _S,
+         "approved_on": _S, "superseded_by": _I, "lon": _N, "lat": _N, "population": _N}
+#: collection id → the properties its features carry (JSON Schema), as the stores read them (a test checks
+#: every served feature against this); each is a queryable: ``?PROPERTY=value`` filters on it. Written out
+#: rather than read from the store because a store knows its columns only by reading its rows.
+PROPERTIES = {
+    "lines": {"line_id": _S, "left_code": _S, "right_code": _S, "name": _S, **_VERSIONED},
+    "markers": {"marker_id": _S, "marker_type": _S, "line_id": _S, "x": _N, "y": _N, "lon": _N, "lat": _N,
+                "h": _N, **_VERSIONED},
+    "names": _NAME,
+    "name_extents": _NAME,
+    "issues": {"rule": _S, "severity": _S, "layer": _S, "feature": _S, "message": _S, "message_en": _S,
+               "file": _S, "province": _S, "submission_id": _I, "created_at": _TIME},
+}
+#: the query parameters of every items request; a property of the same name is not a filter
+ITEMS_PARAMETERS = ("limit", "offset", "bbox", "bbox-crs", "crs", "province", "zoom", "properties", "history")
 _CHINA_EXTENT = [73.4, 3.8, 135.1, 53.6]
-_CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+SCHEMA = "application/schema+json"
+_QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 DEFAULT_LIMIT, MAX_LIMIT = 100, 10_000
 
 
@@ -51,12 +80,13 @@ class QueryError(ValueError):
     """A query parameter that cannot be used (HTTP 400)."""
 
 
-def _response(content: dict, status: int = 200, media_type: str = JSON) -> tuple[dict, int, str]:
+def json_response(content: dict, status: int = 200, media_type: str = JSON) -> tuple[dict, int, str]:
+    """``(headers, status, content)`` of a JSON document."""
     return {"Content-Type": media_type}, status, json.dumps(content, ensure_ascii=False)
 
 
 def _error(status: int, code: str, description: str) -> tuple[dict, int, str]:
-    return _response({"code": code, "description": description}, status)
+    return json_response({"code": code, "description": description}, status)
 
 
 def available_collections() -> list[str]:
@@ -67,11 +97,15 @@ def available_collections() -> list[str]:
 
 def landing(base: str) -> tuple[dict, int, str]:
     """The landing page: links to the API definition, conformance and the collections."""
-    return _response({
+    return json_response({
         "title": "quhua 区划 — boundary lines, markers and place names",
-        "description": "OGC API – Features over the national boundary database (EPSG:4490 served as CRS84)",
+        "description": "OGC API – Features over the national boundary database (CRS84 by default; "
+                       "EPSG:4490 and its Gauss-Krüger zones EPSG:4491–4554 with crs=)",
         "links": [
             {"href": f"{base}", "rel": "self", "type": JSON, "title": "this document"},
+            {"href": f"{base}/api", "rel": "service-desc", "type": OPENAPI, "title": "the API definition"},
+            {"href": f"{base}/api.html", "rel": "service-doc", "type": "text/html",
+             "title": "the API documentation"},
             {"href": f"{base}/conformance", "rel": "conformance", "type": JSON, "title": "conformance"},
             {"href": f"{base}/collections", "rel": "data", "type": JSON, "title": "collections"},
         ]})
@@ -79,32 +113,50 @@ def landing(base: str) -> tuple[dict, int, str]:
 
 def conformance() -> tuple[dict, int, str]:
     """The conformance classes implemented."""
-    return _response({"conformsTo": CONFORMANCE})
+    return json_response({"conformsTo": CONFORMANCE})
 
 
 def _collection_document(base: str, cid: str) -> dict:
     title, description = COLLECTIONS[cid]
     return {
         "id": cid, "title": title, "description": description, "itemType": "feature",
-        "crs": [_CRS84],  # stored in EPSG:4490 (CGCS2000), served lon/lat as CRS84: equal at survey precision
-        "extent": {"spatial": {"bbox": [_CHINA_EXTENT], "crs": _CRS84}},
+        "crs": SUPPORTED, "storageCrs": STORAGE_CRS,  # CRS84 by default: lon/lat, as EPSG:4490 is stored
+        "extent": {"spatial": {"bbox": [_CHINA_EXTENT], "crs": CRS84}},
         "links": [{"href": f"{base}/collections/{cid}", "rel": "self", "type": JSON, "title": title},
-                  {"href": f"{base}/collections/{cid}/items", "rel": "items", "type": GEOJSON, "title": title}],
+                  {"href": f"{base}/collections/{cid}/items", "rel": "items", "type": GEOJSON, "title": title},
+                  {"href": f"{base}/collections/{cid}/queryables", "rel": _QUERYABLES, "type": SCHEMA,
+                   "title": f"the queryables of {cid}"}],
     }
 
 
 def collections(base: str) -> tuple[dict, int, str]:
     """The list of collections."""
-    return _response({"links": [{"href": f"{base}/collections", "rel": "self", "type": JSON}],
+    return json_response({"links": [{"href": f"{base}/collections", "rel": "self", "type": JSON}],
                       "collections": [_collection_document(base, c) for c in available_collections()]})
+
+
+def _not_found(cid: str) -> tuple[dict, int, str]:
+    return _error(404, "NotFound", f"no collection {cid!r}; the collections are "
+                                   f"{', '.join(available_collections())}")
 
 
 def collection(base: str, cid: str) -> tuple[dict, int, str]:
     """One collection's description, or 404."""
     if cid not in available_collections():
-        return _error(404, "NotFound", f"no collection {cid!r}; the collections are "
-                                       f"{', '.join(available_collections())}")
-    return _response(_collection_document(base, cid))
+        return _not_found(cid)
+    return json_response(_collection_document(base, cid))
+
+
+def queryables(base: str, cid: str) -> tuple[dict, int, str]:
+    """The properties a collection's items can be filtered on (``?PROPERTY=value``), as a JSON Schema
+    (OGC API – Features Part 3's queryables resource, which OWSLib and QGIS ask for), or 404."""
+    if cid not in available_collections():
+        return _not_found(cid)
+    return json_response({
+        "$schema": "https://json-schema.org/draft/2019-09/schema", "$id": f"{base}/collections/{cid}/queryables",
+        "type": "object", "title": COLLECTIONS[cid][0],
+        "properties": {name: dict(schema, title=name) for name, schema in PROPERTIES[cid].items()},
+        "additionalProperties": False}, media_type=SCHEMA)
 
 
 def _int(args: Mapping, name: str, default: int, low: int, high: int) -> int:
@@ -120,13 +172,27 @@ def _int(args: Mapping, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+def _crs(args: Mapping, name: str) -> str:
+    uri = args.get(name) or CRS84
+    if uri not in SUPPORTED:
+        raise QueryError(f"{name}={uri!r}: give one of {CRS84}, {STORAGE_CRS} (CGCS2000) or "
+                         f"{SUPPORTED[2][:-4]}4491 … 4554 (CGCS2000 Gauss-Krüger zones)")
+    return uri
+
+
+def _bbox(text: str | None, uri: str = CRS84) -> tuple[float, float, float, float] | None:
+    """W,S,E,N lon/lat of ``bbox`` (given in ``uri``'s axis order: CRS84 lon/lat, EPSG:4490 lat/lon, the
+    Gauss-Krüger zones northing/easting)."""
     if not text:
         return None
     try:
-        w, s, e, n = (float(v) for v in text.split(","))
+        box = tuple(float(v) for v in text.split(","))
+        if len(box) != 4:
+            raise ValueError(text)
     except ValueError as err:
-        raise QueryError(f"bbox={text!r}: give four numbers W,S,E,N in degrees (lon/lat)") from err
+        raise QueryError(f"bbox={text!r}: give four numbers, the lower and the upper corner "
+                         f"(W,S,E,N in degrees, or in the axis order of bbox-crs)") from err
+    w, s, e, n = bbox_to_lonlat(box, uri)
     if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
         raise QueryError(f"bbox={text!r}: needs W ≤ E within ±180 and S ≤ N within ±90")
     return w, s, e, n
@@ -141,13 +207,32 @@ def _province(text: str | None) -> str | None:
     return code + "0000"
 
 
-def parse_items_query(args: Mapping) -> dict:
-    """``limit``, ``offset``, ``bbox``, ``province`` and ``zoom`` checked; raises :class:`QueryError`."""
-    if args.get("crs") not in (None, "", _CRS84):
-        raise QueryError(f"crs={args['crs']!r}: this API serves {_CRS84} only (Part 1 Core)")
-    return {"limit": _int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+def _filters(args: Mapping, cid: str | None) -> dict:
+    """The ``PROPERTY=value`` filters of a request on collection ``cid``, the values of the property's type;
+    raises :class:`QueryError` for a parameter that is neither one of :data:`ITEMS_PARAMETERS` nor a
+    queryable."""
+    schema = PROPERTIES.get(cid, {})
+    unknown = sorted(set(args) - set(ITEMS_PARAMETERS) - set(schema))
+    if unknown:
+        raise QueryError(f"unknown parameter {', '.join(unknown)}; the parameters are "
+                         f"{', '.join(ITEMS_PARAMETERS)} and the queryables of {cid}: {', '.join(schema)}")
+    filters = {}
+    for name in set(args) & set(schema) - set(ITEMS_PARAMETERS):
+        kind = schema[name]["type"]
+        try:
+            filters[name] = {"integer": int, "number": float}.get(kind, str)(args[name])
+        except ValueError as err:
+            raise QueryError(f"{name}={args[name]!r} is not a {kind}") from err
+    return filters
+
+
+def parse_items_query(args: Mapping, cid: str | None = None) -> dict:
+    """``limit``, ``offset``, ``bbox``, ``province``, ``zoom`` and the property filters of collection ``cid``
+    checked; raises :class:`QueryError`."""
+    return {"filters": _filters(args, cid) if cid else {}, "crs": _crs(args, "crs"),
+            "limit": _int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
             "offset": _int(args, "offset", 0, 0, 10**9),
-            "bbox": _bbox(args.get("bbox")), "province": _province(args.get("province")),
+            "bbox": _bbox(args.get("bbox"), _crs(args, "bbox-crs")), "province": _province(args.get("province")),
             "zoom": _int(args, "zoom", -1, 0, 24), "history": args.get("history") in ("true", "1"),
             "properties": [p for p in args.get("properties", "").split(",") if p] or None}
 
@@ -174,15 +259,15 @@ def _plain(value):
 
 
 def features_json(frame: pd.DataFrame, zoom: int = -1, extra: Mapping[str, list] | None = None,
-                  properties: list[str] | None = None) -> list[str]:
-    """GeoJSON Feature texts of a store frame (``fid`` becomes the id); ``extra`` adds computed properties;
-    ``properties`` keeps only those."""
+                  properties: list[str] | None = None, crs: str = CRS84) -> list[str]:
+    """GeoJSON Feature texts of a store frame (``fid`` becomes the id) in ``crs``; ``extra`` adds computed
+    properties; ``properties`` keeps only those."""
     geometry = frame.geometry.values if "geometry" in frame else np.full(len(frame), None)
     if len(frame) and "geometry" in frame and frame.geometry.geom_type.str.contains("Line").any():
         geometry = _simplify(np.asarray(geometry), zoom)
     elif zoom >= 0 and "geometry" in frame:  # points on a map: 7 decimals (1 cm) are plenty
         geometry = shapely.transform(np.asarray(geometry), lambda xy: np.round(xy, 7))
-    texts = shapely.to_geojson(np.asarray(geometry, dtype=object))
+    texts = shapely.to_geojson(project(np.asarray(geometry, dtype=object), crs))
     columns = [c for c in frame.columns if c not in ("fid", "geometry", "report")
                and (properties is None or c in properties)]
     records = frame[columns].to_dict("records")
@@ -219,6 +304,9 @@ def read_collection(store: Store, cid: str, query: dict) -> pd.DataFrame:
     frame = read_any_layer(store, cid, province=query["province"], bbox=query["bbox"], **filters)
     if "fid" not in frame.columns:  # the gazetteer's names carry their own ``id``
         frame = frame.assign(fid=frame["id"] if "id" in frame.columns else range(len(frame)))
+    for name, value in query.get("filters", {}).items():
+        column = frame[name] if isinstance(value, str) else pd.to_numeric(frame[name], errors="coerce")
+        frame = frame[(column.astype(str) if isinstance(value, str) else column) == value]
     return frame
 
 
@@ -229,9 +317,9 @@ def items(store: Store, base: str, cid: str, args: Mapping, *,
     ``extra(page) -> {property: values}`` adds computed properties to the page (the map's styling).
     """
     if cid not in available_collections():
-        return _error(404, "NotFound", f"no collection {cid!r}")
+        return _not_found(cid)
     try:
-        query = parse_items_query(args)
+        query = parse_items_query(args, cid)
     except QueryError as err:
         return _error(400, "InvalidParameterValue", str(err))
     frame = read_collection(store, cid, query)
@@ -240,27 +328,40 @@ def items(store: Store, base: str, cid: str, args: Mapping, *,
         return _error(400, "InvalidParameterValue", f"properties: {', '.join(sorted(unknown))} not in {cid}")
     page = frame.iloc[query["offset"]:query["offset"] + query["limit"]]
     features = features_json(page, query["zoom"], extra(page, frame) if extra and len(page) else None,
-                             query["properties"])
+                             query["properties"], query["crs"])
     head = {"type": "FeatureCollection", "numberMatched": len(frame), "numberReturned": len(page),
             "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "links": _links(base, cid, args, query, len(frame))}
     text = json.dumps(head, ensure_ascii=False)[:-1] + ',"features":[' + ",".join(features) + "]}"
-    return {"Content-Type": GEOJSON}, 200, text
+    return _features_headers(query["crs"]), 200, text
 
 
-def item(store: Store, base: str, cid: str, fid: str, *, province: str | None = None) -> tuple[dict, int, str]:
-    """One feature by its id, or 404 (also when ``province`` is given and the feature does not concern it:
-    a reader limited to one province learns nothing of the others' features)."""
+def _features_headers(crs: str) -> dict:
+    return {"Content-Type": GEOJSON, "Content-Crs": f"<{crs}>"}
+
+
+def item(store: Store, base: str, cid: str, fid: str, args: Mapping | None = None, *,
+         province: str | None = None) -> tuple[dict, int, str]:
+    """One feature by its id (``crs`` as for items), or 404 (also when ``province`` is given and the feature
+    does not concern it: a reader limited to one province learns nothing of the others' features)."""
     if cid not in available_collections():
-        return _error(404, "NotFound", f"no collection {cid!r}")
+        return _not_found(cid)
+    unknown = set(args or {}) - {"crs"}
+    if unknown:
+        return _error(400, "InvalidParameterValue", f"unknown parameter {', '.join(sorted(unknown))}; "
+                                                    f"a feature takes crs only")
+    try:
+        crs = _crs(args or {}, "crs")
+    except QueryError as err:
+        return _error(400, "InvalidParameterValue", str(err))
     frame = read_collection(store, cid, {"province": province, "bbox": None})
     match = frame[frame["fid"].astype(str) == str(fid)]
     if match.empty:
         return _error(404, "NotFound", f"no feature {fid!r} in {cid}")
-    feature = json.loads(features_json(match)[0])
+    feature = json.loads(features_json(match, crs=crs)[0])
     feature["links"] = [{"href": f"{base}/collections/{cid}/items/{fid}", "rel": "self", "type": GEOJSON},
                         {"href": f"{base}/collections/{cid}", "rel": "collection", "type": JSON}]
-    return {"Content-Type": GEOJSON}, 200, json.dumps(feature, ensure_ascii=False)
+    return _features_headers(crs), 200, json.dumps(feature, ensure_ascii=False)
 
 
 def feature_collection_json(frame: pd.DataFrame) -> str:

@@ -74,7 +74,7 @@ def test_items_zoom_simplifies_lines_only_for_maps(store):
 
 BAD = [{"limit": "0"}, {"limit": "x"}, {"limit": "100000"}, {"offset": "-1"}, {"bbox": "1,2,3"},
        {"bbox": "120,30,110,40"}, {"province": "990000"}, {"zoom": "99"},
-       {"crs": "http://www.opengis.net/def/crs/EPSG/0/4490"}]
+       {"crs": "http://www.opengis.net/def/crs/EPSG/0/3857"}]
 
 
 @pytest.mark.parametrize("args", BAD, ids=lambda a: "&".join(f"{k}={v}" for k, v in a.items()))
@@ -129,5 +129,5 @@ def test_gdal_oapif_reads_the_layers(server, monkeypatch):
         pyogrio.set_gdal_config_options({"GDAL_HTTP_USERPWD": None, "GDAL_HTTP_AUTH": None})
     assert sorted(lines["line_id"]) == ["3642", "3643", "3643"]
     assert len(markers) == 110 and markers.geometry.geom_type.eq("Point").all()
-    assert markers.crs.to_epsg() == 4326  # CRS84, axis lon/lat
+    assert markers.crs.to_epsg() == 4490  # GDAL asks for the storageCrs, CGCS2000 (Part 2), x = lon
     assert 113 < markers.geometry.x.min() < markers.geometry.x.max() < 118

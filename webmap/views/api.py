@@ -6,10 +6,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from boundaries.export import export_layer
-from webmap import ogc
+from webmap import ogc, openapi
 from webmap.auth import PROVINCE_COLLECTIONS, authorize, current_user, province_scope, requires
 from webmap.db import get_store
 from webmap.status import line_agreement
@@ -73,6 +73,22 @@ def landing():
     return respond(ogc.landing(_base()))
 
 
+@bp.route("/ogc/api")
+@requires("api")
+def api_definition():
+    """The OpenAPI 3.0 definition (the landing page's ``service-desc``)."""
+    return respond(ogc.json_response(openapi.document(_base()), media_type=ogc.OPENAPI))
+
+
+@bp.route("/ogc/api.html")
+@requires("api")
+def api_documentation():
+    """The API definition as an HTML page (``service-doc``)."""
+    doc = openapi.document(_base())
+    params = {f"#/components/parameters/{name}": p for name, p in doc["components"]["parameters"].items()}
+    return render_template("ogc_api.html", doc=doc, params=params)
+
+
 @bp.route("/ogc/conformance")
 @requires("api")
 def conformance():
@@ -94,6 +110,13 @@ def collection(cid: str):
     return respond(ogc.collection(_base(), cid))
 
 
+@bp.route("/ogc/collections/<cid>/queryables")
+@requires("api")
+def queryables(cid: str):
+    """The properties a collection can be filtered on (JSON Schema)."""
+    return respond(ogc.queryables(_base(), cid))
+
+
 @bp.route("/ogc/collections/<cid>/items")
 @requires("api")
 def items(cid: str):
@@ -107,7 +130,7 @@ def items(cid: str):
 def item(cid: str, fid: str):
     """One feature."""
     scope = province_scope(current_user()) if cid in PROVINCE_COLLECTIONS else None
-    return respond(ogc.item(get_store(), _base(), cid, fid, province=scope))
+    return respond(ogc.item(get_store(), _base(), cid, fid, request.args, province=scope))
 
 
 @bp.route("/download/<province>/<layer>.geojson")
