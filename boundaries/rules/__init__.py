@@ -19,7 +19,7 @@ import geopandas as gpd
 
 from boundaries.model import Issue, Submission
 
-__all__ = ["REGISTRY", "CheckContext", "Rule", "register", "rule", "run_rules"]
+__all__ = ["REGISTRY", "CheckContext", "Rule", "one_defect", "register", "rule", "run_rules"]
 
 
 @dataclass
@@ -81,7 +81,34 @@ def run_rules(context: CheckContext, config) -> list[Issue]:
         found[entry.id] = list(entry.func(context, config.params(entry.id)))
         for issue in found[entry.id]:
             issue.severity = severity
-    return [issue for rule_id in REGISTRY for issue in found.get(rule_id, [])]
+    return _one_per_defect([issue for rule_id in REGISTRY for issue in found.get(rule_id, [])])
+
+
+def one_defect(issue: Issue, key, rank: int) -> Issue:
+    """Mark ``issue`` as a finding of the defect ``key`` (hashable, e.g. ``("marker.position", 17)``).
+
+    Rules find what they find whatever else is enabled; where several enabled rules find one defect, the
+    report keeps one issue (an error before a warning, then the lowest ``rank``: the clearest cause) and
+    gives the others as its details (SPEC §5: one defect, one error)."""
+    issue.defect = (key, rank)
+    return issue
+
+
+def _one_per_defect(issues: list[Issue]) -> list[Issue]:
+    """The issues with those of one defect (:func:`one_defect`) merged into the one that says it best."""
+    groups: dict = {}
+    for issue in issues:
+        if getattr(issue, "defect", None) is not None:
+            groups.setdefault(issue.defect[0], []).append(issue)
+    merged = set()
+    for group in (g for g in groups.values() if len(g) > 1):
+        keep = min(group, key=lambda i: (i.severity != "error", i.defect[1]))
+        others = [i for i in group if i is not keep]
+        keep.message += "（详情：" + "；".join(f"{i.rule}：{i.message}" for i in others) + "）"
+        keep.message_en = (keep.message_en or keep.message) + " (details: " + "; ".join(
+            f"{i.rule}: {i.message_en or i.message}" for i in others) + ")"
+        merged.update(id(i) for i in others)
+    return [issue for issue in issues if id(issue) not in merged]
 
 
 from boundaries.rules import dataset, lines, markers  # noqa: E402,F401  (registers the rules of each module)

@@ -22,7 +22,7 @@ from boundaries.config import DEFAULT_MARKER_ID_PATTERN
 from boundaries.crs import CHINA_BOUNDS, candidate_zones, gauss_kruger, implausible, transformer
 from boundaries.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 from boundaries.model import Issue
-from boundaries.rules import CheckContext, rule
+from boundaries.rules import CheckContext, one_defect, rule
 from boundaries.rules._geometry import (
     DEG_PER_M,
     Workspace,
@@ -49,23 +49,33 @@ __all__ = [
 TYPE_LETTERS = {"单立": "Q", "同号双立": "AB", "同号三立": "CDE"}
 _TYPE_EN = {"单立": "single post", "同号双立": "paired post (同号双立)", "同号三立": "triple post (同号三立)"}
 _GK_CODES = tuple(range(4491, 4555))
+#: Which rule's issue the report keeps when several find one marker misplaced (:func:`one_defect`): the
+#: clearest cause first.
+_POSITION_RANK = {"marker.foreign_boundary": 0, "marker.out_of_region": 1, "marker.unknown_line": 2,
+                  "marker.off_line": 3}
 
 
 def _issue(rule_id: str, ctx: CheckContext, k: int, zh: str, en: str) -> Issue:
-    markers = ctx.submission.markers
-    geometry = markers.geometry.iloc[k]
-    lon = lat = None
-    if geometry is not None and not geometry.is_empty:
-        centre = shapely.get_coordinates(shapely.centroid(geometry))
-        if len(centre) and np.isfinite(centre[0]).all():
-            lon, lat = float(centre[0, 0]), float(centre[0, 1])
-    source = markers["source_file"].iloc[k] if "source_file" in markers else None
+    lon, lat = _lonlat(workspace(ctx))[k]
+    lon, lat = (float(lon), float(lat)) if np.isfinite(lon) and np.isfinite(lat) else (None, None)
+    source = _columns(ctx)["source_file"][k]
     return Issue(rule_id, "error", "markers", _name(ctx, k), lon, lat, zh, en,
                  source if isinstance(source, str) else None)
 
 
+def _columns(ctx: CheckContext) -> dict[str, np.ndarray]:
+    """The submitted markers' ids and source files as arrays, taken once (an issue reads them by row)."""
+    def compute():
+        markers = ctx.submission.markers
+        source = (markers["source_file"].to_numpy(dtype=object) if "source_file" in markers
+                  else np.full(len(markers), None, dtype=object))
+        return {"marker_id": markers["marker_id"].to_numpy(dtype=object), "source_file": source}
+
+    return workspace(ctx).once("marker.columns", compute)
+
+
 def _name(ctx: CheckContext, k: int) -> str:
-    value = ctx.submission.markers["marker_id"].iloc[k]
+    value = _columns(ctx)["marker_id"][k]
     return str(value) if isinstance(value, str) and value else f"#{k + 1}"
 
 
@@ -169,15 +179,6 @@ def _off_line_limits() -> tuple[float, float]:
     return max(params["single_m"], params["multi_m"]), params["single_m"]
 
 
-def _out_of_region_default(ws: Workspace, ctx: CheckContext) -> np.ndarray:
-    from boundaries.rules import REGISTRY
-
-    far = REGISTRY["marker.out_of_region"].params["far_m"]
-    far = ws.memo.get("marker.far_m", far)
-    region = _region(ws, ctx, far)
-    return region["usable"][region["out"]]
-
-
 def _broken_line_ids(ws: Workspace) -> set:
     """Ids of submitted lines with invalid geometry: their markers cannot be measured against them."""
     ids = ws.lines.frame["line_id"].to_numpy()
@@ -221,23 +222,23 @@ def out_of_region(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Markers outside China's extent (73–136°E, 3–54°N), or farther than ``far_m`` (5000 m) from every
     line of the submitting province (submitted, or stored with a side in it)."""
     ws = workspace(ctx)
-    ws.memo["marker.far_m"] = params["far_m"]
     region = _region(ws, ctx, params["far_m"])
     lonlat = _lonlat(ws)
     for n in np.flatnonzero(region["out"]):
         k = region["usable"][n]
         lon, lat = lonlat[k]
         if region["outside"][n]:
-            yield _issue("marker.out_of_region", ctx, int(k),
-                         f"界桩 {_name(ctx, k)} 位于 {lon:.4f}°E, {lat:.4f}°N，在中国范围（73–136°E，3–54°N）以外",
-                         f"marker {_name(ctx, k)} lies at {lon:.4f}°E {lat:.4f}°N, outside China's extent "
-                         "(73–136°E, 3–54°N)")
-        elif region["out"][n]:
+            issue = _issue("marker.out_of_region", ctx, int(k),
+                           f"界桩 {_name(ctx, k)} 位于 {lon:.4f}°E, {lat:.4f}°N，在中国范围（73–136°E，3–54°N）以外",
+                           f"marker {_name(ctx, k)} lies at {lon:.4f}°E {lat:.4f}°N, outside China's extent "
+                           "(73–136°E, 3–54°N)")
+        else:
             d = region["distance"][n]
-            yield _issue("marker.out_of_region", ctx, int(k),
-                         f"界桩 {_name(ctx, k)} 距本省任一界线 {d / 1000:.2f} km（限值 {params['far_m']:g} m）",
-                         f"marker {_name(ctx, k)} lies {d / 1000:.2f} km from every line of province "
-                         f"{ctx.submission.province} (limit {params['far_m']:g} m)")
+            issue = _issue("marker.out_of_region", ctx, int(k),
+                           f"界桩 {_name(ctx, k)} 距本省任一界线 {d / 1000:.2f} km（限值 {params['far_m']:g} m）",
+                           f"marker {_name(ctx, k)} lies {d / 1000:.2f} km from every line of province "
+                           f"{ctx.submission.province} (limit {params['far_m']:g} m)")
+        yield one_defect(issue, ("marker.position", int(k)), _POSITION_RANK["marker.out_of_region"])
 
 
 @rule("marker.off_line", severity="error", layer="markers",
@@ -246,19 +247,17 @@ def out_of_region(ctx: CheckContext, params: dict) -> Iterator[Issue]:
       single_m=5.0, multi_m=500.0)
 def off_line(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Markers farther from their line than ``single_m`` (5 m, 单立) or ``multi_m`` (500 m, 同号双立/三立,
-    which stand off the line by design). Markers reported by ``marker.out_of_region`` are left to it."""
+    which stand off the line by design), however far. One defect with ``marker.out_of_region`` and
+    ``marker.foreign_boundary``: where they find the marker too, the report keeps theirs."""
     ws = workspace(ctx)
     # settled within the 单立 limit is within every limit; the rest are measured exactly
     own = _own_line(ws, max(params["single_m"], params["multi_m"]), params["single_m"])
-    out = set(_out_of_region_default(ws, ctx).tolist())
     types = ws.markers.frame["marker_type"].to_numpy()
     limits = np.where(np.isin(types[own["usable"]], ["同号双立", "同号三立"]), params["multi_m"], params["single_m"])
     with np.errstate(invalid="ignore"):
         beyond = np.isfinite(own["distance"]) & (own["distance"] > limits)
     for n in np.flatnonzero(beyond):
         k, distance, limit = own["usable"][n], own["distance"][n], limits[n]
-        if k in out:
-            continue
         line_id = ws.lines.frame["line_id"].iloc[own["line"][n]]
         if own["matched"][n]:
             zh_line, en_line = f"其界线 {line_id}", f"its line {line_id}"
@@ -267,10 +266,182 @@ def off_line(ctx: CheckContext, params: dict) -> Iterator[Issue]:
             zh_line = f"最近的界线 {line_id}（未找到其界线 {declared}）"
             en_line = f"the nearest line {line_id} (its line {declared} is not found)"
         kind = types[k] if types[k] in TYPE_LETTERS else "单立"
-        yield _issue("marker.off_line", ctx, int(k),
-                     f"{kind}界桩 {_name(ctx, k)} 距{zh_line} {fmt_m(distance)} m（限值 {limit:g} m）",
-                     f"{_TYPE_EN[kind]} marker {_name(ctx, k)} stands {fmt_m(distance)} m from {en_line} "
-                     f"(limit {limit:g} m)")
+        yield one_defect(_issue("marker.off_line", ctx, int(k),
+                                f"{kind}界桩 {_name(ctx, k)} 距{zh_line} {fmt_m(distance)} m（限值 {limit:g} m）",
+                                f"{_TYPE_EN[kind]} marker {_name(ctx, k)} stands {fmt_m(distance)} m from {en_line} "
+                                f"(limit {limit:g} m)"), ("marker.position", int(k)), _POSITION_RANK["marker.off_line"])
+
+
+# -- whose boundary: a province writes only markers of its own boundaries (SPEC §4) -------------------------------
+#: The two-digit GB/T 2260 prefixes of China's provinces, of which line codes are made (SPEC §4).
+_PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
+                       "61 62 63 64 65 71 81 82".split())
+
+
+def code_sides(code) -> tuple[str, str] | None:
+    """The two divisions a line code names, from its leading digits: a provincial code's two two-digit
+    prefixes (``3643`` → 36, 43), a city-level code's two 4-digit and a county-level code's two 6-digit
+    codes (scripts/cnmaps_network.py); None for any other numbering, which is not judged by its code.
+
+    >>> code_sides("3643"), code_sides("4243-1"), code_sides("360102360103"), code_sides("JX-01")
+    (('36', '43'), ('42', '43'), ('360102', '360103'), None)
+    """
+    digits = re.match(r"\d*", code.strip()).group() if isinstance(code, str) else ""
+    if len(digits) not in (4, 8, 12):
+        return None
+    a, b = digits[: len(digits) // 2], digits[len(digits) // 2:]
+    return (a, b) if a[:2] in _PROVINCES and b[:2] in _PROVINCES else None
+
+
+def _division(prefix: str) -> str:
+    """A code prefix as the six-digit division code it stands for (``42`` → ``420000``)."""
+    return prefix.ljust(6, "0")
+
+
+def _line_owner(ws: Workspace, province: str) -> np.ndarray:
+    """Per line of the view: 1 where a side is in ``province``, -1 where both codes are known and neither
+    is, 0 where a code is missing or malformed (``line.attribute``'s finding: not judged here)."""
+    def compute():
+        prefix = province[:2]
+        frame = ws.lines.frame
+        out = np.zeros(len(frame), dtype=int)
+        for i, (left, right) in enumerate(zip(frame["left_code"], frame["right_code"], strict=True)):
+            codes = (left, right)
+            if left != right and all(isinstance(c, str) and c.isdigit() and len(c) in (6, 9, 12) for c in codes):
+                out[i] = 1 if prefix in (left[:2], right[:2]) else -1
+        return out
+
+    return ws.once(("marker.line_owner", province), compute)
+
+
+def _id_parts(ws: Workspace, ctx: CheckContext) -> list:
+    """Per marker of the view (submitted, then stored): the groups of its id in the configured pattern
+    (``line``, ``seq``, ``letter``), or None where it does not match."""
+    def compute():
+        pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
+        return [(m.groupdict() | {"number": m.string[:m.start("letter")] + m.string[m.end("letter"):]}
+                 if "letter" in pattern.groupindex and m.group("letter") else m.groupdict()) if m else None
+                for m in (pattern.fullmatch(i) if isinstance(i, str) else None
+                          for i in ws.markers.frame["marker_id"].to_numpy(dtype=object))]
+
+    return ws.once("marker.id_parts", compute)
+
+
+def _foreign_line_ids(ws: Workspace, province: str) -> dict:
+    """Per line id a submitted marker names: (zh, en) when it is a boundary with neither side in
+    ``province``: the lines of the view with that id all are (by their codes), or its code says so."""
+    owner = _line_owner(ws, province)
+    frame = ws.lines.frame
+    found: dict = {}
+    for i, line_id in enumerate(frame["line_id"].to_numpy(dtype=object)):
+        found.setdefault(line_id, []).append(i)
+    out = {}
+    for line_id in pd.unique(ws.markers.frame["line_id"].iloc[: ws.markers.n_submitted]):
+        lines = found.get(line_id, [])
+        sides = code_sides(line_id)
+        if lines and (owner[lines] < 0).all():
+            left, right = frame["left_code"].iloc[lines[0]], frame["right_code"].iloc[lines[0]]
+            out[line_id] = (f"其界线 {line_id}（{left}|{right}）两侧均不在本省 {province}",
+                            f"its line {line_id} ({left}|{right}) has neither side in province {province}")
+        elif sides and province[:2] not in (sides[0][:2], sides[1][:2]):
+            a, b = _division(sides[0]), _division(sides[1])
+            out[line_id] = (f"其界线编号 {line_id} 是 {a} 与 {b} 之间的界线，两侧均不在本省 {province}",
+                            f"its line id {line_id} names the boundary of {a} and {b}, neither side in "
+                            f"province {province}")
+    return out
+
+
+def _foreign_by_line(ws: Workspace, ctx: CheckContext) -> dict[int, list[tuple[str, str]]]:
+    """Submitted markers whose line (``line_id``) or the line code in whose id is another boundary."""
+    province = ctx.submission.province
+    by_line = _foreign_line_ids(ws, province)
+    out: dict[int, list[tuple[str, str]]] = {}
+    line_ids = ws.markers.frame["line_id"].to_numpy(dtype=object)
+    parts = _id_parts(ws, ctx)
+    for k in range(ws.markers.n_submitted):
+        reasons = [by_line[line_ids[k]]] if line_ids[k] in by_line else []
+        code = (parts[k] or {}).get("line")
+        sides = code_sides(code)
+        if sides and province[:2] not in (sides[0][:2], sides[1][:2]) and not (
+                reasons and code_sides(line_ids[k]) == sides):
+            a, b = _division(sides[0]), _division(sides[1])
+            reasons.append((f"编号中的界线代码 {code} 指 {a} 与 {b} 之间的界线",
+                            f"the line code {code} in its id names the boundary of {a} and {b}"))
+        if reasons:
+            out[k] = reasons
+    return out
+
+
+def _foreign_by_position(ws: Workspace, ctx: CheckContext, distance_m: float) -> dict[int, tuple[str, str]]:
+    """Submitted markers within ``distance_m`` of another boundary's line and farther than that from every
+    line of the province (submitted or stored; lines without codes count as the province's)."""
+    usable = _usable(ws)
+    owner = _line_owner(ws, ctx.submission.province)
+    measurable = measurable_lines(ws)
+    if not len(usable) or not (owner[measurable] < 0).any():
+        return {}
+    pieces = line_pieces(ws, measurable)
+    own, _ = nearest_line_m(ws, pieces, ws.markers.metric, usable, lambda _n, line: owner[line] >= 0,
+                            distance_m, accept_m=distance_m)
+    far = usable[~np.isfinite(own)]
+    foreign, line = nearest_line_m(ws, pieces, ws.markers.metric, far, lambda _n, line: owner[line] < 0,
+                                   distance_m, accept_m=distance_m)
+    frame, province = ws.lines.frame, ctx.submission.province
+    out = {}
+    for n in np.flatnonzero(np.isfinite(foreign)):
+        j = line[n]
+        name = f"{frame['line_id'].iloc[j]}（{frame['left_code'].iloc[j]}|{frame['right_code'].iloc[j]}）"
+        name_en = f"{frame['line_id'].iloc[j]} ({frame['left_code'].iloc[j]}|{frame['right_code'].iloc[j]})"
+        out[int(far[n])] = (f"它立于界线 {name} 旁 {fmt_m(foreign[n])} m，距本省 {province} 任一界线超过 "
+                            f"{distance_m:g} m",
+                            f"it stands {fmt_m(foreign[n])} m from line {name_en}, more than {distance_m:g} m "
+                            f"from every line of province {province}")
+    return out
+
+
+@rule("marker.foreign_boundary", severity="error", layer="markers",
+      description="界桩属于两侧均不在提交省份的界线（按界线编号、界桩编号中的界线代码，或所在位置）",
+      description_en="a marker of a boundary with neither side in the submitting province (by its line_id, "
+                     "the line code in its id, or where it stands)",
+      distance_m=500.0)
+def foreign_boundary(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Markers the submitting province may not write: a submission writes only lines and markers of
+    boundaries one of whose sides is in the province (SPEC §4). Found by the marker's line (``line_id``:
+    the submitted or stored lines of that id by their codes, else the line code itself), by the line code
+    in its id (:func:`code_sides`), and by where it stands: within ``distance_m`` (500 m, the 双立 limit)
+    of another boundary's line and farther than that from every line of the province."""
+    ws = workspace(ctx)
+    reasons = _foreign_by_line(ws, ctx)
+    for k, reason in _foreign_by_position(ws, ctx, params["distance_m"]).items():
+        reasons.setdefault(k, []).append(reason)
+    province = ctx.submission.province
+    for k in sorted(reasons):
+        zh, en = zip(*reasons[k], strict=True)
+        yield one_defect(_issue("marker.foreign_boundary", ctx, int(k),
+                                f"界桩 {_name(ctx, k)}：{'；'.join(zh)}。只能提交一侧在本省 {province} 的界线的界桩",
+                                f"marker {_name(ctx, k)}: {'; '.join(en)}. Province {province} may only submit "
+                                "markers of boundaries with one side in it"),
+                         ("marker.position", int(k)), _POSITION_RANK["marker.foreign_boundary"])
+
+
+@rule("marker.unknown_line", severity="error", layer="markers",
+      description="界桩的界线编号在本次提交和数据库中都没有", description_en="a marker whose line_id names no "
+      "line of the submission or the database")
+def unknown_line(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Markers whose ``line_id`` names no line of the submission and none the database holds around it
+    (a part id such as ``4243-1`` also counts for ``4243``): a marker's line comes with it or is stored
+    before it. Markers without a ``line_id`` are measured against the nearest line (``marker.off_line``)."""
+    ws = workspace(ctx)
+    ids = [i for i in ws.lines.frame["line_id"].to_numpy(dtype=object) if isinstance(i, str)]
+    known = set(ids) | {re.match(r"\d*", i).group() for i in ids}
+    line_ids = ws.markers.frame["line_id"].to_numpy(dtype=object)[: ws.markers.n_submitted]
+    for k in np.flatnonzero([isinstance(i, str) and i != "" and i not in known for i in line_ids]):
+        yield one_defect(_issue("marker.unknown_line", ctx, int(k),
+                                f"界桩 {_name(ctx, k)} 的界线 {line_ids[k]} 既不在本次提交中，也不在数据库中："
+                                "请一并提交该界线，或更正界线编号",
+                                f"marker {_name(ctx, k)}: its line {line_ids[k]} is neither in the submission nor "
+                                "in the database: submit the line with it, or correct the line id"),
+                         ("marker.position", int(k)), _POSITION_RANK["marker.unknown_line"])
 
 
 # -- ids ------------------------------------------------------------------------------------------------------
@@ -281,14 +452,16 @@ def duplicate_id(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     own position. (The posts of a 同号双立 pair differ by their letter, A/B.)"""
     markers = ctx.submission.markers
     ids = markers["marker_id"]
-    repeated = ids.duplicated(keep="first") & ids.notna()
-    rows = markers["source_row"] if "source_row" in markers else pd.Series(np.arange(1, len(markers) + 1))
-    for k in np.flatnonzero(repeated.to_numpy()):
-        first = int(np.flatnonzero((ids == ids.iloc[k]).to_numpy())[0])
-        count = int((ids == ids.iloc[k]).sum())
-        yield _issue("marker.duplicate_id", ctx, int(k),
-                     f"界桩编号 {ids.iloc[k]} 重复（共 {count} 个；首次见于第 {rows.iloc[first]} 行）",
-                     f"marker id {ids.iloc[k]} is used {count} times (first at row {rows.iloc[first]})")
+    rows = (markers["source_row"] if "source_row" in markers else pd.Series(np.arange(1, len(markers) + 1))
+            ).to_numpy()
+    code, _ = pd.factorize(ids)  # missing ids get -1
+    by_id = pd.Series(np.arange(len(code))).groupby(code)
+    first, count = by_id.transform("min").to_numpy(), by_id.transform("size").to_numpy()
+    for k in np.flatnonzero((code >= 0) & (first != np.arange(len(code)))):
+        yield one_defect(_issue("marker.duplicate_id", ctx, int(k),
+                                f"界桩编号 {ids.iloc[k]} 重复（共 {count[k]} 个；首次见于第 {rows[first[k]]} 行）",
+                                f"marker id {ids.iloc[k]} is used {count[k]} times (first at row {rows[first[k]]})"),
+                         ("marker.id", int(k)), 0)
 
 
 @rule("marker.id_format", severity="error", layer="markers",
@@ -296,15 +469,17 @@ def duplicate_id(ctx: CheckContext, params: dict) -> Iterator[Issue]:
       description_en="an id that does not follow the configured pattern, or whose type letter contradicts its type")
 def id_format(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Ids that do not match the configured pattern (line code + 3-digit sequence + type letter by default),
-    unknown marker types, and type letters that contradict the type: Q 单立, A/B 同号双立, C/D/E 同号三立."""
+    unknown marker types, type letters that contradict the type (Q 单立, A/B 同号双立, C/D/E 同号三立), and
+    line codes that contradict the marker's line (``line_id``, or its leading digits as in ``4243-1``)."""
     pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
     markers = ctx.submission.markers
+    line_ids = markers["line_id"].to_numpy(dtype=object)
     for k, (marker_id, kind) in enumerate(zip(markers["marker_id"].to_numpy(dtype=object),
                                               markers["marker_type"].to_numpy(dtype=object), strict=True)):
-        problem = _id_problem(pattern, marker_id, kind)
+        problem = _id_problem(pattern, marker_id, kind) or _line_code_problem(pattern, marker_id, line_ids[k])
         if problem:
-            yield _issue("marker.id_format", ctx, k, f"界桩 {_name(ctx, k)}：{problem[0]}",
-                         f"marker {_name(ctx, k)}: {problem[1]}")
+            yield one_defect(_issue("marker.id_format", ctx, k, f"界桩 {_name(ctx, k)}：{problem[0]}",
+                                    f"marker {_name(ctx, k)}: {problem[1]}"), ("marker.id", k), 1)
 
 
 def _id_problem(pattern: re.Pattern, marker_id, kind) -> tuple[str, str] | None:
@@ -325,6 +500,16 @@ def _id_problem(pattern: re.Pattern, marker_id, kind) -> tuple[str, str] | None:
         return (f"类型字母 {letter} 与界桩类型 {kind} 矛盾（应为 {letters}）",
                 f"type letter {letter} contradicts its type {kind} ({_TYPE_EN[kind]}: {letters})")
     return None
+
+
+def _line_code_problem(pattern: re.Pattern, marker_id: str, line_id) -> tuple[str, str] | None:
+    """The line code in a (well-formed) id against the marker's ``line_id``."""
+    code = pattern.fullmatch(marker_id).groupdict().get("line")
+    digits = re.match(r"\d*", line_id.strip()).group() if isinstance(line_id, str) else ""
+    if not code or not digits or code == digits:
+        return None
+    return (f"编号中的界线代码 {code} 与其界线 {line_id} 矛盾：界桩编号或界线编号有误",
+            f"the line code {code} in the id contradicts its line {line_id}: the marker id or the line id is wrong")
 
 
 def _side(line, point) -> int:
@@ -353,19 +538,19 @@ def pair_side(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Posts A and B of 同号双立 pairs standing on the wrong side of their line: A belongs on the side of
     the smaller division code, B on the other (DOMAIN.md). The side comes from the line's direction, its
     ``left_code`` on the left. Not judged: posts within ``on_line_m`` (1 m) of the line, posts whose line
-    (by ``line_id``) is not found, lines without two different codes."""
+    (by ``line_id``) is not found, lines without two different codes. A pair with both posts on the wrong
+    side is one issue, at post A: A and B swapped."""
     ws = workspace(ctx)
-    pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
     own = _own_line(ws, *_off_line_limits())
     types = ws.markers.frame["marker_type"].to_numpy()
-    ids = ctx.submission.markers["marker_id"].to_numpy(dtype=object)
+    parts = _id_parts(ws, ctx)
     lines = ws.lines.frame
+    wrong: dict[str, list] = {}
     for n in np.flatnonzero(types[own["usable"]] == "同号双立"):
         k, j, distance = own["usable"][n], own["line"][n], own["distance"][n]
-        if not isinstance(ids[k], str) or j < 0 or not own["matched"][n]:
+        if parts[k] is None or j < 0 or not own["matched"][n]:
             continue
-        match = pattern.fullmatch(ids[k])
-        letter = match.groupdict().get("letter") if match else None
+        letter = parts[k].get("letter")
         left, right = lines["left_code"].iloc[j], lines["right_code"].iloc[j]
         if (letter not in ("A", "B") or not (distance > params["on_line_m"]) or not isinstance(left, str)
                 or not isinstance(right, str) or left == right):
@@ -375,17 +560,44 @@ def pair_side(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         wanted = (1 if left == smaller else -1) * (1 if letter == "A" else -1)
         if side == 0 or side == wanted:
             continue
-        standing = left if side > 0 else right
-        belongs = right if side > 0 else left
-        line_id = lines["line_id"].iloc[j]
-        which_zh, which_en = ("较小", "smaller") if letter == "A" else ("较大", "larger")
-        side_zh, side_en = ("左", "left") if side > 0 else ("右", "right")
-        yield _issue("marker.pair_side", ctx, int(k),
-                     f"同号双立界桩 {_name(ctx, k)} 立于界线 {line_id} 的{side_zh}侧（{standing} 一侧），"
-                     f"{letter} 桩应立于代码{which_zh}的 {belongs} 一侧：A、B 是否互换，或界线左右代码是否颠倒？",
-                     f"同号双立 post {_name(ctx, k)} stands on the {side_en} of line "
-                     f"{line_id} ({standing}'s side); post {letter} belongs on the side of the {which_en} code "
-                     f"{belongs}: are A and B swapped, or the line's left and right codes?")
+        wrong.setdefault(parts[k]["number"], []).append((int(k), letter, j, side))
+    for number, posts in wrong.items():
+        if sorted(letter for _, letter, _, _ in posts) == ["A", "B"]:
+            yield _swapped_pair(ws, ctx, number, posts)
+            continue
+        for k, letter, j, side in posts:
+            yield _wrong_side(ws, ctx, k, letter, j, side)
+
+
+def _sides(ws: Workspace, j: int, side: int) -> tuple[str, str, str]:
+    """The line's id, the code on ``side`` (+1 left) and the code on the other."""
+    left, right = ws.lines.frame["left_code"].iloc[j], ws.lines.frame["right_code"].iloc[j]
+    return ws.lines.frame["line_id"].iloc[j], (left if side > 0 else right), (right if side > 0 else left)
+
+
+def _wrong_side(ws: Workspace, ctx: CheckContext, k: int, letter: str, j: int, side: int) -> Issue:
+    line_id, standing, belongs = _sides(ws, j, side)
+    which_zh, which_en = ("较小", "smaller") if letter == "A" else ("较大", "larger")
+    side_zh, side_en = ("左", "left") if side > 0 else ("右", "right")
+    return _issue("marker.pair_side", ctx, k,
+                  f"同号双立界桩 {_name(ctx, k)} 立于界线 {line_id} 的{side_zh}侧（{standing} 一侧），"
+                  f"{letter} 桩应立于代码{which_zh}的 {belongs} 一侧：A、B 是否互换，或界线左右代码是否颠倒？",
+                  f"同号双立 post {_name(ctx, k)} stands on the {side_en} of line "
+                  f"{line_id} ({standing}'s side); post {letter} belongs on the side of the {which_en} code "
+                  f"{belongs}: are A and B swapped, or the line's left and right codes?")
+
+
+def _swapped_pair(ws: Workspace, ctx: CheckContext, number: str, posts: list) -> Issue:
+    """One issue, at post A, for a pair whose two posts both stand on the wrong side: A and B swapped."""
+    (a, _, j, side), (b, _, _, _) = sorted(posts, key=lambda post: post[1])
+    line_id, standing, belongs = _sides(ws, j, side)
+    issue = _issue("marker.pair_side", ctx, a,
+                   f"同号双立界桩 {number} 的 A、B 互换：A 桩 {_name(ctx, a)} 立于界线 {line_id} 的 {standing} 一侧，"
+                   f"B 桩 {_name(ctx, b)} 立于 {belongs} 一侧；A 桩应立于代码较小的 {min(standing, belongs)} 一侧",
+                   f"同号双立 pair {number}: A and B swapped: post A {_name(ctx, a)} stands on {standing}'s side of "
+                   f"line {line_id}, post B {_name(ctx, b)} on {belongs}'s; A belongs on the side of the smaller "
+                   f"code {min(standing, belongs)}")
+    return one_defect(issue, ("marker.pair", number), 1)
 
 
 # -- positions ------------------------------------------------------------------------------------------------

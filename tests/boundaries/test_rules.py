@@ -435,18 +435,16 @@ def pair(a_metres: float, b_metres: float, fraction: float = 0.33) -> list[dict]
             for letter, metres in (("A", a_metres), ("B", b_metres))]
 
 
-def test_pair_with_a_and_b_swapped_is_found_at_both_posts():
-    """3643 runs with 江西 (360000, the smaller code) on its left: post A belongs there, B on 湖南's side."""
+def test_pair_with_a_and_b_swapped_is_one_issue_at_post_a():
+    """3643 runs with 江西 (360000, the smaller code) on its left: post A belongs there, B on 湖南's side.
+    Both posts on the wrong side is one defect: A and B swapped, said once."""
     posts = pair(-40.0, 25.0)
     issues = check(submission(lines=jx_lines(), markers=jx_markers(*posts)))
-    assert rules_of(issues) == ["marker.pair_side"] * 2, messages(issues)
-    by_id = {i.feature: i for i in issues}
-    assert "stands on the right of line 3643 (430000's side); post A belongs on the side of the smaller code " \
-           "360000" in by_id["3643900A"].message_en
-    assert "post B belongs on the side of the larger code 430000" in by_id["3643900B"].message_en
-    assert "A、B 是否互换" in by_id["3643900A"].message
-    for post in posts:
-        assert distance_m((by_id[post["marker_id"]].lon, by_id[post["marker_id"]].lat), post["lonlat"]) < 1e-6
+    assert rules_of(issues) == ["marker.pair_side"], messages(issues)
+    assert issues[0].feature == "3643900A"
+    assert "A and B swapped: post A 3643900A stands on 430000's side of line 3643" in issues[0].message_en
+    assert "A、B 互换" in issues[0].message
+    assert distance_m((issues[0].lon, issues[0].lat), posts[0]["lonlat"]) < 1e-6
 
 
 def test_pair_post_on_the_wrong_side_alone_and_near_misses():
@@ -546,7 +544,7 @@ def test_id_format_near_misses_and_configured_pattern(tmp_path):
             for letter, kind, side in (("A", "同号双立", 20), ("B", "同号双立", -20), ("C", "同号三立", 60),
                                        ("D", "同号三立", -60), ("E", "同号三立", 90))]
     assert check(submission(lines=jx_lines(), markers=jx_markers(*rows))) == []
-    old_scheme = {"marker_id": "JX-3643-901", "lonlat": at_fraction(line("3643"), 0.66)}
+    old_scheme = {"marker_id": "JX-3643-901", "line_id": "3643", "lonlat": at_fraction(line("3643"), 0.66)}
     config_file = tmp_path / "q.toml"
     config_file.write_text("[markers]\nid_pattern = '^JX-(?P<line>\\d{4})-(?P<seq>\\d{3})$'\n", encoding="utf-8")
     issues = check(submission(lines=jx_lines(), markers=markers_frame([old_scheme])), config=load_config(config_file))
