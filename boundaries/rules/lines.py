@@ -58,6 +58,8 @@ __all__ = [
 _CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 #: A part whose ends are closer than 1/_RING_GAP of its length is read as a ring left open.
 _RING_GAP = 10.0
+#: Deviating stretches of a line less than this far apart (metres of agreement between them) are one.
+_AGREE_M = 1000.0
 
 
 # -- shared geometry of the submitted lines ----------------------------------------------------------------
@@ -186,7 +188,13 @@ def invalid_geometry(ctx: CheckContext, params: dict) -> Iterator[Issue]:
 
 
 def _segment_hits(xy: np.ndarray, part: np.ndarray) -> np.ndarray:
-    """Points where non-adjacent segments of one line meet (its self-crossings and self-touches)."""
+    """Points where non-adjacent segments of one line meet (its self-crossings and self-touches), each once
+    (to the millimetre). A repeated vertex is not a touch: vertices closer than a micrometre to their
+    predecessor are dropped first (``line.duplicate_vertex`` reports them), so that no zero-length segment
+    makes its two neighbours meet."""
+    step = np.hypot(*np.diff(xy, axis=0).T)
+    keep = np.r_[True, (step > 1e-6) | (part[1:] != part[:-1])]
+    xy, part = xy[keep], part[keep]
     same = part[1:] == part[:-1]
     start, end = xy[:-1][same], xy[1:][same]
     seg_part = part[:-1][same]
@@ -205,20 +213,23 @@ def _segment_hits(xy: np.ndarray, part: np.ndarray) -> np.ndarray:
     if not len(a):
         return np.zeros((0, 2))
     hits = shapely.intersection(segments[a], segments[b])
-    return shapely.get_coordinates(shapely.get_parts(hits))
+    points = shapely.get_coordinates(shapely.get_parts(hits))
+    _unique, first = np.unique(np.round(points, 3), axis=0, return_index=True)
+    return points[np.sort(first)]
 
 
 @rule("line.self_intersection", severity="error", layer="lines", late=True,
       description="界线自相交或自接触", description_en="a line crossing or touching itself")
 def self_intersection(ctx: CheckContext, params: dict) -> Iterator[Issue]:
-    """Lines that cross or touch themselves (not simple), located at the first such point. A closed ring
-    (an enclave) meeting itself only where it closes is simple. No tolerance: exact, in metres."""
+    """Points where a line crosses or touches itself (not simple): one issue per point, located there. A
+    closed ring (an enclave) meeting itself only where it closes is simple, and a repeated vertex is
+    ``line.duplicate_vertex``'s finding, not a touch. No tolerance: exact, in metres."""
     ws = workspace(ctx)
     valid = _valid(ws)
     if not len(valid):
         return
     # simplicity is topology, the same in any projection: decided on the coordinates as given, and only
-    # the lines that fail are projected to locate the point
+    # the lines that fail are projected to locate the points
     simple = _simple_started(ws).result()
     for k in np.flatnonzero(~simple):
         i = int(valid[k])
@@ -226,11 +237,11 @@ def self_intersection(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         parts = shapely.get_parts(ws.lines.metric.get(np.array([i]), epsg)[0])
         xy, part = shapely.get_coordinates(parts, return_index=True)
         hits = _segment_hits(xy, part)
-        where = to_lonlat(hits[:1], epsg)[0] if len(hits) else to_lonlat(xy[:1], epsg)[0]
-        count = len(np.unique(np.round(hits, 3), axis=0))
-        yield _issue("line.self_intersection", ctx, i, where,
-                     f"界线 {_name(ctx, i)} 自相交或自接触 {count} 处（容差 0 m）",
-                     f"line {_name(ctx, i)} crosses or touches itself at {count} point(s) (tolerance 0 m)")
+        for n, where in enumerate(to_lonlat(hits, epsg) if len(hits) else [], start=1):
+            yield _issue("line.self_intersection", ctx, i, where,
+                         f"界线 {_name(ctx, i)} 自相交或自接触（第 {n}/{len(hits)} 处，容差 0 m）",
+                         f"line {_name(ctx, i)} crosses or touches itself (place {n} of {len(hits)}, "
+                         f"tolerance 0 m)")
 
 
 @rule("line.duplicate_vertex", severity="warning", layer="lines",
@@ -715,11 +726,12 @@ def _stretches(source, target, tolerance_m: float) -> list[tuple[float, float, f
 
 
 def _merged(stretches: list) -> list:
-    """Overlapping stretches (found from either version) as one: the union of their extents, the larger
-    deviation and its point."""
+    """Stretches (found from either version) that overlap or lie less than ``_AGREE_M`` apart as one (a
+    bump wavering about the tolerance is one defect): the union of their extents, the larger deviation
+    and its point."""
     out: list = []
     for a, b, best, where in sorted(stretches, key=lambda s: s[0]):
-        if out and a <= out[-1][1]:
+        if out and a <= out[-1][1] + _AGREE_M:
             pa, pb, pbest, pwhere = out[-1]
             out[-1] = (pa, max(pb, b), max(pbest, best), pwhere if pbest >= best else where)
         else:

@@ -160,8 +160,41 @@ def test_self_intersection_loop_found_at_the_loop():
     vertex = to_lonlat(shapely.get_coordinates(metric)[k] + 5.0, epsg)[0]  # the loop crosses at (x+5, y+5)
     issues = check(submission(lines=jx_lines(**{"3643": edit_metric(line("3643"), loop)})))
     found = only(issues, "line.self_intersection")
-    assert len(found) == 1 and found[0].feature == "3643", messages(issues)
-    assert distance_m((found[0].lon, found[0].lat), vertex) < 15.0
+    assert found and {f.feature for f in found} == {"3643"}, messages(issues)
+    assert max(distance_m((f.lon, f.lat), vertex) for f in found) < 15.0
+
+
+def _loop_at(xy: np.ndarray, k: int) -> np.ndarray:
+    """A 10 m loop inserted after vertex ``k``: its legs cross each other, and its return leg the line."""
+    x, y = xy[k]
+    return np.vstack([xy[: k + 1], [(x + 10, y + 10), (x + 10, y), (x, y + 10)], xy[k + 1:]])
+
+
+def test_each_self_crossing_is_its_own_issue_and_a_duplicate_vertex_is_only_a_warning():
+    """3643 with one loop, and 7.5 km along an exactly repeated vertex: the self-crossings all at the loop,
+    each its own issue (was one issue "4 places" at the duplicate), the duplicate a warning only; a second
+    loop 30 km away adds its own crossings at its own place."""
+    metric, epsg = metric_line(line("3643"))
+    xy = shapely.get_coordinates(metric)
+    along = shapely.line_locate_point(metric, shapely.points(xy))
+    k = middle_vertex(line("3643"))
+    d = int(np.argmin(np.abs(along - (along[k] + 7_500.0))))
+    far = int(np.argmin(np.abs(along - (along[k] - 30_000.0))))
+    loops = {v: to_lonlat(xy[v] + 5.0, epsg)[0] for v in (k, far)}
+
+    def crossings(edit):
+        issues = check(submission(lines=jx_lines(**{"3643": edit_metric(line("3643"), edit)})))
+        return issues, only(issues, "line.self_intersection")
+
+    _issues, one = crossings(lambda c: _loop_at(c, k))
+    issues, found = crossings(lambda c: _loop_at(np.vstack([c[: d + 1], c[d:]]), k))
+    assert len(found) == len(one) >= 1, messages(issues)
+    assert max(distance_m((f.lon, f.lat), loops[k]) for f in found) < 15.0
+    assert len(only(issues, "line.duplicate_vertex")) == 1
+    issues, found = crossings(lambda c: _loop_at(_loop_at(c, k), far))
+    near = [[distance_m((f.lon, f.lat), where) < 15.0 for f in found] for where in loops.values()]
+    assert sum(near[0]) == len(one) and sum(near[1]) >= 1, messages(issues)
+    assert all(a or b for a, b in zip(*near, strict=True))  # every crossing at one of the loops
 
 
 @pytest.mark.parametrize("submitter", ["420000", "430000"])
