@@ -18,6 +18,7 @@ import shapely
 from pyproj import Geod
 
 from boundaries.readers import PROVINCES
+from boundaries.rules.lines import boundary_deviation_m
 from boundaries.store import Store
 
 __all__ = ["MAINLAND", "STATUSES", "ProvinceSummary", "line_agreement", "line_diff", "max_deviation_m",
@@ -101,35 +102,11 @@ def province_summaries(store: Store) -> dict[str, ProvinceSummary]:
     return out
 
 
-def _segments(line: shapely.Geometry) -> np.ndarray:
-    """The two-point segments of a (multi)line."""
-    xy, part = shapely.get_coordinates(shapely.get_parts(line), return_index=True)
-    same = part[1:] == part[:-1]
-    return shapely.linestrings(np.stack([xy[:-1][same], xy[1:][same]], axis=1))
-
-
-def _one_way(a: shapely.Geometry, b: shapely.Geometry) -> float:
-    """The largest distance from a vertex of ``a`` to ``b`` (nearest segment through an STRtree)."""
-    tree = shapely.STRtree(_segments(b))
-    _index, distance = tree.query_nearest(shapely.points(shapely.get_coordinates(a)), return_distance=True,
-                                          all_matches=False)
-    return float(distance.max()) if len(distance) else 0.0
-
-
 def max_deviation_m(a: shapely.Geometry, b: shapely.Geometry) -> float:
-    """The largest distance (metres) from any vertex of either line to the other line.
-
-    Degrees are scaled to metres at the lines' latitude (good to a fraction of a percent over a
-    province): enough to tell 1 m from 5 m from 500 m.
-    """
-    lat = np.radians((a.bounds[1] + a.bounds[3]) / 2)
-    scale = np.array([111_320.0 * np.cos(lat), 110_574.0])
-
-    def metric(g):
-        return shapely.transform(g, lambda xy: xy * scale)
-
-    ma, mb = metric(a), metric(b)
-    return max(_one_way(ma, mb), _one_way(mb, ma))
+    """The largest distance (metres) between two versions of a line: the measure of
+    ``line.neighbor_mismatch`` itself (:func:`boundaries.rules.lines.boundary_deviation_m`), so that the
+    map's "agreed" is the rule's answer (gaps inside a segment included)."""
+    return boundary_deviation_m(a, b, NEIGHBOUR_TOLERANCE_M)
 
 
 def _metres(p: shapely.Point, q: shapely.Point) -> float:

