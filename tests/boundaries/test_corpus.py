@@ -15,7 +15,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import make_corpus  # a script beside build_demo.py, not a package
 
 #: the line split into features is matched part by part by another change (issue 11 item 2)
-KNOWN_FAILING = {"split"}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +36,7 @@ def stored(request, corpus, tmp_path_factory):
         yield db
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(reason="issue 11 item 2: split lines"))
-                                  if c in KNOWN_FAILING else c for c in make_corpus.CASES])
+@pytest.mark.parametrize("case", make_corpus.CASES)
 def test_neighbour_resubmission_in_each_convention_is_accepted(capsys, corpus, stored, case):
     out, manifest = corpus
     entry = next(c for c in manifest["cases"] if c["case"] == case)
