@@ -153,3 +153,42 @@ def test_a_name_page_draws_its_extent(browser, db_copy, tmp_path):
         shot(page, "name_extent")
         context.close()
         assert errors == []
+
+
+def _submissions(db: str) -> int:
+    from boundaries.store import open_store
+
+    with open_store(db) as store:
+        return len(store.read_layer("submissions"))
+
+
+def test_confirm_asks_first_cancel_stores_nothing_accept_stores_once(browser, db_copy, tmp_path, good_submission):
+    """确认入库 asks in a dialog: dismissed, nothing is stored; accepted, the submission is stored once."""
+    from tests.webmap.conftest import serve
+
+    files = [str(p) for shp in good_submission for p in sorted(shp.parent.glob(shp.stem + ".*"))]
+    before = _submissions(db_copy)
+    with serve(db_copy, tmp_path / "server") as base:
+        context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        log_in(page, "jx")
+        page.goto("/upload")
+        page.set_input_files("input[name=files]", files)
+        page.click("#upload-form button[type=submit]")
+        page.wait_for_selector("#confirm-form")
+        asked: list[str] = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.click("#confirm-form button")
+        page.wait_for_timeout(800)
+        assert asked and "确认入库" in asked[0]
+        assert _submissions(db_copy) == before and page.locator("#confirm-form").count() == 1
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+        with page.expect_navigation():
+            page.click("#confirm-form button")
+        assert len(asked) == 2 and "/province/360000" in page.url
+        assert _submissions(db_copy) == before + 1
+        shot(page, "confirm_stored")
+        context.close()
+        assert errors == []
