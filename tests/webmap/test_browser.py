@@ -192,3 +192,46 @@ def test_confirm_asks_first_cancel_stores_nothing_accept_stores_once(browser, db
         shot(page, "confirm_stored")
         context.close()
         assert errors == []
+
+
+HOSTILE_NAME = "测<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">`${window.__xss=3}`'\"\\"
+
+
+def test_hostile_gazetteer_names_are_shown_as_text_and_never_run(browser, db_copy, tmp_path):
+    """A name holding script, an onerror image, quotes, a backtick and ${…}: its page, its map tooltip, the
+    search list and the search map's tooltip and popup show it as text; no script of it runs."""
+    from placenames.model import NameRecord
+    from placenames.romanize import romanize
+    from placenames.store import open_name_store
+    from tests.webmap.conftest import serve
+
+    with open_name_store(db_copy) as store, store.write():
+        store.upsert([NameRecord(name=HOSTILE_NAME, pinyin=romanize("测"), klass="居民点", lon=115.9, lat=28.7,
+                                 source="test", source_id="xss")])
+    with serve(db_copy, tmp_path / "server") as base:
+        context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        page = context.new_page()
+        errors: list[str] = []
+        dialogs: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        log_in(page, "ana")
+        page.goto("/names")
+        page.type("#name-search", "测<", delay=30)
+        link = page.wait_for_selector("#name-results li a")
+        assert HOSTILE_NAME in link.inner_text()
+        page.wait_for_selector(".leaflet-interactive")
+        page.locator("path.leaflet-interactive").last.click(force=True)
+        popup = page.wait_for_selector(".leaflet-popup-content")
+        assert HOSTILE_NAME in popup.inner_text()
+        link.click()
+        page.wait_for_selector("#name-title")
+        assert page.inner_text("#name-title").startswith(HOSTILE_NAME)
+        page.wait_for_selector(".leaflet-interactive")
+        page.locator("path.leaflet-interactive").last.hover(force=True)
+        tooltip = page.wait_for_selector(".leaflet-tooltip")
+        assert HOSTILE_NAME in tooltip.inner_text()
+        shot(page, "xss_name")
+        assert page.evaluate("window.__xss") is None and dialogs == []
+        context.close()
+        assert errors == []
