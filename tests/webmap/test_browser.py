@@ -27,6 +27,7 @@ def page(browser, server):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and errors.append(msg.text))
     page.js_errors = errors
     yield page
     context.close()
@@ -138,6 +139,7 @@ def test_a_name_page_draws_its_extent(browser, db_copy, tmp_path):
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda err: errors.append(str(err)))
+        page.on("console", lambda msg: "Content Security Policy" in msg.text and errors.append(msg.text))
         log_in(page, "ana")
         page.goto("/names")
         page.type("#name-search", "青藏", delay=50)
@@ -173,6 +175,7 @@ def test_confirm_asks_first_cancel_stores_nothing_accept_stores_once(browser, db
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda err: errors.append(str(err)))
+        page.on("console", lambda msg: "Content Security Policy" in msg.text and errors.append(msg.text))
         log_in(page, "jx")
         page.goto("/upload")
         page.set_input_files("input[name=files]", files)
@@ -235,3 +238,19 @@ def test_hostile_gazetteer_names_are_shown_as_text_and_never_run(browser, db_cop
         assert page.evaluate("window.__xss") is None and dialogs == []
         context.close()
         assert errors == []
+
+
+def test_the_content_security_policy_refuses_scripts_that_are_not_ours(page):
+    """Every page's scripts carry the response's nonce, so the map still draws; a script injected into the
+    page (as a slip in escaping would) is refused by the browser."""
+    log_in(page, "boss")
+    response = page.goto("/province/360000")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self' 'nonce-" in policy and "unsafe-inline" not in policy
+    page.wait_for_selector(".folium-map[data-loaded-lines]")
+    assert page.js_errors == []
+    page.evaluate("""() => { const s = document.createElement('script'); s.textContent = 'window.__xss = 1';
+                             document.body.appendChild(s); }""")
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__xss") is None
+    assert len(page.js_errors) == 1 and "Content Security Policy" in page.js_errors[0]
