@@ -254,3 +254,27 @@ def test_the_content_security_policy_refuses_scripts_that_are_not_ours(page):
     page.wait_for_timeout(200)
     assert page.evaluate("window.__xss") is None
     assert len(page.js_errors) == 1 and "Content Security Policy" in page.js_errors[0]
+
+
+def test_a_marker_on_a_line_opens_its_own_popup(page):
+    """Markers are drawn above lines: a click on a marker standing on its line opens the marker's popup."""
+    log_in(page, "boss")
+    page.goto("/province/360000")
+    page.wait_for_selector(".folium-map[data-loaded-lines][data-loaded-markers]")
+    point = page.evaluate("""() => new Promise(done => {
+        const map = window.quhuaMap;
+        map.eachLayer(group => {
+            if (!group.zoomToShowLayer) { return; }
+            const marker = group.getLayers().find(l => l.feature.properties.marker_id === '3642002Q');
+            map.once('moveend', () => setTimeout(() => {
+                const p = map.latLngToContainerPoint(marker.getLatLng());
+                const box = map.getContainer().getBoundingClientRect();
+                done({x: box.left + p.x, y: box.top + p.y}); }, 1500));
+            map.setView(marker.getLatLng(), 15, {animate: false}); }); })""")
+    page.wait_for_timeout(500)
+    page.mouse.click(point["x"], point["y"])
+    popup = page.wait_for_selector(".leaflet-popup-content")
+    page.wait_for_timeout(400)
+    shot(page, "marker_on_line")
+    assert "3642002Q" in popup.inner_text() and "申报坐标" in popup.inner_text()
+    assert page.js_errors == []
