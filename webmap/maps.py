@@ -123,6 +123,23 @@ class ExposeMap(MacroElement):
     """)
 
 
+class MapChrome(MacroElement):
+    """A metric-only scale bar (surveyors measure in metres and kilometres) and our own attribution in place
+    of Leaflet's prefix (a link and a foreign flag on every map)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});
+        {{ this._parent.get_name() }}.attributionControl.setPrefix({{ this.prefix|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, prefix: str = "区划 quhua"):
+        super().__init__()
+        self._name = "MapChrome"
+        self.prefix = html_text(prefix)
+
+
 def _localise(element, static_url: str) -> None:
     """Point every asset of ``element`` and its children at ``static/vendor``; drop what is not needed."""
     for attribute in ("default_js", "default_css"):
@@ -135,11 +152,12 @@ def _localise(element, static_url: str) -> None:
 
 
 def _base_map(basemap: Basemap, static_url: str, bounds=None, height: str = "70vh") -> folium.Map:
-    m = folium.Map(tiles=None, control_scale=True, height=height, zoom_snap=0.5,
+    m = folium.Map(tiles=None, control_scale=False, height=height, zoom_snap=0.5,
                    maxZoom=19, minZoom=3)
     basemap.add_to(m)
     QuhuaScript(static_url).add_to(m)
     ExposeMap().add_to(m)
+    MapChrome().add_to(m)
     m.fit_bounds(bounds or CHINA_BOUNDS)
     return m
 

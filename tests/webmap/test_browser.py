@@ -76,6 +76,10 @@ def test_province_map_draws_layers_from_the_api(page):
     assert [o.strip() for o in overlays] == ["界线", "已被替代", "界桩", "质检问题"]
     for control in (".leaflet-control-scale", ".leaflet-control-measure", ".leaflet-control-zoom-fullscreen"):
         assert page.locator(control).count() == 1, control
+    scale = page.inner_text(".leaflet-control-scale")
+    assert ("km" in scale or " m" in scale) and "mi" not in scale and "ft" not in scale  # metric only
+    assert page.inner_text(".leaflet-control-attribution").startswith("区划 quhua")
+    assert page.locator(".leaflet-control-attribution svg, .leaflet-attribution-flag").count() == 0
     assert page.locator(".marker-cluster").count() > 0  # markers are clustered at this scale
     page.evaluate("""() => window.quhuaMap.eachLayer(group => {
         if (!group.zoomToShowLayer) { return; }  // the marker cluster group
