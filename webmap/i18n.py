@@ -22,6 +22,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "province": ("省份", "Province"), "status": ("状态", "Status"), "lines": ("界线", "Lines"),
     "km": ("长度（千米）", "Length (km)"), "markers": ("界桩", "Markers"), "errors": ("错误", "Errors"),
     "warnings": ("警告", "Warnings"), "issues": ("质检问题", "QA issues"),
+    "error": ("错误", "error"), "warning": ("警告", "warning"), "dataset": ("数据集", "dataset"),
+    "lonlat": ("经度, 纬度", "lon, lat"),
     "last_submission": ("最近提交", "Last submission"), "by": ("提交人", "By"),
     "not_loaded": ("未入库", "Not loaded"), "loaded": ("已入库", "Loaded"),
     "loaded_issues": ("已入库（有问题）", "Loaded, with issues"),

@@ -105,6 +105,10 @@ def test_upload_with_errors_shows_the_report_and_no_confirm(page, bad_submission
     assert "有错误" in page.inner_text("#verdict")
     assert "marker.off_line" in page.inner_text("#issues") and "3642003Q" in page.inner_text("#issues")
     assert page.locator("#confirm-form").count() == 0
+    header = page.inner_text("#issues thead")
+    row = page.locator("#issues tbody tr", has_text="3642003Q").inner_text()
+    assert "经度, 纬度" in header and "lon" not in header  # Chinese throughout
+    assert "错误" in row and "界桩" in row and "error" not in row and "markers" not in row
     page.wait_for_selector("#issue-map .leaflet-interactive")
     shot(page, "upload_errors")
     assert page.js_errors == []
