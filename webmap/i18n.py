@@ -114,9 +114,27 @@ def format_date(value: str | datetime | None, lang: str = "zh") -> str:
     return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
 
 
+def crs_choices(lang: str | None = None) -> list[tuple[str, str]]:
+    """The CRSs a submission may arrive in (``boundaries.crs``: CGCS2000 and WGS 84 geographic, the CGCS2000
+    Gauss-Krüger zones) as ``(value, label)`` for the upload form's select; the first is "from the .prj"."""
+    from boundaries.crs import GEOGRAPHIC, gauss_kruger
+
+    en = (lang or current_lang()) == "en"
+    choices = [("", "from the file (.prj)" if en else "按文件（.prj）")]
+    geographic = " geographic" if en else " 经纬度"
+    names = {4490: "CGCS2000" + geographic, 4326: "WGS 84" + geographic}
+    choices += [(f"EPSG:{code}", f"EPSG:{code} {names[code]}") for code in GEOGRAPHIC]
+    for code in range(4491, 4555):
+        zone = gauss_kruger(code)
+        band = f"{zone.width}°" + (" zone " if en else " 带 ") + str(zone.zone)
+        prefix = (", zone-prefixed X" if en else "，X 带号") if zone.prefixed else ""
+        choices.append((f"EPSG:{code}", f"EPSG:{code} CGCS2000 GK {band} ({zone.central_meridian}°E{prefix})"))
+    return choices
+
+
 def init_app(app: Flask) -> None:
     """Template helpers, and remember a ``?lang=`` switch in a cookie."""
-    app.jinja_env.globals.update(t=t, lang=current_lang, province_name=province_name)
+    app.jinja_env.globals.update(t=t, lang=current_lang, province_name=province_name, crs_choices=crs_choices)
     app.jinja_env.filters.update(
         number=lambda v, digits=0: format_number(v, digits, current_lang()),
         date=lambda v: format_date(v, current_lang()))

@@ -98,6 +98,9 @@ def test_province_map_draws_layers_from_the_api(page):
 def test_upload_with_errors_shows_the_report_and_no_confirm(page, bad_submission):
     log_in(page, "jx")
     page.goto("/upload")
+    options = page.locator("#crs-choice option").all_inner_texts()  # the web way to give a CRS
+    assert options[0] == "按文件（.prj）" and "EPSG:4547 CGCS2000 GK 3° 带 38 (114°E)" in options
+    assert len(options) == 1 + 2 + 64
     files = [p for shp in bad_submission for p in sorted(shp.parent.glob(shp.stem + ".*"))]
     page.set_input_files("input[name=files]", [str(p) for p in files])
     page.click("#upload-form button[type=submit]")
