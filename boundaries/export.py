@@ -11,7 +11,8 @@ import pandas as pd
 from boundaries.errors import ConfigError
 from boundaries.store import Store
 
-__all__ = ["DATASET_OPTIONS", "FORMATS", "SHAPEFILE_NAMES", "export_layer", "parse_bbox", "read_any_layer"]
+__all__ = ["DATASET_OPTIONS", "FORMATS", "SHAPEFILE_NAMES", "export_layer", "neutralise_formulas", "parse_bbox",
+           "read_any_layer"]
 
 #: format → (GDAL driver, file suffix, layer creation options)
 FORMATS = {
@@ -59,6 +60,21 @@ def read_any_layer(store: Store, layer: str, **filters) -> gpd.GeoDataFrame | pd
                       message_zh=f"本安装中没有图层 {layer!r}；可用图层：{'、'.join(LAYERS)}")
 
 
+#: OWASP CSV injection: a text cell starting with one of these is read by spreadsheets as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells that a spreadsheet would evaluate (``=cmd|…``, ``@SUM…``, ``+1``, ``-1+2``, a
+    leading tab or CR) start with an apostrophe, as OWASP's CSV-injection rule says; numbers stay numbers."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if column != getattr(frame, "_geometry_column_name", None) and not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+    return frame
+
+
 def export_layer(store: Store, layer: str, output: Path, *, fmt: str | None = None, province: str | None = None,
                  bbox=None, history: bool = False) -> int:
     """Write a layer to ``output``; returns the number of features written."""
@@ -70,6 +86,8 @@ def export_layer(store: Store, layer: str, output: Path, *, fmt: str | None = No
     frame = frame.drop(columns=[c for c in _INTERNAL if c in frame.columns and not (history and c != "fid")])
     if not isinstance(frame, gpd.GeoDataFrame):
         frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), crs="EPSG:4490"))
+    if fmt == "csv":
+        frame = neutralise_formulas(frame)
     if fmt == "shp":
         frame = frame.rename(columns=SHAPEFILE_NAMES)
     if output.exists():

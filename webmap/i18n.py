@@ -22,6 +22,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "province": ("省份", "Province"), "status": ("状态", "Status"), "lines": ("界线", "Lines"),
     "km": ("长度（千米）", "Length (km)"), "markers": ("界桩", "Markers"), "errors": ("错误", "Errors"),
     "warnings": ("警告", "Warnings"), "issues": ("质检问题", "QA issues"),
+    "error": ("错误", "error"), "warning": ("警告", "warning"), "dataset": ("数据集", "dataset"),
+    "lonlat": ("经度, 纬度", "lon, lat"),
     "last_submission": ("最近提交", "Last submission"), "by": ("提交人", "By"),
     "not_loaded": ("未入库", "Not loaded"), "loaded": ("已入库", "Loaded"),
     "loaded_issues": ("已入库（有问题）", "Loaded, with issues"),
@@ -112,9 +114,27 @@ def format_date(value: str | datetime | None, lang: str = "zh") -> str:
     return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
 
 
+def crs_choices(lang: str | None = None) -> list[tuple[str, str]]:
+    """The CRSs a submission may arrive in (``boundaries.crs``: CGCS2000 and WGS 84 geographic, the CGCS2000
+    Gauss-Krüger zones) as ``(value, label)`` for the upload form's select; the first is "from the .prj"."""
+    from boundaries.crs import GEOGRAPHIC, gauss_kruger
+
+    en = (lang or current_lang()) == "en"
+    choices = [("", "from the file (.prj)" if en else "按文件（.prj）")]
+    geographic = " geographic" if en else " 经纬度"
+    names = {4490: "CGCS2000" + geographic, 4326: "WGS 84" + geographic}
+    choices += [(f"EPSG:{code}", f"EPSG:{code} {names[code]}") for code in GEOGRAPHIC]
+    for code in range(4491, 4555):
+        zone = gauss_kruger(code)
+        band = f"{zone.width}°" + (" zone " if en else " 带 ") + str(zone.zone)
+        prefix = (", zone-prefixed X" if en else "，X 带号") if zone.prefixed else ""
+        choices.append((f"EPSG:{code}", f"EPSG:{code} CGCS2000 GK {band} ({zone.central_meridian}°E{prefix})"))
+    return choices
+
+
 def init_app(app: Flask) -> None:
     """Template helpers, and remember a ``?lang=`` switch in a cookie."""
-    app.jinja_env.globals.update(t=t, lang=current_lang, province_name=province_name)
+    app.jinja_env.globals.update(t=t, lang=current_lang, province_name=province_name, crs_choices=crs_choices)
     app.jinja_env.filters.update(
         number=lambda v, digits=0: format_number(v, digits, current_lang()),
         date=lambda v: format_date(v, current_lang()))

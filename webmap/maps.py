@@ -7,6 +7,7 @@ not embed their geometry: :class:`ApiLayer` fetches it from the OGC API for the 
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping
 
@@ -122,6 +123,23 @@ class ExposeMap(MacroElement):
     """)
 
 
+class MapChrome(MacroElement):
+    """A metric-only scale bar (surveyors measure in metres and kilometres) and our own attribution in place
+    of Leaflet's prefix (a link and a foreign flag on every map)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});
+        {{ this._parent.get_name() }}.attributionControl.setPrefix({{ this.prefix|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, prefix: str = "区划 quhua"):
+        super().__init__()
+        self._name = "MapChrome"
+        self.prefix = html_text(prefix)
+
+
 def _localise(element, static_url: str) -> None:
     """Point every asset of ``element`` and its children at ``static/vendor``; drop what is not needed."""
     for attribute in ("default_js", "default_css"):
@@ -134,11 +152,12 @@ def _localise(element, static_url: str) -> None:
 
 
 def _base_map(basemap: Basemap, static_url: str, bounds=None, height: str = "70vh") -> folium.Map:
-    m = folium.Map(tiles=None, control_scale=True, height=height, zoom_snap=0.5,
+    m = folium.Map(tiles=None, control_scale=False, height=height, zoom_snap=0.5,
                    maxZoom=19, minZoom=3)
     basemap.add_to(m)
     QuhuaScript(static_url).add_to(m)
     ExposeMap().add_to(m)
+    MapChrome().add_to(m)
     m.fit_bounds(bounds or CHINA_BOUNDS)
     return m
 
@@ -152,6 +171,14 @@ def _finish(m: folium.Map, static_url: str, *, tools: bool = True, layers: bool 
         folium.LayerControl(collapsed=False).add_to(m)
     _localise(m, static_url)
     return m
+
+
+def html_text(value) -> str:
+    """``value`` as inert HTML text for folium's Tooltip/Popup, which paste their text unescaped into a JS
+    template literal (`` `…` ``): HTML-escaped, and the backtick, ``$`` and backslash as entities too, so no
+    name can close the literal, interpolate ``${…}`` or end the surrounding script."""
+    text = html.escape("" if value is None else str(value), quote=True)
+    return text.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
 
 
 def _bounds(values: list[float] | None, pad: float = 0.2):
@@ -196,10 +223,10 @@ def build_overview_map(summaries: Mapping[str, ProvinceSummary], lines: gpd.GeoD
         folium.CircleMarker(
             [lat, lon], radius=9, color="#222", weight=1, fill=True, fill_opacity=0.9,
             fill_color=STATUSES[summary.status],
-            tooltip=folium.Tooltip(names.get(prefix, prefix), permanent=True, direction="right",
+            tooltip=folium.Tooltip(html_text(names.get(prefix, prefix)), permanent=True, direction="right",
                                    class_name="province-label"),
             popup=folium.Popup(f'<a href="{province_url.format(code=prefix + "0000")}">'
-                               f'{names.get(prefix, prefix)}</a>', max_width=200),
+                               f'{html_text(names.get(prefix, prefix))}</a>', max_width=200),
             class_name=f"province-dot status-{summary.status}").add_to(dots)
     dots.add_to(m)
     counts = {s: sum(1 for p in PROVINCE_CENTRES if (summaries.get(p) or ProvinceSummary(p)).status == s)
@@ -293,7 +320,7 @@ def build_diff_map(diff: dict, *, basemap: Basemap | None = None, static_url: st
     for (_i, row), colour in zip(frame.iterrows(), ("#d73027", "#4575b4"), strict=True):
         folium.GeoJson(_simplified_geojson(frame.loc[[_i]], 0.00002, ["version"]), name=row["version"],
                        style_function=lambda _f, c=colour: {"color": c, "weight": 3, "opacity": 0.7},
-                       tooltip=row["version"]).add_to(m)
+                       tooltip=html_text(row["version"])).add_to(m)
     return _finish(m, static_url)
 
 
@@ -314,7 +341,7 @@ def build_names_map(*, basemap: Basemap | None = None, static_url: str = "/stati
     if points:
         for p in points:
             folium.CircleMarker([p["lat"], p["lon"]], radius=7, color="#b2182b", fill=True,
-                                tooltip=p.get("name")).add_to(m)
+                                tooltip=html_text(p.get("name"))).add_to(m)
         w, s, e, n = _points_bounds(points)
         if extent:
             x0, y0, x1, y1 = shapely.geometry.shape(extent).bounds

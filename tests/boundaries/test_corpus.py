@@ -14,8 +14,6 @@ from tests.conftest import empty_database, run_cli
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import make_corpus  # a script beside build_demo.py, not a package
 
-#: the line split into features is matched part by part by another change (issue 11 item 2)
-
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> tuple[Path, dict]:

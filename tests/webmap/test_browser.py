@@ -27,6 +27,7 @@ def page(browser, server):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and errors.append(msg.text))
     page.js_errors = errors
     yield page
     context.close()
@@ -75,6 +76,10 @@ def test_province_map_draws_layers_from_the_api(page):
     assert [o.strip() for o in overlays] == ["界线", "已被替代", "界桩", "质检问题"]
     for control in (".leaflet-control-scale", ".leaflet-control-measure", ".leaflet-control-zoom-fullscreen"):
         assert page.locator(control).count() == 1, control
+    scale = page.inner_text(".leaflet-control-scale")
+    assert ("km" in scale or " m" in scale) and "mi" not in scale and "ft" not in scale  # metric only
+    assert page.inner_text(".leaflet-control-attribution").startswith("区划 quhua")
+    assert page.locator(".leaflet-control-attribution svg, .leaflet-attribution-flag").count() == 0
     assert page.locator(".marker-cluster").count() > 0  # markers are clustered at this scale
     page.evaluate("""() => window.quhuaMap.eachLayer(group => {
         if (!group.zoomToShowLayer) { return; }  // the marker cluster group
@@ -93,6 +98,9 @@ def test_province_map_draws_layers_from_the_api(page):
 def test_upload_with_errors_shows_the_report_and_no_confirm(page, bad_submission):
     log_in(page, "jx")
     page.goto("/upload")
+    options = page.locator("#crs-choice option").all_inner_texts()  # the web way to give a CRS
+    assert options[0] == "按文件（.prj）" and "EPSG:4547 CGCS2000 GK 3° 带 38 (114°E)" in options
+    assert len(options) == 1 + 2 + 64
     files = [p for shp in bad_submission for p in sorted(shp.parent.glob(shp.stem + ".*"))]
     page.set_input_files("input[name=files]", [str(p) for p in files])
     page.click("#upload-form button[type=submit]")
@@ -100,6 +108,10 @@ def test_upload_with_errors_shows_the_report_and_no_confirm(page, bad_submission
     assert "有错误" in page.inner_text("#verdict")
     assert "marker.off_line" in page.inner_text("#issues") and "3642003Q" in page.inner_text("#issues")
     assert page.locator("#confirm-form").count() == 0
+    header = page.inner_text("#issues thead")
+    row = page.locator("#issues tbody tr", has_text="3642003Q").inner_text()
+    assert "经度, 纬度" in header and "lon" not in header  # Chinese throughout
+    assert "错误" in row and "界桩" in row and "error" not in row and "markers" not in row
     page.wait_for_selector("#issue-map .leaflet-interactive")
     shot(page, "upload_errors")
     assert page.js_errors == []
@@ -138,6 +150,7 @@ def test_a_name_page_draws_its_extent(browser, db_copy, tmp_path):
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda err: errors.append(str(err)))
+        page.on("console", lambda msg: "Content Security Policy" in msg.text and errors.append(msg.text))
         log_in(page, "ana")
         page.goto("/names")
         page.type("#name-search", "青藏", delay=50)
@@ -153,3 +166,126 @@ def test_a_name_page_draws_its_extent(browser, db_copy, tmp_path):
         shot(page, "name_extent")
         context.close()
         assert errors == []
+
+
+def _submissions(db: str) -> int:
+    from boundaries.store import open_store
+
+    with open_store(db) as store:
+        return len(store.read_layer("submissions"))
+
+
+def test_confirm_asks_first_cancel_stores_nothing_accept_stores_once(browser, db_copy, tmp_path, good_submission):
+    """确认入库 asks in a dialog: dismissed, nothing is stored; accepted, the submission is stored once."""
+    from tests.webmap.conftest import serve
+
+    files = [str(p) for shp in good_submission for p in sorted(shp.parent.glob(shp.stem + ".*"))]
+    before = _submissions(db_copy)
+    with serve(db_copy, tmp_path / "server") as base:
+        context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.on("console", lambda msg: "Content Security Policy" in msg.text and errors.append(msg.text))
+        log_in(page, "jx")
+        page.goto("/upload")
+        page.set_input_files("input[name=files]", files)
+        page.click("#upload-form button[type=submit]")
+        page.wait_for_selector("#confirm-form")
+        asked: list[str] = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.click("#confirm-form button")
+        page.wait_for_timeout(800)
+        assert asked and "确认入库" in asked[0]
+        assert _submissions(db_copy) == before and page.locator("#confirm-form").count() == 1
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+        with page.expect_navigation():
+            page.click("#confirm-form button")
+        assert len(asked) == 2 and "/province/360000" in page.url
+        assert _submissions(db_copy) == before + 1
+        shot(page, "confirm_stored")
+        context.close()
+        assert errors == []
+
+
+HOSTILE_NAME = "测<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">`${window.__xss=3}`'\"\\"
+
+
+def test_hostile_gazetteer_names_are_shown_as_text_and_never_run(browser, db_copy, tmp_path):
+    """A name holding script, an onerror image, quotes, a backtick and ${…}: its page, its map tooltip, the
+    search list and the search map's tooltip and popup show it as text; no script of it runs."""
+    from placenames.model import NameRecord
+    from placenames.romanize import romanize
+    from placenames.store import open_name_store
+    from tests.webmap.conftest import serve
+
+    with open_name_store(db_copy) as store, store.write():
+        store.upsert([NameRecord(name=HOSTILE_NAME, pinyin=romanize("测"), klass="居民点", lon=115.9, lat=28.7,
+                                 source="test", source_id="xss")])
+    with serve(db_copy, tmp_path / "server") as base:
+        context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        page = context.new_page()
+        errors: list[str] = []
+        dialogs: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        log_in(page, "ana")
+        page.goto("/names")
+        page.type("#name-search", "测<", delay=30)
+        link = page.wait_for_selector("#name-results li a")
+        assert HOSTILE_NAME in link.inner_text()
+        page.wait_for_selector(".leaflet-interactive")
+        page.locator("path.leaflet-interactive").last.click(force=True)
+        popup = page.wait_for_selector(".leaflet-popup-content")
+        assert HOSTILE_NAME in popup.inner_text()
+        link.click()
+        page.wait_for_selector("#name-title")
+        assert page.inner_text("#name-title").startswith(HOSTILE_NAME)
+        page.wait_for_selector(".leaflet-interactive")
+        page.locator("path.leaflet-interactive").last.hover(force=True)
+        tooltip = page.wait_for_selector(".leaflet-tooltip")
+        assert HOSTILE_NAME in tooltip.inner_text()
+        shot(page, "xss_name")
+        assert page.evaluate("window.__xss") is None and dialogs == []
+        context.close()
+        assert errors == []
+
+
+def test_the_content_security_policy_refuses_scripts_that_are_not_ours(page):
+    """Every page's scripts carry the response's nonce, so the map still draws; a script injected into the
+    page (as a slip in escaping would) is refused by the browser."""
+    log_in(page, "boss")
+    response = page.goto("/province/360000")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self' 'nonce-" in policy and "unsafe-inline" not in policy
+    page.wait_for_selector(".folium-map[data-loaded-lines]")
+    assert page.js_errors == []
+    page.evaluate("""() => { const s = document.createElement('script'); s.textContent = 'window.__xss = 1';
+                             document.body.appendChild(s); }""")
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__xss") is None
+    assert len(page.js_errors) == 1 and "Content Security Policy" in page.js_errors[0]
+
+
+def test_a_marker_on_a_line_opens_its_own_popup(page):
+    """Markers are drawn above lines: a click on a marker standing on its line opens the marker's popup."""
+    log_in(page, "boss")
+    page.goto("/province/360000")
+    page.wait_for_selector(".folium-map[data-loaded-lines][data-loaded-markers]")
+    point = page.evaluate("""() => new Promise(done => {
+        const map = window.quhuaMap;
+        map.eachLayer(group => {
+            if (!group.zoomToShowLayer) { return; }
+            const marker = group.getLayers().find(l => l.feature.properties.marker_id === '3642002Q');
+            map.once('moveend', () => setTimeout(() => {
+                const p = map.latLngToContainerPoint(marker.getLatLng());
+                const box = map.getContainer().getBoundingClientRect();
+                done({x: box.left + p.x, y: box.top + p.y}); }, 1500));
+            map.setView(marker.getLatLng(), 15, {animate: false}); }); })""")
+    page.wait_for_timeout(500)
+    page.mouse.click(point["x"], point["y"])
+    popup = page.wait_for_selector(".leaflet-popup-content")
+    page.wait_for_timeout(400)
+    shot(page, "marker_on_line")
+    assert "3642002Q" in popup.inner_text() and "申报坐标" in popup.inner_text()
+    assert page.js_errors == []

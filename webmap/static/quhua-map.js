@@ -61,11 +61,22 @@
     }
   };
   popups.superseded = popups.lines;
-  function options(kind, lang) {
+  /* Lines below markers below issues, whatever order their data arrives in, so a marker standing on its
+     line is clicked, not the line (Leaflet's overlayPane is 400, its markerPane 600). */
+  var PANES = {lines: 410, superseded: 405, markers: 430, issues: 440};
+  function inPane(map, kind, o) {
+    if (!map) { return o; }  // no map yet (an upload's inline issues): Leaflet's default pane
+    var name = "quhua-" + kind;
+    if (!map.getPane(name)) { map.createPane(name).style.zIndex = PANES[kind]; }
+    o.pane = name;
+    return o;
+  }
+  function options(kind, lang, map) {
     var t = T[lang] || T.zh;
-    var o = {onEachFeature: function (f, layer) {
+    map = map || window.quhuaMap;
+    var o = inPane(map, kind, {onEachFeature: function (f, layer) {
       layer.bindPopup(popups[kind](f.properties, t, f, lang), {maxWidth: 360});
-    }};
+    }});
     if (kind === "lines") {
       o.style = function (f) { return {color: AGREEMENT[f.properties.agreement] || "#4575b4", weight: 3}; };
     } else if (kind === "superseded") {
@@ -73,12 +84,13 @@
       o.style = function () { return {color: "#999", weight: 2, dashArray: "6 6"}; };
     } else if (kind === "markers") {
       o.pointToLayer = function (f, ll) {
-        return L.circleMarker(ll, {radius: 5, color: "#333", weight: 1, fillColor: "#ffd700", fillOpacity: 1});
+        return L.circleMarker(ll, inPane(map, kind, {radius: 5, color: "#333", weight: 1, fillColor: "#ffd700",
+                                              fillOpacity: 1}));
       };
     } else if (kind === "issues") {
       o.pointToLayer = function (f, ll) {
         var c = ruleColour(f.properties.rule);
-        return L.circleMarker(ll, {radius: 7, color: c, weight: 2, fillColor: c, fillOpacity: 0.45});
+        return L.circleMarker(ll, inPane(map, kind, {radius: 7, color: c, weight: 2, fillColor: c, fillOpacity: 0.45}));
       };
     }
     return o;
@@ -109,7 +121,7 @@
           if (mine !== sequence) { return; }
           loaded = {bounds: bounds, zoom: zoom, complete: data.numberReturned === data.numberMatched};
           group.clearLayers();
-          var layer = L.geoJSON(data, options(opts.kind, opts.lang));
+          var layer = L.geoJSON(data, options(opts.kind, opts.lang, map));
           if (opts.kind === "markers") { group.addLayers(layer.getLayers()); } else { layer.eachLayer(function (l) { group.addLayer(l); }); }
           map.getContainer().setAttribute("data-loaded-" + opts.kind, String(layer.getLayers().length));
         })
