@@ -17,6 +17,7 @@ a copy is used (an account ``bench`` is added to the copy, never to your databas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import socket
@@ -91,21 +92,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def browser_transfer(db: str, urls: list[str]) -> dict[str, tuple[int, int, list[str]]]:
-    """Bytes received by Chromium per page (total, HTML) and the API URLs it fetched for the first view."""
-    from playwright.sync_api import sync_playwright
-
+@contextlib.contextmanager
+def running_server(db: str, *args: str, env: dict | None = None):
+    """``quhua serve ARGS`` on a free loopback port, until it answers /healthz (30 s at most); yields its base
+    URL and process, and stops it afterwards."""
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVE, "--db", db, "serve", "--port", str(port)],
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([sys.executable, "-c", SERVE, "--db", db, "serve", "--port", str(port), *args],
+                              stderr=subprocess.DEVNULL, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(300):
             try:
                 urllib.request.urlopen(base + "/healthz", timeout=1)
                 break
             except OSError:
                 time.sleep(0.1)
+        yield base, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def browser_transfer(db: str, urls: list[str]) -> dict[str, tuple[int, int, list[str]]]:
+    """Bytes received by Chromium per page (total, HTML) and the API URLs it fetched for the first view."""
+    from playwright.sync_api import sync_playwright
+
+    with running_server(db) as (base, _server):
         out = {}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[
@@ -124,9 +136,6 @@ def browser_transfer(db: str, urls: list[str]) -> dict[str, tuple[int, int, list
                 out[url] = _cold_visit(browser, session, base, url)
             browser.close()
         return out
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _cold_visit(browser, session: dict, base: str, url: str) -> tuple[int, int, list[str]]:

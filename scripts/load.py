@@ -20,17 +20,15 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_web import PASSWORD, SERVE, _free_port, prepare_db  # scripts/ is not a package
+from bench_web import PASSWORD, prepare_db, running_server  # scripts/ is not a package
 
 TIMEOUT_S = 30.0
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -188,18 +186,8 @@ def main(argv: list[str] | None = None) -> int:
 
         with open_store(db) as store:
             before = store.read_layer("submissions")["province"].value_counts().to_dict()
-        port = _free_port()
         env = {**os.environ, "QUHUA_UPLOAD_DIR": str(Path(folder) / "uploads")}
-        server = subprocess.Popen([sys.executable, "-c", SERVE, "--db", db, "serve", "--port", str(port),
-                                   "--threads", str(args.threads)], stderr=subprocess.DEVNULL, env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(base + "/healthz", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        with running_server(db, "--threads", str(args.threads), env=env) as (base, server):
             rss_before = _rss_mb(server.pid)
             results, confirmed = defaultdict(list), []
             deadline = time.monotonic() + args.duration
@@ -214,9 +202,6 @@ def main(argv: list[str] | None = None) -> int:
                 thread.join()
             elapsed = time.monotonic() - started
             rss_after = _rss_mb(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         print(f"{args.readers} readers, {args.ingesters} provinces uploading, {elapsed:.0f} s, "
               f"waitress {args.threads} threads")
         _print(results, elapsed)

@@ -3,6 +3,8 @@ and a name search. Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from tests.webmap.browser import ARGS, ARTIFACTS, CHROMIUM, requires_chromium
@@ -21,16 +23,22 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(base_url=server, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+@contextlib.contextmanager
+def watched_page(browser, base: str):
+    """A page of a fresh context on ``base`` whose ``js_errors`` collect script errors and CSP violations."""
+    context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.on("console", lambda msg: "Content Security Policy" in msg.text and errors.append(msg.text))
-    page.js_errors = errors
+    page.js_errors = []
+    page.on("pageerror", lambda err: page.js_errors.append(str(err)))
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and page.js_errors.append(msg.text))
     yield page
     context.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    with watched_page(browser, server) as page:
+        yield page
 
 
 def shot(page, name: str) -> None:
@@ -145,12 +153,8 @@ def test_a_name_page_draws_its_extent(browser, db_copy, tmp_path):
 
     with open_name_store(db_copy) as store, store.write():
         store.upsert([plateau()])
-    with serve(db_copy, tmp_path / "server") as base:
-        context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda err: errors.append(str(err)))
-        page.on("console", lambda msg: "Content Security Policy" in msg.text and errors.append(msg.text))
+    with serve(db_copy, tmp_path / "server") as base, watched_page(browser, base) as page:
+        errors = page.js_errors
         log_in(page, "ana")
         page.goto("/names")
         page.type("#name-search", "青藏", delay=50)
@@ -164,7 +168,6 @@ def test_a_name_page_draws_its_extent(browser, db_copy, tmp_path):
         map_box = page.locator(".folium-map").bounding_box()
         assert box["width"] > map_box["width"] / 2
         shot(page, "name_extent")
-        context.close()
         assert errors == []
 
 
@@ -181,12 +184,8 @@ def test_confirm_asks_first_cancel_stores_nothing_accept_stores_once(browser, db
 
     files = [str(p) for shp in good_submission for p in sorted(shp.parent.glob(shp.stem + ".*"))]
     before = _submissions(db_copy)
-    with serve(db_copy, tmp_path / "server") as base:
-        context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda err: errors.append(str(err)))
-        page.on("console", lambda msg: "Content Security Policy" in msg.text and errors.append(msg.text))
+    with serve(db_copy, tmp_path / "server") as base, watched_page(browser, base) as page:
+        errors = page.js_errors
         log_in(page, "jx")
         page.goto("/upload")
         page.set_input_files("input[name=files]", files)
@@ -204,7 +203,6 @@ def test_confirm_asks_first_cancel_stores_nothing_accept_stores_once(browser, db
         assert len(asked) == 2 and "/province/360000" in page.url
         assert _submissions(db_copy) == before + 1
         shot(page, "confirm_stored")
-        context.close()
         assert errors == []
 
 
@@ -222,12 +220,9 @@ def test_hostile_gazetteer_names_are_shown_as_text_and_never_run(browser, db_cop
     with open_name_store(db_copy) as store, store.write():
         store.upsert([NameRecord(name=HOSTILE_NAME, pinyin=romanize("测"), klass="居民点", lon=115.9, lat=28.7,
                                  source="test", source_id="xss")])
-    with serve(db_copy, tmp_path / "server") as base:
-        context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-        page = context.new_page()
-        errors: list[str] = []
+    with serve(db_copy, tmp_path / "server") as base, watched_page(browser, base) as page:
+        errors = page.js_errors
         dialogs: list[str] = []
-        page.on("pageerror", lambda err: errors.append(str(err)))
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         log_in(page, "ana")
         page.goto("/names")
@@ -247,7 +242,6 @@ def test_hostile_gazetteer_names_are_shown_as_text_and_never_run(browser, db_cop
         assert HOSTILE_NAME in tooltip.inner_text()
         shot(page, "xss_name")
         assert page.evaluate("window.__xss") is None and dialogs == []
-        context.close()
         assert errors == []
 
 
