@@ -164,3 +164,26 @@ def test_unusable_upload_is_explained_in_the_pages_language(surveyor, upload_app
     assert response.status_code == 422 and "the attributes decode neither as UTF-8 nor as GB18030/GBK" in html
     assert "属性既不能按" not in html
     assert not list(Path(upload_app.config["UPLOAD_DIR"]).glob("*/*.shp"))  # refused uploads are not kept
+
+
+@pytest.mark.parametrize(("core", "web"), [
+    ("请用 --crs EPSG:4547 指定", "请在上传表单的“坐标系”中选择 EPSG:4547"),
+    ("请用 --crs EPSG:NNNN 指定（如中央经线 114°E 的 3° 带为 EPSG:4547）",
+     "请在上传表单的“坐标系”中选择 EPSG:NNNN（如中央经线 114°E 的 3° 带为 EPSG:4547）"),
+    ("如 .prj 有误，请用 --crs 指定", "如 .prj 有误，请在上传表单的“坐标系”中选择"),
+    ("请去掉 --crs 或改为 EPSG:4490", "请在上传表单的“坐标系”中改选“按文件（.prj）”或 EPSG:4490"),
+    ("add the .prj or give --crs EPSG:NNNN (e.g. EPSG:4547)",
+     "add the .prj or choose EPSG:NNNN in the upload form's coordinate system (e.g. EPSG:4547)"),
+    ("drop --crs or give EPSG:4490", "choose 'from the file (.prj)' or EPSG:4490"),
+])
+def test_core_messages_name_the_upload_forms_crs_choice_not_the_cli_flag(core, web):
+    from webmap.views.upload import web_wording
+
+    assert web_wording(core) == web
+
+
+def test_a_shapefile_without_prj_is_told_to_choose_the_crs_on_the_form(surveyor, good_submission, tmp_path):
+    files = [(stream, name) for stream, name in _files(good_submission) if not name.endswith(".prj")]
+    html = _post(surveyor, files).get_data(as_text=True)
+    assert "dataset.crs_missing" in html and "--crs" not in html
+    assert "上传表单的“坐标系”" in html

@@ -3,6 +3,8 @@ then store on confirmation, only when the check found no error."""
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from boundaries.pipeline import check_paths, ingest_paths
@@ -21,7 +23,35 @@ def _root() -> str:
     return current_app.config["UPLOAD_DIR"]
 
 
+#: The core's messages speak to the command line; on the web the upload form's 坐标系 choice is what --crs is
+#: there. Per language, most specific first; the last catches any other mention.
+_WEB_WORDING = {
+    "zh": [(r"用 --crs (EPSG:[0-9N]+)((?:（[^）]*）)?) ?指定", r"在上传表单的“坐标系”中选择 \1\2"),
+           (r"用 --crs 指定", "在上传表单的“坐标系”中选择"),
+           (r"去掉 --crs 或改为", "在上传表单的“坐标系”中改选“按文件（.prj）”或"),
+           (r"--crs ?", "上传表单的“坐标系”")],
+    "en": [(r"\b(?:give|use) (?:it as |it with |the right )?--crs (EPSG:[0-9N]+)",
+            r"choose \1 in the upload form's coordinate system"),
+           (r"\bdrop --crs or give", "choose 'from the file (.prj)' or"),
+           (r"\b(?:give|use) (?:the right )?--crs", "choose the right coordinate system on the upload form"),
+           (r"--crs", "the upload form's coordinate system")],
+}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def web_wording(text: str) -> str:
+    """A core message as a browser user acts on it: the upload form's coordinate system instead of ``--crs``
+    (tests/webmap/test_upload.py)."""
+    for pattern, replacement in _WEB_WORDING["zh" if _CJK.search(text) else "en"]:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
 def _report_page(result, pending, status: int = 200):
+    for issue in result.report.get("issues", []):
+        for key in ("message", "message_en"):
+            if isinstance(issue.get(key), str):
+                issue[key] = web_wording(issue[key])
     lines = result.submission.lines if result.submission is not None else None
     m = build_issue_map(result.report.get("issues", []), lines, basemap=basemap(), static_url=static_root(),
                         lang=current_lang(), labels={"lines": t("lines"), "issues": t("issues")})
