@@ -212,11 +212,14 @@ def _check_csrf() -> None:
         return
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
-        abort(413, f"the upload is larger than the limit of {limit // (1024 * 1024)} MiB")  # before parsing it
+        mib = limit // (1024 * 1024)  # refused before the body is parsed
+        raise WebError(f"上传文件超过 {mib} MiB 的上限", f"the upload is larger than the limit of {mib} MiB",
+                       status=413)
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf") or ""
     if not expected or not hmac.compare_digest(sent, expected):
-        abort(400, "the form's CSRF token is missing or wrong: reload the page and send it again")
+        raise WebError("表单的 CSRF 令牌缺失或有误：请刷新页面后重新提交",
+                       "the form's CSRF token is missing or wrong: reload the page and send it again")
 
 
 def _safe_next(target: str | None) -> str:

@@ -75,8 +75,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
-        zh = {400: "请求无效", 401: "请先登录", 403: "无权访问", 404: "未找到", 405: "不允许的方法",
-              413: "上传文件过大", 429: "请求过多"}.get(err.code or 500, "服务器错误")
+        zh = {400: "请求无效：请检查地址中的参数", 401: "请先登录", 403: "无权访问：您的账户不能查看或修改此内容",
+              404: "未找到：此地址没有对应的页面或数据，请检查链接", 405: "不允许的请求方法",
+              413: "上传文件过大", 429: "请求过多，请稍后再试"}.get(err.code or 500, "服务器错误")
         response = error_response(err.code or 500, zh, err.description or err.name, err.name)
         if err.code == 401 and request.path.startswith(("/ogc", "/download")):
             response[0].headers["WWW-Authenticate"] = 'Basic realm="quhua"'

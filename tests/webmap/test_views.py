@@ -166,3 +166,15 @@ def test_names_page_and_search(as_user):
 def test_security_headers(client):
     headers = client.get("/").headers
     assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize(("url", "zh", "en"), [
+    ("/province/999999", "不是省级行政区代码", "is not a province code"),
+    ("/no-such-page", "此地址没有对应的页面或数据", "The requested URL was not found"),
+])
+def test_error_pages_speak_the_readers_language_only(as_user, url, zh, en):
+    official = as_user("boss")
+    chinese = official.get(url).get_data(as_text=True)
+    assert zh in chinese and en not in chinese  # no English detail line under the Chinese
+    english = official.get(url + "?lang=en").get_data(as_text=True)
+    assert en in english and zh not in english

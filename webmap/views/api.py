@@ -6,12 +6,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from boundaries.export import export_layer
 from webmap import ogc, openapi
 from webmap.auth import PROVINCE_COLLECTIONS, authorize, current_user, province_scope, requires
 from webmap.db import get_store
+from webmap.errors import NotFound
 from webmap.status import line_agreement
 
 __all__ = ["bp"]
@@ -138,10 +139,11 @@ def item(cid: str, fid: str):
 def download(province: str, layer: str):
     """A province's current lines, markers or issues as an RFC 7946 GeoJSON file (as ``quhua export``)."""
     if layer not in DOWNLOAD_LAYERS:
-        abort(404, f"no layer {layer!r} to download; choose one of {', '.join(DOWNLOAD_LAYERS)}")
+        raise NotFound(f"没有可下载的图层 {layer!r}；可选 {'、'.join(DOWNLOAD_LAYERS)}",
+                       f"no layer {layer!r} to download; choose one of {', '.join(DOWNLOAD_LAYERS)}")
     code = _download_code({"province": province})
     if code is None:
-        abort(404, f"{province!r} is not a province code")
+        raise NotFound(f"{province!r} 不是省级行政区代码", f"{province!r} is not a province code")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{layer}.geojson"
         export_layer(get_store(), layer, path, fmt="geojson", province=code)
@@ -155,11 +157,11 @@ def download(province: str, layer: str):
 def download_submission(sid: int, layer: str):
     """The lines or markers of one submission (current or superseded), as GeoJSON."""
     if layer not in ("lines", "markers"):
-        abort(404, "a submission has lines and markers")
+        raise NotFound("一次提交只有界线（lines）和界桩（markers）", "a submission has lines and markers")
     frame = get_store().read_layer(layer, history=True)
     frame = frame[frame["submission_id"] == sid]
     if frame.empty:
-        abort(404, f"submission {sid} has no {layer}")
+        raise NotFound(f"提交 {sid} 没有 {layer}", f"submission {sid} has no {layer}")
     authorize("province", str(frame["province"].iloc[0]))
     body = ogc.feature_collection_json(frame)
     return Response(body, mimetype="application/geo+json", headers={

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from boundaries.errors import InputError
 from boundaries.readers import check_province
 from webmap.auth import requires
 from webmap.cache import cached
 from webmap.db import get_store
+from webmap.errors import NotFound, WebError
 from webmap.i18n import current_lang, t
 from webmap.maps import PROVINCE_CENTRES, build_diff_map, build_province_map, map_parts
 from webmap.status import STATUSES, line_diff
@@ -27,7 +28,8 @@ def _code(code: str) -> str:
     try:
         return check_province(code if len(code) == 6 else code + "0000")
     except InputError:
-        abort(404, f"{code!r} is not a province code (e.g. 360000)")
+        raise NotFound(f"{code!r} 不是省级行政区代码（如 360000）",
+                       f"{code!r} is not a province code (e.g. 360000)") from None
 
 
 def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]], list[float]]:
@@ -84,9 +86,11 @@ def diff(code: str):
     try:
         line, a, b = request.args["line"], int(request.args["a"]), int(request.args["b"])
     except (KeyError, ValueError):
-        abort(400, "give line=ID, a=SUBMISSION and b=SUBMISSION (submission ids are numbers)")
+        raise WebError("请给出 line=界线编号、a=提交号 和 b=提交号（提交号是数字）",
+                       "give line=ID, a=SUBMISSION and b=SUBMISSION (submission ids are numbers)") from None
     result = line_diff(get_store(), code, line, a, b)
     if not result:
-        abort(404, f"line {line} is not in both submissions {a} and {b} of {code}")
+        raise NotFound(f"界线 {line} 不同时在 {code} 的提交 {a} 和 {b} 中",
+                       f"line {line} is not in both submissions {a} and {b} of {code}")
     m = build_diff_map(result, basemap=basemap(), static_url=static_root(), labels={"submission": t("submission")})
     return render_template("diff.html", code=code, diff=result, map=map_parts(m))
