@@ -23,7 +23,10 @@ SUPPORTED = [CRS84, STORAGE_CRS, *(_EPSG.format(code) for code in range(4491, 45
 
 @lru_cache(maxsize=len(SUPPORTED))
 def _transformer(uri: str) -> tuple[pyproj.Transformer, bool]:
-    """lon/lat (CGCS2000) → ``uri`` easting/northing, and whether ``uri`` puts north first."""
+    """lon/lat (CGCS2000) → ``uri`` easting/northing, and whether ``uri`` puts north first.
+
+    Not :func:`boundaries.crs.transformer`: its pipeline form gives wrong ``transform_bounds`` in the inverse
+    direction (bbox-crs in metres), which the API needs; PROJ's EPSG definition is the same exact TM."""
     target = pyproj.CRS.from_epsg(int(uri.rsplit("/", 1)[1]))
     return (pyproj.Transformer.from_crs(4490, target, always_xy=True),
             target.axis_info[0].direction.lower() == "north")
