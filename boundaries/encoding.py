@@ -14,7 +14,8 @@ from pathlib import Path
 
 from boundaries.errors import InputError
 
-__all__ = ["decode_text", "detect_dbf_encoding", "normalise_encoding", "raw_dbf_strings", "shapefile_part"]
+__all__ = ["dbf_layout", "decode_text", "detect_dbf_encoding", "normalise_encoding", "raw_dbf_strings",
+           "shapefile_part"]
 
 # ESRI language driver ids (DBF byte 29) → Python codec. 0x00 and 0x57 ("ANSI": the writer's code page)
 # say nothing usable, so they fall through to the guess.
@@ -60,6 +61,11 @@ def decode_text(raw: bytes, override: str | None, *, source: str) -> tuple[str, 
                                 "解码；请用 --encoding 编码名 指定编码")
 
 
+def dbf_layout(data: bytes) -> tuple[int, int, int]:
+    """``(declared records, header length, record length)`` of a .dbf's header (at least 32 bytes)."""
+    return struct.unpack_from("<IHH", data, 4)
+
+
 def raw_dbf_strings(dbf: Path) -> tuple[int, list[bytes]]:
     """The language byte and the raw bytes of every field name and character value of a DBF file."""
     data = dbf.read_bytes()
@@ -67,7 +73,7 @@ def raw_dbf_strings(dbf: Path) -> tuple[int, list[bytes]]:
         raise InputError(f"{dbf.name}: the .dbf file is truncated ({len(data)} bytes); export it again",
                          rule="dataset.unreadable", file=dbf.name,
                          message_zh=f"{dbf.name}：.dbf 文件不完整（仅 {len(data)} 字节）；请重新导出")
-    n_records, header_len, record_len = struct.unpack_from("<IHH", data, 4)
+    n_records, header_len, record_len = dbf_layout(data)
     # never trust the header's sizes beyond the bytes there are (a lying count made this loop for hours)
     n_records = min(n_records, max(len(data) - header_len, 0) // max(record_len, 1))
     fields, offset, pos = [], 1, 32  # each record starts with a deletion flag byte

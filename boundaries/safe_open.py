@@ -29,7 +29,7 @@ from pathlib import Path
 
 from boundaries.errors import InputError
 
-__all__ = ["gdal_message", "list_layers", "read_vector", "sniff"]
+__all__ = ["SHAPE_FILE_CODE", "gdal_message", "list_layers", "read_vector", "sniff"]
 
 #: What GDAL may do while quhua reads input: no ``/vsicurl/`` file (no extension is allowed), no HTTP
 #: (an unreachable proxy for GDAL's own HTTP client), no Python in VRTs.
@@ -45,7 +45,7 @@ _guarded = 0  # untrusted opens under way (the options are on while there is one
 _saved: dict[str, str | None] = {}
 
 _SQLITE = b"SQLite format 3\x00"
-_SHAPE_FILE_CODE = b"\x00\x00\x27\x0a"  # 9994, big-endian
+SHAPE_FILE_CODE = b"\x00\x00\x27\x0a"  # 9994, big-endian: the first bytes of a .shp and a .shx
 #: extension → (what the file must be, in English and Chinese)
 _KINDS = {".gpkg": ("a GeoPackage (SQLite database)", "GeoPackage（SQLite 数据库）"),
           ".shp": ("an ESRI shapefile", "ESRI shapefile"),
@@ -81,7 +81,7 @@ def _looks_like(suffix: str, head: bytes) -> bool:
     if suffix == ".gpkg":
         return head.startswith(_SQLITE)
     if suffix == ".shp":
-        return head.startswith(_SHAPE_FILE_CODE)
+        return head.startswith(SHAPE_FILE_CODE)
     if suffix in (".geojson", ".json"):
         text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
         return text.startswith(b"{")

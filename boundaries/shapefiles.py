@@ -10,16 +10,15 @@ true one. Written by hand: pyshp/GDAL read the records by the header's word, whi
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
 
 from boundaries import safe_open
-from boundaries.encoding import shapefile_part
+from boundaries.encoding import dbf_layout, shapefile_part
 from boundaries.errors import InputError
 
-__all__ = ["check_shapefile", "dbf_layout"]
+__all__ = ["check_shapefile"]
 
 
 def _refuse(path: Path, message: str, message_zh: str) -> InputError:
@@ -49,7 +48,7 @@ def _main_header(path: Path) -> int:
         head = f.read(100)
     declared = int.from_bytes(head[24:28], "big") * 2 if len(head) >= 28 else -1
     actual = path.stat().st_size
-    if len(head) < 100 or head[:4] != b"\x00\x00\x27\x0a" or declared != actual:
+    if len(head) < 100 or head[:4] != safe_open.SHAPE_FILE_CODE or declared != actual:
         raise InputError(f"{path.name}: the file is truncated or damaged (header says {declared} bytes, "
                          f"the file has {actual}); copy or export it again", file=path.name,
                          message_zh=f"{path.name}：文件不完整或已损坏（文件头记载 {declared} 字节，实际 "
@@ -70,11 +69,6 @@ def _index_records(shx: Path, shp_size: int) -> int:
         raise _refuse(shx, f"record {bad + 1} of the index points outside the .shp ({shp_size} bytes)",
                       f"索引第 {bad + 1} 条记录指向 .shp（{shp_size} 字节）之外")
     return len(index)
-
-
-def dbf_layout(data: bytes) -> tuple[int, int, int]:
-    """``(declared records, header length, record length)`` of a .dbf's header (at least 32 bytes)."""
-    return struct.unpack_from("<IHH", data, 4)
 
 
 def _dbf_records(dbf: Path) -> int:
