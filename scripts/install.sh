@@ -7,8 +7,10 @@ what="${1:-run}"
 
 apt_packages=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_packages+=(python3-venv python3-pip)
+# the CJK font of the printed maps (webmap/printmap.py, PNG/PDF export) and of the browser tests' screenshots
+ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || apt_packages+=(fonts-noto-cjk)
 if [ "$what" = test ]; then
-  command -v chromium >/dev/null || apt_packages+=(chromium chromium-driver fonts-noto-cjk)
+  command -v chromium >/dev/null || apt_packages+=(chromium chromium-driver)
   /usr/bin/python3 -c 'import qgis.core' 2>/dev/null || apt_packages+=(qgis python3-qgis)  # tests/webmap/test_ogc_qgis.py
   ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 \
     || apt_packages+=(postgresql-15 postgresql-15-postgis-3)
@@ -22,5 +24,5 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >&2
-extras="demo"; [ "$what" = test ] && extras="demo,test"
+extras="demo,print"; [ "$what" = test ] && extras="demo,print,test"
 .venv/bin/python -m pip install -q -e ".[$extras]" >&2

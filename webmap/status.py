@@ -1,7 +1,10 @@
 """Figures the pages show, computed from the store's layers as plain data (no web framework).
 
 * :func:`province_summaries` — per province: load status, lines, km, markers, open errors and warnings,
-  last submission and by whom (the national overview).
+  last submission and by whom (the national overview: what each province itself submitted).
+* :func:`province_figures` — a province page's figures: what its map, legend and downloads hold.
+* :func:`load_counts` — how many provincial-level divisions are counted, loaded and in each status (the
+  overview's header, legend and ``/overview.json``).
 * :func:`line_agreement` — whether a boundary line submitted by both neighbours agrees within the
   ``line.neighbor_mismatch`` tolerance.
 * :func:`line_diff` — what changed between two submissions of the same line.
@@ -21,11 +24,15 @@ from boundaries.readers import PROVINCES
 from boundaries.rules.lines import boundary_deviation_m
 from boundaries.store import Store
 
-__all__ = ["MAINLAND", "STATUSES", "ProvinceSummary", "line_agreement", "line_diff", "max_deviation_m",
+__all__ = ["MAINLAND", "NOT_COUNTED", "STATUSES", "LoadCounts", "ProvinceFigures", "ProvinceSummary",
+           "line_agreement", "line_diff", "load_counts", "max_deviation_m", "province_figures",
            "province_summaries"]
 
+#: Taiwan, Hong Kong and Macao: drawn on every national map as part of China, but not counted in the
+#: loading (their boundaries are not loaded into this system by a provincial civil-affairs department).
+NOT_COUNTED = ("71", "81", "82")
 #: The 31 provincial-level divisions of the mainland, whose loading the overview counts.
-MAINLAND = [p for p in PROVINCES if p not in ("71", "81", "82")]
+MAINLAND = [p for p in PROVINCES if p not in NOT_COUNTED]
 #: Load statuses, in the order of the legend, with their map colours.
 STATUSES = {"not_loaded": "#c8c8c8", "loaded": "#2e8b57", "loaded_issues": "#e08a00", "updated": "#3b6fd1"}
 #: The default tolerance of ``line.neighbor_mismatch`` (SPEC §5), metres.
@@ -100,6 +107,56 @@ def province_summaries(store: Store) -> dict[str, ProvinceSummary]:
             row.bounds = [round(float(v), 4) for v in current[mine].total_bounds]
         row.status = _status(row, bool((prefix["all"] == code).sum() > mine.sum()))
     return out
+
+
+@dataclass
+class LoadCounts:
+    """The overview's counts: of the :data:`MAINLAND` divisions only (34 provincial-level divisions minus
+    :data:`NOT_COUNTED`), how many have loaded and how many are in each status."""
+
+    counted: int
+    loaded: int
+    by_status: dict[str, int]
+    not_counted: list[str]
+
+
+def load_counts(summaries: dict[str, ProvinceSummary]) -> LoadCounts:
+    """One count for the overview's header, its map legend and ``/overview.json``, so they cannot disagree:
+    ``loaded + by_status["not_loaded"] == counted == 31``."""
+    statuses = [(summaries.get(p) or ProvinceSummary(p + "0000")).status for p in MAINLAND]
+    by_status = {s: statuses.count(s) for s in STATUSES}
+    return LoadCounts(counted=len(MAINLAND), loaded=len(MAINLAND) - by_status["not_loaded"],
+                      by_status=by_status, not_counted=list(NOT_COUNTED))
+
+
+@dataclass
+class ProvinceFigures:
+    """A province page's figures, counted from exactly the rows its map layers and downloads serve (the
+    store's ``province=`` selection): the current lines with either side in the province, whoever submitted
+    them (a shared boundary submitted by both neighbours is two lines, as the map draws both), the current
+    markers it submitted or standing on such lines, and the issues of its accepted submissions. ``own_*``:
+    the part the province submitted itself (the overview's figures)."""
+
+    code: str
+    lines: int = 0
+    km: float = 0.0
+    markers: int = 0
+    own_lines: int = 0
+    own_markers: int = 0
+    errors: int = 0
+    warnings: int = 0
+
+
+def province_figures(store: Store, code: str) -> ProvinceFigures:
+    """The figures of ``code``'s page (see :class:`ProvinceFigures`)."""
+    lines = store.read_layer("lines", province=code)
+    markers = store.read_layer("markers", province=code)
+    issues = store.read_layer("issues", province=code)
+    return ProvinceFigures(
+        code=code, lines=len(lines), km=float(geodesic_km(lines.geometry.values).sum()) if len(lines) else 0.0,
+        markers=len(markers), own_lines=int((lines["province"].astype(str) == code).sum()),
+        own_markers=int((markers["province"].astype(str) == code).sum()),
+        errors=int((issues["severity"] == "error").sum()), warnings=int((issues["severity"] == "warning").sum()))
 
 
 def max_deviation_m(a: shapely.Geometry, b: shapely.Geometry) -> float:

@@ -105,27 +105,35 @@
   function apiLayer(map, opts) {
     var group = opts.kind === "markers" && L.markerClusterGroup ?
       L.markerClusterGroup({chunkedLoading: true, disableClusteringAtZoom: 13}) : L.featureGroup();
-    var sequence = 0, loaded = null;
+    var sequence = 0, loaded = null, pending = null;
     var simplified = opts.kind === "lines" || opts.kind === "superseded";
-    function covered() {
-      return loaded && loaded.complete && loaded.bounds.contains(map.getBounds()) &&
-        (!simplified || Math.round(map.getZoom()) <= loaded.zoom);
+    function covers(got, complete) {
+      return got && complete && got.bounds.contains(map.getBounds()) &&
+        (!simplified || Math.round(map.getZoom()) <= got.zoom);
     }
+    /* Covered by what is loaded, or by the request still under way: the layer's "add" and the map's first
+       "moveend" (its fitting) come together, and must not fetch the same view twice. */
+    function covered() { return covers(loaded, loaded && loaded.complete) || covers(pending, true); }
     function load() {
       if (!map.hasLayer(group) || map.getZoom() < opts.minZoom || covered()) { return; }
       var mine = ++sequence, bounds = map.getBounds().pad(0.5), zoom = Math.round(map.getZoom());
+      pending = {bounds: bounds, zoom: zoom};
       var url = opts.url + "&bbox=" + bboxOf(bounds) + "&zoom=" + zoom + "&limit=10000";
       fetch(url, {credentials: "same-origin", headers: {Accept: "application/geo+json"}})
         .then(function (r) { if (!r.ok) { throw new Error(r.status + " " + url); } return r.json(); })
         .then(function (data) {
           if (mine !== sequence) { return; }
+          pending = null;
           loaded = {bounds: bounds, zoom: zoom, complete: data.numberReturned === data.numberMatched};
           group.clearLayers();
           var layer = L.geoJSON(data, options(opts.kind, opts.lang, map));
           if (opts.kind === "markers") { group.addLayers(layer.getLayers()); } else { layer.eachLayer(function (l) { group.addLayer(l); }); }
           map.getContainer().setAttribute("data-loaded-" + opts.kind, String(layer.getLayers().length));
         })
-        .catch(function (err) { map.getContainer().setAttribute("data-error-" + opts.kind, String(err)); });
+        .catch(function (err) {
+          if (mine === sequence) { pending = null; }
+          map.getContainer().setAttribute("data-error-" + opts.kind, String(err));
+        });
     }
     group.on("add", function () { setTimeout(load, 0); });  // after the map has been fitted to its bounds
     map.on("moveend", load);
@@ -142,17 +150,60 @@
     });
     return group;
   }
-  function legend(map, entries, title) {
-    var control = L.control({position: "bottomright"});
+  function legend(map, entries, title, note, position) {
+    var control = L.control({position: position || "bottomright"});
     control.onAdd = function () {
       var div = L.DomUtil.create("div", "quhua-legend");
       div.innerHTML = (title ? "<b>" + esc(title) + "</b><br>" : "") + entries.map(function (e) {
         return "<span class='swatch' style='background:" + esc(e[0]) + "'></span>" + esc(e[1]);
-      }).join("<br>");
+      }).join("<br>") + (note ? "<div class='legend-note'>" + esc(note) + "</div>" : "");
       return div;
     };
     control.addTo(map);
     return control;
+  }
+  /* The national map's print furniture (issue 13): title and date, north arrow, data source, and the
+     South China Sea islands (南海诸岛) with the dashed line as an inset: a second Leaflet map, fixed,
+     in the bottom-right corner, as on every lawful map of China. */
+  function nationalChrome(map, o) {
+    var caption = L.control({position: "topright"});
+    caption.onAdd = function () {
+      var div = L.DomUtil.create("div", "quhua-caption");
+      div.innerHTML = "<b class='map-title'>" + esc(o.title) + "</b><br><span class='map-date'>" + esc(o.asOf) + "</span>";
+      return div;
+    };
+    caption.addTo(map);
+    var north = L.control({position: "topleft"});
+    north.onAdd = function () {
+      var div = L.DomUtil.create("div", "quhua-north");
+      div.innerHTML = "<svg width='26' height='38' viewBox='0 0 26 38' aria-hidden='true'>" +
+        "<polygon points='13,2 22,30 13,24 4,30' fill='#222'/><polygon points='13,2 13,24 4,30' fill='#fff' " +
+        "stroke='#222' stroke-width='1'/></svg><span>" + esc(o.north) + "</span>";
+      div.title = o.north;
+      return div;
+    };
+    north.addTo(map);
+    if (o.source) { map.attributionControl.addAttribution(esc(o.source)); }
+    var inset = L.control({position: "bottomright"});
+    inset.onAdd = function () {
+      var div = L.DomUtil.create("div", "quhua-inset");
+      div.innerHTML = "<div class='inset-map'></div><div class='inset-title'>" + esc(o.inset.title) + "</div>";
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    inset.addTo(map);
+    var holder = inset.getContainer().querySelector(".inset-map");
+    var b = o.inset.bounds;
+    var small = L.map(holder, {attributionControl: false, zoomControl: false, dragging: false,
+                               scrollWheelZoom: false, doubleClickZoom: false, boxZoom: false, keyboard: false,
+                               touchZoom: false, zoomSnap: 0.1});
+    L.geoJSON(o.inset.land, {style: {color: "#555", weight: 0.8, fillColor: "#e8e8e8", fillOpacity: 1},
+                             interactive: false}).addTo(small);
+    L.geoJSON(o.inset.dashes, {style: {color: "#444", weight: 1.6}, interactive: false}).addTo(small);
+    small.fitBounds([[b[1], b[0]], [b[3], b[2]]], {padding: [0, 0]});
+    map.quhuaInset = small;
+    return small;
   }
   var namesLayer = null;
   function showNames(results) {
@@ -171,5 +222,5 @@
     if (namesLayer.getLayers().length) { map.fitBounds(namesLayer.getBounds().pad(0.3), {maxZoom: 7}); }
   }
   window.quhua = {apiLayer: apiLayer, issueLayer: issueLayer, legend: legend, showNames: showNames,
-                  ruleColour: ruleColour, escape: esc};
+                  ruleColour: ruleColour, escape: esc, nationalChrome: nationalChrome};
 })();

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import shapely
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, Response, render_template, url_for
 
 from boundaries.errors import QuhuaError, StoreError
 from boundaries.export import read_any_layer
@@ -15,12 +15,13 @@ from boundaries.readers import PROVINCES
 from boundaries.rules import REGISTRY
 from webmap.cache import cached
 from webmap.db import get_store
-from webmap.i18n import current_lang, province_name, t
-from webmap.maps import build_overview_map, map_parts
-from webmap.status import MAINLAND, STATUSES, province_summaries
+from webmap.errors import NotFound, WebError
+from webmap.i18n import current_lang, format_date, province_name, t
+from webmap.maps import NOT_COUNTED_COLOUR, build_overview_map, map_parts
+from webmap.status import MAINLAND, NOT_COUNTED, STATUSES, load_counts, province_summaries
 from webmap.views import basemap, static_root
 
-__all__ = ["bp", "overview_data", "overview_lines", "summaries_data"]
+__all__ = ["bp", "export_response", "overview_data", "overview_lines", "summaries_data", "today"]
 
 bp = Blueprint("overview", __name__)
 
@@ -60,33 +61,88 @@ def overview_data(store) -> tuple:
     return summaries, overview_lines(store), divisions
 
 
+def today() -> str:
+    """Today in Beijing time, in the reader's language (the date printed on a map)."""
+    from datetime import UTC, datetime
+
+    return format_date(datetime.now(UTC), current_lang()).rsplit(" ", 1)[0]
+
+
+def _overview_labels(counts) -> dict[str, str]:
+    lang = current_lang()
+    places = ("、" if lang == "zh" else ", ").join(province_name(p, lang) for p in counts.not_counted)
+    labels = {s: t(s) for s in STATUSES} | {"lines": t("lines"), "provinces": t("province"),
+                                             "legend": t("status"), "divisions": t("province")}
+    return labels | {"not_counted_entry": f"{places}（{t('not_counted')}）" if lang == "zh" else
+                     f"{places} ({t('not_counted')})", "counted_note": t("counted_note"),
+                     "title": t("overview_title"), "source": t("data_source"), "north": t("north"),
+                     "nanhai": t("nanhai")}
+
+
 @bp.route("/")
 def index():
     """The overview page."""
     summaries, lines, divisions = overview_data(get_store())
     lang = current_lang()
-    labels = {s: t(s) for s in STATUSES} | {"lines": t("lines"), "provinces": t("province"),
-                                             "legend": t("status"), "divisions": t("province")}
+    counts = load_counts(summaries)
     names = {p: province_name(p, lang) for p in PROVINCES}
     m = build_overview_map(summaries, lines, divisions, basemap=basemap(), static_url=static_root(), lang=lang,
-                           labels=labels, names=names, province_url=url_for("province.show", code="CODE").replace(
-                               "CODE", "{code}"))
-    rows, loaded = _table(summaries)
-    return render_template("overview.html", map=map_parts(m), rows=rows, loaded=loaded, total=len(MAINLAND),
-                           colours=STATUSES)
+                           labels=_overview_labels(counts), names=names, counts=counts,
+                           as_of=t("as_of", date=today()),
+                           province_url=url_for("province.show", code="CODE").replace("CODE", "{code}"))
+    return render_template("overview.html", map=map_parts(m), rows=_table(summaries), counts=counts,
+                           colours=STATUSES | {"not_counted": NOT_COUNTED_COLOUR}, not_counted=NOT_COUNTED,
+                           as_of=t("as_of", date=today()))
 
 
-def _table(summaries) -> tuple[list, int]:
-    """The overview's rows (the mainland provinces first) and how many mainland provinces have loaded."""
-    rows = [summaries[p] for p in MAINLAND] + [summaries[p] for p in PROVINCES if p not in MAINLAND]
-    return rows, sum(summaries[p].status != "not_loaded" for p in MAINLAND)
+def _table(summaries) -> list:
+    """The overview's rows: the 31 counted provinces first, then Taiwan, Hong Kong and Macao."""
+    return [summaries[p] for p in MAINLAND] + [summaries[p] for p in PROVINCES if p not in MAINLAND]
 
 
 @bp.route("/overview.json")
 def index_json():
-    """The overview's table: every province's load status and figures, as on ``/``."""
-    rows, loaded = _table(summaries_data(get_store())[0])
-    return {"loaded": loaded, "total": len(MAINLAND), "provinces": [asdict(r) for r in rows]}
+    """The overview's table: every province's load status and figures, as on ``/``; ``loaded`` and
+    ``total`` count the 31 provinces of ``counted`` (``not_counted``: Taiwan, Hong Kong, Macao)."""
+    summaries = summaries_data(get_store())[0]
+    counts = load_counts(summaries)
+    return {"loaded": counts.loaded, "total": counts.counted, "by_status": counts.by_status,
+            "counted": [p + "0000" for p in MAINLAND], "not_counted": [p + "0000" for p in counts.not_counted],
+            "provinces": [asdict(r) for r in _table(summaries)]}
+
+
+def export_response(render, fmt: str, filename: str) -> Response:
+    """A rendered map as a download; 404 for an unknown format, 503 naming the extra without matplotlib."""
+    from webmap import printmap
+
+    if fmt not in printmap.FORMATS:
+        raise NotFound(f"没有 {fmt!r} 格式的地图；可选 png、pdf", f"no map format {fmt!r}; choose png or pdf")
+    if not printmap.available():
+        raise WebError(t("export_missing", "zh"), t("export_missing", "en"), status=503)
+    return Response(render(printmap), mimetype=printmap.FORMATS[fmt],
+                    headers={"Content-Disposition": f'inline; filename="{filename}.{fmt}"'})
+
+
+@bp.route("/export/overview.<fmt>")
+def export_overview(fmt: str):
+    """The national overview map as PNG or PDF (public, as ``/``), rendered by :mod:`webmap.printmap`."""
+    store, lang = get_store(), current_lang()
+
+    def render(printmap):
+        summaries, lines, divisions = overview_data(store)
+        counts = load_counts(summaries)
+        labels = _overview_labels(counts)
+        entries = {s: t(s) for s in STATUSES} | {"not_counted": labels["not_counted_entry"]}
+        text = printmap.PrintLabels(
+            title=t("overview_title"), subtitle=f"{t('as_of', date=today())} · "
+            f"{t('loaded_count', n=counts.loaded, total=counts.counted)}", source=t("data_source"),
+            north=t("north"), nanhai=t("nanhai"), legend=t("status"), entries=entries, note=t("counted_note"))
+        return cached(f"export-overview-{fmt}-{lang}-{today()}", store,
+                      lambda: printmap.render_overview(
+            summaries, counts, divisions, lines, text, fmt, lang=lang,
+            names={p: province_name(p, lang) for p in PROVINCES}))
+
+    return export_response(render, fmt, "quhua_overview")
 
 
 @bp.route("/rules")

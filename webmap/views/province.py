@@ -13,13 +13,13 @@ from webmap.auth import requires
 from webmap.cache import cached
 from webmap.db import get_store
 from webmap.errors import NotFound, WebError
-from webmap.i18n import current_lang, t
+from webmap.i18n import current_lang, format_number, province_name, t
 from webmap.maps import PROVINCE_CENTRES, build_diff_map, build_province_map, map_parts
-from webmap.status import STATUSES, line_diff
+from webmap.status import STATUSES, line_agreement, line_diff, province_figures
 from webmap.views import basemap, static_root
-from webmap.views.overview import summaries_data
+from webmap.views.overview import export_response, summaries_data, today
 
-__all__ = ["bp", "province_history"]
+__all__ = ["bp", "figures", "province_history", "province_outline"]
 
 bp = Blueprint("province", __name__)
 
@@ -51,6 +51,21 @@ def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]]
     return cached("history", store, compute, code)
 
 
+def province_outline(store, code: str):
+    """The province's polygon from the gazetteer's divisions (None without them): context on its maps."""
+    divisions = summaries_data(store)[1]
+    if divisions is None or not code:
+        return None
+    outline = divisions[divisions["code"].astype(str) == code]
+    return outline if len(outline) else None
+
+
+def figures(store, code: str):
+    """The page's figures (:func:`webmap.status.province_figures`), cached per state of the database: the
+    header, the map's layer names and the downloads all count these rows."""
+    return cached("figures", store, lambda: province_figures(store, code), code)
+
+
 def _bounds(code: str, bounds: list[float]) -> list[float]:
     if bounds:
         return bounds
@@ -58,9 +73,15 @@ def _bounds(code: str, bounds: list[float]) -> list[float]:
     return [lon - 3, lat - 3, lon + 3, lat + 3]
 
 
-def _labels() -> dict[str, str]:
+def _labels(numbers=None) -> dict[str, str]:
+    """The map's labels; with the page's figures, the layer names carry their counts (as the header)."""
     keys = ("lines", "markers", "issues", "superseded", "agreed", "differs", "single", "submission")
-    return {k: t(k) for k in keys} | {"legend": t("line"), "outline": t("province")}
+    labels = {k: t(k) for k in keys} | {"legend": t("line"), "outline": t("province")}
+    if numbers is not None:
+        labels["lines"] += f" ({format_number(numbers.lines)})"
+        labels["markers"] += f" ({format_number(numbers.markers)})"
+        labels["issues"] += f" ({format_number(numbers.errors + numbers.warnings)})"
+    return labels
 
 
 @bp.route("/province/<code>")
@@ -68,12 +89,14 @@ def _labels() -> dict[str, str]:
 def show(code: str):
     """The province page."""
     code = _code(code)
-    summaries, divisions = summaries_data(get_store())
-    outline = divisions[divisions["code"].astype(str) == code] if divisions is not None else None
+    summaries = summaries_data(get_store())[0]
+    outline = province_outline(get_store(), code)
     history, versions, bounds = province_history(get_store(), code)
+    numbers = figures(get_store(), code)
     m = build_province_map(code, _bounds(code, bounds), url_for("api.landing").rstrip("/"), basemap=basemap(),
-                           static_url=static_root(), lang=current_lang(), labels=_labels(), outline=outline)
+                           static_url=static_root(), lang=current_lang(), labels=_labels(numbers), outline=outline)
     return render_template("province.html", code=code, summary=summaries.get(code[:2]), map=map_parts(m),
+                           figures=numbers,
                            history=history, versions={k: v for k, v in versions.items() if len(v) > 1},
                            colours=STATUSES)
 
@@ -94,3 +117,34 @@ def diff(code: str):
                        f"line {line} is not in both submissions {a} and {b} of {code}")
     m = build_diff_map(result, basemap=basemap(), static_url=static_root(), labels={"submission": t("submission")})
     return render_template("diff.html", code=code, diff=result, map=map_parts(m))
+
+
+@bp.route("/province/<code>/map.<fmt>")
+@requires("province", lambda kwargs: _code(kwargs["code"]))
+def export(code: str, fmt: str):
+    """The province's map as PNG or PDF (who may read the page may print it), by :mod:`webmap.printmap`:
+    the same rows as the page's map and header (:func:`figures`)."""
+    code, store, lang = _code(code), get_store(), current_lang()
+
+    def render(printmap):
+        numbers = figures(store, code)
+        lines = store.read_layer("lines", province=code)
+        markers = store.read_layer("markers", province=code)
+        issues = store.read_layer("issues", province=code)
+        agreement = line_agreement(lines, lines) if len(lines) else []
+        name = province_name(code, lang)
+        entries = {k: t(k) for k in ("agreed", "differs", "single")} | {
+            "markers": t("markers_legend"), "issues": t("issues_legend")}
+        own = t("own_submitted", n=format_number(numbers.own_lines)).strip(" （）()")
+        text = printmap.PrintLabels(
+            title=t("province_map_title", name=name), source=t("data_source"), north=t("north"),
+            nanhai=t("nanhai"), legend=f"{t('lines')} ({numbers.lines:,})", entries=entries,
+            subtitle=f"{code} · {t('as_of', date=today())} · {t('lines')} {numbers.lines:,} ({own}) · "
+                     f"{numbers.km:,.1f} km · {t('markers')} {numbers.markers:,}",
+            note=t("figures_scope").rstrip("：:"))
+        divisions = summaries_data(store)[1]
+        return cached(f"export-{fmt}-{lang}-{today()}", store, lambda: printmap.render_province(
+            code, numbers, lines, agreement, markers, issues, province_outline(store, code), divisions, text, fmt,
+            lang=lang), code)
+
+    return export_response(render, fmt, f"quhua_{code}")

@@ -9,10 +9,12 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from boundaries.pipeline import check_paths, ingest_paths
 from webmap.auth import authorize, current_user, requires
+from webmap.db import get_store
 from webmap.i18n import current_lang, t
 from webmap.maps import build_issue_map, map_parts
 from webmap.uploads import discard, load_pending, purge_expired, save_upload
 from webmap.views import basemap, static_root
+from webmap.views.province import province_outline
 
 __all__ = ["bp"]
 
@@ -54,7 +56,9 @@ def _report_page(result, pending, status: int = 200):
                 issue[key] = web_wording(issue[key])
     lines = result.submission.lines if result.submission is not None else None
     m = build_issue_map(result.report.get("issues", []), lines, basemap=basemap(), static_url=static_root(),
-                        lang=current_lang(), labels={"lines": t("lines"), "issues": t("issues")})
+                        lang=current_lang(),
+                        labels={"lines": t("lines"), "issues": t("issues"), "outline": t("outline")},
+                        outline=province_outline(get_store(), str(result.report.get("province") or "")))
     return render_template("report.html", report=result.report, exit_code=result.exit_code, pending=pending,
                            map=map_parts(m)), status
 
