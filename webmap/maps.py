@@ -410,8 +410,19 @@ def build_names_map(*, basemap: Basemap | None = None, static_url: str = "/stati
                     extent: dict | None = None) -> folium.Map:
     """The gazetteer's map: search results are drawn by the page script (``quhua.showNames``);
     ``points`` (a name page) are drawn at once, with the name's ``extent`` (a GeoJSON polygon or line);
-    ``lines`` (the boundaries, simplified) give context when there is no basemap."""
-    m = _base_map(basemap or Basemap(), static_url, height="60vh")
+    ``lines`` (the boundaries, simplified) give context when there is no basemap.
+
+    The map is fitted once, to the name when there is one: a second ``fitBounds`` right after the first is
+    undone by the end of the first one's zoom animation (the name page stayed at the national view, where the
+    boundary lines near the point looked like a stray "}" glyph by its marker)."""
+    bounds = None
+    if points:
+        w, s, e, n = _points_bounds(points)
+        if extent:
+            x0, y0, x1, y1 = shapely.geometry.shape(extent).bounds
+            w, s, e, n = min(w, x0), min(s, y0), max(e, x1), max(n, y1)
+        bounds = _bounds([w, s, e, n], 0.3 if not extent else 0.05 * max(e - w, n - s, 0.1))
+    m = _base_map(basemap or Basemap(), static_url, bounds, height="60vh")
     if lines is not None and len(lines):
         folium.GeoJson(_simplified_geojson(lines, 0.01, []), control=False,
                        style_function=lambda _f: {"color": "#888", "weight": 1}).add_to(m)
@@ -423,11 +434,6 @@ def build_names_map(*, basemap: Basemap | None = None, static_url: str = "/stati
         for p in points:
             folium.CircleMarker([p["lat"], p["lon"]], radius=7, color="#b2182b", fill=True,
                                 tooltip=html_text(p.get("name"))).add_to(m)
-        w, s, e, n = _points_bounds(points)
-        if extent:
-            x0, y0, x1, y1 = shapely.geometry.shape(extent).bounds
-            w, s, e, n = min(w, x0), min(s, y0), max(e, x1), max(n, y1)
-        m.fit_bounds(_bounds([w, s, e, n], 0.3 if not extent else 0.05 * max(e - w, n - s, 0.1)))
     return _finish(m, static_url, tools=False, layers=False)
 
 

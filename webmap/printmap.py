@@ -282,7 +282,8 @@ def render_province(code: str, figures: ProvinceFigures, lines: gpd.GeoDataFrame
         from matplotlib.lines import Line2D
 
         handles.append(Line2D([0], [0], marker="o", linestyle="none", markerfacecolor="#b8860b",
-                              markeredgecolor="#b8860b", markersize=4, label=f"{labels.entries['markers']} ({figures.markers:,})"))
+                              markeredgecolor="#b8860b", markersize=4,
+                              label=f"{labels.entries['markers']} ({figures.markers:,})"))
     if len(issues):
         issues.to_crs(crs).plot(ax=ax, facecolor="none", edgecolor="#b2182b", linewidth=1.2, markersize=40, zorder=5)
         from matplotlib.lines import Line2D
