@@ -311,7 +311,7 @@ class NationalChrome(MacroElement):
         super().__init__()
         self._name = "NationalChrome"
         data = china_map_data(0.02)
-        self.options = {"title": title, "asOf": as_of, "source": source, "north": north,
+        self.options = {"title": title, "asOf": as_of, "source": source, "north": north, "bounds": CHINA_BOUNDS,
                         "inset": {"title": inset_title, "bounds": data["inset"], "land": data["nanhai"],
                                   "dashes": data["dashes"]}}
 

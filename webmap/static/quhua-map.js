@@ -203,6 +203,20 @@
     L.geoJSON(o.inset.dashes, {style: {color: "#444", weight: 1.6}, interactive: false}).addTo(small);
     small.fitBounds([[b[1], b[0]], [b[3], b[2]]], {padding: [0, 0]});
     map.quhuaInset = small;
+    /* Printing changes the map's size (print CSS): refit the whole country to the page, and back after. */
+    var view = o.bounds;
+    function refit() {
+      map.invalidateSize({animate: false});
+      if (view) { map.fitBounds(view, {animate: false}); }
+      small.invalidateSize({animate: false});
+      small.fitBounds([[b[1], b[0]], [b[3], b[2]]], {animate: false});
+    }
+    window.addEventListener("beforeprint", refit);
+    window.addEventListener("afterprint", refit);
+    if (window.matchMedia) {
+      var print = window.matchMedia("print");
+      if (print.addEventListener) { print.addEventListener("change", refit); }
+    }
     return small;
   }
   var namesLayer = null;
