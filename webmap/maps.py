@@ -23,7 +23,7 @@ from folium.template import Template
 
 from webmap.status import STATUSES, ProvinceSummary
 
-__all__ = ["ApiLayer", "Basemap", "build_diff_map", "build_issue_map", "build_names_map",
+__all__ = ["ApiLayer", "Basemap", "VectorTileLayer", "build_diff_map", "build_issue_map", "build_names_map",
            "build_overview_map", "build_province_map", "map_parts"]
 
 #: Where each asset folium asks for lies under ``static/vendor`` (others, e.g. jQuery, are not needed).
@@ -96,6 +96,25 @@ class ApiLayer(JSCSSMixin, Layer):
         if kind == "markers":  # clustered: the names are folium's, so _localise serves them from vendor/
             self.default_js = list(plugins.MarkerCluster.default_js)
             self.default_css = list(plugins.MarkerCluster.default_css)
+
+
+class VectorTileLayer(JSCSSMixin, Layer):
+    """A large layer drawn from the vector tiles of :mod:`webmap.tiles` (Leaflet.VectorGrid, vendored), for
+    views whose GeoJSON would be too large for a page; ``quhua.tileLayer`` in ``quhua-map.js`` styles it and
+    opens the popups. ``url`` is the tiles' XYZ template, ``kind`` the layer (``lines``, ``markers``)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = quhua.tileLayer({{ this._parent.get_name() }}, {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, url: str, kind: str, name: str, *, static_url: str = "/static", show: bool = True,
+                 lang: str = "zh", **style):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "VectorTileLayer"
+        self.options = {"url": url, "kind": kind, "lang": lang, **style}
+        self.default_js = [("leaflet_vectorgrid", f"{static_url}/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")]
 
 
 class Legend(MacroElement):
@@ -200,10 +219,12 @@ def _simplified_geojson(frame: gpd.GeoDataFrame, tolerance: float, columns: list
 def build_overview_map(summaries: Mapping[str, ProvinceSummary], lines: gpd.GeoDataFrame,
                        divisions: gpd.GeoDataFrame | None = None, *, basemap: Basemap | None = None,
                        static_url: str = "/static", lang: str = "zh", labels: Mapping[str, str] | None = None,
-                       names: Mapping[str, str] | None = None, province_url: str = "/province/{code}"
-                       ) -> folium.Map:
+                       names: Mapping[str, str] | None = None, province_url: str = "/province/{code}",
+                       lines_tiles: str | None = None) -> folium.Map:
     """China's provinces coloured by load status: the division polygons when the gazetteer has them,
-    else the stored boundary lines (simplified to ~1 km) with a coloured dot per province."""
+    else the stored boundary lines (simplified to ~1 km) with a coloured dot per province. With
+    ``lines_tiles`` (an XYZ template of :mod:`webmap.tiles`) the lines are drawn from vector tiles instead
+    of being embedded, and the province dots lie above them."""
     labels = labels or {s: s for s in STATUSES}
     names = names or {}
     m = _base_map(basemap or Basemap(), static_url, height="62vh")
@@ -213,7 +234,10 @@ def build_overview_map(summaries: Mapping[str, ProvinceSummary], lines: gpd.GeoD
                                  province=codes)
         data = _simplified_geojson(frame, 0.02, ["province", "status"])
         folium.GeoJson(data, name=labels.get("divisions", "divisions"), style_function=_division_style).add_to(m)
-    if len(lines):
+    if lines_tiles:
+        VectorTileLayer(lines_tiles, "lines", labels.get("lines", "lines"), static_url=static_url,
+                        lang=lang).add_to(m)
+    elif len(lines):
         data = _simplified_geojson(lines, 0.02, ["line_id", "name"])
         folium.GeoJson(data, name=labels.get("lines", "lines"),
                        style_function=lambda _f: {"color": "#444", "weight": 1.2, "opacity": 0.8}).add_to(m)
@@ -228,6 +252,10 @@ def build_overview_map(summaries: Mapping[str, ProvinceSummary], lines: gpd.GeoD
             popup=folium.Popup(f'<a href="{province_url.format(code=prefix + "0000")}">'
                                f'{html_text(names.get(prefix, prefix))}</a>', max_width=200),
             class_name=f"province-dot status-{summary.status}").add_to(dots)
+    if lines_tiles:  # the dots above the tiled lines (their pane is 410), so a click on a dot opens its popup
+        folium.map.CustomPane("quhua-provinces", z_index=420).add_to(m)
+        for dot in dots._children.values():
+            dot.options["pane"] = "quhua-provinces"
     dots.add_to(m)
     counts = {s: sum(1 for p in PROVINCE_CENTRES if (summaries.get(p) or ProvinceSummary(p)).status == s)
               for s in STATUSES}

@@ -18,6 +18,7 @@ from webmap.db import get_store
 from webmap.i18n import current_lang, province_name, t
 from webmap.maps import build_overview_map, map_parts
 from webmap.status import MAINLAND, STATUSES, province_summaries
+from webmap.tiles import overview_tiles
 from webmap.views import basemap, static_root
 
 __all__ = ["bp", "overview_data", "overview_lines", "summaries_data"]
@@ -70,7 +71,7 @@ def index():
     names = {p: province_name(p, lang) for p in PROVINCES}
     m = build_overview_map(summaries, lines, divisions, basemap=basemap(), static_url=static_root(), lang=lang,
                            labels=labels, names=names, province_url=url_for("province.show", code="CODE").replace(
-                               "CODE", "{code}"))
+                               "CODE", "{code}"), lines_tiles=overview_tiles(lines))
     rows, loaded = _table(summaries)
     return render_template("overview.html", map=map_parts(m), rows=rows, loaded=loaded, total=len(MAINLAND),
                            colours=STATUSES)
