@@ -95,8 +95,9 @@ def view_tiles(z: int) -> list[tuple[int, int, int]]:
     tms = morecantile.tms.get("WebMercatorQuad")
     merc = tms.xy(*CENTRE)
     size = 2 * math.pi * 6378137 / (256 * 2**z)  # metres per pixel
-    w, s = tms.lnglat(merc.x - VIEW[0] / 2 * size, merc.y - VIEW[1] / 2 * size, truncate=True)
-    e, n = tms.lnglat(merc.x + VIEW[0] / 2 * size, merc.y + VIEW[1] / 2 * size, truncate=True)
+    world = 20037508.342789244  # the view stops at the antimeridian (at z3 it would wrap)
+    w, s = tms.lnglat(max(merc.x - VIEW[0] / 2 * size, -world), max(merc.y - VIEW[1] / 2 * size, -world))
+    e, n = tms.lnglat(min(merc.x + VIEW[0] / 2 * size, world), min(merc.y + VIEW[1] / 2 * size, world))
     return [(t.z, t.x, t.y) for t in tms.tiles(w, s, e, n, [z])], (w, s, e, n)
 
 
@@ -124,7 +125,7 @@ def measure(url: str, zooms: list[int], repeat: int) -> list[dict]:
                 counts += response.status_code == 200
             tile_times.append(time.perf_counter() - began)
             tile_bytes = total
-        bbox = ",".join(f"{v:.4f}" for v in (max(w, -180), max(s, -90), min(e, 180), min(n, 90)))
+        bbox = ",".join(f"{v:.4f}" for v in (w, s, e, n))
         json_times, json_bytes = [], 0
         for _ in range(repeat):
             began = time.perf_counter()

@@ -67,7 +67,7 @@ TILE_LAYERS = {
 _LOCAL = threading.local()  # a pyproj Transformer per thread (waitress serves from several)
 _VERSION = "1"  # part of every ETag: change it when the tiles' content changes for the same data
 _CACHE_BYTES = 64 * 1024 * 1024
-_LONLAT_LIMIT = 85.0511287798066  # the latitude where WebMercatorQuad ends
+_WORLD = 20037508.342789244  # half the width of WebMercatorQuad, metres
 
 
 # -- tiles ------------------------------------------------------------------------------------------------------
@@ -80,9 +80,9 @@ def _bounds(z: int, x: int, y: int) -> tuple[tuple[float, ...], tuple[float, ...
     """The tile's (W, S, E, N) in EPSG:3857 metres, and its buffered box in degrees (the features to read)."""
     merc = TMS.xy_bounds(morecantile.Tile(x, y, z))
     pad = (merc.right - merc.left) * BUFFER / EXTENT
-    w, s = TMS.lnglat(merc.left - pad, merc.bottom - pad, truncate=True)
-    e, n = TMS.lnglat(merc.right + pad, merc.top + pad, truncate=True)
-    return tuple(merc), (max(w, -180.0), max(s, -90.0), min(e, 180.0), min(n, 90.0))
+    w, s = TMS.lnglat(max(merc.left - pad, -_WORLD), max(merc.bottom - pad, -_WORLD))
+    e, n = TMS.lnglat(min(merc.right + pad, _WORLD), min(merc.top + pad, _WORLD))
+    return tuple(merc), (w, s, e, n)
 
 
 def fetch_features(store: Store, layer: str, bbox: tuple[float, ...], province: str | None):
