@@ -218,3 +218,23 @@ def test_gdal_reads_the_tiles_over_http_with_basic_auth(server, line_3642, tmp_p
     finally:
         pyogrio.set_gdal_config_options(dict.fromkeys(options))
     assert "3642" in set(frame["line_id"]) and frame.crs.to_epsg() == 3857
+
+
+@pytest.mark.parametrize(("threshold", "user", "tiled"), [
+    (0, "boss", True), (0, "ana", True), (0, "jx", False), (0, None, False), (None, "boss", False)])
+def test_the_overview_draws_large_lines_from_tiles_for_who_may_read_them(web_db, tmp_path, threshold, user,
+                                                                         tiled):
+    """Above ``TILES_ABOVE_VERTICES`` (default 50,000; the test lines have fewer) an official's or analyst's
+    overview loads the lines as tiles instead of embedding them; anonymous readers and surveyors (who may
+    not read every province's tiles) keep the embedded, generalised lines."""
+    from webmap import create_app
+
+    config = {"QUHUA_DB": web_db, "TESTING": True, "SECRET_KEY": "test", "UPLOAD_DIR": str(tmp_path)}
+    if threshold is not None:
+        config["TILES_ABOVE_VERTICES"] = threshold
+    client = create_app(config).test_client()
+    if user:
+        assert login(client, user).status_code == 302
+    html = client.get("/").get_data(as_text=True)
+    assert ("quhua.tileLayer" in html) == tiled and ("vectorgrid/Leaflet.VectorGrid" in html) == tiled
+    assert ('"line_id": "3642"' in html) == (not tiled)
