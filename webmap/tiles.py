@@ -49,8 +49,8 @@ from webmap import ogc
 from webmap.auth import authorize, current_user, province_scope, requires
 from webmap.db import db_signature, get_store, is_postgres
 
-__all__ = ["EXTENT", "MVT", "TILE_LAYERS", "bp", "fetch_features", "init_app", "overview_tiles", "render_tile",
-           "tile_url", "tolerance_degrees"]
+__all__ = ["EXTENT", "MVT", "TILE_LAYERS", "bp", "fetch_features", "init_app", "openapi_paths", "overview_tiles",
+           "render_tile", "tile_url", "tolerance_degrees"]
 
 bp = Blueprint("tiles", __name__)
 
@@ -233,11 +233,13 @@ def tile(layer: str, z: int, x: int, y: int):
     return _tile_response(layer, z, x, y)
 
 
-@bp.route("/ogc/collections/<cid>/tiles/WebMercatorQuad/<int:z>/<int:row>/<int:col>")
+@bp.route("/ogc/collections/<cid>/tiles/<tileMatrixSetId>/<int:tileMatrix>/<int:tileRow>/<int:tileCol>")
 @requires("api")
-def ogc_tile(cid: str, z: int, row: int, col: int):
+def ogc_tile(cid: str, tileMatrixSetId: str, tileMatrix: int, tileRow: int, tileCol: int):
     """The same tile by OGC API – Tiles' ``{tileMatrix}/{tileRow}/{tileCol}``."""
-    return _tile_response(cid, z, col, row)
+    if tileMatrixSetId != TMS.id:
+        return _json_error(404, "NotFound", f"no tile matrix set {tileMatrixSetId!r}; the one served is {TMS.id}")
+    return _tile_response(cid, tileMatrix, tileCol, tileRow)
 
 
 def overview_tiles(lines) -> str | None:
@@ -294,12 +296,12 @@ def tile_matrix_sets():
         {"rel": "self", "type": ogc.JSON, "href": f"{base}/tileMatrixSets/{TMS.id}"}]}]}
 
 
-@bp.route("/ogc/tileMatrixSets/<tms_id>")
+@bp.route("/ogc/tileMatrixSets/<tileMatrixSetId>")
 @requires("api")
-def tile_matrix_set(tms_id: str):
+def tile_matrix_set(tileMatrixSetId: str):
     """The WebMercatorQuad definition (OGC Two Dimensional Tile Matrix Set 2.0, from morecantile)."""
-    if tms_id != TMS.id:
-        return _json_error(404, "NotFound", f"no tile matrix set {tms_id!r}; the one served is {TMS.id}")
+    if tileMatrixSetId != TMS.id:
+        return _json_error(404, "NotFound", f"no tile matrix set {tileMatrixSetId!r}; the one served is {TMS.id}")
     return Response(TMS.model_dump_json(exclude_none=True), mimetype=ogc.JSON)
 
 
@@ -340,12 +342,12 @@ def tilesets(cid: str):
             "tilesets": [tileset]}
 
 
-@bp.route("/ogc/collections/<cid>/tiles/<tms_id>")
+@bp.route("/ogc/collections/<cid>/tiles/<tileMatrixSetId>")
 @requires("api")
-def tileset(cid: str, tms_id: str):
+def tileset(cid: str, tileMatrixSetId: str):
     """A tileset's metadata: its tile URL template, the zooms and tiles with data, the layer's schema."""
-    if cid not in TILE_LAYERS or tms_id != TMS.id:
-        return _json_error(404, "NotFound", f"no tileset {cid}/{tms_id}; the tiled collections are "
+    if cid not in TILE_LAYERS or tileMatrixSetId != TMS.id:
+        return _json_error(404, "NotFound", f"no tileset {cid}/{tileMatrixSetId}; the tiled collections are "
                                             f"{', '.join(TILE_LAYERS)} in {TMS.id}")
     base = _root() + "/ogc"
     doc = _tileset(base, cid)
@@ -358,6 +360,42 @@ def tileset(cid: str, tms_id: str):
     doc["links"].append({"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "type": "application/json",
                          "href": f"{base}/collections/{cid}/tiles"})
     return doc
+
+
+def _path(name: str, description: str, schema: dict) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
+
+
+def openapi_paths() -> dict:
+    """The OpenAPI 3.0 paths of the OGC API – Tiles resources (relative to ``/ogc``), for webmap.openapi."""
+    collection = _path("collectionId", "A collection with tiles.", {"type": "string", "enum": list(TILE_LAYERS)})
+    tms = _path("tileMatrixSetId", "The tiling scheme.", {"type": "string", "enum": [TMS.id]})
+    cells = [_path("tileMatrix", "The zoom level.", {"type": "integer", "minimum": MIN_ZOOM, "maximum": MAX_ZOOM}),
+             _path("tileRow", "The row, from the north.", {"type": "integer", "minimum": 0}),
+             _path("tileCol", "The column, from the west.", {"type": "integer", "minimum": 0})]
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/exception"}}}
+    errors = {"401": {"description": "No or wrong credentials.", "content": error},
+              "404": {"description": "No such collection, tiling scheme or tile.", "content": error}}
+
+    def get(summary: str, parameters: list, content: dict, **extra) -> dict:
+        responses = {"200": {"description": "Success.", "content": content}, **extra, **errors}
+        return {"get": {"summary": summary, "tags": ["tiles"], "operationId": summary.replace(" ", "_"),
+                        "parameters": parameters, "responses": responses}}
+
+    json_any = {ogc.JSON: {"schema": {"type": "object"}}}
+    return {
+        "/tileMatrixSets": get("get tile matrix sets", [], json_any),
+        "/tileMatrixSets/{tileMatrixSetId}": get("get tile matrix set", [tms], json_any),
+        "/collections/{collectionId}/tiles": get("get collection tilesets", [collection], json_any),
+        "/collections/{collectionId}/tiles/{tileMatrixSetId}": get("get collection tileset", [collection, tms],
+                                                                   json_any),
+        "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}": get(
+            "get collection tile", [collection, tms, *cells],
+            {MVT: {"schema": {"type": "string", "format": "binary"}}},
+            **{"204": {"description": "No feature in this tile."},
+               "400": {"description": "An unknown query parameter or a bad province.", "content": error},
+               "403": {"description": "The account may not read this province's data.", "content": error}}),
+    }
 
 
 def init_app(app) -> None:
