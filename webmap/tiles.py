@@ -8,8 +8,9 @@ Each tile holds one layer named after the collection (``lines``: line_id, name, 
 province, status, submission_id; ``markers``: marker_id, marker_type, line_id, x, y, lon, lat, h,
 province, submission_id), the store's ``fid`` as the feature id, geometries in the tile's 4096 grid with a
 64-unit buffer. Lines are simplified (Douglas–Peucker) to half a screen pixel of the zoom, in degrees
-(360° / 256·2^z / 2), before they are projected: a tile of the whole county network at z4 holds a few
-thousand vertices, not two million. Only current features; empty tiles are ``204 No Content``.
+(360° / 256·2^z / 2), before they are projected: on the county network (2.0 million vertices) the z4 tile
+over eastern China holds 3,796 lines with 10,460 vertices (316 kB). Only current features; empty tiles
+are ``204 No Content``.
 
 Who may read them is the API's matrix (:func:`webmap.auth.can`): every account (HTTP Basic too),
 anonymous 401; a surveyor gets the data that concerns their own province (``province=Q`` of another is
@@ -21,11 +22,11 @@ Encoding. On PostGIS the database does it (``ST_AsMVT``/``ST_AsMVTGeom`` over ``
 ``ST_Transform``, through the GiST index): nothing but the tile leaves the database. On the GeoPackage the
 features are read through the store (:func:`fetch_features`, the one read, ready to move to the store's
 paged query), simplified with shapely, projected with pyproj, clipped to the buffered tile and snapped to
-the grid with NumPy, and encoded by the ``mapbox-vector-tile`` package (PyPI, maintained by the
-tilezen/Mapbox community, MIT): SQLite has no MVT encoder, and the protobuf layout (zig-zag deltas,
-command integers, key/value tables) is exactly what a maintained encoder exists for. Its own quantiser
-transforms point by point in Python, so the grid snapping is done here, vectorised, and the encoder gets
-integer coordinates (``y_coord_down``).
+the grid with NumPy, and encoded by the ``mapbox-vector-tile`` package (tilezen's, on PyPI, MIT; 2.2.0 of
+2025): SQLite has no MVT encoder, and the protobuf layout (zig-zag deltas, command integers, key/value
+tables) is exactly what a maintained encoder exists for. Its own quantiser transforms point by point in
+Python, so the grid snapping is done here, vectorised, and the encoder gets integer coordinates
+(``y_coord_down``).
 """
 
 from __future__ import annotations
