@@ -75,6 +75,17 @@ def test_the_overview_draws_tiled_lines_and_a_click_opens_the_popup(page, web_db
     text = popup.inner_text()
     assert "3642" in text and "江西—湖北线" in text and "360000 / 420000" in text
     page.screenshot(path=str(ARTIFACTS / "overview_tiles_popup.png"))
+    # the tiles do not block what lies around their lines: a click on 江西's dot opens its province link
+    from webmap.maps import PROVINCE_CENTRES
+
+    lon, lat = PROVINCE_CENTRES["36"]
+    page.evaluate(f"() => {{ window.quhuaMap.closePopup(); window.quhuaMap.setView([{lat}, {lon}], 6, "
+                  "{animate: false}); }")
+    page.wait_for_timeout(500)
+    xy = page.evaluate(f"() => window.quhuaMap.latLngToContainerPoint([{lat}, {lon}])")
+    page.mouse.click(box["x"] + xy["x"], box["y"] + xy["y"])
+    link = page.wait_for_selector(".leaflet-popup-content a")
+    assert link.get_attribute("href") == "/province/360000"
     assert page.js_errors == []
 
 
