@@ -1,7 +1,8 @@
 """quhua's map viewer and analysts' API (SPEC §9): a Flask app built by :func:`create_app`.
 
 Blueprints, one per feature: ``overview`` (``/``), ``province`` (``/province/CODE``), ``upload``,
-``names``, ``api`` (``/ogc`` and the GeoJSON downloads), ``auth`` (log in and out). Errors become
+``names``, ``api`` (``/ogc`` and the GeoJSON downloads), ``tiles`` (vector tiles, :mod:`webmap.tiles`),
+``auth`` (log in and out). Errors become
 responses in :mod:`webmap.errors`, nowhere else.
 """
 
@@ -16,7 +17,7 @@ __all__ = ["create_app"]
 
 def create_app(test_config: Mapping | None = None) -> Flask:
     """Build the app: configuration (see :mod:`webmap.config`), resources, blueprints, error handlers."""
-    from webmap import auth, csp, db, i18n
+    from webmap import auth, csp, db, i18n, tiles
     from webmap.config import load_config
     from webmap.errors import register_error_handlers
     from webmap.views import register_blueprints
@@ -28,6 +29,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     auth.init_app(app)
     csp.init_app(app)
     register_blueprints(app)
+    tiles.init_app(app)  # /tiles and OGC API – Tiles under /ogc
     register_error_handlers(app)
     app.after_request(_security_headers)
     return app

@@ -154,7 +154,7 @@ def province_scope(user: User | None) -> str | None:
 
 def _anonymous():
     """Anonymous users are sent to log in (401 with a Basic challenge for the API and downloads)."""
-    if request.path.startswith(("/ogc", "/download")) or request.path.endswith(".json") \
+    if request.path.startswith(("/ogc", "/download", "/tiles")) or request.path.endswith(".json") \
             or request.method != "GET":
         abort(401)
     return redirect(url_for("auth.login", next=request.full_path))

@@ -18,6 +18,9 @@ key                         meaning                                             
 ``LOGIN_WINDOW``            failed logins are counted over this many seconds                  900
 ``LOGIN_MAX_FAILURES``      failures of one account before it is refused for the window      5
 ``LOGIN_MAX_PER_ADDRESS``   failures from one address before it is refused for the window    20
+``TILES_ABOVE_VERTICES``    the overview draws the lines from vector tiles (for accounts that   50,000
+                            may read every province) when its simplified lines have more
+                            vertices than this (``QUHUA_TILES_ABOVE_VERTICES``)
 ==========================  ================================================================  ==========
 
 Without a basemap the maps draw the data on a plain background: boundaries, markers and issues need no
@@ -41,7 +44,7 @@ _ENV = {"QUHUA_DB": "QUHUA_DB", "SECRET_KEY": "QUHUA_SECRET_KEY", "BASEMAP_URL":
         "BASEMAP_ATTRIBUTION": "QUHUA_BASEMAP_ATTRIBUTION", "UPLOAD_DIR": "QUHUA_UPLOAD_DIR",
         "BASIC_AUTH_TTL": "QUHUA_BASIC_AUTH_TTL", "BASE_URL": "QUHUA_BASE_URL",
         "SESSION_COOKIE_SECURE": "QUHUA_COOKIE_SECURE", "SESSION_IDLE": "QUHUA_SESSION_IDLE",
-        "SESSION_MAX": "QUHUA_SESSION_MAX"}
+        "SESSION_MAX": "QUHUA_SESSION_MAX", "TILES_ABOVE_VERTICES": "QUHUA_TILES_ABOVE_VERTICES"}
 
 
 class WebConfigError(ValueError):
@@ -55,7 +58,7 @@ def _defaults() -> dict:
             "MAX_CONTENT_LENGTH": 200 * 1024 * 1024, "UPLOAD_DIR": None, "UPLOAD_TTL": 3600,
             "BASIC_AUTH_TTL": 300, "BASE_URL": None, "SESSION_COOKIE_SECURE": False,
             "SESSION_IDLE": 8 * 3600, "SESSION_MAX": 12 * 3600, "LOGIN_WINDOW": 900, "LOGIN_MAX_FAILURES": 5,
-            "LOGIN_MAX_PER_ADDRESS": 20,
+            "LOGIN_MAX_PER_ADDRESS": 20, "TILES_ABOVE_VERTICES": 50_000,
             "SESSION_COOKIE_HTTPONLY": True, "SESSION_COOKIE_SAMESITE": "Lax"}
 
 
@@ -88,6 +91,11 @@ def load_config(test_config: Mapping | None = None) -> dict:
     _check_base_url(config["BASE_URL"])
     for key in ("SESSION_IDLE", "SESSION_MAX", "LOGIN_WINDOW"):
         config[key] = float(config[key])
+    try:
+        config["TILES_ABOVE_VERTICES"] = int(config["TILES_ABOVE_VERTICES"])
+    except ValueError:
+        raise WebConfigError(f"TILES_ABOVE_VERTICES {config['TILES_ABOVE_VERTICES']!r} must be a whole number "
+                             "of vertices") from None
     config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)  # sessions end with the process
     upload_dir = Path(config["UPLOAD_DIR"] or Path(tempfile.gettempdir()) / "quhua-uploads")
     upload_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -46,7 +46,7 @@ class Forbidden(WebError):
 
 def _wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/geo+json"])
-    return request.path.startswith("/ogc") or request.path.endswith((".json", ".geojson")) or (
+    return request.path.startswith("/ogc") or request.path.endswith((".json", ".geojson", ".mvt")) or (
         best is not None and best != "text/html")
 
 
@@ -79,7 +79,7 @@ def register_error_handlers(app: Flask) -> None:
               404: "未找到：此地址没有对应的页面或数据，请检查链接", 405: "不允许的请求方法",
               413: "上传文件过大", 429: "请求过多，请稍后再试"}.get(err.code or 500, "服务器错误")
         response = error_response(err.code or 500, zh, err.description or err.name, err.name)
-        if err.code == 401 and request.path.startswith(("/ogc", "/download")):
+        if err.code == 401 and request.path.startswith(("/ogc", "/download", "/tiles")):
             response[0].headers["WWW-Authenticate"] = 'Basic realm="quhua"'
         return response
 

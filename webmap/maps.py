@@ -26,8 +26,8 @@ from folium.template import Template
 
 from webmap.status import NOT_COUNTED, STATUSES, LoadCounts, ProvinceSummary, load_counts
 
-__all__ = ["NOT_COUNTED_COLOUR", "ApiLayer", "Basemap", "build_diff_map", "build_issue_map", "build_names_map",
-           "build_overview_map", "build_province_map", "china_map_data", "map_parts"]
+__all__ = ["NOT_COUNTED_COLOUR", "ApiLayer", "Basemap", "VectorTileLayer", "build_diff_map", "build_issue_map",
+           "build_names_map", "build_overview_map", "build_province_map", "china_map_data", "map_parts"]
 
 #: Where each asset folium asks for lies under ``static/vendor`` (others, e.g. jQuery, are not needed).
 _VENDOR = {
@@ -106,6 +106,25 @@ class ApiLayer(JSCSSMixin, Layer):
         if kind == "markers":  # clustered: the names are folium's, so _localise serves them from vendor/
             self.default_js = list(plugins.MarkerCluster.default_js)
             self.default_css = list(plugins.MarkerCluster.default_css)
+
+
+class VectorTileLayer(JSCSSMixin, Layer):
+    """A large layer drawn from the vector tiles of :mod:`webmap.tiles` (Leaflet.VectorGrid, vendored), for
+    views whose GeoJSON would be too large for a page; ``quhua.tileLayer`` in ``quhua-map.js`` styles it and
+    opens the popups. ``url`` is the tiles' XYZ template, ``kind`` the layer (``lines``, ``markers``)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = quhua.tileLayer({{ this._parent.get_name() }}, {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, url: str, kind: str, name: str, *, static_url: str = "/static", show: bool = True,
+                 lang: str = "zh", **style):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "VectorTileLayer"
+        self.options = {"url": url, "kind": kind, "lang": lang, **style}
+        self.default_js = [("leaflet_vectorgrid", f"{static_url}/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js")]
 
 
 class Legend(MacroElement):
@@ -223,12 +242,14 @@ def build_overview_map(summaries: Mapping[str, ProvinceSummary], lines: gpd.GeoD
                        divisions: gpd.GeoDataFrame | None = None, *, basemap: Basemap | None = None,
                        static_url: str = "/static", lang: str = "zh", labels: Mapping[str, str] | None = None,
                        names: Mapping[str, str] | None = None, province_url: str = "/province/{code}",
-                       counts: LoadCounts | None = None, as_of: str | None = None) -> folium.Map:
+                       counts: LoadCounts | None = None, as_of: str | None = None,
+                       lines_tiles: str | None = None) -> folium.Map:
     """The national map, publication-grade: China's provinces coloured by load status (the division polygons
     when the gazetteer has them, else China's outline and the stored lines), Taiwan, Hong Kong and Macao
     drawn as part of China (not counted), the South China Sea islands (南海诸岛) with the dashed line in an
     inset, a title with the date, the legend counted as the page's header (:func:`load_counts`), a metric
-    scale, a north arrow and the data source."""
+    scale, a north arrow and the data source. With ``lines_tiles`` (an XYZ template of :mod:`webmap.tiles`)
+    the lines are drawn from vector tiles instead of being embedded, and the province dots lie above them."""
     labels = labels or {s: s for s in STATUSES}
     names = names or {}
     counts = counts or load_counts(dict(summaries))
@@ -246,7 +267,10 @@ def build_overview_map(summaries: Mapping[str, ProvinceSummary], lines: gpd.GeoD
         folium.GeoJson(china_map_data()["china"], name=labels.get("divisions", "divisions"),
                        style_function=lambda _f: {"color": "#555", "weight": 0.8, "fillColor": "#f4f4f4",
                                                   "fillOpacity": 0.6}).add_to(m)
-    if len(lines):
+    if lines_tiles:
+        VectorTileLayer(lines_tiles, "lines", labels.get("lines", "lines"), static_url=static_url,
+                        lang=lang).add_to(m)
+    elif len(lines):
         data = _simplified_geojson(lines, 0.02, ["line_id", "name"])
         folium.GeoJson(data, name=labels.get("lines", "lines"),
                        style_function=lambda _f: {"color": "#444", "weight": 1.2, "opacity": 0.8}).add_to(m)
@@ -265,6 +289,10 @@ def build_overview_map(summaries: Mapping[str, ProvinceSummary], lines: gpd.GeoD
             popup=folium.Popup(f'<a href="{province_url.format(code=prefix + "0000")}">'
                                f'{html_text(names.get(prefix, prefix))}</a>', max_width=200),
             class_name=f"province-dot status-{status} province-{prefix}").add_to(dots)
+    if lines_tiles:  # the dots above the tiled lines (their pane is 410), so a click on a dot opens its popup
+        folium.map.CustomPane("quhua-provinces", z_index=420).add_to(m)
+        for dot in dots._children.values():
+            dot.options["pane"] = "quhua-provinces"
     dots.add_to(m)
     entries = [(STATUSES[s], f"{labels[s]} ({counts.by_status[s]})") for s in STATUSES]
     entries.append((NOT_COUNTED_COLOUR, labels.get("not_counted_entry", "not counted")))

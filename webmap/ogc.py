@@ -40,7 +40,12 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # OGC API – Tiles Part 1, served by webmap.tiles
+    *(f"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/{c}"
+      for c in ("core", "tileset", "tilesets-list", "geodata-tilesets", "mvt")),
 ]
+#: the collections with vector tiles (webmap.tiles: ``collections/{id}/tiles``)
+TILED = ("lines", "markers")
 #: collection id → (title, description)
 COLLECTIONS = {
     "lines": ("行政区域界线 Boundary lines", "Current boundary lines (界线), EPSG:4490, one feature per line"),
@@ -108,6 +113,8 @@ def landing(base: str) -> tuple[dict, int, str]:
              "title": "the API documentation"},
             {"href": f"{base}/conformance", "rel": "conformance", "type": JSON, "title": "conformance"},
             {"href": f"{base}/collections", "rel": "data", "type": JSON, "title": "collections"},
+            {"href": f"{base}/tileMatrixSets", "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+             "type": JSON, "title": "the tiling schemes of the vector tiles"},
         ]})
 
 
@@ -125,7 +132,9 @@ def _collection_document(base: str, cid: str) -> dict:
         "links": [{"href": f"{base}/collections/{cid}", "rel": "self", "type": JSON, "title": title},
                   {"href": f"{base}/collections/{cid}/items", "rel": "items", "type": GEOJSON, "title": title},
                   {"href": f"{base}/collections/{cid}/queryables", "rel": _QUERYABLES, "type": SCHEMA,
-                   "title": f"the queryables of {cid}"}],
+                   "title": f"the queryables of {cid}"}]
+        + ([{"href": f"{base}/collections/{cid}/tiles", "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+             "type": JSON, "title": f"vector tiles of {cid}"}] if cid in TILED else []),
     }
 
 

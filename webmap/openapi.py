@@ -126,6 +126,9 @@ def document(base: str) -> dict:
     }
     for cid in ogc.available_collections():
         paths.update(_collection_paths(cid))
+    from webmap.tiles import openapi_paths  # OGC API – Tiles (webmap.tiles)
+
+    paths.update(openapi_paths())
     return {
         "openapi": "3.0.3",
         "info": {"title": "quhua 区划 OGC API – Features", "version": "1.0.0",
@@ -134,7 +137,8 @@ def document(base: str) -> dict:
                  "contact": {"name": "quhua"}},
         "servers": [{"url": base}],
         "tags": [{"name": "capabilities", "description": "What the API offers."}]
-        + [{"name": cid, "description": ogc.COLLECTIONS[cid][1]} for cid in ogc.available_collections()],
+        + [{"name": cid, "description": ogc.COLLECTIONS[cid][1]} for cid in ogc.available_collections()]
+        + [{"name": "tiles", "description": "Vector tiles (OGC API – Tiles, Mapbox Vector Tiles)."}],
         "security": [{"basicAuth": []}, {"sessionCookie": []}],
         "paths": paths,
         "components": {

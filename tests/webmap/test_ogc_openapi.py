@@ -30,7 +30,8 @@ def test_openapi_document_is_valid_and_describes_every_route(app):
 
     doc = openapi.document(BASE)
     validate(doc)  # OpenAPI 3.0 (raises on any error)
-    routes = {rule.rule.removeprefix("/ogc").replace("<cid>", "{collectionId}").replace("<fid>", "{featureId}")
+    names = {"cid": "collectionId", "fid": "featureId"}  # Flask's <converter:name> as OpenAPI's {name}
+    routes = {re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{" + names.get(m[1], m[1]) + "}", rule.rule.removeprefix("/ogc"))
               or "/" for rule in app.url_map.iter_rules() if rule.rule.startswith("/ogc")}
     generic = {re.sub(r"^/collections/\w+/items", "/collections/{collectionId}/items", p) for p in doc["paths"]}
     assert routes == generic, "every /ogc route is described, and nothing else"

@@ -235,6 +235,49 @@
     namesLayer.addTo(map);
     if (namesLayer.getLayers().length) { map.fitBounds(namesLayer.getBounds().pad(0.3), {maxZoom: 7}); }
   }
+  /* ---- Vector tiles (webmap/tiles.py): a large layer drawn from /tiles/{layer}/{z}/{x}/{y}.mvt ----------
+     Leaflet.VectorGrid (static/vendor/vectorgrid) with its SVG renderer: only the drawn lines take clicks,
+     so the layers under the tiles (province polygons) and above them (province dots) stay clickable. The
+     tile's feature properties fill the same popups as the GeoJSON layers (without what the tile does not
+     carry: the neighbour agreement of lines, the stored coordinates of markers). */
+  var TILE_STYLE = {
+    lines: function (o) { return {color: o.color || "#444", weight: o.weight || 1.2, opacity: 0.8}; },
+    markers: function () { return {radius: 4, color: "#333", weight: 1, fill: true, fillColor: "#ffd700",
+                                   fillOpacity: 1}; }
+  };
+  function tilePopup(kind, p, t, lang) {
+    if (kind === "lines") {
+      return table([[t.line, esc(p.line_id)], [t.name, esc(p.name)],
+                    [t.sides, esc(p.left_code) + " / " + esc(p.right_code)], [t.province, esc(p.province)],
+                    [t.status, esc(t[p.status] || p.status)], [t.submission, esc(p.submission_id)]]);
+    }
+    return popups[kind](p, t, {geometry: {coordinates: [null, null]}}, lang);
+  }
+  function tileLayer(map, opts) {
+    var t = T[opts.lang] || T.zh, style = TILE_STYLE[opts.kind](opts), styles = {};
+    var pane = "quhua-tiles-" + opts.kind;
+    if (!map.getPane(pane)) { map.createPane(pane).style.zIndex = opts.zIndex || 410; }
+    styles[opts.kind] = style;
+    var layer = L.vectorGrid.protobuf(opts.url, {
+      rendererFactory: L.svg.tile, interactive: true, pane: pane, vectorTileLayerStyles: styles,
+      maxNativeZoom: opts.maxNativeZoom || 18, fetchOptions: {credentials: "same-origin"},
+      getFeatureId: function (f) { return f.id; }
+    });
+    var container = map.getContainer(), tiles = 0, features = 0;
+    layer.on("click", function (e) {
+      L.popup({maxWidth: 360}).setLatLng(e.latlng)
+        .setContent(tilePopup(opts.kind, e.layer.properties || {}, t, opts.lang)).openOn(map);
+    });
+    layer.on("tileload", function (e) {
+      tiles += 1;
+      features += e.tile.querySelectorAll ? e.tile.querySelectorAll("path").length : 0;
+      container.setAttribute("data-tiles-" + opts.kind, String(tiles));
+      container.setAttribute("data-tile-features-" + opts.kind, String(features));
+    });
+    layer.on("tileerror", function (e) { container.setAttribute("data-error-tiles-" + opts.kind, String(e.error)); });
+    return layer;
+  }
   window.quhua = {apiLayer: apiLayer, issueLayer: issueLayer, legend: legend, showNames: showNames,
-                  ruleColour: ruleColour, escape: esc, nationalChrome: nationalChrome};
+                  ruleColour: ruleColour, escape: esc, nationalChrome: nationalChrome,
+                  tileLayer: tileLayer};
 })();

@@ -19,6 +19,7 @@ from webmap.errors import NotFound, WebError
 from webmap.i18n import current_lang, format_date, province_name, t
 from webmap.maps import NOT_COUNTED_COLOUR, build_overview_map, map_parts
 from webmap.status import MAINLAND, NOT_COUNTED, STATUSES, load_counts, province_summaries
+from webmap.tiles import overview_tiles
 from webmap.views import basemap, static_root
 
 __all__ = ["bp", "export_response", "overview_data", "overview_lines", "summaries_data", "today"]
@@ -89,7 +90,8 @@ def index():
     m = build_overview_map(summaries, lines, divisions, basemap=basemap(), static_url=static_root(), lang=lang,
                            labels=_overview_labels(counts), names=names, counts=counts,
                            as_of=t("as_of", date=today()),
-                           province_url=url_for("province.show", code="CODE").replace("CODE", "{code}"))
+                           province_url=url_for("province.show", code="CODE").replace("CODE", "{code}"),
+                           lines_tiles=overview_tiles(lines))
     return render_template("overview.html", map=map_parts(m), rows=_table(summaries), counts=counts,
                            colours=STATUSES | {"not_counted": NOT_COUNTED_COLOUR}, not_counted=NOT_COUNTED,
                            as_of=t("as_of", date=today()))
