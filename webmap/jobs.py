@@ -66,7 +66,7 @@ def read_state(folder: str | Path) -> dict | None:
 
 def read_result(folder: str | Path) -> dict | None:
     """What a finished job produced: ``report``, ``exit_code``, ``submission_id``, ``lines`` (GeoJSON of
-    the submission's lines, for the report map), or ``failed`` (budget/memory/wall/internal)."""
+    the submission's lines, for the report map), or ``failed`` (budget/memory/wall/killed/internal)."""
     try:
         return json.loads((Path(folder) / _RESULT).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
@@ -118,8 +118,9 @@ def _supervise(slots: threading.Semaphore, folder: Path, kind: str, args: dict, 
             process.join()
         result = read_result(folder)
         if result is None:
-            reason = "wall" if killed else "budget" if process.exitcode in (-signal.SIGXCPU, -signal.SIGKILL) \
-                else "internal"
+            # SIGXCPU: its CPU budget; SIGKILL: the hard limit, the kernel's OOM killer or an operator
+            reason = "wall" if killed else {-signal.SIGXCPU: "budget", -signal.SIGKILL: "killed"}.get(
+                process.exitcode, "internal")
             if reason == "internal":
                 log.error("upload job %s (%s) ended with exit code %s", folder.name, kind, process.exitcode)
             result = {"failed": reason, "cpu_seconds": limits.cpu_seconds, "memory_mb": limits.memory_mb,

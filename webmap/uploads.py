@@ -196,6 +196,10 @@ def budget_report(state: dict, result: dict) -> dict:
         zh = f"{what}超过了每次检查 {limit:g} 秒的时长上限，已被停止{split_zh}；或稍后重试"
         en = f"{what_en.capitalize()} took longer than its limit of {limit:g} seconds and was stopped{split_en}; or " \
              "try again later"
+    elif reason == "killed":
+        zh = f"{what}的进程被终止（可能是服务器内存不足或被管理员停止）{split_zh}；或稍后重试"
+        en = f"{what_en.capitalize()} was killed (the server may be short of memory, or an operator stopped it)" \
+             f"{split_en}; or try again later"
     else:
         zh = f"{what}意外中止（服务器内部错误，已记入服务器日志）；未入库。请稍后重试，或联系管理员"
         en = f"{what_en.capitalize()} ended unexpectedly (a server error, logged); nothing was stored. Try again " \
