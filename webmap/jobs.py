@@ -174,13 +174,8 @@ def _child(folder: str, kind: str, args: dict, limits: dict) -> None:
     """Run the check or ingest of the upload in ``folder`` within ``limits``; write its result."""
     _limit(limits)
     path = Path(folder)
-    last = [0.0]
 
-    def progress(step: str, done: int, total: int, what: str) -> None:
-        now = time.monotonic()
-        if step == "rules" and done and now - last[0] < 0.2:  # a few writes a second is enough for a page
-            return
-        last[0] = now
+    def progress(step: str, done: int, total: int, what: str) -> None:  # a few dozen small writes a check
         _write(path, _STATE, {**(read_state(path) or {}), "step": step, "done": done, "total": total,
                               "what": what})
 

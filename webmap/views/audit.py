@@ -30,6 +30,13 @@ MESSAGES.update({
 })
 
 
+#: The keys of a row's details (boundaries.audit) → (Chinese, English).
+_DETAIL = {"files": ("文件", "files"), "file": ("文件", "file"), "lines": ("界线", "lines"),
+           "markers": ("界桩", "markers"), "errors": ("错误", "errors"), "warnings": ("警告", "warnings"),
+           "account": ("账户", "account"), "role": ("角色", "role"), "inserted": ("新增", "added"),
+           "updated": ("更新", "updated"), "skipped": ("跳过", "skipped"), "divisions": ("区划", "divisions")}
+
+
 def _filters() -> dict:
     """The filters of the query string, checked: an unknown province or action is a 400 that says so."""
     province = (request.args.get("province") or "").strip() or None
@@ -53,4 +60,5 @@ def index():
     return render_template("audit.html", log=log, page=page, filters=filters, page_size=PAGE_SIZE,
                            actions=[(key, action_label(key, lang)) for key in ACTIONS],
                            action_label=lambda a: action_label(a, lang),
-                           outcome_label=lambda o: outcome_label(o, lang))
+                           outcome_label=lambda o: outcome_label(o, lang),
+                           detail_label=lambda k: _DETAIL.get(k, (k, k))[0 if lang == "zh" else 1])
