@@ -207,5 +207,10 @@ def _run(kind: str, args: dict, progress) -> dict:
 
 
 def init_app(app) -> None:
-    """The app's job slots (``CHECK_WORKERS`` at once)."""
+    """The app's job slots (``CHECK_WORKERS`` at once); the fork server is started now, so that its import
+    of the core (a few CPU seconds) is done before the first upload rather than during it."""
     app.extensions["quhua.jobs"] = threading.BoundedSemaphore(int(app.config["CHECK_WORKERS"]))
+    _context()
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()

@@ -151,7 +151,29 @@ def test_another_users_upload_cannot_be_confirmed(surveyor, upload_app, good_sub
     login(other, "hn")
     token = csrf_of(other.get("/upload").get_data(as_text=True))
     assert other.post(confirm, data={"csrf_token": token}).status_code == 403
+    job = confirm.removesuffix("/confirm")
+    assert other.get(job).status_code == 403 and other.get(job + "/status.json").status_code == 403
     assert other.post("/upload/not-a-token!/confirm", data={"csrf_token": token}).status_code == 404
+
+
+def test_a_confirmation_before_the_check_has_ended_or_twice_stores_once(surveyor, upload_app, good_submission):
+    """The confirm button is offered after a check without errors; a POST before that is refused (409), a
+    second one while storing shows the running job again, and the submission is stored once."""
+    token = csrf_of(surveyor.get("/upload").get_data(as_text=True))
+    started = surveyor.post("/upload", data={"csrf_token": token, "files": _files(good_submission)},
+                            content_type="multipart/form-data")
+    job = started.headers["Location"]
+    running = not surveyor.get(job + "/status.json").json["finished"]
+    early = surveyor.post(job + "/confirm", data={"csrf_token": token})
+    if running:  # the check of 2 lines and 110 markers takes longer than these two requests
+        assert early.status_code == 409 and "检查完毕且没有错误" in early.get_data(as_text=True)
+    html = finished(surveyor, started).get_data(as_text=True)
+    before = _submissions(upload_app)
+    first = surveyor.post(confirm_url(html), data={"csrf_token": token})
+    second = surveyor.post(confirm_url(html), data={"csrf_token": token})
+    assert first.status_code == 303 and second.status_code in (303, 404)  # 404: already stored and gone
+    assert finished(surveyor, first).status_code == 302
+    assert _submissions(upload_app) == before + 1
 
 
 def test_discard_removes_the_waiting_files(surveyor, upload_app, good_submission):
