@@ -27,6 +27,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -57,11 +58,26 @@ def _write(folder: Path, name: str, data: dict) -> None:
 
 def read_state(folder: str | Path) -> dict | None:
     """The job's state: ``kind`` (check/ingest), ``state`` (queued/running/done/failed), ``step``, ``done``,
-    ``total``, ``what`` (the current file or rule), times; None when the folder holds no job."""
+    ``total``, ``what`` (the current file or rule), times; None when the folder holds no job. A job whose
+    supervising server process has gone (restarted, killed) is ``failed``: it would never finish."""
     try:
-        return json.loads((Path(folder) / _STATE).read_text(encoding="utf-8"))
+        state = json.loads((Path(folder) / _STATE).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+    if state.get("state") in ("queued", "running") and state.get("host") == socket.gethostname() \
+            and not _alive(state.get("pid")):
+        state.update(state="failed", step="failed")
+    return state
+
+
+def _alive(pid: int | None) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def read_result(folder: str | Path) -> dict | None:
@@ -96,7 +112,7 @@ def start_job(app, folder: str | Path, kind: str, args: dict) -> None:
     (folder / _RESULT).unlink(missing_ok=True)
     _write(folder, _STATE, {"kind": kind, "state": "queued", "step": "queued", "done": 0, "total": 0,
                             "what": "", "queued_at": time.time(), "user": args["user"],
-                            "province": args["province"]})
+                            "province": args["province"], "host": socket.gethostname(), "pid": os.getpid()})
     config = app.config
     limits = Limits(int(config["CHECK_CPU_SECONDS"]), int(config["CHECK_MEMORY_MB"]),
                     float(config["CHECK_WALL_SECONDS"]))
@@ -105,6 +121,15 @@ def start_job(app, folder: str | Path, kind: str, args: dict) -> None:
 
 
 def _supervise(slots: threading.Semaphore, folder: Path, kind: str, args: dict, limits: Limits) -> None:
+    try:
+        _run_in_child(slots, folder, kind, args, limits)
+    except FileNotFoundError:  # the upload was discarded (or expired) meanwhile
+        log.info("upload job %s (%s): its folder is gone", folder.name, kind)
+    except Exception:
+        log.exception("upload job %s (%s) could not be supervised", folder.name, kind)
+
+
+def _run_in_child(slots: threading.Semaphore, folder: Path, kind: str, args: dict, limits: Limits) -> None:
     with slots:
         started = time.time()
         _write(folder, _STATE, {**(read_state(folder) or {}), "state": "running", "step": "start",

@@ -6,6 +6,7 @@ killed in the middle of its transaction stores nothing either."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -140,3 +141,20 @@ def _rows(db: str) -> dict:
         out = {layer: sorted(map(tuple, store.read_layer(layer, history=True)[["fid", "status"]].values))
                for layer in ("lines", "markers")}
         return out | {"issues": sorted(store.read_layer("issues")["fid"])}
+
+
+def test_a_job_whose_server_has_gone_is_reported_failed_not_running_for_ever(tmp_path):
+    """A server restarted (or killed) while a job of its waited or ran: the job's page must not wait for it
+    for ever. The state names the supervising process; once that process is gone the job is failed."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from webmap.jobs import read_state
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    for pid, expected in ((int(gone.stdout), "failed"), (os.getpid(), "running")):
+        (tmp_path / "job.json").write_text(json.dumps({"kind": "check", "state": "running", "step": "rules",
+                                                       "host": socket.gethostname(), "pid": pid}))
+        assert read_state(tmp_path)["state"] == expected
