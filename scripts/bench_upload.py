@@ -10,8 +10,8 @@ vertex by vertex): valid, accepted, a few CPU seconds to check. ``quhua serve`` 
 on 127.0.0.1 over a fresh GeoPackage, once from this tree and once from ``--baseline`` (a checkout of quhua
 before the checks moved to worker processes, e.g. ``git archive e4da53e | tar -x -C /tmp/base``). The
 ``--uploads`` surveyors' sessions, logged in beforehand, upload at once; meanwhile /healthz is asked ten
-times a second (30 s timeout, a timeout counted as 30 s). Printed per tree: /healthz p50 / p95 / max, the seconds until every
-upload's report was there, and the ratios. Only 127.0.0.1 is contacted; the run stops by itself.
+times a second (30 s timeout, a timeout counted as 30 s). Printed per tree: /healthz p50 / p95 / max, the
+seconds until every upload's report was there, and the ratios. Only 127.0.0.1 is contacted; the run stops by itself.
 """
 
 from __future__ import annotations
