@@ -67,7 +67,7 @@ def test_the_upload_page_shows_the_checks_progress_then_the_report(browser, db_c
 
 
 @pytest.fixture
-def hostile_db(db_copy, tmp_path, jx_lines, jx_markers) -> tuple[str, list[Path]]:
+def hostile_db(db_copy, tmp_path, jx_lines, jx_markers) -> tuple[str, list[Path], int]:
     """江西 resubmits 3642 named ``LINE_NAME`` from files named ``FILE_STEM…``, one marker numbered
     ``MARKER_ID`` (its marker.id_format made a warning, so it is stored and reported); stored through the core
     with a CLI audit row."""
@@ -82,7 +82,7 @@ def hostile_db(db_copy, tmp_path, jx_lines, jx_markers) -> tuple[str, list[Path]
     result = ingest_paths(paths, "360000", db=db_copy, user="jx", progress=False,
                           audit=AuditEntry("ingest", "jx", "cli"))
     assert result.submission_id is not None, result.report
-    return db_copy, paths
+    return db_copy, paths, result.submission_id
 
 
 def _open_popup(page, key: str, value: str) -> str:
@@ -105,7 +105,7 @@ def _open_popup(page, key: str, value: str) -> str:
 
 def test_hostile_line_names_marker_ids_and_file_names_are_text_everywhere(browser, hostile_db,  # noqa: F811
                                                                           tmp_path):
-    db, paths = hostile_db
+    db, paths, sid = hostile_db
     with serve(db, tmp_path / "server") as base, watched_page(browser, base) as page:
         errors, dialogs = page.js_errors, []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -116,8 +116,13 @@ def test_hostile_line_names_marker_ids_and_file_names_are_text_everywhere(browse
         assert MARKER_ID in _open_popup(page, "marker_id", MARKER_ID)
         shot(page, "hostile_province_popup")
         assert MARKER_ID in _open_popup(page, "feature", MARKER_ID)
+        shot(page, "hostile_issue_popup")
         history = page.inner_text("#history")
         assert f"{FILE_STEM}界线.shp" in history and f"{FILE_STEM}界桩.shp" in history
+        page.goto(f"/province/360000/diff?line=3642&a=1&b={sid}")
+        assert "3642" in page.inner_text("h1")
+        page.wait_for_selector(".folium-map.leaflet-container")
+        page.wait_for_timeout(500)  # the diff's map and its script have run
         page.goto("/audit?action=ingest")
         assert f"{FILE_STEM}界线.shp" in page.inner_text("#audit-log")
         shot(page, "hostile_audit")
