@@ -115,7 +115,8 @@ def test_hostile_line_names_marker_ids_and_file_names_are_text_everywhere(browse
         assert LINE_NAME in _open_popup(page, "name", LINE_NAME)
         assert MARKER_ID in _open_popup(page, "marker_id", MARKER_ID)
         shot(page, "hostile_province_popup")
-        assert MARKER_ID in _open_popup(page, "feature", MARKER_ID)
+        issue = _open_popup(page, "feature", MARKER_ID)
+        assert MARKER_ID in issue and "警告" in issue and "warning" not in issue  # Chinese throughout
         shot(page, "hostile_issue_popup")
         history = page.inner_text("#history")
         assert f"{FILE_STEM}界线.shp" in history and f"{FILE_STEM}界桩.shp" in history
