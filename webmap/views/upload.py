@@ -5,6 +5,7 @@ request threads (:mod:`webmap.jobs`); ``/upload/<token>`` shows a job's progress
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import geopandas as gpd
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -119,7 +120,7 @@ def check():
     return _started(pending.token)
 
 
-def _own_job(token: str) -> tuple[dict, str]:
+def _own_job(token: str) -> tuple[dict, Path]:
     """The job of ``token`` (its state) if it is the current user's; 404 / 403 otherwise."""
     folder = job_folder(_root(), token)
     state = jobs.read_state(folder)
