@@ -23,7 +23,7 @@ import click
 
 from boundaries.errors import ConfigError, QuhuaError
 
-__all__ = ["CliContext", "cli", "main"]
+__all__ = ["CliContext", "cli", "main", "who_option"]
 
 EXIT_OK, EXIT_DATA_ERRORS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -39,6 +39,20 @@ class CliContext:
         from boundaries.store import open_store
 
         return open_store(self.db)
+
+    def audit(self, action: str, user: str, *, outcome: str = "ok", province: str | None = None, **detail) -> None:
+        """Record a write made by this command in the audit log (address ``cli``), after the write: for the
+        writes whose own transaction the store does not run (accounts, gazetteer imports)."""
+        from boundaries.audit import CLI_ADDRESS, AuditEntry
+
+        with self.store() as store:
+            store.write_audit(AuditEntry(action, user, CLI_ADDRESS, province, outcome=outcome, detail=detail))
+
+
+def who_option(func):
+    """``--user``: who makes the change, for the audit log (default: the login name)."""
+    return click.option("--user", "who", default=lambda: getpass.getuser(), show_default="login name",
+                        help="Who makes the change (recorded in the audit log).")(func)
 
 
 pass_context = click.make_pass_decorator(CliContext)
@@ -97,8 +111,13 @@ def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
 
     lang = kw.pop("lang") or obj.lang
     as_json, issues_out = kw.pop("as_json"), kw.pop("issues_out")
-    run = pipeline.ingest_paths if store_it else pipeline.check_paths
-    result = run(db=obj.db, lang=lang, **kw)
+    if store_it:
+        from boundaries.audit import CLI_ADDRESS, AuditEntry
+
+        result = pipeline.ingest_paths(db=obj.db, lang=lang, audit=AuditEntry("ingest", kw["user"], CLI_ADDRESS),
+                                       **kw)
+    else:
+        result = pipeline.check_paths(db=obj.db, lang=lang, **kw)
     if issues_out and result.submission is not None:
         write_issues(result.report, issues_out)
     if as_json:
@@ -229,11 +248,45 @@ def config_set(obj: CliContext, config_file, province, user) -> None:
 
     code = check_province(province) if province else ALL_PROVINCES
     text = load_config(config_file).to_toml()  # validated and complete: later defaults cannot shift it
+    from boundaries.audit import CLI_ADDRESS, AuditEntry
+
     with obj.store() as store:
-        store.write_config(code, text, user=user)
+        store.write_config(code, text, user=user, audit=AuditEntry("config set", user, CLI_ADDRESS,
+                                                                   detail={"file": Path(config_file).name}))
     everywhere = code == ALL_PROVINCES
     click.echo(f"{config_file} stored in {obj.db} for {'all provinces' if everywhere else code}" if obj.lang == "en"
                else f"已将 {config_file} 存入 {obj.db}，适用于{'全部省份' if everywhere else code}")
+
+
+@cli.command()
+@click.option("--province", metavar="CODE", help="Only writes concerning this province.")
+@click.option("--user", "who", metavar="NAME", help="Only writes by this user.")
+@click.option("--action", help="Only this kind of write: ingest, confirm, config set, names import, divisions import, "
+              "user add, user remove, login failure, login refused.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000), help="Rows per page.")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0), help="Rows to skip (newest first).")
+@click.option("--json", "as_json", is_flag=True, help="Print the page as one JSON document.")
+@pass_context
+def audit(obj: CliContext, province, who, action, limit, offset, as_json) -> None:
+    """The audit log, newest first: every write (ingest, web confirm, configuration, gazetteer import,
+    accounts, failed logins) with who, when (UTC), what, from where and its outcome."""
+    from boundaries.audit import action_label, outcome_label
+    from boundaries.readers import check_province
+
+    code = check_province(province) if province else None
+    with obj.store() as store:
+        page = store.read_audit(province=code, user=who, action=action, limit=limit, offset=offset)
+    if as_json:
+        click.echo(json.dumps({"total": page.total, "limit": limit, "offset": offset, "rows": page.rows},
+                              ensure_ascii=False, indent=1))
+        return
+    for row in page.rows:
+        detail = ", ".join(f"{k}={v}" for k, v in row["detail"].items())
+        click.echo("\t".join(str(v) if v is not None else "–" for v in (
+            row["created_at"], row["user"], action_label(row["action"], obj.lang), row["province"],
+            row["submission_id"], row["address"], outcome_label(row["outcome"], obj.lang), detail)))
+    shown = f"{offset + 1}–{offset + len(page.rows)}" if page.rows else "0"
+    click.echo(f"{shown} of {page.total}" if obj.lang == "en" else f"第 {shown} 条，共 {page.total} 条", err=True)
 
 
 def _not_yet(name: str, issue: str, issue_zh: str) -> click.Command:

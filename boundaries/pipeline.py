@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from boundaries.audit import AuditEntry
 from boundaries.config import Config, load_config, parse_config
 from boundaries.errors import InputError
 from boundaries.fields import load_field_map
@@ -14,7 +16,11 @@ from boundaries.report import build_report, error_report
 from boundaries.rules import CheckContext, run_rules
 from boundaries.store import ALL_PROVINCES, Store, empty_layer, open_store
 
-__all__ = ["Result", "check", "check_paths", "config_in_force", "ingest_paths"]
+__all__ = ["Progress", "Result", "check", "check_paths", "config_in_force", "ingest_paths"]
+
+#: ``progress(step, done, total, what)`` is told where a check is: ``"read"`` before each file (``what`` its
+#: name), ``"rules"`` before each rule (its id), ``"store"`` once the rules have run in an ingest.
+Progress = Callable[[str, int, int, str], None]
 
 #: How far around the submission stored features are read for the checks (degrees, ~10 km).
 _MARGIN_DEG = 0.1
@@ -35,11 +41,12 @@ class Result:
         return 0 if self.report["accepted"] else 1
 
 
-def check(submission: Submission, store: Store | None, config, *, lang: str = "zh") -> dict:
+def check(submission: Submission, store: Store | None, config, *, lang: str = "zh",
+          progress: Progress | None = None) -> dict:
     """Run every rule on a submission together with what ``store`` holds near it; the SPEC §6 report."""
     lines, markers = _stored_near(submission, store)
     context = CheckContext(submission, lines, markers, config.settings())
-    issues = list(submission.issues) + run_rules(context, config)
+    issues = list(submission.issues) + run_rules(context, config, progress)
     report = build_report(submission, issues, lang=lang)
     report["config"] = config.source
     report["notes"].append(f"质检配置：{config.source}" if lang == "zh" else f"QA configuration: {config.source}")
@@ -82,8 +89,9 @@ def _read(paths, province, crs, encoding, field_map, lang, progress) -> Submissi
 
 def check_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
                 encoding: str | None = None, field_map: Path | None = None, config_file: Path | None = None,
-                lang: str = "zh", progress: bool = True) -> Result:
-    """``quhua check``: read and check with :func:`config_in_force`; the database is only read."""
+                lang: str = "zh", progress: bool | Progress = True) -> Result:
+    """``quhua check``: read and check with :func:`config_in_force`; the database is only read.
+    ``progress``: True draws the reading bar on stderr; a :data:`Progress` callable is told of every step."""
     if config_file is not None:
         load_config(config_file)  # a bad file is reported before the submission is read
     submission = _read(paths, province, crs, encoding, field_map, lang, progress)
@@ -91,14 +99,16 @@ def check_paths(paths: list[Path], province: str, *, db: str | None = None, crs:
         return submission
     with open_store(db) as store:
         config = config_in_force(store, submission.province, config_file)
-        return Result(check(submission, store, config, lang=lang), submission)
+        return Result(check(submission, store, config, lang=lang, progress=_callback(progress)), submission)
 
 
 def ingest_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
                  encoding: str | None = None, field_map: Path | None = None, config_file: Path | None = None,
-                 user: str = "unknown", lang: str = "zh", progress: bool = True) -> Result:
+                 user: str = "unknown", lang: str = "zh", progress: bool | Progress = True,
+                 audit: AuditEntry | None = None) -> Result:
     """``quhua ingest``: read, check (:func:`config_in_force`) inside the store's transaction, and store
-    whole if no error."""
+    whole if no error; ``audit`` (action and address) is recorded in that transaction (the CLI's: action
+    ``ingest``, address ``cli``)."""
     if config_file is not None:
         load_config(config_file)
     submission = _read(paths, province, crs, encoding, field_map, lang, progress)
@@ -108,6 +118,17 @@ def ingest_paths(paths: list[Path], province: str, *, db: str | None = None, crs
         if not store.exists():
             store.init()
         config = config_in_force(store, submission.province, config_file)
-        report, submission_id = store.ingest(submission, lambda s: check(submission, s, config, lang=lang),
-                                             user=user)
+        callback = _callback(progress)
+
+        def checker(s: Store) -> dict:
+            report = check(submission, s, config, lang=lang, progress=callback)
+            if callback is not None:
+                callback("store", 0, 1, "")
+            return report
+
+        report, submission_id = store.ingest(submission, checker, user=user, audit=audit)
     return Result(report, submission, submission_id)
+
+
+def _callback(progress: bool | Progress) -> Progress | None:
+    return progress if callable(progress) else None

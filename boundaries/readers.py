@@ -480,17 +480,25 @@ def _finish_markers(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _layers(files: list[Path], crs_override, encoding_override, progress: bool) -> Iterator[_Layer]:
+def _layers(files: list[Path], crs_override, encoding_override, progress) -> Iterator[_Layer]:
+    """Each file's layers; ``progress`` True draws a bar on stderr, a callable is told of each file
+    (``progress("read", done, total, file name)``, as :data:`boundaries.pipeline.Progress`)."""
     from tqdm import tqdm
 
+    if callable(progress):
+        for done, path in enumerate(files):
+            progress("read", done, len(files), path.name)
+            yield from _READERS[path.suffix.lower()](path, crs_override, encoding_override)
+        return
     for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 2,
                      leave=False):
         yield from _READERS[path.suffix.lower()](path, crs_override, encoding_override)
 
 
 def read_submission(paths: list[Path], province: str, *, crs: str | None = None, encoding: str | None = None,
-                    field_map: dict[str, str] | None = None, progress: bool = False) -> Submission:
-    """Read every file of a submission into canonical lines and markers in EPSG:4490.
+                    field_map: dict[str, str] | None = None, progress=False) -> Submission:
+    """Read every file of a submission into canonical lines and markers in EPSG:4490 (``progress``: a bar on
+    stderr if True, or a callable told of each file, see :func:`_layers`).
 
     Raises InputError (exit 2) when the input cannot be used at all; data problems are left as issues.
     """

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from boundaries.cli import CliContext, pass_context
+from boundaries.cli import CliContext, pass_context, who_option
 
 __all__ = ["divisions", "names"]
 
@@ -25,8 +25,9 @@ def names() -> None:
               help="GeoNames' alternateNamesV2.txt beside a GeoNames dump: its zh-CN/zh-Hans/zh names give "
                    "the standard names.")
 @click.option("--json", "as_json", is_flag=True, help="The counts and every skipped row as JSON.")
+@who_option
 @pass_context
-def import_(obj: CliContext, file: Path, fmt: str | None, alternates: Path | None, as_json: bool) -> None:
+def import_(obj: CliContext, file: Path, fmt: str | None, alternates: Path | None, as_json: bool, who: str) -> None:
     """Add or update names from FILE; a bad row is reported by line number and nothing is stored; a GeoNames
     place without a Chinese form is skipped, and every skipped row is counted with its reason."""
     from placenames.importers import import_names
@@ -34,6 +35,8 @@ def import_(obj: CliContext, file: Path, fmt: str | None, alternates: Path | Non
 
     with open_name_store(obj.db) as store:
         result = import_names(store, file, fmt, alternates)
+    obj.audit("names import", who, file=file.name, inserted=result.inserted, updated=result.updated,
+              skipped=len(result.skipped))
     if as_json:
         click.echo(json.dumps({"file": file.name, "inserted": result.inserted, "updated": result.updated,
                                "skipped": [s.to_json(obj.lang) for s in result.skipped]},
@@ -146,12 +149,14 @@ def divisions() -> None:
 @divisions.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--level", type=click.Choice(["province", "city", "county"]), help="Default: from each code.")
+@who_option
 @pass_context
-def divisions_import(obj: CliContext, file: Path, level: str | None) -> None:
+def divisions_import(obj: CliContext, file: Path, level: str | None, who: str) -> None:
     """Load division polygons (any GDAL vector file with code and name columns)."""
     from placenames.importers import import_divisions
     from placenames.store import open_name_store
 
     with open_name_store(obj.db) as store:
         count = import_divisions(store, file, level)
+    obj.audit("divisions import", who, file=file.name, divisions=count)
     click.echo(f"{count} divisions loaded ({file.name})")

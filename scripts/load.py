@@ -7,7 +7,8 @@ Usage: ``python scripts/load.py [--db DEMO.gpkg] [--readers 50] [--duration 60] 
 ``--db``). For ``--duration`` seconds, ``--readers`` logged-in clients read in turn the overview, province
 pages, OGC API items pages and name searches, each waiting for its answer (30 s at most) before the next;
 meanwhile ``--ingesters`` provinces' surveyors upload their demo submission, check it and confirm it, again
-and again. Afterwards every confirmed upload must be one whole submission in the database.
+and again (each check and ingest runs in the server's worker processes; the time recorded is until its
+outcome page). Afterwards every confirmed upload must be one whole submission in the database.
 
 Printed: requests per second, p50 / p95 / max latency and errors per kind of request, the server's memory
 before and after, and the verification. Only 127.0.0.1 is ever contacted; the run stops by itself.
@@ -91,6 +92,20 @@ def reader(base: str, urls: list[tuple[str, str]], offset: int, deadline: float,
         _record(results, kind, started, ok)
 
 
+def _job_outcome(session, base: str, started, timeout: float):
+    """The page a started upload job ends on: ``started`` is the 303 to the job's page (the check or ingest
+    runs in a worker, webmap/jobs.py); its status is polled until it has finished."""
+    if started.status_code != 303:
+        return started
+    url = base + started.headers["Location"]
+    deadline = time.monotonic() + timeout
+    while not session.get(url + "/status.json", timeout=TIMEOUT_S).json()["finished"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(url)
+        time.sleep(0.2)
+    return session.get(url, timeout=TIMEOUT_S, allow_redirects=False)
+
+
 def ingester(base: str, entry: dict, deadline: float, results, confirmed: list) -> None:
     """Upload, check and confirm the province's submission again and again until the deadline."""
     session = _session(base, f"load{entry['province']}")
@@ -100,21 +115,23 @@ def ingester(base: str, entry: dict, deadline: float, results, confirmed: list) 
         try:
             token = _CSRF.search(session.get(base + "/upload", timeout=TIMEOUT_S).text).group(1)
             handles = [("files", (f.name, f.read_bytes())) for f in files]
-            report = session.post(base + "/upload", data={"csrf_token": token, "province": entry["province"]},
-                                  files=handles, timeout=TIMEOUT_S * 4)
+            answer = session.post(base + "/upload", data={"csrf_token": token, "province": entry["province"]},
+                                  files=handles, timeout=TIMEOUT_S, allow_redirects=False)
+            report = _job_outcome(session, base, answer, TIMEOUT_S * 4)
             _record(results, "upload check", started, report.status_code == 200)
             action = _CONFIRM.search(report.text)
             if action is None:
                 continue
             started = time.perf_counter()
             token = _CSRF.search(report.text).group(1)
-            stored = session.post(base + action.group(1), data={"csrf_token": token}, timeout=TIMEOUT_S * 4,
+            answer = session.post(base + action.group(1), data={"csrf_token": token}, timeout=TIMEOUT_S,
                                   allow_redirects=False)
-            ok = stored.status_code in (302, 303)
+            stored = _job_outcome(session, base, answer, TIMEOUT_S * 4)
+            ok = stored.status_code == 302 and "/province/" in stored.headers.get("Location", "")
             _record(results, "upload confirm", started, ok)
             if ok:
                 confirmed.append(entry["province"])
-        except OSError:
+        except (OSError, TimeoutError):
             _record(results, "upload check", started, False)
 
 

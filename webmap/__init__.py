@@ -17,7 +17,7 @@ __all__ = ["create_app"]
 
 def create_app(test_config: Mapping | None = None) -> Flask:
     """Build the app: configuration (see :mod:`webmap.config`), resources, blueprints, error handlers."""
-    from webmap import auth, csp, db, i18n, tiles
+    from webmap import auth, csp, db, i18n, jobs, tiles
     from webmap.config import load_config
     from webmap.errors import register_error_handlers
     from webmap.views import register_blueprints
@@ -28,6 +28,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     csp.init_app(app)
+    jobs.init_app(app)
     register_blueprints(app)
     tiles.init_app(app)  # /tiles and OGC API – Tiles under /ogc
     register_error_handlers(app)

@@ -68,6 +68,11 @@ def _throttle(name: str) -> None:
             or failures.get(("addr", request.remote_addr), 0) >= config["LOGIN_MAX_PER_ADDRESS"]
     if locked:
         log.warning("login throttled: user %r from %s", name, request.remote_addr)
+        with lock:  # one audit row per account, address and window: refusals must not flood the database
+            first = failures.get(("audited", name, request.remote_addr)) is None
+            failures[("audited", name, request.remote_addr)] = 1
+        if first:
+            _audit("login refused", name, "refused")
         minutes = int(config["LOGIN_WINDOW"]) // 60
         raise WebError(f"登录失败次数过多，请 {minutes} 分钟后再试", f"too many failed logins; try again in "
                        f"{minutes} minutes", status=429)
@@ -76,10 +81,22 @@ def _throttle(name: str) -> None:
 def _failed(name: str) -> None:
     """Count (and log) a failed login of ``name`` from the request's address."""
     log.warning("failed login: user %r from %s", name, request.remote_addr)
+    _audit("login failure", name, "failed")
     failures, lock = current_app.extensions["quhua.failures"]
     with lock:
         for key in (("user", name), ("addr", request.remote_addr)):
             failures[key] = failures.get(key, 0) + 1
+
+
+def _audit(action: str, name: str, outcome: str) -> None:
+    """Record a failed or refused login in the audit log, on a connection of its own (the request's may be a
+    read-only snapshot); only in a database that exists (a login attempt does not create one)."""
+    from boundaries.audit import AuditEntry
+    from boundaries.store import open_store
+
+    with open_store(current_app.config["QUHUA_DB"]) as store:
+        if store.exists():
+            store.write_audit(AuditEntry(action, name[:200], request.remote_addr or "", outcome=outcome))
 
 
 def check_login(users: UserStore, name: str, password: str) -> User | None:
@@ -126,6 +143,7 @@ MATRIX: dict[str, frozenset[str] | None] = {
     "api": frozenset({"surveyor", "official", "analyst"}),  # /ogc itself; its data as "province"
     "province": frozenset({"official", "analyst", "own"}),  # a province's lines, markers, issues, history
     "upload": frozenset({"own"}),  # check and store a submission
+    "audit": frozenset({"official"}),  # /audit: who wrote what, when, from where
 }
 #: The OGC collections that hold a province's controlled data (the gazetteer's are read by every account).
 PROVINCE_COLLECTIONS = ("lines", "markers", "issues")

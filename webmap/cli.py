@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from boundaries.cli import CliContext
+from boundaries.cli import CliContext, who_option
 
 __all__ = ["serve", "users"]
 
@@ -40,13 +40,15 @@ def users() -> None:
               help="surveyor: uploads for one province; official: sees everything; analyst: reads and exports.")
 @click.option("--province", metavar="CODE", help="A surveyor's province (six-digit code, e.g. 360000).")
 @click.password_option(envvar="QUHUA_PASSWORD", help="The password (prompted if not given; or $QUHUA_PASSWORD).")
+@who_option
 @pass_context
-def users_add(obj: CliContext, name: str, role: str, province: str | None, password: str) -> None:
+def users_add(obj: CliContext, name: str, role: str, province: str | None, password: str, who: str) -> None:
     """Create (or replace) the account NAME."""
     from webmap.users import UserStore
 
     with obj.store() as store:
         user = UserStore(store).add(name, password, role, province)
+    obj.audit("user add", who, province=user.province, account=user.name, role=user.role)
     click.echo(f"user {user.name}: {user.role}" + (f" for {user.province}" if user.province else ""))
 
 
@@ -63,12 +65,15 @@ def users_list(obj: CliContext) -> None:
 
 @users.command("remove")
 @click.argument("name")
+@who_option
 @pass_context
-def users_remove(obj: CliContext, name: str) -> None:
+def users_remove(obj: CliContext, name: str, who: str) -> None:
     """Delete the account NAME."""
     from webmap.users import UserStore
 
     with obj.store() as store:
-        if not UserStore(store).remove(name):
-            raise click.ClickException(f"no user {name!r}")
+        removed = UserStore(store).remove(name)
+    obj.audit("user remove", who, outcome="ok" if removed else "not found", account=name)
+    if not removed:
+        raise click.ClickException(f"no user {name!r}")
     click.echo(f"removed {name}")

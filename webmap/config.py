@@ -21,7 +21,14 @@ key                         meaning                                             
 ``TILES_ABOVE_VERTICES``    the overview draws the lines from vector tiles (for accounts that   50,000
                             may read every province) when its simplified lines have more
                             vertices than this (``QUHUA_TILES_ABOVE_VERTICES``)
+``CHECK_WORKERS``           upload checks/ingests run at once per server process (the rest wait)  2
+``CHECK_CPU_SECONDS``       CPU seconds one upload's check (or ingest) may use                120
+``CHECK_MEMORY_MB``         address space one upload's check may use, MiB                     4096
+``CHECK_WALL_SECONDS``      wall-clock seconds one upload's check may take                    600
 ==========================  ================================================================  ==========
+
+The ``CHECK_*`` settings are read from ``QUHUA_CHECK_WORKERS``, ``QUHUA_CHECK_CPU_SECONDS``,
+``QUHUA_CHECK_MEMORY_MB``, ``QUHUA_CHECK_WALL_SECONDS`` (see :mod:`webmap.jobs`).
 
 Without a basemap the maps draw the data on a plain background: boundaries, markers and issues need no
 tiles. A basemap in GCJ-02 (AMap/Gaode, Tencent) would put CGCS2000 data 50–660 m off: refused.
@@ -44,7 +51,10 @@ _ENV = {"QUHUA_DB": "QUHUA_DB", "SECRET_KEY": "QUHUA_SECRET_KEY", "BASEMAP_URL":
         "BASEMAP_ATTRIBUTION": "QUHUA_BASEMAP_ATTRIBUTION", "UPLOAD_DIR": "QUHUA_UPLOAD_DIR",
         "BASIC_AUTH_TTL": "QUHUA_BASIC_AUTH_TTL", "BASE_URL": "QUHUA_BASE_URL",
         "SESSION_COOKIE_SECURE": "QUHUA_COOKIE_SECURE", "SESSION_IDLE": "QUHUA_SESSION_IDLE",
-        "SESSION_MAX": "QUHUA_SESSION_MAX", "TILES_ABOVE_VERTICES": "QUHUA_TILES_ABOVE_VERTICES"}
+        "SESSION_MAX": "QUHUA_SESSION_MAX", "TILES_ABOVE_VERTICES": "QUHUA_TILES_ABOVE_VERTICES",
+        "CHECK_WORKERS": "QUHUA_CHECK_WORKERS",
+        "CHECK_CPU_SECONDS": "QUHUA_CHECK_CPU_SECONDS", "CHECK_MEMORY_MB": "QUHUA_CHECK_MEMORY_MB",
+        "CHECK_WALL_SECONDS": "QUHUA_CHECK_WALL_SECONDS"}
 
 
 class WebConfigError(ValueError):
@@ -58,7 +68,8 @@ def _defaults() -> dict:
             "MAX_CONTENT_LENGTH": 200 * 1024 * 1024, "UPLOAD_DIR": None, "UPLOAD_TTL": 3600,
             "BASIC_AUTH_TTL": 300, "BASE_URL": None, "SESSION_COOKIE_SECURE": False,
             "SESSION_IDLE": 8 * 3600, "SESSION_MAX": 12 * 3600, "LOGIN_WINDOW": 900, "LOGIN_MAX_FAILURES": 5,
-            "LOGIN_MAX_PER_ADDRESS": 20, "TILES_ABOVE_VERTICES": 50_000,
+            "LOGIN_MAX_PER_ADDRESS": 20, "TILES_ABOVE_VERTICES": 50_000, "CHECK_WORKERS": 2,
+            "CHECK_CPU_SECONDS": 120, "CHECK_MEMORY_MB": 4096, "CHECK_WALL_SECONDS": 600,
             "SESSION_COOKIE_HTTPONLY": True, "SESSION_COOKIE_SAMESITE": "Lax"}
 
 
@@ -89,13 +100,17 @@ def load_config(test_config: Mapping | None = None) -> dict:
         raise WebConfigError("MAX_CONTENT_LENGTH must be a positive number of bytes")
     config["SESSION_COOKIE_SECURE"] = str(config["SESSION_COOKIE_SECURE"]).lower() in ("1", "true", "yes")
     _check_base_url(config["BASE_URL"])
-    for key in ("SESSION_IDLE", "SESSION_MAX", "LOGIN_WINDOW"):
+    for key in ("SESSION_IDLE", "SESSION_MAX", "LOGIN_WINDOW", "CHECK_WALL_SECONDS"):
         config[key] = float(config[key])
     try:
         config["TILES_ABOVE_VERTICES"] = int(config["TILES_ABOVE_VERTICES"])
     except ValueError:
         raise WebConfigError(f"TILES_ABOVE_VERTICES {config['TILES_ABOVE_VERTICES']!r} must be a whole number "
                              "of vertices") from None
+    for key in ("CHECK_WORKERS", "CHECK_CPU_SECONDS", "CHECK_MEMORY_MB"):
+        config[key] = int(config[key])
+        if config[key] <= 0:
+            raise WebConfigError(f"{key} must be a positive whole number (QUHUA_{key})")
     config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)  # sessions end with the process
     upload_dir = Path(config["UPLOAD_DIR"] or Path(tempfile.gettempdir()) / "quhua-uploads")
     upload_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -14,22 +14,18 @@ from __future__ import annotations
 import re
 import secrets
 
-from flask import Flask, g, request
+from flask import Flask, g
 from markupsafe import Markup
 
 __all__ = ["csp_nonce", "init_app", "nonce_scripts"]
 
-_NONCE = re.compile(r"[A-Za-z0-9_-]{24}")
 _SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
 
 
 def csp_nonce() -> str:
-    """This response's nonce (made on first use). The upload page writes the report it fetched into itself
-    (``document.write`` keeps the page's policy), so it sends its own nonce as ``X-Quhua-Nonce``; only a
-    value of the form we make is taken."""
+    """This response's nonce (made on first use)."""
     if "csp_nonce" not in g:
-        asked = request.headers.get("X-Quhua-Nonce", "")
-        g.csp_nonce = asked if _NONCE.fullmatch(asked) else secrets.token_urlsafe(18)
+        g.csp_nonce = secrets.token_urlsafe(18)
     return g.csp_nonce
 
 

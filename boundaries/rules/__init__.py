@@ -69,14 +69,18 @@ def rule(rule_id: str, **kw):
     return decorate
 
 
-def run_rules(context: CheckContext, config) -> list[Issue]:
+def run_rules(context: CheckContext, config, progress: Callable[[str, int, int, str], None] | None = None
+              ) -> list[Issue]:
     """Every enabled rule with a function, with the severities and tolerances of ``config`` (a
     :class:`boundaries.config.Config`); the issues in registry order. The ``late`` rules run last, so that
-    the background work they wait for overlaps with the other rules."""
+    the background work they wait for overlaps with the other rules. ``progress("rules", done, total,
+    rule id)`` is called before each rule (the web upload's progress bar)."""
     found: dict[str, list[Issue]] = {}
-    for entry in sorted(REGISTRY.values(), key=lambda entry: entry.late):
-        if entry.func is None or not config.enabled(entry.id):
-            continue
+    entries = [e for e in sorted(REGISTRY.values(), key=lambda entry: entry.late)
+               if e.func is not None and config.enabled(e.id)]
+    for done, entry in enumerate(entries):
+        if progress is not None:
+            progress("rules", done, len(entries), entry.id)
         severity = config.severity(entry.id)
         found[entry.id] = list(entry.func(context, config.params(entry.id)))
         for issue in found[entry.id]:

@@ -13,6 +13,8 @@ _DATASET = [
     ("dataset.schema", "缺少必填字段", "a required field missing"),
     ("dataset.unreadable", "GDAL 无法打开的文件，损坏或危险的压缩包",
      "a file GDAL cannot open, a broken or dangerous archive"),
+    ("dataset.check_budget", "网页上传的检查超出了服务器为每次检查设定的 CPU 时间、内存或时长上限",
+     "a web upload's check exceeded the server's CPU time, memory or duration limit per check"),
 ]
 for _id, _zh, _en in _DATASET:
     register(_id, severity="error", layer="dataset", description=_zh, description_en=_en)

@@ -15,6 +15,8 @@ server database. Both keep the same layers:
 ``qa_config``
     the QA configuration in force (TOML, as ``quhua config show`` prints it), per province or for all
     (province ``000000``); each ``quhua config set`` adds a row, the newest is in force.
+``audit``
+    the audit log (:mod:`boundaries.audit`): one row per write, who, when, what, from where, outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -34,6 +37,8 @@ __all__ = ["ALL_PROVINCES", "DESCRIPTIONS", "LAYERS", "SCHEMA", "Store", "defaul
 LAYERS = ("lines", "markers", "issues", "submissions")
 
 Checker = Callable[["Store"], dict]
+if TYPE_CHECKING:
+    from boundaries.audit import AuditEntry, AuditPage
 _HISTORY = {"province": "TEXT", "submission_id": "INTEGER", "status": "TEXT", "superseded_by": "INTEGER",
             "valid_from": "DATETIME", "valid_to": "DATETIME", "source_file": "TEXT"}
 
@@ -50,10 +55,13 @@ SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
                            "lines": "INTEGER", "markers": "INTEGER", "errors": "INTEGER",
                            "warnings": "INTEGER", "report": "TEXT"}),
     "qa_config": (None, {"province": "TEXT", "user": "TEXT", "created_at": "DATETIME", "toml": "TEXT"}),
+    # the audit log (boundaries.audit); on PostGIS created by MIGRATIONS[3]
+    "audit": (None, {"created_at": "DATETIME", "user": "TEXT", "action": "TEXT", "province": "TEXT",
+                     "submission_id": "INTEGER", "address": "TEXT", "outcome": "TEXT", "detail": "TEXT"}),
 }
 DESCRIPTIONS = {"lines": "行政区域界线 boundary lines", "markers": "界桩 boundary markers",
                  "issues": "质检问题 QA issues", "submissions": "入库记录 submissions",
-                "qa_config": "质检配置 QA configuration"}
+                "qa_config": "质检配置 QA configuration", "audit": "审计日志 audit log"}
 #: The ``qa_config`` province meaning "every province without its own".
 ALL_PROVINCES = "000000"
 
@@ -92,15 +100,27 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def ingest(self, submission: Submission, checker: Checker, *, user: str) -> tuple[dict, int | None]:
+    def ingest(self, submission: Submission, checker: Checker, *, user: str,
+               audit: AuditEntry | None = None) -> tuple[dict, int | None]:
         """Check and store a submission in one transaction.
 
         ``checker(store)`` runs the rules against the database as it is inside the transaction (so two
         ingests touching the same boundary are serialised) and returns the SPEC §6 report. If the report
         is accepted, the submission is stored whole and supersedes the same lines and markers of earlier
         submissions of that province; otherwise nothing is written. Returns the report and the new
-        submission id (None when not stored).
+        submission id (None when not stored). ``audit`` (its action and address) is recorded in the same
+        transaction, with the province, the submission id, the outcome (``stored``/``rejected``), the files
+        and counts.
         """
+
+    @abstractmethod
+    def write_audit(self, entry: AuditEntry) -> None:
+        """Record one write in the audit log (its own transaction)."""
+
+    @abstractmethod
+    def read_audit(self, *, province: str | None = None, user: str | None = None, action: str | None = None,
+                   limit: int = 50, offset: int = 0) -> AuditPage:
+        """The audit log, newest first, filtered by province, user and action (exact values)."""
 
     @abstractmethod
     def read_config(self, province: str) -> dict | None:
@@ -108,8 +128,9 @@ class Store(ABC):
         (:data:`ALL_PROVINCES`), as ``{"province", "user", "created_at", "toml"}``; None when none is stored."""
 
     @abstractmethod
-    def write_config(self, province: str, toml: str, *, user: str) -> None:
-        """Store ``toml`` as the configuration in force for ``province`` (or :data:`ALL_PROVINCES`)."""
+    def write_config(self, province: str, toml: str, *, user: str, audit: AuditEntry | None = None) -> None:
+        """Store ``toml`` as the configuration in force for ``province`` (or :data:`ALL_PROVINCES`), and
+        ``audit`` in the same transaction."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -30,7 +30,7 @@ _FEATURE_COLUMNS = ("province", "submission_id", "status", "valid_from", "source
 
 
 #: The points inside an ingest's transaction where the crash test (tests/boundaries/test_crash.py) kills it.
-KILL_POINTS = ("checked", "submission", "superseded", "lines", "markers", "issues")
+KILL_POINTS = ("checked", "submission", "superseded", "lines", "markers", "issues", "audit")
 
 
 def kill_point(name: str) -> None:
@@ -110,21 +110,70 @@ class SqlStore(Store):
             [province, ALL_PROVINCES, province])
         return dict(zip(("province", "user", "created_at", "toml"), rows[0], strict=True)) if rows else None
 
-    def write_config(self, province, toml, *, user):
-        self.init()  # idempotent: adds qa_config to a database made before it existed
+    def write_config(self, province, toml, *, user, audit=None):
+        self.init()  # idempotent: adds qa_config (and audit) to a database made before they existed
         with self._write_transaction(None):
             self._execute('INSERT INTO qa_config (province, "user", created_at, toml) VALUES (?, ?, ?, ?)',
                           [province, user, now_utc(), toml])
+            if audit is not None:
+                audit.province = audit.province or province
+                self._insert_audit(audit)
+
+    # -- the audit log ----------------------------------------------------------------------------
+    def write_audit(self, entry):
+        if not self.exists() or not self._has_table("audit"):
+            self.init()  # idempotent: a database made before the audit log gets its table
+        with self._write_transaction(None):
+            self._insert_audit(entry)
+
+    def _insert_audit(self, entry) -> None:
+        row = {"created_at": now_utc(), **entry.row()}
+        names = ", ".join(f'"{c}"' for c in row)
+        self._execute(f'INSERT INTO audit ({names}) VALUES ({", ".join("?" * len(row))})', list(row.values()))
+
+    def read_audit(self, *, province=None, user=None, action=None, limit=50, offset=0):
+        from boundaries.audit import AuditPage
+
+        if not self.exists() or not self._has_table("audit"):
+            return AuditPage([], 0, limit, offset)
+        where, params = [], []
+        for column, value in (("province", province), ("user", user), ("action", action)):
+            if value:
+                where.append(f'"{column}" = ?')
+                params.append(value)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        total = self._fetchall(f"SELECT count(*) FROM audit{clause}", params)[0][0]
+        columns = list(SCHEMA["audit"][1])
+        select = ", ".join(['"fid"', *(self._select_column(c, t) for c, t in SCHEMA["audit"][1].items())])
+        rows = self._fetchall(f"SELECT {select} FROM audit{clause} ORDER BY fid DESC LIMIT ? OFFSET ?",
+                              [*params, int(limit), int(offset)])
+        out = []
+        for row in rows:
+            record = dict(zip(["fid", *columns], row, strict=True))
+            record["detail"] = json.loads(record["detail"]) if record["detail"] else {}
+            out.append(record)
+        return AuditPage(out, int(total), limit, offset)
 
     # -- writing ----------------------------------------------------------------------------------
-    def ingest(self, submission: Submission, checker: Checker, *, user: str):
+    def ingest(self, submission: Submission, checker: Checker, *, user: str, audit=None):
         if not self.exists():
             raise StoreError(f"the database {self.url} has not been created: run `quhua --db {self.url} init`",
                              message_zh=f"数据库 {self.url} 尚未创建：请运行 `quhua --db {self.url} init`")
+        if audit is not None and not self._has_table("audit"):
+            self.init()  # idempotent: a database made before the audit log gets its table
         with self._write_transaction(submission):
             report = checker(self)
             kill_point("checked")
             submission_id = self._save(submission, report, user) if report["accepted"] else None
+            if audit is not None:  # in the same transaction: the row exists exactly when the write does
+                summary = report["summary"]
+                audit.user, audit.province, audit.submission_id = user, submission.province, submission_id
+                audit.outcome = "stored" if submission_id is not None else "rejected"
+                audit.detail = {**audit.detail, "files": [f.name for f in submission.files], "lines": summary["lines"],
+                                "markers": summary["markers"], "errors": summary["errors"],
+                                "warnings": summary["warnings"]}
+                self._insert_audit(audit)
+                kill_point("audit")
         return report, submission_id
 
     def _save(self, submission: Submission, report: dict, user: str) -> int:
@@ -185,6 +234,9 @@ class SqlStore(Store):
     # -- backend hooks ----------------------------------------------------------------------------
     @abstractmethod
     def _has_config_table(self) -> bool: ...
+
+    @abstractmethod
+    def _has_table(self, name: str) -> bool: ...
 
     @abstractmethod
     def _fetchall(self, sql: str, params: list) -> list[tuple]: ...

@@ -80,6 +80,9 @@ class GeoPackageStore(SqlStore):
     def _has_config_table(self):
         return gpkg.has_table(self.connection(), "qa_config")
 
+    def _has_table(self, name):
+        return gpkg.has_table(self.connection(), name)
+
     def _fetchall(self, sql, params):
         return self.connection().execute(sql, params).fetchall()
 

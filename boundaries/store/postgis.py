@@ -50,7 +50,8 @@ def _create_layers(*layers: str) -> list[str]:
 
 #: Schema version → the statements that bring the previous version to it.
 MIGRATIONS: dict[int, list[str]] = {1: _create_layers("lines", "markers", "issues", "submissions"),
-                                    2: _create_layers("qa_config")}
+                                    2: _create_layers("qa_config"),
+                                    3: _create_layers("audit")}  # the audit log (boundaries.audit)
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -131,6 +132,9 @@ class PostgisStore(SqlStore):
     # -- hooks of SqlStore ------------------------------------------------------------------------
     def _has_config_table(self):
         return bool(self.connection().execute("SELECT to_regclass('qa_config') IS NOT NULL").fetchone()[0])
+
+    def _has_table(self, name):
+        return bool(self.connection().execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0])
 
     @staticmethod
     def _sql(sql: str) -> str:

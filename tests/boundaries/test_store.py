@@ -35,7 +35,7 @@ def test_init_makes_a_geopackage_gdal_opens(db):
     open_store(str(db)).init()  # idempotent
     layers = {name: kind for name, kind in pyogrio.list_layers(db)}
     assert layers == {"lines": "MultiLineString", "markers": "Point", "issues": "Point", "submissions": None,
-                      "qa_config": None}
+                      "qa_config": None, "audit": None}
     for layer in ("lines", "markers", "issues"):
         info = pyogrio.read_info(db, layer=layer)
         assert info["crs"] == "EPSG:4490"

@@ -205,14 +205,15 @@ SERVE = ("from boundaries.cli import cli; from webmap.cli import serve, users; "
 
 
 @contextmanager
-def serve(db: str, folder: Path, *, threads: int = 4):
-    """``quhua serve`` (waitress) on ``db`` on a free loopback port in its own process; yields its base URL.
+def serve(db: str, folder: Path, *, threads: int = 4, env: dict | None = None):
+    """``quhua serve`` (waitress) on ``db`` on a free loopback port in its own process (``env``: more
+    environment variables, e.g. ``QUHUA_CHECK_CPU_SECONDS``); yields its base URL.
 
     A separate process, because GDAL holds the GIL while it fetches: a server thread in the test process
     would never answer it."""
     port = _free_port()
     folder.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, QUHUA_UPLOAD_DIR=str(folder / "uploads"))
+    env = dict(os.environ, QUHUA_UPLOAD_DIR=str(folder / "uploads"), **(env or {}))
     log = folder / "serve.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen([sys.executable, "-c", SERVE, "--db", db, "serve", "--port", str(port),

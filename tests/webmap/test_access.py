@@ -31,6 +31,8 @@ MATRIX = {
     "/download/submission/1/markers.geojson": (BASIC, 200, 403, 200, 200),
     "/download/submission/3/lines.geojson": (BASIC, 403, 200, 200, 200),
     "/upload": (LOGIN, 200, 200, 403, 403),
+    "/audit": (LOGIN, 403, 403, 200, 403),
+    "/audit?province=360000&action=ingest&page=2": (LOGIN, 403, 403, 200, 403),
     "/names": (LOGIN, 200, 200, 200, 200),
     "/names/search.json?q=nanchang": (BASIC, 200, 200, 200, 200),
     "/ogc": (BASIC, 200, 200, 200, 200),

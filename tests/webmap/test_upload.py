@@ -4,6 +4,7 @@ only the surveyor's own province; files kept server-side, never served back; ref
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from pathlib import Path
 
@@ -37,10 +38,28 @@ def _files(paths: list[Path]) -> list[tuple]:
     return out
 
 
+def finished(client, response, timeout: float = 180):
+    """The page a started job ends on: ``response`` (a 303 to the job's page) followed, its status polled
+    until the worker is done; other responses (refusals before any job) as they are."""
+    if response.status_code != 303:
+        return response
+    url = response.headers["Location"]
+    deadline = time.monotonic() + timeout
+    while not client.get(url + "/status.json").json["finished"]:
+        assert time.monotonic() < deadline, f"the job {url} did not finish in {timeout} s"
+        time.sleep(0.1)
+    return client.get(url)
+
+
 def _post(client, files, **form):
+    """Upload ``files`` through the form; the job's final page (the report)."""
     token = csrf_of(client.get("/upload").get_data(as_text=True))
     data = {"csrf_token": token, "files": files} | form
-    return client.post("/upload", data=data, content_type="multipart/form-data")
+    return finished(client, client.post("/upload", data=data, content_type="multipart/form-data"))
+
+
+def confirm_url(html: str) -> str:
+    return next(part.split('"')[0] for part in html.split('action="') if "/confirm" in part.split('"')[0])
 
 
 def _submissions(app) -> int:
@@ -55,8 +74,8 @@ def test_check_then_confirm_stores_the_submission(surveyor, upload_app, good_sub
     assert response.status_code == 200 and 'id="verdict"' in html and "无错误" in html
     assert 'id="confirm-form"' in html and 'id="issue-map"' in html
     assert _submissions(upload_app) == before  # checked, not stored
-    confirm = next(part.split('"')[0] for part in html.split('action="') if "/confirm" in part.split('"')[0])
-    stored = surveyor.post(confirm, data={"csrf_token": csrf_of(html)})
+    confirm = confirm_url(html)
+    stored = finished(surveyor, surveyor.post(confirm, data={"csrf_token": csrf_of(html)}))
     assert stored.status_code == 302 and stored.headers["Location"].endswith("/province/360000")
     assert _submissions(upload_app) == before + 1
     assert "已入库" in surveyor.get("/province/360000").get_data(as_text=True)
@@ -127,12 +146,34 @@ def test_without_csrf_token_nothing_happens(surveyor, good_submission):
 
 def test_another_users_upload_cannot_be_confirmed(surveyor, upload_app, good_submission):
     html = _post(surveyor, _files(good_submission)).get_data(as_text=True)
-    confirm = next(part.split('"')[0] for part in html.split('action="') if "/confirm" in part.split('"')[0])
+    confirm = confirm_url(html)
     other = upload_app.test_client()
     login(other, "hn")
     token = csrf_of(other.get("/upload").get_data(as_text=True))
     assert other.post(confirm, data={"csrf_token": token}).status_code == 403
+    job = confirm.removesuffix("/confirm")
+    assert other.get(job).status_code == 403 and other.get(job + "/status.json").status_code == 403
     assert other.post("/upload/not-a-token!/confirm", data={"csrf_token": token}).status_code == 404
+
+
+def test_a_confirmation_before_the_check_has_ended_or_twice_stores_once(surveyor, upload_app, good_submission):
+    """The confirm button is offered after a check without errors; a POST before that is refused (409), a
+    second one while storing shows the running job again, and the submission is stored once."""
+    token = csrf_of(surveyor.get("/upload").get_data(as_text=True))
+    started = surveyor.post("/upload", data={"csrf_token": token, "files": _files(good_submission)},
+                            content_type="multipart/form-data")
+    job = started.headers["Location"]
+    running = not surveyor.get(job + "/status.json").json["finished"]
+    early = surveyor.post(job + "/confirm", data={"csrf_token": token})
+    if running:  # the check of 2 lines and 110 markers takes longer than these two requests
+        assert early.status_code == 409 and "检查完毕且没有错误" in early.get_data(as_text=True)
+    html = finished(surveyor, started).get_data(as_text=True)
+    before = _submissions(upload_app)
+    first = surveyor.post(confirm_url(html), data={"csrf_token": token})
+    second = surveyor.post(confirm_url(html), data={"csrf_token": token})
+    assert first.status_code == 303 and second.status_code in (303, 404)  # 404: already stored and gone
+    assert finished(surveyor, first).status_code == 302
+    assert _submissions(upload_app) == before + 1
 
 
 def test_discard_removes_the_waiting_files(surveyor, upload_app, good_submission):

@@ -16,7 +16,7 @@
     zh: {line: "界线", name: "名称", sides: "左/右代码", province: "提交省份", status: "状态", submission: "提交",
          agreement: "与邻省", agreed: "一致", differs: "不一致", single: "仅一方提交", marker: "界桩", type: "类型",
          declared: "申报坐标", stored: "入库坐标", height: "高程", rule: "规则", severity: "级别",
-         feature: "要素", current: "现行", superseded: "已被替代", loading: "加载中…", more: "（显示前 {n} 个）"},
+         feature: "要素", current: "现行", superseded: "已被替代", error: "错误", warning: "警告", loading: "加载中…", more: "（显示前 {n} 个）"},
     en: {line: "Line", name: "Name", sides: "Left/right codes", province: "Submitted by", status: "Status",
          submission: "Submission", agreement: "Neighbour", agreed: "agrees", differs: "differs",
          single: "one side only", marker: "Marker", type: "Type", declared: "Declared", stored: "Stored",
@@ -57,7 +57,7 @@
     issues: function (p, t, f, lang) {
       var message = (lang === "en" && p.message_en) ? p.message_en : p.message;
       return table([[t.rule, "<a href='/rules#" + esc(p.rule) + "'>" + esc(p.rule) + "</a>"],
-                    [t.severity, esc(p.severity)], [t.feature, esc(p.feature)], ["", esc(message)]]);
+                    [t.severity, esc(t[p.severity] || p.severity)], [t.feature, esc(p.feature)], ["", esc(message)]]);
     }
   };
   popups.superseded = popups.lines;

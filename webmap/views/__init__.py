@@ -22,7 +22,7 @@ def static_root() -> str:
 
 def register_blueprints(app: Flask) -> None:
     """Every feature's blueprint."""
-    from webmap.views import api, names, overview, province, upload
+    from webmap.views import api, audit, names, overview, province, upload
 
-    for module in (overview, province, upload, names, api):
+    for module in (overview, province, upload, names, api, audit):
         app.register_blueprint(module.bp)
