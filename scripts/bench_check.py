@@ -51,8 +51,9 @@ PG_PORT = 55432
 
 
 # -- the data ----------------------------------------------------------------------------------------------------
-def county_network(every_m: float):
-    """County lines and synthetic markers of China as a Submission (EPSG:4490); also derivation seconds."""
+def county_network(every_m: float, prefixes: tuple[str, ...] | None = None, province: str = "110000"):
+    """County lines and synthetic markers of China (or of the provinces whose codes start with
+    ``prefixes``) as a Submission of ``province`` (EPSG:4490); also derivation seconds."""
     import geopandas as gpd
     import numpy as np
     from cnmaps_network import boundary_network, load_divisions
@@ -60,7 +61,7 @@ def county_network(every_m: float):
     from boundaries.model import Submission
 
     began = time.perf_counter()
-    divisions = load_divisions("county")
+    divisions = load_divisions("county", prefixes=prefixes)
     net = boundary_network(divisions, "county")
     derive_s = time.perf_counter() - began
     lines = gpd.GeoDataFrame({"line_id": net["line_code"], "left_code": net["left_code"],
@@ -75,7 +76,7 @@ def county_network(every_m: float):
         "lon": np.nan, "lat": np.nan, "h": np.nan, "source_file": "county_markers",
         "source_row": np.arange(1, len(owner) + 1)}, geometry=lonlat.values, crs=4490)
     markers["x"], markers["y"] = _declared_xy(markers)
-    submission = Submission("110000", lines=lines, markers=markers, declared_crs="EPSG:4490",
+    submission = Submission(province, lines=lines, markers=markers, declared_crs="EPSG:4490",
                             layers=[{"source": "county_markers", "layer": "markers", "crs": "EPSG:4490"}])
     return submission, derive_s
 
