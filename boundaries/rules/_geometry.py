@@ -479,25 +479,33 @@ class LinePieces:
 
     def __init__(self, ws: Workspace, usable: np.ndarray):
         view = ws.lines
-        vertices = line_vertices(ws).of_lines(usable)
-        parts, part = vertices.parts, vertices.part
+        # pieces index the vertices of every line; those of lines not ``usable`` are left out (cutting
+        # and copying the vertices instead would cost a pass over all of them)
+        vertices = line_vertices(ws)
+        part = vertices.part
         self.xy, self.projected = vertices.lonlat, vertices.xy
-        first = np.searchsorted(part, np.arange(len(parts)))
-        last = np.searchsorted(part, np.arange(len(parts)), side="right") - 1
+        wanted = np.flatnonzero(np.isin(vertices.part_line, usable))
+        first = np.searchsorted(part, wanted)
+        last = np.searchsorted(part, wanted, side="right") - 1
         step = PIECE_VERTICES - 1
         count = np.maximum(1, -(-(last - first) // step))
-        piece_part = np.repeat(np.arange(len(parts)), count)
+        piece_part = np.repeat(wanted, count)
         within = np.arange(len(piece_part)) - np.repeat(np.cumsum(count) - count, count)
-        self.start = first[piece_part] + step * within
-        self.end = np.minimum(self.start + step, last[piece_part])
+        self.start = np.repeat(first, count) + step * within
+        self.end = np.minimum(self.start + step, np.repeat(last, count))
         self.line = vertices.part_line[piece_part]
         self.zone = view.metric.zone[self.line]
-        # column by column: a reduction along the long axis of an (n, 2) array is several times slower
+        # each piece's box over its vertices start … end: reductions over [start, end) (the even slots of
+        # reduceat over the interleaved bounds) and the end vertex; column by column, since a reduction
+        # along the long axis of an (n, 2) array is several times slower
         lon, lat = np.ascontiguousarray(self.xy[:, 0]), np.ascontiguousarray(self.xy[:, 1])
-        west = np.minimum(np.minimum.reduceat(lon, self.start), lon[self.end])
-        south = np.minimum(np.minimum.reduceat(lat, self.start), lat[self.end])
-        east = np.maximum(np.maximum.reduceat(lon, self.start), lon[self.end])
-        north = np.maximum(np.maximum.reduceat(lat, self.start), lat[self.end])
+        bounds = np.column_stack([self.start, self.end]).ravel()
+
+        def reduce(ufunc, values):
+            return ufunc(ufunc.reduceat(values, bounds)[::2], values[self.end]) if len(bounds) else values[:0]
+
+        west, south = reduce(np.minimum, lon), reduce(np.minimum, lat)
+        east, north = reduce(np.maximum, lon), reduce(np.maximum, lat)
         self.tree = shapely.STRtree(shapely.box(west, south, east, north))
         self._built: dict[int, np.ndarray] = {}
 

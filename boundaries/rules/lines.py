@@ -473,7 +473,8 @@ def _line_pairs(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
         a, b = a[~version], b[~version]
         left, right = view.frame["left_code"].to_numpy(), view.frame["right_code"].to_numpy()
         # one boundary at two levels needs two levels: only pairs whose code levels differ are looked at
-        level = np.sort(np.column_stack([_prefix_lengths(left), _prefix_lengths(right)]), axis=1).reshape(-1, 2)
+        sides = _prefix_lengths(np.concatenate([left, right]))
+        level = np.sort(np.column_stack([sides[:len(left)], sides[len(left):]]), axis=1).reshape(-1, 2)
         maybe = np.flatnonzero((level[a] != level[b]).any(axis=1))
         nested = np.zeros(len(a), dtype=bool)
         nested[maybe] = [_nested((left[a[k]], right[a[k]]), (left[b[k]], right[b[k]])) for k in maybe]
