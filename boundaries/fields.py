@@ -22,6 +22,7 @@ __all__ = [
     "load_field_map",
     "normalise_code",
     "parse_angle",
+    "per_value",
     "rename_columns",
 ]
 
@@ -121,6 +122,24 @@ def normalise_code(value) -> str | None:
     if re.fullmatch(r"\d+\.0+", text):
         text = text.split(".")[0]
     return text or None
+
+
+def per_value(func):
+    """``func`` computed once per distinct value (keyed by type and value: ``1`` and ``True`` stay apart),
+    for ``Series.map`` over a column in which the same codes repeat on every row."""
+    seen: dict = {}
+
+    def memoised(value):
+        key = (type(value), value)
+        try:
+            return seen[key]
+        except KeyError:
+            seen[key] = found = func(value)
+            return found
+        except TypeError:  # an unhashable value
+            return func(value)
+
+    return memoised
 
 
 def normalise_marker_type(value) -> str | None:
