@@ -255,8 +255,13 @@ def duplicate_vertex(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         return
     step = np.diff(v["along"])  # metres between consecutive vertices (0 where a part ends)
     close = (step < params["distance_m"]) & (v["part"][1:] == v["part"][:-1])
-    for i in np.unique(v["line"][1:][close]):
-        at = np.flatnonzero(close & (v["line"][1:] == i))
+    where = np.flatnonzero(close)  # in vertex order, so each line's close pairs are consecutive
+    if not len(where):
+        return
+    owner = v["line"][1:][where]
+    groups = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    for first, last in zip(groups, np.r_[groups[1:], len(where)], strict=True):
+        i, at = owner[first], where[first:last]
         worst = at[np.argmin(step[at])]
         yield _issue("line.duplicate_vertex", ctx, int(i), v["lonlat"][worst + 1],
                      f"界线 {_name(ctx, i)} 有 {len(at)} 处相邻节点距离小于 {params['distance_m']} m，"
