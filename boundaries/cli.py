@@ -359,6 +359,33 @@ def _fail(message: str, code: int, rule: str, as_json: bool, message_en: str | N
     return code
 
 
+#: click's usage errors in Chinese (its messages are English only): pattern → replacement.
+_CLICK_ERRORS_ZH = ((r"^Missing argument (.+)\.$", r"缺少参数 \1。"), (r"^Missing option (.+)\.$", r"缺少选项 \1。"),
+                    (r"^No such option:? (.+?)\.?$", r"没有选项 \1。"), (r"^No such command (.+)\.$", r"没有命令 \1。"),
+                    (r"^Invalid value for (.+?): (.+)$", r"\1 的值无效：\2"),
+                    (r"^Got unexpected extra arguments? \((.+)\)$", r"多余的参数（\1）"))
+
+
+def _show_error(err: click.ClickException, lang: str) -> None:
+    """A usage error on stderr as click shows it, in Chinese unless ``lang`` is en: the usage line, the
+    hint to the help, the message (click's own phrases translated; values and option names as typed)."""
+    no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())  # `quhua` alone: the help page itself
+    if lang == "en" or isinstance(err, no_args_help):
+        err.show()
+        return
+    import re
+
+    message = err.format_message()
+    for pattern, chinese in _CLICK_ERRORS_ZH:
+        message = re.sub(pattern, chinese, message)
+    ctx = getattr(err, "ctx", None)
+    if ctx is not None:
+        click.echo(ctx.get_usage(), err=True)
+        names = ctx.help_option_names
+        click.echo(f"请用 '{ctx.command_path} {'--help' if '--help' in names else names[0]}' 查看帮助。\n", err=True)
+    click.echo(f"错误：{message}", err=True)
+
+
 def _lang(argv: list[str]) -> str:
     """The language of messages a command line asked for (``--lang``, else ``QUHUA_LANG``, else zh)."""
     import os
@@ -386,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("aborted", EXIT_UNUSABLE, "dataset.aborted", as_json)
     except click.ClickException as err:
         if not as_json:
-            err.show()
+            _show_error(err, _lang(argv))
             return EXIT_UNUSABLE
         return _fail(err.format_message(), EXIT_UNUSABLE, "dataset.arguments", as_json)
     except QuhuaError as err:

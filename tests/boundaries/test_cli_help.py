@@ -64,6 +64,30 @@ def test_help_is_chinese_by_default_and_english_with_lang_en(capsys, path, comma
     assert "用法" not in out and _flat(chinese[0])[:20] not in _flat(out)
 
 
+@pytest.mark.parametrize("lang,expected", [
+    ("zh", ["用法：quhua check [OPTIONS] PATHS...", "请用 'quhua check --help' 查看帮助。",
+            "错误：缺少参数 'PATHS...'。"]),
+    ("en", ["Usage: quhua check [OPTIONS] PATHS...", "Try 'quhua check --help' for help.",
+            "Error: Missing argument 'PATHS...'."]),
+])
+def test_usage_errors_in_the_language_asked_for(capsys, lang, expected):
+    from boundaries.cli import main
+
+    assert main(["--lang", lang, "check"]) == 2
+    err = capsys.readouterr().err
+    for line in expected:
+        assert line in err
+
+
+def test_quhua_alone_shows_the_help(capsys):
+    from boundaries.cli import main
+
+    main([])
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert text.startswith("用法：quhua") and "命令：" in text and "\n错误：" not in text
+
+
 def test_quhua_lang_in_the_environment_gives_english_help(monkeypatch, capsys):
     monkeypatch.setenv("QUHUA_LANG", "en")
     code, out = run_cli(capsys, "check", "--help")
