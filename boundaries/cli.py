@@ -23,7 +23,7 @@ import click
 
 from boundaries.errors import ConfigError, QuhuaError
 
-__all__ = ["CliContext", "cli", "localise", "main", "zh"]
+__all__ = ["CliContext", "chinese_help", "cli", "localise", "main", "zh"]
 
 EXIT_OK, EXIT_DATA_ERRORS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -45,6 +45,27 @@ def zh(help: str, **params: str):
         return command
 
     return attach
+
+
+#: Chinese help of options that several commands share, by parameter name (a command's own wins).
+_COMMON_ZH = {"who": "修改人（记入审计日志）。", "default_who": "登录名"}
+#: Chinese help of commands defined without :func:`zh` (by command name): ``audit`` comes from another
+#: branch of this work; its decorator can replace this entry.
+_ZH_BY_NAME = {
+    "audit": ("审计日志，最新的在前：每一次写入（入库、网页确认、配置、地名导入、账户、登录失败）及其执行人、"
+              "时间（UTC）、内容、来源与结果。",
+              {"province": "只看与该省有关的写入。", "who": "只看该用户的写入。",
+               "action": "只看这一类写入：ingest、confirm、config set、names import、divisions import、user add、"
+                         "user remove、login failure、login refused。",
+               "limit": "每页行数。", "offset": "跳过的行数（最新的在前）。", "as_json": "以一份 JSON 文档输出该页。"}),
+}
+
+
+def chinese_help(command: click.Command) -> tuple[str | None, dict[str, str]]:
+    """A command's Chinese help and its options' (from :func:`zh`, else :data:`_ZH_BY_NAME`), the shared
+    options' (:data:`_COMMON_ZH`) filled in."""
+    chinese, params = getattr(command, "help_zh", None) or _ZH_BY_NAME.get(command.name, (None, {}))
+    return chinese, {**_COMMON_ZH, **params}
 
 
 class _HelpFormatter(click.HelpFormatter):
@@ -69,7 +90,7 @@ def localise(command: click.Command, lang: str) -> None:
     english = command.__dict__.setdefault("_help_en", (
         command.help, command.short_help,
         {p.name: (getattr(p, "help", None), getattr(p, "show_default", None)) for p in command.params}))
-    chinese, params = getattr(command, "help_zh", (None, {}))
+    chinese, params = chinese_help(command)
     use_zh = lang == "zh" and chinese is not None
     command.help = chinese if use_zh else english[0]
     command.short_help = chinese.split("。")[0] + "。" if use_zh else english[1]

@@ -11,7 +11,7 @@ import sys
 import click
 import pytest
 
-from boundaries.cli import _add_plugins, cli, localise
+from boundaries.cli import _add_plugins, chinese_help, cli, localise
 from tests.conftest import run_cli
 
 
@@ -41,7 +41,7 @@ def _helps(command: click.Command, lang: str) -> list[str]:
 
 @pytest.mark.parametrize("path,command", COMMANDS, ids=[" ".join(p) or "quhua" for p, _ in COMMANDS])
 def test_every_help_text_has_its_chinese(path, command):
-    chinese, params = getattr(command, "help_zh", (None, {}))
+    chinese, params = chinese_help(command)
     assert chinese, f"quhua {' '.join(path)} has no Chinese help (boundaries.cli.zh)"
     options = {p.name for p in command.params if isinstance(p, click.Option) and p.help}
     assert options <= set(params), f"options without Chinese help: {sorted(options - set(params))}"
