@@ -9,5 +9,7 @@ Public entry points, each in its own module so that importing this package stays
 - :mod:`boundaries.rules`: the registry of QA rules; :func:`boundaries.config.load_config` their settings.
 - :func:`boundaries.export.export_layer`: a stored layer as GeoJSON, GeoPackage, CSV or shapefile.
 
-This package never imports Flask, folium or the packages built on it (``placenames``, ``webmap``).
+This package never imports Flask, folium or the packages built on it (``placenames``, ``webmap``), and
+its storage and model modules import geopandas, pandas, numpy and shapely on first use
+(:func:`boundaries._lazy.lazy_module`), so that ``quhua --help`` and ``quhua names search`` start without them.
 """

@@ -23,9 +23,72 @@ import click
 
 from boundaries.errors import ConfigError, QuhuaError
 
-__all__ = ["CliContext", "cli", "main", "who_option"]
+__all__ = ["CliContext", "chinese_help", "cli", "localise", "main", "who_option", "zh"]
 
 EXIT_OK, EXIT_DATA_ERRORS, EXIT_UNUSABLE = 0, 1, 2
+
+#: The language of help pages, set by :func:`main` from ``--lang`` / ``QUHUA_LANG`` before click parses
+#: (``--help`` is answered before any other option is read).
+_help_lang = "zh"
+#: click's own words on a help page (click ships no Chinese catalogue).
+_CLICK_ZH = {"Usage: ": "用法：", "Options:": "选项：", "Commands:": "命令：", "[default: ": "[默认：",
+             "[required]": "[必填]", "[env var: ": "[环境变量：", "Show this message and exit.": "显示本帮助并退出。",
+             "Show the version and exit.": "显示版本并退出。"}
+
+
+def zh(help: str, **params: str):
+    """Decorator giving a command its Chinese help: ``help`` (its first sentence, to 。, is the line in the
+    list of commands) and the help of its options by parameter name (``default_NAME`` for a shown default).
+    The English stays in the code (docstrings, ``help=``) and is shown with ``--lang en``."""
+    def attach(command: click.Command) -> click.Command:
+        command.help_zh = (help, params)
+        return command
+
+    return attach
+
+
+#: Chinese help of options that several commands share, by parameter name (a command's own wins).
+_COMMON_ZH = {"who": "修改人（记入审计日志）。", "default_who": "登录名"}
+def chinese_help(command: click.Command) -> tuple[str | None, dict[str, str]]:
+    """A command's Chinese help and its options' (from :func:`zh`), the shared options' (:data:`_COMMON_ZH`)
+    filled in."""
+    chinese, params = getattr(command, "help_zh", None) or (None, {})
+    return chinese, {**_COMMON_ZH, **params}
+
+
+class _HelpFormatter(click.HelpFormatter):
+    def getvalue(self) -> str:
+        text = super().getvalue()
+        if _help_lang == "zh":
+            for english, chinese in _CLICK_ZH.items():
+                text = text.replace(english, chinese)
+        return text
+
+
+class _Context(click.Context):
+    formatter_class = _HelpFormatter
+
+
+def localise(command: click.Command, lang: str) -> None:
+    """Put every help text of ``command`` and of its subcommands in ``lang`` (zh: from :func:`zh`; a
+    command without Chinese keeps its English). Reversible: the English is kept on first use."""
+    global _help_lang
+    _help_lang = lang
+    command.context_class = _Context
+    english = command.__dict__.setdefault("_help_en", (
+        command.help, command.short_help,
+        {p.name: (getattr(p, "help", None), getattr(p, "show_default", None)) for p in command.params}))
+    chinese, params = chinese_help(command)
+    use_zh = lang == "zh" and chinese is not None
+    command.help = chinese if use_zh else english[0]
+    command.short_help = chinese.split("。")[0] + "。" if use_zh else english[1]
+    for param in command.params:
+        help_en, default_en = english[2].get(param.name, (None, None))
+        if isinstance(param, click.Option):
+            param.help = params.get(param.name, help_en) if use_zh else help_en
+            param.show_default = params.get(f"default_{param.name}", default_en) if use_zh else default_en
+    for sub in getattr(command, "commands", {}).values():
+        localise(sub, lang)
 
 
 @dataclass
@@ -58,11 +121,14 @@ def who_option(func):
 pass_context = click.make_pass_decorator(CliContext)
 
 
+@zh("quhua 区划：检查并存储界线与界桩，维护地名库。",
+    db="GeoPackage 文件路径（内嵌默认）或 postgresql:// 地址；也可用 $QUHUA_DB。",
+    lang="消息与帮助的语言：中文（zh，默认）或英文（en）；也可用 $QUHUA_LANG。", version="显示版本并退出。")
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", envvar="QUHUA_DB", default="quhua.gpkg", show_default=True,
               help="GeoPackage path (embedded default) or postgresql:// URL; also $QUHUA_DB.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), envvar="QUHUA_LANG", default="zh",
-              show_default=True, help="Language of messages: Chinese (default) or English.")
+              show_default=True, help="Language of messages and help: Chinese (default) or English; also $QUHUA_LANG.")
 @click.version_option(package_name="quhua")
 @click.pass_context
 def cli(ctx: click.Context, db: str, lang: str) -> None:
@@ -70,6 +136,7 @@ def cli(ctx: click.Context, db: str, lang: str) -> None:
     ctx.obj = CliContext(db=db, lang=lang)
 
 
+@zh("创建数据库（可重复执行），连同基于 quhua 的已安装软件包的数据表。")
 @cli.command()
 @pass_context
 def init(obj: CliContext) -> None:
@@ -105,6 +172,20 @@ def _submission_options(func):
     return func
 
 
+#: Chinese help of the options of ``check`` and ``ingest``.
+_SUBMISSION_ZH = {
+    "province": "报送省份的六位 GB/T 2260 代码，如 360000。",
+    "as_json": "在标准输出上只输出一份 JSON 报告。",
+    "crs": "没有坐标系的文件（以及 X/Y 界桩成果表）所用的坐标系。",
+    "encoding": "属性编码，优先于自动识别。",
+    "field_map": "把你的字段名对应到规范字段名的 JSON 对象文件。",
+    "config_file": "容差与规则设置（TOML）；参见 `quhua config show`。",
+    "user": "报送人（随提交记录保存）。", "default_user": "登录名",
+    "issues_out": "另将问题写成图层（.geojson 或 .gpkg），便于与数据一同打开。",
+    "lang": "消息语言（优先于全局 --lang）。",
+}
+
+
 def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
     from boundaries import pipeline
     from boundaries.report import render_table, write_issues
@@ -129,6 +210,8 @@ def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
     sys.exit(result.exit_code)
 
 
+@zh("按数据库现有内容校验一份提交，不存储任何内容。\n\nPATHS：.shp（其附属文件在旁）、含 shapefile 的 .zip、"
+    ".gpkg、.geojson，或界桩成果表 .csv/.xlsx。", **_SUBMISSION_ZH)
 @cli.command()
 @_submission_options
 @pass_context
@@ -141,6 +224,7 @@ def check(obj: CliContext, **kw) -> None:
     _run_submission(obj, store_it=False, **kw)
 
 
+@zh("校验一份提交，无错误时存入数据库（一个事务）。\n\nPATHS：同 check。", **_SUBMISSION_ZH)
 @cli.command()
 @_submission_options
 @pass_context
@@ -149,6 +233,10 @@ def ingest(obj: CliContext, **kw) -> None:
     _run_submission(obj, store_it=True, **kw)
 
 
+@zh("把一个图层导出为 GeoJSON（RFC 7946）、GeoPackage、CSV（WKT）或 shapefile（UTF-8）。",
+    province="只导出与该省有关的要素。", bbox="只导出与该范围（度）相交的要素。",
+    fmt="输出格式（默认按文件名判断，否则为 geojson）。", history="包括已被取代的界线与界桩。",
+    output="输出文件。")
 @cli.command()
 @click.argument("layer", type=click.Choice([  # the store's LAYERS (not imported here: it loads geopandas)
     "lines", "markers", "issues", "submissions", *dict.fromkeys(e.name for e in entry_points(group="quhua.layers"))]))
@@ -157,7 +245,8 @@ def ingest(obj: CliContext, **kw) -> None:
 @click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "csv", "shp"]),
               help="Output format (default: from the file name, else geojson).")
 @click.option("--history", is_flag=True, help="Include superseded lines and markers.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The output file.")
 @pass_context
 def export(obj: CliContext, layer, province, bbox, fmt, history, output) -> None:
     """Export a layer as GeoJSON (RFC 7946), GeoPackage, CSV (WKT) or shapefile (UTF-8)."""
@@ -169,6 +258,7 @@ def export(obj: CliContext, layer, province, bbox, fmt, history, output) -> None
     click.echo(f"{count} {layer} → {output}", err=True)
 
 
+@zh("载入随附的全国演示数据（各省的提交，然后是行政区划与地名）。", user="记为报送人。")
 @cli.command()
 @click.option("--user", default="demo", show_default=True, help="Recorded as the submitter.")
 @pass_context
@@ -210,11 +300,16 @@ def _require_extra(extra: str) -> None:
                            "（scripts/install.sh 会安装它）") from err
 
 
+@zh("容差与规则设置。")
 @cli.group()
 def config() -> None:
     """Tolerances and rule settings."""
 
 
+@zh("以 TOML 打印生效的配置：数据库为该省（或全部省份）保存的配置，否则为默认值；给出 --config 时为该文件"
+    "合并到默认值之上的结果。校验与浏览器上传使用同一配置。",
+    config_file="显示 FILE 合并到默认值之上的结果，而不是数据库中保存的配置。",
+    province="该省生效的配置（默认：适用于全部省份的配置）。")
 @config.command("show")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Show FILE merged over the defaults instead of what the database holds.")
@@ -234,6 +329,9 @@ def config_show(obj: CliContext, config_file, province) -> None:
         click.echo(config_in_force(store, code, config_file).to_toml())
 
 
+@zh("把 FILE（经校验；TOML 格式同 `quhua config show` 的输出）作为生效配置存入数据库，适用于一个省或全部"
+    "省份；此后 `check`、`ingest` 与浏览器上传都使用它。",
+    province="只适用于该省（默认：全部省份）。", user="记为设置人。", default_user="登录名")
 @config.command("set")
 @click.argument("config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--province", metavar="CODE", help="Only for this province (default: for all provinces).")
@@ -258,6 +356,12 @@ def config_set(obj: CliContext, config_file, province, user) -> None:
                else f"已将 {config_file} 存入 {obj.db}，适用于{'全部省份' if everywhere else code}")
 
 
+@zh("审计日志，最新的在前：每一次写入（入库、网页确认、配置、地名导入、账户、登录失败）及其执行人、时间（UTC）、"
+    "内容、来源与结果。",
+    province="只看与该省有关的写入。", who="只看该用户的写入。",
+    action="只看这一类写入：ingest、confirm、config set、names import、divisions import、user add、user remove、"
+           "login failure、login refused。",
+    limit="每页行数。", offset="跳过的行数（最新的在前）。", as_json="以一份 JSON 文档输出该页。")
 @cli.command()
 @click.option("--province", metavar="CODE", help="Only writes concerning this province.")
 @click.option("--user", "who", metavar="NAME", help="Only writes by this user.")
@@ -290,6 +394,7 @@ def audit(obj: CliContext, province, who, action, limit, offset, as_json) -> Non
 
 
 def _not_yet(name: str, issue: str, issue_zh: str) -> click.Command:
+    @zh(f"本版本尚未提供（{issue_zh}）。")
     @click.command(name=name, context_settings={"ignore_unknown_options": True},
                    help=f"Not yet available ({issue}).")
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
@@ -322,6 +427,33 @@ def _fail(message: str, code: int, rule: str, as_json: bool, message_en: str | N
     return code
 
 
+#: click's usage errors in Chinese (its messages are English only): pattern → replacement.
+_CLICK_ERRORS_ZH = ((r"^Missing argument (.+)\.$", r"缺少参数 \1。"), (r"^Missing option (.+)\.$", r"缺少选项 \1。"),
+                    (r"^No such option:? (.+?)\.?$", r"没有选项 \1。"), (r"^No such command (.+)\.$", r"没有命令 \1。"),
+                    (r"^Invalid value for (.+?): (.+)$", r"\1 的值无效：\2"),
+                    (r"^Got unexpected extra arguments? \((.+)\)$", r"多余的参数（\1）"))
+
+
+def _show_error(err: click.ClickException, lang: str) -> None:
+    """A usage error on stderr as click shows it, in Chinese unless ``lang`` is en: the usage line, the
+    hint to the help, the message (click's own phrases translated; values and option names as typed)."""
+    no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())  # `quhua` alone: the help page itself
+    if lang == "en" or isinstance(err, no_args_help):
+        err.show()
+        return
+    import re
+
+    message = err.format_message()
+    for pattern, chinese in _CLICK_ERRORS_ZH:
+        message = re.sub(pattern, chinese, message)
+    ctx = getattr(err, "ctx", None)
+    if ctx is not None:
+        click.echo(ctx.get_usage(), err=True)
+        names = ctx.help_option_names
+        click.echo(f"请用 '{ctx.command_path} {'--help' if '--help' in names else names[0]}' 查看帮助。\n", err=True)
+    click.echo(f"错误：{message}", err=True)
+
+
 def _lang(argv: list[str]) -> str:
     """The language of messages a command line asked for (``--lang``, else ``QUHUA_LANG``, else zh)."""
     import os
@@ -340,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in argv
     _add_plugins()
+    localise(cli, _lang(argv))
     try:
         cli.main(args=argv, prog_name="quhua", standalone_mode=False)
     except click.exceptions.Exit as done:
@@ -348,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("aborted", EXIT_UNUSABLE, "dataset.aborted", as_json)
     except click.ClickException as err:
         if not as_json:
-            err.show()
+            _show_error(err, _lang(argv))
             return EXIT_UNUSABLE
         return _fail(err.format_message(), EXIT_UNUSABLE, "dataset.arguments", as_json)
     except QuhuaError as err:

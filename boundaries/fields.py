@@ -21,7 +21,9 @@ __all__ = [
     "REQUIRED",
     "load_field_map",
     "normalise_code",
+    "normalise_codes",
     "parse_angle",
+    "per_value",
     "rename_columns",
 ]
 
@@ -121,6 +123,38 @@ def normalise_code(value) -> str | None:
     if re.fullmatch(r"\d+\.0+", text):
         text = text.split(".")[0]
     return text or None
+
+
+def normalise_codes(values: pd.Series) -> pd.Series:
+    """:func:`normalise_code` of a whole column: vectorised when every value is text (GeoPackage and
+    GeoJSON columns, decoded DBF text), else once per distinct value."""
+    array = values.to_numpy(dtype=object)
+    if len(array) and all(type(v) is str for v in array):
+        text = pd.Series(array, index=values.index, dtype=object).str.strip()
+        dotted = text.str.fullmatch(r"\d+\.0+")
+        if dotted.any():
+            text[dotted] = text[dotted].str.split(".").str[0]
+        return text.mask(text == "").astype(object)  # a blank is missing (NaN, as Series.map gives it)
+    return values.map(per_value(normalise_code)).astype(object)
+
+
+def per_value(func):
+    """``func`` computed once per distinct value (keyed by type and value: ``1`` and ``True`` stay apart),
+    for ``Series.map`` over a column in which the same codes repeat on every row."""
+    seen: dict = {}
+
+    def memoised(value):
+        # every NaN object is one key (NaN equals nothing, so a dict would miss it every time)
+        key = (type(value), "NaN") if isinstance(value, float) and value != value else (type(value), value)
+        try:
+            return seen[key]
+        except KeyError:
+            seen[key] = found = func(value)
+            return found
+        except TypeError:  # an unhashable value
+            return func(value)
+
+    return memoised
 
 
 def normalise_marker_type(value) -> str | None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import geopandas as gpd
+from boundaries._lazy import lazy_module
+
+gpd = lazy_module("geopandas")
 
 __all__ = [
     "LINE_FIELDS",

@@ -32,9 +32,10 @@ from boundaries.errors import InputError
 from boundaries.fields import (
     ALIASES,
     REQUIRED,
-    normalise_code,
+    normalise_codes,
     normalise_marker_type,
     parse_angle,
+    per_value,
     rename_columns,
 )
 from boundaries.model import (
@@ -465,14 +466,14 @@ def _canonical(layer: _Layer, kind: str, field_map, issues: list[Issue]) -> pd.D
 
 def _finish_lines(frame: pd.DataFrame) -> pd.DataFrame:
     for field in LINE_FIELDS:
-        frame[field] = frame[field].map(normalise_code).astype(object)
+        frame[field] = normalise_codes(frame[field])
     return frame
 
 
 def _finish_markers(frame: pd.DataFrame) -> pd.DataFrame:
     for field in ("marker_id", "line_id"):
-        frame[field] = frame[field].map(normalise_code).astype(object)
-    frame["marker_type"] = frame["marker_type"].map(normalise_marker_type).astype(object)
+        frame[field] = normalise_codes(frame[field])
+    frame["marker_type"] = frame["marker_type"].map(per_value(normalise_marker_type)).astype(object)
     for field in ("x", "y", "h"):
         frame[field] = pd.to_numeric(frame[field], errors="coerce").astype(float)
     for field in ("lon", "lat"):

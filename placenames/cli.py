@@ -8,16 +8,21 @@ from pathlib import Path
 
 import click
 
-from boundaries.cli import CliContext, pass_context, who_option
+from boundaries.cli import CliContext, pass_context, who_option, zh
 
 __all__ = ["divisions", "names"]
 
 
+@zh("地名库：导入、查询、查看、检查。")
 @click.group()
 def names() -> None:
     """The place-name gazetteer (地名): import, search, show, check."""
 
 
+@zh("从 FILE 新增或更新地名；有错误的行按行号列出，且不存储任何内容；GeoNames 中没有中文名称的地点跳过，"
+    "跳过的行按原因计数。", fmt="文件格式，默认按后缀判断。",
+    alternates="GeoNames 数据旁的 alternateNamesV2.txt：其中 zh-CN/zh-Hans/zh 名称作为标准名。",
+    as_json="以 JSON 输出计数和每一条跳过的行。")
 @names.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "geojson", "geonames"]), help="Default: from the suffix.")
@@ -73,14 +78,18 @@ def _parse_near(value: str | None) -> tuple[float, float] | None:
     return lon, lat
 
 
+@zh("按中文（一个字起）、拼音（任意空格、声调）、首字母查询地名，容许小的拼写错误。",
+    near="离该点（经度,纬度）近的地名排在前面。", within="只查该行政区划（GB/T 2260 代码）内的地名。",
+    klass="只查该普查类别，如 行政区域。", at="查该日期有效的地名，而非现行地名。", limit="最多返回的条数。",
+    as_json="以 JSON 输出结果。")
 @names.command()
 @click.argument("query")
 @click.option("--near", metavar="LON,LAT", help="Nearer names first.")
 @click.option("--within", metavar="CODE", help="Only names in this division (GB/T 2260 code).")
 @click.option("--class", "klass", metavar="C", help="Only this census class, e.g. 行政区域.")
 @click.option("--at", metavar="YYYY-MM-DD", help="Names valid on that date instead of the current ones.")
-@click.option("--limit", default=10, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=10, show_default=True, help="At most this many results.")
+@click.option("--json", "as_json", is_flag=True, help="The results as JSON.")
 @pass_context
 def search(obj: CliContext, query, near, within, klass, at, limit, as_json) -> None:
     """Search by Chinese (one character up), pinyin (any spacing, tones), initials, with small typos."""
@@ -96,9 +105,10 @@ def search(obj: CliContext, query, near, within, klass, at, limit, as_json) -> N
                    f"{r['lon']:.4f},{r['lat']:.4f}  {r['score']}")
 
 
+@zh("查看一个地名：别名、范围（边界框；--json 时给出几何）与沿革。", as_json="以 JSON 输出，含范围的几何。")
 @names.command()
 @click.argument("name_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="As JSON, with the extent's geometry.")
 @pass_context
 def show(obj: CliContext, name_id: int, as_json: bool) -> None:
     """One name with its aliases, extent (bounds; the geometry with --json) and history."""
@@ -120,9 +130,11 @@ def show(obj: CliContext, name_id: int, as_json: bool) -> None:
         click.echo(f"  {old['valid_from'] or '?'} – {old['valid_to'] or ''}  {old['name']}  [{old['status']}]")
 
 
+@zh("地名规则（name.*）：重名、同音、生僻字、代码、点位落在区划之外。", within="只检查该行政区划（代码）内的地名。",
+    as_json="以 JSON 输出报告（同 SPEC §6）。")
 @names.command()
-@click.option("--within", metavar="CODE")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--within", metavar="CODE", help="Only the names in this division (code).")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON (as SPEC §6).")
 @pass_context
 def check(obj: CliContext, within, as_json) -> None:
     """The naming rules (name.*): duplicates, homophones, rare characters, codes, points outside divisions."""
@@ -141,11 +153,13 @@ def check(obj: CliContext, within, as_json) -> None:
     sys.exit(0 if report["accepted"] else 1)
 
 
+@zh("带 GB/T 2260 代码的行政区划面（判断地名所在区划的依据）。")
 @click.group()
 def divisions() -> None:
     """Division polygons with their GB/T 2260 codes (the reference for where a name lies)."""
 
 
+@zh("载入行政区划面（任何带代码与名称字段的 GDAL 矢量文件）。", level="区划级别，默认按各代码判断。")
 @divisions.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--level", type=click.Choice(["province", "city", "county"]), help="Default: from each code.")

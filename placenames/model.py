@@ -6,7 +6,9 @@ import math
 import re
 from dataclasses import dataclass, field, fields
 
-import shapely
+from boundaries._lazy import lazy_module
+
+shapely = lazy_module("shapely")
 
 __all__ = ["CLASSES", "NameRecord", "division_level", "importance", "prominence", "valid_code"]
 

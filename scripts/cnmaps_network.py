@@ -74,13 +74,17 @@ def _convert_unique(geometries: np.ndarray) -> np.ndarray:
     return shapely.set_coordinates(geometries.copy(), converted)
 
 
-def load_divisions(level: str = "province", *, convert: bool = True) -> gpd.GeoDataFrame:
+def load_divisions(level: str = "province", *, convert: bool = True,
+                   prefixes: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
     """Division polygons of ``level`` ("province", "city", "county") with ``code``, ``name``, ``province``.
 
     ``convert=True`` (default) returns CGCS2000 (EPSG:4490) converted from GCJ-02; ``convert=False`` the
-    raw AMap coordinates, without a CRS (GCJ-02 has no EPSG code).
+    raw AMap coordinates, without a CRS (GCJ-02 has no EPSG code). ``prefixes`` keeps only the divisions
+    whose code starts with one of them (e.g. ``("36", "43")``: 江西 and 湖南), read alone.
     """
     rows = _index_rows(level)
+    if prefixes:
+        rows = rows[rows["code"].str.startswith(tuple(prefixes))].reset_index(drop=True)
     geometries = shapely.from_geojson([Path(p).read_text(encoding="utf-8") for p in rows["path"]])
     geometries = shapely.orient_polygons(geometries)  # exteriors counter-clockwise: interior on the left
     if convert:

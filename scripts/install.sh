@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install quhua into .venv on a fresh Debian 12 (or any machine with Python >= 3.11).
-# Usage: scripts/install.sh [run|test]   (test also installs what the test suite needs)
+# Usage: scripts/install.sh [run|test|bench]   (test also installs what the test suite needs; bench also
+# the peers scripts/bench_check.py measures against: gdal-bin's ogr2ogr, PostGIS and GRASS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-run}"
@@ -12,6 +13,12 @@ ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || apt
 if [ "$what" = test ]; then
   command -v chromium >/dev/null || apt_packages+=(chromium chromium-driver)
   /usr/bin/python3 -c 'import qgis.core' 2>/dev/null || apt_packages+=(qgis python3-qgis)  # tests/webmap/test_ogc_qgis.py
+  ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 \
+    || apt_packages+=(postgresql-15 postgresql-15-postgis-3)
+fi
+if [ "$what" = bench ]; then
+  command -v ogr2ogr >/dev/null || apt_packages+=(gdal-bin)
+  command -v grass >/dev/null || apt_packages+=(grass-core)
   ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 \
     || apt_packages+=(postgresql-15 postgresql-15-postgis-3)
 fi

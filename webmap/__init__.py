@@ -9,14 +9,18 @@ responses in :mod:`webmap.errors`, nowhere else.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported when an app is built, not by `quhua --help` loading webmap.cli
+    from flask import Flask
 
 __all__ = ["create_app"]
 
 
 def create_app(test_config: Mapping | None = None) -> Flask:
     """Build the app: configuration (see :mod:`webmap.config`), resources, blueprints, error handlers."""
+    from flask import Flask
+
     from webmap import auth, csp, db, i18n, jobs, tiles
     from webmap.config import load_config
     from webmap.errors import register_error_handlers

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import click
 
-from boundaries.cli import CliContext, who_option
+from boundaries.cli import CliContext, who_option, zh
 
 __all__ = ["serve", "users"]
 
 pass_context = click.make_pass_decorator(CliContext)
 
 
+@zh("在数据库上运行地图浏览器与 OGC API（waitress）。", host="监听地址。", port="端口。", threads="工作线程数。")
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
@@ -29,11 +30,15 @@ def serve(obj: CliContext, host: str, port: int, threads: int) -> None:
     waitress.serve(app, host=host, port=port, threads=threads)
 
 
+@zh("浏览器账户：测绘人员、官员、分析人员。")
 @click.group()
 def users() -> None:
     """Accounts of the viewer: surveyors, officials, analysts."""
 
 
+@zh("创建（或替换）账户 NAME。",
+    role="surveyor：为一个省上传；official：查看全部；analyst：读取与导出。",
+    province="测绘人员所属省份（六位代码，如 360000）。", password="密码（未给出时提示输入；或用 $QUHUA_PASSWORD）。")
 @users.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["surveyor", "official", "analyst"]),
@@ -52,6 +57,7 @@ def users_add(obj: CliContext, name: str, role: str, province: str | None, passw
     click.echo(f"user {user.name}: {user.role}" + (f" for {user.province}" if user.province else ""))
 
 
+@zh("列出每个账户及其角色与省份。")
 @users.command("list")
 @pass_context
 def users_list(obj: CliContext) -> None:
@@ -63,6 +69,7 @@ def users_list(obj: CliContext) -> None:
             click.echo(f"{user.name}\t{user.role}\t{user.province or ''}")
 
 
+@zh("删除账户 NAME。")
 @users.command("remove")
 @click.argument("name")
 @who_option

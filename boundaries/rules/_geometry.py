@@ -41,10 +41,12 @@ __all__ = [
     "line_vertices",
     "nearest_line_m",
     "pair_key",
+    "pair_keys",
     "parallel",
     "parallel_ranges",
     "project_xy",
     "to_lonlat",
+    "unique_indices",
     "workspace",
     "zone_epsg",
 ]
@@ -112,6 +114,20 @@ def parallel_ranges(func: Callable[[int, int], np.ndarray], n: int) -> np.ndarra
     return np.concatenate(list(_pool().map(lambda lohi: func(*lohi), itertools.pairwise(bounds))))
 
 
+def unique_indices(index: np.ndarray, size: int) -> np.ndarray:
+    """``np.unique(index)`` for indices into ``0 … size-1``: by marking a mask (linear) when ``index`` is
+    long, by sorting when it is short next to ``size`` (a mask of ``size`` would cost more).
+
+    >>> unique_indices(np.array([3, 1, 3, 0]), 5).tolist()
+    [0, 1, 3]
+    """
+    if len(index) * 8 < size:
+        return np.unique(index)
+    mark = np.zeros(size, dtype=bool)
+    mark[index] = True
+    return np.flatnonzero(mark)
+
+
 def zone_epsg(geometries: np.ndarray) -> np.ndarray:
     """The metric EPSG code (3° Gauss-Krüger zone) of each geometry, from the centre of its extent.
 
@@ -177,7 +193,7 @@ class MetricCache:
         if epsg not in self._projected:
             self._projected[epsg] = np.empty(len(self.geometries), dtype=object)
             self._done[epsg] = np.zeros(len(self.geometries), dtype=bool)
-        todo = np.unique(index[~self._done[epsg][index]])
+        todo = unique_indices(index[~self._done[epsg][index]], len(self.geometries))
         if len(todo):
             self._projected[epsg][todo] = _project(self.geometries[todo], epsg)  # pyproj holds the GIL
             self._done[epsg][todo] = True
@@ -203,6 +219,24 @@ def pair_key(code_a, code_b) -> str | None:
     if not isinstance(code_a, str) or not isinstance(code_b, str) or not code_a or not code_b:
         return None
     return "|".join(sorted((code_a, code_b)))
+
+
+def pair_keys(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """:func:`pair_key` of every row of two object arrays (each distinct code tested once).
+
+    >>> pair_keys(np.array(["430000", None], dtype=object), np.array(["360000", "360000"], dtype=object)).tolist()
+    ['360000|430000', None]
+    """
+    codes, distinct = pd.factorize(np.concatenate([left, right]))
+    usable = np.fromiter((isinstance(c, str) and c != "" for c in distinct), dtype=bool, count=len(distinct))
+    ok = np.r_[usable, False][codes]  # a missing value's code -1 picks the appended False
+    n = len(left)
+    both = np.flatnonzero(ok[:n] & ok[n:])
+    out = np.full(n, None, dtype=object)
+    a, b = left[both], right[both]
+    first = a <= b
+    out[both] = np.where(first, a, b) + "|" + np.where(first, b, a)
+    return out
 
 
 def division_prefix(code: str | None) -> str | None:
@@ -240,18 +274,31 @@ class LineView:
             self._tree = shapely.STRtree(self.geometries)
         return self._tree
 
+    @cached_property
+    def _codes(self) -> dict[str, np.ndarray]:
+        """The frame's key, id, province and both division codes as integers (-1 for a missing value), one
+        code space for left and right: comparing integers costs a fraction of comparing strings."""
+        frame = self.frame
+        sides, _ = pd.factorize(np.concatenate([frame["left_code"].to_numpy(dtype=object),
+                                                frame["right_code"].to_numpy(dtype=object)]))
+        n = len(frame)
+        return {"key": pd.factorize(frame["key"].to_numpy(dtype=object))[0],
+                "id": pd.factorize(frame["line_id"].to_numpy(dtype=object))[0],
+                "province": pd.factorize(frame["province"].to_numpy(dtype=object))[0],
+                "left": sides[:n], "right": sides[n:]}
+
     def version_of(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """True where lines ``i`` and ``j`` are versions of one boundary: the same two codes; or the same id
         from the same submitter, or with a code in common (a version whose other code is mistyped is
         ``line.attribute``'s finding, not an overlap along its whole length)."""
-        keys = self.frame["key"].to_numpy()
-        same_key = (keys[i] == keys[j]) & pd.notna(keys[i])
-        ids = self.frame["line_id"].to_numpy()
-        province = self.frame["province"].to_numpy()
-        left, right = self.frame["left_code"].to_numpy(), self.frame["right_code"].to_numpy()
-        shared_code = ((pd.notna(left[i]) & ((left[i] == left[j]) | (left[i] == right[j])))
-                       | (pd.notna(right[i]) & ((right[i] == left[j]) | (right[i] == right[j]))))
-        same_id = (ids[i] == ids[j]) & pd.notna(ids[i]) & ((province[i] == province[j]) | shared_code)
+        c = self._codes
+        key_i = c["key"][i]
+        same_key = (key_i == c["key"][j]) & (key_i >= 0)
+        left_i, right_i, left_j, right_j = c["left"][i], c["right"][i], c["left"][j], c["right"][j]
+        shared_code = (((left_i >= 0) & ((left_i == left_j) | (left_i == right_j)))
+                       | ((right_i >= 0) & ((right_i == left_j) | (right_i == right_j))))
+        id_i = c["id"][i]
+        same_id = (id_i == c["id"][j]) & (id_i >= 0) & ((c["province"][i] == c["province"][j]) | shared_code)
         return same_key | same_id
 
 
@@ -311,8 +358,21 @@ class LineVertices:
         keep_part = wanted[self.part_line]
         if keep_part.all():
             return self
-        keep = keep_part[self.part]
         renumber = np.cumsum(keep_part) - 1
+        kept = np.flatnonzero(keep_part)
+        gap = np.diff(kept) > 1
+        if 0 < len(kept) and gap.sum() < 64:
+            # a few runs of consecutive parts (e.g. all but the invalid lines): copied as slices, several
+            # times faster than a boolean mask over every vertex
+            first = np.searchsorted(self.part, kept[np.r_[True, gap]])
+            last = np.searchsorted(self.part, kept[np.r_[gap, True]], side="right")
+
+            def take(values: np.ndarray) -> np.ndarray:
+                return np.concatenate([values[a:b] for a, b in zip(first, last, strict=True)])
+
+            return LineVertices(self.parts[keep_part], self.part_line[keep_part], take(self.lonlat), take(self.xy),
+                                renumber[take(self.part)])
+        keep = keep_part[self.part]
         return LineVertices(self.parts[keep_part], self.part_line[keep_part], self.lonlat[keep], self.xy[keep],
                             renumber[self.part[keep]])
 
@@ -365,7 +425,7 @@ def _line_view(ctx) -> LineView:
         "stored": True, "source_file": None,
     })
     frame = pd.concat([submitted, stored_part], ignore_index=True) if len(stored_part) else submitted
-    frame["key"] = [pair_key(a, b) for a, b in zip(frame["left_code"], frame["right_code"], strict=True)]
+    frame["key"] = pair_keys(frame["left_code"].to_numpy(dtype=object), frame["right_code"].to_numpy(dtype=object))
     geometries = np.concatenate([np.asarray(sub.lines.geometry.values, dtype=object),
                                  np.asarray(stored.geometry.values, dtype=object) if len(stored) else
                                  np.empty(0, dtype=object)])
@@ -419,22 +479,34 @@ class LinePieces:
 
     def __init__(self, ws: Workspace, usable: np.ndarray):
         view = ws.lines
-        vertices = line_vertices(ws).of_lines(usable)
-        parts, part = vertices.parts, vertices.part
+        # pieces index the vertices of every line; those of lines not ``usable`` are left out (cutting
+        # and copying the vertices instead would cost a pass over all of them)
+        vertices = line_vertices(ws)
+        part = vertices.part
         self.xy, self.projected = vertices.lonlat, vertices.xy
-        first = np.searchsorted(part, np.arange(len(parts)))
-        last = np.searchsorted(part, np.arange(len(parts)), side="right") - 1
+        wanted = np.flatnonzero(np.isin(vertices.part_line, usable))
+        first = np.searchsorted(part, wanted)
+        last = np.searchsorted(part, wanted, side="right") - 1
         step = PIECE_VERTICES - 1
         count = np.maximum(1, -(-(last - first) // step))
-        piece_part = np.repeat(np.arange(len(parts)), count)
+        piece_part = np.repeat(wanted, count)
         within = np.arange(len(piece_part)) - np.repeat(np.cumsum(count) - count, count)
-        self.start = first[piece_part] + step * within
-        self.end = np.minimum(self.start + step, last[piece_part])
+        self.start = np.repeat(first, count) + step * within
+        self.end = np.minimum(self.start + step, np.repeat(last, count))
         self.line = vertices.part_line[piece_part]
         self.zone = view.metric.zone[self.line]
-        low = np.minimum(np.minimum.reduceat(self.xy, self.start), self.xy[self.end])
-        high = np.maximum(np.maximum.reduceat(self.xy, self.start), self.xy[self.end])
-        self.tree = shapely.STRtree(shapely.box(low[:, 0], low[:, 1], high[:, 0], high[:, 1]))
+        # each piece's box over its vertices start … end: reductions over [start, end) (the even slots of
+        # reduceat over the interleaved bounds) and the end vertex; column by column, since a reduction
+        # along the long axis of an (n, 2) array is several times slower
+        lon, lat = np.ascontiguousarray(self.xy[:, 0]), np.ascontiguousarray(self.xy[:, 1])
+        bounds = np.column_stack([self.start, self.end]).ravel()
+
+        def reduce(ufunc, values):
+            return ufunc(ufunc.reduceat(values, bounds)[::2], values[self.end]) if len(bounds) else values[:0]
+
+        west, south = reduce(np.minimum, lon), reduce(np.minimum, lat)
+        east, north = reduce(np.maximum, lon), reduce(np.maximum, lat)
+        self.tree = shapely.STRtree(shapely.box(west, south, east, north))
         self._built: dict[int, np.ndarray] = {}
 
     def _lines(self, coords: np.ndarray, pieces: np.ndarray) -> np.ndarray:
@@ -447,7 +519,8 @@ class LinePieces:
         """Pieces as metric line strings in zone ``epsg``: cut from the projected lines where that is their
         line's zone, projected afresh otherwise; each built once."""
         built = self._built.setdefault(epsg, np.full(len(self.start), None, dtype=object))
-        todo = np.unique(pieces[shapely.is_missing(built[pieces])])
+        todo = unique_indices(pieces, len(self.start))
+        todo = todo[shapely.is_missing(built[todo])]
         if len(todo):
             own = todo[self.zone[todo] == epsg]
             if len(own):
@@ -506,6 +579,33 @@ def nearest_line_m(ws: Workspace, pieces: LinePieces, points: MetricCache, index
     return distance, nearest
 
 
+def _first_minimum(group: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Per group, the position of its smallest value (the first such, in order), groups ascending: what
+    ``order = np.lexsort((value, group)); order[first of each group]`` gives, without the sort when the
+    groups come in order (as an STRtree query returns its input's hits).
+
+    >>> _first_minimum(np.array([0, 0, 2, 2, 2]), np.array([3.0, 1.0, 5.0, 2.0, 2.0])).tolist()
+    [1, 3]
+    """
+    if not len(group) or np.any(group[1:] < group[:-1]) or np.isnan(value).any():
+        order = np.lexsort((value, group))
+        return order[np.r_[True, group[order][1:] != group[order][:-1]]]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    smallest = np.minimum.reduceat(value, starts)
+    at_min = np.flatnonzero(value == np.repeat(smallest, np.diff(np.r_[starts, len(group)])))
+    return at_min[np.r_[True, group[at_min][1:] != group[at_min][:-1]]]
+
+
+def _on_piece_end(pieces: LinePieces, points: np.ndarray, piece: np.ndarray) -> np.ndarray:
+    """Where a point is exactly the first or last vertex of its candidate piece: its distance is 0 in any
+    zone (both are projected from the same degrees by the same transformer), known without building or
+    measuring anything. Most line ends of a network are such junctions."""
+    x, y = shapely.get_x(points), shapely.get_y(points)  # NaN for anything but a point: never equal
+    lon, lat = pieces.xy[:, 0], pieces.xy[:, 1]
+    start, end = pieces.start[piece], pieces.end[piece]
+    return ((x == lon[start]) & (y == lat[start])) | ((x == lon[end]) & (y == lat[end]))
+
+
 def _search(pieces: LinePieces, points: MetricCache, index: np.ndarray,
             allowed: Callable[[np.ndarray, np.ndarray], np.ndarray], radius_m: float,
             margin_m: float = PIECE_MARGIN_M) -> tuple[np.ndarray, np.ndarray]:
@@ -518,16 +618,17 @@ def _search(pieces: LinePieces, points: MetricCache, index: np.ndarray,
     n, piece = n[keep], piece[keep]
     if not len(n):
         return distance, nearest
-    zones = points.zone[index[n]]
-    a = np.empty(len(n), dtype=object)
-    b = np.empty(len(n), dtype=object)
+    d = np.zeros(len(n))
+    measure = np.flatnonzero(~_on_piece_end(pieces, points.geometries[index][n], piece))
+    zones = points.zone[index[n[measure]]]
+    a = np.empty(len(measure), dtype=object)
+    b = np.empty(len(measure), dtype=object)
     for epsg in np.unique(zones):
         m = zones == epsg
-        a[m] = points.get(index[n][m], int(epsg))
-        b[m] = pieces.get(piece[m], int(epsg))
-    d = parallel(shapely.distance, a, b)
-    order = np.lexsort((d, n))
-    first = order[np.r_[True, n[order][1:] != n[order][:-1]]]
+        a[m] = points.get(index[n[measure[m]]], int(epsg))
+        b[m] = pieces.get(piece[measure[m]], int(epsg))
+    d[measure] = parallel(shapely.distance, a, b)
+    first = _first_minimum(n, d)
     within = d[first] <= radius_m
     distance[n[first][within]] = d[first][within]
     nearest[n[first][within]] = pieces.line[piece[first][within]]

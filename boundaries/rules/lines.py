@@ -58,6 +58,8 @@ __all__ = [
 _CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 #: A part whose ends are closer than 1/_RING_GAP of its length is read as a ring left open.
 _RING_GAP = 10.0
+#: Vertices per block of the vectorised passes over every vertex (a block's temporaries fit in the cache).
+_BLOCK = 1 << 15
 #: Deviating stretches of a line less than this far apart (metres of agreement between them) are one.
 _AGREE_M = 1000.0
 
@@ -103,7 +105,7 @@ def _invalid_reasons(ws: Workspace) -> list[tuple[int, str, str]]:
         moves = ((x[1:] != x[:-1]) | (y[1:] != y[:-1])) & (part[1:] == part[:-1])
         distinct = np.bincount(part[1:][moves], minlength=len(parts)) > 0
         degenerate = np.bincount(owner[~distinct], minlength=len(geoms)) > 0
-        for i in range(len(geoms)):
+        for i in np.flatnonzero(missing | ~kind_ok | nonfinite | degenerate).tolist():
             if missing[i]:
                 out.append((i, "几何为空", "has no geometry"))
             elif not kind_ok[i]:
@@ -135,8 +137,7 @@ def measurable_lines(ws: Workspace) -> np.ndarray:
 
 def _valid(ws: Workspace) -> np.ndarray:
     """Indices of the submitted lines with usable geometry."""
-    bad = {i for i, _, _ in _invalid_reasons(ws)}
-    return np.array([i for i in range(ws.lines.n_submitted) if i not in bad], dtype=int)
+    return ws.once("line.valid", lambda: np.setdiff1d(np.arange(ws.lines.n_submitted), invalid_lines(ws)))
 
 
 def _vertices(ws: Workspace) -> dict:
@@ -254,8 +255,13 @@ def duplicate_vertex(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         return
     step = np.diff(v["along"])  # metres between consecutive vertices (0 where a part ends)
     close = (step < params["distance_m"]) & (v["part"][1:] == v["part"][:-1])
-    for i in np.unique(v["line"][1:][close]):
-        at = np.flatnonzero(close & (v["line"][1:] == i))
+    where = np.flatnonzero(close)  # in vertex order, so each line's close pairs are consecutive
+    if not len(where):
+        return
+    owner = v["line"][1:][where]
+    groups = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    for first, last in zip(groups, np.r_[groups[1:], len(where)], strict=True):
+        i, at = owner[first], where[first:last]
         worst = at[np.argmin(step[at])]
         yield _issue("line.duplicate_vertex", ctx, int(i), v["lonlat"][worst + 1],
                      f"界线 {_name(ctx, i)} 有 {len(at)} 处相邻节点距离小于 {params['distance_m']} m，"
@@ -281,7 +287,13 @@ def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray, limi
     cos_limit = np.cos(np.radians(limit_deg))
 
     def sharp_in(lo: int, hi: int) -> np.ndarray:
-        """(vertex, cosine) of the sharp turns at the interior vertices ``lo … hi - 1``."""
+        """(vertex, cosine) of the sharp turns at the interior vertices ``lo … hi - 1``, block by block:
+        a block's eight temporaries stay in the processor's cache, where those of millions of vertices
+        would go out to memory and back (the cost would grow faster than the data)."""
+        blocks = range(lo, hi, _BLOCK)
+        return np.concatenate([sharp_block(a, min(a + _BLOCK, hi)) for a in blocks] or [np.zeros((0, 2))])
+
+    def sharp_block(lo: int, hi: int) -> np.ndarray:
         lo, hi = max(lo, 1), min(hi, len(x) - 1)
         # the slices before and after, no gathering
         ux, uy = x[lo - 1:hi - 1] - x[lo:hi], y[lo - 1:hi - 1] - y[lo:hi]
@@ -341,9 +353,9 @@ def attribute(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     prefix = ctx.submission.province[:2]
     ws = workspace(ctx)
     found = []
-    columns = (lines[c].to_numpy(dtype=object) for c in ("line_id", "left_code", "right_code"))
-    for i, (line_id, left, right) in enumerate(zip(*columns, strict=True)):
-        problems = _attribute_problems(line_id, left, right, prefix)
+    columns = [lines[c].to_numpy(dtype=object) for c in ("line_id", "left_code", "right_code")]
+    for i in np.flatnonzero(~_attributes_fine(*columns, prefix)).tolist():
+        problems = _attribute_problems(columns[0][i], columns[1][i], columns[2][i], prefix)
         if problems:
             found.append((i, problems))
     middles = _middles(ws, np.array([i for i, _ in found], dtype=int))
@@ -386,6 +398,22 @@ def _middles(ws: Workspace, lines: np.ndarray) -> list:
     return out
 
 
+def _attributes_fine(line_id: np.ndarray, left: np.ndarray, right: np.ndarray, prefix: str) -> np.ndarray:
+    """Rows in which :func:`_attribute_problems` finds nothing, decided per distinct value (vectorised):
+    an id, two different well-formed codes, one of them in the province. The others are looked at one
+    by one."""
+    def per_value(values: np.ndarray, test) -> np.ndarray:
+        index, distinct = pd.factorize(values)
+        return np.r_[np.fromiter(map(test, distinct), dtype=bool, count=len(distinct)), False][index], index
+
+    has_id, _ = per_value(line_id, lambda v: isinstance(v, str) and bool(v))
+    codes = np.concatenate([left, right])
+    well_formed, code = per_value(codes, lambda v: isinstance(v, str) and bool(v) and bool(_CODE.match(v)))
+    ours, _ = per_value(codes, lambda v: isinstance(v, str) and v[:2] == prefix)
+    n = len(left)
+    return (has_id & well_formed[:n] & well_formed[n:] & (code[:n] != code[n:]) & (ours[:n] | ours[n:]))
+
+
 def _attribute_problems(line_id, left, right, prefix: str) -> list[tuple[str, str]]:
     problems = []
     if not isinstance(line_id, str) or not line_id:
@@ -422,6 +450,14 @@ def _nested(codes_a: tuple, codes_b: tuple) -> bool:
     return inside(pa, pb) or inside(pb, pa)
 
 
+def _prefix_lengths(codes: np.ndarray) -> np.ndarray:
+    """``len(division_prefix(code) or "")`` of every code, each distinct code computed once."""
+    index, distinct = pd.factorize(codes)
+    lengths = np.fromiter((len(division_prefix(c) or "") for c in distinct), dtype=int, count=len(distinct))
+    # a missing code (-1) has no prefix: the appended 0
+    return np.r_[lengths, len(division_prefix(None) or "")][index]
+
+
 def _line_pairs(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i submitted, j any other line) whose extents meet and that are not versions of one boundary
     nor one boundary at two levels; each pair of submitted lines once."""
@@ -442,8 +478,8 @@ def _line_pairs(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
         a, b = a[~version], b[~version]
         left, right = view.frame["left_code"].to_numpy(), view.frame["right_code"].to_numpy()
         # one boundary at two levels needs two levels: only pairs whose code levels differ are looked at
-        level = np.sort([[len(division_prefix(x) or ""), len(division_prefix(y) or "")]
-                         for x, y in zip(left, right, strict=True)], axis=1).reshape(-1, 2)
+        sides = _prefix_lengths(np.concatenate([left, right]))
+        level = np.sort(np.column_stack([sides[:len(left)], sides[len(left):]]), axis=1).reshape(-1, 2)
         maybe = np.flatnonzero((level[a] != level[b]).any(axis=1))
         nested = np.zeros(len(a), dtype=bool)
         nested[maybe] = [_nested((left[a[k]], right[a[k]]), (left[b[k]], right[b[k]])) for k in maybe]
@@ -487,16 +523,24 @@ def _contacts_started(ws: Workspace):
     return ws.once("line.contacts_future", lambda: background(_degree_contacts, ws))
 
 
+def _frame_columns(ws: Workspace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The view's line ids, provinces and stored flags as arrays (a pandas row lookup per issue is slow)."""
+    frame = ws.lines.frame
+    return ws.once("line.frame_columns", lambda: (frame["line_id"].to_numpy(dtype=object),
+                                                  frame["province"].to_numpy(dtype=object),
+                                                  frame["stored"].to_numpy(dtype=bool)))
+
+
 def _other_name(ws: Workspace, j: int) -> str:
-    row = ws.lines.frame.iloc[j]
-    name = row["line_id"] if isinstance(row["line_id"], str) else f"#{j + 1}"
-    return f"{name} ({row['province']})" if row["stored"] else name
+    ids, province, is_stored = _frame_columns(ws)
+    name = ids[j] if isinstance(ids[j], str) else f"#{j + 1}"
+    return f"{name} ({province[j]})" if is_stored[j] else name
 
 
 def _other_name_zh(ws: Workspace, j: int) -> str:
-    row = ws.lines.frame.iloc[j]
-    name = row["line_id"] if isinstance(row["line_id"], str) else f"#{j + 1}"
-    return f"{name}（已入库，{row['province']}）" if row["stored"] else name
+    ids, province, is_stored = _frame_columns(ws)
+    name = ids[j] if isinstance(ids[j], str) else f"#{j + 1}"
+    return f"{name}（已入库，{province[j]}）" if is_stored[j] else name
 
 
 def _end_points(geometry) -> np.ndarray:
@@ -567,30 +611,63 @@ def crossing(ctx: CheckContext, params: dict) -> Iterator[Issue]:
 
 def _own_targets(ws: Workspace, ends: pd.DataFrame) -> np.ndarray:
     """Distance from each end to the rest of its own line: its other parts and its own part's other end
-    (an enclave ring left open is a dangle against itself)."""
+    (an enclave ring left open is a dangle against itself). All ends at once: each end paired with the
+    other parts of its line (a line's parts are consecutive), each part built once."""
     v = _vertices(ws)
     part_line = v["part_line"]
+    if not len(ends):
+        return np.zeros(0)
     first = np.searchsorted(v["part"], np.arange(len(part_line)))
     last = np.searchsorted(v["part"], np.arange(len(part_line)), side="right")
-    parts = {}  # the parts involved, as metric line strings
+    line, part, end = (ends[c].to_numpy() for c in ("line", "part", "end"))
+    points = shapely.points(ends[["x", "y"]].to_numpy())
+    # the parts of each end's line: a range, since parts come in the order of their lines
+    line_first = np.searchsorted(part_line, line)
+    line_count = np.searchsorted(part_line, line, side="right") - line_first
+    k = np.repeat(np.arange(len(ends)), line_count)
+    j = np.repeat(line_first, line_count) + np.arange(int(line_count.sum())) - np.repeat(
+        np.cumsum(line_count) - line_count, line_count)
+    other = j != part[k]
+    k, j = k[other], j[other]
+    needed = np.union1d(j, part)
+    built = np.empty(len(part_line), dtype=object)
+    counts = last[needed] - first[needed]
+    vertex = np.repeat(first[needed], counts) + np.arange(int(counts.sum())) - np.repeat(
+        np.cumsum(counts) - counts, counts)
+    built[needed] = shapely.linestrings(v["xy"][vertex], indices=np.repeat(np.arange(len(needed)), counts))
+    to_others = np.full(len(ends), np.inf)
+    if len(k):
+        np.minimum.at(to_others, k, shapely.distance(points[k], built[j]))
+    own = built[part]
+    opposite = shapely.points(v["xy"][np.where(end == 0, last[part] - 1, first[part])])
+    gap = shapely.distance(points, opposite)
+    # only a ring left open (a gap far shorter than the ring) dangles against itself, not a short piece
+    return np.minimum(to_others, np.where(gap * _RING_GAP < shapely.length(own), gap, np.inf))
 
-    def metric(k):
-        if k not in parts:
-            parts[k] = shapely.linestrings(v["xy"][first[k]:last[k]])
-        return parts[k]
 
-    out = np.full(len(ends), np.inf)
-    xy = ends[["x", "y"]].to_numpy()
-    points = shapely.points(xy)
-    for k, (line, part, end) in enumerate(zip(ends["line"], ends["part"], ends["end"], strict=True)):
-        others = [metric(j) for j in np.flatnonzero((part_line == line) & (np.arange(len(part_line)) != part))]
-        d = shapely.distance(points[k], others).min() if others else np.inf
-        own = metric(part)
-        opposite = shapely.get_point(own, -1 if end == 0 else 0)
-        gap = float(shapely.distance(points[k], opposite))
-        # only a ring left open (a gap far shorter than the ring) dangles against itself, not a short piece
-        out[k] = min(d, gap if gap * _RING_GAP < shapely.length(own) else np.inf)
-    return out
+def _on_other_end(ws: Workspace, lonlat: np.ndarray, usable: np.ndarray, allowed) -> np.ndarray:
+    """Ends (lon, lat) that are exactly the first or last vertex of a part of an ``allowed`` line among
+    ``usable``: a junction. Found by hashing coordinates (linear), no geometry measured; exact, since equal
+    degrees project to equal metres, so such an end is 0 m from that line."""
+    v = line_vertices(ws)
+    parts = np.arange(len(v.parts))
+    parts = parts[np.isin(v.part_line, usable)]
+    first = np.searchsorted(v.part, parts)
+    last = np.searchsorted(v.part, parts, side="right") - 1
+    tips = np.r_[first, last]
+    tip_line = np.r_[v.part_line[parts], v.part_line[parts]]
+    keys, _ = pd.factorize(np.r_[lonlat[:, 0] + 1j * lonlat[:, 1], v.lonlat[tips, 0] + 1j * v.lonlat[tips, 1]])
+    end_key, tip_key = keys[: len(lonlat)], keys[len(lonlat):]
+    order = np.argsort(tip_key, kind="stable")
+    sorted_keys = tip_key[order]
+    lo, hi = np.searchsorted(sorted_keys, end_key), np.searchsorted(sorted_keys, end_key, side="right")
+    count = hi - lo
+    k = np.repeat(np.arange(len(lonlat)), count)
+    at = np.repeat(lo, count) + np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    met = np.zeros(len(lonlat), dtype=bool)
+    ok = allowed(k, tip_line[order[at]])
+    met[k[ok]] = True
+    return met
 
 
 @rule("line.dangle", severity="error", layer="lines",
@@ -608,20 +685,26 @@ def dangle(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     view = ws.lines
     owner = ends["line"].to_numpy()
     lonlat = ends[["lon", "lat"]].to_numpy()
-    pieces = line_pieces(ws, measurable_lines(ws))
-    points = MetricCache(shapely.points(lonlat))
+    usable = measurable_lines(ws)
+    pieces = line_pieces(ws, usable)
 
     def allowed(n, line):
         return (owner[n] != line) & ~view.version_of(owner[n], line)
 
-    # ends meeting a line within meet_m are settled by the tight first search; the rest measured exactly
-    nearest, nearest_line = nearest_line_m(ws, pieces, points, np.arange(len(ends)), allowed, params["search_m"],
-                                           accept_m=params["meet_m"])
+    # an end that is exactly an end of another allowed line meets it (distance 0, whatever else is near);
+    # the other ends meeting a line within meet_m are settled by the tight first search, the rest measured
+    nearest, nearest_line = np.zeros(len(ends)), np.full(len(ends), -1)
+    todo = np.flatnonzero(~_on_other_end(ws, lonlat, usable, allowed))
+    points = MetricCache(shapely.points(lonlat[todo]))
+    nearest[todo], nearest_line[todo] = nearest_line_m(
+        ws, pieces, points, np.arange(len(todo)), lambda n, line: allowed(todo[n], line), params["search_m"],
+        accept_m=params["meet_m"])
     own = np.full(len(ends), np.inf)
     unmet = np.flatnonzero(nearest > params["meet_m"])  # only an end meeting no other line may be open on itself
     own[unmet] = _own_targets(ws, ends.iloc[unmet])
     closest = np.minimum(nearest, own)
     dangling = (closest <= params["search_m"]) & (closest > params["meet_m"])
+    which = ends["end"].to_numpy()
     for k in np.flatnonzero(dangling):
         i = int(owner[k])
         if own[k] < nearest[k]:
@@ -629,7 +712,7 @@ def dangle(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         else:
             zh_target = f"界线 {_other_name_zh(ws, nearest_line[k])}"
             en_target = f"line {_other_name(ws, nearest_line[k])}"
-        which_zh, which_en = ("起点", "start") if ends["end"].iloc[k] == 0 else ("终点", "end")
+        which_zh, which_en = ("起点", "start") if which[k] == 0 else ("终点", "end")
         yield _issue("line.dangle", ctx, i, lonlat[k],
                      f"界线 {_name(ctx, i)} 的{which_zh}悬挂：距{zh_target} {fmt_m(closest[k])} m，"
                      f"未在 {params['meet_m']} m 内相接（搜索 {params['search_m']:.0f} m）",
@@ -792,7 +875,10 @@ def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     stored = np.arange(view.n_submitted, len(view.frame))
     stored = stored[~shapely.is_empty(view.geometries[stored])]
     tolerance = params["tolerance_m"]
-    for i in valid:
+    # only lines whose boundary another province has stored can deviate from it
+    neighbours = stored[province[stored] != ctx.submission.province]
+    candidates = valid[pd.Series(keys[valid]).isin(set(keys[neighbours]) - {None}).to_numpy()]
+    for i in candidates:
         if keys[i] is None:
             continue
         theirs = stored[(keys[stored] == keys[i]) & (province[stored] != ctx.submission.province)]

@@ -26,10 +26,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import geopandas as gpd
-import pandas as pd
-
+from boundaries._lazy import lazy_module
 from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
+
+gpd = lazy_module("geopandas")
+pd = lazy_module("pandas")
 
 __all__ = ["ALL_PROVINCES", "DESCRIPTIONS", "LAYERS", "SCHEMA", "Store", "default_url", "empty_layer", "open_store"]
 

@@ -14,14 +14,15 @@ import signal
 from abc import abstractmethod
 from datetime import UTC, datetime
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-import shapely
-
+from boundaries._lazy import lazy_module
 from boundaries.errors import StoreError
 from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
 from boundaries.store import ALL_PROVINCES, LAYERS, SCHEMA, Checker, Store, empty_layer
+
+gpd = lazy_module("geopandas")
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
+shapely = lazy_module("shapely")
 
 __all__ = ["KILL_POINTS", "SqlStore", "kill_point", "now_utc"]
 

@@ -16,8 +16,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-import shapely
+from boundaries._lazy import lazy_module
+
+np = lazy_module("numpy")
+shapely = lazy_module("shapely")
 
 __all__ = [
     "GEOMETRY_COLUMN",

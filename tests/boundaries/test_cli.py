@@ -18,7 +18,7 @@ from tests.conftest import run_cli, write_shapefiles
                                      "divisions", "serve"])
 def test_help_of_every_subcommand(capsys, command):
     code, out = run_cli(capsys, *command.split(), "--help")
-    assert code == 0 and "Usage: quhua" in out
+    assert code == 0 and "用法：quhua" in out
 
 
 def test_console_script_runs_and_exits_with_spec_codes(tmp_path, jx_submission):
