@@ -233,6 +233,9 @@ class PostgisNameStore(SqlNameStore):
     def _contains(self, column):
         return f"strpos({column}, ?) > 0"
 
+    def _names_bbox(self, bbox, alias=""):
+        return f"{alias}geom && ST_MakeEnvelope(?, ?, ?, ?, {_SRID})", list(bbox)
+
     def _geoms(self, geometries):
         return list(shapely.to_wkb(shapely.set_srid(geometries, _SRID), hex=True, include_srid=True))
 

@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from boundaries.store import Store, gpkg, open_store
+from boundaries.errors import StoreError
+from boundaries.store import Page, Store, gpkg, open_store
 from placenames.model import CLASSES, NameRecord, importance
 from placenames.romanize import initials, initials_of, pinyin_key, split_name
 
@@ -439,6 +440,143 @@ class SqlNameStore(NameStore):
                           [] if params is None else [params])
         return pd.DataFrame.from_records(rows, columns=["fid", *_NAME_COLUMNS])
 
+    # -- the collections' query interface (as :meth:`boundaries.store.Store.query`) ------------------
+    #: the properties of a ``names`` feature: ``id`` (the fid) and the columns but ``importance``
+    FEATURE_COLUMNS = ("id", *(c for c in _NAME_COLUMNS if c != "importance"))
+
+    def _name_where(self, *, bbox, province, properties, history, alias: str = "") -> tuple[list[str], list]:
+        a = alias
+        where, params = ([] if history else [f"{a}status = 'current'"]), []
+        if province:
+            where.append(f"{a}code >= ? AND {a}code < ?")  # a key range: the code starts with the two digits
+            params += [str(province)[:2], str(province)[:2] + "~"]
+        for name, value in (properties or {}).items():
+            if name not in self.FEATURE_COLUMNS:
+                raise StoreError(f"names have no property {name!r}; they have {', '.join(self.FEATURE_COLUMNS)}",
+                                 message_zh=f"地名没有属性 {name!r}；其属性为 {'、'.join(self.FEATURE_COLUMNS)}")
+            column = f"{a}fid" if name == "id" else f'{a}"{name}"'
+            if isinstance(value, list | tuple | set | frozenset):
+                clause, param = self._in(column, list(value))
+                where.append(clause)
+                params.append(param)
+            elif value is None:
+                where.append(f"{column} IS NULL")
+            else:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if bbox is not None:
+            w, s, e, n = bbox
+            clause, clause_params = self._names_bbox(bbox, a)
+            # lon/lat are the point's own coordinates (doubles): the index's candidates tested exactly
+            where += [clause, f"{a}lon >= ? AND {a}lon <= ? AND {a}lat >= ? AND {a}lat <= ?"]
+            params += [*clause_params, w, e, s, n]
+        return where, params
+
+    def _fetched(self, rows: list) -> list:
+        """``rows``, counted on the boundaries' store this one shares (``Store.rows_read``, which outlives
+        this object)."""
+        self._store.rows_read = getattr(self._store, "rows_read", 0) + len(rows)
+        return rows
+
+    def _name_frame(self, rows: list[tuple], geometry=None) -> gpd.GeoDataFrame:
+        frame = pd.DataFrame.from_records(rows, columns=list(self.FEATURE_COLUMNS))
+        if geometry is None:
+            geometry = gpd.points_from_xy(frame["lon"].astype(float), frame["lat"].astype(float))
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs="EPSG:4490"))
+
+    def query_names(self, *, offset: int = 0, limit: int | None = None, after: int | None = None, bbox=None,
+                    province: str | None = None, properties=None, sortby=(), history: bool = False,
+                    count: bool = True, hits_only: bool = False) -> Page:
+        """A page of the ``names`` collection (points, properties :attr:`FEATURE_COLUMNS`), filtered, ordered
+        and paged by the database as :meth:`boundaries.store.Store.query` does: ``bbox`` through the
+        spatial index (rtree / GiST) then the exact lon/lat, ``province`` as a range of division codes,
+        ``properties`` equality (a list: any of), current names unless ``history``; ``fid`` order after
+        ``sortby``; ``offset``/``limit`` or keyset ``after``."""
+        if not self._has_table("names"):
+            return Page(self._name_frame([]), 0, False)
+        self._upgrade()
+        where, params = self._name_where(bbox=bbox, province=province, properties=properties, history=history)
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        if hits_only:
+            return Page(self._name_frame([]), self._rows(f"SELECT count(*) FROM names{condition}", params)[0][0],
+                        False)
+        order = []
+        for term in sortby or ():
+            name = term.lstrip("+-")
+            if name not in self.FEATURE_COLUMNS:
+                raise StoreError(f"cannot sort names by {name!r}", message_zh=f"无法按 {name!r} 排序地名")
+            order.append(("fid" if name == "id" else f'"{name}"') + (" DESC" if term.startswith("-") else ""))
+        if after is not None:
+            condition += (" AND " if condition else " WHERE ") + "fid > ?"
+        columns = ", ".join(["fid", *_quoted(self.FEATURE_COLUMNS[1:])])
+        sql = f"SELECT {columns} FROM names{condition} ORDER BY {', '.join([*order, 'fid'])}"
+        tail = [] if after is None else [int(after)]
+        if limit is not None:
+            sql += " LIMIT ?"
+            tail.append(int(limit) + 1)
+        if after is not None:
+            offset = 0  # the keyset starts the page: the offset only numbered it (in the API's links)
+        if offset:
+            sql += ("" if limit is not None else f" LIMIT {self._no_limit}") + " OFFSET ?"
+            tail.append(int(offset))
+        rows = self._fetched(self._rows(sql, [*params, *tail]))
+        more = limit is not None and len(rows) > limit
+        frame = self._name_frame(rows[:limit] if more else rows)
+        matched = None
+        if count:
+            matched = (offset + len(frame) if not more and after is None and (offset == 0 or len(frame))
+                       else self._rows(f"SELECT count(*) FROM names WHERE {' AND '.join(where) or '1 = 1'}",
+                                       params)[0][0])
+        return Page(frame, matched, more)
+
+    def get_name_feature(self, identifier, *, history: bool = False) -> gpd.GeoDataFrame:
+        """The ``names`` feature of id ``identifier`` (a frame of one row, or none)."""
+        if not str(identifier).isdigit() or not self._has_table("names"):
+            return self._name_frame([])
+        return self.query_names(properties={"id": int(identifier)}, history=history, count=False).features
+
+    def query_extents(self, *, offset: int = 0, limit: int | None = None, after: int | None = None, bbox=None,
+                      province=None, properties=None, history: bool = False, count: bool = True,
+                      hits_only: bool = False) -> Page:
+        """A page of ``name_extents`` (the extents' geometries with their names' properties), as
+        :meth:`query_names`; ``bbox`` keeps the extents that reach into it: the extents' stored bounds
+        choose the candidates in SQL, their geometries are tested here (the GeoPackage has no spatial SQL;
+        the extents are few)."""
+        if not self._extents_table() or not self._has_table("names"):
+            return Page(self._name_frame([]), 0, False)
+        self._upgrade()
+        where, params = self._name_where(bbox=None, province=province, properties=properties, history=history,
+                                         alias="n.")
+        if bbox is not None:
+            w, s, e, n = bbox
+            where.append("e.west <= ? AND e.east >= ? AND e.south <= ? AND e.north >= ?")
+            params += [e, w, n, s]
+        if after is not None:
+            where.append("n.fid > ?")
+            params.append(int(after))
+            offset = 0
+        columns = ", ".join(["n.fid", *(f'n."{c}"' for c in self.FEATURE_COLUMNS[1:])])
+        rows = self._fetched(self._rows(
+            f"SELECT {columns}, {self._geom_select.replace('geom', 'e.geom')} FROM name_extents e "
+            f"JOIN names n ON n.fid = e.fid WHERE {' AND '.join(where) or '1 = 1'} ORDER BY n.fid", params))
+        shapes = np.asarray(self._decode([row[-1] for row in rows]), dtype=object)
+        if bbox is not None and len(rows):
+            keep = shapely.intersects(shapes, shapely.box(*bbox))
+            rows, shapes = [r for r, k in zip(rows, keep, strict=True) if k], shapes[keep]
+        matched = len(rows)
+        if hits_only:
+            return Page(self._name_frame([]), matched, False)
+        end = None if limit is None else offset + limit
+        page = self._name_frame([r[:-1] for r in rows[offset:end]], shapes[offset:end])
+        return Page(page, matched if count else None, end is not None and end < matched)
+
+    #: what stands for "no limit" before an OFFSET
+    _no_limit = "ALL"
+
+    @abstractmethod
+    def _names_bbox(self, bbox, alias: str = "") -> tuple[str, list]:
+        """The spatial index's condition for names whose point may lie in ``bbox`` (W, S, E, N)."""
+
     def _rank_again(self) -> None:
         """Recompute the names' importance, after an upgrade from the version before populations (which
         ranked without GeoNames' feature codes, and a district as a county)."""
@@ -656,6 +794,13 @@ class GeoPackageNameStore(SqlNameStore):
 
     def _contains(self, column):
         return f"instr({column}, ?) > 0"
+
+    _no_limit = "-1"
+
+    def _names_bbox(self, bbox, alias=""):
+        w, s, e, n = bbox
+        return (f"{alias}fid IN (SELECT id FROM rtree_names_geom WHERE minx <= ? AND maxx >= ? AND miny <= ? "
+                "AND maxy >= ?)", [e, w, n, s])
 
     def _geoms(self, geometries):
         return gpkg.encode(geometries, _SRID)

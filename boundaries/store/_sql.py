@@ -21,7 +21,7 @@ import shapely
 
 from boundaries.errors import StoreError
 from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
-from boundaries.store import ALL_PROVINCES, LAYERS, SCHEMA, Checker, Store, empty_layer
+from boundaries.store import ALL_PROVINCES, LAYERS, SCHEMA, Checker, Page, Store, empty_layer
 
 __all__ = ["KILL_POINTS", "SqlStore", "kill_point", "now_utc"]
 
@@ -68,12 +68,18 @@ class SqlStore(Store):
     """Layer reading and submission storing over a DB-API connection; backends supply the hooks."""
 
     # -- reading ----------------------------------------------------------------------------------
-    def read_layer(self, layer, *, province=None, bbox=None, history=False):
+    #: rows of features fetched by :meth:`query` and :meth:`get` since the store was opened (what the tests
+    #: check to know that a page did not read the whole layer)
+    rows_read = 0
+
+    def _layer_schema(self, layer: str) -> tuple[str | None, dict[str, str]]:
         if layer not in LAYERS:
             raise StoreError(f"unknown layer {layer!r}; the layers are {', '.join(LAYERS)}",
                              message_zh=f"未知图层 {layer!r}；现有图层为 {'、'.join(LAYERS)}")
-        if not self.exists():
-            return empty_layer(layer)
+        return SCHEMA[layer]
+
+    def _where(self, layer: str, *, bbox, province, properties, history) -> tuple[list[str], list]:
+        """The conditions (``?`` placeholders) and parameters of :meth:`query`'s filters."""
         geometry_type, columns = SCHEMA[layer]
         where, params = [], []
         if layer in ("lines", "markers") and not history:
@@ -82,23 +88,120 @@ class SqlStore(Store):
             clause, clause_params = _province_clause(layer, str(province))
             where.append(clause)
             params += clause_params
+        for name, value in (properties or {}).items():
+            if name != "fid" and name not in columns:
+                raise StoreError(f"{layer} has no column {name!r}; its columns are fid, {', '.join(columns)}",
+                                 message_zh=f"图层 {layer} 没有字段 {name!r}；其字段为 fid、{'、'.join(columns)}")
+            column = '"fid"' if name == "fid" else self._select_column(name, columns[name])
+            if isinstance(value, list | tuple | set | frozenset):
+                clause, list_param = self._in_values(column, list(value))
+                where.append(clause)
+                params.append(list_param)
+            elif value is None:
+                where.append(f"{column} IS NULL")
+            else:
+                where.append(f"{column} = ?")
+                params.append(value)
         if bbox is not None and geometry_type is not None:
             clause, clause_params = self._bbox_clause(layer, bbox)
             where.append(clause)
             params += clause_params
+        return where, params
+
+    def _order(self, layer: str, sortby) -> str:
+        columns = SCHEMA[layer][1]
+        terms = []
+        for term in sortby or ():
+            name = term.lstrip("+-")
+            if name != "fid" and name not in columns:
+                raise StoreError(f"cannot sort {layer} by {name!r}: no such column",
+                                 message_zh=f"无法按 {name!r} 排序图层 {layer}：没有该字段")
+            terms.append(f'"{name}"' + (" DESC" if term.startswith("-") else ""))
+        return ", ".join([*terms, '"fid"'])
+
+    def _select_rows(self, layer: str, where: list[str], params: list, tail: str = "",
+                     tail_params: list | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
+        """The layer's rows that ``where`` admits, as a frame (``tail``: ORDER BY, LIMIT …)."""
+        geometry_type, columns = SCHEMA[layer]
         select = ['"fid"', *(self._select_column(c, t) for c, t in columns.items())]
         if geometry_type:
             select.append(self._select_geometry())
         sql = f'SELECT {", ".join(select)} FROM "{layer}"' + (f" WHERE {' AND '.join(where)}" if where else "")
-        rows = self._fetchall(sql + " ORDER BY fid", params)
+        rows = self._fetchall(sql + tail, [*params, *(tail_params or [])])
+        self.rows_read += len(rows)
         frame = pd.DataFrame.from_records(rows, columns=["fid", *columns] + (["geom"] if geometry_type else []))
         if geometry_type is None:
             return frame
         geometry = self._decode(frame.pop("geom"))
-        out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=STORAGE_CRS))
-        if bbox is not None and len(out):
-            out = out[out.intersects(shapely.box(*bbox))]
-        return out.reset_index(drop=True)
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=STORAGE_CRS))
+
+    def _count(self, layer: str, where: list[str], params: list) -> int:
+        sql = f'SELECT count(*) FROM "{layer}"' + (f" WHERE {' AND '.join(where)}" if where else "")
+        return int(self._fetchall(sql, params)[0][0])
+
+    def query(self, layer, *, offset=0, limit=None, after=None, bbox=None, province=None, properties=None,
+              sortby=(), history=False, count=True, hits_only=False):
+        geometry_type, _columns = self._layer_schema(layer)
+        if not self.exists():
+            return Page(empty_layer(layer), 0 if count or hits_only else None, False)
+        if after is not None and sortby:
+            raise StoreError("keyset paging (after) is by fid order only", message_zh="按 after 分页只能按 fid 排序")
+        where, params = self._where(layer, bbox=bbox, province=province, properties=properties, history=history)
+        order = self._order(layer, sortby)
+        if bbox is not None and geometry_type is not None and not self._bbox_is_exact(geometry_type):
+            return self._query_refined(layer, where, params, order, bbox, offset=offset, limit=limit, after=after,
+                                       count=count, hits_only=hits_only)
+        if hits_only:
+            return Page(empty_layer(layer), self._count(layer, where, params), False)
+        page_where = [*where, '"fid" > ?'] if after is not None else where
+        page_params = [*params, int(after)] if after is not None else params
+        tail, tail_params = f" ORDER BY {order}", []
+        if limit is not None:
+            tail += " LIMIT ?"
+            tail_params.append(int(limit) + 1)  # one more: whether another page follows, without counting
+        if after is not None:
+            offset = 0  # the keyset starts the page: the offset only numbered it (in the API's links)
+        if offset:
+            tail += "" if limit is not None else f" LIMIT {self._no_limit}"
+            tail += " OFFSET ?"
+            tail_params.append(int(offset))
+        frame = self._select_rows(layer, page_where, page_params, tail, tail_params)
+        more = limit is not None and len(frame) > limit
+        if more:
+            frame = frame.iloc[:limit]
+        matched = None
+        if count:
+            matched = (offset + len(frame) if not more and after is None and (offset == 0 or len(frame))
+                       else self._count(layer, where, params))
+        return Page(frame.reset_index(drop=True), matched, more)
+
+    def _query_refined(self, layer, where, params, order, bbox, *, offset, limit, after, count, hits_only) -> Page:
+        """A bbox query where the index finds candidates by their envelope only (lines on the GeoPackage,
+        which has no spatial SQL functions): the candidates' geometries are tested here, and the page is
+        cut from the fids that really intersect. Reads the candidates' geometries, not their rows."""
+        rows = self._fetchall(f'SELECT "fid", {self._select_geometry()} FROM "{layer}" WHERE '
+                              f"{' AND '.join(where)} ORDER BY {order}", params)
+        geometry = self._decode(pd.Series([r[1] for r in rows], dtype=object))
+        keep = shapely.intersects(geometry, shapely.box(*bbox)) if len(rows) else np.zeros(0, bool)
+        fids = [int(r[0]) for r, k in zip(rows, keep, strict=True) if k]
+        matched = len(fids)
+        if hits_only:
+            return Page(empty_layer(layer), matched, False)
+        chosen = [f for f in fids if f > after] if after is not None else fids[offset:]
+        more = limit is not None and len(chosen) > limit
+        chosen = chosen[:limit] if limit is not None else chosen
+        clause, list_param = self._in_values('"fid"', chosen)
+        frame = self._select_rows(layer, [clause], [list_param]) if chosen else empty_layer(layer)
+        frame = frame.set_index("fid", drop=False).loc[chosen] if chosen else frame
+        return Page(frame.reset_index(drop=True), matched if count else None, more)
+
+    def get(self, layer, identifier, *, province=None, history=False):
+        self._layer_schema(layer)
+        if not self.exists() or not str(identifier).isdigit():
+            return empty_layer(layer)
+        where, params = self._where(layer, bbox=None, province=province, properties={"fid": int(identifier)},
+                                    history=history)
+        return self._select_rows(layer, where, params)
 
     # -- QA configuration -------------------------------------------------------------------------
     def read_config(self, province):
@@ -214,6 +317,18 @@ class SqlStore(Store):
 
     @abstractmethod
     def _in_list(self, column: str, values: list[str]) -> tuple[str, object]: ...
+
+    @abstractmethod
+    def _in_values(self, column: str, values: list) -> tuple[str, object]:
+        """``column`` (an SQL expression) is one of ``values`` (texts or numbers): the condition, one parameter."""
+
+    def _bbox_is_exact(self, geometry_type: str) -> bool:
+        """Whether :meth:`_bbox_clause` admits only the features that intersect the box (else its
+        candidates are tested in Python)."""
+        return True
+
+    #: what stands for "no limit" before an OFFSET
+    _no_limit = "ALL"
 
     def _select_column(self, name: str, sqltype: str) -> str:
         return f'"{name}"'

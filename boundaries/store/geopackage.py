@@ -105,8 +105,22 @@ class GeoPackageStore(SqlStore):
 
     def _bbox_clause(self, layer, bbox):
         w, s, e, n = bbox
-        return (f'fid IN (SELECT id FROM "rtree_{layer}_geom" WHERE minx <= ? AND maxx >= ? '
-                "AND miny <= ? AND maxy >= ?)", [e, w, n, s])
+        clause = (f'fid IN (SELECT id FROM "rtree_{layer}_geom" WHERE minx <= ? AND maxx >= ? '
+                  "AND miny <= ? AND maxy >= ?)")
+        if SCHEMA[layer][0] != "POINT":
+            return clause, [e, w, n, s]
+        # the rtree holds 32-bit floats rounded outwards: a point's envelope in the blob header (doubles)
+        # is the point itself, so this makes the test exact
+        return (clause + " AND ST_MinX(geom) <= ? AND ST_MaxX(geom) >= ? AND ST_MinY(geom) <= ? "
+                "AND ST_MaxY(geom) >= ?", [e, w, n, s, e, w, n, s])
+
+    def _bbox_is_exact(self, geometry_type):
+        return geometry_type == "POINT"  # lines: the envelope's candidates are tested in Python
+
+    _no_limit = "-1"
+
+    def _in_values(self, column, values):
+        return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(values, ensure_ascii=False)
 
     def _in_list(self, column, values):
         return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(values)

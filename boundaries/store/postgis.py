@@ -167,7 +167,10 @@ class PostgisStore(SqlStore):
         return shapely.from_wkb(np.asarray([None if b is None else bytes(b) for b in column], dtype=object))
 
     def _bbox_clause(self, layer, bbox):
-        return "geom && ST_MakeEnvelope(?, ?, ?, ?, 4490)", list(bbox)
+        return "ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?, 4490))", list(bbox)  # && through GiST, then exact
+
+    def _in_values(self, column, values):
+        return f"{column} = ANY(?)", list(values)
 
     def _in_list(self, column, values):
         return f"{column} = ANY(?::text[])", list(values)

@@ -1,0 +1,60 @@
+"""The stores' query interface (``Store.query``/``Store.get``) on both backends with 江西's real submission:
+filters, order, paging and counts done by the database, answering as the whole layer filtered would."""
+
+from __future__ import annotations
+
+import pytest
+import shapely
+
+from boundaries.errors import StoreError
+from boundaries.pipeline import ingest_paths
+from boundaries.store import open_store
+
+
+@pytest.fixture
+def store(db_url, jx_submission):
+    ingest_paths(jx_submission, "360000", db=db_url, progress=False)
+    with open_store(db_url) as store:
+        yield store
+
+
+def test_pages_and_counts_are_slices_of_the_whole_layer(store):
+    whole = store.read_layer("markers")
+    first = store.query("markers", limit=40)
+    assert list(first.features.fid) == list(whole.fid[:40]) and first.more
+    assert first.number_matched == len(whole) == 110
+    last = store.query("markers", offset=100, limit=40)
+    assert list(last.features.fid) == list(whole.fid[100:]) and not last.more and last.number_matched == 110
+    keyset = store.query("markers", after=int(whole.fid[39]), limit=40)
+    assert list(keyset.features.fid) == list(whole.fid[40:80])
+    assert store.query("markers", hits_only=True).number_matched == 110
+    assert store.query("markers", hits_only=True).features.empty
+
+
+def test_filters_together_and_order(store):
+    whole = store.read_layer("markers")
+    box = (113.5, 25.0, 114.5, 26.5)
+    inside = whole[shapely.intersects(whole.geometry.values, shapely.box(*box))]
+    line = inside.line_id.iloc[0]
+    expected = inside[inside.line_id == line].sort_values(["marker_id"], ascending=False)
+    page = store.query("markers", bbox=box, province="360000", properties={"line_id": [line, "nope"]},
+                       sortby=["-marker_id"])
+    assert list(page.features.marker_id) == list(expected.marker_id) and page.number_matched == len(expected) > 3
+    lines = store.query("lines", bbox=(116.0, 29.5, 116.2, 29.9))  # the envelope of 3643 reaches here, the line not
+    assert list(lines.features.line_id) == ["3642"] and lines.number_matched == 1
+
+
+def test_get_by_id_within_a_province_and_history(store):
+    fid = int(store.read_layer("lines").fid.iloc[0])
+    assert store.get("lines", fid).line_id.tolist() == [store.read_layer("lines").line_id.iloc[0]]
+    assert store.get("lines", fid, province="110000").empty  # not 北京's
+    assert store.get("lines", "x").empty and store.get("lines", 10**9).empty
+
+
+def test_unknown_columns_and_layers_are_clear_errors(store):
+    with pytest.raises(StoreError, match="no column 'colour'"):
+        store.query("lines", properties={"colour": "red"})
+    with pytest.raises(StoreError, match="cannot sort"):
+        store.query("lines", sortby=["colour"])
+    with pytest.raises(StoreError, match="unknown layer"):
+        store.query("users")
