@@ -28,9 +28,10 @@ import geopandas as gpd
 import pandas as pd
 
 from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
+from boundaries.store.migrations import Migration, layers_of
 
-__all__ = ["ALL_PROVINCES", "DESCRIPTIONS", "LAYERS", "SCHEMA", "Page", "Store", "default_url", "empty_layer",
-           "open_store"]
+__all__ = ["ALL_PROVINCES", "DESCRIPTIONS", "LAYERS", "MIGRATIONS", "SCHEMA", "Page", "Store", "default_url",
+           "empty_layer", "open_store"]
 
 #: Layers that ``read_layer`` and ``quhua export`` know.
 LAYERS = ("lines", "markers", "issues", "submissions")
@@ -56,6 +57,18 @@ SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
 DESCRIPTIONS = {"lines": "行政区域界线 boundary lines", "markers": "界桩 boundary markers",
                  "issues": "质检问题 QA issues", "submissions": "入库记录 submissions",
                 "qa_config": "质检配置 QA configuration"}
+
+def _current_indexes(*layers: str) -> tuple[str, ...]:
+    return tuple(f'CREATE INDEX IF NOT EXISTS "{t}_current" ON "{t}" (status, province)' for t in layers)
+
+
+#: The boundaries' schema (``quhua_meta.schema_version``) on both databases: version → the migration that
+#: reaches it (:mod:`boundaries.store.migrations` says how to add one, e.g. for a new table of SCHEMA).
+MIGRATIONS = {
+    1: Migration("the layers", layers=layers_of("lines", "markers", "issues", "submissions"),
+                 sql=_current_indexes("lines", "markers")),
+    2: Migration("the QA configuration", layers=layers_of("qa_config")),
+}
 #: The ``qa_config`` province meaning "every province without its own".
 ALL_PROVINCES = "000000"
 

@@ -21,7 +21,8 @@ import shapely
 
 from boundaries.errors import StoreError
 from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
-from boundaries.store import ALL_PROVINCES, LAYERS, SCHEMA, Checker, Page, Store, empty_layer
+from boundaries.store import ALL_PROVINCES, LAYERS, MIGRATIONS, SCHEMA, Checker, Page, Store, empty_layer
+from boundaries.store.dialect import Dialect
 
 __all__ = ["KILL_POINTS", "SqlStore", "kill_point", "now_utc"]
 
@@ -65,7 +66,61 @@ def _as_multi(geometries: np.ndarray) -> np.ndarray:
 
 
 class SqlStore(Store):
-    """Layer reading and submission storing over a DB-API connection; backends supply the hooks."""
+    """Layer reading and submission storing over a DB-API connection; backends supply the hooks.
+
+    The other packages that keep tables in the same database (the gazetteer, the viewer's accounts) run
+    their SQL through the public methods below — :meth:`fetch`, :meth:`execute`, :meth:`executemany`,
+    :meth:`transaction`, :meth:`has_table` — written with ``?`` placeholders, and ask :attr:`dialect` for
+    what the two databases write differently; their schemas are versioned through :meth:`migrate`.
+    """
+
+    dialect: Dialect
+
+    # -- SQL for the packages that share the database ---------------------------------------------
+    def fetch(self, sql: str, params=()) -> list[tuple]:
+        """The rows of a query (``?`` placeholders)."""
+        return self._fetchall(sql, list(params))
+
+    def execute(self, sql: str, params=()) -> int:
+        """Run one statement (``?`` placeholders); the number of rows it changed."""
+        return self._execute(sql, list(params))
+
+    def executemany(self, sql: str, rows) -> None:
+        """Run one statement for each of ``rows``."""
+        self._executemany(sql, rows)
+
+    def has_table(self, name: str) -> bool:
+        return self.dialect.has_table(self.connection(), name)
+
+    def columns(self, table: str) -> set[str]:
+        return self.dialect.columns(self.connection(), table)
+
+    def transaction(self):
+        """A context manager: one write transaction, stored whole or not at all (on the GeoPackage the one
+        writer; on PostGIS a transaction, or a savepoint inside one)."""
+        return self._write_transaction(None)
+
+    def begin_snapshot(self) -> None:
+        """Read the database as it is now until the connection's transaction ends (the viewer's requests)."""
+        self.dialect.begin_snapshot(self.connection())
+
+    def version(self, key: str = "schema_version") -> int:
+        """The schema version recorded under ``key`` (:mod:`boundaries.store.migrations`)."""
+        from boundaries.store.migrations import stored_version
+
+        return stored_version(self, key)
+
+    def migrate(self, key: str, migrations, what: str, **options) -> tuple[int, int]:
+        """:func:`boundaries.store.migrations.migrate` on this store (inside the caller's transaction)."""
+        from boundaries.store.migrations import migrate
+
+        return migrate(self, key, migrations, what, **options)
+
+    @abstractmethod
+    def create_table(self, name: str, geometry_type: str | None, columns: dict[str, str], description: str = "",
+                     *, text_type: str = "text") -> None:
+        """Create a table unless it exists: a feature table (``geometry_type``, EPSG:4490, spatial index) or
+        an attributes table (None), primary key ``fid``."""
 
     # -- reading ----------------------------------------------------------------------------------
     #: rows of features fetched by :meth:`query` and :meth:`get` since the store was opened (what the tests
@@ -224,6 +279,8 @@ class SqlStore(Store):
         if not self.exists():
             raise StoreError(f"the database {self.url} has not been created: run `quhua --db {self.url} init`",
                              message_zh=f"数据库 {self.url} 尚未创建：请运行 `quhua --db {self.url} init`")
+        if self.version() < max(MIGRATIONS):
+            self.init()  # a database of an older schema is upgraded before anything is stored in it
         with self._write_transaction(submission):
             report = checker(self)
             kill_point("checked")
@@ -293,7 +350,10 @@ class SqlStore(Store):
     def _fetchall(self, sql: str, params: list) -> list[tuple]: ...
 
     @abstractmethod
-    def _execute(self, sql: str, params: list) -> None: ...
+    def _execute(self, sql: str, params: list) -> int: ...
+
+    @abstractmethod
+    def _executemany(self, sql: str, rows) -> None: ...
 
     @abstractmethod
     def _insert_rows(self, table: str, columns: list[str], rows: list[list]) -> None:
@@ -315,20 +375,21 @@ class SqlStore(Store):
     @abstractmethod
     def _bbox_clause(self, layer: str, bbox) -> tuple[str, list]: ...
 
-    @abstractmethod
-    def _in_list(self, column: str, values: list[str]) -> tuple[str, object]: ...
+    def _in_list(self, column: str, values: list[str]) -> tuple[str, object]:
+        return self.dialect.in_list(column, values)
 
-    @abstractmethod
     def _in_values(self, column: str, values: list) -> tuple[str, object]:
         """``column`` (an SQL expression) is one of ``values`` (texts or numbers): the condition, one parameter."""
+        return self.dialect.in_list(column, values)
 
     def _bbox_is_exact(self, geometry_type: str) -> bool:
         """Whether :meth:`_bbox_clause` admits only the features that intersect the box (else its
         candidates are tested in Python)."""
         return True
 
-    #: what stands for "no limit" before an OFFSET
-    _no_limit = "ALL"
+    @property
+    def _no_limit(self) -> str:
+        return self.dialect.no_limit
 
     def _select_column(self, name: str, sqltype: str) -> str:
         return f'"{name}"'
