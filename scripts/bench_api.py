@@ -16,8 +16,9 @@ What it does, on this machine, all on loopback:
    ``names``, ``markers`` and ``lines`` layers of the same file (its SQLiteGPKG provider);
 3. sends the same requests to both, interleaved (quhua, pygeoapi, quhua, …), over keep-alive connections,
    and prints per kind of request the median, p95, min–max (ms) and the ratio pygeoapi / quhua:
-   an items page of 100 names at a random offset, the same within a random 1° bbox around a name,
-   one name by id, and a page of 100 markers;
+   an items page of 100 names at a random offset, the page a ``next`` link leads to there (quhua's
+   links carry the last id, ``after``; pygeoapi's an offset), a page within a random 1° bbox around a
+   name, one name by id, and a page of 100 markers;
 4. times GDAL's OAPIF driver (pyogrio) reading the whole ``names`` collection from each (1,000 a page);
 5. prints each server's resident memory (RSS, and its peak) after the runs.
 
@@ -45,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_web import SERVE, running_server  # noqa: E402
+from bench_web import running_server  # noqa: E402
 from load import _rss_mb, _session  # noqa: E402
 
 USER = "bench"
@@ -166,25 +167,34 @@ def _peak_mb(pid: int) -> float:
     return float("nan")
 
 
-def request_plan(db: str, count: int, seed: int = 3) -> dict[str, list[str]]:
-    """Per kind of request, ``count`` paths (after the collections root) to send to both servers."""
+def request_plan(db: str, count: int, seed: int = 3) -> dict[str, list[tuple[str, str]]]:
+    """Per kind of request, ``count`` (quhua path, pygeoapi path) pairs after the API root: the same features
+    asked of both. A "next page" is what each server's own ``next`` link asks for: quhua's carries the
+    previous page's last id (``after``), pygeoapi's an offset."""
     from boundaries.store import open_store
 
     with open_store(db) as store:
-        names = store.fetch("SELECT count(*), min(fid), max(fid) FROM names")[0]
+        total = store.fetch("SELECT count(*) FROM names")[0][0]
+        low, high = store.fetch("SELECT min(fid), max(fid) FROM names")[0]
         markers = store.fetch("SELECT count(*) FROM markers")[0][0]
         points = store.fetch("SELECT lon, lat FROM names WHERE fid % 97 = 0")
-    total, low, high = names
-    rng = random.Random(seed)
-    plan = {"names page (100)": [], "names page (100) in a 1° bbox": [], "one name": [],
-            "markers page (100)": []}
-    for _ in range(count):
-        plan["names page (100)"].append(f"/collections/names/items?limit=100&offset={rng.randrange(total - 100)}")
+        rng = random.Random(seed)
+        offsets = [rng.randrange(1, total - 100) for _ in range(count)]
+        previous = {o: store.fetch("SELECT fid FROM names WHERE status = 'current' ORDER BY fid LIMIT 1 OFFSET ?",
+                                   [o - 1])[0][0] for o in offsets}
+    plan = {"names page (100) at a random offset": [], "names next page (100), by its next link": [],
+            "names page (100) in a 1° bbox": [], "one name": [], "markers page (100)": []}
+    for offset in offsets:
+        page = f"/collections/names/items?limit=100&offset={offset}"
+        plan["names page (100) at a random offset"].append((page, page))
+        plan["names next page (100), by its next link"].append((f"{page}&after={previous[offset]}", page))
         lon, lat = rng.choice(points)
-        box = f"{lon - 0.5:.4f},{lat - 0.5:.4f},{lon + 0.5:.4f},{lat + 0.5:.4f}"
-        plan["names page (100) in a 1° bbox"].append(f"/collections/names/items?limit=100&bbox={box}")
-        plan["one name"].append(f"/collections/names/items/{rng.randint(low, high)}")
-        plan["markers page (100)"].append(f"/collections/markers/items?limit=100&offset={rng.randrange(markers - 100)}")
+        box = f"/collections/names/items?limit=100&bbox={lon - 0.5:.4f},{lat - 0.5:.4f},{lon + 0.5:.4f},{lat + 0.5:.4f}"
+        plan["names page (100) in a 1° bbox"].append((box, box))
+        one = f"/collections/names/items/{rng.randint(low, high)}"
+        plan["one name"].append((one, one))
+        markers_page = f"/collections/markers/items?limit=100&offset={rng.randrange(markers - 100)}"
+        plan["markers page (100)"].append((markers_page, markers_page))
     return plan
 
 
@@ -250,11 +260,11 @@ def main(argv: list[str] | None = None) -> int:
             results = {}
             for kind, paths in plan.items():
                 times = {name: [] for name in peers}
-                for name, (root, client, _p, _c) in peers.items():
-                    _time(client, root + paths[0])  # warm: connection, first plan
-                for path in paths:
-                    for name, (root, client, _p, _c) in peers.items():
-                        times[name].append(_time(client, root + path))
+                for i, (root, client, _p, _c) in enumerate(peers.values()):
+                    _time(client, root + paths[0][i])  # warm: connection, first plan
+                for pair in paths:
+                    for i, (name, (root, client, _p, _c)) in enumerate(peers.items()):
+                        times[name].append(_time(client, root + pair[i]))
                 results[kind] = times
                 print(f"\n{kind}")
                 for name, values in times.items():

@@ -17,14 +17,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from importlib.metadata import entry_points
 from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from boundaries.export import get_any_feature, query_any_layer
+from boundaries.export import get_any_feature, query_any_layer, registered_layers
 from boundaries.readers import PROVINCES
 from boundaries.store import Store
 from webmap.crs import CRS84, STORAGE_CRS, SUPPORTED, bbox_to_lonlat, project
@@ -92,7 +91,7 @@ def _error(status: int, code: str, description: str) -> tuple[dict, int, str]:
 
 def available_collections() -> list[str]:
     """The collections this installation serves (the gazetteer's only with the gazetteer installed)."""
-    layers = {e.name for e in entry_points(group="quhua.layers")}
+    layers = registered_layers()
     return [c for c in COLLECTIONS if c not in ("names", "name_extents") or c in layers]
 
 

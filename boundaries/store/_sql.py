@@ -27,6 +27,9 @@ from boundaries.store.dialect import Dialect
 __all__ = ["KILL_POINTS", "SqlStore", "kill_point", "now_utc"]
 
 SRID = 4490
+#: counts of :meth:`SqlStore.cached_count`: (database, SQL, parameters) → (data token, count), oldest first
+_COUNTS: dict[tuple, tuple[tuple, int]] = {}
+_COUNTS_KEPT = 512
 _FEATURE_COLUMNS = ("province", "submission_id", "status", "valid_from", "source_file")
 
 
@@ -192,7 +195,39 @@ class SqlStore(Store):
 
     def _count(self, layer: str, where: list[str], params: list) -> int:
         sql = f'SELECT count(*) FROM "{layer}"' + (f" WHERE {' AND '.join(where)}" if where else "")
-        return int(self._fetchall(sql, params)[0][0])
+        return self.cached_count(sql, params)
+
+    # -- counts, cached per state of the database ---------------------------------------------------
+    def data_token(self) -> tuple:
+        """What changes whenever quhua stores something: ``quhua_meta.data_version``, which every write
+        transaction of the boundaries and the gazetteer raises (:meth:`touch`), read in the reader's
+        snapshot; the GeoPackage adds its files' sizes and times, for edits made with other tools."""
+        rows = self.fetch("SELECT value FROM quhua_meta WHERE key = 'data_version'") if self.exists() else []
+        return (rows[0][0] if rows else None, *self._external_token())
+
+    def _external_token(self) -> tuple:
+        return ()
+
+    def touch(self) -> None:
+        """Record, inside the caller's write transaction, that the data changed (see :meth:`data_token`)."""
+        if self.has_table("quhua_meta"):
+            self.execute("INSERT INTO quhua_meta (key, value) VALUES ('data_version', '1') ON CONFLICT (key) "
+                         "DO UPDATE SET value = CAST(CAST(quhua_meta.value AS INTEGER) + 1 AS TEXT)")
+
+    def cached_count(self, sql: str, params) -> int:
+        """The ``count(*)`` of ``sql``, counted again only when :meth:`data_token` changed since it was last
+        counted in this process: a page of a million names needs its ``numberMatched`` on every request, and
+        counting them takes tens of milliseconds."""
+        key = (self.url, sql, json.dumps(list(params), default=str))
+        token = self.data_token()
+        known = _COUNTS.get(key)
+        if known is not None and known[0] == token:
+            return known[1]
+        count = int(self._fetchall(sql, list(params))[0][0])
+        if len(_COUNTS) >= _COUNTS_KEPT:
+            _COUNTS.pop(next(iter(_COUNTS)))
+        _COUNTS[key] = (token, count)
+        return count
 
     def query(self, layer, *, offset=0, limit=None, after=None, bbox=None, province=None, properties=None,
               sortby=(), history=False, count=True, hits_only=False):
@@ -273,6 +308,7 @@ class SqlStore(Store):
         with self._write_transaction(None):
             self._execute('INSERT INTO qa_config (province, "user", created_at, toml) VALUES (?, ?, ?, ?)',
                           [province, user, now_utc(), toml])
+            self.touch()
 
     # -- writing ----------------------------------------------------------------------------------
     def ingest(self, submission: Submission, checker: Checker, *, user: str):
@@ -285,6 +321,8 @@ class SqlStore(Store):
             report = checker(self)
             kill_point("checked")
             submission_id = self._save(submission, report, user) if report["accepted"] else None
+            if submission_id is not None:
+                self.touch()
         return report, submission_id
 
     def _save(self, submission: Submission, report: dict, user: str) -> int:

@@ -50,6 +50,11 @@ class Dialect(ABC):
         """The condition that ``column`` contains the text of a ``?`` parameter."""
 
     @abstractmethod
+    def unindexed(self, column: str) -> str:
+        """``column`` written so that the planner does not choose an index on it (SQLite's unary ``+``, for a
+        condition that the spatial index should lead instead); PostgreSQL's planner weighs its statistics."""
+
+    @abstractmethod
     def has_table(self, con, name: str) -> bool: ...
 
     @abstractmethod
@@ -73,6 +78,9 @@ class _Sqlite(Dialect):
     def contains(self, column):
         return f"instr({column}, ?) > 0"
 
+    def unindexed(self, column):
+        return f"+{column}"
+
     def has_table(self, con, name):
         return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() \
             is not None
@@ -95,6 +103,9 @@ class _Postgresql(Dialect):
 
     def contains(self, column):
         return f"strpos({column}, ?) > 0"
+
+    def unindexed(self, column):
+        return column
 
     def has_table(self, con, name):
         return bool(con.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0])

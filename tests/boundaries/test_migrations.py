@@ -43,7 +43,7 @@ def test_a_geopackage_of_before_versions_is_upgraded_with_its_data(old_gpkg, cap
     with open_store(old_gpkg) as store:
         assert store.version() == max(MIGRATIONS) == 2
         assert store.version("gazetteer_schema_version") == GAZETTEER_VERSION == 6
-        assert "names_status_code" in _indexes(store, "names")  # migration 6 ran on the old file
+        assert "names_status" in _indexes(store, "names")  # migration 6 ran on the old file
         assert (len(store.read_layer("lines")), len(store.read_layer("markers"))) == (lines, markers)
         assert store.read_config("360000")["toml"] == "[markers]\n"
         users = UserStore(store)

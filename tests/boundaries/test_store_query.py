@@ -58,3 +58,23 @@ def test_unknown_columns_and_layers_are_clear_errors(store):
         store.query("lines", sortby=["colour"])
     with pytest.raises(StoreError, match="unknown layer"):
         store.query("users")
+
+
+def test_counts_are_counted_again_after_every_write(store, tmp_path, jx_lines, jx_markers):
+    """numberMatched is cached per state of the database: an ingest changes it, and on the GeoPackage so does
+    an edit made with another tool (here Python's sqlite3, as QGIS would edit the file)."""
+    import sqlite3
+
+    from tests.conftest import write_shapefiles
+
+    assert store.query("markers", limit=1).number_matched == 110
+    again = jx_markers[jx_markers.line_id == "3642"].iloc[:5]
+    ingest_paths(write_shapefiles(tmp_path / "again", jx_lines[jx_lines.line_id == "3642"], again), "360000",
+                 db=store.url, progress=False)
+    expected = 110 - int((jx_markers.line_id == "3642").sum()) + 5
+    assert store.query("markers", limit=1).number_matched == expected
+    if not store.url.startswith("postgresql"):
+        with sqlite3.connect(store.url) as other:
+            other.execute("DELETE FROM issues")  # no trigger of ours: a plain table edit
+            other.execute("UPDATE markers SET status = 'withdrawn' WHERE fid = (SELECT max(fid) FROM markers)")
+        assert store.query("markers", limit=1).number_matched == expected - 1
