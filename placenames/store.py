@@ -480,8 +480,8 @@ class SqlNameStore(NameStore):
     def _name_frame(self, rows: list[tuple], geometry=None) -> gpd.GeoDataFrame:
         frame = pd.DataFrame.from_records(rows, columns=list(self.FEATURE_COLUMNS))
         if geometry is None:
-            geometry = gpd.points_from_xy(frame["lon"].astype(float), frame["lat"].astype(float))
-        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs="EPSG:4490"))
+            geometry = shapely.points(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+        return gpd.GeoDataFrame(frame, geometry=np.asarray(geometry, dtype=object), crs="EPSG:4490")
 
     def query_names(self, *, offset: int = 0, limit: int | None = None, after: int | None = None, bbox=None,
                     province: str | None = None, properties=None, sortby=(), history: bool = False,
