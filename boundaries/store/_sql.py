@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from abc import abstractmethod
 from datetime import UTC, datetime
 
@@ -27,9 +28,11 @@ from boundaries.store.dialect import Dialect
 __all__ = ["KILL_POINTS", "SqlStore", "kill_point", "now_utc"]
 
 SRID = 4490
-#: counts of :meth:`SqlStore.cached_count`: (database, SQL, parameters) → (data token, count), oldest first
-_COUNTS: dict[tuple, tuple[tuple, int]] = {}
+#: counts of :meth:`SqlStore.cached_count`: (database, SQL, parameters) → (data token, count, when), oldest first
+_COUNTS: dict[tuple, tuple[str | None, int, float]] = {}
 _COUNTS_KEPT = 512
+#: seconds a count is trusted while quhua has written nothing (an edit made with another tool shows then)
+COUNT_TTL_S = 60.0
 _FEATURE_COLUMNS = ("province", "submission_id", "status", "valid_from", "source_file")
 
 
@@ -198,15 +201,12 @@ class SqlStore(Store):
         return self.cached_count(sql, params)
 
     # -- counts, cached per state of the database ---------------------------------------------------
-    def data_token(self) -> tuple:
+    def data_token(self) -> str | None:
         """What changes whenever quhua stores something: ``quhua_meta.data_version``, which every write
         transaction of the boundaries and the gazetteer raises (:meth:`touch`), read in the reader's
-        snapshot; the GeoPackage adds its files' sizes and times, for edits made with other tools."""
+        snapshot, so that a count is of the state the page shows."""
         rows = self.fetch("SELECT value FROM quhua_meta WHERE key = 'data_version'") if self.exists() else []
-        return (rows[0][0] if rows else None, *self._external_token())
-
-    def _external_token(self) -> tuple:
-        return ()
+        return rows[0][0] if rows else None
 
     def touch(self) -> None:
         """Record, inside the caller's write transaction, that the data changed (see :meth:`data_token`)."""
@@ -215,18 +215,19 @@ class SqlStore(Store):
                          "DO UPDATE SET value = CAST(CAST(quhua_meta.value AS INTEGER) + 1 AS TEXT)")
 
     def cached_count(self, sql: str, params) -> int:
-        """The ``count(*)`` of ``sql``, counted again only when :meth:`data_token` changed since it was last
-        counted in this process: a page of a million names needs its ``numberMatched`` on every request, and
+        """The ``count(*)`` of ``sql``, counted again when :meth:`data_token` changed since it was last counted
+        in this process, or :data:`COUNT_TTL_S` later (for edits made with other tools, which do not raise
+        the data version): a page of a million names needs its ``numberMatched`` on every request, and
         counting them takes tens of milliseconds."""
         key = (self.url, sql, json.dumps(list(params), default=str))
-        token = self.data_token()
+        token, now = self.data_token(), time.monotonic()
         known = _COUNTS.get(key)
-        if known is not None and known[0] == token:
+        if known is not None and known[0] == token and now - known[2] < COUNT_TTL_S:
             return known[1]
         count = int(self._fetchall(sql, list(params))[0][0])
         if len(_COUNTS) >= _COUNTS_KEPT:
             _COUNTS.pop(next(iter(_COUNTS)))
-        _COUNTS[key] = (token, count)
+        _COUNTS[key] = (token, count, now)
         return count
 
     def query(self, layer, *, offset=0, limit=None, after=None, bbox=None, province=None, properties=None,

@@ -85,10 +85,6 @@ class GeoPackageStore(SqlStore):
         self.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- hooks of SqlStore ------------------------------------------------------------------------
-    def _external_token(self):
-        return tuple((s.st_size, s.st_mtime_ns) for p in (self.path, Path(f"{self.path}-wal")) if p.exists()
-                     for s in [p.stat()])
-
     def _has_config_table(self):
         return self.has_table("qa_config")
 
