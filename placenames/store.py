@@ -505,6 +505,9 @@ class SqlNameStore(NameStore):
             if name not in self.FEATURE_COLUMNS:
                 raise StoreError(f"cannot sort names by {name!r}", message_zh=f"无法按 {name!r} 排序地名")
             order.append(("fid" if name == "id" else f'"{name}"') + (" DESC" if term.startswith("-") else ""))
+        keyset, start = after is not None, offset
+        if not keyset and not sortby and offset:
+            after, offset = self._store.offset_start("names", where, params, offset)
         if after is not None:
             condition += (" AND " if condition else " WHERE ") + "fid > ?"
         columns = ", ".join(["fid", *_quoted(self.FEATURE_COLUMNS[1:])])
@@ -513,7 +516,7 @@ class SqlNameStore(NameStore):
         if limit is not None:
             sql += " LIMIT ?"
             tail.append(int(limit) + 1)
-        if after is not None:
+        if keyset:
             offset = 0  # the keyset starts the page: the offset only numbered it (in the API's links)
         if offset:
             sql += ("" if limit is not None else f" LIMIT {self._no_limit}") + " OFFSET ?"
@@ -523,7 +526,7 @@ class SqlNameStore(NameStore):
         frame = self._name_frame(rows[:limit] if more else rows)
         matched = None
         if count:
-            matched = (offset + len(frame) if not more and after is None and (offset == 0 or len(frame))
+            matched = (start + len(frame) if not more and not keyset and (start == 0 or len(frame))
                        else self._store.cached_count(
                            f"SELECT count(*) FROM names WHERE {' AND '.join(where) or '1 = 1'}", params))
         return Page(frame, matched, more)

@@ -31,6 +31,19 @@ def test_pages_and_counts_are_slices_of_the_whole_layer(store):
     assert store.query("markers", hits_only=True).features.empty
 
 
+def test_deep_offsets_start_from_marks_and_give_the_same_slices(store, monkeypatch):
+    from boundaries.store import _sql
+
+    monkeypatch.setattr(_sql, "OFFSET_MARK_EVERY", 16)  # as with 10,000 at national scale
+    whole = store.read_layer("markers")
+    for offset in (15, 16, 17, 40, 95, 109, 200):
+        page = store.query("markers", offset=offset, limit=7)
+        assert list(page.features.fid) == list(whole.fid[offset:offset + 7]), offset
+        assert page.number_matched == 110 and page.more == (offset + 7 < 110)
+    mine = store.query("markers", offset=33, limit=5, properties={"line_id": "3643"})
+    assert list(mine.features.fid) == list(whole[whole.line_id == "3643"].fid[33:38])
+
+
 def test_filters_together_and_order(store):
     whole = store.read_layer("markers")
     box = (113.5, 25.0, 114.5, 26.5)
