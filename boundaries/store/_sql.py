@@ -146,7 +146,8 @@ class SqlStore(Store):
         geometry_type, columns = SCHEMA[layer]
         where, params = [], []
         if layer in ("lines", "markers") and not history:
-            where.append("status = 'current'")
+            # not through the (status, province) index: pages are in fid order, which it would have to sort
+            where.append(f"{self.dialect.unindexed('status')} = 'current'")
         if province:
             clause, clause_params = _province_clause(layer, str(province))
             where.append(clause)
