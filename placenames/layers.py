@@ -1,47 +1,60 @@
-"""The gazetteer's layers for ``quhua export`` (entry-point group ``quhua.layers``)."""
+"""The gazetteer's layers for ``quhua export`` and the OGC API (entry-point group ``quhua.layers``).
+
+Each entry is a layer provider: called as ``layer(store, province=, bbox=, history=)`` it reads the whole
+(filtered) layer, as ``quhua export`` wants; ``layer.query(store, offset=, limit=, …)`` answers one page
+with the count, and ``layer.get(store, id)`` one feature, both pushed down to the database as
+:meth:`boundaries.store.Store.query` and :meth:`~boundaries.store.Store.get` are (see
+:meth:`placenames.store.SqlNameStore.query_names`).
+"""
 
 from __future__ import annotations
 
 import geopandas as gpd
 import shapely
 
+from boundaries.store import Page
 from placenames.store import open_name_store
 
-__all__ = ["divisions_layer", "extents_layer", "names_layer"]
+__all__ = ["NamesLayer", "divisions_layer", "extents_layer", "names_layer"]
 
 
-def _filter(frame: gpd.GeoDataFrame, province, bbox) -> gpd.GeoDataFrame:
-    if province:
-        frame = frame[frame["code"].fillna("").str.startswith(str(province)[:2])]
-    if bbox is not None:
-        frame = frame[frame.intersects(shapely.box(*bbox))]
-    return frame.reset_index(drop=True)
+class NamesLayer:
+    """``names`` (points) or ``name_extents`` (the extents' polygons and lines) with the fields of SPEC §8."""
+
+    def __init__(self, extents: bool = False):
+        self.extents = extents
+
+    def query(self, store, **query) -> Page:
+        """A page: the arguments of :meth:`boundaries.store.Store.query` (``properties`` by SPEC §8 field,
+        ``id`` for the fid)."""
+        with open_name_store(store) as names_store:
+            if self.extents:
+                query.pop("sortby", None)
+                return names_store.query_extents(**query)
+            return names_store.query_names(**query)
+
+    def get(self, store, identifier, *, province=None, history=False) -> gpd.GeoDataFrame:
+        """One feature by id (a frame of one row, or none)."""
+        if not str(identifier).isdigit():
+            return self.query(store, limit=0, count=False).features
+        filters = {"properties": {"id": int(identifier)}, "province": province, "history": history}
+        return self.query(store, count=False, **filters).features
+
+    def __call__(self, store, *, province=None, bbox=None, history=False) -> gpd.GeoDataFrame:
+        """The whole layer (current names unless ``history``) within ``province`` and ``bbox``."""
+        return self.query(store, province=province, bbox=bbox, history=history, count=False).features
 
 
-def names_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoDataFrame:
-    """Names as points with the fields of SPEC §8 (current ones unless ``history``)."""
-    with open_name_store(store) as names_store:
-        names = names_store.all_names()
-    if not history:
-        names = names[names.status == "current"]
-    names = names.rename(columns={"fid": "id"}).drop(columns=["importance"])
-    frame = gpd.GeoDataFrame(names, geometry=gpd.points_from_xy(names.lon, names.lat), crs=4490)
-    return _filter(frame, province, bbox)
-
-
-def extents_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoDataFrame:
-    """The names that have an extent, as their polygons and lines, with the fields of SPEC §8 (current ones
-    unless ``history``; ``bbox`` keeps the extents that reach into it)."""
-    with open_name_store(store) as names_store:
-        extents = names_store.extents().astype({"fid": "int64"})  # an empty one is of floats or objects
-        names = names_store.all_names(extents.fid).astype({"fid": "int64"})  # the few with an extent
-    if not history:
-        names = names[names.status == "current"]
-    frame = extents.merge(names.drop(columns=["importance"]), on="fid").rename(columns={"fid": "id"})
-    return _filter(frame, province, bbox)
+names_layer = NamesLayer()
+extents_layer = NamesLayer(extents=True)
 
 
 def divisions_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoDataFrame:
     """Division polygons with code, name, level and parent."""
     with open_name_store(store) as names_store:
-        return _filter(names_store.divisions(), province, bbox)
+        frame = names_store.divisions()
+    if province:
+        frame = frame[frame["code"].fillna("").str.startswith(str(province)[:2])]
+    if bbox is not None:
+        frame = frame[frame.intersects(shapely.box(*bbox))]
+    return frame.reset_index(drop=True)

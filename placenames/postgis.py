@@ -7,9 +7,10 @@ range whatever the database's locale. The nearest-first look-up reads rings of g
 tables' (cell, key) indexes, as on the GeoPackage.
 
 The tables are created by :meth:`PostgisNameStore.init` (and by the first import), versioned in
-``quhua_meta`` under ``gazetteer_schema_version`` with the upgrade steps of :data:`MIGRATIONS`, beside the
-boundaries' own schema version. Gazetteer writers take one transaction-level advisory lock, so two
-imports run one after the other, as on the GeoPackage.
+``quhua_meta`` under ``gazetteer_schema_version`` with the upgrade steps of
+:data:`placenames.schema.MIGRATIONS` (the GeoPackage's too), beside the boundaries' own schema version.
+Gazetteer writers take one transaction-level advisory lock, so two imports run one after the other, as on
+the GeoPackage.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ import psycopg
 import shapely
 
 from boundaries.store import Store, open_store
-from boundaries.store.postgis import column_definitions
+from placenames.schema import MIGRATIONS, SCHEMA_VERSION
 from placenames.store import (
     _DIVISION_COLUMNS,
-    _EXTENT_COLUMNS,
     _NAME_COLUMNS,
     _REBUILD_AT,
     _SRID,
@@ -37,79 +37,18 @@ from placenames.store import (
     _quoted,
 )
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisNameStore"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisNameStore"]  # the migrations: placenames.schema
 
-_TEXT = 'text COLLATE "C"'  # a prefix is a key range whatever the database's locale
 _LOCK = (0x5148, 0x4E41)  # "QH", "NA": the gazetteer's writers
-_META_KEY = "gazetteer_schema_version"
 #: The tables whose indexes a large import rebuilds, locked together
 _REBUILT = ("names", "name_keys", "name_grams")
 #: Seconds an import tries to take those tables before it inserts through their indexes instead
 _LOCK_WAIT = 5.0
 
 
-def _create_tables() -> list[str]:
-    names = column_definitions(_NAME_COLUMNS, _TEXT)
-    divisions = column_definitions(_DIVISION_COLUMNS, _TEXT)
-    c = _TEXT
-    return [
-        f"CREATE TABLE IF NOT EXISTS names (fid bigserial PRIMARY KEY, geom geometry(Point, {_SRID}){names})",
-        "CREATE INDEX IF NOT EXISTS names_geom_gist ON names USING gist (geom)",
-        "CREATE INDEX IF NOT EXISTS names_source ON names (source, source_id)",
-        "CREATE INDEX IF NOT EXISTS names_superseded_by ON names (superseded_by)",
-        f"CREATE TABLE IF NOT EXISTS divisions (fid bigserial PRIMARY KEY, "
-        f"geom geometry(MultiPolygon, {_SRID}){divisions})",
-        "CREATE INDEX IF NOT EXISTS divisions_geom_gist ON divisions USING gist (geom)",
-        "CREATE UNIQUE INDEX IF NOT EXISTS divisions_code ON divisions (code)",
-        f"CREATE TABLE IF NOT EXISTS name_keys (key {c}, kind {c}, name_id bigint, klass smallint, code {c}, "
-        f"current smallint, valid_from {c}, valid_to {c}, cell integer, PRIMARY KEY (key, kind, name_id))",
-        "CREATE INDEX IF NOT EXISTS name_keys_id ON name_keys (name_id)",
-        f"CREATE TABLE IF NOT EXISTS name_grams (gram {c}, klass smallint, code {c}, name_id bigint, "
-        f"current smallint, valid_from {c}, valid_to {c}, cell integer, PRIMARY KEY (gram, klass, code, name_id))",
-        "CREATE INDEX IF NOT EXISTS name_grams_id ON name_grams (name_id, gram)",
-    ]
-
-
-#: Gazetteer schema version → the statements that bring the previous version to it.
-MIGRATIONS: dict[int, list[str]] = {
-    1: _create_tables(),
-    # an import finds the names it updates by source id: an index leading with it (with a large list of ids,
-    # the (source, source_id) index left PostgreSQL scanning the table once per id)
-    2: ["CREATE INDEX IF NOT EXISTS names_source_id ON names (source_id, source)",
-        "DROP INDEX IF EXISTS names_source",
-        # a name's key rows, and the rows near a point, found by grid cell (the nearest-first scan of the
-        # GiST index went through every name until enough matched: slow for a key a few per mille match)
-        "CREATE INDEX IF NOT EXISTS name_keys_cell ON name_keys (cell, key, kind, name_id)",
-        "CREATE INDEX IF NOT EXISTS name_grams_cell ON name_grams (cell, gram, name_id)",
-        # within a division, a prefix look-up reads that division's keys (a common pinyin prefix has
-        # hundreds of thousands): the planner chooses whichever range is the smaller
-        "CREATE INDEX IF NOT EXISTS name_keys_code ON name_keys (code, key, kind, name_id)",
-        "DROP INDEX IF EXISTS name_keys_id",
-        "DROP INDEX IF EXISTS name_grams_id"],
-    # the filters and the ranking read from indexes alone (index-only scans, the table visited only for
-    # pages changed since the last VACUUM): a common gram's first 2,000 current names, the points of the
-    # candidates
-    3: ["ALTER TABLE name_keys DROP CONSTRAINT name_keys_pkey, ADD PRIMARY KEY (key, kind, name_id) "
-        "INCLUDE (current, klass, code, valid_from, valid_to)",
-        "ALTER TABLE name_grams DROP CONSTRAINT name_grams_pkey, ADD PRIMARY KEY (gram, klass, code, name_id) "
-        "INCLUDE (current, valid_from, valid_to)",
-        "CREATE INDEX IF NOT EXISTS names_points ON names (fid) INCLUDE (lon, lat, importance)"],
-    # a name's optional extent (a lake's polygon, a river's line), its fid the name's
-    4: [f"CREATE TABLE IF NOT EXISTS name_extents (fid bigint PRIMARY KEY, geom geometry(Geometry, {_SRID})"
-        + column_definitions(_EXTENT_COLUMNS, _TEXT) + ")",
-        "CREATE INDEX IF NOT EXISTS name_extents_geom_gist ON name_extents USING gist (geom)"],
-    # a name's population (GeoNames gives it) ranks it, read with its point from the index
-    5: ["ALTER TABLE names ADD COLUMN IF NOT EXISTS population bigint",
-        "DROP INDEX IF EXISTS names_points",
-        "CREATE INDEX names_points ON names (fid) INCLUDE (lon, lat, importance, population)"],
-}
-SCHEMA_VERSION = max(MIGRATIONS)
-
-
 class PostgisNameStore(SqlNameStore):
     """Names, divisions and search keys as tables of the PostGIS database the boundaries use."""
 
-    _today = "to_char(current_date, 'YYYY-MM-DD')"
     _geom_marker = "?::geometry"
     _geom_select = "ST_AsBinary(geom)"
 
@@ -127,31 +66,15 @@ class PostgisNameStore(SqlNameStore):
         return self._store.connection()
 
     def init(self) -> None:
-        from boundaries.store.postgis import migrate
-
         self._store.init()  # PostGIS, quhua_meta and the boundaries' tables
         with self.con.transaction():
-            before = self.schema_version()
-            migrate(self.con, _META_KEY, MIGRATIONS, f"{self.url} has gazetteer schema version", _LOCK,
-                    what_zh=f"{self.url} 的地名库结构版本为")
-            if 0 < before < 5:  # ranked before populations and feature codes
-                self._rank_again()
-
-    def schema_version(self) -> int:
-        from boundaries.store.postgis import stored_version
-
-        return stored_version(self.con, _META_KEY)
+            self._migrate()
 
     def has_names(self) -> bool:
         return self._has_table("name_keys")
 
-    _current_layout = False
-
-    def _upgrade(self) -> None:
-        """A database of an older gazetteer schema is migrated before it is read (once per store)."""
-        if not self._current_layout and self.has_names() and self.schema_version() < SCHEMA_VERSION:
-            self.init()
-        self._current_layout = True
+    def _in_read_snapshot(self) -> bool:
+        return self.con.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
     def size(self) -> int:
         return self.con.execute("SELECT pg_database_size(current_database())").fetchone()[0]
@@ -166,6 +89,7 @@ class PostgisNameStore(SqlNameStore):
         with con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(%s, %s)", _LOCK)
             yield
+            self._store.touch()
         # the planner's statistics, after an import that added much to what they describe
         known = con.execute("SELECT reltuples FROM pg_class WHERE oid = 'names'::regclass").fetchone()[0]
         if self._inserted > max(10_000, known / 2):  # and the visibility map the index-only scans need
@@ -202,16 +126,6 @@ class PostgisNameStore(SqlNameStore):
         return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=self._decode(frame["geom"]), crs="EPSG:4490")
 
     # -- hooks of SqlNameStore --------------------------------------------------------------------
-    def _rows(self, sql, params=()):
-        return self.con.execute(sql.replace("?", "%s"), params).fetchall()
-
-    def _run(self, sql, params=()):
-        self.con.execute(sql.replace("?", "%s"), params)
-
-    def _run_many(self, sql, rows):
-        with self.con.cursor() as cursor:
-            cursor.executemany(sql.replace("?", "%s"), rows)
-
     def _in_cells(self, table, key, cells, match):
         # cell by cell (a long IN list lets the planner read the whole key range instead). A prefix's key
         # range is written as a range of (cell, key), which only the (cell, key, …) index reads: the planner
@@ -224,14 +138,8 @@ class PostgisNameStore(SqlNameStore):
         return (f"SELECT x.* FROM unnest(ARRAY[{cells}]) AS g(one_cell) CROSS JOIN LATERAL "
                 f"(SELECT {', '.join(key)} FROM {table} WHERE cell = g.one_cell AND {match} OFFSET 0) x")
 
-    def _has_table(self, name):
-        return bool(self.con.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0])
-
-    def _in(self, column, values):
-        return f"{column} = ANY(?)", list(values)
-
-    def _contains(self, column):
-        return f"strpos({column}, ?) > 0"
+    def _names_bbox(self, bbox, alias=""):
+        return f"{alias}geom && ST_MakeEnvelope(?, ?, ?, ?, {_SRID})", list(bbox)
 
     def _geoms(self, geometries):
         return list(shapely.to_wkb(shapely.set_srid(geometries, _SRID), hex=True, include_srid=True))

@@ -29,9 +29,19 @@ from operator import itemgetter
 from pathlib import Path
 
 from boundaries._lazy import lazy_module
-from boundaries.store import Store, gpkg, open_store
+from boundaries.errors import StoreError
+from boundaries.store import Page, Store, gpkg, open_store
 from placenames.model import CLASSES, NameRecord, importance
 from placenames.romanize import initials, initials_of, pinyin_key, split_name
+from placenames.schema import (
+    CELL_INDEXES,
+    DIVISION_COLUMNS,
+    EXTENT_COLUMNS,
+    MIGRATIONS,
+    NAME_COLUMNS,
+    SCHEMA_VERSION,
+    SRID,
+)
 
 gpd = lazy_module("geopandas")
 np = lazy_module("numpy")
@@ -40,22 +50,14 @@ shapely = lazy_module("shapely")
 
 __all__ = ["GeoPackageNameStore", "NameStore", "SearchFilter", "open_name_store"]
 
-_SRID = 4490
-_NAME_COLUMNS = {"name": "TEXT", "pinyin": "TEXT", "class": "TEXT", "subclass": "TEXT", "code": "TEXT",
-                 "aliases": "TEXT", "status": "TEXT", "valid_from": "TEXT", "valid_to": "TEXT", "source": "TEXT",
-                 "source_id": "TEXT", "approved_by": "TEXT", "approved_on": "TEXT", "superseded_by": "INTEGER",
-                 "lon": "REAL", "lat": "REAL", "importance": "INTEGER", "population": "INTEGER"}
-_DIVISION_COLUMNS = {"code": "TEXT", "name": "TEXT", "level": "TEXT", "parent": "TEXT"}
-#: ``name_extents``: a name's optional extent (any geometry type), its fid the name's, with its bounds
-_EXTENT_COLUMNS = {"name": "TEXT", "west": "REAL", "south": "REAL", "east": "REAL", "north": "REAL"}
+_SRID = SRID
+_NAME_COLUMNS, _DIVISION_COLUMNS, _EXTENT_COLUMNS = NAME_COLUMNS, DIVISION_COLUMNS, EXTENT_COLUMNS
 #: What a key row carries besides its key, for the filters: class index, code, current, valid from/to, cell.
 _FILTER_COLUMNS = ("klass", "code", "current", "valid_from", "valid_to", "cell")
 #: The columns of the two key tables, in the order of :func:`key_rows`' rows.
 KEY_COLUMNS = ("key", "kind", "name_id", *_FILTER_COLUMNS)
 GRAM_COLUMNS = ("gram", "klass", "code", "name_id", "current", "valid_from", "valid_to", "cell")
-#: The (cell, name_id) indexes of the GeoPackage's key tables.
-_CELL_INDEXES = ("CREATE INDEX IF NOT EXISTS name_keys_cell ON name_keys (cell, name_id)",
-                 "CREATE INDEX IF NOT EXISTS name_grams_cell ON name_grams (cell, name_id)")
+_CELL_INDEXES = CELL_INDEXES
 
 
 @dataclass(frozen=True)
@@ -297,9 +299,6 @@ class SqlNameStore(NameStore):
     """Names and their search keys over a DB-API connection: what a user can observe is written once,
     here; the backends supply the hooks at the bottom (SQL is written with ``?`` placeholders)."""
 
-    #: SQL for today's date as ``YYYY-MM-DD``
-    _today = "date('now')"
-
     # -- names ------------------------------------------------------------------------------------
     def upsert(self, records: list[NameRecord]) -> tuple[int, int]:
         known = {}
@@ -440,6 +439,144 @@ class SqlNameStore(NameStore):
                           [] if params is None else [params])
         return pd.DataFrame.from_records(rows, columns=["fid", *_NAME_COLUMNS])
 
+    # -- the collections' query interface (as :meth:`boundaries.store.Store.query`) ------------------
+    #: the properties of a ``names`` feature: ``id`` (the fid) and the columns but ``importance``
+    FEATURE_COLUMNS = ("id", *(c for c in _NAME_COLUMNS if c != "importance"))
+
+    def _name_where(self, *, bbox, province, properties, history, alias: str = "") -> tuple[list[str], list]:
+        a = alias
+        status = f"{a}status" if bbox is None else self._store.dialect.unindexed(f"{a}status")  # rtree leads
+        where, params = ([] if history else [f"{status} = 'current'"]), []
+        if province:
+            where.append(f"{a}code >= ? AND {a}code < ?")  # a key range: the code starts with the two digits
+            params += [str(province)[:2], str(province)[:2] + "~"]
+        for name, value in (properties or {}).items():
+            if name not in self.FEATURE_COLUMNS:
+                raise StoreError(f"names have no property {name!r}; they have {', '.join(self.FEATURE_COLUMNS)}",
+                                 message_zh=f"地名没有属性 {name!r}；其属性为 {'、'.join(self.FEATURE_COLUMNS)}")
+            column = f"{a}fid" if name == "id" else f'{a}"{name}"'
+            if isinstance(value, list | tuple | set | frozenset):
+                clause, param = self._in(column, list(value))
+                where.append(clause)
+                params.append(param)
+            elif value is None:
+                where.append(f"{column} IS NULL")
+            else:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if bbox is not None:
+            w, s, e, n = bbox
+            clause, clause_params = self._names_bbox(bbox, a)
+            # lon/lat are the point's own coordinates (doubles): the index's candidates tested exactly
+            where += [clause, f"{a}lon >= ? AND {a}lon <= ? AND {a}lat >= ? AND {a}lat <= ?"]
+            params += [*clause_params, w, e, s, n]
+        return where, params
+
+    def _fetched(self, rows: list) -> list:
+        """``rows``, counted on the boundaries' store this one shares (``Store.rows_read``, which outlives
+        this object)."""
+        self._store.rows_read = getattr(self._store, "rows_read", 0) + len(rows)
+        return rows
+
+    def _name_frame(self, rows: list[tuple], geometry=None) -> gpd.GeoDataFrame:
+        frame = pd.DataFrame.from_records(rows, columns=list(self.FEATURE_COLUMNS))
+        if geometry is None:
+            geometry = shapely.points(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+        return gpd.GeoDataFrame(frame, geometry=np.asarray(geometry, dtype=object), crs="EPSG:4490")
+
+    def query_names(self, *, offset: int = 0, limit: int | None = None, after: int | None = None, bbox=None,
+                    province: str | None = None, properties=None, sortby=(), history: bool = False,
+                    count: bool = True, hits_only: bool = False) -> Page:
+        """A page of the ``names`` collection (points, properties :attr:`FEATURE_COLUMNS`), filtered, ordered
+        and paged by the database as :meth:`boundaries.store.Store.query` does: ``bbox`` through the
+        spatial index (rtree / GiST) then the exact lon/lat, ``province`` as a range of division codes,
+        ``properties`` equality (a list: any of), current names unless ``history``; ``fid`` order after
+        ``sortby``; ``offset``/``limit`` or keyset ``after``."""
+        if not self._has_table("names"):
+            return Page(self._name_frame([]), 0, False)
+        self._upgrade()
+        where, params = self._name_where(bbox=bbox, province=province, properties=properties, history=history)
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        if hits_only:
+            return Page(self._name_frame([]), self._store.cached_count(f"SELECT count(*) FROM names{condition}",
+                                                                       params), False)
+        order = []
+        for term in sortby or ():
+            name = term.lstrip("+-")
+            if name not in self.FEATURE_COLUMNS:
+                raise StoreError(f"cannot sort names by {name!r}", message_zh=f"无法按 {name!r} 排序地名")
+            order.append(("fid" if name == "id" else f'"{name}"') + (" DESC" if term.startswith("-") else ""))
+        keyset, start = after is not None, offset
+        if not keyset and not sortby and offset:
+            after, offset = self._store.offset_start("names", where, params, offset)
+        if after is not None:
+            condition += (" AND " if condition else " WHERE ") + "fid > ?"
+        columns = ", ".join(["fid", *_quoted(self.FEATURE_COLUMNS[1:])])
+        sql = f"SELECT {columns} FROM names{condition} ORDER BY {', '.join([*order, 'fid'])}"
+        tail = [] if after is None else [int(after)]
+        if limit is not None:
+            sql += " LIMIT ?"
+            tail.append(int(limit) + 1)
+        if keyset:
+            offset = 0  # the keyset starts the page: the offset only numbered it (in the API's links)
+        if offset:
+            sql += ("" if limit is not None else f" LIMIT {self._no_limit}") + " OFFSET ?"
+            tail.append(int(offset))
+        rows = self._fetched(self._rows(sql, [*params, *tail]))
+        more = limit is not None and len(rows) > limit
+        frame = self._name_frame(rows[:limit] if more else rows)
+        matched = None
+        if count:
+            matched = (start + len(frame) if not more and not keyset and (start == 0 or len(frame))
+                       else self._store.cached_count(
+                           f"SELECT count(*) FROM names WHERE {' AND '.join(where) or '1 = 1'}", params))
+        return Page(frame, matched, more)
+
+    def get_name_feature(self, identifier, *, history: bool = False) -> gpd.GeoDataFrame:
+        """The ``names`` feature of id ``identifier`` (a frame of one row, or none)."""
+        if not str(identifier).isdigit() or not self._has_table("names"):
+            return self._name_frame([])
+        return self.query_names(properties={"id": int(identifier)}, history=history, count=False).features
+
+    def query_extents(self, *, offset: int = 0, limit: int | None = None, after: int | None = None, bbox=None,
+                      province=None, properties=None, history: bool = False, count: bool = True,
+                      hits_only: bool = False) -> Page:
+        """A page of ``name_extents`` (the extents' geometries with their names' properties), as
+        :meth:`query_names`; ``bbox`` keeps the extents that reach into it: the extents' stored bounds
+        choose the candidates in SQL, their geometries are tested here (the GeoPackage has no spatial SQL;
+        the extents are few)."""
+        if not self._extents_table() or not self._has_table("names"):
+            return Page(self._name_frame([]), 0, False)
+        self._upgrade()
+        where, params = self._name_where(bbox=None, province=province, properties=properties, history=history,
+                                         alias="n.")
+        if bbox is not None:
+            w, s, e, n = bbox
+            where.append("e.west <= ? AND e.east >= ? AND e.south <= ? AND e.north >= ?")
+            params += [e, w, n, s]
+        if after is not None:
+            where.append("n.fid > ?")
+            params.append(int(after))
+            offset = 0
+        columns = ", ".join(["n.fid", *(f'n."{c}"' for c in self.FEATURE_COLUMNS[1:])])
+        rows = self._fetched(self._rows(
+            f"SELECT {columns}, {self._geom_select.replace('geom', 'e.geom')} FROM name_extents e "
+            f"JOIN names n ON n.fid = e.fid WHERE {' AND '.join(where) or '1 = 1'} ORDER BY n.fid", params))
+        shapes = np.asarray(self._decode([row[-1] for row in rows]), dtype=object)
+        if bbox is not None and len(rows):
+            keep = shapely.intersects(shapes, shapely.box(*bbox))
+            rows, shapes = [r for r, k in zip(rows, keep, strict=True) if k], shapes[keep]
+        matched = len(rows)
+        if hits_only:
+            return Page(self._name_frame([]), matched, False)
+        end = None if limit is None else offset + limit
+        page = self._name_frame([r[:-1] for r in rows[offset:end]], shapes[offset:end])
+        return Page(page, matched if count else None, end is not None and end < matched)
+
+    @abstractmethod
+    def _names_bbox(self, bbox, alias: str = "") -> tuple[str, list]:
+        """The spatial index's condition for names whose point may lie in ``bbox`` (W, S, E, N)."""
+
     def _rank_again(self) -> None:
         """Recompute the names' importance, after an upgrade from the version before populations (which
         ranked without GeoNames' feature codes, and a district as a county)."""
@@ -469,28 +606,63 @@ class SqlNameStore(NameStore):
             self._run(f"INSERT INTO name_extents (fid, {', '.join(_EXTENT_COLUMNS)}, geom) "
                       f"VALUES (?, ?, ?, ?, ?, ?, {self._geom_marker})", row)
 
+    #: the part of ``quhua_meta`` that versions the gazetteer's tables (:data:`placenames.schema.MIGRATIONS`)
+    META_KEY = "gazetteer_schema_version"
+    SCHEMA_VERSION = SCHEMA_VERSION
+    _current_layout = False
+
+    def _migrate(self) -> None:
+        """The gazetteer's migrations (:mod:`placenames.schema`), inside the caller's transaction."""
+        self._store.migrate(
+            self.META_KEY, MIGRATIONS, f"{self._store.url} has gazetteer schema version",
+            what_zh=f"{self._store.url} 的地名库结构版本为", lock=(0x5148, 0x4E41), context=self)
+        self._current_layout = True
+
+    def schema_version(self) -> int:
+        """The gazetteer's schema version recorded in the database (0: none, e.g. a file of before versions)."""
+        return self._store.version(self.META_KEY)
+
     def _upgrade(self) -> None:
-        """Bring tables of an older layout up to date before they are read."""
+        """A database of an older gazetteer schema is migrated before it is read (once per store; not inside
+        a read snapshot, which a GeoPackage cannot write in: that database is read as it is)."""
+        if self._current_layout:
+            return
+        self._current_layout = True  # first: the migrations read through this store too
+        if self.has_names() and self.schema_version() < self.SCHEMA_VERSION and not self._in_read_snapshot():
+            self.init()
 
-    @abstractmethod
-    def _rows(self, sql: str, params: list | tuple = ()) -> list[tuple]: ...
+    def _in_read_snapshot(self) -> bool:
+        return False
 
-    @abstractmethod
-    def _run(self, sql: str, params: list | tuple = ()) -> None: ...
+    # -- SQL, through the boundaries' store whose connection this one shares (its dialect says what differs)
+    def _rows(self, sql: str, params: list | tuple = ()) -> list[tuple]:
+        return self._store.fetch(sql, params)
 
-    @abstractmethod
-    def _run_many(self, sql: str, rows: list) -> None: ...
+    def _run(self, sql: str, params: list | tuple = ()) -> None:
+        self._store.execute(sql, params)
 
-    @abstractmethod
-    def _has_table(self, name: str) -> bool: ...
+    def _run_many(self, sql: str, rows: list) -> None:
+        self._store.executemany(sql, rows)
 
-    @abstractmethod
+    def _has_table(self, name: str) -> bool:
+        return self._store.has_table(name)
+
     def _in(self, column: str, values: list) -> tuple[str, object]:
         """``column`` is one of ``values``: the condition and its one parameter."""
+        return self._store.dialect.in_list(column, values)
 
-    @abstractmethod
     def _contains(self, column: str) -> str:
         """The condition that ``column`` contains the text of a ``?`` parameter."""
+        return self._store.dialect.contains(column)
+
+    @property
+    def _today(self) -> str:
+        """SQL for today's date as ``YYYY-MM-DD``."""
+        return self._store.dialect.today
+
+    @property
+    def _no_limit(self) -> str:
+        return self._store.dialect.no_limit
 
     def _points(self, lons: np.ndarray, lats: np.ndarray) -> list:
         return self._geoms(shapely.points(lons, lats))
@@ -574,48 +746,14 @@ class GeoPackageNameStore(SqlNameStore):
 
     def init(self) -> None:
         self._store.init()  # the GeoPackage itself, with its SRS table
-        with gpkg.transaction(self.con) as con:
-            gpkg.create_feature_table(con, "names", _NAME_COLUMNS, "POINT", _SRID, "地名 place names")
-            gpkg.create_feature_table(con, "divisions", _DIVISION_COLUMNS, "MULTIPOLYGON", _SRID,
-                                      "行政区划 divisions")
-            gpkg.create_feature_table(con, "name_extents", _EXTENT_COLUMNS, "GEOMETRY", _SRID,
-                                      "地名范围 place-name extents (fid = the name's)")
-            before_populations = "population" in _missing_name_columns(con)
-            _add_name_columns(con)
-            if before_populations:
-                self._rank_again()
-            outdated = _outdated_keys(con)
-            if outdated:  # keys without the filter columns (before 0.x): rebuilt from the names
-                con.execute("DROP TABLE name_keys")
-                con.execute("DROP TABLE name_grams")
-            # clustered on the look-up key (WITHOUT ROWID): one B-tree per table instead of table + index;
-            # the (cell, name_id) indexes — which hold the key too — find a name's rows and the rows near
-            # a point
-            for sql in ("CREATE TABLE IF NOT EXISTS name_keys (key TEXT, kind TEXT, name_id INTEGER, "
-                        "klass INTEGER, code TEXT, current INTEGER, valid_from TEXT, valid_to TEXT, cell INTEGER, "
-                        "PRIMARY KEY (key, kind, name_id)) WITHOUT ROWID",
-                        "CREATE TABLE IF NOT EXISTS name_grams (gram TEXT, klass INTEGER, code TEXT, "
-                        "name_id INTEGER, current INTEGER, valid_from TEXT, valid_to TEXT, cell INTEGER, "
-                        "PRIMARY KEY (gram, klass, code, name_id)) WITHOUT ROWID",
-                        *_CELL_INDEXES,
-                        "CREATE INDEX IF NOT EXISTS names_source_id ON names (source_id, source)",
-                        "CREATE UNIQUE INDEX IF NOT EXISTS divisions_code ON divisions (code)"):
-                con.execute(sql)
-            if outdated:
-                self._insert_keys(*key_rows([(r.id, r) for r in self.get(
-                    [fid for (fid,) in con.execute("SELECT fid FROM names ORDER BY fid")])]))
+        with gpkg.transaction(self.con):
+            self._migrate()
 
     def has_names(self) -> bool:
-        return self.path.is_file() and gpkg.has_table(self.con, "name_keys")
+        return self.path.is_file() and self._has_table("name_keys")
 
-    _current_layout = False
-
-    def _upgrade(self) -> None:
-        if self._current_layout:
-            return
-        if _outdated_keys(self.con) or _missing_name_columns(self.con):
-            self.init()  # adds the columns, rebuilds the key tables
-        self._current_layout = True
+    def _in_read_snapshot(self) -> bool:
+        return self.con.in_transaction
 
     def size(self) -> int:
         return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
@@ -623,14 +761,8 @@ class GeoPackageNameStore(SqlNameStore):
     @contextmanager
     def write(self):
         """One transaction: everything inside is stored whole or not at all."""
-        if not all(gpkg.has_table(self.con, t) for t in ("names", "name_keys", "name_extents")):
+        if not self._store.exists() or self.schema_version() < SCHEMA_VERSION:
             self.init()
-        self._upgrade()
-        # an import finds the names it updates by source id (files before 0.x indexed (source, source_id))
-        if not self.con.execute("SELECT 1 FROM sqlite_master WHERE name = 'names_source_id'").fetchone():
-            with gpkg.transaction(self.con) as con:
-                con.execute("CREATE INDEX IF NOT EXISTS names_source_id ON names (source_id, source)")
-                con.execute("DROP INDEX IF EXISTS names_source")
         # a large import touches the key B-trees all over: a page cache of 256 MB (default 2 MB) keeps much
         # of them in memory (1 GiB measured no faster at 1M names); with the write-ahead log, syncing at
         # checkpoints only is still crash-safe
@@ -638,25 +770,13 @@ class GeoPackageNameStore(SqlNameStore):
         self.con.execute("PRAGMA synchronous = NORMAL")
         with gpkg.transaction(self.con):
             yield
+            self._store.touch()
 
     # -- hooks of SqlNameStore --------------------------------------------------------------------
-    def _rows(self, sql, params=()):
-        return self.con.execute(sql, params).fetchall()
-
-    def _run(self, sql, params=()):
-        self.con.execute(sql, params)
-
-    def _run_many(self, sql, rows):
-        self.con.executemany(sql, rows)
-
-    def _has_table(self, name):
-        return gpkg.has_table(self.con, name)
-
-    def _in(self, column, values):
-        return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
-
-    def _contains(self, column):
-        return f"instr({column}, ?) > 0"
+    def _names_bbox(self, bbox, alias=""):
+        w, s, e, n = bbox
+        return (f"{alias}fid IN (SELECT id FROM rtree_names_geom WHERE minx <= ? AND maxx >= ? AND miny <= ? "
+                "AND maxy >= ?)", [e, w, n, s])
 
     def _geoms(self, geometries):
         return gpkg.encode(geometries, _SRID)

@@ -38,16 +38,8 @@ def get_store() -> Store:
         store = open_store(current_app.config["QUHUA_DB"])
         g.store = store
         if has_request_context() and request.method in ("GET", "HEAD") and store.exists():
-            _begin_snapshot(store)
+            store.begin_snapshot()  # the dialect's: REPEATABLE READ, READ ONLY / a deferred SQLite BEGIN
     return g.store
-
-
-def _begin_snapshot(store: Store) -> None:
-    con = store.connection()
-    if is_postgres(store):
-        con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-    else:
-        con.execute("BEGIN")  # deferred: the snapshot is taken by the first read, right after
 
 
 def db_signature(store: Store) -> tuple:
@@ -63,15 +55,12 @@ def db_signature(store: Store) -> tuple:
     """
     if not store.exists():
         return (store.url, None)
-    con = store.connection()
-    row = tuple(con.execute("SELECT count(*), max(fid), max(created_at) FROM submissions").fetchone())
+    row = tuple(store.fetch("SELECT count(*), max(fid), max(created_at) FROM submissions")[0])
     if is_postgres(store):
-        has_divisions = con.execute("SELECT to_regclass('divisions') IS NOT NULL").fetchone()[0]
         summary = "SELECT count(*), max(xmin::text::bigint) FROM divisions"
     else:
-        has_divisions = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'divisions'").fetchone()
         summary = "SELECT count(*), max(fid), total(length(geom)) FROM divisions"
-    divisions = tuple(con.execute(summary).fetchone()) if has_divisions else None
+    divisions = tuple(store.fetch(summary)[0]) if store.has_table("divisions") else None
     return (store.url, *row, divisions)
 
 

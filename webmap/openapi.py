@@ -44,6 +44,10 @@ _PARAMETERS = {
                     {"type": "integer", "minimum": 1, "maximum": ogc.MAX_LIMIT, "default": ogc.DEFAULT_LIMIT}),
     "offset": _query("offset", "Features to skip: the `next` link of a page gives the following one.",
                      {"type": "integer", "minimum": 0, "default": 0}),
+    "after": _query("after", "Keyset paging (the `next` links use it): only the features whose id is greater "
+                             "than this one, read from the index rather than skipped; with offset, offset only "
+                             "numbers the page in its links.",
+                    {"type": "integer", "minimum": 0}),
     "bbox": _query("bbox", "The lower and upper corner (W,S,E,N in degrees in CRS84, else in the axis order "
                            "of bbox-crs): the features that intersect this box.",
                    {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}),

@@ -3,8 +3,9 @@ attributes table, or a PostgreSQL table beside the PostGIS layers).
 
 Roles (SPEC §9, issue 5): ``surveyor`` uploads for their own province only; ``official`` sees everything
 and uploads nothing; ``analyst`` reads and exports. Passwords are stored as werkzeug salted hashes, never
-in clear. The table is created on first use (``quhua users add``), with the database if need be; on
-PostgreSQL its version is recorded in ``quhua_meta`` (``users_schema_version``) beside the layers' one.
+in clear. The table is created on first use (``quhua users add``), with the database if need be; its
+version is recorded in ``quhua_meta`` (``users_schema_version``) beside the layers' one, on both databases
+(:mod:`boundaries.store.migrations`). Its SQL runs through the store (``fetch``/``execute``).
 """
 
 from __future__ import annotations
@@ -19,20 +20,18 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from boundaries.errors import ConfigError, StoreError
 from boundaries.readers import check_province
 from boundaries.store import Store
-from boundaries.store.postgis import column_definitions
+from boundaries.store.migrations import Migration
 
 __all__ = ["ROLES", "User", "UserStore"]
 
 ROLES = ("surveyor", "official", "analyst")
 _TABLE = "users"
 _COLUMNS = {"name": "TEXT", "password_hash": "TEXT", "role": "TEXT", "province": "TEXT", "created_at": "DATETIME"}
-#: Schema versions of the PostgreSQL table → the statements that bring the previous version to it.
-_PG_MIGRATIONS: dict[int, list[str]] = {1: [
-    f'CREATE TABLE IF NOT EXISTS "{_TABLE}" (fid bigserial PRIMARY KEY{column_definitions(_COLUMNS)})',
-    f'CREATE UNIQUE INDEX IF NOT EXISTS "{_TABLE}_name" ON "{_TABLE}" (name)',
-]}
-_PG_VERSION_KEY = "users_schema_version"
-_PG_LOCK = (0x5148, -1)  # beside the store's advisory locks (namespace "QH"; 0 = init, provinces 11…82)
+#: The accounts' schema versions (both databases) → the migration that reaches each.
+MIGRATIONS = {1: Migration("viewer accounts", layers={_TABLE: (None, _COLUMNS, "用户 viewer accounts")},
+                           sql=(f'CREATE UNIQUE INDEX IF NOT EXISTS "{_TABLE}_name" ON "{_TABLE}" (name)',))}
+_VERSION_KEY = "users_schema_version"
+_LOCK = (0x5148, -1)  # beside the store's advisory locks (namespace "QH"; 0 = init, provinces 11…82)
 _UPSERT = (f'INSERT INTO "{_TABLE}" (name, password_hash, role, province, created_at) VALUES (?, ?, ?, ?, ?) '
            "ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, "
            "province = excluded.province, created_at = excluded.created_at")
@@ -64,43 +63,24 @@ class UserStore:
             raise StoreError(f"accounts are kept in a GeoPackage or a PostGIS database; {store.url} is neither",
                              message_zh=f"账户只能保存在 GeoPackage 或 PostGIS 数据库中；{store.url} 两者都不是")
         self.store = store
-        self._postgres = isinstance(store, PostgisStore)
 
-    # -- the two backends -------------------------------------------------------------------------
-    def _query(self, sql: str, params: tuple = ()):
-        """Run one statement (``?`` placeholders) on the store's connection; the cursor."""
-        if self._postgres:
-            sql = sql.replace("?", "%s")
-        return self.store.connection().execute(sql, params)
+    # -- the database, through the store ------------------------------------------------------------
+    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return self.store.fetch(sql, params)
 
     def _has_table(self) -> bool:
-        if not self.store.exists():
-            return False
-        if self._postgres:
-            return self._query(f"SELECT to_regclass('{_TABLE}') IS NOT NULL").fetchone()[0]
-        from boundaries.store import gpkg
-
-        return gpkg.has_table(self.store.connection(), _TABLE)
+        return self.store.exists() and self.store.has_table(_TABLE)
 
     def _create(self) -> None:
-        """Create the table (and the database, if it has not been created yet) unless it exists."""
+        """Create the table (and the database, if it has not been created yet) unless it is there, as the
+        accounts' migrations say."""
         if not self.store.exists():
             self.store.init()
-        con = self.store.connection()
-        if self._postgres:
-            from boundaries.store.postgis import migrate
-
-            with con.transaction():  # one creator at a time; versioned as the layers are
-                migrate(con, _PG_VERSION_KEY, _PG_MIGRATIONS, f"the users table of {self.store.url} has version",
-                        lock=_PG_LOCK, what_zh=f"{self.store.url} 中用户表的版本为")
+        if self.store.version(_VERSION_KEY) >= max(MIGRATIONS):
             return
-        from boundaries.store import gpkg
-
-        if gpkg.has_table(con, _TABLE):
-            return
-        with gpkg.transaction(con):
-            gpkg.create_attribute_table(con, _TABLE, _COLUMNS, "用户 viewer accounts")
-            con.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{_TABLE}_name" ON "{_TABLE}" (name)')
+        with self.store.transaction():  # one creator at a time; versioned as the layers are
+            self.store.migrate(_VERSION_KEY, MIGRATIONS, f"the users table of {self.store.url} has version",
+                               lock=_LOCK, what_zh=f"{self.store.url} 中用户表的版本为")
 
     # -- accounts ---------------------------------------------------------------------------------
     def add(self, name: str, password: str, role: str, province: str | None = None) -> User:
@@ -116,7 +96,7 @@ class UserStore:
             raise ConfigError("give a user name and a password of at least 8 characters",
                               message_zh="请给出用户名和至少 8 个字符的密码")
         self._create()
-        self._query(_UPSERT, (name.strip(), generate_password_hash(password), role, province,
+        self.store.execute(_UPSERT, (name.strip(), generate_password_hash(password), role, province,
                               datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
         return User(name.strip(), role, province)
 
@@ -124,16 +104,15 @@ class UserStore:
         """The account called ``name``, or None."""
         if not self._has_table():
             return None
-        row = self._query(f'SELECT name, role, province FROM "{_TABLE}" WHERE name = ?', (name,)).fetchone()
-        return User(*row) if row else None
+        rows = self._query(f'SELECT name, role, province FROM "{_TABLE}" WHERE name = ?', (name,))
+        return User(*rows[0]) if rows else None
 
     def account(self, name: str) -> tuple[User, str] | None:
         """The account called ``name`` with its stored password hash, or None."""
         if not self._has_table():
             return None
-        row = self._query(f'SELECT password_hash, name, role, province FROM "{_TABLE}" WHERE name = ?',
-                          (name,)).fetchone()
-        return (User(*row[1:]), row[0]) if row else None
+        rows = self._query(f'SELECT password_hash, name, role, province FROM "{_TABLE}" WHERE name = ?', (name,))
+        return (User(*rows[0][1:]), rows[0][0]) if rows else None
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The user if the password matches, else None (same answer for unknown names)."""
@@ -147,11 +126,12 @@ class UserStore:
         """Every account, by name."""
         if not self._has_table():
             return []
-        order = 'name COLLATE "C"' if self._postgres else "name"  # code point order on both, whatever the locale
+        # code point order on both, whatever the locale
+        order = 'name COLLATE "C"' if self.store.dialect.name == "postgresql" else "name"
         return [User(*r) for r in self._query(f'SELECT name, role, province FROM "{_TABLE}" ORDER BY {order}')]
 
     def remove(self, name: str) -> bool:
         """Delete an account; whether it existed."""
         if not self._has_table():
             return False
-        return self._query(f'DELETE FROM "{_TABLE}" WHERE name = ?', (name,)).rowcount > 0
+        return self.store.execute(f'DELETE FROM "{_TABLE}" WHERE name = ?', (name,)) > 0

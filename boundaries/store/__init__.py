@@ -23,16 +23,19 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from boundaries._lazy import lazy_module
 from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
+from boundaries.store.migrations import Migration, layers_of
 
 gpd = lazy_module("geopandas")
 pd = lazy_module("pandas")
 
-__all__ = ["ALL_PROVINCES", "DESCRIPTIONS", "LAYERS", "SCHEMA", "Store", "default_url", "empty_layer", "open_store"]
+__all__ = ["ALL_PROVINCES", "DESCRIPTIONS", "LAYERS", "MIGRATIONS", "SCHEMA", "Page", "Store", "default_url",
+           "empty_layer", "open_store"]
 
 #: Layers that ``read_layer`` and ``quhua export`` know.
 LAYERS = ("lines", "markers", "issues", "submissions")
@@ -63,6 +66,19 @@ SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
 DESCRIPTIONS = {"lines": "行政区域界线 boundary lines", "markers": "界桩 boundary markers",
                  "issues": "质检问题 QA issues", "submissions": "入库记录 submissions",
                 "qa_config": "质检配置 QA configuration", "audit": "审计日志 audit log"}
+
+def _current_indexes(*layers: str) -> tuple[str, ...]:
+    return tuple(f'CREATE INDEX IF NOT EXISTS "{t}_current" ON "{t}" (status, province)' for t in layers)
+
+
+#: The boundaries' schema (``quhua_meta.schema_version``) on both databases: version → the migration that
+#: reaches it (:mod:`boundaries.store.migrations` says how to add one, e.g. for a new table of SCHEMA).
+MIGRATIONS = {
+    1: Migration("the layers", layers=layers_of("lines", "markers", "issues", "submissions"),
+                 sql=_current_indexes("lines", "markers")),
+    2: Migration("the QA configuration", layers=layers_of("qa_config")),
+    3: Migration("the audit log (boundaries.audit)", layers=layers_of("audit")),
+}
 #: The ``qa_config`` province meaning "every province without its own".
 ALL_PROVINCES = "000000"
 
@@ -74,6 +90,23 @@ def empty_layer(layer: str) -> gpd.GeoDataFrame | pd.DataFrame:
     if geometry_type is None:
         return frame
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=STORAGE_CRS))
+
+
+@dataclass(frozen=True)
+class Page:
+    """What :meth:`Store.query` answers: one page of features and how many match in all.
+
+    ``features`` is a frame as :meth:`Store.read_layer` gives (``fid`` first, geometry in EPSG:4490), in
+    the query's order; ``number_matched`` counts every feature the filters admit (None when not asked:
+    ``count=False``); ``more`` says whether features follow this page (known without counting).
+    """
+
+    features: gpd.GeoDataFrame | pd.DataFrame
+    number_matched: int | None
+    more: bool
+
+
+Bbox = tuple[float, float, float, float]
 
 
 class Store(ABC):
@@ -89,16 +122,40 @@ class Store(ABC):
     def init(self) -> None:
         """Create the database and its layers; idempotent."""
 
-    @abstractmethod
-    def read_layer(self, layer: str, *, province: str | None = None,
-                   bbox: tuple[float, float, float, float] | None = None,
+    def read_layer(self, layer: str, *, province: str | None = None, bbox: Bbox | None = None,
                    history: bool = False) -> gpd.GeoDataFrame | pd.DataFrame:
-        """Read a layer of :data:`LAYERS` (geometry in EPSG:4490).
+        """Read a layer of :data:`LAYERS` whole (geometry in EPSG:4490): :meth:`query` without a limit.
 
         ``province`` keeps what concerns that province: lines with either side in it, markers it
         submitted or on such lines, its issues and submissions. ``bbox`` (W, S, E, N in degrees) keeps
         features that intersect it. Only current lines and markers unless ``history``.
         """
+        return self.query(layer, province=province, bbox=bbox, history=history, count=False).features
+
+    @abstractmethod
+    def query(self, layer: str, *, offset: int = 0, limit: int | None = None, after: int | None = None,
+              bbox: Bbox | None = None, province: str | None = None,
+              properties: Mapping[str, object] | None = None, sortby: Sequence[str] = (),
+              history: bool = False, count: bool = True, hits_only: bool = False) -> Page:
+        """A page of a layer's features, the filters and the paging done by the database (modelled on
+        pygeoapi's feature providers' ``query``).
+
+        Filters, all of them together: ``bbox`` (W, S, E, N in degrees: the features that intersect it,
+        through the spatial index — the GeoPackage's rtree, PostGIS's GiST), ``province`` (as
+        :meth:`read_layer`), ``properties`` (column → value: equality; a list or tuple: any of its
+        values), current lines and markers only unless ``history``. Order: ``sortby`` (column names,
+        ``-name`` descending), then ``fid``. Paging: ``offset`` rows skipped, at most ``limit`` returned
+        (None: all); or, by fid order only, keyset paging from ``after`` (the features with a larger fid:
+        as fast on the last page as on the first). ``count`` asks for ``number_matched``;
+        ``hits_only`` (pygeoapi's ``resulttype=hits``) returns no features, only the count.
+        Unknown layers and columns raise :class:`~boundaries.errors.StoreError`.
+        """
+
+    @abstractmethod
+    def get(self, layer: str, identifier: int | str, *, province: str | None = None,
+            history: bool = False) -> gpd.GeoDataFrame | pd.DataFrame:
+        """The feature of ``layer`` whose ``fid`` is ``identifier`` as a frame of one row, or of none
+        (unknown id, not a number, or filtered out by ``province``/``history`` as :meth:`query` would)."""
 
     @abstractmethod
     def ingest(self, submission: Submission, checker: Checker, *, user: str,

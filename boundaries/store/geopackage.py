@@ -7,8 +7,9 @@ import sqlite3
 from pathlib import Path
 
 from boundaries.errors import StoreError
-from boundaries.store import DESCRIPTIONS, SCHEMA, gpkg
+from boundaries.store import MIGRATIONS, SCHEMA, gpkg
 from boundaries.store._sql import SRID, SqlStore
+from boundaries.store.dialect import SQLITE
 
 __all__ = ["GeoPackageStore", "srs_rows"]
 
@@ -25,7 +26,14 @@ def srs_rows(*codes: int) -> list[tuple[int, str, str]]:
 
 
 class GeoPackageStore(SqlStore):
-    """Lines, markers, issues and submissions as GeoPackage layers of one SQLite file."""
+    """Lines, markers, issues and submissions as GeoPackage layers of one SQLite file.
+
+    The schema is versioned in the table ``quhua_meta`` as on PostGIS (:mod:`boundaries.store.migrations`):
+    :meth:`init` applies the steps of :data:`boundaries.store.MIGRATIONS` the file has not had; a file
+    written before versioning (no ``quhua_meta``) is upgraded from what it holds.
+    """
+
+    dialect = SQLITE
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -62,15 +70,15 @@ class GeoPackageStore(SqlStore):
                              message_zh=f"无法创建 {self.path}：文件夹 {self.path.parent} 不存在")
         with gpkg.transaction(self.connection()) as con:
             gpkg.ensure_geopackage(con, srs_rows(SRID))
-            for layer, (geometry_type, columns) in SCHEMA.items():
-                if geometry_type is None:
-                    gpkg.create_attribute_table(con, layer, columns, DESCRIPTIONS[layer])
-                else:
-                    gpkg.create_feature_table(con, layer, columns, geometry_type, SRID,
-                                              DESCRIPTIONS[layer])
-            for layer in ("lines", "markers"):
-                con.execute(f'CREATE INDEX IF NOT EXISTS "{layer}_current" ON "{layer}" (status, province)')
+            self.migrate("schema_version", MIGRATIONS, f"{self.path} has schema version",
+                         what_zh=f"{self.path} 的结构版本为")
         self.checkpoint()
+
+    def create_table(self, name, geometry_type, columns, description="", *, text_type="text"):
+        if geometry_type is None:
+            gpkg.create_attribute_table(self.connection(), name, columns, description)
+        else:
+            gpkg.create_feature_table(self.connection(), name, columns, geometry_type, SRID, description)
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the file, so that tools reading the file header see it whole."""
@@ -78,16 +86,16 @@ class GeoPackageStore(SqlStore):
 
     # -- hooks of SqlStore ------------------------------------------------------------------------
     def _has_config_table(self):
-        return gpkg.has_table(self.connection(), "qa_config")
-
-    def _has_table(self, name):
-        return gpkg.has_table(self.connection(), name)
+        return self.has_table("qa_config")
 
     def _fetchall(self, sql, params):
         return self.connection().execute(sql, params).fetchall()
 
     def _execute(self, sql, params):
-        self.connection().execute(sql, params)
+        return self.connection().execute(sql, params).rowcount
+
+    def _executemany(self, sql, rows):
+        self.connection().executemany(sql, rows)
 
     def _insert_rows(self, table, columns, rows):
         names = ", ".join(f'"{c}"' for c in columns)
@@ -108,8 +116,18 @@ class GeoPackageStore(SqlStore):
 
     def _bbox_clause(self, layer, bbox):
         w, s, e, n = bbox
-        return (f'fid IN (SELECT id FROM "rtree_{layer}_geom" WHERE minx <= ? AND maxx >= ? '
-                "AND miny <= ? AND maxy >= ?)", [e, w, n, s])
+        clause = (f'fid IN (SELECT id FROM "rtree_{layer}_geom" WHERE minx <= ? AND maxx >= ? '
+                  "AND miny <= ? AND maxy >= ?)")
+        if SCHEMA[layer][0] != "POINT":
+            return clause, [e, w, n, s]
+        # the rtree holds 32-bit floats rounded outwards: a point's envelope in the blob header (doubles)
+        # is the point itself, so this makes the test exact
+        return (clause + " AND ST_MinX(geom) <= ? AND ST_MaxX(geom) >= ? AND ST_MinY(geom) <= ? "
+                "AND ST_MaxY(geom) >= ?", [e, w, n, s, e, w, n, s])
+
+    def _bbox_is_exact(self, geometry_type):
+        return geometry_type == "POINT"  # lines: the envelope's candidates are tested in Python
+
 
     def _in_list(self, column, values):
         return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(values)

@@ -18,74 +18,30 @@ import shapely
 
 from boundaries.errors import StoreError
 from boundaries.model import Submission
-from boundaries.store import SCHEMA
+from boundaries.store import MIGRATIONS as _MIGRATIONS
 from boundaries.store._sql import SRID, SqlStore
+from boundaries.store.dialect import POSTGRESQL, column_definitions
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisStore", "column_definitions", "migrate", "stored_version"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisStore", "column_definitions", "stored_version"]
 
-_TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision", "DATETIME": "timestamptz"}
 _LOCK_NAMESPACE = 0x5148  # "QH": advisory lock keys are (namespace, province prefix)
-
-
-def column_definitions(columns: dict[str, str], text: str = "text") -> str:
-    """``, "column" type`` for each of ``columns`` (GeoPackage types: TEXT, INTEGER, REAL, DATETIME) in
-    PostgreSQL's types, with ``text`` for TEXT (e.g. ``text COLLATE "C"``)."""
-    types = {**_TYPES, "TEXT": text}
-    return "".join(f', "{c}" {types[t]}' for c, t in columns.items())
-
-
-def _create_layers(*layers: str) -> list[str]:
-    statements = []
-    for layer in layers:
-        geometry_type, columns = SCHEMA[layer]
-        cols = column_definitions(columns)
-        geom = f", geom geometry({geometry_type}, {SRID})" if geometry_type else ""
-        statements.append(f'CREATE TABLE IF NOT EXISTS "{layer}" (fid bigserial PRIMARY KEY{geom}{cols})')
-        if geometry_type:
-            statements.append(f'CREATE INDEX IF NOT EXISTS "{layer}_geom_gist" ON "{layer}" USING gist (geom)')
-    statements += [f'CREATE INDEX IF NOT EXISTS "{t}_current" ON "{t}" (status, province)'
-                   for t in ("lines", "markers") if t in layers]
-    return statements
-
-
-#: Schema version → the statements that bring the previous version to it.
-MIGRATIONS: dict[int, list[str]] = {1: _create_layers("lines", "markers", "issues", "submissions"),
-                                    2: _create_layers("qa_config"),
-                                    3: _create_layers("audit")}  # the audit log (boundaries.audit)
+#: The boundaries' schema: :data:`boundaries.store.MIGRATIONS`, the same for both databases
+MIGRATIONS = _MIGRATIONS
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
 def stored_version(con, key: str) -> int:
-    """The version recorded under ``quhua_meta.key`` (0 when none is, or there is no ``quhua_meta``)."""
+    """The version recorded under ``quhua_meta.key`` of a PostgreSQL connection (0 when none is)."""
     if not con.execute("SELECT to_regclass('quhua_meta') IS NOT NULL").fetchone()[0]:
         return 0
     row = con.execute("SELECT value FROM quhua_meta WHERE key = %s", (key,)).fetchone()
     return int(row[0]) if row else 0
 
 
-def migrate(con, key: str, migrations: dict[int, list[str]], what: str, lock: tuple[int, int] | None = None, *,
-            what_zh: str | None = None) -> None:
-    """Bring the tables versioned under ``quhua_meta.key`` to the latest of ``migrations`` (version → the
-    statements that reach it from the one before), step by step, in the caller's transaction; ``lock``
-    (an advisory lock key pair) serialises concurrent creators. A database newer than this quhua is
-    refused: ``what`` names it in the message ("… has schema version"), ``what_zh`` in the Chinese one
-    ("…的结构版本为")."""
-    if lock is not None:
-        con.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock)
-    current, latest = stored_version(con, key), max(migrations)
-    if current > latest:
-        raise StoreError(f"{what} {current}, newer than this quhua ({latest}); upgrade quhua",
-                         message_zh=f"{what_zh or what} {current}，比本版 quhua 支持的版本（{latest}）新；"
-                                    "请升级 quhua")
-    for version in range(current + 1, latest + 1):
-        for statement in migrations[version]:
-            con.execute(statement)
-    con.execute("INSERT INTO quhua_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, str(latest)))
-
-
 class PostgisStore(SqlStore):
     """Lines, markers, issues and submissions as PostGIS tables of one PostgreSQL database."""
+
+    dialect = POSTGRESQL
 
     def __init__(self, url: str):
         self.url = url
@@ -125,16 +81,19 @@ class PostgisStore(SqlStore):
         with con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOCK_NAMESPACE,))  # one initialiser at a time
             con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-            con.execute("CREATE TABLE IF NOT EXISTS quhua_meta (key text PRIMARY KEY, value text NOT NULL)")
-            migrate(con, "schema_version", MIGRATIONS, f"{self.url} has schema version",
-                    what_zh=f"{self.url} 的结构版本为")
+            self.migrate("schema_version", MIGRATIONS, f"{self.url} has schema version",
+                         what_zh=f"{self.url} 的结构版本为")
+
+    def create_table(self, name, geometry_type, columns, description="", *, text_type="text"):
+        geom = f", geom geometry({geometry_type}, {SRID})" if geometry_type else ""
+        self._execute(f'CREATE TABLE IF NOT EXISTS "{name}" (fid bigserial PRIMARY KEY{geom}'
+                      f"{column_definitions(columns, text_type)})", [])
+        if geometry_type:
+            self._execute(f'CREATE INDEX IF NOT EXISTS "{name}_geom_gist" ON "{name}" USING gist (geom)', [])
 
     # -- hooks of SqlStore ------------------------------------------------------------------------
     def _has_config_table(self):
-        return bool(self.connection().execute("SELECT to_regclass('qa_config') IS NOT NULL").fetchone()[0])
-
-    def _has_table(self, name):
-        return bool(self.connection().execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0])
+        return self.has_table("qa_config")
 
     @staticmethod
     def _sql(sql: str) -> str:
@@ -144,7 +103,11 @@ class PostgisStore(SqlStore):
         return self.connection().execute(self._sql(sql), params).fetchall()
 
     def _execute(self, sql, params):
-        self.connection().execute(self._sql(sql), params)
+        return self.connection().execute(self._sql(sql), params).rowcount
+
+    def _executemany(self, sql, rows):
+        with self.connection().cursor() as cursor:
+            cursor.executemany(self._sql(sql), rows)
 
     def _insert_rows(self, table, columns, rows):
         names = ", ".join(f'"{c}"' for c in columns)
@@ -171,7 +134,7 @@ class PostgisStore(SqlStore):
         return shapely.from_wkb(np.asarray([None if b is None else bytes(b) for b in column], dtype=object))
 
     def _bbox_clause(self, layer, bbox):
-        return "geom && ST_MakeEnvelope(?, ?, ?, ?, 4490)", list(bbox)
+        return "ST_Intersects(geom, ST_MakeEnvelope(?, ?, ?, ?, 4490))", list(bbox)  # && through GiST, then exact
 
     def _in_list(self, column, values):
         return f"{column} = ANY(?::text[])", list(values)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import shapely
@@ -107,16 +108,16 @@ def test_kill_9_before_the_commit_leaves_neither_submission_nor_audit_row(capsys
 
 
 def test_an_old_database_gets_the_audit_table_on_its_first_write(capsys, tmp_path, good):
-    """A GeoPackage made before the audit log: the first ingest adds the table (idempotent init)."""
+    """A GeoPackage made before the audit log (by quhua at commit e4da53e, tests/fixtures/README.md): the
+    audit log reads empty, and the first ingest upgrades the schema and records itself."""
+    import shutil
+
     from boundaries.store import gpkg
 
     db = str(tmp_path / "old.gpkg")
-    assert run_cli(capsys, "--db", db, "init")[0] == 0
+    shutil.copy(Path(__file__).parent.parent / "fixtures" / "quhua-e4da53e.gpkg", db)
     with open_store(db) as store:
-        con = store.connection()
-        con.execute("DROP TABLE audit")
-        con.execute("DELETE FROM gpkg_contents WHERE table_name = 'audit'")
-        assert not gpkg.has_table(con, "audit")
+        assert not gpkg.has_table(store.connection(), "audit")
         assert store.read_audit().total == 0
     assert run_cli(capsys, "--db", db, "ingest", "--province", "360000", "--json", *good)[0] == 0
     assert json.loads(json.dumps(_audit(capsys, db)))["total"] == 1

@@ -177,6 +177,7 @@ def test_a_geopackage_from_before_extents_is_read_then_upgraded(db_url, gazettee
         con.execute("DROP TABLE rtree_name_extents_geom")
         for table in ("gpkg_extensions", "gpkg_geometry_columns", "gpkg_contents"):
             con.execute(f"DELETE FROM {table} WHERE table_name = 'name_extents'")
+        con.execute("DROP TABLE quhua_meta")  # files of then had no schema version
     hit = _one(gazetteer, "南昌县", "divisions")
     assert hit["bbox"] is None and show(db_url, hit["id"])["extent"] is None and gazetteer.extents().empty
     lake = "POLYGON ((115.84 28.59, 115.87 28.59, 115.87 28.62, 115.84 28.62, 115.84 28.59))"

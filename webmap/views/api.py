@@ -60,11 +60,14 @@ def _scoped_args(cid: str):
     return dict(request.args.items()) | {"province": scope}
 
 
-def _agreement(page, frame) -> dict[str, list]:
-    """Lines get ``agreement`` (with the neighbour's version of the same boundary) for the map's styling."""
+def _agreement(page, store) -> dict[str, list]:
+    """Lines get ``agreement`` (with the neighbour's version of the same boundary) for the map's styling:
+    the candidates are the current lines between the page's codes, asked of the store (not the layer)."""
     if "left_code" not in page.columns or "status" not in page.columns:
         return {}
-    return {"agreement": line_agreement(page, frame[frame["status"] == "current"])}
+    codes = sorted({str(c) for c in (*page["left_code"], *page["right_code"]) if c is not None})
+    candidates = store.query("lines", properties={"left_code": codes, "right_code": codes}, count=False).features
+    return {"agreement": line_agreement(page, candidates)}
 
 
 @bp.route("/ogc", strict_slashes=False)
@@ -158,8 +161,7 @@ def download_submission(sid: int, layer: str):
     """The lines or markers of one submission (current or superseded), as GeoJSON."""
     if layer not in ("lines", "markers"):
         raise NotFound("一次提交只有界线（lines）和界桩（markers）", "a submission has lines and markers")
-    frame = get_store().read_layer(layer, history=True)
-    frame = frame[frame["submission_id"] == sid]
+    frame = get_store().query(layer, properties={"submission_id": sid}, history=True, count=False).features
     if frame.empty:
         raise NotFound(f"提交 {sid} 没有 {layer}", f"submission {sid} has no {layer}")
     authorize("province", str(frame["province"].iloc[0]))
