@@ -11,6 +11,7 @@ X/Y recomputed); where a random draw would plant a second, real defect too, it i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import geopandas as gpd
@@ -22,6 +23,7 @@ import shapely.ops
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from boundaries.config import load_config
 from boundaries.crs import metric_epsg, transformer
 from tests.boundaries.conftest_rules import (
     check,
@@ -56,9 +58,17 @@ def base() -> Case:
     return Case(sub.lines.copy(), sub.markers.copy(), lines, markers)
 
 
-def run(case: Case):
+def run(case: Case, config=None):
     sub = replace(demo_submission("360000"), lines=case.lines, markers=case.markers, issues=[])
-    return check(sub, case.stored_lines, case.stored_markers)
+    return check(sub, case.stored_lines, case.stored_markers, config=config)
+
+
+def only(rule_id: str):
+    """The default configuration with every rule but ``rule_id`` disabled."""
+    config = load_config()
+    for other in config.rules:
+        config.rules[other]["enabled"] = other == rule_id
+    return config
 
 
 def test_clean_demo_network_has_no_issue():
@@ -436,6 +446,44 @@ def plant_marker_neighbor_mismatch(data, case: Case) -> Case:
     return replace(case, rule="marker.neighbor_mismatch", where=tuple(marker_lonlat(case, k)))
 
 
+def plant_lone_post(data, case: Case) -> Case:
+    """A 单立 marker becomes a 同号双立 pair standing right (A on the smaller code's side), one post dropped."""
+    k = draw_marker(data, case)
+    row = case.lines[case.lines["line_id"] == case.markers["line_id"].iloc[k]].iloc[0]
+    smaller_on_left = row["left_code"] < row["right_code"]
+    metres = data.draw(st.floats(20.0, 150.0), label="metres")
+    letter = data.draw(st.sampled_from("AB"), label="kept post")
+    on_left = smaller_on_left if letter == "A" else not smaller_on_left
+    post = beside_own_line(case, k, metres if on_left else -metres)
+    assume(abs(distance_to(post, [own_line_of(case, k)]) - metres) < 1.0)
+    number = case.markers["marker_id"].iloc[k][:-1]
+    case.markers.loc[case.markers.index[k], ["marker_id", "marker_type"]] = [number + letter, "同号双立"]
+    set_declared(case.markers, k, post)
+    return replace(case, rule="marker.lone_post", where=tuple(post))
+
+
+def plant_unknown_line(data, case: Case) -> Case:
+    """A marker (and its id) on a line code no line of the submission or the database has."""
+    k = draw_marker(data, case)
+    line_id = data.draw(st.sampled_from(["3698", "3699", "9936"]), label="line")
+    old = case.markers["marker_id"].iloc[k]
+    case.markers.loc[case.markers.index[k], ["marker_id", "line_id"]] = [line_id + old[4:], line_id]
+    return replace(case, rule="marker.unknown_line", where=tuple(marker_lonlat(case, k)))
+
+
+def plant_foreign_boundary(data, case: Case) -> Case:
+    """A stored marker of a boundary with neither side in 江西 (e.g. 湖北–湖南), resubmitted by 江西."""
+    stored = case.stored_markers
+    foreign = np.flatnonzero(~stored["line_id"].str.contains("36").to_numpy() & (stored["marker_type"] == "单立"))
+    m = int(data.draw(st.sampled_from(foreign.tolist()), label="stored marker"))
+    row = stored.iloc[[m]][["marker_id", "marker_type", "line_id", "x", "y", "lon", "lat", "h", "geometry"]].copy()
+    row = row.assign(source_file=case.markers["source_file"].iloc[0], source_row=len(case.markers) + 1)
+    point = row.geometry.iloc[0]
+    case.markers = gpd.GeoDataFrame(pd.concat([case.markers, row], ignore_index=True), crs=4490)
+    set_declared(case.markers, len(case.markers) - 1, np.array([point.x, point.y]))
+    return replace(case, rule="marker.foreign_boundary", where=(point.x, point.y))
+
+
 PLANTERS = {
     "line.invalid_geometry": plant_invalid_geometry,
     "line.self_intersection": plant_self_intersection,
@@ -455,6 +503,9 @@ PLANTERS = {
     "marker.coordinate_mismatch": plant_coordinate_mismatch,
     "marker.axis_swapped": plant_axis_swapped,
     "marker.neighbor_mismatch": plant_marker_neighbor_mismatch,
+    "marker.lone_post": plant_lone_post,
+    "marker.unknown_line": plant_unknown_line,
+    "marker.foreign_boundary": plant_foreign_boundary,
 }
 
 
@@ -469,3 +520,24 @@ def test_one_planted_defect_gives_exactly_its_rule_at_its_place(rule_id, data):
     assert {i.rule for i in issues} == {rule_id}, messages(issues)
     for issue in issues:
         assert distance_m((issue.lon, issue.lat), case.where) <= case.radius_m, messages(issues)
+
+
+@pytest.mark.parametrize("rule_id", list(PLANTERS))
+@settings(max_examples=2, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_each_rule_finds_its_defect_with_every_other_rule_disabled(rule_id, data):
+    """Rules are independent: the planted defect's rule finds it alone, at its place; so does every rule
+    whose finding of the same defect the full check gave as a detail of the issue it kept."""
+    case = PLANTERS[rule_id](data, base())
+    kept = run(case)
+    assert {i.rule for i in kept} == {rule_id}, messages(kept)
+    detail_rules = {r for i in kept for r in re.findall(r"(?:details: |; )([a-z]+\.[a-z_]+): ", i.message_en)}
+    for alone in sorted({rule_id} | detail_rules):
+        issues = run(case, only(alone))
+        assert issues and {i.rule for i in issues} == {alone}, f"{alone} alone: {messages(issues)}"
+        features = {i.feature for i in kept}
+        near = [i for i in issues if i.feature in features or i.layer == "lines"]
+        assert near, f"{alone} alone: {messages(issues)}"
+        for issue in near:
+            assert distance_m((issue.lon, issue.lat), case.where) <= case.radius_m, f"{alone}: {messages(issues)}"
