@@ -3,8 +3,8 @@ province's clean submission is stored (北京: its boundaries with 河北 and �
 and the ring around a 湖北 enclave, and with 江西); its neighbour's resubmission of their common boundary, in
 each convention real provincial files use, is accepted with no error, on both databases; and one defect of
 each rule planted in that resubmission (its conventions taken in turn, its size and place drawn by hypothesis)
-is found at its place (feature and location), with the stored data read back from the database. The corpus is generated into a temporary
-folder."""
+is found at its place (feature and location), with the stored data read back from the database. The corpus
+is generated into a temporary folder."""
 
 from __future__ import annotations
 
@@ -16,15 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from boundaries.readers import read_submission
+from boundaries.store import open_store
+from tests.boundaries.conftest_rules import distance_m, messages
 from tests.boundaries.test_rules_property import PLANTERS, Case, run
 from tests.conftest import empty_database, run_cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import make_corpus  # a script beside build_demo.py, not a package
-
-from boundaries.readers import read_submission  # noqa: E402
-from boundaries.store import open_store  # noqa: E402
-from tests.boundaries.conftest_rules import distance_m, messages  # noqa: E402
 
 #: what the acceptance test runs: every convention on both databases for the first pair; a sample of them
 #: (zones beyond the strip, split with the ring, reversed, GBK CSV in 度分秒, ESRI .prj) for the second
@@ -68,8 +67,8 @@ def databases(request, corpora, tmp_path_factory):
         yield get
 
 
-@pytest.mark.parametrize(("pair", "backend", "case"), ACCEPTED,
-                         ids=[f"{make_corpus.PAIRS[p][0]}-by-{make_corpus.PAIRS[p][1]}-{b}-{c}" for p, b, c in ACCEPTED])
+@pytest.mark.parametrize(("pair", "backend", "case"), ACCEPTED, ids=[
+    f"{make_corpus.PAIRS[p][0]}-by-{make_corpus.PAIRS[p][1]}-{b}-{c}" for p, b, c in ACCEPTED])
 def test_neighbour_resubmission_in_each_convention_is_accepted(capsys, corpora, databases, pair, backend, case):
     out, manifest = corpora(pair)
     db = databases(pair, backend)
@@ -135,6 +134,15 @@ def test_one_planted_defect_in_any_convention_is_found_at_its_place(resubmission
     case = PLANTERS[rule_id](data, case)
     issues = run(case)
     assert issues, f"{rule_id} planted in {case_name} but nothing found"
+    # the common boundary and its markers are stored by the other side: a line or marker changed by the
+    # planting also disagrees with that version, there (neighbor_mismatch at the planted place and feature:
+    # the same change, seen against the stored version)
+    moved = [i for i in issues if i.rule in ("line.neighbor_mismatch", "marker.neighbor_mismatch")
+             and i.rule != rule_id]
+    for issue in moved:
+        assert distance_m((issue.lon, issue.lat), case.where) <= 1000.0, f"{case_name}: {messages(issues)}"
+        assert issue.layer == "lines" or case.feature is None or issue.feature == case.feature, messages(issues)
+    issues = [i for i in issues if i not in moved]
     assert {i.rule for i in issues} == {rule_id}, f"{case_name}: {messages(issues)}"
     for issue in issues:
         assert distance_m((issue.lon, issue.lat), case.where) <= case.radius_m, f"{case_name}: {messages(issues)}"
