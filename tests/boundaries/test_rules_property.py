@@ -133,7 +133,7 @@ def set_declared(case: Case, k: int, lonlat) -> None:
     markers.loc[markers.index[k], "geometry"] = shapely.Point(lonlat)
     easting, northing = transformer(4490, case.declared).transform(lonlat[0], lonlat[1])
     markers.loc[markers.index[k], ["x", "y"]] = [round(northing, 3), round(easting, 3)]
-    if np.isfinite(markers["lon"].iloc[k]):
+    if pd.notna(markers["lon"].iloc[k]) and np.isfinite(float(markers["lon"].iloc[k])):
         markers.loc[markers.index[k], ["lon", "lat"]] = [float(lonlat[0]), float(lonlat[1])]
 
 
