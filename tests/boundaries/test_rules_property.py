@@ -11,6 +11,7 @@ X/Y recomputed); where a random draw would plant a second, real defect too, it i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import geopandas as gpd
@@ -22,7 +23,10 @@ import shapely.ops
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from boundaries.config import load_config
 from boundaries.crs import metric_epsg, transformer
+from boundaries.model import Submission
+from boundaries.rules.markers import code_sides
 from tests.boundaries.conftest_rules import (
     check,
     demo_stored,
@@ -48,17 +52,31 @@ class Case:
     rule: str = ""
     where: tuple[float, float] | None = None
     radius_m: float = 0.01
+    #: the submitting province, the zone its markers' X/Y are declared in, and the submission to copy
+    province: str = "360000"
+    declared: int = DECLARED
+    template: Submission | None = None
+    #: the feature the planted defect's issue names, where one does
+    feature: str | None = None
 
 
 def base() -> Case:
     sub = demo_submission("360000")
     lines, markers = demo_stored(*NEIGHBOURS)
-    return Case(sub.lines.copy(), sub.markers.copy(), lines, markers)
+    return Case(sub.lines.copy(), sub.markers.copy(), lines, markers, template=sub)
 
 
-def run(case: Case):
-    sub = replace(demo_submission("360000"), lines=case.lines, markers=case.markers, issues=[])
-    return check(sub, case.stored_lines, case.stored_markers)
+def run(case: Case, config=None):
+    sub = replace(case.template or demo_submission(case.province), lines=case.lines, markers=case.markers, issues=[])
+    return check(sub, case.stored_lines, case.stored_markers, config=config)
+
+
+def only(rule_id: str):
+    """The default configuration with every rule but ``rule_id`` disabled."""
+    config = load_config()
+    for other in config.rules:
+        config.rules[other]["enabled"] = other == rule_id
+    return config
 
 
 def test_clean_demo_network_has_no_issue():
@@ -96,7 +114,7 @@ def draw_part(data, case: Case, min_length: float = 0.0) -> tuple[int, int]:
 def markers_stay_on(case: Case, line_index: int, geometry) -> bool:
     """Whether every 单立 marker of the line stays within 5 m of the changed geometry."""
     line_id = case.lines["line_id"].iloc[line_index]
-    mine = case.markers[case.markers["line_id"] == line_id]
+    mine = case.markers[(case.markers["line_id"] == line_id) & (case.markers["marker_type"] == "单立")]
     epsg = metric_epsg(float(mine.geometry.x.mean()))
     metric = shapely.transform(geometry, lambda xy: to_metric(xy, epsg)[0])
     points = shapely.points(to_metric(np.column_stack([mine.geometry.x, mine.geometry.y]), epsg)[0])
@@ -108,11 +126,15 @@ def other_lines(case: Case, skip: int | None = None) -> np.ndarray:
     return np.array([*own, *case.stored_lines.geometry], dtype=object)
 
 
-def set_declared(markers: gpd.GeoDataFrame, k: int, lonlat) -> None:
-    """Move marker ``k`` and write its declared X (northing) / Y (easting) for the new place."""
+def set_declared(case: Case, k: int, lonlat) -> None:
+    """Move marker ``k`` and write its declared X (northing) / Y (easting) in the case's zone, and its
+    declared lon/lat where it has them, for the new place."""
+    markers = case.markers
     markers.loc[markers.index[k], "geometry"] = shapely.Point(lonlat)
-    easting, northing = transformer(4490, DECLARED).transform(lonlat[0], lonlat[1])
+    easting, northing = transformer(4490, case.declared).transform(lonlat[0], lonlat[1])
     markers.loc[markers.index[k], ["x", "y"]] = [round(northing, 3), round(easting, 3)]
+    if pd.notna(markers["lon"].iloc[k]) and np.isfinite(float(markers["lon"].iloc[k])):
+        markers.loc[markers.index[k], ["lon", "lat"]] = [float(lonlat[0]), float(lonlat[1])]
 
 
 def draw_marker(data, case: Case) -> int:
@@ -137,7 +159,7 @@ def plant_invalid_geometry(data, case: Case) -> Case:
     i = data.draw(st.integers(0, len(case.lines) - 1), label="line")
     start = shapely.get_coordinates(case.lines.geometry.iloc[i])[0]
     case.lines.loc[case.lines.index[i], "geometry"] = shapely.LineString([start, start])
-    return replace(case, rule="line.invalid_geometry", where=tuple(start))
+    return replace(case, feature=case.lines["line_id"].iloc[i], rule="line.invalid_geometry", where=tuple(start))
 
 
 def plant_self_intersection(data, case: Case) -> Case:
@@ -155,7 +177,8 @@ def plant_self_intersection(data, case: Case) -> Case:
     geometry = with_part(case.lines.geometry.iloc[i], p, to_lonlat(new, epsg))
     assume(markers_stay_on(case, i, geometry))
     case.lines.loc[case.lines.index[i], "geometry"] = geometry
-    return replace(case, rule="line.self_intersection", where=tuple(to_lonlat(xy[k], epsg)[0]),
+    return replace(case, feature=case.lines["line_id"].iloc[i],
+                   rule="line.self_intersection", where=tuple(to_lonlat(xy[k], epsg)[0]),
                    radius_m=2 * size)
 
 
@@ -169,7 +192,8 @@ def plant_duplicate_vertex(data, case: Case) -> Case:
     lonlat = shapely.get_coordinates(shapely.get_parts(case.lines.geometry.iloc[i])[p])
     new_lonlat = np.vstack([lonlat[: k + 1], to_lonlat(new[k + 1], epsg), lonlat[k + 1:]])
     case.lines.loc[case.lines.index[i], "geometry"] = with_part(case.lines.geometry.iloc[i], p, new_lonlat)
-    return replace(case, rule="line.duplicate_vertex", where=tuple(lonlat[k]), radius_m=0.02)
+    return replace(case, feature=case.lines["line_id"].iloc[i],
+                   rule="line.duplicate_vertex", where=tuple(lonlat[k]), radius_m=0.02)
 
 
 def plant_spike(data, case: Case) -> Case:
@@ -192,7 +216,7 @@ def plant_spike(data, case: Case) -> Case:
     assume(not shapely.intersects(triangle, other_lines(case, skip=i)).any())
     assume(markers_stay_on(case, i, geometry))
     case.lines.loc[case.lines.index[i], "geometry"] = geometry
-    return replace(case, rule="line.spike", where=tuple(to_lonlat(tip, epsg)[0]))
+    return replace(case, feature=case.lines["line_id"].iloc[i], rule="line.spike", where=tuple(to_lonlat(tip, epsg)[0]))
 
 
 def plant_dangle(data, case: Case) -> Case:
@@ -215,15 +239,18 @@ def plant_dangle(data, case: Case) -> Case:
     # markers that stood on the cut-off stretch go with it (the junction marker among them)
     line_id = case.lines["line_id"].iloc[i]
     gone = [k for k in range(len(case.markers)) if case.markers["line_id"].iloc[k] == line_id
+            and case.markers["marker_type"].iloc[k] == "单立"
             and distance_to(marker_lonlat(case, k), [new_geometry]) > 4.0]
     case.markers = case.markers.drop(case.markers.index[gone]).reset_index(drop=True)
     where = lonlat[0] if end == 0 else lonlat[-1]
-    return replace(case, rule="line.dangle", where=tuple(where))
+    return replace(case, feature=case.lines["line_id"].iloc[i], rule="line.dangle", where=tuple(where))
 
 
-def county(geometry, line_id="360102360103"):
-    return {"line_id": line_id, "left_code": "360102", "right_code": "360103", "name": "县界",
-            "source_file": "江西省界线.shp", "source_row": 99, "geometry": geometry}
+def county(case: Case, geometry):
+    """A county-level line of the submitting province (its 01xx counties 02 and 03)."""
+    left, right = f"{case.province[:2]}0102", f"{case.province[:2]}0103"
+    return {"line_id": left + right, "left_code": left, "right_code": right, "name": "县界",
+            "source_file": case.lines["source_file"].iloc[0], "source_row": 99, "geometry": geometry}
 
 
 def add_line(case: Case, row: dict) -> None:
@@ -241,7 +268,7 @@ def plant_overlap(data, case: Case) -> Case:
     xy, epsg = to_metric(piece)
     metric = shapely.LineString(xy)
     assume(metric.length > 2.0)
-    add_line(case, county(copy))
+    add_line(case, county(case, copy))
     middle = to_lonlat(shapely.get_coordinates(metric.interpolate(0.5, normalized=True)), epsg)[0]
     return replace(case, rule="line.overlap", where=tuple(middle), radius_m=0.5 * metric.length)
 
@@ -263,12 +290,14 @@ def plant_crossing(data, case: Case) -> Case:
     hits = shapely.get_parts(shapely.intersection(across, shapely.union_all(others)))
     assume(len(hits) == 1 and hits[0].geom_type == "Point")
     assume(min(distance_to(e, others) for e in ends) > 1010.0)
-    add_line(case, county(across))
+    add_line(case, county(case, across))
     return replace(case, rule="line.crossing", where=(hits[0].x, hits[0].y), radius_m=0.5)
 
 
-def neighbour_of(line_id: str) -> str:
-    return (line_id[2:] if line_id[:2] == "36" else line_id[:2]) + "0000"
+def neighbour_of(case: Case, line_id: str) -> str:
+    """The other province of the submitting province's line ``line_id`` (by the line's codes)."""
+    row = case.lines[case.lines["line_id"] == line_id].iloc[0]
+    return row["right_code"] if row["left_code"][:2] == case.province[:2] else row["left_code"]
 
 
 def plant_line_neighbor_mismatch(data, case: Case) -> Case:
@@ -288,12 +317,18 @@ def plant_line_neighbor_mismatch(data, case: Case) -> Case:
     theirs = with_part(geometry, p, to_lonlat(xy + weight[:, None] * amplitude * normal, epsg))
     row = case.lines.iloc[[i]].copy()
     row["geometry"] = [theirs]
-    province = neighbour_of(row["line_id"].iloc[0])
+    province = neighbour_of(case, row["line_id"].iloc[0])
+    # the neighbour's version replaces any stored one of the boundary (a resubmission of a stored line)
+    key = {row["left_code"].iloc[0], row["right_code"].iloc[0]}
+    same = [{a, b} == key for a, b in zip(case.stored_lines["left_code"], case.stored_lines["right_code"],
+                                          strict=True)]
+    case.stored_lines = case.stored_lines[~np.array(same, dtype=bool)].reset_index(drop=True)
     stored_row = row.drop(columns=["source_row"]).assign(province=province, submission_id=99, status="current",
                                                          fid=999)
     case.stored_lines = gpd.GeoDataFrame(pd.concat([case.stored_lines, stored_row], ignore_index=True), crs=4490)
     peak = to_lonlat(shapely.get_coordinates(metric.interpolate(centre)), epsg)[0]
-    return replace(case, rule="line.neighbor_mismatch", where=tuple(peak), radius_m=1500.0)
+    return replace(case, feature=case.lines["line_id"].iloc[i],
+                   rule="line.neighbor_mismatch", where=tuple(peak), radius_m=1500.0)
 
 
 def plant_attribute(data, case: Case) -> Case:
@@ -306,7 +341,8 @@ def plant_attribute(data, case: Case) -> Case:
     lengths = [shapely.LineString(part_metric(case.lines.geometry.iloc[i], p)[0]).length for p in range(len(parts))]
     xy, epsg = part_metric(case.lines.geometry.iloc[i], int(np.argmax(lengths)))
     middle = to_lonlat(shapely.get_coordinates(shapely.LineString(xy).interpolate(0.5, normalized=True)), epsg)[0]
-    return replace(case, rule="line.attribute", where=tuple(middle), radius_m=0.01)
+    return replace(case, feature=case.lines["line_id"].iloc[i],
+                   rule="line.attribute", where=tuple(middle), radius_m=0.01)
 
 
 def own_line_of(case: Case, k: int):
@@ -335,8 +371,8 @@ def plant_off_line(data, case: Case) -> Case:
     distance = distance_to(moved, [own_line_of(case, k)])
     assume(5.5 < distance < 4900.0)
     assume(distance_to(moved, other_lines(case)) < 4900.0)
-    set_declared(case.markers, k, moved)
-    return replace(case, rule="marker.off_line", where=tuple(moved))
+    set_declared(case, k, moved)
+    return replace(case, feature=case.markers["marker_id"].iloc[k], rule="marker.off_line", where=tuple(moved))
 
 
 def plant_pair_side(data, case: Case) -> Case:
@@ -355,8 +391,9 @@ def plant_pair_side(data, case: Case) -> Case:
     case.markers = gpd.GeoDataFrame(pd.concat([case.markers, twin], ignore_index=True), crs=4490)
     for index, letter in ((k, "A"), (len(case.markers) - 1, "B")):
         case.markers.loc[case.markers.index[index], ["marker_id", "marker_type"]] = [number + letter, "同号双立"]
-        set_declared(case.markers, index, posts[letter])
-    return replace(case, rule="marker.pair_side", where=tuple(here), radius_m=metres + 1.0)
+        set_declared(case, index, posts[letter])
+    return replace(case, feature=case.markers["marker_id"].iloc[k],
+                   rule="marker.pair_side", where=tuple(here), radius_m=metres + 1.0)
 
 
 def plant_out_of_region(data, case: Case) -> Case:
@@ -367,10 +404,11 @@ def plant_out_of_region(data, case: Case) -> Case:
     angle = data.draw(st.floats(0, 2 * np.pi), label="direction")
     moved = to_lonlat(xy[0] + metres * np.array([np.cos(angle), np.sin(angle)]), epsg)[0]
     province_lines = [*case.lines.geometry, *case.stored_lines.geometry[
-        case.stored_lines["left_code"].str.startswith("36") | case.stored_lines["right_code"].str.startswith("36")]]
+        case.stored_lines["left_code"].str.startswith(case.province[:2])
+        | case.stored_lines["right_code"].str.startswith(case.province[:2])]]
     assume(distance_to(moved, province_lines) > 5100.0)
-    set_declared(case.markers, k, moved)
-    return replace(case, rule="marker.out_of_region", where=tuple(moved))
+    set_declared(case, k, moved)
+    return replace(case, feature=case.markers["marker_id"].iloc[k], rule="marker.out_of_region", where=tuple(moved))
 
 
 def plant_duplicate_id(data, case: Case) -> Case:
@@ -379,7 +417,8 @@ def plant_duplicate_id(data, case: Case) -> Case:
     assume(k != m)
     first, later = min(k, m), max(k, m)
     case.markers.loc[case.markers.index[later], "marker_id"] = case.markers["marker_id"].iloc[first]
-    return replace(case, rule="marker.duplicate_id", where=tuple(marker_lonlat(case, later)))
+    return replace(case, feature=case.markers["marker_id"].iloc[later],
+                   rule="marker.duplicate_id", where=tuple(marker_lonlat(case, later)))
 
 
 def plant_duplicate_position(data, case: Case) -> Case:
@@ -393,8 +432,9 @@ def plant_duplicate_position(data, case: Case) -> Case:
     row["marker_id"] = row["marker_id"].iloc[0][:4] + "999Q"
     assume(row["marker_id"].iloc[0] not in set(case.markers["marker_id"]))
     case.markers = gpd.GeoDataFrame(pd.concat([case.markers, row], ignore_index=True), crs=4490)
-    set_declared(case.markers, len(case.markers) - 1, near)
-    return replace(case, rule="marker.duplicate_position", where=tuple(here), radius_m=1.0)
+    set_declared(case, len(case.markers) - 1, near)
+    return replace(case, feature=case.markers["marker_id"].iloc[k],
+                   rule="marker.duplicate_position", where=tuple(here), radius_m=1.0)
 
 
 def plant_id_format(data, case: Case) -> Case:
@@ -404,7 +444,8 @@ def plant_id_format(data, case: Case) -> Case:
                     label="new id")
     assume(new not in set(case.markers["marker_id"]))
     case.markers.loc[case.markers.index[k], "marker_id"] = new
-    return replace(case, rule="marker.id_format", where=tuple(marker_lonlat(case, k)))
+    return replace(case, feature=case.markers["marker_id"].iloc[k],
+                   rule="marker.id_format", where=tuple(marker_lonlat(case, k)))
 
 
 def plant_coordinate_mismatch(data, case: Case) -> Case:
@@ -413,14 +454,16 @@ def plant_coordinate_mismatch(data, case: Case) -> Case:
     angle = data.draw(st.floats(0, 2 * np.pi), label="direction")
     case.markers.loc[case.markers.index[k], "x"] += metres * np.cos(angle)
     case.markers.loc[case.markers.index[k], "y"] += metres * np.sin(angle)
-    return replace(case, rule="marker.coordinate_mismatch", where=tuple(marker_lonlat(case, k)))
+    return replace(case, feature=case.markers["marker_id"].iloc[k],
+                   rule="marker.coordinate_mismatch", where=tuple(marker_lonlat(case, k)))
 
 
 def plant_axis_swapped(data, case: Case) -> Case:
     k = draw_marker(data, case)
     index = case.markers.index[k]
     case.markers.loc[index, ["x", "y"]] = case.markers.loc[index, ["y", "x"]].to_numpy()
-    return replace(case, rule="marker.axis_swapped", where=tuple(marker_lonlat(case, k)))
+    return replace(case, feature=case.markers["marker_id"].iloc[k],
+                   rule="marker.axis_swapped", where=tuple(marker_lonlat(case, k)))
 
 
 def plant_marker_neighbor_mismatch(data, case: Case) -> Case:
@@ -431,9 +474,56 @@ def plant_marker_neighbor_mismatch(data, case: Case) -> Case:
     theirs = to_lonlat(xy[0] + metres * np.array([np.cos(angle), np.sin(angle)]), epsg)[0]
     row = case.markers.iloc[[k]].drop(columns=["source_row"]).copy()
     row["geometry"] = [shapely.Point(theirs)]
-    row = row.assign(province=neighbour_of(row["line_id"].iloc[0]), submission_id=99, status="current", fid=999)
+    row = row.assign(province=neighbour_of(case, row["line_id"].iloc[0]), submission_id=99, status="current",
+                     fid=999)
+    # the neighbour's version replaces any stored one of that id
+    case.stored_markers = case.stored_markers[case.stored_markers["marker_id"] != row["marker_id"].iloc[0]]
     case.stored_markers = gpd.GeoDataFrame(pd.concat([case.stored_markers, row], ignore_index=True), crs=4490)
-    return replace(case, rule="marker.neighbor_mismatch", where=tuple(marker_lonlat(case, k)))
+    return replace(case, feature=case.markers["marker_id"].iloc[k],
+                   rule="marker.neighbor_mismatch", where=tuple(marker_lonlat(case, k)))
+
+
+def plant_lone_post(data, case: Case) -> Case:
+    """A 单立 marker becomes a 同号双立 pair standing right (A on the smaller code's side), one post dropped."""
+    k = draw_marker(data, case)
+    row = case.lines[case.lines["line_id"] == case.markers["line_id"].iloc[k]].iloc[0]
+    smaller_on_left = row["left_code"] < row["right_code"]
+    metres = data.draw(st.floats(20.0, 150.0), label="metres")
+    letter = data.draw(st.sampled_from("AB"), label="kept post")
+    on_left = smaller_on_left if letter == "A" else not smaller_on_left
+    post = beside_own_line(case, k, metres if on_left else -metres)
+    assume(abs(distance_to(post, [own_line_of(case, k)]) - metres) < 1.0)
+    number = case.markers["marker_id"].iloc[k][:-1]
+    case.markers.loc[case.markers.index[k], ["marker_id", "marker_type"]] = [number + letter, "同号双立"]
+    set_declared(case, k, post)
+    return replace(case, feature=case.markers["marker_id"].iloc[k], rule="marker.lone_post", where=tuple(post))
+
+
+def plant_unknown_line(data, case: Case) -> Case:
+    """A marker (and its id) on a line code no line of the submission or the database has."""
+    k = draw_marker(data, case)
+    line_id = data.draw(st.sampled_from(["3698", "3699", "9936"]), label="line")
+    old = case.markers["marker_id"].iloc[k]
+    case.markers.loc[case.markers.index[k], ["marker_id", "line_id"]] = [line_id + old[4:], line_id]
+    return replace(case, feature=case.markers["marker_id"].iloc[k],
+                   rule="marker.unknown_line", where=tuple(marker_lonlat(case, k)))
+
+
+def plant_foreign_boundary(data, case: Case) -> Case:
+    """A stored marker of a boundary with neither side in 江西 (e.g. 湖北–湖南), resubmitted by 江西."""
+    stored = case.stored_markers
+    prefix = case.province[:2]
+    foreign = np.flatnonzero([(sides := code_sides(i)) is not None and prefix not in (sides[0][:2], sides[1][:2])
+                              and kind == "单立" for i, kind in zip(stored["line_id"], stored["marker_type"],
+                                                                     strict=True)])
+    m = int(data.draw(st.sampled_from(foreign.tolist()), label="stored marker"))
+    row = stored.iloc[[m]][["marker_id", "marker_type", "line_id", "x", "y", "lon", "lat", "h", "geometry"]].copy()
+    row = row.assign(source_file=case.markers["source_file"].iloc[0], source_row=len(case.markers) + 1)
+    point = row.geometry.iloc[0]
+    case.markers = gpd.GeoDataFrame(pd.concat([case.markers, row], ignore_index=True), crs=4490)
+    set_declared(case, len(case.markers) - 1, np.array([point.x, point.y]))
+    return replace(case, feature=case.markers["marker_id"].iloc[-1],
+                   rule="marker.foreign_boundary", where=(point.x, point.y))
 
 
 PLANTERS = {
@@ -455,6 +545,9 @@ PLANTERS = {
     "marker.coordinate_mismatch": plant_coordinate_mismatch,
     "marker.axis_swapped": plant_axis_swapped,
     "marker.neighbor_mismatch": plant_marker_neighbor_mismatch,
+    "marker.lone_post": plant_lone_post,
+    "marker.unknown_line": plant_unknown_line,
+    "marker.foreign_boundary": plant_foreign_boundary,
 }
 
 
@@ -469,3 +562,25 @@ def test_one_planted_defect_gives_exactly_its_rule_at_its_place(rule_id, data):
     assert {i.rule for i in issues} == {rule_id}, messages(issues)
     for issue in issues:
         assert distance_m((issue.lon, issue.lat), case.where) <= case.radius_m, messages(issues)
+        assert case.feature is None or issue.feature == case.feature, messages(issues)
+
+
+@pytest.mark.parametrize("rule_id", list(PLANTERS))
+@settings(max_examples=2, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_each_rule_finds_its_defect_with_every_other_rule_disabled(rule_id, data):
+    """Rules are independent: the planted defect's rule finds it alone, at its place; so does every rule
+    whose finding of the same defect the full check gave as a detail of the issue it kept."""
+    case = PLANTERS[rule_id](data, base())
+    kept = run(case)
+    assert {i.rule for i in kept} == {rule_id}, messages(kept)
+    detail_rules = {r for i in kept for r in re.findall(r"(?:details: |; )([a-z]+\.[a-z_]+): ", i.message_en)}
+    for alone in sorted({rule_id} | detail_rules):
+        issues = run(case, only(alone))
+        assert issues and {i.rule for i in issues} == {alone}, f"{alone} alone: {messages(issues)}"
+        features = {i.feature for i in kept}
+        near = [i for i in issues if i.feature in features or i.layer == "lines"]
+        assert near, f"{alone} alone: {messages(issues)}"
+        for issue in near:
+            assert distance_m((issue.lon, issue.lat), case.where) <= case.radius_m, f"{alone}: {messages(issues)}"
