@@ -27,6 +27,7 @@ import shapely
 from boundaries.pipeline import ingest_paths
 from boundaries.store import open_store
 from tests.conftest import _database_url, clone_database, drop_database, write_shapefiles
+from tests.webmap.browser import browser  # noqa: F401 - the shared Chromium fixture of the browser tests
 from webmap import create_app
 from webmap.users import UserStore
 

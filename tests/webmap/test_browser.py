@@ -7,20 +7,10 @@ import contextlib
 
 import pytest
 
-from tests.webmap.browser import ARGS, ARTIFACTS, CHROMIUM, requires_chromium
+from tests.webmap.browser import ARTIFACTS, requires_chromium
 from tests.webmap.conftest import PASSWORD
 
 pytestmark = [requires_chromium, pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @contextlib.contextmanager

@@ -11,22 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.webmap.browser import ARGS, ARTIFACTS, CHROMIUM, requires_chromium
+from tests.webmap.browser import ARTIFACTS, requires_chromium
 from tests.webmap.conftest import PASSWORD, serve
 from tests.webmap.national import expected_figures, loaded_provinces, national_db  # noqa: F401
 
 pytestmark = [requires_chromium, pytest.mark.browser]
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
