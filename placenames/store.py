@@ -455,15 +455,9 @@ class SqlNameStore(NameStore):
                 raise StoreError(f"names have no property {name!r}; they have {', '.join(self.FEATURE_COLUMNS)}",
                                  message_zh=f"地名没有属性 {name!r}；其属性为 {'、'.join(self.FEATURE_COLUMNS)}")
             column = f"{a}fid" if name == "id" else f'{a}"{name}"'
-            if isinstance(value, list | tuple | set | frozenset):
-                clause, param = self._in(column, list(value))
-                where.append(clause)
-                params.append(param)
-            elif value is None:
-                where.append(f"{column} IS NULL")
-            else:
-                where.append(f"{column} = ?")
-                params.append(value)
+            clause, clause_params = self._store.dialect.equals(column, value)
+            where.append(clause)
+            params += clause_params
         if bbox is not None:
             w, s, e, n = bbox
             clause, clause_params = self._names_bbox(bbox, a)

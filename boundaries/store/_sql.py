@@ -158,15 +158,9 @@ class SqlStore(Store):
                 raise StoreError(f"{layer} has no column {name!r}; its columns are fid, {', '.join(columns)}",
                                  message_zh=f"图层 {layer} 没有字段 {name!r}；其字段为 fid、{'、'.join(columns)}")
             column = '"fid"' if name == "fid" else self._select_column(name, columns[name])
-            if isinstance(value, list | tuple | set | frozenset):
-                clause, list_param = self._in_values(column, list(value))
-                where.append(clause)
-                params.append(list_param)
-            elif value is None:
-                where.append(f"{column} IS NULL")
-            else:
-                where.append(f"{column} = ?")
-                params.append(value)
+            clause, clause_params = self.dialect.equals(column, value)
+            where.append(clause)
+            params += clause_params
         if bbox is not None and geometry_type is not None:
             clause, clause_params = self._bbox_clause(layer, bbox)
             where.append(clause)

@@ -45,6 +45,16 @@ class Dialect(ABC):
     def in_list(self, column: str, values: list) -> tuple[str, object]:
         """``column`` is one of ``values`` (texts or numbers): the condition and its one parameter."""
 
+    def equals(self, column: str, value) -> tuple[str, list]:
+        """A property filter's condition on ``column`` (an SQL expression) and its parameters: a list, tuple or
+        set means any of its values, None means NULL, anything else equality."""
+        if isinstance(value, list | tuple | set | frozenset):
+            clause, param = self.in_list(column, list(value))
+            return clause, [param]
+        if value is None:
+            return f"{column} IS NULL", []
+        return f"{column} = ?", [value]
+
     @abstractmethod
     def contains(self, column: str) -> str:
         """The condition that ``column`` contains the text of a ``?`` parameter."""
