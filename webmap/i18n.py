@@ -24,6 +24,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "warnings": ("警告", "Warnings"), "issues": ("质检问题", "QA issues"),
     "error": ("错误", "error"), "warning": ("警告", "warning"), "dataset": ("数据集", "dataset"),
     "lonlat": ("经度, 纬度", "lon, lat"),
+    "official": ("官员", "official"), "analyst": ("分析员", "analyst"), "surveyor": ("测绘员", "surveyor"),
     "last_submission": ("最近提交", "Last submission"), "by": ("提交人", "By"),
     "not_loaded": ("未入库", "Not loaded"), "loaded": ("已入库", "Loaded"),
     "loaded_issues": ("已入库（有问题）", "Loaded, with issues"),

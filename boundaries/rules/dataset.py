@@ -6,9 +6,10 @@ from __future__ import annotations
 from boundaries.rules import register
 
 _DATASET = [
-    ("dataset.crs_missing", "文件没有坐标系，也未用 --crs 指定", "no CRS in the file and none given"),
-    ("dataset.crs_unsupported", "坐标系不在 SPEC §4 所列之内，或坐标对该坐标系不可能",
-     "a CRS outside SPEC §4, or coordinates impossible for it"),
+    ("dataset.crs_missing", "文件没有坐标系，也未指定坐标系（上传页的坐标系选项，或命令行的 --crs）",
+     "no CRS in the file and none given"),
+    ("dataset.crs_unsupported", "坐标系不在受支持的坐标系之列，或坐标对该坐标系不可能",
+     "a CRS outside the supported ones, or coordinates impossible for it"),
     ("dataset.encoding", "属性用任何受支持的编码都无法解码", "attributes that decode in no supported encoding"),
     ("dataset.schema", "缺少必填字段", "a required field missing"),
     ("dataset.unreadable", "GDAL 无法打开的文件，损坏或危险的压缩包",
