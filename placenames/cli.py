@@ -39,7 +39,7 @@ def import_(obj: CliContext, file: Path, fmt: str | None, alternates: Path | Non
     from placenames.store import open_name_store
 
     with open_name_store(obj.db) as store:
-        result = import_names(store, file, fmt, alternates)
+        result = import_names(store, file, fmt, alternates, progress=True, lang=obj.lang)
     obj.audit("names import", who, file=file.name, inserted=result.inserted, updated=result.updated,
               skipped=len(result.skipped))
     if as_json:

@@ -275,13 +275,30 @@ class ImportResult(NamedTuple):
     skipped: list[Skipped]
 
 
-def import_names(store: NameStore, path: Path, fmt: str | None = None, alternates: Path | None = None
-                 ) -> ImportResult:
-    """Add or update the names of a file in one transaction (``alternates``: GeoNames' alternate names)."""
-    records, skipped = read_names(path, fmt, alternates)
-    with store.write():
-        assign_counties(store, records)
-        return ImportResult(*store.upsert(records), skipped)
+_IMPORT_STEPS = {"zh": ("导入地名", "读取", "归属县级区划", "存储", "完成"),
+                 "en": ("names import", "reading", "counties of the names", "storing", "done")}
+
+
+def import_names(store: NameStore, path: Path, fmt: str | None = None, alternates: Path | None = None, *,
+                 progress: bool = False, lang: str = "zh") -> ImportResult:
+    """Add or update the names of a file in one transaction (``alternates``: GeoNames' alternate names);
+    ``progress`` draws a bar of the import's steps on stderr, in ``lang``."""
+    from tqdm import tqdm
+
+    desc, reading, counties, storing, done = _IMPORT_STEPS["en" if lang == "en" else "zh"]
+    with tqdm(total=3, desc=desc, unit="step", disable=not progress) as bar:
+        bar.set_postfix_str(reading)
+        records, skipped = read_names(path, fmt, alternates)
+        bar.update()
+        with store.write():
+            bar.set_postfix_str(counties)
+            assign_counties(store, records)
+            bar.update()
+            bar.set_postfix_str(storing)
+            inserted, updated = store.upsert(records)
+            bar.update()
+        bar.set_postfix_str(done)
+    return ImportResult(inserted, updated, skipped)
 
 
 def _column(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:

@@ -103,3 +103,19 @@ def test_unusable_files_are_refused_with_a_message_not_a_traceback(capsys, tmp_p
     assert "区划.shp：没有坐标系；请以 EPSG:4490 另存" in capsys.readouterr().err
     assert main(["--lang", "en", "--db", db_url, "divisions", "import", str(shapefile)]) == 2
     assert "区划.shp: no coordinate system; save it with EPSG:4490" in capsys.readouterr().err
+
+
+def test_names_import_shows_its_steps_on_stderr_in_the_users_language(capsys, tmp_path, db_url):
+    """A long import is not silent: a bar of its steps (reading, counties, storing) on stderr; stdout keeps
+    only the result."""
+    from boundaries.cli import main
+
+    path = tmp_path / "地名.csv"
+    path.write_text("name,class,lon,lat\n八一广场,交通运输设施,115.9,28.68\n", encoding="utf-8")
+    assert main(["--db", db_url, "names", "import", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "新增 1 个地名，更新 0 个（地名.csv）\n"
+    assert "导入地名" in err and "3/3" in err and "完成" in err
+    assert main(["--lang", "en", "--db", db_url, "names", "import", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "names import" in err and "3/3" in err and "done" in err and "导入" not in err
