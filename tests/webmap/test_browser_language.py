@@ -10,7 +10,7 @@ import pytest
 
 from tests.webmap.browser import requires_chromium
 from tests.webmap.conftest import serve
-from tests.webmap.test_browser import browser, log_in, shot, watched_page  # noqa: F401 (the fixture)
+from tests.webmap.test_browser import log_in, shot, watched_page
 from tests.webmap.test_browser_upload import _files, hostile_db  # noqa: F401 (the fixture)
 
 pytestmark = [requires_chromium, pytest.mark.browser]

@@ -16,7 +16,7 @@ from boundaries.store import open_store
 from tests.conftest import write_shapefiles
 from tests.webmap.browser import requires_chromium
 from tests.webmap.conftest import serve
-from tests.webmap.test_browser import browser, log_in, shot, watched_page  # noqa: F401 (the fixture)
+from tests.webmap.test_browser import log_in, shot, watched_page
 from tests.webmap.test_upload_worker import heavy_submission  # noqa: F401 (the fixture)
 
 pytestmark = [requires_chromium, pytest.mark.browser]
@@ -30,7 +30,7 @@ def _files(paths: list[Path]) -> list[str]:
     return [str(p) for shp in paths for p in sorted(shp.parent.glob(shp.stem + ".*"))]
 
 
-def test_the_upload_page_shows_the_checks_progress_then_the_report(browser, db_copy, tmp_path,  # noqa: F811
+def test_the_upload_page_shows_the_checks_progress_then_the_report(browser, db_copy, tmp_path,
                                                                    heavy_submission):  # noqa: F811
     from playwright.sync_api import Error as PlaywrightError
 
@@ -103,7 +103,7 @@ def _open_popup(page, key: str, value: str) -> str:
     return popup.inner_text()
 
 
-def test_hostile_line_names_marker_ids_and_file_names_are_text_everywhere(browser, hostile_db,  # noqa: F811
+def test_hostile_line_names_marker_ids_and_file_names_are_text_everywhere(browser, hostile_db,
                                                                           tmp_path):
     db, paths, sid = hostile_db
     with serve(db, tmp_path / "server") as base, watched_page(browser, base) as page:
