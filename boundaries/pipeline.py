@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from boundaries.audit import AuditEntry
 from boundaries.config import Config, load_config, parse_config
@@ -91,15 +93,17 @@ def check_paths(paths: list[Path], province: str, *, db: str | None = None, crs:
                 encoding: str | None = None, field_map: Path | None = None, config_file: Path | None = None,
                 lang: str = "zh", progress: bool | Progress = True) -> Result:
     """``quhua check``: read and check with :func:`config_in_force`; the database is only read.
-    ``progress``: True draws the reading bar on stderr; a :data:`Progress` callable is told of every step."""
+    ``progress``: True draws the reading and the rules as bars on stderr (in ``lang``); a :data:`Progress`
+    callable is told of every step."""
     if config_file is not None:
         load_config(config_file)  # a bad file is reported before the submission is read
-    submission = _read(paths, province, crs, encoding, field_map, lang, progress)
-    if isinstance(submission, Result):
-        return submission
-    with open_store(db) as store:
-        config = config_in_force(store, submission.province, config_file)
-        return Result(check(submission, store, config, lang=lang, progress=_callback(progress)), submission)
+    with _callback(progress, lang) as callback:
+        submission = _read(paths, province, crs, encoding, field_map, lang, callback)
+        if isinstance(submission, Result):
+            return submission
+        with open_store(db) as store:
+            config = config_in_force(store, submission.province, config_file)
+            return Result(check(submission, store, config, lang=lang, progress=callback), submission)
 
 
 def ingest_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
@@ -111,24 +115,62 @@ def ingest_paths(paths: list[Path], province: str, *, db: str | None = None, crs
     ``ingest``, address ``cli``)."""
     if config_file is not None:
         load_config(config_file)
-    submission = _read(paths, province, crs, encoding, field_map, lang, progress)
-    if isinstance(submission, Result):
-        return submission
-    with open_store(db) as store:
-        if not store.exists():
-            store.init()
-        config = config_in_force(store, submission.province, config_file)
-        callback = _callback(progress)
+    with _callback(progress, lang) as callback:
+        submission = _read(paths, province, crs, encoding, field_map, lang, callback)
+        if isinstance(submission, Result):
+            return submission
+        with open_store(db) as store:
+            if not store.exists():
+                store.init()
+            config = config_in_force(store, submission.province, config_file)
 
-        def checker(s: Store) -> dict:
-            report = check(submission, s, config, lang=lang, progress=callback)
-            if callback is not None:
-                callback("store", 0, 1, "")
-            return report
+            def checker(s: Store) -> dict:
+                report = check(submission, s, config, lang=lang, progress=callback)
+                if callback is not None:
+                    callback("store", 0, 1, "")
+                return report
 
-        report, submission_id = store.ingest(submission, checker, user=user, audit=audit)
+            report, submission_id = store.ingest(submission, checker, user=user, audit=audit)
     return Result(report, submission, submission_id)
 
 
-def _callback(progress: bool | Progress) -> Progress | None:
-    return progress if callable(progress) else None
+class _Bars:
+    """``progress=True`` (the command line): the reading of the files and the rules as bars on stderr, in the
+    user's language. Written around tqdm by hand because the core reports its steps as calls
+    (:data:`Progress`), not as iterables tqdm could wrap; a bar is drawn once a step has two or more parts."""
+
+    _WORDS: ClassVar[dict] = {"zh": {"read": ("读取", "个文件"), "rules": ("检查规则", "条")},
+                              "en": {"read": ("reading", "file"), "rules": ("rules", "rule")}}
+
+    def __init__(self, lang: str):
+        self.words = self._WORDS["en" if lang == "en" else "zh"]
+        self.bars: dict = {}
+
+    def __call__(self, step: str, done: int, total: int, what: str) -> None:
+        if step not in self.words or total < 2:
+            return
+        bar = self.bars.get(step)
+        if bar is None:
+            from tqdm import tqdm
+
+            desc, unit = self.words[step]
+            bar = self.bars[step] = tqdm(total=total, desc=desc, unit=unit, leave=False)
+        bar.n = done
+        bar.set_postfix_str(what)  # redraws
+
+    def __enter__(self) -> _Bars:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+@contextlib.contextmanager
+def _callback(progress: bool | Progress, lang: str):
+    """The :data:`Progress` of a check: the caller's callable, bars on stderr for True, else None."""
+    if progress is True:
+        with _Bars(lang) as bars:
+            yield bars
+    else:
+        yield progress if callable(progress) else None

