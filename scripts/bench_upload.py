@@ -20,7 +20,6 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,8 +29,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SERVE = ("from boundaries.cli import cli; from webmap.cli import serve; cli.add_command(serve); cli()")
 PASSWORD = "bench-password"
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_web import running_server  # noqa: E402 - scripts/ is not a package
+
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -58,14 +59,6 @@ def _prepare(folder: Path) -> tuple[str, list[Path]]:
     paths = write_shapefiles(folder / "jx", dense, markers_along(line, "3643", every_m=800))
     files = [p for shp in paths for p in sorted(shp.parent.glob(shp.stem + ".*"))]
     return db, files
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _session(base: str):
@@ -97,18 +90,8 @@ def run(tree: Path, uploads: int, threads: int, db_source: str, files: list[Path
 
     db = folder / f"{tree.name or 'tree'}-{time.monotonic_ns()}.gpkg"
     shutil.copy(db_source, db)
-    port, base = _free_port(), None
-    env = {**os.environ, "PYTHONPATH": str(tree), "QUHUA_UPLOAD_DIR": str(folder / f"up-{port}")}
-    server = subprocess.Popen([sys.executable, "-c", SERVE, "--db", str(db), "serve", "--port", str(port),
-                               "--threads", str(threads)], cwd=tree, env=env, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    env = {**os.environ, "PYTHONPATH": str(tree), "QUHUA_UPLOAD_DIR": str(folder / f"up-{db.stem}")}
+    with running_server(db, "--threads", str(threads), env=env, cwd=tree) as (base, _server):
         done: list[float] = []
         sessions = [_session(base) for _ in range(uploads)]
         started = time.monotonic()
@@ -132,9 +115,6 @@ def run(tree: Path, uploads: int, threads: int, db_source: str, files: list[Path
         return {"p50": statistics.median(latencies), "p95": latencies[int(0.95 * (len(latencies) - 1))],
                 "max": latencies[-1], "max_at": slowest_at[1], "asked": len(latencies), "reports": len(done),
                 "all_done_s": max(done) if done else float("nan")}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,12 +93,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(db: str, *args: str, env: dict | None = None):
-    """``quhua serve ARGS`` on a free loopback port, until it answers /healthz (30 s at most); yields its base
-    URL and process, and stops it afterwards."""
+def running_server(db: str, *args: str, env: dict | None = None, cwd: Path | None = None):
+    """``quhua serve ARGS`` on a free loopback port (run in ``cwd``: another quhua tree with its PYTHONPATH in
+    ``env``), until it answers /healthz (30 s at most); yields its base URL and process, and stops it
+    afterwards."""
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVE, "--db", db, "serve", "--port", str(port), *args],
-                              stderr=subprocess.DEVNULL, env=env)
+    server = subprocess.Popen([sys.executable, "-c", SERVE, "--db", str(db), "serve", "--port", str(port), *args],
+                              stderr=subprocess.DEVNULL, env=env, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
