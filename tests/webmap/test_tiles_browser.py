@@ -9,7 +9,8 @@ import shapely
 
 from boundaries.store import open_store
 from tests.webmap.browser import ARGS, ARTIFACTS, CHROMIUM, requires_chromium
-from tests.webmap.conftest import PASSWORD, serve
+from tests.webmap.conftest import serve
+from tests.webmap.test_browser import log_in
 
 pytestmark = [requires_chromium, pytest.mark.browser]
 
@@ -40,16 +41,8 @@ def page(tiled_server):
         browser.close()
 
 
-def _log_in(page, name: str) -> None:
-    page.goto("/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button")
-    page.wait_for_url("**/")
-
-
 def test_the_overview_draws_tiled_lines_and_a_click_opens_the_popup(page, web_db):
-    _log_in(page, "boss")
+    log_in(page, "boss")
     page.goto("/")
     page.wait_for_selector(".folium-map[data-tiles-lines]")
     assert page.tile_requests and all(".mvt" in url for url in page.tile_requests)
