@@ -855,20 +855,26 @@ def _merged(stretches: list) -> list:
     return out
 
 
-def _counterparts(view, mine: np.ndarray, theirs: np.ndarray, epsg: int) -> dict[int, list]:
+def _counterparts(view, mine: np.ndarray, theirs: np.ndarray, epsg: int, loose: np.ndarray | None = None
+                  ) -> dict[int, list]:
     """The stored parts (metric) matched to each submitted feature of one boundary: a stored feature
     with the id of submitted ones goes to those, else to all; each of its parts to the nearest of them
-    (Hausdorff distance)."""
+    (Hausdorff distance). ``loose``: submitted features whose codes are broken (``line.attribute``'s
+    finding) that share a code with the boundary; they take part in the matching, and the stored parts
+    nearest to one of them are its counterparts, left out of the result (that part's fault is its
+    attributes, reported once, not its geometry)."""
+    loose = np.zeros(0, dtype=int) if loose is None else np.setdiff1d(loose, mine)
+    candidates = np.r_[mine, loose].astype(int)
     ids = view.frame["line_id"].to_numpy()
-    ours = view.metric.get(mine, epsg)
-    out: dict[int, list] = {int(i): [] for i in mine}
+    ours = view.metric.get(candidates, epsg)
+    out: dict[int, list] = {int(i): [] for i in candidates}
     for j, geometry in zip(theirs, view.metric.get(theirs, epsg), strict=True):
-        same = np.flatnonzero(ids[mine] == ids[j])
-        pool = same if len(same) else np.arange(len(mine))
+        same = np.flatnonzero(ids[candidates] == ids[j])
+        pool = same if len(same) else np.arange(len(candidates))
         for part in shapely.get_parts(geometry):
             k = pool[0] if len(pool) == 1 else pool[int(np.argmin([_hausdorff(part, ours[n]) for n in pool]))]
-            out[int(mine[k])].append(part)
-    return out
+            out[int(candidates[k])].append(part)
+    return {i: parts for i, parts in out.items() if i in set(mine.tolist())}
 
 
 def _hausdorff(a, b) -> float:
@@ -879,20 +885,22 @@ def _hausdorff(a, b) -> float:
     return max(_farthest(a, b, np.inf)[0], _farthest(b, a, np.inf)[0])
 
 
-def _deviating(view, i: int, mine: np.ndarray, theirs: np.ndarray, tolerance_m: float):
+def _deviating(view, i: int, mine: np.ndarray, theirs: np.ndarray, tolerance_m: float, loose: np.ndarray):
     """Deviating stretches of submitted line ``i`` against the stored versions ``theirs`` of its boundary
-    (``mine``: the submission's features of it), in ``i``'s zone: ``i`` against all stored parts, and the
-    stored parts matched to ``i`` against all submitted ones (a split boundary compares part with part)."""
+    (``mine``: the submission's features of it; ``loose``: its features with broken codes, see
+    :func:`_counterparts`), in ``i``'s zone: ``i`` against all stored parts, and the stored parts matched
+    to ``i`` against all submitted ones (a split boundary compares part with part)."""
     epsg = int(view.metric.zone[i])
     own = view.metric.get(np.array([i]), epsg)[0]
     stored_parts = view.metric.get(theirs, epsg)
+    submitted = view.metric.get(np.r_[mine, loose].astype(int), epsg)
     if _farthest(own, stored_parts, tolerance_m)[0] <= tolerance_m:  # the common case: agreed at once
-        matched = _counterparts(view, mine, theirs, epsg)[i]
-        if not matched or _farthest(np.array(matched), view.metric.get(mine, epsg), tolerance_m)[0] <= tolerance_m:
+        matched = _counterparts(view, mine, theirs, epsg, loose)[i]
+        if not matched or _farthest(np.array(matched), submitted, tolerance_m)[0] <= tolerance_m:
             return epsg, []
     found = _stretches(own, stored_parts, tolerance_m)
-    for part in _counterparts(view, mine, theirs, epsg)[i]:
-        for a, b, best, where in _stretches(part, view.metric.get(mine, epsg), tolerance_m):
+    for part in _counterparts(view, mine, theirs, epsg, loose)[i]:
+        for a, b, best, where in _stretches(part, submitted, tolerance_m):
             ends = shapely.line_locate_point(own, shapely.points(shapely.get_coordinates(
                 shapely.line_interpolate_point(part, [a, b]))))
             found.append((float(min(ends)), float(max(ends)), best, where))
@@ -907,7 +915,8 @@ def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Stretches of submitted lines that deviate more than ``tolerance_m`` (5 m) from the neighbour's
     stored version of the same boundary (same two codes, either order, stored by another province): one
     issue per stretch, at its largest deviation, with where it starts and ends along the line. A boundary
-    in several features (parts, enclave rings) is compared part with matched part (:func:`_deviating`)."""
+    in several features (parts, enclave rings) is compared part with matched part (:func:`_deviating`); a
+    feature of it whose codes are broken is matched too, and only ``line.attribute`` reports it."""
     ws = workspace(ctx)
     view = ws.lines
     valid = _valid(ws)
@@ -926,14 +935,19 @@ def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         if not len(theirs):
             continue
         mine = valid[keys[valid] == keys[i]]
+        # features of the boundary whose codes are broken (line.attribute) still hold their stretch of it
+        broken = valid[~view.sound(valid)]
+        loose = broken[view.version_of(broken, np.full(len(broken), theirs[0]))] if len(broken) else broken
         others = sorted(set(province[theirs]))
-        epsg, found = _deviating(view, int(i), mine, theirs, tolerance)
+        epsg, found = _deviating(view, int(i), mine, theirs, tolerance, loose)
         for a, b, distance, xy in found:
             where = to_lonlat(xy, epsg)[0]
             name = _name(ctx, int(i))
-            yield _issue("line.neighbor_mismatch", ctx, int(i), where,
-                         f"界线 {name} 第 {a / 1000:.3f}–{b / 1000:.3f} km 段（长 {fmt_m(b - a)} m）与邻省 "
-                         f"{'、'.join(others)} 已入库的同一界线最大偏差 {fmt_m(distance)} m（限值 {tolerance} m）",
-                         f"line {name} deviates up to {fmt_m(distance)} m from the version of the same boundary "
-                         f"stored by {', '.join(others)} from km {a / 1000:.3f} to km {b / 1000:.3f} "
-                         f"({fmt_m(b - a)} m long; limit {tolerance} m)")
+            issue = _issue("line.neighbor_mismatch", ctx, int(i), where,
+                           f"界线 {name} 第 {a / 1000:.3f}–{b / 1000:.3f} km 段（长 {fmt_m(b - a)} m）与邻省 "
+                           f"{'、'.join(others)} 已入库的同一界线最大偏差 {fmt_m(distance)} m（限值 {tolerance} m）",
+                           f"line {name} deviates up to {fmt_m(distance)} m from the version of the same boundary "
+                           f"stored by {', '.join(others)} from km {a / 1000:.3f} to km {b / 1000:.3f} "
+                           f"({fmt_m(b - a)} m long; limit {tolerance} m)")
+            issue.reach_m = float(distance)  # how far the stretch reaches: a cause within it explains it
+            yield issue
