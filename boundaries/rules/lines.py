@@ -844,14 +844,15 @@ def _samples(xy: np.ndarray, segments: np.ndarray, tree: shapely.STRtree, step: 
 def _merged(stretches: list) -> list:
     """Stretches (found from either version) that overlap or lie less than ``_AGREE_M`` apart as one (a
     bump wavering about the tolerance is one defect): the union of their extents, the larger deviation
-    and its point."""
+    and its point, and the longest stretch of the stored version among them (metres; 0 for stretches
+    found on the submitted line)."""
     out: list = []
-    for a, b, best, where in sorted(stretches, key=lambda s: s[0]):
+    for a, b, best, where, stored_m in sorted(stretches, key=lambda s: s[0]):
         if out and a <= out[-1][1] + _AGREE_M:
-            pa, pb, pbest, pwhere = out[-1]
-            out[-1] = (pa, max(pb, b), max(pbest, best), pwhere if pbest >= best else where)
+            pa, pb, pbest, pwhere, pstored = out[-1]
+            out[-1] = (pa, max(pb, b), max(pbest, best), pwhere if pbest >= best else where, max(pstored, stored_m))
         else:
-            out.append((a, b, best, where))
+            out.append((a, b, best, where, stored_m))
     return out
 
 
@@ -898,12 +899,12 @@ def _deviating(view, i: int, mine: np.ndarray, theirs: np.ndarray, tolerance_m: 
         matched = _counterparts(view, mine, theirs, epsg, loose)[i]
         if not matched or _farthest(np.array(matched), submitted, tolerance_m)[0] <= tolerance_m:
             return epsg, []
-    found = _stretches(own, stored_parts, tolerance_m)
+    found = [(*stretch, 0.0) for stretch in _stretches(own, stored_parts, tolerance_m)]
     for part in _counterparts(view, mine, theirs, epsg, loose)[i]:
         for a, b, best, where in _stretches(part, submitted, tolerance_m):
             ends = shapely.line_locate_point(own, shapely.points(shapely.get_coordinates(
                 shapely.line_interpolate_point(part, [a, b]))))
-            found.append((float(min(ends)), float(max(ends)), best, where))
+            found.append((float(min(ends)), float(max(ends)), best, where, float(b - a)))
     return epsg, _merged(found)
 
 
@@ -940,14 +941,24 @@ def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         loose = broken[view.version_of(broken, np.full(len(broken), theirs[0]))] if len(broken) else broken
         others = sorted(set(province[theirs]))
         epsg, found = _deviating(view, int(i), mine, theirs, tolerance, loose)
-        for a, b, distance, xy in found:
+        for a, b, distance, xy, stored_m in found:
             where = to_lonlat(xy, epsg)[0]
             name = _name(ctx, int(i))
-            issue = _issue("line.neighbor_mismatch", ctx, int(i), where,
-                           f"界线 {name} 第 {a / 1000:.3f}–{b / 1000:.3f} km 段（长 {fmt_m(b - a)} m）与邻省 "
-                           f"{'、'.join(others)} 已入库的同一界线最大偏差 {fmt_m(distance)} m（限值 {tolerance} m）",
-                           f"line {name} deviates up to {fmt_m(distance)} m from the version of the same boundary "
-                           f"stored by {', '.join(others)} from km {a / 1000:.3f} to km {b / 1000:.3f} "
-                           f"({fmt_m(b - a)} m long; limit {tolerance} m)")
+            by_zh, by_en = "、".join(others), ", ".join(others)
+            if b - a < 1.0 <= stored_m:  # the stored version runs on where this line has ended (or a gap)
+                issue = _issue("line.neighbor_mismatch", ctx, int(i), where,
+                               f"界线 {name} 在第 {a / 1000:.3f} km 处：邻省 {by_zh} 已入库的同一界线在此多出 "
+                               f"{fmt_m(stored_m)} m（本线没有这一段），最大偏差 {fmt_m(distance)} m"
+                               f"（限值 {tolerance} m）",
+                               f"line {name} at km {a / 1000:.3f}: the version of the same boundary stored by "
+                               f"{by_en} runs on {fmt_m(stored_m)} m where this line has no such stretch, deviating "
+                               f"up to {fmt_m(distance)} m (limit {tolerance} m)")
+            else:
+                issue = _issue("line.neighbor_mismatch", ctx, int(i), where,
+                               f"界线 {name} 第 {a / 1000:.3f}–{b / 1000:.3f} km 段（长 {fmt_m(b - a)} m）与邻省 "
+                               f"{by_zh} 已入库的同一界线最大偏差 {fmt_m(distance)} m（限值 {tolerance} m）",
+                               f"line {name} deviates up to {fmt_m(distance)} m from the version of the same "
+                               f"boundary stored by {by_en} from km {a / 1000:.3f} to km {b / 1000:.3f} "
+                               f"({fmt_m(b - a)} m long; limit {tolerance} m)")
             issue.reach_m = float(distance)  # how far the stretch reaches: a cause within it explains it
             yield issue

@@ -19,7 +19,9 @@ What is tested, on each pair and each database:
 - a split part with broken codes (missing, malformed, equal) or a changed id: one ``line.attribute`` at that
   part (no overlap or deviation from the stored boundary), nothing for a changed id alone;
 - a spike and, far along the same line, a shifted stretch: one ``line.spike`` (its deviation a detail) and
-  one ``line.neighbor_mismatch``; with only ``line.neighbor_mismatch`` enabled, two deviations.
+  one ``line.neighbor_mismatch``; with only ``line.neighbor_mismatch`` enabled, two deviations;
+- (湖南 by 湖北 only) the line cut short where nothing else is in view: one ``line.neighbor_mismatch`` saying
+  how far the stored version runs on.
 
 And that the enclave ring is in the corpus (split holds one closed part).
 """
@@ -277,3 +279,31 @@ def test_a_spike_is_one_error_and_a_far_shifted_stretch_its_own(resubmissions):
     alone = run(case, config)
     assert [i.rule for i in alone] == ["line.neighbor_mismatch"] * 2, messages(alone)
     assert min(distance_m((i.lon, i.lat), tip) for i in alone) < 1.0
+
+
+def test_a_line_stopping_short_of_the_stored_version_says_how_far_that_runs_on(resubmissions):
+    """湖北's 4243 cut 500 m short at its western end (where no other line is in view, so nothing dangles):
+    one ``line.neighbor_mismatch`` at the stored version's end, saying that it runs on about 500 m (less the
+    5 m tolerance) where this line has none (before: "from km 0.000 to km 0.000 (0.000 m long)")."""
+    if resubmissions["pair"] != 1:
+        pytest.skip("the western end of 4243 meets no line in view; 北京–河北's ends all meet 天津's lines")
+    import shapely.ops
+
+    case = _resubmission(resubmissions, "gbk-no-cpg")
+    geometry = case.lines.geometry.iloc[0]
+    parts = shapely.get_parts(geometry)
+    west = int(np.argmin([shapely.get_coordinates(p)[:, 0].min() for p in parts]))
+    xy, epsg = part_metric(geometry, west)
+    metric = shapely.LineString(xy)
+    start_is_west = xy[0, 0] < xy[-1, 0]
+    cut = (shapely.ops.substring(metric, 500.0, metric.length) if start_is_west
+           else shapely.ops.substring(metric, 0.0, metric.length - 500.0))
+    end = xy[0] if start_is_west else xy[-1]
+    case.lines.loc[case.lines.index[0], "geometry"] = with_part(geometry, west, to_lonlat(
+        shapely.get_coordinates(cut), epsg))
+    issues = run(case)
+    assert [i.rule for i in issues] == ["line.neighbor_mismatch"], messages(issues)
+    found = re.search(r"runs on ([\d.]+) m where this line has no such stretch", issues[0].message_en)
+    assert found and 490.0 < float(found.group(1)) <= 500.5, issues[0].message_en  # beyond the 5 m tolerance
+    assert "已入库的同一界线在此多出" in issues[0].message
+    assert distance_m((issues[0].lon, issues[0].lat), to_lonlat(end, epsg)[0]) < 1.0
