@@ -293,24 +293,36 @@ def province_zones(province: str) -> list[int]:
             and e > gauss_kruger(epsg).central_meridian - 3]
 
 
-def candidate_zones(epsg: np.ndarray, lon: np.ndarray, easting: np.ndarray, province: str) -> np.ndarray:
+def candidate_zones(epsg: np.ndarray, lon: np.ndarray, easting: np.ndarray, province: str,
+                    northing: np.ndarray | None = None) -> np.ndarray:
     """Per marker, the zones its declared X/Y may be in (0: none), first the likeliest.
 
     The declared Gauss-Krüger zone if there is one. For geographic data: the zone an 8-digit easting names
-    by its prefix; else the 3° and the 6° zone of the longitude, then every zone the province may use
+    by its prefix (or, where the easting names no zone and the ``northing`` does, the northing's: X and Y
+    swapped); else the 3° and the 6° zone of the longitude, then every zone the province may use
     (:func:`province_zones`), since a province projects its whole territory into one zone, beyond the
-    strip where need be: X/Y that match in such a zone are no "wrong zone".
+    strip where need be: X/Y that match in such a zone are no "wrong zone". A 7-digit northing given as
+    the easting (swapped X/Y without prefix) names no zone: such a marker gets the longitude's and the
+    province's zones, where its swapped values can be recognised.
     """
     extra = province_zones(province)
     out = np.zeros((len(epsg), 2 + len(extra)), dtype=int)
     declared = (epsg >= 4491) & (epsg <= 4554)
     out[declared, 0] = epsg[declared]
-    prefix = np.floor(np.nan_to_num(easting) / 1_000_000).astype(int)
-    named = ~declared & (easting >= 1_000_000)
-    three, six = named & (prefix >= 25) & (prefix <= 45), named & (prefix >= 13) & (prefix <= 23)
-    out[three, 0] = 4513 + prefix[three] - 25
-    out[six, 0] = 4491 + prefix[six] - 13
-    plain = ~declared & ~named
+
+    def zone_of(value: np.ndarray) -> np.ndarray:
+        prefix = np.floor(np.nan_to_num(value) / 1_000_000).astype(int)
+        zone = np.zeros(len(value), dtype=int)
+        three, six = (prefix >= 25) & (prefix <= 45), (prefix >= 13) & (prefix <= 23)
+        zone[three], zone[six] = 4513 + prefix[three] - 25, 4491 + prefix[six] - 13
+        return zone
+
+    named = zone_of(easting)
+    if northing is not None:
+        named = np.where(named > 0, named, zone_of(northing))
+    named = np.where(declared, 0, named)
+    out[named > 0, 0] = named[named > 0]
+    plain = ~declared & (named == 0)
     out[plain, 0] = 4534 + np.clip(np.round(lon[plain] / 3.0), 25, 45).astype(int) - 25
     out[plain, 1] = 4502 + np.clip(np.floor(lon[plain] / 6.0) + 1, 13, 23).astype(int) - 13
     out[np.ix_(plain, np.arange(2, 2 + len(extra)))] = extra

@@ -68,7 +68,7 @@ CASES = {
     "esri-prj": "ArcGIS .prj (ESRI WKT, no EPSG code)",
     "reversed": "the line digitised the other way round, its sides swapped with it",
     "densified": "the line with two more vertices on every segment (straight in the zone)",
-    "split": "the boundary in two features, ids 1113-1 and 1113-2",
+    "split": "the boundary in two features, ids <id>-1 and <id>-2 (its parts shared out, or its line cut in two)",
 }
 
 

@@ -85,25 +85,34 @@ def run_rules(context: CheckContext, config, progress: Callable[[str, int, int, 
         found[entry.id] = list(entry.func(context, config.params(entry.id)))
         for issue in found[entry.id]:
             issue.severity = severity
-    return _one_per_defect([issue for rule_id in REGISTRY for issue in found.get(rule_id, [])])
+    return _caused_mismatches(_one_per_defect([issue for rule_id in REGISTRY for issue in found.get(rule_id, [])]))
 
 
-def one_defect(issue: Issue, key, rank: int) -> Issue:
+def one_defect(issue: Issue, key, rank: int, also: tuple = ()) -> Issue:
     """Mark ``issue`` as a finding of the defect ``key`` (hashable, e.g. ``("marker.position", 17)``).
 
     Rules find what they find whatever else is enabled; where several enabled rules find one defect, the
     report keeps one issue (an error before a warning, then the lowest ``rank``: the clearest cause) and
-    gives the others as its details (SPEC §5: one defect, one error)."""
+    gives the others as its details (SPEC §5: one defect, one error). ``also``: other defects the finding
+    may be a consequence of (a marker far from the stored marker of its id: moved, or its id wrong); where
+    no other issue has ``key``, it joins the first of them that another issue has."""
     issue.defect = (key, rank)
+    issue.defect_also = tuple(also)
     return issue
 
 
 def _one_per_defect(issues: list[Issue]) -> list[Issue]:
     """The issues with those of one defect (:func:`one_defect`) merged into the one that says it best."""
+    marked = [issue for issue in issues if getattr(issue, "defect", None) is not None]
+    count: dict = {}
+    for issue in marked:
+        count[issue.defect[0]] = count.get(issue.defect[0], 0) + 1
     groups: dict = {}
-    for issue in issues:
-        if getattr(issue, "defect", None) is not None:
-            groups.setdefault(issue.defect[0], []).append(issue)
+    for issue in marked:
+        key = issue.defect[0]
+        if count[key] == 1:  # alone under its own key: with the first other defect it may follow from
+            key = next((k for k in getattr(issue, "defect_also", ()) if count.get(k, 0)), key)
+        groups.setdefault(key, []).append(issue)
     merged = set()
     for group in (g for g in groups.values() if len(g) > 1):
         keep = min(group, key=lambda i: (i.severity != "error", i.defect[1]))
@@ -113,6 +122,43 @@ def _one_per_defect(issues: list[Issue]) -> list[Issue]:
             f"{i.rule}: {i.message_en or i.message}" for i in others) + ")"
         merged.update(id(i) for i in others)
     return [issue for issue in issues if id(issue) not in merged]
+
+
+#: Rules whose finding changes a line's course: a stretch of it that deviates from the neighbour's stored
+#: version there is that change seen against the stored boundary, not a second defect.
+_COURSE_RULES = ("line.spike", "line.dangle", "line.self_intersection")
+
+
+def _caused_mismatches(issues: list[Issue]) -> list[Issue]:
+    """Each ``line.neighbor_mismatch`` stretch caused by a defect another rule found on the same line (a
+    spike, a dangling end, a loop: a finding of :data:`_COURSE_RULES` no farther from the stretch's point
+    of largest deviation than that deviation, plus a metre) as a detail of that issue: one defect, one
+    error (SPEC §5). The nearest such issue takes it; a stretch deviating where no other rule found
+    anything stays its own error (a shifted stretch is the neighbour's disagreement itself)."""
+    causes = [i for i in issues if i.rule in _COURSE_RULES and i.lon is not None]
+    mismatches = [i for i in issues if i.rule == "line.neighbor_mismatch" and getattr(i, "reach_m", None)]
+    if not causes or not mismatches:
+        return issues
+    from pyproj import Geod
+
+    geod = Geod(ellps="GRS80")  # CGCS2000's ellipsoid
+    folded = set()
+    for mismatch in mismatches:
+        mine = [c for c in causes if c.feature == mismatch.feature and c.file == mismatch.file]
+        if not mine:
+            continue
+        _, _, metres = geod.inv([mismatch.lon] * len(mine), [mismatch.lat] * len(mine),
+                                [c.lon for c in mine], [c.lat for c in mine])
+        nearest = min(range(len(mine)), key=lambda n: metres[n])
+        cause = mine[nearest]
+        hidden = mismatch.severity == "error" and cause.severity != "error"  # an error kept inside a warning
+        if metres[nearest] > mismatch.reach_m + 1.0 or hidden:
+            continue
+        cause.message += f"（详情：{mismatch.rule}：{mismatch.message}）"
+        cause.message_en = (cause.message_en or cause.message) + (
+            f" (details: {mismatch.rule}: {mismatch.message_en or mismatch.message})")
+        folded.add(id(mismatch))
+    return [issue for issue in issues if id(issue) not in folded]
 
 
 from boundaries.rules import dataset, lines, markers  # noqa: E402,F401  (registers the rules of each module)

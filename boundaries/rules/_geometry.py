@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ import pandas as pd
 import shapely
 
 from boundaries.crs import transformer
+
+#: A GB/T 2260 / statistical division code: 6, 9 or 12 digits (``line.attribute``'s test of a code).
+_DIVISION_CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 
 __all__ = [
     "DEG_PER_M",
@@ -277,20 +281,32 @@ class LineView:
     @cached_property
     def _codes(self) -> dict[str, np.ndarray]:
         """The frame's key, id, province and both division codes as integers (-1 for a missing value), one
-        code space for left and right: comparing integers costs a fraction of comparing strings."""
+        code space for left and right: comparing integers costs a fraction of comparing strings; and
+        ``sound``: whether a line's codes are two different well-formed division codes."""
         frame = self.frame
-        sides, _ = pd.factorize(np.concatenate([frame["left_code"].to_numpy(dtype=object),
-                                                frame["right_code"].to_numpy(dtype=object)]))
+        sides, distinct = pd.factorize(np.concatenate([frame["left_code"].to_numpy(dtype=object),
+                                                       frame["right_code"].to_numpy(dtype=object)]))
         n = len(frame)
+        well_formed = np.fromiter((isinstance(c, str) and bool(_DIVISION_CODE.match(c)) for c in distinct),
+                                  dtype=bool, count=len(distinct))
+        formed = np.r_[well_formed, False][sides]  # a missing code (-1) picks the appended False
         return {"key": pd.factorize(frame["key"].to_numpy(dtype=object))[0],
+                "sound": formed[:n] & formed[n:] & (sides[:n] != sides[n:]),
                 "id": pd.factorize(frame["line_id"].to_numpy(dtype=object))[0],
                 "province": pd.factorize(frame["province"].to_numpy(dtype=object))[0],
                 "left": sides[:n], "right": sides[n:]}
 
+    def sound(self, i: np.ndarray) -> np.ndarray:
+        """Whether lines ``i`` have two different well-formed division codes (else ``line.attribute``'s)."""
+        return self._codes["sound"][i]
+
     def version_of(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """True where lines ``i`` and ``j`` are versions of one boundary: the same two codes; or the same id
         from the same submitter, or with a code in common (a version whose other code is mistyped is
-        ``line.attribute``'s finding, not an overlap along its whole length)."""
+        ``line.attribute``'s finding, not an overlap along its whole length); or, where one of the two has
+        codes that are no pair of two well-formed division codes (missing, malformed or equal: a
+        ``line.attribute`` finding), a code in common, whatever its id (a split part that lost a code and
+        got another id is the same boundary with wrong attributes, reported once, for its attributes)."""
         c = self._codes
         key_i = c["key"][i]
         same_key = (key_i == c["key"][j]) & (key_i >= 0)
@@ -299,7 +315,8 @@ class LineView:
                        | ((right_i >= 0) & ((right_i == left_j) | (right_i == right_j))))
         id_i = c["id"][i]
         same_id = (id_i == c["id"][j]) & (id_i >= 0) & ((c["province"][i] == c["province"][j]) | shared_code)
-        return same_key | same_id
+        unsound = ~c["sound"][i] | ~c["sound"][j]
+        return same_key | same_id | (unsound & shared_code)
 
 
 @dataclass

@@ -844,31 +844,38 @@ def _samples(xy: np.ndarray, segments: np.ndarray, tree: shapely.STRtree, step: 
 def _merged(stretches: list) -> list:
     """Stretches (found from either version) that overlap or lie less than ``_AGREE_M`` apart as one (a
     bump wavering about the tolerance is one defect): the union of their extents, the larger deviation
-    and its point."""
+    and its point, and the longest stretch of the stored version among them (metres; 0 for stretches
+    found on the submitted line)."""
     out: list = []
-    for a, b, best, where in sorted(stretches, key=lambda s: s[0]):
+    for a, b, best, where, stored_m in sorted(stretches, key=lambda s: s[0]):
         if out and a <= out[-1][1] + _AGREE_M:
-            pa, pb, pbest, pwhere = out[-1]
-            out[-1] = (pa, max(pb, b), max(pbest, best), pwhere if pbest >= best else where)
+            pa, pb, pbest, pwhere, pstored = out[-1]
+            out[-1] = (pa, max(pb, b), max(pbest, best), pwhere if pbest >= best else where, max(pstored, stored_m))
         else:
-            out.append((a, b, best, where))
+            out.append((a, b, best, where, stored_m))
     return out
 
 
-def _counterparts(view, mine: np.ndarray, theirs: np.ndarray, epsg: int) -> dict[int, list]:
+def _counterparts(view, mine: np.ndarray, theirs: np.ndarray, epsg: int, loose: np.ndarray | None = None
+                  ) -> dict[int, list]:
     """The stored parts (metric) matched to each submitted feature of one boundary: a stored feature
     with the id of submitted ones goes to those, else to all; each of its parts to the nearest of them
-    (Hausdorff distance)."""
+    (Hausdorff distance). ``loose``: submitted features whose codes are broken (``line.attribute``'s
+    finding) that share a code with the boundary; they take part in the matching, and the stored parts
+    nearest to one of them are its counterparts, left out of the result (that part's fault is its
+    attributes, reported once, not its geometry)."""
+    loose = np.zeros(0, dtype=int) if loose is None else np.setdiff1d(loose, mine)
+    candidates = np.r_[mine, loose].astype(int)
     ids = view.frame["line_id"].to_numpy()
-    ours = view.metric.get(mine, epsg)
-    out: dict[int, list] = {int(i): [] for i in mine}
+    ours = view.metric.get(candidates, epsg)
+    out: dict[int, list] = {int(i): [] for i in candidates}
     for j, geometry in zip(theirs, view.metric.get(theirs, epsg), strict=True):
-        same = np.flatnonzero(ids[mine] == ids[j])
-        pool = same if len(same) else np.arange(len(mine))
+        same = np.flatnonzero(ids[candidates] == ids[j])
+        pool = same if len(same) else np.arange(len(candidates))
         for part in shapely.get_parts(geometry):
             k = pool[0] if len(pool) == 1 else pool[int(np.argmin([_hausdorff(part, ours[n]) for n in pool]))]
-            out[int(mine[k])].append(part)
-    return out
+            out[int(candidates[k])].append(part)
+    return {i: parts for i, parts in out.items() if i in set(mine.tolist())}
 
 
 def _hausdorff(a, b) -> float:
@@ -879,23 +886,25 @@ def _hausdorff(a, b) -> float:
     return max(_farthest(a, b, np.inf)[0], _farthest(b, a, np.inf)[0])
 
 
-def _deviating(view, i: int, mine: np.ndarray, theirs: np.ndarray, tolerance_m: float):
+def _deviating(view, i: int, mine: np.ndarray, theirs: np.ndarray, tolerance_m: float, loose: np.ndarray):
     """Deviating stretches of submitted line ``i`` against the stored versions ``theirs`` of its boundary
-    (``mine``: the submission's features of it), in ``i``'s zone: ``i`` against all stored parts, and the
-    stored parts matched to ``i`` against all submitted ones (a split boundary compares part with part)."""
+    (``mine``: the submission's features of it; ``loose``: its features with broken codes, see
+    :func:`_counterparts`), in ``i``'s zone: ``i`` against all stored parts, and the stored parts matched
+    to ``i`` against all submitted ones (a split boundary compares part with part)."""
     epsg = int(view.metric.zone[i])
     own = view.metric.get(np.array([i]), epsg)[0]
     stored_parts = view.metric.get(theirs, epsg)
+    submitted = view.metric.get(np.r_[mine, loose].astype(int), epsg)
     if _farthest(own, stored_parts, tolerance_m)[0] <= tolerance_m:  # the common case: agreed at once
-        matched = _counterparts(view, mine, theirs, epsg)[i]
-        if not matched or _farthest(np.array(matched), view.metric.get(mine, epsg), tolerance_m)[0] <= tolerance_m:
+        matched = _counterparts(view, mine, theirs, epsg, loose)[i]
+        if not matched or _farthest(np.array(matched), submitted, tolerance_m)[0] <= tolerance_m:
             return epsg, []
-    found = _stretches(own, stored_parts, tolerance_m)
-    for part in _counterparts(view, mine, theirs, epsg)[i]:
-        for a, b, best, where in _stretches(part, view.metric.get(mine, epsg), tolerance_m):
+    found = [(*stretch, 0.0) for stretch in _stretches(own, stored_parts, tolerance_m)]
+    for part in _counterparts(view, mine, theirs, epsg, loose)[i]:
+        for a, b, best, where in _stretches(part, submitted, tolerance_m):
             ends = shapely.line_locate_point(own, shapely.points(shapely.get_coordinates(
                 shapely.line_interpolate_point(part, [a, b]))))
-            found.append((float(min(ends)), float(max(ends)), best, where))
+            found.append((float(min(ends)), float(max(ends)), best, where, float(b - a)))
     return epsg, _merged(found)
 
 
@@ -907,7 +916,8 @@ def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Stretches of submitted lines that deviate more than ``tolerance_m`` (5 m) from the neighbour's
     stored version of the same boundary (same two codes, either order, stored by another province): one
     issue per stretch, at its largest deviation, with where it starts and ends along the line. A boundary
-    in several features (parts, enclave rings) is compared part with matched part (:func:`_deviating`)."""
+    in several features (parts, enclave rings) is compared part with matched part (:func:`_deviating`); a
+    feature of it whose codes are broken is matched too, and only ``line.attribute`` reports it."""
     ws = workspace(ctx)
     view = ws.lines
     valid = _valid(ws)
@@ -926,14 +936,29 @@ def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         if not len(theirs):
             continue
         mine = valid[keys[valid] == keys[i]]
+        # features of the boundary whose codes are broken (line.attribute) still hold their stretch of it
+        broken = valid[~view.sound(valid)]
+        loose = broken[view.version_of(broken, np.full(len(broken), theirs[0]))] if len(broken) else broken
         others = sorted(set(province[theirs]))
-        epsg, found = _deviating(view, int(i), mine, theirs, tolerance)
-        for a, b, distance, xy in found:
+        epsg, found = _deviating(view, int(i), mine, theirs, tolerance, loose)
+        for a, b, distance, xy, stored_m in found:
             where = to_lonlat(xy, epsg)[0]
             name = _name(ctx, int(i))
-            yield _issue("line.neighbor_mismatch", ctx, int(i), where,
-                         f"界线 {name} 第 {a / 1000:.3f}–{b / 1000:.3f} km 段（长 {fmt_m(b - a)} m）与邻省 "
-                         f"{'、'.join(others)} 已入库的同一界线最大偏差 {fmt_m(distance)} m（限值 {tolerance} m）",
-                         f"line {name} deviates up to {fmt_m(distance)} m from the version of the same boundary "
-                         f"stored by {', '.join(others)} from km {a / 1000:.3f} to km {b / 1000:.3f} "
-                         f"({fmt_m(b - a)} m long; limit {tolerance} m)")
+            by_zh, by_en = "、".join(others), ", ".join(others)
+            if b - a < 1.0 <= stored_m:  # the stored version runs on where this line has ended (or a gap)
+                issue = _issue("line.neighbor_mismatch", ctx, int(i), where,
+                               f"界线 {name} 在第 {a / 1000:.3f} km 处：邻省 {by_zh} 已入库的同一界线在此多出 "
+                               f"{fmt_m(stored_m)} m（本线没有这一段），最大偏差 {fmt_m(distance)} m"
+                               f"（限值 {tolerance} m）",
+                               f"line {name} at km {a / 1000:.3f}: the version of the same boundary stored by "
+                               f"{by_en} runs on {fmt_m(stored_m)} m where this line has no such stretch, deviating "
+                               f"up to {fmt_m(distance)} m (limit {tolerance} m)")
+            else:
+                issue = _issue("line.neighbor_mismatch", ctx, int(i), where,
+                               f"界线 {name} 第 {a / 1000:.3f}–{b / 1000:.3f} km 段（长 {fmt_m(b - a)} m）与邻省 "
+                               f"{by_zh} 已入库的同一界线最大偏差 {fmt_m(distance)} m（限值 {tolerance} m）",
+                               f"line {name} deviates up to {fmt_m(distance)} m from the version of the same "
+                               f"boundary stored by {by_en} from km {a / 1000:.3f} to km {b / 1000:.3f} "
+                               f"({fmt_m(b - a)} m long; limit {tolerance} m)")
+            issue.reach_m = float(distance)  # how far the stretch reaches: a cause within it explains it
+            yield issue

@@ -609,7 +609,10 @@ def duplicate_position(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Pairs of different markers (different ids; submitted, or submitted and stored) closer than
     ``distance_m`` (1 m). The same id stored by the neighbour is a version (``marker.neighbor_mismatch``).
     A 同号双立 pair whose posts stand on the neighbour's stored posts the other way round is one defect (A and
-    B swapped against the stored pair, :func:`_swapped_against_stored`): its issues are that defect's."""
+    B swapped against the stored pair, :func:`_swapped_against_stored`): its issues are that defect's. Two
+    ids in one place are one defect however many copies of them are in view: a marker standing on a
+    submitted marker and on the neighbour's stored copy of it (the same id) is reported once, against the
+    submitted one, the stored finding as its detail."""
     ws = workspace(ctx)
     usable = _usable(ws)
     if not len(usable):
@@ -629,6 +632,7 @@ def duplicate_position(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     d = shapely.distance(ga, gb)
     swapped = _swapped_against_stored(ws, ctx, params["distance_m"])
     post_of = {k: number for number, found in swapped.items() for k in (found["A"], found["B"])}
+    submitted = set(ids[:n_sub][pd.notna(ids[:n_sub])].tolist())
     for k, m, dist in zip(a[d < params["distance_m"]], b[d < params["distance_m"]], d[d < params["distance_m"]],
                           strict=True):
         other = ids[m] if isinstance(ids[m], str) else f"#{m + 1}"
@@ -642,7 +646,18 @@ def duplicate_position(ctx: CheckContext, params: dict) -> Iterator[Issue]:
                        f"相距 {dist:.3f} m（限值 {params['distance_m']} m）{why_zh}",
                        f"marker {_name(ctx, k)} stands {dist:.3f} m from {'stored ' if stored else ''}marker "
                        f"{other}{f' ({province})' if stored else ''} (limit {params['distance_m']} m){why_en}")
-        yield one_defect(issue, ("marker.pair", number), 3) if why_zh else issue
+        if why_zh:
+            yield one_defect(issue, ("marker.pair", number), 3)
+        elif isinstance(ids[k], str) and isinstance(ids[m], str) and (not stored or ids[m] in submitted):
+            # a marker within the limit of a submitted marker and of the neighbour's stored copy of it (the
+            # same id) is one defect: the two ids in one place, said once, against the submitted one
+            yield one_defect(issue, ("marker.duplicate_position", frozenset((ids[k], ids[m]))), int(stored))
+        elif stored:
+            # on a stored marker whose id the submission does not have: where the marker's own id is wrong
+            # (marker.id_format, marker.duplicate_id) or names an unknown line, that is the defect
+            yield one_defect(issue, ("marker.id", int(k)), 5, also=(("marker.position", int(k)),))
+        else:
+            yield issue
 
 
 def _stored_versions(ws: Workspace, ctx: CheckContext) -> tuple[np.ndarray, np.ndarray]:
@@ -711,7 +726,9 @@ def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     (1 m) away (the nearest, where it stored that id more than once): both sides must agree on where a
     marker stands. A 同号双立 pair standing on the stored
     posts the other way round is one issue, at post A: A and B swapped against the neighbour's stored pair
-    (the posts' own mismatches, and the other rules' findings of it, are its details)."""
+    (the posts' own mismatches, and the other rules' findings of it, are its details). A marker that
+    ``marker.off_line``, ``marker.out_of_region`` (or another position rule) finds has moved: its distance
+    from the stored copy is a detail of that issue (one defect, one error)."""
     ws = workspace(ctx)
     a, b = _stored_versions(ws, ctx)
     if not len(a):
@@ -746,7 +763,10 @@ def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
                        f"（限值 {tolerance} m）",
                        f"marker {_name(ctx, k)} stands {fmt_m(dist)} m from the marker of the same id stored by "
                        f"{province} (limit {tolerance} m)")
-        yield one_defect(issue, ("marker.pair", post_of[k]), 2) if k in post_of else issue
+        if k in post_of:
+            yield one_defect(issue, ("marker.pair", post_of[k]), 2)
+        else:  # moved off its line or out of the region, or its id wrong: that is the defect, this its detail
+            yield one_defect(issue, ("marker.position", k), 9, also=(("marker.id", k),))
 
 
 # -- declared coordinates ---------------------------------------------------------------------------------------
@@ -865,7 +885,8 @@ def _declared_findings(ctx: CheckContext, tolerance_m: float, explain_m: float) 
             if g > tolerance_m and _name(ctx, k) not in skip:
                 out.append((int(k), "lonlat", float(g), bool(s <= tolerance_m), 0))
         has_xy = usable[np.isfinite(x[usable]) & np.isfinite(y[usable])]
-        zones = candidate_zones(epsg[has_xy], lonlat[has_xy, 0], y[has_xy], ctx.submission.province)
+        zones = candidate_zones(epsg[has_xy], lonlat[has_xy, 0], y[has_xy], ctx.submission.province,
+                                northing=x[has_xy])
         gap, swapped, zone = _xy_gaps(lonlat[has_xy], x[has_xy], y[has_xy], zones)
         for n in np.flatnonzero(gap > tolerance_m):
             k = int(has_xy[n])

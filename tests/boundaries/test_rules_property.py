@@ -121,9 +121,16 @@ def markers_stay_on(case: Case, line_index: int, geometry) -> bool:
     return bool((shapely.distance(points, metric) <= 4.9).all())
 
 
-def other_lines(case: Case, skip: int | None = None) -> np.ndarray:
+def other_lines(case: Case, skip: int | None = None, versions: bool = True) -> np.ndarray:
+    """The lines in view but submitted line ``skip``; ``versions=False``: without the stored versions of
+    ``skip``'s boundary (the same two codes), which the rules do not count as other lines (a line's end
+    on its neighbour's version of it meets nothing)."""
     own = [g for i, g in enumerate(case.lines.geometry) if i != skip]
-    return np.array([*own, *case.stored_lines.geometry], dtype=object)
+    stored = case.stored_lines
+    if not versions and skip is not None:
+        key = {case.lines["left_code"].iloc[skip], case.lines["right_code"].iloc[skip]}
+        stored = stored[[{a, b} != key for a, b in zip(stored["left_code"], stored["right_code"], strict=True)]]
+    return np.array([*own, *stored.geometry], dtype=object)
 
 
 def set_declared(case: Case, k: int, lonlat) -> None:
@@ -213,7 +220,7 @@ def plant_spike(data, case: Case) -> Case:
     geometry = with_part(case.lines.geometry.iloc[i], p, new_lonlat)
     assume(shapely.is_simple(geometry))
     triangle = shapely.LineString(new_lonlat[k: k + 3])
-    assume(not shapely.intersects(triangle, other_lines(case, skip=i)).any())
+    assume(not shapely.intersects(triangle, other_lines(case, skip=i, versions=False)).any())
     assume(markers_stay_on(case, i, geometry))
     case.lines.loc[case.lines.index[i], "geometry"] = geometry
     return replace(case, feature=case.lines["line_id"].iloc[i], rule="line.spike", where=tuple(to_lonlat(tip, epsg)[0]))
@@ -224,7 +231,7 @@ def plant_dangle(data, case: Case) -> Case:
     geometry = case.lines.geometry.iloc[i]
     piece = shapely.get_parts(geometry)[p]
     ends = shapely.get_coordinates(piece)[[0, -1]]
-    others = other_lines(case, skip=i)
+    others = other_lines(case, skip=i, versions=False)
     meets = [bool(shapely.dwithin(shapely.points(e), others, 1e-7).any()) for e in ends]
     assume(any(meets) and not shapely.is_closed(piece))
     end = data.draw(st.sampled_from([e for e, m in zip((0, 1), meets, strict=True) if m]), label="end")

@@ -19,6 +19,7 @@ from placenames.geonames import standard_name
 from placenames.hanzi import is_simplified
 from placenames.importers import division_names, import_names, read_names
 from placenames.lookup import search
+from placenames.model import importance, prominence
 from placenames.store import open_name_store
 from tests.conftest import run_cli
 
@@ -159,6 +160,19 @@ def test_the_best_known_place_comes_first(tmp_path, db_url):
         assert search(store, "Peking")[0]["population"] == 18_960_744
 
 
+def test_prominence_ranks_capital_city_county_district_town_village_then_population():
+    """The ladder of the issue (capital > prefecture-level city > county > district > town > village), from
+    GeoNames' feature codes and from division codes alike; population orders within a rung, never across."""
+    ladder = [importance("居民点", None, "PPLC"), importance("居民点", None, "PPLA2"),
+              importance("行政区域", "130929", "ADM3", "献县"), importance("行政区域", "220403", "ADM3", "西安区"),
+              importance("居民点", None, "PPLA4"), importance("群众自治组织", None)]
+    assert ladder == sorted(ladder, reverse=True) and len(set(ladder)) == len(ladder), ladder
+    assert [importance("行政区域", c) for c in ("610100", "130929", "360102001")] == sorted(
+        [importance("行政区域", c) for c in ("610100", "130929", "360102001")], reverse=True)
+    biggest = prominence(ladder[2], 1_400_000_000)  # a county as large as China ranks after any city
+    assert prominence(ladder[2], 10_000) < prominence(ladder[2], 1_000_000) < biggest < prominence(ladder[1], None)
+
+
 # -- search over the whole set: the query, options, and the expected top answer ----------------------------
 QUERIES = [
     # Chinese
@@ -169,6 +183,8 @@ QUERIES = [
     # pinyin, with spaces, apostrophes and tones or without
     ("beijing", {}, "北京市"), ("xian", {}, "西安市"), ("xi'an", {}, "西安市"), ("Xī'ān", {}, "西安市"),
     ("gan zhou", {}, "赣州市"), ("chongqing", {}, "重庆市"), ("shenzhen", {}, "深圳市"), ("nanchang", {}, "南昌市"),
+    # the pinyin of cities GeoNames lists with a Japanese form first (フフホト市, ラサ市, カン州市)
+    ("huhehaote", {}, "呼和浩特市"), ("lasa", {}, "拉萨市"), ("ganzhou", {}, "赣州市"),
     # initials
     ("bj", {}, "北京市"), ("sh", {}, "上海市"), ("cq", {}, "重庆市"), ("nc", {}, "南昌市"), ("hhht", {}, "呼和浩特市"),
     ("cs", {}, "长沙市"),
