@@ -42,20 +42,26 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class _Pool(threading.local):
-    """The open stores of one thread, by database (at most ``KEPT``, the least recently used closed first)."""
+class _Stores(OrderedDict):
+    """One thread's open stores; closed when the thread ends and drops them (not left to each connection's
+    own finaliser, which warns)."""
 
-    KEPT = 4
-
-    def __init__(self) -> None:
-        self.stores: OrderedDict[tuple, Store] = OrderedDict()
-
-    def __del__(self) -> None:  # the thread ended: close its connections (not left to the garbage collector)
-        for store in self.stores.values():
+    def __del__(self) -> None:
+        for store in self.values():
             try:
                 store.close()
             except Exception:  # a connection already gone has nothing left to close
                 pass
+
+
+class _Pool(threading.local):
+    """The open stores of one thread, by database (at most ``KEPT``, the least recently used closed first;
+    when the thread ends, its stores are dropped and closed: :class:`_Stores`)."""
+
+    KEPT = 4
+
+    def __init__(self) -> None:
+        self.stores: OrderedDict[tuple, Store] = _Stores()
 
     @staticmethod
     def _key(url: str) -> tuple:
@@ -76,7 +82,7 @@ class _Pool(threading.local):
         """Keep ``store`` for the thread's next request if its database exists and its connection is sound
         (its transaction rolled back), else close it."""
         try:
-            keep = key[-1] is not None and _end_transaction(store)
+            keep = key[-1] is not None and store.end_snapshot()
         except Exception:  # a broken connection (server restarted, file gone): not reused
             keep = False
         if not keep:
@@ -85,23 +91,6 @@ class _Pool(threading.local):
         self.stores[key] = store
         while len(self.stores) > self.KEPT:
             self.stores.popitem(last=False)[1].close()
-
-
-def _end_transaction(store: Store) -> bool:
-    """Roll back the connection's open transaction (a request's read snapshot); False when the store has no
-    open connection worth keeping."""
-    con = getattr(store, "_con", None)
-    if con is None:
-        return False
-    if is_postgres(store):
-        if con.closed or con.broken:
-            return False
-        if con.info.transaction_status:  # not IDLE: the snapshot begun by hand on an autocommit connection
-            con.execute("ROLLBACK")
-        return True
-    if con.in_transaction:
-        con.rollback()
-    return True
 
 
 _POOL = _Pool()

@@ -106,7 +106,7 @@ def index():
                    province_url, tiles)
     return render_template("overview.html", map=parts, rows=_table(summaries), counts=counts,
                            colours=STATUSES | {"not_counted": NOT_COUNTED_COLOUR}, not_counted=NOT_COUNTED,
-                           as_of=t("as_of", date=today()))
+                           as_of=as_of)
 
 
 def _table(summaries) -> list:
