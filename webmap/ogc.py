@@ -26,6 +26,7 @@ import shapely
 from boundaries.export import get_any_feature, query_any_layer, registered_layers
 from boundaries.readers import PROVINCES
 from boundaries.store import Store
+from webmap.cache import per_row
 from webmap.crs import CRS84, STORAGE_CRS, SUPPORTED, bbox_to_lonlat, project
 
 __all__ = ["COLLECTIONS", "CONFORMANCE", "PROPERTIES", "collection", "collections", "conformance",
@@ -280,18 +281,34 @@ def _plain_column(column: pd.Series) -> list:
     return [_plain(v) for v in column.tolist()]
 
 
+def _geometry_json(geometry: np.ndarray, zoom: int, crs: str) -> np.ndarray:
+    """GeoJSON geometry texts in ``crs``: lines simplified for ``zoom`` (:func:`_simplify`), points on a map
+    (``zoom`` given) rounded to 7 decimals (1 cm)."""
+    geometry = np.asarray(geometry, dtype=object)
+    lines = np.isin(shapely.get_type_id(geometry), _LINE_TYPES)
+    if lines.any():
+        geometry = geometry.copy()
+        geometry[lines] = _simplify(geometry[lines], zoom)
+    if zoom >= 0 and not lines.all():
+        geometry[~lines] = shapely.transform(geometry[~lines], lambda xy: np.round(xy, 7))
+    return shapely.to_geojson(project(geometry, crs))
+
+
+def _geometry_texts(frame: pd.DataFrame, zoom: int, crs: str) -> list:
+    """The page's geometry texts, each remembered per stored row (:func:`webmap.cache.per_row`): a
+    province's boundary at full resolution is a megabyte of GeoJSON, and the same rows are asked for again
+    and again (map panning, QGIS, the province pages) while they stay the same."""
+    if "geometry" not in frame:
+        return [None] * len(frame)
+    return per_row(f"geojson {zoom} {crs}", frame, lambda geometry: _geometry_json(geometry, zoom, crs),
+                   texts=True)
+
+
 def features_json(frame: pd.DataFrame, zoom: int = -1, extra: Mapping[str, list] | None = None,
                   properties: list[str] | None = None, crs: str = CRS84) -> list[str]:
     """GeoJSON Feature texts of a store frame (``fid`` becomes the id) in ``crs``; ``extra`` adds computed
     properties; ``properties`` keeps only those."""
-    geometry = np.asarray(frame.geometry.values if "geometry" in frame else np.full(len(frame), None),
-                          dtype=object)
-    kinds = shapely.get_type_id(geometry)
-    if len(frame) and np.isin(kinds, _LINE_TYPES).any():
-        geometry = _simplify(geometry, zoom)
-    elif zoom >= 0 and "geometry" in frame:  # points on a map: 7 decimals (1 cm) are plenty
-        geometry = shapely.transform(geometry, lambda xy: np.round(xy, 7))
-    texts = shapely.to_geojson(project(geometry, crs))
+    texts = _geometry_texts(frame, zoom, crs)
     columns = [c for c in frame.columns if c not in ("fid", "geometry", "report")
                and (properties is None or c in properties)]
     # column by column (a page's frame to records through pandas took half the response's time)

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import time
+import uuid
 from abc import abstractmethod
 from datetime import UTC, datetime
 
@@ -53,6 +54,18 @@ def kill_point(name: str) -> None:
 def now_utc() -> str:
     """The time as GeoPackage DATETIME wants it (and PostgreSQL reads): ISO 8601 UTC with milliseconds."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _prefixes(lines, markers) -> set[str]:
+    """The two-digit prefixes of the provinces whose selection (:func:`_province_clause`) has these lines
+    (either side) and markers (either province of their line's id)."""
+    out = set()
+    for frame, columns in ((lines, ("left_code", "right_code")), (markers, ("line_id",))):
+        for column in columns if frame is not None else ():
+            if column in frame.columns:
+                values = frame[column].dropna().astype(str)
+                out |= set(values.str[:2]) | (set(values.str[2:4]) if column == "line_id" else set())
+    return {p for p in out if len(p) == 2}
 
 
 def _province_clause(layer: str, province: str) -> tuple[str, list[str]]:
@@ -212,11 +225,31 @@ class SqlStore(Store):
         rows = self.fetch("SELECT value FROM quhua_meta WHERE key = 'data_version'") if self.exists() else []
         return rows[0][0] if rows else None
 
-    def touch(self) -> None:
-        """Record, inside the caller's write transaction, that the data changed (see :meth:`data_token`)."""
-        if self.has_table("quhua_meta"):
-            self.execute("INSERT INTO quhua_meta (key, value) VALUES ('data_version', '1') ON CONFLICT (key) "
-                         "DO UPDATE SET value = CAST(CAST(quhua_meta.value AS INTEGER) + 1 AS TEXT)")
+    def touch(self, provinces=None) -> None:
+        """Record, inside the caller's write transaction, that the data changed (see :meth:`data_token`).
+
+        ``provinces``: the two-digit prefixes of the provinces whose selection (``province=``) the write
+        changed, whose :meth:`province_token` it renews; None (a write that does not say) renews every
+        province's."""
+        if not self.has_table("quhua_meta"):
+            return
+        self.execute("INSERT INTO quhua_meta (key, value) VALUES ('data_version', '1') ON CONFLICT (key) "
+                     "DO UPDATE SET value = CAST(CAST(quhua_meta.value AS INTEGER) + 1 AS TEXT)")
+        keys = ["all"] if provinces is None else sorted(set(provinces))  # sorted: concurrent writers lock alike
+        for key in keys:
+            self.execute("INSERT INTO quhua_meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                         "DO UPDATE SET value = excluded.value", [f"data_version.{key}", uuid.uuid4().hex])
+
+    def province_token(self, province: str) -> tuple | None:
+        """What changes whenever a write changes what concerns ``province`` (the rows its ``province=``
+        selection gives of every layer): the values :meth:`touch` drew at random for its prefix and for
+        writes that named no province, read in the reader's snapshot — random, so that another database
+        (a file replaced at the same path) never has the same. None for a database never written so."""
+        if not self.exists() or not self.has_table("quhua_meta"):
+            return None
+        rows = self.fetch("SELECT key, value FROM quhua_meta WHERE key IN (?, ?)",
+                          [f"data_version.{province[:2]}", "data_version.all"])
+        return tuple(sorted(rows)) or None
 
     def cached_count(self, sql: str, params) -> int:
         """The ``count(*)`` of ``sql``, counted again when :meth:`data_token` changed since it was last counted
@@ -386,7 +419,7 @@ class SqlStore(Store):
         with self._write_transaction(submission):
             report = checker(self)
             kill_point("checked")
-            submission_id = self._save(submission, report, user) if report["accepted"] else None
+            submission_id, touched = self._save(submission, report, user) if report["accepted"] else (None, None)
             if audit is not None:  # in the same transaction: the row exists exactly when the write does
                 summary = report["summary"]
                 audit.user, audit.province, audit.submission_id = user, submission.province, submission_id
@@ -397,10 +430,11 @@ class SqlStore(Store):
                 self._insert_audit(audit)
                 kill_point("audit")
             if submission_id is not None:
-                self.touch()
+                self.touch(touched)
         return report, submission_id
 
-    def _save(self, submission: Submission, report: dict, user: str) -> int:
+    def _save(self, submission: Submission, report: dict, user: str) -> tuple[int, set[str]]:
+        """Store an accepted submission: its id, and the provinces whose selection it changed."""
         now = now_utc()
         summary = report["summary"]
         sid = self._insert_returning_fid(
@@ -410,7 +444,7 @@ class SqlStore(Store):
              json.dumps([vars(f) for f in submission.files], ensure_ascii=False), summary["lines"],
              summary["markers"], summary["errors"], summary["warnings"], json.dumps(report, ensure_ascii=False)])
         kill_point("submission")
-        self._supersede(submission, sid, now)
+        touched = self._supersede(submission, sid, now) | _prefixes(submission.lines, submission.markers)
         kill_point("superseded")
         self._insert_features("lines", submission.lines, LINE_FIELDS, submission.province, sid, now,
                               shapely.force_2d(_as_multi(submission.lines.geometry.values)))
@@ -420,18 +454,28 @@ class SqlStore(Store):
         kill_point("markers")
         self._insert_issues(report["issues"], submission.province, sid, now)
         kill_point("issues")
-        return sid
+        return sid, touched | {submission.province[:2]}
 
-    def _supersede(self, submission: Submission, sid: int, now: str) -> None:
+    def _supersede(self, submission: Submission, sid: int, now: str) -> set[str]:
+        """Mark the rows the submission replaces superseded; the provinces whose selection had them."""
+        touched = set()
         line_ids = sorted(set(submission.lines["line_id"].dropna().astype(str)))
         marker_ids = sorted(set(submission.markers["marker_id"].dropna().astype(str)))
         for table, column, ids in (("lines", "line_id", line_ids), ("markers", "line_id", line_ids),
                                    ("markers", "marker_id", marker_ids)):
             # a resurveyed line's old markers go with it; a marker resubmitted on its own replaces its id
             clause, list_param = self._in_list(column, ids)
+            # the provinces whose pages showed the rows superseded (a corrected code, a marker moved to
+            # another line) change too
+            sides = "left_code, right_code" if table == "lines" else "line_id"
+            old = pd.DataFrame(self._fetchall(f"SELECT DISTINCT {sides} FROM {table} WHERE status = 'current' "
+                                              f"AND province = ? AND {clause}", [submission.province, list_param]),
+                               columns=[c.strip() for c in sides.split(",")])
+            touched |= _prefixes(old if table == "lines" else None, old if table == "markers" else None)
             self._execute(f"UPDATE {table} SET status = 'superseded', superseded_by = ?, valid_to = ? "
                           f"WHERE status = 'current' AND province = ? AND {clause}",
                           [sid, now, submission.province, list_param])
+        return touched
 
     def _insert_features(self, layer, frame, fields, province, sid, now, geometry) -> None:
         if not len(frame):

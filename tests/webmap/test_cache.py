@@ -184,3 +184,82 @@ def test_per_row_figures_compute_only_rows_not_seen_before(web_db):
     other["geometry"] = [shapely.LineString(moved)]
     assert per_row(name, other, km) == pytest.approx(list(geodesic_km(other.geometry.values)), rel=1e-12)
     assert per_row(name, other, km) != both[:1]
+
+
+def _tokens(db: str) -> dict[str, tuple]:
+    with open_store(db) as store:
+        return {p: store.province_token(p + "0000") for p in ("36", "42", "43", "11")}
+
+
+def test_an_ingest_renews_the_tokens_of_the_provinces_it_concerns_only(db_copy, tmp_path, jx_lines, jx_markers):
+    """Province pages are kept by :meth:`province_token`: an ingest must renew the token of every province
+    whose rows it changes — the sides of its lines, the lines of its markers, and those of the rows it
+    supersedes (a marker resubmitted on another line leaves its old line's neighbour) — and no other."""
+    before = _tokens(db_copy)
+    files = write_shapefiles(tmp_path / "hubei-line", jx_lines[jx_lines["line_id"] == "3642"],
+                             jx_markers[jx_markers["line_id"] == "3642"])
+    assert ingest_paths(files, "360000", db=db_copy, user="jx", progress=False).submission_id
+    after = _tokens(db_copy)
+    assert after["36"] != before["36"] and after["42"] != before["42"]
+    assert after["43"] == before["43"] and after["11"] == before["11"]
+
+    # marker 3643001Q (on the 湖南 line) resubmitted as a marker of line 3642, where it now stands (accepted
+    # where a province's configuration makes these warnings: an id that names another line, and standing
+    # where marker 3642001Q stands)
+    config = tmp_path / "qa.toml"
+    config.write_text("".join(f'[rules."{rule}"]\nseverity = "warning"\n'
+                              for rule in ("marker.id_format", "marker.duplicate_position")), encoding="utf-8")
+    on_3642 = jx_markers[jx_markers["line_id"] == "3642"].iloc[[0]].copy()
+    old_id = on_3642["marker_id"].iloc[0]
+    moved = on_3642.assign(marker_id=old_id.replace("3642", "3643", 1))
+    with open_store(db_copy) as store:
+        hunan_markers = store.query("markers", province="430000", hits_only=True).number_matched
+        assert store.query("markers", province="430000", properties={"marker_id": moved["marker_id"].iloc[0]},
+                           hits_only=True).number_matched == 1
+    files = write_shapefiles(tmp_path / "moved", None, moved)
+    result = ingest_paths(files, "360000", db=db_copy, user="jx", progress=False, config_file=config)
+    assert result.submission_id, result.report["issues"]
+    assert _tokens(db_copy)["43"] != after["43"]  # the 湖南 page loses the marker
+    with open_store(db_copy) as store:
+        assert store.query("markers", province="430000", hits_only=True).number_matched == hunan_markers - 1
+
+
+def test_another_provinces_ingest_keeps_a_province_page_a_neighbours_shows_at_once(
+        db_copy, tmp_path, jx_lines, jx_markers, monkeypatch):
+    import webmap.views.province as province_view
+
+    computed: list[str] = []
+    figures = province_view.province_figures
+    monkeypatch.setattr(province_view, "province_figures",
+                        lambda store, code: computed.append(code) or figures(store, code))
+    client = _client(db_copy, tmp_path)
+    assert login(client, "boss").status_code == 302
+    hunan = client.get("/province/430000").get_data(as_text=True)
+    markers = int(re.search(r'data-markers="(\d+)"', hunan).group(1))
+    assert computed == ["430000"]
+    # 江西 resubmits its line with 湖北: 湖南's page is served as it was, without reading its figures again
+    files = write_shapefiles(tmp_path / "hubei-line", jx_lines[jx_lines["line_id"] == "3642"],
+                             jx_markers[jx_markers["line_id"] == "3642"])
+    assert ingest_paths(files, "360000", db=db_copy, user="jx", progress=False).submission_id
+    assert _nonce_free(client.get("/province/430000").get_data(as_text=True)) == _nonce_free(hunan)
+    assert computed == ["430000"]
+    # 江西 resubmits its line with 湖南 with one marker fewer: 湖南's page counts it at once
+    files = write_shapefiles(tmp_path / "hunan-line", jx_lines[jx_lines["line_id"] == "3643"],
+                             jx_markers[jx_markers["line_id"] == "3643"].iloc[1:])
+    assert ingest_paths(files, "360000", db=db_copy, user="jx", progress=False).submission_id
+    again = client.get("/province/430000").get_data(as_text=True)
+    assert int(re.search(r'data-markers="(\d+)"', again).group(1)) == markers - 1
+    assert computed == ["430000", "430000"]
+
+
+def test_texts_kept_per_row_stay_within_their_budget():
+    """The API's GeoJSON texts are kept per row within a budget of characters (a whole boundary at full
+    resolution is a megabyte): the least recently used go first, and what is returned is always whole."""
+    from webmap.cache import _RowValues
+
+    pool = _RowValues(1000, len)
+    pool.keep([(("a",), "x" * 600), (("b",), "y" * 300)])
+    assert pool.known([("a",)]) == {0: "x" * 600}  # a used since b was kept: b goes first
+    pool.keep([(("c",), "z" * 200)])
+    assert pool.known([("a",), ("b",), ("c",)]) == {0: "x" * 600, 2: "z" * 200}
+    assert pool.total == 800 <= pool.limit

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from boundaries.export import export_layer
 from webmap import ogc, openapi
 from webmap.auth import PROVINCE_COLLECTIONS, authorize, current_user, province_scope, requires
+from webmap.cache import per_province
 from webmap.db import get_store
 from webmap.errors import NotFound
 from webmap.status import line_agreement
@@ -65,9 +66,18 @@ def _agreement(page, store) -> dict[str, list]:
     the candidates are the current lines between the page's codes, asked of the store (not the layer)."""
     if "left_code" not in page.columns or "status" not in page.columns:
         return {}
+
     codes = sorted({str(c) for c in (*page["left_code"], *page["right_code"]) if c is not None})
-    candidates = store.query("lines", properties={"left_code": codes, "right_code": codes}, count=False).features
-    return {"agreement": line_agreement(page, candidates)}
+
+    def compute() -> list[str]:
+        candidates = store.query("lines", properties={"left_code": codes, "right_code": codes},
+                                 count=False).features
+        return line_agreement(page, candidates)
+
+    # once per page of rows and state of the provinces of its codes (the candidates that can match are
+    # lines between them): reading the candidates' whole geometry was half the time of a page of lines
+    return {"agreement": per_province("agreement", store, [c[:2] for c in codes], compute,
+                                      tuple(page["fid"].tolist()))}
 
 
 @bp.route("/ogc", strict_slashes=False)

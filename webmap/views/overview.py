@@ -14,7 +14,7 @@ from boundaries.errors import QuhuaError, StoreError
 from boundaries.export import read_any_layer
 from boundaries.readers import PROVINCES
 from boundaries.rules import REGISTRY
-from webmap.cache import cached, per_row
+from webmap.cache import cached, fingerprint, per_row, remember
 from webmap.db import get_store
 from webmap.errors import NotFound, WebError
 from webmap.i18n import current_lang, format_date, province_name, t
@@ -23,7 +23,7 @@ from webmap.status import MAINLAND, NOT_COUNTED, STATUSES, load_counts, province
 from webmap.tiles import overview_tiles
 from webmap.views import basemap, static_root
 
-__all__ = ["bp", "export_response", "overview_data", "overview_lines", "summaries_data", "today"]
+__all__ = ["bp", "export_response", "map_inputs", "overview_data", "overview_lines", "summaries_data", "today"]
 
 bp = Blueprint("overview", __name__)
 
@@ -56,6 +56,13 @@ def overview_lines(store):
         return lines[["line_id", "name"]].set_geometry(np.array(simple, dtype=object), crs=lines.crs)
 
     return cached("overview-lines", store, compute)
+
+
+def map_inputs(store) -> tuple[str, str]:
+    """Digests of the overview's lines and of the divisions (:func:`webmap.cache.fingerprint`), once per
+    state of the database: what the rendered maps are kept by."""
+    return cached("map-inputs", store, lambda: (fingerprint(overview_lines(store), ("line_id", "name")),
+                                                fingerprint(summaries_data(store)[1], ("code",))))
 
 
 def overview_data(store) -> tuple:
@@ -99,11 +106,14 @@ def index():
                                province_url=province_url, lines_tiles=tiles)
         return map_parts(m)
 
-    # rendered once per state of the database and of everything else the map shows (language, date, basemap,
-    # whether the reader gets tiled lines); the page around it (the user's name, the CSP nonce the template
-    # puts on its scripts) is made per request
-    parts = cached("overview-map", store, render_map, lang, as_of, base.url, base.attribution, static,
-                   province_url, tiles)
+    # rendered once per content of what the map shows (each province's status, the lines, the divisions) and
+    # of everything else on it (language, date, basemap, whether the reader gets tiled lines), so that an
+    # ingest which changes none of them (a province storing the same lines again, markers) does not render it
+    # again; the page around it (the user's name, the CSP nonce the template puts on its scripts) is made
+    # per request
+    statuses = tuple(sorted((p, s.status) for p, s in summaries.items()))
+    parts = remember(("overview-map", statuses, map_inputs(store), lang, as_of, base.url, base.attribution,
+                      static, province_url, tiles), render_map)
     return render_template("overview.html", map=parts, rows=_table(summaries), counts=counts,
                            colours=STATUSES | {"not_counted": NOT_COUNTED_COLOUR}, not_counted=NOT_COUNTED,
                            as_of=as_of)

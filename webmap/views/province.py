@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 from flask import Blueprint, render_template, request, url_for
 
 from boundaries.errors import InputError
 from boundaries.readers import check_province
 from webmap.auth import requires
-from webmap.cache import cached
+from webmap.cache import cached, per_province, remember
 from webmap.db import get_store
 from webmap.errors import NotFound, WebError
 from webmap.i18n import current_lang, format_number, province_name, t
 from webmap.maps import PROVINCE_CENTRES, build_diff_map, build_province_map, map_parts
 from webmap.status import STATUSES, line_agreement, line_diff, province_figures
 from webmap.views import basemap, static_root
-from webmap.views.overview import export_response, summaries_data, today
+from webmap.views.overview import export_response, map_inputs, summaries_data, today
 
 __all__ = ["bp", "figures", "province_history", "province_outline"]
 
@@ -32,23 +33,20 @@ def _code(code: str) -> str:
                        f"{code!r} is not a province code (e.g. 360000)") from None
 
 
-def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]], list[float]]:
-    """The province's submissions (newest first), per line the submissions that carry it, and the bounds
-    of the current lines with a side in the province (whoever submitted them)."""
+def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]]]:
+    """The province's submissions (newest first) and, per line it submitted, the submissions that carry it."""
 
     def compute():
         submissions = store.read_layer("submissions", province=code).sort_values("created_at", ascending=False)
-        lines = store.read_layer("lines", province=code, history=True)
-        own = lines[lines["province"] == code]
-        versions = {k: sorted(int(v) for v in g.unique())
-                    for k, g in own.groupby("line_id")["submission_id"]}
+        # the lines' ids and submissions only: their geometry is not needed here
+        own = pd.DataFrame(store.fetch("SELECT line_id, submission_id FROM lines WHERE province = ?", [code]),
+                           columns=["line_id", "submission_id"])
+        versions = {k: sorted(int(v) for v in g.unique()) for k, g in own.groupby("line_id")["submission_id"]}
         rows = [dict(r, files=[f["name"] for f in json.loads(r["files"] or "[]")])
                 for r in submissions.drop(columns=["report"]).to_dict("records")]
-        current = lines[lines["status"] == "current"]
-        bounds = [round(float(v), 4) for v in current.total_bounds] if len(current) else []
-        return rows, versions, bounds
+        return rows, versions
 
-    return cached("history", store, compute, code)
+    return per_province("history", store, [code], compute)
 
 
 def province_outline(store, code: str):
@@ -61,9 +59,9 @@ def province_outline(store, code: str):
 
 
 def figures(store, code: str):
-    """The page's figures (:func:`webmap.status.province_figures`), cached per state of the database: the
-    header, the map's layer names and the downloads all count these rows."""
-    return cached("figures", store, lambda: province_figures(store, code), code)
+    """The page's figures (:func:`webmap.status.province_figures`), kept while what concerns the province is
+    unchanged: the header, the map's layer names and the downloads all count these rows."""
+    return per_province("figures", store, [code], lambda: province_figures(store, code))
 
 
 def _bounds(code: str, bounds: list[float]) -> list[float]:
@@ -90,18 +88,22 @@ def show(code: str):
     """The province page."""
     code, store = _code(code), get_store()
     summaries = summaries_data(store)[0]
-    history, versions, bounds = province_history(store, code)
+    history, versions = province_history(store, code)
     numbers = figures(store, code)
     api, base, static, lang = url_for("api.landing").rstrip("/"), basemap(), static_root(), current_lang()
+    labels = _labels(numbers)
 
     def render_map() -> dict[str, str]:
-        m = build_province_map(code, _bounds(code, bounds), api, basemap=base, static_url=static, lang=lang,
-                               labels=_labels(numbers), outline=province_outline(store, code))
+        m = build_province_map(code, _bounds(code, list(numbers.bounds)), api, basemap=base, static_url=static,
+                               lang=lang, labels=labels, outline=province_outline(store, code))
         return map_parts(m)
 
     # the map holds no data (its layers are fetched from the API, by the reader's rights): rendered once per
-    # state of the database and of what it shows; the page around it is made per request
-    parts = cached("province-map", store, render_map, code, lang, api, base.url, base.attribution, static)
+    # content of what it shows (the layers' names with their counts, the lines' bounds, the divisions), so
+    # that other provinces' ingests, or one that changes none of these, keep it; the page around it is made
+    # per request
+    parts = remember(("province-map", code, tuple(labels.items()), numbers.bounds, map_inputs(store)[1], lang,
+                      api, base.url, base.attribution, static), render_map)
     return render_template("province.html", code=code, summary=summaries.get(code[:2]), map=parts,
                            figures=numbers,
                            history=history, versions={k: v for k, v in versions.items() if len(v) > 1},
