@@ -23,7 +23,7 @@ from webmap.status import MAINLAND, NOT_COUNTED, STATUSES, load_counts, province
 from webmap.tiles import overview_tiles
 from webmap.views import basemap, static_root
 
-__all__ = ["bp", "export_response", "map_inputs", "overview_data", "overview_lines", "summaries_data", "today"]
+__all__ = ["bp", "divisions_digest", "export_response", "overview_data", "overview_lines", "summaries_data", "today"]
 
 bp = Blueprint("overview", __name__)
 
@@ -58,11 +58,10 @@ def overview_lines(store):
     return cached("overview-lines", store, compute)
 
 
-def map_inputs(store) -> tuple[str, str]:
-    """Digests of the overview's lines and of the divisions (:func:`webmap.cache.fingerprint`), once per
-    state of the database: what the rendered maps are kept by."""
-    return cached("map-inputs", store, lambda: (fingerprint(overview_lines(store), ("line_id", "name")),
-                                                fingerprint(summaries_data(store)[1], ("code",))))
+def divisions_digest(store) -> str:
+    """A digest of the province polygons the maps draw (:func:`webmap.cache.fingerprint`), once per state of
+    the database: what rendered maps are kept by."""
+    return cached("divisions-digest", store, lambda: fingerprint(summaries_data(store)[1], ("code",)))
 
 
 def overview_data(store) -> tuple:
@@ -112,8 +111,9 @@ def index():
     # again; the page around it (the user's name, the CSP nonce the template puts on its scripts) is made
     # per request
     statuses = tuple(sorted((p, s.status) for p, s in summaries.items()))
-    parts = remember(("overview-map", statuses, map_inputs(store), lang, as_of, base.url, base.attribution,
-                      static, province_url, tiles), render_map)
+    lines_digest = cached("lines-digest", store, lambda: fingerprint(lines, ("line_id", "name")))
+    parts = remember(("overview-map", statuses, lines_digest, divisions_digest(store), lang, as_of, base.url,
+                      base.attribution, static, province_url, tiles), render_map)
     return render_template("overview.html", map=parts, rows=_table(summaries), counts=counts,
                            colours=STATUSES | {"not_counted": NOT_COUNTED_COLOUR}, not_counted=NOT_COUNTED,
                            as_of=as_of)

@@ -18,7 +18,7 @@ from webmap.i18n import current_lang, format_number, province_name, t
 from webmap.maps import PROVINCE_CENTRES, build_diff_map, build_province_map, map_parts
 from webmap.status import STATUSES, line_agreement, line_diff, province_figures
 from webmap.views import basemap, static_root
-from webmap.views.overview import export_response, map_inputs, summaries_data, today
+from webmap.views.overview import divisions_digest, export_response, summaries_data, today
 
 __all__ = ["bp", "figures", "province_history", "province_outline"]
 
@@ -102,7 +102,7 @@ def show(code: str):
     # content of what it shows (the layers' names with their counts, the lines' bounds, the divisions), so
     # that other provinces' ingests, or one that changes none of these, keep it; the page around it is made
     # per request
-    parts = remember(("province-map", code, tuple(labels.items()), numbers.bounds, map_inputs(store)[1], lang,
+    parts = remember(("province-map", code, tuple(labels.items()), numbers.bounds, divisions_digest(store), lang,
                       api, base.url, base.attribution, static), render_map)
     return render_template("province.html", code=code, summary=summaries.get(code[:2]), map=parts,
                            figures=numbers,
