@@ -128,20 +128,26 @@ def drop_copy(db: str) -> None:
         drop_database(db)
 
 
-@pytest.fixture(scope="session")
-def web_source(request, backend, tmp_path_factory, jx_lines, jx_markers) -> str:
-    """The filled test database of the backend, never opened after filling: the tests use copies of it."""
-    root = tmp_path_factory.mktemp(f"web-{backend}")
+def filled_database(request, backend: str, root: Path, name: str, fill):
+    """A database of the backend (the GeoPackage ``root/name.gpkg``, or a copy of the PostGIS template)
+    filled by ``fill(db)``: yielded, then dropped."""
     if backend == "gpkg":
-        db = str(root / "quhua.gpkg")
+        db = str(root / f"{name}.gpkg")
     else:
         server = request.getfixturevalue("postgis_template")
         db = copy_database(_database_url(server, "quhua_template"), root)
     try:
-        _fill(db, root, jx_lines, jx_markers)
+        fill(db)
         yield db
     finally:
         drop_copy(db)
+
+
+@pytest.fixture(scope="session")
+def web_source(request, backend, tmp_path_factory, jx_lines, jx_markers) -> str:
+    """The filled test database of the backend, never opened after filling: the tests use copies of it."""
+    root = tmp_path_factory.mktemp(f"web-{backend}")
+    yield from filled_database(request, backend, root, "quhua", lambda db: _fill(db, root, jx_lines, jx_markers))
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 import shapely
 
-from tests.conftest import _database_url
-from tests.webmap.conftest import PASSWORD, copy_database, drop_copy
+from tests.webmap.conftest import PASSWORD, filled_database
 
 NATIONAL_ACCOUNTS = {"boss": ("official", None), "ana": ("analyst", None), "nm": ("surveyor", "150000"),
                      "jx": ("surveyor", "360000")}
@@ -65,17 +64,7 @@ def _fill(db: str) -> None:
 @pytest.fixture(scope="session")
 def national_db(request, backend, tmp_path_factory) -> str:
     """The national demo database of the backend (read-only for the tests)."""
-    root = tmp_path_factory.mktemp(f"national-{backend}")
-    if backend == "gpkg":
-        db = str(root / "national.gpkg")
-    else:
-        server = request.getfixturevalue("postgis_template")
-        db = copy_database(_database_url(server, "quhua_template"), root)
-    try:
-        _fill(db)
-        yield db
-    finally:
-        drop_copy(db)
+    yield from filled_database(request, backend, tmp_path_factory.mktemp(f"national-{backend}"), "national", _fill)
 
 
 def sql(db: str, query: str, params: tuple = ()) -> list[tuple]:
