@@ -207,6 +207,11 @@ def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
         click.echo(f"quhua: {result.report['issues'][0]['message']}", err=True)
     else:
         click.echo(render_table(result.report, lang=lang, stored_as=result.submission_id))
+        if result.submission_id is not None:  # the legal date, and where it came from
+            legal, given = result.report.get("valid_from"), result.report.get("valid_from_given")
+            click.echo((f"in force (legal time) from {legal}" + ("" if given else ", the ingest's day: no "
+                                                                  "--valid-from given")) if lang == "en" else
+                       f"法定生效日期：{legal}" + ("" if given else "（入库当天；未给出 --valid-from）"))
     sys.exit(result.exit_code)
 
 
@@ -224,9 +229,14 @@ def check(obj: CliContext, **kw) -> None:
     _run_submission(obj, store_it=False, **kw)
 
 
-@zh("校验一份提交，无错误时存入数据库（一个事务）。\n\nPATHS：同 check。", **_SUBMISSION_ZH)
+@zh("校验一份提交，无错误时存入数据库（一个事务）。\n\nPATHS：同 check。", **_SUBMISSION_ZH,
+    valid_from="法定生效日期 YYYY-MM-DD（协议书或联检确认的日期）：其界线与界桩自该日起有效，被取代的版本至该日"
+               "失效；默认为入库当天（UTC）。")
 @cli.command()
 @_submission_options
+@click.option("--valid-from", metavar="YYYY-MM-DD",
+              help="The legal date (the agreement's, 协议书, or the confirmed round's) from which its lines and "
+                   "markers hold, and on which those they supersede cease to; default: the ingest's day (UTC).")
 @pass_context
 def ingest(obj: CliContext, **kw) -> None:
     """Validate a submission and store it if it has no error (one transaction)."""
@@ -236,6 +246,7 @@ def ingest(obj: CliContext, **kw) -> None:
 @zh("把一个图层导出为 GeoJSON（RFC 7946）、GeoPackage、CSV（WKT）或 shapefile（UTF-8）。",
     province="只导出与该省有关的要素。", bbox="只导出与该范围（度）相交的要素。",
     fmt="输出格式（默认按文件名判断，否则为 geojson）。", history="包括已被取代的界线与界桩。",
+    at="按法定时间导出该日（YYYY-MM-DD）有效的界线与界桩版本，无论其后是否已被取代。",
     output="输出文件。")
 @cli.command()
 @click.argument("layer", type=click.Choice([  # the store's LAYERS (not imported here: it loads geopandas)
@@ -245,16 +256,21 @@ def ingest(obj: CliContext, **kw) -> None:
 @click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "csv", "shp"]),
               help="Output format (default: from the file name, else geojson).")
 @click.option("--history", is_flag=True, help="Include superseded lines and markers.")
+@click.option("--at", metavar="YYYY-MM-DD",
+              help="Lines and markers as of that day in legal time: the versions in force then, superseded "
+                   "since or not.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The output file.")
 @pass_context
-def export(obj: CliContext, layer, province, bbox, fmt, history, output) -> None:
+def export(obj: CliContext, layer, province, bbox, fmt, history, at, output) -> None:
     """Export a layer as GeoJSON (RFC 7946), GeoPackage, CSV (WKT) or shapefile (UTF-8)."""
     from boundaries.export import export_layer, parse_bbox
+    from boundaries.legaltime import legal_date
 
+    day = legal_date(at, what="--at") if at else None  # a bad date before anything is read or written
     with obj.store() as store:
         count = export_layer(store, layer, output, fmt=fmt, province=province,
-                             bbox=parse_bbox(bbox) if bbox else None, history=history)
+                             bbox=parse_bbox(bbox) if bbox else None, history=history, at=day)
     click.echo(f"{count} {layer} → {output}", err=True)
 
 
