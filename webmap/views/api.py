@@ -66,7 +66,9 @@ def _agreement(page, store) -> dict[str, list]:
     if "left_code" not in page.columns or "status" not in page.columns:
         return {}
     codes = sorted({str(c) for c in (*page["left_code"], *page["right_code"]) if c is not None})
-    candidates = store.query("lines", properties={"left_code": codes, "right_code": codes}, count=False).features
+    at = ogc.parse_datetime(request.args.get("datetime"))  # as of that date, the neighbour's version then
+    candidates = store.query("lines", properties={"left_code": codes, "right_code": codes}, count=False,
+                             **({"at": at} if at is not None else {})).features
     return {"agreement": line_agreement(page, candidates)}
 
 
@@ -104,14 +106,14 @@ def conformance():
 @requires("api")
 def collections():
     """All collections."""
-    return respond(ogc.collections(_base()))
+    return respond(ogc.collections(_base(), get_store()))
 
 
 @bp.route("/ogc/collections/<cid>")
 @requires("api")
 def collection(cid: str):
     """One collection."""
-    return respond(ogc.collection(_base(), cid))
+    return respond(ogc.collection(_base(), cid, get_store()))
 
 
 @bp.route("/ogc/collections/<cid>/queryables")
