@@ -15,39 +15,8 @@ import shapely
 from boundaries.errors import InputError
 from boundaries.store import MIGRATIONS, open_store
 from tests.boundaries import planted
-from tests.conftest import run_cli, write_shapefiles
-
-
-@pytest.fixture
-def two_surveys(tmp_path, jx_lines, jx_markers):
-    """The first survey (as loaded) and the second (the planted changes), as delivered shapefiles."""
-    lines, markers = planted.resurvey(jx_lines, jx_markers)
-    return (write_shapefiles(tmp_path / "first", jx_lines, jx_markers),
-            write_shapefiles(tmp_path / "second", lines, markers))
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    """``quhua ARGS``: the exit code, stdout and stderr."""
-    from boundaries.cli import main
-
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _ingest(capsys, db, paths, *extra) -> tuple[int, str]:
-    code, out, _err = cli(capsys, "--db", db, "--lang", "en", "ingest", *paths, "--province", "360000", *extra)
-    return code, out
-
-
-@pytest.fixture
-def surveyed(db_url, capsys, two_surveys) -> str:
-    """A database holding the first survey in force from 2017-05-01 and the second from 2021-03-15."""
-    first, second = two_surveys
-    assert run_cli(capsys, "--db", db_url, "init")[0] == 0
-    assert _ingest(capsys, db_url, first, "--valid-from", "2017-05-01")[0] == 0
-    assert _ingest(capsys, db_url, second, "--valid-from", "2021-03-15")[0] == 0
-    return db_url
+from tests.boundaries.conftest import cli, ingest_jx
+from tests.conftest import run_cli
 
 
 def _export(capsys, db, tmp_path, layer, *extra) -> gpd.GeoDataFrame:
@@ -106,7 +75,7 @@ def test_query_and_get_at_a_date_on_both_databases(surveyed):
 
 def test_a_submission_without_a_date_holds_from_its_ingest_day(db_url, capsys, jx_submission):
     assert run_cli(capsys, "--db", db_url, "init")[0] == 0
-    code, out = _ingest(capsys, db_url, jx_submission)
+    code, out = ingest_jx(capsys, db_url, jx_submission)
     assert code == 0 and "the ingest's day: no --valid-from given" in out
     today = date.today().isoformat()
     with open_store(db_url) as store:
@@ -184,8 +153,8 @@ def _as_version_3(store) -> None:
 def test_migration_4_keeps_the_history_of_an_older_database(db_url, capsys, two_surveys):
     first, second = two_surveys
     assert run_cli(capsys, "--db", db_url, "init")[0] == 0
-    assert _ingest(capsys, db_url, first)[0] == 0
-    assert _ingest(capsys, db_url, second)[0] == 0
+    assert ingest_jx(capsys, db_url, first)[0] == 0
+    assert ingest_jx(capsys, db_url, second)[0] == 0
     with open_store(db_url) as store:
         with store.transaction():
             _as_version_3(store)
