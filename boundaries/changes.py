@@ -30,8 +30,8 @@ np = lazy_module("numpy")
 pd = lazy_module("pandas")
 shapely = lazy_module("shapely")
 
-__all__ = ["CONDITIONS", "MOVED_MIN_M", "change_report", "marker_table", "render_text", "submission_date",
-           "table_headers", "write_json", "write_xlsx"]
+__all__ = ["CONDITIONS", "MOVED_MIN_M", "change_report", "changed_lines", "marker_table", "render_text",
+           "submission_date", "table_headers", "write_json", "write_xlsx"]
 
 #: A marker whose two positions are less than this far apart (metres) has not moved: declared coordinates
 #: are given to the millimetre, and a re-projection round trip moves them by micrometres.
@@ -135,7 +135,7 @@ def change_report(store: Store, province: str, start, end, *, tolerance_m: float
                         "max_deviation_m": round(deviation, 3), "attributes": attributes,
                         "stretches": [{k2: round(v, 3) if k2 not in ("lon", "lat") else round(v, 8)
                                        for k2, v in s.items()} for s in stretches],
-                        "from_submission": int(old.submission_id)})
+                        "from_submission": int(old.submission_id), "from_fid": int(old.fid)})
     report = {
         "province": province, "from": start.isoformat(), "to": end.isoformat(), "tolerance_m": tolerance,
         "moved_min_m": MOVED_MIN_M,
@@ -150,6 +150,24 @@ def change_report(store: Store, province: str, start, end, *, tolerance_m: float
     return report
 
 
+def changed_lines(store: Store, report: dict):
+    """The versions of the report's changed, removed and added lines, for its maps: ``(before, after)``
+    frames (EPSG:4490) — before the earlier date's versions of the changed and removed lines, after the later
+    date's of the changed and added ones."""
+    import geopandas as gpd
+
+    from boundaries.store import empty_layer
+
+    def versions(fids):
+        frames = [store.get("lines", fid, history=True) for fid in fids]
+        frames = [f for f in frames if len(f)]
+        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4490) if frames else empty_layer("lines")
+
+    lines = report["lines"]
+    return (versions([c["from_fid"] for c in lines["changed"]] + [r["fid"] for r in lines["removed"]]),
+            versions([c["fid"] for c in lines["changed"]] + [a["fid"] for a in lines["added"]]))
+
+
 def _km(geometry) -> float:
     from boundaries.crs import metric_epsg, transformer
 
@@ -160,7 +178,7 @@ def _km(geometry) -> float:
 
 
 def _line_summary(row) -> dict:
-    return {"line_id": str(row.line_id), "province": str(row.province), "name": row.name,
+    return {"line_id": str(row.line_id), "fid": int(row.fid), "province": str(row.province), "name": row.name,
             "left_code": row.left_code, "right_code": row.right_code, "valid_from": str(row.valid_from)[:10],
             "submission_id": int(row.submission_id), "km": _km(row.geometry)}
 

@@ -420,6 +420,8 @@ def changes(obj: CliContext, province, date_from, date_to, from_submission, to_s
             raise InputError("give --from and --to (dates) or --from-submission and --to-submission",
                              message_zh="请给出 --from 与 --to（日期），或 --from-submission 与 --to-submission")
         report = report_of.change_report(store, code, *days, tolerance_m=tolerance)
+        maps = report_of.changed_lines(store, report) if output is not None and output.suffix.lower() == ".pdf" \
+            else (None, None)
     if output is not None:
         suffix = output.suffix.lower()
         if suffix == ".json":
@@ -429,7 +431,7 @@ def changes(obj: CliContext, province, date_from, date_to, from_submission, to_s
         else:
             from boundaries.changes_pdf import write_pdf
 
-            write_pdf(report, output, lang=obj.lang)
+            write_pdf(report, output, lang=obj.lang, lines_before=maps[0], lines_after=maps[1])
         click.echo(f"→ {output}", err=True)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=1))

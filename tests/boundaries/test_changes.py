@@ -125,3 +125,23 @@ def test_formula_text_in_the_workbook_is_neutralised(surveyed, tmp_path):
     rows = {r[0]: r for r in list(book["界桩成果表"].values)[1:]}
     assert rows[planted.ADDED_ID][1] == "'=HYPERLINK(\"http://x\")" and isinstance(rows[planted.ADDED_ID][3], float)
     assert list(book["界线变化"].values)[1][1] == "'@SUM(1)"
+
+
+def test_the_pdf_report_lists_the_changes_and_has_a_signature_box_for_each_side(surveyed, capsys, tmp_path):
+    pypdf = pytest.importorskip("pypdf")
+    out = tmp_path / "变化.pdf"
+    assert cli(capsys, "--db", surveyed, "changes", "--province", "360000", "--from", "2019-06-30", "--to",
+               "2022-01-01", "-o", out)[0] == 0
+    reader = pypdf.PdfReader(out)
+    first, *rest = [page.extract_text() for page in reader.pages]
+    assert "江西（360000）界线界桩变化报告" in first and "法定时间 2019-06-30 → 2022-01-01" in first
+    assert "丢失或撤除 2" in first and "移位 1" in first and "1259.3" in first and "30.00" in first
+    # both sides of the changed line sign: 江西 and 湖南
+    assert "江西（360000）" in first and "湖南（430000）" in first and first.count("代表（签字）") == 2
+    table = "".join(rest)
+    assert planted.MOVED_ID in table and "37.500" in table and planted.ADDED_ID in table
+    assert all(i in table for i in planted.LOST_IDS) and "3643001Q" not in table  # unchanged: not listed
+    assert cli(capsys, "--db", surveyed, "--lang", "en", "changes", "--province", "360000", "--from", "2019-06-30",
+               "--to", "2022-01-01", "-o", tmp_path / "en.pdf")[0] == 0
+    english = pypdf.PdfReader(tmp_path / "en.pdf").pages[0].extract_text()
+    assert "Changes of the boundary lines and markers of province 360000" in english and "Signatures" in english

@@ -118,7 +118,8 @@
       if (!map.hasLayer(group) || map.getZoom() < opts.minZoom || covered()) { return; }
       var mine = ++sequence, bounds = map.getBounds().pad(0.5), zoom = Math.round(map.getZoom());
       pending = {bounds: bounds, zoom: zoom};
-      var url = opts.url + "&bbox=" + bboxOf(bounds) + "&zoom=" + zoom + "&limit=10000";
+      var url = opts.url + "&bbox=" + bboxOf(bounds) + "&zoom=" + zoom + "&limit=10000" +
+        (opts.datetime ? "&datetime=" + encodeURIComponent(opts.datetime) : "");
       fetch(url, {credentials: "same-origin", headers: {Accept: "application/geo+json"}})
         .then(function (r) { if (!r.ok) { throw new Error(r.status + " " + url); } return r.json(); })
         .then(function (data) {
@@ -129,6 +130,7 @@
           var layer = L.geoJSON(data, options(opts.kind, opts.lang, map));
           if (opts.kind === "markers") { group.addLayers(layer.getLayers()); } else { layer.eachLayer(function (l) { group.addLayer(l); }); }
           map.getContainer().setAttribute("data-loaded-" + opts.kind, String(layer.getLayers().length));
+          map.getContainer().setAttribute("data-as-of-" + opts.kind, opts.datetime || "");
         })
         .catch(function (err) {
           if (mine === sequence) { pending = null; }
@@ -137,7 +139,22 @@
     }
     group.on("add", function () { setTimeout(load, 0); });  // after the map has been fitted to its bounds
     map.on("moveend", load);
+    /* Legal time (issue 15): lines and markers as of a day, through the API's datetime; the issues have no
+       legal time and the superseded versions are those of today. */
+    if (opts.kind === "lines" || opts.kind === "markers") {
+      (map.quhuaDated = map.quhuaDated || []).push(function (day) {
+        opts.datetime = day || null;
+        loaded = null; pending = null; sequence += 1;
+        load();
+      });
+    }
     return group;
+  }
+  /* Reload the map's dated layers as of ``day`` (YYYY-MM-DD; empty: what is current). */
+  function setDate(map, day) {
+    map = map || window.quhuaMap;
+    (map.quhuaDated || []).forEach(function (reload) { reload(day); });
+    map.getContainer().setAttribute("data-as-of", day || "");
   }
   function issueLayer(issues) {
     var group = L.featureGroup();
@@ -277,7 +294,7 @@
     layer.on("tileerror", function (e) { container.setAttribute("data-error-tiles-" + opts.kind, String(e.error)); });
     return layer;
   }
-  window.quhua = {apiLayer: apiLayer, issueLayer: issueLayer, legend: legend, showNames: showNames,
+  window.quhua = {apiLayer: apiLayer, issueLayer: issueLayer, legend: legend, showNames: showNames, setDate: setDate,
                   ruleColour: ruleColour, escape: esc, nationalChrome: nationalChrome,
                   tileLayer: tileLayer};
 })();
