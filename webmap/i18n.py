@@ -109,7 +109,7 @@ MESSAGES.update({
     "as_of_note": ("地图显示该日有效的界线与界桩版本（无论其后是否已被取代）。",
                    "The map shows the versions of lines and markers in force that day (superseded since or not)."),
     "changes": ("变化报告", "Change report"), "changes_from": ("自", "From"), "changes_to": ("至", "To"),
-    "show_changes": ("生成变化报告", "Show changes"),
+    "show_changes": ("生成变化报告", "Show changes"), "marker_table": ("界桩成果表", "marker table"),
     "markers_added": ("新增界桩", "Markers added"), "markers_removed": ("丢失或撤除的界桩", "Markers lost or removed"),
     "markers_moved": ("移位界桩", "Markers moved"), "lines_changed": ("变化的界线", "Lines changed"),
     "lines_added": ("新增界线", "Lines added"), "lines_removed": ("撤除的界线", "Lines removed"),

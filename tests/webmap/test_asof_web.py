@@ -108,3 +108,64 @@ def test_a_surveyor_reads_their_province_as_of_a_date(asof_app):
     status, body = _items(client, "lines", datetime="2017-06-01")
     assert status == 200 and {f["properties"]["line_id"] for f in body["features"]} == {"3643"}  # not 3642
     assert _items(client, "lines", datetime="2017-06-01", province="360000")[0] == 403
+
+
+# -- the change report over HTTP ------------------------------------------------------------------------------
+def _changes(client, fmt="", code="360000", **args):
+    return client.get(f"/province/{code}/changes{fmt}", query_string={"from": "2019-06-30", "to": "2022-01-01",
+                                                                        **args})
+
+
+def test_the_change_report_page_shows_the_planted_figures_with_a_map(official):
+    response = _changes(official)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    for attribute in ('data-added="1"', 'data-removed="2"', 'data-moved="1"', 'data-lines-changed="1"'):
+        assert attribute in html, attribute
+    assert planted.MOVED_ID in html and "37.500" in html and "EPSG:4547" in html
+    assert all(i in html for i in planted.LOST_IDS) and planted.ADDED_ID in html
+    assert "30.00" in html and "移位界桩" in html and 'id="changes-map"' in html
+    english = _changes(official, lang="en").get_data(as_text=True)
+    assert "Markers moved" in english and "Change report" in english
+
+
+def test_the_change_report_downloads_json_xlsx_pdf(official, tmp_path):
+    import io
+
+    import openpyxl
+
+    report = _changes(official, ".json").get_json()
+    assert report["summary"]["markers_moved"] == 1
+    assert report["markers"]["moved"][0]["moved_m"] == pytest.approx(planted.MOVED_M, abs=0.002)
+    assert report["lines"]["changed"][0]["stretches"][0]["deviation_m"] == pytest.approx(planted.SHIFT_M, abs=0.05)
+    xlsx = _changes(official, ".xlsx")
+    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["Content-Disposition"]
+    rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.data))["界桩成果表"].values)
+    assert {r[0]: r[7] for r in rows[1:]}[planted.MOVED_ID] == "移位"
+    pdf = _changes(official, ".pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("args, status, english", [
+    ({"from": "2019-02-30"}, 400, "is not a date"), ({"to": "2018-01-01"}, 400, "must be after"),
+])
+def test_bad_dates_on_the_change_report_are_400_in_both_languages(official, args, status, english):
+    response = _changes(official, **args, lang="en")
+    assert response.status_code == status and english in response.get_data(as_text=True)
+    assert "日期" in _changes(official, **args, lang="zh").get_data(as_text=True)
+
+
+def test_the_change_report_is_read_as_the_province_page_is(asof_app):
+    """The province page's access: a surveyor reads their own province's report, not another's."""
+    client = asof_app.test_client()
+    assert _changes(client).status_code in (302, 401)  # anonymous: to the login
+    assert login(client, "hn").status_code == 302
+    assert _changes(client).status_code == 403 and _changes(client, ".xlsx").status_code == 403
+    assert client.get("/province/360000").status_code == 403  # the same answer as the page's
+    assert _changes(client, code="430000").status_code == 200
+
+
+def test_the_province_page_has_the_date_slider_over_its_legal_dates(official):
+    html = official.get("/province/360000").get_data(as_text=True)
+    assert 'id="as-of-form" data-first="2017-05-01"' in html and 'id="as-of-range"' in html
+    assert "quhua-asof.js" in html and 'href="/province/360000/changes"' in html

@@ -102,8 +102,10 @@ def show(code: str):
     # the map holds no data (its layers are fetched from the API, by the reader's rights): rendered once per
     # state of the database and of what it shows; the page around it is made per request
     parts = cached("province-map", store, render_map, code, lang, api, base.url, base.attribution, static)
+    from webmap.views.changes import legal_span  # the date slider's span (issue 15)
+
     return render_template("province.html", code=code, summary=summaries.get(code[:2]), map=parts,
-                           figures=numbers,
+                           figures=numbers, span=legal_span(store, code),
                            history=history, versions={k: v for k, v in versions.items() if len(v) > 1},
                            colours=STATUSES)
 
