@@ -136,7 +136,13 @@ def ingest_paths(paths: list[Path], province: str, *, db: str | None = None, crs
                     callback("store", 0, 1, "")
                 return report
 
-            report, submission_id = store.ingest(submission, checker, user=user, audit=audit, valid_from=valid_from)
+            try:
+                report, submission_id = store.ingest(submission, checker, user=user, audit=audit,
+                                                     valid_from=valid_from)
+            except InputError as err:  # refused inside the transaction (a legal date before the stored one's)
+                issue = Issue(err.rule, "error", "dataset", err.feature, None, None, err.text("zh"), err.message,
+                              file=err.file)
+                return Result(error_report(submission.province, issue, lang), None)
     return Result(report, submission, submission_id)
 
 

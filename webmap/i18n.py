@@ -105,6 +105,8 @@ MESSAGES.update(MAP_MESSAGES)
 MESSAGES.update({
     "recorded": ("入库时间", "Recorded"), "legal_from": ("法定生效日期", "In force from (legal time)"),
     "legal_to": ("法定失效日期", "In force until (legal time)"),
+    "valid_from_help": ("协议书或联检确认的日期；不填则为入库当天", "the agreement's or the confirmed round's date; "
+                        "empty: the day it is stored"),
     "as_of_date": ("按法定时间查看", "Legal time: as of"), "as_of_now": ("现行", "current"),
     "as_of_note": ("地图显示该日有效的界线与界桩版本（无论其后是否已被取代）。",
                    "The map shows the versions of lines and markers in force that day (superseded since or not)."),

@@ -169,3 +169,30 @@ def test_the_province_page_has_the_date_slider_over_its_legal_dates(official):
     html = official.get("/province/360000").get_data(as_text=True)
     assert 'id="as-of-form" data-first="2017-05-01"' in html and 'id="as-of-range"' in html
     assert "quhua-asof.js" in html and 'href="/province/360000/changes"' in html
+
+
+# -- the legal date of a browser upload -------------------------------------------------------------------------
+def test_an_upload_gives_its_legal_date_and_an_earlier_one_is_refused(db_copy, tmp_path, good_submission):
+    from boundaries.store import open_store
+    from tests.webmap.conftest import csrf_of
+    from tests.webmap.test_upload import _files, _post, confirm_url, finished
+
+    app = create_app({"QUHUA_DB": db_copy, "TESTING": True, "SECRET_KEY": "t", "UPLOAD_DIR": str(tmp_path / "up")})
+    client = app.test_client()
+    assert login(client, "jx").status_code == 302
+    assert 'name="valid_from"' in client.get("/upload").get_data(as_text=True)
+    bad = _post(client, _files(good_submission), valid_from="2019-02-30")
+    assert bad.status_code == 400 and "不是日期" in bad.get_data(as_text=True)
+    # the stored 3642 holds from its ingest day (today): an agreement of 2018 cannot replace it
+    html = _post(client, _files(good_submission), valid_from="2018-01-01").get_data(as_text=True)
+    refused = finished(client, client.post(confirm_url(html), data={"csrf_token": csrf_of(html)}))
+    assert refused.status_code == 409 and "早于" in refused.get_data(as_text=True)
+    # one signed for next year: stored, the version of today holds until then
+    html = _post(client, _files(good_submission), valid_from="2099-01-01").get_data(as_text=True)
+    stored = finished(client, client.post(confirm_url(html), data={"csrf_token": csrf_of(html)}))
+    assert stored.status_code == 302
+    with open_store(db_copy) as store:
+        now = store.query("lines", properties={"line_id": "3642"}).features
+        assert list(now["valid_from"]) == ["2099-01-01T00:00:00.000Z"]
+        in_force = store.query("lines", at="2098-12-31", properties={"line_id": "3642"}).features
+        assert in_force["status"].tolist() == ["superseded"] and in_force["valid_to"].iloc[0].startswith("2099-01-01")
