@@ -204,14 +204,17 @@ class Store(ABC):
 
         ``rows``: a (Geo)DataFrame with ``marker_id`` (markers) or ``line_id`` (lines) and the columns to
         change; a column absent or empty keeps the current version's value, ``geometry`` (EPSG:4490), if
-        present and not empty, replaces the position. For each row the current version (of any province)
-        is closed — ``valid_to = valid_from``, ``retired_at`` now, ``status = 'superseded'``,
-        ``superseded_by = submission_id`` — and the new one inserted with ``status = 'current'``,
-        ``valid_from``, ``recorded_at`` now, ``submission_id`` and the old one's province and source file.
-        An id without a current version, or a ``valid_from`` before the current version's, raises
-        :class:`~boundaries.errors.InputError` naming it (the caller's transaction then rolls back whole:
-        nothing is half-written). One ``audit`` row (action ``revise`` unless given: who, layer, date, ids)
-        is written in the same transaction. Returns the new versions' fids, in the order of ``rows``."""
+        present and not empty, replaces the position; ``province`` (optional) limits the row to that
+        submitter's version (a shared line's markers may be stored by both sides; without it each current
+        version of the id is revised). For each version revised the current row is closed —
+        ``valid_to = valid_from``, ``retired_at`` now, ``status = 'superseded'``, ``superseded_by =
+        submission_id`` — and the new one inserted with ``status = 'current'``, ``valid_from``,
+        ``recorded_at`` now, ``submission_id`` and the old one's province and source file. An id without a
+        current version is a new feature (a marker newly set, 新设) when the row gives its ``province`` and
+        ``geometry``, else an :class:`~boundaries.errors.InputError`; so is a ``valid_from`` before the
+        current version's (the caller's transaction then rolls back whole: nothing is half-written). One
+        ``audit`` row (action ``revise`` unless ``audit`` is given: who, layer, date, ids, new fids) is
+        written in the same transaction. Returns the new versions' fids, in the order of ``rows``."""
 
     @abstractmethod
     def ingest(self, submission: Submission, checker: Checker, *, user: str,

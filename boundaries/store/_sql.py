@@ -534,32 +534,37 @@ class SqlStore(Store):
         if key not in rows.columns:
             raise InputError(f"the revised {layer} need a column {key}", message_zh=f"修订的{layer}须有字段 {key}")
         new_fids = []
+        columns = [*fields, *_FEATURE_COLUMNS, "geom"]
+        insert = (f'INSERT INTO "{layer}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) VALUES '
+                  f'({", ".join(["?"] * (len(columns) - 1) + [self._geometry_param()])})')
         for _, change in rows.iterrows():
             ident = str(change[key])
-            condition = f"status = 'current' AND \"{key}\" = ?"
-            current = self._select_rows(layer, [condition], [ident])
-            if not len(current):
-                what = "界线" if layer == "lines" else "界桩"
-                raise InputError(f"{layer[:-1]} {ident} has no current version to revise",
-                                 message_zh=f"{what} {ident} 没有现行版本可修订", feature=ident)
-            self._refuse_earlier(layer, condition, [ident], legal)
-            old = current.iloc[-1]
-            self._execute(f"UPDATE \"{layer}\" SET status = 'superseded', superseded_by = ?, valid_to = ?, "
-                          f"retired_at = ? WHERE {condition}", [submission_id, legal, now, ident])
-            values = [_plain(change[f]) if f in change.index and _plain(change[f]) is not None else _plain(old[f])
-                      for f in fields]
+            province = _plain(change["province"]) if "province" in change.index else None
+            condition = f"status = 'current' AND \"{key}\" = ?" + (" AND province = ?" if province else "")
+            params = [ident, str(province)] if province else [ident]
+            current = self._select_rows(layer, [condition], params)
             geometry = change.get("geometry") if "geometry" in change.index else None
-            if not isinstance(geometry, shapely.Geometry) or geometry.is_empty:
-                geometry = old.geometry
-            geometry = shapely.force_2d(geometry)
-            if layer == "lines":
-                geometry = _as_multi(np.array([geometry], dtype=object))[0]
-            blob = self._encode(np.array([geometry], dtype=object))[0]
-            columns = [*fields, *_FEATURE_COLUMNS, "geom"]
-            marks = ", ".join(["?"] * (len(columns) - 1) + [self._geometry_param()])
-            new_fids.append(int(self._insert_returning_fid(
-                f'INSERT INTO "{layer}" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in columns)}) VALUES ({marks})',
-                [*values, old["province"], submission_id, "current", legal, now, old["source_file"], blob])))
+            given = isinstance(geometry, shapely.Geometry) and not geometry.is_empty
+            if not len(current) and not (province and given):
+                what = "界线" if layer == "lines" else "界桩"
+                raise InputError(f"{layer[:-1]} {ident} has no current version to revise (a new one needs its "
+                                 "province and geometry)",
+                                 message_zh=f"{what} {ident} 没有现行版本可修订（新设的须给出省份与位置）",
+                                 feature=ident)
+            self._refuse_earlier(layer, condition, params, legal)
+            self._execute(f"UPDATE \"{layer}\" SET status = 'superseded', superseded_by = ?, valid_to = ?, "
+                          f"retired_at = ? WHERE {condition}", [submission_id, legal, now, *params])
+            olds = [row for _, row in current.iterrows()] or [None]  # each province's version, or a new one
+            for old in olds:
+                values = [_plain(change[f]) if f in change.index and _plain(change[f]) is not None
+                          else (_plain(old[f]) if old is not None else None) for f in fields]
+                shape = shapely.force_2d(geometry if given else old.geometry)
+                if layer == "lines":
+                    shape = _as_multi(np.array([shape], dtype=object))[0]
+                blob = self._encode(np.array([shape], dtype=object))[0]
+                new_fids.append(int(self._insert_returning_fid(insert, [
+                    *values, old["province"] if old is not None else str(province), submission_id, "current",
+                    legal, now, old["source_file"] if old is not None else None, blob])))
         from boundaries.audit import AuditEntry
 
         entry = audit or AuditEntry("revise", user)

@@ -132,13 +132,23 @@ def test_revise_writes_a_new_legal_version_inside_the_callers_transaction(survey
         assert entry["user"] == "inspector" and entry["detail"]["ids"] == [planted.MOVED_ID]
         # one unknown id: the whole transaction rolls back, the good revision in it too
         two = gpd.GeoDataFrame({"marker_id": ["3643001Q", "9999999Q"]}, geometry=[None, None], crs=4490)
-        with pytest.raises(InputError, match="9999999Q has no current version"), store.transaction():
+        with pytest.raises(InputError, match="9999999Q has no current version to revise"), store.transaction():
             store.revise("markers", two, valid_from="2025-01-01", submission_id=None, user="inspector")
         assert store.query("markers", properties={"marker_id": "3643001Q"}).features["valid_from"].iloc[0] \
             .startswith("2021-03-15")
         with pytest.raises(InputError, match="before 2024-09-01"), store.transaction():
             store.revise("markers", change, valid_from="2023-01-01", submission_id=None, user="inspector")
         assert len(store.query("markers", history=True, properties={"marker_id": planted.MOVED_ID}).features) == 3
+        # a marker newly set by a round: its province and position given
+        point = shapely.affinity.translate(old.geometry.iloc[0], 0.001, 0)
+        new = gpd.GeoDataFrame({"marker_id": ["3643998Q"], "marker_type": ["单立"], "line_id": ["3643"],
+                                "province": ["360000"]}, geometry=[point], crs=4490)
+        with store.transaction():
+            (added,) = store.revise("markers", new, valid_from="2024-09-01", submission_id=None, user="inspector")
+        row = store.get("markers", added)
+        assert row["province"].iloc[0] == "360000" and row.geometry.iloc[0].equals(point)
+        assert len(store.query("markers", at="2024-08-31", properties={"marker_id": "3643998Q"}).features) == 0
+        assert len(store.query("markers", at="2024-09-01", properties={"marker_id": "3643998Q"}).features) == 1
 
 
 def _as_version_3(store) -> None:
