@@ -55,12 +55,14 @@ def test_moving_the_date_slider_shows_the_boundary_as_of_that_day(browser, asof_
         _loaded(page, "2", "110", FIRST)
         assert page.input_value("#as-of-date") == FIRST and page.inner_text("#as-of-label") == FIRST
         assert page.evaluate(_JX_3643) == [f"{FIRST}T00:00:00.000Z"]  # the older line is drawn
+        page.wait_for_function("document.getElementById('as-of-counts').textContent === '界线 2 · 界桩 110'")
         page.locator("#province-map").screenshot(path=str(ARTIFACTS / "asof_2017.png"))
         page.fill("#as-of-date", "2021-05-01")  # a date picked: 江西's second survey, before 湖南's
         _loaded(page, "2", "109", "2021-05-01")
         assert page.evaluate(_JX_3643) == [f"{SECOND}T00:00:00.000Z"]
         page.click("#as-of-now")
         _loaded(page, "3", "109", "")
+        page.wait_for_function("document.getElementById('as-of-counts').textContent === ''")
         assert page.inner_text("#as-of-label") == "现行"
         assert not errors, errors
     finally:

@@ -31,6 +31,18 @@
     range.value = String(Math.max(0, Math.min(Number(range.max), offsetOf(picker.value))));
     apply(picker.value);
   });
+  /* What the map holds as of the day, once both dated layers have answered (the layer list's counts are
+     today's figures, the page header's). */
+  var counts = document.getElementById("as-of-counts"), container = document.querySelector("#province-map .folium-map");
+  if (counts && container && window.MutationObserver) {
+    new MutationObserver(function () {
+      var day = form.getAttribute("data-as-of") || "";
+      if (container.getAttribute("data-as-of-lines") === day && container.getAttribute("data-as-of-markers") === day) {
+        counts.textContent = day ? counts.dataset.template.replace("{lines}", container.getAttribute("data-loaded-lines"))
+          .replace("{markers}", container.getAttribute("data-loaded-markers")) : "";
+      }
+    }).observe(container, {attributes: true});
+  }
   now.addEventListener("click", function () {
     range.value = range.max;
     picker.value = "";
