@@ -16,12 +16,13 @@
     zh: {line: "界线", name: "名称", sides: "左/右代码", province: "提交省份", status: "状态", submission: "提交",
          agreement: "与邻省", agreed: "一致", differs: "不一致", single: "仅一方提交", marker: "界桩", type: "类型",
          declared: "申报坐标", stored: "入库坐标", height: "高程", rule: "规则", severity: "级别",
-         feature: "要素", current: "现行", superseded: "已被替代", error: "错误", warning: "警告", loading: "加载中…", more: "（显示前 {n} 个）"},
+         feature: "要素", current: "现行", superseded: "已被替代", error: "错误", warning: "警告", loading: "加载中…", more: "（显示前 {n} 个）",
+         legal: "法定有效期"},
     en: {line: "Line", name: "Name", sides: "Left/right codes", province: "Submitted by", status: "Status",
          submission: "Submission", agreement: "Neighbour", agreed: "agrees", differs: "differs",
          single: "one side only", marker: "Marker", type: "Type", declared: "Declared", stored: "Stored",
          height: "Height", rule: "Rule", severity: "Severity", feature: "Feature", current: "current",
-         superseded: "superseded", loading: "loading…", more: " (first {n} shown)"}
+         superseded: "superseded", loading: "loading…", more: " (first {n} shown)", legal: "In force (legal time)"}
   };
   function esc(v) {
     if (v === null || v === undefined) { return "–"; }
@@ -40,11 +41,17 @@
       return "<tr><th>" + esc(r[0]) + "</th><td>" + r[1] + "</td></tr>";
     }).join("") + "</table>";
   }
+  /* A version's legal interval (issue 15), days only: "2017-05-01 – 2021-03-15", open-ended "2021-03-15 –". */
+  function legal(p) {
+    if (!p.valid_from) { return "–"; }
+    return esc(String(p.valid_from).slice(0, 10)) + " – " + (p.valid_to ? esc(String(p.valid_to).slice(0, 10)) : "");
+  }
   var popups = {
     lines: function (p, t) {
       return table([[t.line, esc(p.line_id)], [t.name, esc(p.name)], [t.sides, esc(p.left_code) + " / " + esc(p.right_code)],
                     [t.province, esc(p.province)], [t.status, esc(t[p.status] || p.status)],
-                    [t.agreement, esc(t[p.agreement] || p.agreement)], [t.submission, esc(p.submission_id)]]);
+                    [t.agreement, esc(t[p.agreement] || p.agreement)], [t.submission, esc(p.submission_id)],
+                    [t.legal, legal(p)]]);
     },
     markers: function (p, t, f) {
       var c = f.geometry.coordinates;
