@@ -127,6 +127,11 @@ def test_the_change_report_page_shows_the_planted_figures_with_a_map(official):
     assert "30.00" in html and "移位界桩" in html and 'id="changes-map"' in html
     english = _changes(official, lang="en").get_data(as_text=True)
     assert "Markers moved" in english and "Change report" in english
+    # between two stored submissions: their legal dates
+    by_submission = official.get("/province/360000/changes.json?from_submission=1&to_submission=2").get_json()
+    assert (by_submission["from"], by_submission["to"]) == (FIRST, SECOND)
+    assert by_submission["summary"]["markers_moved"] == 1
+    assert official.get("/province/360000/changes?from_submission=99&to=2022-01-01").status_code == 400
 
 
 def test_the_change_report_downloads_json_xlsx_pdf(official, tmp_path):

@@ -48,17 +48,28 @@ def legal_span(store, code: str) -> dict | None:
     return cached("legal-span", store, compute, code, datetime.now(UTC).date())
 
 
-def _dates() -> tuple[date, date] | None:
-    """``?from=…&to=…`` checked (None when either is not given); a bad one is a 400 in both languages."""
-    start, end = request.args.get("from"), request.args.get("to")
-    if not start or not end:
-        return None
+def _dates(store) -> tuple[date, date] | None:
+    """``?from=…&to=…`` (or ``from_submission=ID``/``to_submission=ID``: a stored submission's legal date)
+    checked; None when either end is not given; a bad one is a 400 in both languages."""
+    from boundaries.changes import submission_date
     from boundaries.legaltime import legal_date
 
+    ends = []
     try:
-        start, end = legal_date(start, what="from"), legal_date(end, what="to")
+        for name in ("from", "to"):
+            sid, day = request.args.get(f"{name}_submission"), request.args.get(name)
+            if sid:
+                if not sid.isdigit():
+                    raise InputError(f"{name}_submission={sid!r} is not a submission number",
+                                     message_zh=f"{name}_submission={sid!r} 不是提交编号")
+                ends.append(submission_date(store, int(sid)))
+            else:
+                ends.append(legal_date(day, what=name) if day else None)
     except InputError as err:
         raise WebError(err.text("zh"), err.message) from None
+    if None in ends:
+        return None
+    start, end = ends
     if end <= start:
         raise WebError(f"“至”日期 {end} 须晚于“自”日期 {start}", f"the date to ({end}) must be after from ({start})")
     return start, end
@@ -76,7 +87,7 @@ def show(code: str):
     """The form (two dates) and, given them, the report: counts, map, markers, lines."""
     code, store, lang = _code(code), get_store(), current_lang()
     span = legal_span(store, code)
-    dates = _dates()
+    dates = _dates(store)
     report = parts = None
     if dates is not None:
         from boundaries.changes import changed_lines
@@ -89,8 +100,8 @@ def show(code: str):
         parts = map_parts(build_changes_map(report, before, after, basemap=basemap(), static_url=static_root(),
                                             lang=lang, labels=labels))
     return render_template("changes.html", code=code, span=span, report=report, map=parts,
-                           start=request.args.get("from") or (span["first"] if span else ""),
-                           end=request.args.get("to") or (span["today"] if span else ""),
+                           start=report["from"] if report else (span["first"] if span else ""),
+                           end=report["to"] if report else (span["today"] if span else ""),
                            downloads={f: url_for("changes.download", code=code, fmt=f, **{"from": report["from"],
                                                  "to": report["to"]}) for f in FORMATS} if report else {})
 
@@ -103,7 +114,7 @@ def download(code: str, fmt: str):
     if fmt not in FORMATS:
         raise NotFound(f"变化报告没有 {fmt!r} 格式：可用 json、xlsx、pdf",
                        f"no {fmt!r} change report: json, xlsx or pdf")
-    dates = _dates()
+    dates = _dates(store)
     if dates is None:
         raise WebError("请给出 from=YYYY-MM-DD 和 to=YYYY-MM-DD", "give from=YYYY-MM-DD and to=YYYY-MM-DD")
     report = _report(store, code, *dates)
