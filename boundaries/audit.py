@@ -23,6 +23,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "ingest": ("命令行入库", "ingest (command line)"),
     "confirm": ("网页确认入库", "confirm upload (web)"),
     "config set": ("设置质检配置", "set QA configuration"),
+    "revise": ("修订法定版本", "revise legal versions"),
     "names import": ("导入地名", "import names"),
     "divisions import": ("导入区划", "import divisions"),
     "user add": ("添加账户", "add account"),

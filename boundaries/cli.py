@@ -207,6 +207,11 @@ def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
         click.echo(f"quhua: {result.report['issues'][0]['message']}", err=True)
     else:
         click.echo(render_table(result.report, lang=lang, stored_as=result.submission_id))
+        if result.submission_id is not None:  # the legal date, and where it came from
+            legal, given = result.report.get("valid_from"), result.report.get("valid_from_given")
+            click.echo((f"in force (legal time) from {legal}" + ("" if given else ", the ingest's day: no "
+                                                                  "--valid-from given")) if lang == "en" else
+                       f"法定生效日期：{legal}" + ("" if given else "（入库当天；未给出 --valid-from）"))
     sys.exit(result.exit_code)
 
 
@@ -224,9 +229,14 @@ def check(obj: CliContext, **kw) -> None:
     _run_submission(obj, store_it=False, **kw)
 
 
-@zh("校验一份提交，无错误时存入数据库（一个事务）。\n\nPATHS：同 check。", **_SUBMISSION_ZH)
+@zh("校验一份提交，无错误时存入数据库（一个事务）。\n\nPATHS：同 check。", **_SUBMISSION_ZH,
+    valid_from="法定生效日期 YYYY-MM-DD（协议书或联检确认的日期）：其界线与界桩自该日起有效，被取代的版本至该日"
+               "失效；默认为入库当天（UTC）。")
 @cli.command()
 @_submission_options
+@click.option("--valid-from", metavar="YYYY-MM-DD",
+              help="The legal date (the agreement's, 协议书, or the confirmed round's) from which its lines and "
+                   "markers hold, and on which those they supersede cease to; default: the ingest's day (UTC).")
 @pass_context
 def ingest(obj: CliContext, **kw) -> None:
     """Validate a submission and store it if it has no error (one transaction)."""
@@ -236,6 +246,7 @@ def ingest(obj: CliContext, **kw) -> None:
 @zh("把一个图层导出为 GeoJSON（RFC 7946）、GeoPackage、CSV（WKT）或 shapefile（UTF-8）。",
     province="只导出与该省有关的要素。", bbox="只导出与该范围（度）相交的要素。",
     fmt="输出格式（默认按文件名判断，否则为 geojson）。", history="包括已被取代的界线与界桩。",
+    at="按法定时间导出该日（YYYY-MM-DD）有效的界线与界桩版本，无论其后是否已被取代。",
     output="输出文件。")
 @cli.command()
 @click.argument("layer", type=click.Choice([  # the store's LAYERS (not imported here: it loads geopandas)
@@ -245,16 +256,21 @@ def ingest(obj: CliContext, **kw) -> None:
 @click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "csv", "shp"]),
               help="Output format (default: from the file name, else geojson).")
 @click.option("--history", is_flag=True, help="Include superseded lines and markers.")
+@click.option("--at", metavar="YYYY-MM-DD",
+              help="Lines and markers as of that day in legal time: the versions in force then, superseded "
+                   "since or not.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The output file.")
 @pass_context
-def export(obj: CliContext, layer, province, bbox, fmt, history, output) -> None:
+def export(obj: CliContext, layer, province, bbox, fmt, history, at, output) -> None:
     """Export a layer as GeoJSON (RFC 7946), GeoPackage, CSV (WKT) or shapefile (UTF-8)."""
     from boundaries.export import export_layer, parse_bbox
+    from boundaries.legaltime import legal_date
 
+    day = legal_date(at, what="--at") if at else None  # a bad date before anything is read or written
     with obj.store() as store:
         count = export_layer(store, layer, output, fmt=fmt, province=province,
-                             bbox=parse_bbox(bbox) if bbox else None, history=history)
+                             bbox=parse_bbox(bbox) if bbox else None, history=history, at=day)
     click.echo(f"{count} {layer} → {output}", err=True)
 
 
@@ -354,6 +370,73 @@ def config_set(obj: CliContext, config_file, province, user) -> None:
     everywhere = code == ALL_PROVINCES
     click.echo(f"{config_file} stored in {obj.db} for {'all provinces' if everywhere else code}" if obj.lang == "en"
                else f"已将 {config_file} 存入 {obj.db}，适用于{'全部省份' if everywhere else code}")
+
+
+@zh("一个省的界线与界桩在两个法定日期之间的变化：新增、丢失或撤除、移位（在界桩所在的高斯-克吕格投影带中以米计）"
+    "的界桩，新增、撤除与变化的界线（按邻省比对规则 line.neighbor_mismatch 找出的变化段及其偏差）。"
+    "两次已入库的提交之间：用 --from-submission/--to-submission（取其法定生效日期）。",
+    province="省份的六位代码（与省页面的范围相同：两侧之一在该省的界线，及其上的界桩）。",
+    date_from="较早的日期 YYYY-MM-DD：此日有效的版本。", date_to="较晚的日期 YYYY-MM-DD：此日有效的版本。",
+    from_submission="以该已入库提交的法定生效日期作为 --from。",
+    to_submission="以该已入库提交的法定生效日期作为 --to。",
+    tolerance="界线偏差超过此值（米）的段视为变化（默认：该省 line.neighbor_mismatch 的限值，5 m）。",
+    output="写入文件：.json、.xlsx（界桩成果表等）或 .pdf（可签字的打印件）。", as_json="在标准输出上输出 JSON 报告。")
+@cli.command()
+@click.option("--province", required=True, metavar="CODE",
+              help="The province's six-digit code (the province page's selection: lines with a side in it and "
+                   "their markers).")
+@click.option("--from", "date_from", metavar="YYYY-MM-DD", help="The earlier date: the versions in force then.")
+@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="The later date: the versions in force then.")
+@click.option("--from-submission", type=int, metavar="ID", help="--from as the legal date of this stored submission.")
+@click.option("--to-submission", type=int, metavar="ID", help="--to as the legal date of this stored submission.")
+@click.option("--tolerance", type=click.FloatRange(0, min_open=True), metavar="METRES",
+              help="Stretches of lines deviating more than this have changed (default: the province's "
+                   "line.neighbor_mismatch tolerance, 5 m).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to a file: .json, .xlsx (the 界桩成果表 and the lines) or .pdf (to sign).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@pass_context
+def changes(obj: CliContext, province, date_from, date_to, from_submission, to_submission, tolerance, output,
+            as_json) -> None:
+    """What changed in a province's boundary between two legal dates: markers added, lost or removed, moved
+    (metres in the marker's Gauss-Krüger zone), lines added, removed and changed (the stretches and their
+    deviation, as line.neighbor_mismatch finds them). Between two stored submissions: --from-submission and
+    --to-submission (their legal dates)."""
+    from boundaries import changes as report_of
+    from boundaries.errors import InputError
+    from boundaries.legaltime import legal_date
+    from boundaries.readers import check_province
+
+    code = check_province(province)
+    if output is not None and output.suffix.lower() not in (".json", ".xlsx", ".pdf"):
+        raise InputError(f"-o {output}: write the report as .json, .xlsx or .pdf",
+                         message_zh=f"-o {output}：报告只能写成 .json、.xlsx 或 .pdf")
+    days = [legal_date(d, what=w) if d else None for d, w in ((date_from, "--from"), (date_to, "--to"))]
+    with obj.store() as store:
+        for i, sid in enumerate((from_submission, to_submission)):
+            if sid is not None:
+                days[i] = report_of.submission_date(store, sid)
+        if None in days:
+            raise InputError("give --from and --to (dates) or --from-submission and --to-submission",
+                             message_zh="请给出 --from 与 --to（日期），或 --from-submission 与 --to-submission")
+        report = report_of.change_report(store, code, *days, tolerance_m=tolerance)
+        maps = report_of.changed_lines(store, report) if output is not None and output.suffix.lower() == ".pdf" \
+            else (None, None)
+    if output is not None:
+        suffix = output.suffix.lower()
+        if suffix == ".json":
+            report_of.write_json(report, output)
+        elif suffix == ".xlsx":
+            report_of.write_xlsx(report, output, lang=obj.lang)
+        else:
+            from boundaries.changes_pdf import write_pdf
+
+            write_pdf(report, output, lang=obj.lang, lines_before=maps[0], lines_after=maps[1])
+        click.echo(f"→ {output}", err=True)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        click.echo(report_of.render_text(report, obj.lang))
 
 
 @zh("审计日志，最新的在前：每一次写入（入库、网页确认、配置、地名导入、账户、登录失败）及其执行人、时间（UTC）、"

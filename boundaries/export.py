@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -25,10 +26,11 @@ FORMATS = {
 #: GDAL driver → dataset creation options: GeoPackages as OGC GeoPackage 1.3, the version SPEC §2 names (GDAL
 #: writes 1.4 by default, which Debian's GDAL 3.6 and QGIS 3.22 warn about)
 DATASET_OPTIONS = {"GPKG": {"VERSION": "1.3"}}
-_INTERNAL = ("fid", "valid_to", "superseded_by", "report")
+_INTERNAL = ("fid", "valid_to", "superseded_by", "retired_at", "report")
 #: Shapefile field names are at most 10 bytes: the canonical names that do not fit, shortened (documented).
 SHAPEFILE_NAMES = {"marker_type": "marker_typ", "submission_id": "subm_id", "source_file": "src_file",
-                   "superseded_by": "supersd_by", "message_en": "msg_en"}
+                   "superseded_by": "supersd_by", "message_en": "msg_en", "recorded_at": "recorded",
+                   "retired_at": "retired"}
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -67,12 +69,19 @@ def _provider(layer: str):
 
 def read_any_layer(store: Store, layer: str, **filters) -> gpd.GeoDataFrame | pd.DataFrame:
     """A core layer from the store, or a layer another package registers under ``quhua.layers``
-    (the gazetteer's ``names`` and ``divisions``) as ``reader(store, province=, bbox=, history=)``."""
+    (the gazetteer's ``names`` and ``divisions``) as ``reader(store, province=, bbox=, history=)``; ``at``
+    (a legal date) is passed on when given, to a provider only if its reader takes it."""
     from boundaries.store import LAYERS
 
+    if filters.get("at") is None:
+        filters.pop("at", None)
     if layer in LAYERS:
         return store.read_layer(layer, **filters)
-    return _provider(layer)(store, **filters)
+    provider = _provider(layer)
+    if "at" in filters and "at" not in inspect.signature(provider).parameters:
+        raise ConfigError(f"the layer {layer!r} has no legal time: --at applies to lines and markers",
+                          message_zh=f"图层 {layer!r} 没有法定时间：--at 只适用于界线与界桩")
+    return provider(store, **filters)
 
 
 def query_any_layer(store: Store, layer: str, **query) -> Page:
@@ -120,14 +129,17 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def export_layer(store: Store, layer: str, output: Path, *, fmt: str | None = None, province: str | None = None,
-                 bbox=None, history: bool = False) -> int:
-    """Write a layer to ``output``; returns the number of features written."""
+                 bbox=None, history: bool = False, at=None) -> int:
+    """Write a layer to ``output``; returns the number of features written. ``at`` (a date): the lines and
+    markers in force that day in legal time (:meth:`Store.query`), with their legal interval
+    (``valid_from``, ``valid_to``) and what superseded them since."""
     import pyogrio
 
     fmt = fmt or next((k for k, v in FORMATS.items() if output.suffix.lower() == v[1]), "geojson")
     driver, _suffix, options = FORMATS[fmt]
-    frame = read_any_layer(store, layer, province=province, bbox=bbox, history=history)
-    frame = frame.drop(columns=[c for c in _INTERNAL if c in frame.columns and not (history and c != "fid")])
+    frame = read_any_layer(store, layer, province=province, bbox=bbox, history=history, at=at)
+    versions = history or at is not None
+    frame = frame.drop(columns=[c for c in _INTERNAL if c in frame.columns and not (versions and c != "fid")])
     if not isinstance(frame, gpd.GeoDataFrame):
         frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame), crs="EPSG:4490"))
     if fmt == "csv":

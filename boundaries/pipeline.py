@@ -109,10 +109,16 @@ def check_paths(paths: list[Path], province: str, *, db: str | None = None, crs:
 def ingest_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
                  encoding: str | None = None, field_map: Path | None = None, config_file: Path | None = None,
                  user: str = "unknown", lang: str = "zh", progress: bool | Progress = True,
-                 audit: AuditEntry | None = None) -> Result:
+                 audit: AuditEntry | None = None, valid_from=None) -> Result:
     """``quhua ingest``: read, check (:func:`config_in_force`) inside the store's transaction, and store
     whole if no error; ``audit`` (action and address) is recorded in that transaction (the CLI's: action
-    ``ingest``, address ``cli``)."""
+    ``ingest``, address ``cli``). ``valid_from``: the legal date from which the submission holds (the
+    agreement's, 协议书; :meth:`Store.ingest`), else the ingest's day; a bad date is refused before anything
+    is read."""
+    if valid_from is not None:
+        from boundaries.legaltime import legal_date
+
+        valid_from = legal_date(valid_from, what="--valid-from")
     if config_file is not None:
         load_config(config_file)
     with _callback(progress, lang) as callback:
@@ -130,7 +136,13 @@ def ingest_paths(paths: list[Path], province: str, *, db: str | None = None, crs
                     callback("store", 0, 1, "")
                 return report
 
-            report, submission_id = store.ingest(submission, checker, user=user, audit=audit)
+            try:
+                report, submission_id = store.ingest(submission, checker, user=user, audit=audit,
+                                                     valid_from=valid_from)
+            except InputError as err:  # refused inside the transaction (a legal date before the stored one's)
+                issue = Issue(err.rule, "error", "dataset", err.feature, None, None, err.text("zh"), err.message,
+                              file=err.file)
+                return Result(error_report(submission.province, issue, lang), None)
     return Result(report, submission, submission_id)
 
 

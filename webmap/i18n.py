@@ -101,6 +101,27 @@ MAP_MESSAGES: dict[str, tuple[str, str]] = {
     "markers_legend": ("界桩", "Markers"), "issues_legend": ("质检问题", "QA issues"),
 }
 MESSAGES.update(MAP_MESSAGES)
+#: legal time and the change report (issue 15)
+MESSAGES.update({
+    "recorded": ("入库时间", "Recorded"), "legal_from": ("法定生效日期", "In force from (legal time)"),
+    "legal_to": ("法定失效日期", "In force until (legal time)"),
+    "valid_from_help": ("协议书或联检确认的日期；不填则为入库当天", "the agreement's or the confirmed round's date; "
+                        "empty: the day it is stored"),
+    "as_of_date": ("按法定时间查看", "Legal time: as of"), "as_of_now": ("现行", "current"),
+    "as_of_note": ("地图显示该日有效的界线与界桩版本（无论其后是否已被取代）。",
+                   "The map shows the versions of lines and markers in force that day (superseded since or not)."),
+    "changes": ("变化报告", "Change report"), "changes_from": ("自", "From"), "changes_to": ("至", "To"),
+    "show_changes": ("生成变化报告", "Show changes"), "marker_table": ("界桩成果表", "marker table"),
+    "markers_added": ("新增界桩", "Markers added"), "markers_removed": ("丢失或撤除的界桩", "Markers lost or removed"),
+    "markers_moved": ("移位界桩", "Markers moved"), "lines_changed": ("变化的界线", "Lines changed"),
+    "lines_added": ("新增界线", "Lines added"), "lines_removed": ("撤除的界线", "Lines removed"),
+    "moved_m": ("移动距离（米）", "Moved (m)"), "stretch": ("变化段", "Stretch"),
+    "stretch_km": ("变化段长度（千米）", "Stretch length (km)"),
+    "deviation_m": ("最大偏差（米）", "Largest deviation (m)"),
+    "from_km": ("起点（千米）", "From (km)"), "to_km": ("终点（千米）", "To (km)"),
+    "zone": ("投影带", "Zone"), "bad_date": ("日期无效：请写成 YYYY-MM-DD，例如 2019-06-30",
+                                          "not a date: write it as YYYY-MM-DD, e.g. 2019-06-30"),
+})
 
 
 def current_lang() -> str:

@@ -224,7 +224,8 @@ def _run(kind: str, args: dict, progress) -> dict:
         result = check_paths(paths, args["province"], **common)
     else:
         audit = AuditEntry("confirm", args["user"], args["address"], detail={"token": args["token"]})
-        result = ingest_paths(paths, args["province"], user=args["user"], audit=audit, **common)
+        result = ingest_paths(paths, args["province"], user=args["user"], audit=audit,
+                              valid_from=args.get("valid_from"), **common)
     lines = result.submission.lines if result.submission is not None else None
     return {"report": result.report, "exit_code": result.exit_code, "submission_id": result.submission_id,
             "lines": json.loads(lines[["line_id", "geometry"]].to_json(drop_id=True))

@@ -26,8 +26,9 @@ from folium.template import Template
 
 from webmap.status import NOT_COUNTED, STATUSES, LoadCounts, ProvinceSummary, load_counts
 
-__all__ = ["NOT_COUNTED_COLOUR", "ApiLayer", "Basemap", "VectorTileLayer", "build_diff_map", "build_issue_map",
-           "build_names_map", "build_overview_map", "build_province_map", "china_map_data", "map_parts"]
+__all__ = ["NOT_COUNTED_COLOUR", "ApiLayer", "Basemap", "VectorTileLayer", "build_changes_map", "build_diff_map",
+           "build_issue_map", "build_names_map", "build_overview_map", "build_province_map", "china_map_data",
+           "map_parts"]
 
 #: Where each asset folium asks for lies under ``static/vendor`` (others, e.g. jQuery, are not needed).
 _VENDOR = {
@@ -483,3 +484,52 @@ def map_parts(m: folium.Map) -> dict[str, str]:
     root = m.get_root()
     root.render()
     return {"header": root.header.render(), "html": root.html.render(), "script": root.script.render()}
+
+
+def build_changes_map(report: dict, lines_before: gpd.GeoDataFrame, lines_after: gpd.GeoDataFrame, *,
+                      basemap: Basemap | None = None, static_url: str = "/static", lang: str = "zh",
+                      labels: Mapping[str, str] | None = None) -> folium.Map:
+    """The change report (:func:`boundaries.changes.change_report`) on a map: the changed lines before (red,
+    dashed) and after (blue), their deviating stretches (orange dots at the largest deviation), the markers
+    added (green), lost or removed (red) and moved (purple, a line from the old position to the new)."""
+    labels = labels or {}
+    frames = [f for f in (lines_before, lines_after) if f is not None and len(f)]
+    points = [*report["markers"]["added"], *report["markers"]["removed"], *report["markers"]["moved"]]
+    bounds = list(gpd.GeoDataFrame(_concat(frames), crs=4490).total_bounds) if frames else \
+        _points_bounds(points)
+    m = _base_map(basemap or Basemap(), static_url, _bounds(bounds, 0.05))
+    for frame, colour, dash, key in ((lines_before, "#d73027", "6 6", "before"),
+                                     (lines_after, "#4575b4", None, "after")):
+        if frame is None or not len(frame):
+            continue
+        folium.GeoJson(_simplified_geojson(frame.reset_index(drop=True), 0.00005, ["line_id"]),
+                       name=labels.get(key, key),
+                       style_function=lambda _f, c=colour, d=dash: {"color": c, "weight": 3, "opacity": 0.75,
+                                                                    "dashArray": d}).add_to(m)
+    stretches = folium.FeatureGroup(name=labels.get("stretch", "stretch"))
+    for line in report["lines"]["changed"]:
+        for s in line["stretches"]:
+            folium.CircleMarker([s["lat"], s["lon"]], radius=8, color="#f46d43", fill=True, fill_opacity=0.8,
+                                tooltip=html_text(f"{line['line_id']}: {s['length_m']:.1f} m, "
+                                                  f"{s['deviation_m']:.2f} m")).add_to(stretches)
+    stretches.add_to(m)
+    colours = {"added": "#1a9850", "removed": "#d73027", "moved": "#762a83"}
+    for status, colour in colours.items():
+        group = folium.FeatureGroup(name=labels.get(status, status))
+        for p in report["markers"][status]:
+            text = p["marker_id"] + (f" {p['moved_m']:.3f} m" if status == "moved" else "")
+            if status == "moved":
+                folium.PolyLine([[p["from_lat"], p["from_lon"]], [p["lat"], p["lon"]]], color=colour,
+                                weight=2).add_to(group)
+            folium.CircleMarker([p["lat"], p["lon"]], radius=6, color=colour, fill=True, fill_opacity=0.9,
+                                tooltip=html_text(text), class_name=f"change-{status}").add_to(group)
+        group.add_to(m)
+    return _finish(m, static_url, lang=lang)
+
+
+def _concat(frames):
+    """``pandas.concat`` of GeoDataFrames (imported here only: the maps module loads pandas through geopandas)."""
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+

@@ -8,15 +8,18 @@ Every public function returns ``(headers, status, content)`` with ``content`` a 
 /rec/core/fc-filters, as pygeoapi) and, for maps (not part of Part 1; GDAL never sends them), ``zoom``,
 which simplifies lines to half a screen pixel at that zoom and rounds coordinates to match,
 ``properties`` (a comma-separated subset, as pygeoapi) and ``history=true`` (superseded versions too);
-any other parameter is a 400 (/req/core/query-param-unknown). The API definition is
-:mod:`webmap.openapi`.
+``datetime`` (Part 1 §7.15.6: an instant, a closed interval ``A/B`` or an open one ``../B``, ``A/..``) keeps
+the lines and markers whose legal interval (``valid_from``–``valid_to``, :mod:`boundaries.legaltime`)
+contains the instant or meets the interval, whatever their status today (a day is legal time's unit: an
+instant stands for its UTC day); any other parameter is a 400 (/req/core/query-param-unknown). The API
+definition is :mod:`webmap.openapi`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
 import numpy as np
@@ -57,7 +60,7 @@ COLLECTIONS = {
 _S, _I, _N = {"type": "string"}, {"type": "integer"}, {"type": "number"}
 _TIME = {"type": "string", "format": "date-time"}
 _VERSIONED = {"province": _S, "submission_id": _I, "status": _S, "superseded_by": _I, "valid_from": _TIME,
-              "valid_to": _TIME, "source_file": _S}
+              "valid_to": _TIME, "source_file": _S, "recorded_at": _TIME, "retired_at": _TIME}
 _NAME = {"id": _I, "name": _S, "pinyin": _S, "class": _S, "subclass": _S, "code": _S, "aliases": _S,
          "status": _S, "valid_from": _S, "valid_to": _S, "source": _S, "source_id": _S, "approved_by": _S,
          "approved_on": _S, "superseded_by": _I, "lon": _N, "lat": _N, "population": _N}
@@ -75,7 +78,11 @@ PROPERTIES = {
 }
 #: the query parameters of every items request; a property of the same name is not a filter
 ITEMS_PARAMETERS = ("limit", "offset", "after", "bbox", "bbox-crs", "crs", "province", "zoom", "properties",
-                    "history")
+                    "history", "datetime")
+#: the collections with legal time, which ``datetime`` selects on (their ``valid_from``/``valid_to``)
+TEMPORAL = ("lines", "markers")
+#: the temporal reference system of ``extent.temporal`` (Part 1 §7.13.4)
+GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 _CHINA_EXTENT = [73.4, 3.8, 135.1, 53.6]
 SCHEMA = "application/schema+json"
 _QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
@@ -83,7 +90,11 @@ DEFAULT_LIMIT, MAX_LIMIT = 100, 10_000
 
 
 class QueryError(ValueError):
-    """A query parameter that cannot be used (HTTP 400)."""
+    """A query parameter that cannot be used (HTTP 400); ``zh``: the description in Chinese, when written."""
+
+    def __init__(self, message: str, zh: str | None = None):
+        super().__init__(message)
+        self.zh = zh
 
 
 def json_response(content: dict, status: int = 200, media_type: str = JSON) -> tuple[dict, int, str]:
@@ -91,8 +102,9 @@ def json_response(content: dict, status: int = 200, media_type: str = JSON) -> t
     return {"Content-Type": media_type}, status, json.dumps(content, ensure_ascii=False)
 
 
-def _error(status: int, code: str, description: str) -> tuple[dict, int, str]:
-    return json_response({"code": code, "description": description}, status)
+def _error(status: int, code: str, description: str, zh: str | None = None) -> tuple[dict, int, str]:
+    return json_response({"code": code, "description": description} | ({"description_zh": zh} if zh else {}),
+                         status)
 
 
 def available_collections() -> list[str]:
@@ -124,12 +136,34 @@ def conformance() -> tuple[dict, int, str]:
     return json_response({"conformsTo": CONFORMANCE})
 
 
-def _collection_document(base: str, cid: str) -> dict:
+def _temporal_extent(store: Store | None, cid: str) -> dict | None:
+    """``extent.temporal`` of a collection with legal time: from its earliest ``valid_from`` to its latest
+    (null: open, while versions are in force) — the interval ``datetime`` can select in."""
+    if cid not in TEMPORAL or store is None or not store.exists():
+        return None
+    first, last, open_ = store.fetch(f'SELECT min("valid_from"), max("valid_to"), '
+                                     f"sum(CASE WHEN valid_to IS NULL THEN 1 ELSE 0 END) FROM {cid}")[0]
+
+    def text(value):
+        if value is None:
+            return None
+        if hasattr(value, "astimezone"):  # PostgreSQL's timestamptz
+            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return str(value)[:19] + "Z"
+
+    return {"interval": [[text(first), None if open_ or last is None else text(last)]], "trs": GREGORIAN}
+
+
+def _collection_document(base: str, cid: str, store: Store | None = None) -> dict:
     title, description = COLLECTIONS[cid]
+    extent = {"spatial": {"bbox": [_CHINA_EXTENT], "crs": CRS84}}
+    temporal = _temporal_extent(store, cid)
+    if temporal is not None:
+        extent["temporal"] = temporal
     return {
         "id": cid, "title": title, "description": description, "itemType": "feature",
         "crs": SUPPORTED, "storageCrs": STORAGE_CRS,  # CRS84 by default: lon/lat, as EPSG:4490 is stored
-        "extent": {"spatial": {"bbox": [_CHINA_EXTENT], "crs": CRS84}},
+        "extent": extent,
         "links": [{"href": f"{base}/collections/{cid}", "rel": "self", "type": JSON, "title": title},
                   {"href": f"{base}/collections/{cid}/items", "rel": "items", "type": GEOJSON, "title": title},
                   {"href": f"{base}/collections/{cid}/queryables", "rel": _QUERYABLES, "type": SCHEMA,
@@ -139,10 +173,10 @@ def _collection_document(base: str, cid: str) -> dict:
     }
 
 
-def collections(base: str) -> tuple[dict, int, str]:
-    """The list of collections."""
+def collections(base: str, store: Store | None = None) -> tuple[dict, int, str]:
+    """The list of collections (with ``store``: the temporal extents of lines and markers)."""
     return json_response({"links": [{"href": f"{base}/collections", "rel": "self", "type": JSON}],
-                      "collections": [_collection_document(base, c) for c in available_collections()]})
+                      "collections": [_collection_document(base, c, store) for c in available_collections()]})
 
 
 def _not_found(cid: str) -> tuple[dict, int, str]:
@@ -150,11 +184,11 @@ def _not_found(cid: str) -> tuple[dict, int, str]:
                                    f"{', '.join(available_collections())}")
 
 
-def collection(base: str, cid: str) -> tuple[dict, int, str]:
+def collection(base: str, cid: str, store: Store | None = None) -> tuple[dict, int, str]:
     """One collection's description, or 404."""
     if cid not in available_collections():
         return _not_found(cid)
-    return json_response(_collection_document(base, cid))
+    return json_response(_collection_document(base, cid, store))
 
 
 def queryables(base: str, cid: str) -> tuple[dict, int, str]:
@@ -236,6 +270,50 @@ def _filters(args: Mapping, cid: str | None) -> dict:
     return filters
 
 
+def _instant(text: str) -> str:
+    """One end of ``datetime``: an RFC 3339 date-time or a date, as its UTC day (legal time's unit)."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value).isoformat()
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        if parsed.tzinfo is None:
+            raise ValueError(value)
+    except ValueError:
+        raise QueryError(
+            f"datetime={text!r} is not a date-time: give an RFC 3339 instant (2019-06-30T00:00:00Z) or a date "
+            "(2019-06-30), or an interval of two, A/B, open with .. (../2019-06-30, 2019-06-30/..)",
+            f"datetime={text!r} 不是日期时间：请给出 RFC 3339 时刻（2019-06-30T00:00:00Z）或日期（2019-06-30），"
+            "或由两者组成的时段 A/B，开放的一端写 ..（../2019-06-30、2019-06-30/..）") from None
+    return parsed.astimezone(UTC).date().isoformat()
+
+
+def parse_datetime(text: str | None, cid: str | None = None):
+    """``datetime`` (Part 1 §7.15.6) as :meth:`Store.query`'s ``at``: a day, or ``(start, end)`` with None
+    for an open end (``..`` or empty); None when not given. Raises :class:`QueryError` (400)."""
+    if text is None:
+        return None
+    if cid is not None and cid not in TEMPORAL:
+        raise QueryError(f"datetime: {cid} has no legal time; it applies to {', '.join(TEMPORAL)}",
+                         f"datetime：{cid} 没有法定时间；它只适用于 {'、'.join(TEMPORAL)}")
+    if "/" not in text:
+        if text.strip() in ("", ".."):
+            raise QueryError("datetime: an instant cannot be open; give a date-time or an interval",
+                             "datetime：时刻不能是开放的；请给出日期时间或时段")
+        return _instant(text)
+    parts = text.split("/")
+    if len(parts) != 2:
+        raise QueryError(f"datetime={text!r}: an interval has two ends, A/B", f"datetime={text!r}：时段应有两端 A/B")
+    start, end = (None if p.strip() in ("", "..") else _instant(p) for p in parts)
+    if start is None and end is None:
+        raise QueryError("datetime=../..: at least one end of the interval must be given",
+                         "datetime=../..：时段至少须给出一端")
+    if start is not None and end is not None and end < start:
+        raise QueryError(f"datetime={text!r}: the interval ends before it starts",
+                         f"datetime={text!r}：时段的终止早于起始")
+    return start, end
+
+
 def parse_items_query(args: Mapping, cid: str | None = None) -> dict:
     """``limit``, ``offset``, ``bbox``, ``province``, ``zoom`` and the property filters of collection ``cid``
     checked; raises :class:`QueryError`."""
@@ -245,7 +323,8 @@ def parse_items_query(args: Mapping, cid: str | None = None) -> dict:
             "after": _int(args, "after", -1, 0, 2**62) if args.get("after") not in (None, "") else None,
             "bbox": _bbox(args.get("bbox"), _crs(args, "bbox-crs")), "province": _province(args.get("province")),
             "zoom": _int(args, "zoom", -1, 0, 24), "history": args.get("history") in ("true", "1"),
-            "properties": [p for p in args.get("properties", "").split(",") if p] or None}
+            "properties": [p for p in args.get("properties", "").split(",") if p] or None,
+            "at": parse_datetime(args.get("datetime"), cid)}
 
 
 def _simplify(geometry: np.ndarray, zoom: int) -> np.ndarray:
@@ -349,7 +428,7 @@ def query_collection(store: Store, cid: str, query: dict, *, count: bool = True)
     page = query_any_layer(store, cid, offset=query.get("offset", 0), limit=query.get("limit"),
                            after=query.get("after"), bbox=query.get("bbox"), province=query.get("province"),
                            properties=query.get("filters") or None, history=bool(query.get("history")),
-                           count=count)
+                           count=count, **({"at": query["at"]} if query.get("at") is not None else {}))
     return _with_fid(page.features), page
 
 
@@ -371,7 +450,7 @@ def items(store: Store, base: str, cid: str, args: Mapping, *,
     try:
         query = parse_items_query(args, cid)
     except QueryError as err:
-        return _error(400, "InvalidParameterValue", str(err))
+        return _error(400, "InvalidParameterValue", str(err), err.zh)
     page, result = query_collection(store, cid, query)
     unknown = set(query["properties"] or []) - set(page.columns)
     if unknown:

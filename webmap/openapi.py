@@ -64,6 +64,13 @@ _PARAMETERS = {
                          {"type": "array", "items": {"type": "string"}}),
     "history": _query("history", "`true`: superseded versions too (lines and markers).",
                       {"type": "boolean", "default": False}),
+    "datetime": _query("datetime", "Legal time (lines and markers): the versions in force at this instant "
+                                   "(RFC 3339 date-time or date; legal time counts in days: an instant stands for "
+                                   "its UTC day), or on some day of an interval A/B, open with `..` "
+                                   "(`../2019-06-30`, `2019-06-30/..`), whatever their status today; applied "
+                                   "to valid_from/valid_to (OGC API – Features Part 1 §7.15.6). Other "
+                                   "collections answer 400.",
+                       {"type": "string"}),
     "collectionId": {"name": "collectionId", "in": "path", "required": True, "description": "A collection.",
                      "schema": {"type": "string", "enum": list(ogc.COLLECTIONS)}},
     "featureId": {"name": "featureId", "in": "path", "required": True, "description": "A feature's id.",

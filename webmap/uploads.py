@@ -42,6 +42,8 @@ class Pending:
     encoding: str | None
     created: float
     folder: str = ""
+    #: the legal date the surveyor gave (the agreement's, 协议书), YYYY-MM-DD; None: the ingest's day
+    valid_from: str | None = None
 
     @property
     def paths(self) -> list[Path]:
@@ -65,8 +67,18 @@ def clean_filename(name: str) -> str:
 
 
 def save_upload(root: str | Path, user: str, province: str, files: list[FileStorage], *,
-                crs: str | None = None, encoding: str | None = None) -> Pending:
-    """Store the request's files in a new waiting folder; the :class:`Pending` record."""
+                crs: str | None = None, encoding: str | None = None, valid_from: str | None = None) -> Pending:
+    """Store the request's files in a new waiting folder; the :class:`Pending` record. ``valid_from``: the
+    legal date from which the submission will hold (checked here: a bad one is refused before any file is
+    kept)."""
+    if valid_from:
+        from boundaries.errors import InputError
+        from boundaries.legaltime import legal_date
+
+        try:
+            valid_from = legal_date(valid_from, what="valid_from").isoformat()
+        except InputError as err:
+            raise WebError(err.text("zh"), err.message) from None
     names = [clean_filename(f.filename or "") for f in files if f and f.filename]
     if not names:
         raise WebError("请选择要上传的文件", "choose the files to upload")
@@ -77,7 +89,8 @@ def save_upload(root: str | Path, user: str, province: str, files: list[FileStor
     folder.mkdir(mode=0o700)
     for storage, name in zip([f for f in files if f and f.filename], names, strict=True):
         storage.save(folder / name)
-    pending = Pending(token, user, province, names, crs or None, encoding or None, time.time(), str(folder))
+    pending = Pending(token, user, province, names, crs or None, encoding or None, time.time(), str(folder),
+                      valid_from or None)
     (folder / _META).write_text(json.dumps(asdict(pending), ensure_ascii=False), encoding="utf-8")
     return pending
 

@@ -45,6 +45,7 @@ __all__ = [
     "boundary_deviation_m",
     "crossing",
     "dangle",
+    "deviating_stretches",
     "duplicate_vertex",
     "invalid_geometry",
     "invalid_lines",
@@ -906,6 +907,32 @@ def _deviating(view, i: int, mine: np.ndarray, theirs: np.ndarray, tolerance_m: 
                 shapely.line_interpolate_point(part, [a, b]))))
             found.append((float(min(ends)), float(max(ends)), best, where, float(b - a)))
     return epsg, _merged(found)
+
+
+def deviating_stretches(new, old, tolerance_m: float = 5.0) -> tuple[int, list[dict]]:
+    """Where two versions of one line (EPSG:4490 geometries) differ by more than ``tolerance_m``, found as
+    ``line.neighbor_mismatch`` finds them (:func:`_stretches` both ways, :func:`_merged`), in the
+    Gauss-Krüger zone of ``new``: the zone's EPSG code and, per stretch, where it starts and ends along
+    ``new`` (metres), its largest deviation (metres, certified as the rule's) and where (lon, lat), and the
+    longest stretch of ``old`` in it (metres; where ``old`` runs on beyond ``new``). The change report's
+    measure of a changed line (issue 15)."""
+    new = np.atleast_1d(np.asarray(new, dtype=object))
+    old = np.atleast_1d(np.asarray(old, dtype=object))
+    epsg = int(zone_epsg(new[:1])[0])
+    own = shapely.multilinestrings(shapely.get_parts(MetricCache(new).get(np.arange(len(new)), epsg)))
+    theirs = MetricCache(old).get(np.arange(len(old)), epsg)
+    found = [(*stretch, 0.0) for stretch in _stretches(own, theirs, tolerance_m)]
+    for part in shapely.get_parts(theirs):
+        for a, b, best, where in _stretches(part, own, tolerance_m):
+            ends = shapely.line_locate_point(own, shapely.points(shapely.get_coordinates(
+                shapely.line_interpolate_point(part, [a, b]))))
+            found.append((float(min(ends)), float(max(ends)), best, where, float(b - a)))
+    out = []
+    for a, b, distance, xy, old_m in _merged(found):
+        lon, lat = to_lonlat(xy, epsg)[0]
+        out.append({"from_m": float(a), "to_m": float(b), "length_m": float(b - a), "deviation_m": float(distance),
+                    "lon": float(lon), "lat": float(lat), "old_m": float(old_m)})
+    return epsg, out
 
 
 @rule("line.neighbor_mismatch", severity="error", layer="lines",

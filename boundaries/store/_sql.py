@@ -17,7 +17,8 @@ from abc import abstractmethod
 from datetime import UTC, datetime
 
 from boundaries._lazy import lazy_module
-from boundaries.errors import StoreError
+from boundaries.errors import InputError, StoreError
+from boundaries.legaltime import legal_instant
 from boundaries.model import LINE_FIELDS, MARKER_FIELDS, STORAGE_CRS, Submission
 from boundaries.store import ALL_PROVINCES, LAYERS, MIGRATIONS, SCHEMA, Checker, Page, Store, empty_layer
 from boundaries.store.dialect import Dialect
@@ -37,7 +38,7 @@ _COUNTS_KEPT = 512
 COUNT_TTL_S = 60.0
 #: deep offsets start from the fid of every this many rows (:meth:`SqlStore.offset_start`)
 OFFSET_MARK_EVERY = 10_000
-_FEATURE_COLUMNS = ("province", "submission_id", "status", "valid_from", "source_file")
+_FEATURE_COLUMNS = ("province", "submission_id", "status", "valid_from", "recorded_at", "source_file")
 
 
 #: The points inside an ingest's transaction where the crash test (tests/boundaries/test_crash.py) kills it.
@@ -78,6 +79,13 @@ def _province_clause(layer: str, province: str) -> tuple[str, list[str]]:
         return ("(province = ? OR substr(line_id, 1, 2) = ? OR substr(line_id, 3, 2) = ?)",
                 [province, prefix, prefix])
     return "(province = ?)", [province]
+
+
+def _plain(value):
+    """A frame's cell as a DB-API parameter: NaN/NA as None, NumPy scalars as Python's."""
+    if value is None or (not isinstance(value, str | bytes) and pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _as_multi(geometries: np.ndarray) -> np.ndarray:
@@ -161,11 +169,15 @@ class SqlStore(Store):
                              message_zh=f"未知图层 {layer!r}；现有图层为 {'、'.join(LAYERS)}")
         return SCHEMA[layer]
 
-    def _where(self, layer: str, *, bbox, province, properties, history) -> tuple[list[str], list]:
+    def _where(self, layer: str, *, bbox, province, properties, history, at=None) -> tuple[list[str], list]:
         """The conditions (``?`` placeholders) and parameters of :meth:`query`'s filters."""
         geometry_type, columns = SCHEMA[layer]
         where, params = [], []
-        if layer in ("lines", "markers") and not history:
+        if at is not None and layer in ("lines", "markers"):
+            clause, clause_params = self._legal_clause(at)
+            where += clause
+            params += clause_params
+        elif layer in ("lines", "markers") and not history:
             # not through the (status, province) index: pages are in fid order, which it would have to sort
             where.append(f"{self.dialect.unindexed('status')} = 'current'")
         if province:
@@ -186,6 +198,25 @@ class SqlStore(Store):
             params += clause_params
         return where, params
 
+    def _legal_clause(self, at) -> tuple[list[str], list]:
+        """The versions in force on day ``at``, or on some day of the interval ``(start, end)`` (either
+        None: open), in legal time (:meth:`Store.query`). Legal dates are stored as midnight UTC, so a day
+        is compared as that instant (the GeoPackage's DATETIME texts all have the same form)."""
+        start, end = (at, at) if not isinstance(at, tuple | list) else tuple(at)
+        start = legal_instant(start, what="at") if start is not None else None
+        end = legal_instant(end, what="at") if end is not None else None
+        if start is not None and end is not None and end < start:
+            raise InputError(f"the interval {start[:10]}/{end[:10]} ends before it starts",
+                             message_zh=f"时段 {start[:10]}/{end[:10]} 的终止日期早于起始日期")
+        where, params = [], []
+        if end is not None:
+            where.append(f'"valid_from" <= {self._time_param()}')
+            params.append(end)
+        if start is not None:
+            where.append(f'("valid_to" IS NULL OR "valid_to" > {self._time_param()})')
+            params.append(start)
+        return where, params
+
     def _order(self, layer: str, sortby) -> str:
         columns = SCHEMA[layer][1]
         terms = []
@@ -202,6 +233,9 @@ class SqlStore(Store):
         """The layer's rows that ``where`` admits, as a frame (``tail``: ORDER BY, LIMIT …)."""
         geometry_type, columns = SCHEMA[layer]
         select = ['"fid"', *(self._select_column(c, t) for c, t in columns.items())]
+        if layer in ("lines", "markers") and not self._legal_columns(layer):
+            select = [self._before_legal_time(c, t, e) for (c, t), e in zip([("fid", ""), *columns.items()], select,
+                                                                            strict=True)]
         if geometry_type:
             select.append(self._select_geometry())
         sql = f'SELECT {", ".join(select)} FROM "{layer}"' + (f" WHERE {' AND '.join(where)}" if where else "")
@@ -212,6 +246,24 @@ class SqlStore(Store):
             return frame
         geometry = self._decode(frame.pop("geom"))
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=STORAGE_CRS))
+
+    #: whether ``lines``/``markers`` have the columns of schema version 4 (once seen, for good: never dropped)
+    _legal_seen = False
+
+    def _legal_columns(self, layer: str) -> bool:
+        if not self._legal_seen:
+            self._legal_seen = "recorded_at" in self.columns(layer)
+        return self._legal_seen
+
+    def _before_legal_time(self, name: str, sqltype: str, expression: str) -> str:
+        """A database of schema version 3 or older, read before ``quhua init`` upgrades it (the viewer only
+        reads): its columns as migration 4 would make them — ``recorded_at``/``retired_at`` the stored
+        times, ``valid_from``/``valid_to`` their UTC days — so that it reads as it will after the upgrade."""
+        if name in ("recorded_at", "retired_at"):
+            return self._select_column({"recorded_at": "valid_from", "retired_at": "valid_to"}[name], sqltype)
+        if name in ("valid_from", "valid_to"):
+            return f"substr({expression}, 1, 10) || 'T00:00:00.000Z'"
+        return expression
 
     def _count(self, layer: str, where: list[str], params: list) -> int:
         sql = f'SELECT count(*) FROM "{layer}"' + (f" WHERE {' AND '.join(where)}" if where else "")
@@ -288,13 +340,16 @@ class SqlStore(Store):
         return marks[passed - 1], offset - passed * OFFSET_MARK_EVERY
 
     def query(self, layer, *, offset=0, limit=None, after=None, bbox=None, province=None, properties=None,
-              sortby=(), history=False, count=True, hits_only=False):
+              sortby=(), history=False, count=True, hits_only=False, at=None):
         geometry_type, _columns = self._layer_schema(layer)
+        if at is not None:
+            self._legal_clause(at)  # a bad date is an error even on an empty database
         if not self.exists():
             return Page(empty_layer(layer), 0 if count or hits_only else None, False)
         if after is not None and sortby:
             raise StoreError("keyset paging (after) is by fid order only", message_zh="按 after 分页只能按 fid 排序")
-        where, params = self._where(layer, bbox=bbox, province=province, properties=properties, history=history)
+        where, params = self._where(layer, bbox=bbox, province=province, properties=properties, history=history,
+                                    at=at)
         order = self._order(layer, sortby)
         if bbox is not None and geometry_type is not None and not self._bbox_is_exact(geometry_type):
             return self._query_refined(layer, where, params, order, bbox, offset=offset, limit=limit, after=after,
@@ -346,12 +401,14 @@ class SqlStore(Store):
         frame = frame.set_index("fid", drop=False).loc[chosen] if chosen else frame
         return Page(frame.reset_index(drop=True), matched if count else None, more)
 
-    def get(self, layer, identifier, *, province=None, history=False):
+    def get(self, layer, identifier, *, province=None, history=False, at=None):
         self._layer_schema(layer)
+        if at is not None:
+            self._legal_clause(at)  # a bad date is an error even for an unknown id
         if not self.exists() or not str(identifier).isdigit():
             return empty_layer(layer)
         where, params = self._where(layer, bbox=None, province=province, properties={"fid": int(identifier)},
-                                    history=history)
+                                    history=history, at=at)
         return self._select_rows(layer, where, params)
 
     # -- QA configuration -------------------------------------------------------------------------
@@ -410,7 +467,9 @@ class SqlStore(Store):
         return AuditPage(out, int(total), limit, offset)
 
     # -- writing ----------------------------------------------------------------------------------
-    def ingest(self, submission: Submission, checker: Checker, *, user: str, audit=None):
+    def ingest(self, submission: Submission, checker: Checker, *, user: str, audit=None, valid_from=None):
+        legal = legal_instant(valid_from if valid_from is not None else datetime.now(UTC).date(),
+                              what="--valid-from")
         if not self.exists():
             raise StoreError(f"the database {self.url} has not been created: run `quhua --db {self.url} init`",
                              message_zh=f"数据库 {self.url} 尚未创建：请运行 `quhua --db {self.url} init`")
@@ -419,21 +478,25 @@ class SqlStore(Store):
         with self._write_transaction(submission):
             report = checker(self)
             kill_point("checked")
-            submission_id, touched = self._save(submission, report, user) if report["accepted"] else (None, None)
+            if report["accepted"]:  # the legal date, and whether it was given or is the ingest's day
+                report["valid_from"] = legal[:10]
+                report["valid_from_given"] = valid_from is not None
+            submission_id, touched = self._save(submission, report, user, legal) if report["accepted"] \
+                else (None, None)
             if audit is not None:  # in the same transaction: the row exists exactly when the write does
                 summary = report["summary"]
                 audit.user, audit.province, audit.submission_id = user, submission.province, submission_id
                 audit.outcome = "stored" if submission_id is not None else "rejected"
                 audit.detail = {**audit.detail, "files": [f.name for f in submission.files], "lines": summary["lines"],
                                 "markers": summary["markers"], "errors": summary["errors"],
-                                "warnings": summary["warnings"]}
+                                "warnings": summary["warnings"], "valid_from": legal[:10]}
                 self._insert_audit(audit)
                 kill_point("audit")
             if submission_id is not None:
                 self.touch(touched)
         return report, submission_id
 
-    def _save(self, submission: Submission, report: dict, user: str) -> tuple[int, set[str]]:
+    def _save(self, submission: Submission, report: dict, user: str, legal: str) -> tuple[int, set[str]]:
         """Store an accepted submission: its id, and the provinces whose selection it changed."""
         now = now_utc()
         summary = report["summary"]
@@ -444,20 +507,22 @@ class SqlStore(Store):
              json.dumps([vars(f) for f in submission.files], ensure_ascii=False), summary["lines"],
              summary["markers"], summary["errors"], summary["warnings"], json.dumps(report, ensure_ascii=False)])
         kill_point("submission")
-        touched = self._supersede(submission, sid, now) | _prefixes(submission.lines, submission.markers)
+        touched = self._supersede(submission, sid, now, legal) | _prefixes(submission.lines, submission.markers)
         kill_point("superseded")
-        self._insert_features("lines", submission.lines, LINE_FIELDS, submission.province, sid, now,
+        self._insert_features("lines", submission.lines, LINE_FIELDS, submission.province, sid, now, legal,
                               shapely.force_2d(_as_multi(submission.lines.geometry.values)))
         kill_point("lines")
-        self._insert_features("markers", submission.markers, MARKER_FIELDS, submission.province, sid, now,
+        self._insert_features("markers", submission.markers, MARKER_FIELDS, submission.province, sid, now, legal,
                               shapely.force_2d(np.asarray(submission.markers.geometry.values, dtype=object)))
         kill_point("markers")
         self._insert_issues(report["issues"], submission.province, sid, now)
         kill_point("issues")
         return sid, touched | {submission.province[:2]}
 
-    def _supersede(self, submission: Submission, sid: int, now: str) -> set[str]:
-        """Mark the rows the submission replaces superseded; the provinces whose selection had them."""
+    def _supersede(self, submission: Submission, sid: int, now: str, legal: str) -> set[str]:
+        """The versions this submission replaces get ``valid_to`` = its legal day, ``retired_at`` = now;
+        a legal day before that of one of them is refused (the transaction rolls back). Returns the provinces
+        whose selection had them."""
         touched = set()
         line_ids = sorted(set(submission.lines["line_id"].dropna().astype(str)))
         marker_ids = sorted(set(submission.markers["marker_id"].dropna().astype(str)))
@@ -465,27 +530,104 @@ class SqlStore(Store):
                                    ("markers", "marker_id", marker_ids)):
             # a resurveyed line's old markers go with it; a marker resubmitted on its own replaces its id
             clause, list_param = self._in_list(column, ids)
+            condition = f"status = 'current' AND province = ? AND {clause}"
+            self._refuse_earlier(table, condition, [submission.province, list_param], legal)
             # the provinces whose pages showed the rows superseded (a corrected code, a marker moved to
             # another line) change too
             sides = "left_code, right_code" if table == "lines" else "line_id"
-            old = pd.DataFrame(self._fetchall(f"SELECT DISTINCT {sides} FROM {table} WHERE status = 'current' "
-                                              f"AND province = ? AND {clause}", [submission.province, list_param]),
+            old = pd.DataFrame(self._fetchall(f"SELECT DISTINCT {sides} FROM {table} WHERE {condition}",
+                                              [submission.province, list_param]),
                                columns=[c.strip() for c in sides.split(",")])
             touched |= _prefixes(old if table == "lines" else None, old if table == "markers" else None)
-            self._execute(f"UPDATE {table} SET status = 'superseded', superseded_by = ?, valid_to = ? "
-                          f"WHERE status = 'current' AND province = ? AND {clause}",
-                          [sid, now, submission.province, list_param])
+            self._execute(f"UPDATE {table} SET status = 'superseded', superseded_by = ?, valid_to = ?, "
+                          f"retired_at = ? WHERE {condition}", [sid, legal, now, submission.province, list_param])
         return touched
 
-    def _insert_features(self, layer, frame, fields, province, sid, now, geometry) -> None:
+    def _refuse_earlier(self, table: str, condition: str, params: list, legal: str) -> None:
+        """:class:`InputError` (exit 2) when a version that ``condition`` selects holds from a later legal
+        day than ``legal``: a version cannot end before it began."""
+        key = "line_id" if table == "lines" else "marker_id"
+        later = self._fetchall(f'SELECT "{key}", {self._select_column("valid_from", "DATETIME")} FROM {table} '
+                               f"WHERE {condition} AND valid_from > {self._time_param()} ORDER BY valid_from DESC "
+                               "LIMIT 1", [*params, legal])
+        if later:
+            ident, since = later[0][0], str(later[0][1])[:10]
+            what, what_zh = ("line", "界线") if table == "lines" else ("marker", "界桩")
+            raise InputError(f"the legal date {legal[:10]} is before {since}, from which the stored {what} "
+                             f"{ident} holds: give a date on or after {since} (--valid-from)",
+                             message_zh=f"法定日期 {legal[:10]} 早于已存{what_zh} {ident} 的生效日期 {since}："
+                                        f"请给出 {since} 或之后的日期（--valid-from）",
+                             feature=str(ident))
+
+    def _insert_features(self, layer, frame, fields, province, sid, now, legal, geometry) -> None:
         if not len(frame):
             return
         values = frame.reindex(columns=[*fields, "source_file"]).astype(object)
         values = values.where(pd.notna(values), None)
-        rows = [[*row[:-1], province, sid, "current", now, row[-1], blob]
+        rows = [[*row[:-1], province, sid, "current", legal, now, row[-1], blob]
                 for row, blob in zip(values.itertuples(index=False, name=None), self._encode(geometry),
                                      strict=True)]
         self._insert_rows(layer, [*fields, *_FEATURE_COLUMNS, "geom"], rows)
+
+    def revise(self, layer, rows, *, valid_from, submission_id, user, audit=None):
+        if layer not in ("lines", "markers"):
+            raise StoreError(f"only lines and markers have legal versions, not {layer!r}",
+                             message_zh=f"只有界线与界桩有法定版本，{layer!r} 没有")
+        legal, now = legal_instant(valid_from, what="valid_from"), now_utc()
+        key = "line_id" if layer == "lines" else "marker_id"
+        fields = list(LINE_FIELDS if layer == "lines" else MARKER_FIELDS)
+        if key not in rows.columns:
+            raise InputError(f"the revised {layer} need a column {key}", message_zh=f"修订的{layer}须有字段 {key}")
+        new_fids = []
+        columns = [*fields, *_FEATURE_COLUMNS, "geom"]
+        insert = (f'INSERT INTO "{layer}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) VALUES '
+                  f'({", ".join(["?"] * (len(columns) - 1) + [self._geometry_param()])})')
+        for _, change in rows.iterrows():
+            ident = str(change[key])
+            province = _plain(change["province"]) if "province" in change.index else None
+            condition = f"status = 'current' AND \"{key}\" = ?" + (" AND province = ?" if province else "")
+            params = [ident, str(province)] if province else [ident]
+            current = self._select_rows(layer, [condition], params)
+            geometry = change.get("geometry") if "geometry" in change.index else None
+            given = isinstance(geometry, shapely.Geometry) and not geometry.is_empty
+            if not len(current) and not (province and given):
+                what = "界线" if layer == "lines" else "界桩"
+                raise InputError(f"{layer[:-1]} {ident} has no current version to revise (a new one needs its "
+                                 "province and geometry)",
+                                 message_zh=f"{what} {ident} 没有现行版本可修订（新设的须给出省份与位置）",
+                                 feature=ident)
+            self._refuse_earlier(layer, condition, params, legal)
+            self._execute(f"UPDATE \"{layer}\" SET status = 'superseded', superseded_by = ?, valid_to = ?, "
+                          f"retired_at = ? WHERE {condition}", [submission_id, legal, now, *params])
+            olds = [row for _, row in current.iterrows()] or [None]  # each province's version, or a new one
+            for old in olds:
+                values = [_plain(change[f]) if f in change.index and _plain(change[f]) is not None
+                          else (_plain(old[f]) if old is not None else None) for f in fields]
+                shape = shapely.force_2d(geometry if given else old.geometry)
+                if layer == "lines":
+                    shape = _as_multi(np.array([shape], dtype=object))[0]
+                blob = self._encode(np.array([shape], dtype=object))[0]
+                new_fids.append(int(self._insert_returning_fid(insert, [
+                    *values, old["province"] if old is not None else str(province), submission_id, "current",
+                    legal, now, old["source_file"] if old is not None else None, blob])))
+        from boundaries.audit import AuditEntry
+
+        entry = audit or AuditEntry("revise", user)
+        entry.user = user
+        entry.submission_id = entry.submission_id if entry.submission_id is not None else submission_id
+        entry.detail = {**entry.detail, "layer": layer, "valid_from": legal[:10],
+                        "ids": [str(i) for i in rows[key]], "fids": new_fids}
+        self._insert_audit(entry)
+        self.touch()
+        return new_fids
+
+    def _time_param(self) -> str:
+        """A ``?`` parameter holding a DATETIME text, as compared with a DATETIME column."""
+        return "?"
+
+    def _geometry_param(self) -> str:
+        """The placeholder of a geometry encoded by :meth:`_encode` in an INSERT."""
+        return "?"
 
     def _insert_issues(self, issues: list[dict], province: str, sid: int, now: str) -> None:
         if not issues:

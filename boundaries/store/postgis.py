@@ -147,6 +147,12 @@ class PostgisStore(SqlStore):
     def _select_geometry(self):
         return "ST_AsBinary(geom)"
 
+    def _time_param(self):
+        return "CAST(? AS timestamptz)"
+
+    def _geometry_param(self):
+        return "ST_GeomFromEWKB(?)"
+
 
 def _provinces_touched(submission: Submission) -> list[str]:
     """The two-digit prefixes of the submitting province and of both sides of every line, sorted."""

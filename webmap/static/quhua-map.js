@@ -16,12 +16,13 @@
     zh: {line: "界线", name: "名称", sides: "左/右代码", province: "提交省份", status: "状态", submission: "提交",
          agreement: "与邻省", agreed: "一致", differs: "不一致", single: "仅一方提交", marker: "界桩", type: "类型",
          declared: "申报坐标", stored: "入库坐标", height: "高程", rule: "规则", severity: "级别",
-         feature: "要素", current: "现行", superseded: "已被替代", error: "错误", warning: "警告", loading: "加载中…", more: "（显示前 {n} 个）"},
+         feature: "要素", current: "现行", superseded: "已被替代", error: "错误", warning: "警告", loading: "加载中…", more: "（显示前 {n} 个）",
+         legal: "法定有效期"},
     en: {line: "Line", name: "Name", sides: "Left/right codes", province: "Submitted by", status: "Status",
          submission: "Submission", agreement: "Neighbour", agreed: "agrees", differs: "differs",
          single: "one side only", marker: "Marker", type: "Type", declared: "Declared", stored: "Stored",
          height: "Height", rule: "Rule", severity: "Severity", feature: "Feature", current: "current",
-         superseded: "superseded", loading: "loading…", more: " (first {n} shown)"}
+         superseded: "superseded", loading: "loading…", more: " (first {n} shown)", legal: "In force (legal time)"}
   };
   function esc(v) {
     if (v === null || v === undefined) { return "–"; }
@@ -40,11 +41,17 @@
       return "<tr><th>" + esc(r[0]) + "</th><td>" + r[1] + "</td></tr>";
     }).join("") + "</table>";
   }
+  /* A version's legal interval (issue 15), days only: "2017-05-01 – 2021-03-15", open-ended "2021-03-15 –". */
+  function legal(p) {
+    if (!p.valid_from) { return "–"; }
+    return esc(String(p.valid_from).slice(0, 10)) + " – " + (p.valid_to ? esc(String(p.valid_to).slice(0, 10)) : "");
+  }
   var popups = {
     lines: function (p, t) {
       return table([[t.line, esc(p.line_id)], [t.name, esc(p.name)], [t.sides, esc(p.left_code) + " / " + esc(p.right_code)],
                     [t.province, esc(p.province)], [t.status, esc(t[p.status] || p.status)],
-                    [t.agreement, esc(t[p.agreement] || p.agreement)], [t.submission, esc(p.submission_id)]]);
+                    [t.agreement, esc(t[p.agreement] || p.agreement)], [t.submission, esc(p.submission_id)],
+                    [t.legal, legal(p)]]);
     },
     markers: function (p, t, f) {
       var c = f.geometry.coordinates;
@@ -118,7 +125,8 @@
       if (!map.hasLayer(group) || map.getZoom() < opts.minZoom || covered()) { return; }
       var mine = ++sequence, bounds = map.getBounds().pad(0.5), zoom = Math.round(map.getZoom());
       pending = {bounds: bounds, zoom: zoom};
-      var url = opts.url + "&bbox=" + bboxOf(bounds) + "&zoom=" + zoom + "&limit=10000";
+      var url = opts.url + "&bbox=" + bboxOf(bounds) + "&zoom=" + zoom + "&limit=10000" +
+        (opts.datetime ? "&datetime=" + encodeURIComponent(opts.datetime) : "");
       fetch(url, {credentials: "same-origin", headers: {Accept: "application/geo+json"}})
         .then(function (r) { if (!r.ok) { throw new Error(r.status + " " + url); } return r.json(); })
         .then(function (data) {
@@ -129,6 +137,7 @@
           var layer = L.geoJSON(data, options(opts.kind, opts.lang, map));
           if (opts.kind === "markers") { group.addLayers(layer.getLayers()); } else { layer.eachLayer(function (l) { group.addLayer(l); }); }
           map.getContainer().setAttribute("data-loaded-" + opts.kind, String(layer.getLayers().length));
+          map.getContainer().setAttribute("data-as-of-" + opts.kind, opts.datetime || "");
         })
         .catch(function (err) {
           if (mine === sequence) { pending = null; }
@@ -137,7 +146,22 @@
     }
     group.on("add", function () { setTimeout(load, 0); });  // after the map has been fitted to its bounds
     map.on("moveend", load);
+    /* Legal time (issue 15): lines and markers as of a day, through the API's datetime; the issues have no
+       legal time and the superseded versions are those of today. */
+    if (opts.kind === "lines" || opts.kind === "markers") {
+      (map.quhuaDated = map.quhuaDated || []).push(function (day) {
+        opts.datetime = day || null;
+        loaded = null; pending = null; sequence += 1;
+        load();
+      });
+    }
     return group;
+  }
+  /* Reload the map's dated layers as of ``day`` (YYYY-MM-DD; empty: what is current). */
+  function setDate(map, day) {
+    map = map || window.quhuaMap;
+    (map.quhuaDated || []).forEach(function (reload) { reload(day); });
+    map.getContainer().setAttribute("data-as-of", day || "");
   }
   function issueLayer(issues) {
     var group = L.featureGroup();
@@ -277,7 +301,7 @@
     layer.on("tileerror", function (e) { container.setAttribute("data-error-tiles-" + opts.kind, String(e.error)); });
     return layer;
   }
-  window.quhua = {apiLayer: apiLayer, issueLayer: issueLayer, legend: legend, showNames: showNames,
+  window.quhua = {apiLayer: apiLayer, issueLayer: issueLayer, legend: legend, showNames: showNames, setDate: setDate,
                   ruleColour: ruleColour, escape: esc, nationalChrome: nationalChrome,
                   tileLayer: tileLayer};
 })();

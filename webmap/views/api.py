@@ -68,16 +68,17 @@ def _agreement(page, store) -> dict[str, list]:
         return {}
 
     codes = sorted({str(c) for c in (*page["left_code"], *page["right_code"]) if c is not None})
+    at = ogc.parse_datetime(request.args.get("datetime"))  # as of that date, the neighbour's version then
 
     def compute() -> list[str]:
-        candidates = store.query("lines", properties={"left_code": codes, "right_code": codes},
-                                 count=False).features
+        candidates = store.query("lines", properties={"left_code": codes, "right_code": codes}, count=False,
+                                 **({"at": at} if at is not None else {})).features
         return line_agreement(page, candidates)
 
-    # once per page of rows and state of the provinces of its codes (the candidates that can match are
+    # once per page of rows, date and state of the provinces of its codes (the candidates that can match are
     # lines between them): reading the candidates' whole geometry was half the time of a page of lines
     return {"agreement": per_province("agreement", store, [c[:2] for c in codes], compute,
-                                      tuple(page["fid"].tolist()))}
+                                      tuple(page["fid"].tolist()), at)}
 
 
 @bp.route("/ogc", strict_slashes=False)
@@ -114,14 +115,14 @@ def conformance():
 @requires("api")
 def collections():
     """All collections."""
-    return respond(ogc.collections(_base()))
+    return respond(ogc.collections(_base(), get_store()))
 
 
 @bp.route("/ogc/collections/<cid>")
 @requires("api")
 def collection(cid: str):
     """One collection."""
-    return respond(ogc.collection(_base(), cid))
+    return respond(ogc.collection(_base(), cid, get_store()))
 
 
 @bp.route("/ogc/collections/<cid>/queryables")

@@ -104,8 +104,10 @@ def show(code: str):
     # per request
     parts = remember(("province-map", code, tuple(labels.items()), numbers.bounds, divisions_digest(store), lang,
                       api, base.url, base.attribution, static), render_map)
+    from webmap.views.changes import legal_span  # the date slider's span (issue 15)
+
     return render_template("province.html", code=code, summary=summaries.get(code[:2]), map=parts,
-                           figures=numbers,
+                           figures=numbers, span=legal_span(store, code),
                            history=history, versions={k: v for k, v in versions.items() if len(v) > 1},
                            colours=STATUSES)
 

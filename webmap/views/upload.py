@@ -91,7 +91,8 @@ def _report_page(report: dict, exit_code: int, lines, token: str | None, status:
 def _job_args(pending, user: str) -> dict:
     return {"paths": [str(p) for p in pending.paths], "province": pending.province, "crs": pending.crs,
             "encoding": pending.encoding, "lang": current_lang(), "db": current_app.config["QUHUA_DB"],
-            "user": user, "address": request.remote_addr or "", "token": pending.token}
+            "user": user, "address": request.remote_addr or "", "token": pending.token,
+            "valid_from": pending.valid_from}
 
 
 def _started(token: str):
@@ -119,7 +120,8 @@ def check():
     authorize("upload", province)
     purge_expired(_root(), current_app.config["UPLOAD_TTL"])
     pending = save_upload(_root(), user.name, province, request.files.getlist("files"),
-                          crs=request.form.get("crs"), encoding=request.form.get("encoding"))
+                          crs=request.form.get("crs"), encoding=request.form.get("encoding"),
+                          valid_from=request.form.get("valid_from"))
     jobs.start_job(current_app, pending.folder, "check", _job_args(pending, user.name))
     return _started(pending.token)
 
