@@ -34,6 +34,7 @@ from boundaries.store import Page, Store, gpkg, open_store
 from placenames.model import CLASSES, NameRecord, importance
 from placenames.romanize import initials, initials_of, pinyin_key, split_name
 from placenames.schema import (
+    _V1_DIVISION_COLUMNS,
     CELL_INDEXES,
     DIVISION_COLUMNS,
     EXTENT_COLUMNS,
@@ -172,14 +173,19 @@ class NameStore(ABC):
         """``(id, lon, lat, importance, population)`` of names, for ranking without reading whole records."""
 
     @abstractmethod
-    def divisions(self, level: str | None = None) -> gpd.GeoDataFrame: ...
+    def divisions(self, level: str | None = None, *, at: str | None = None, history: bool = False,
+                  codes: Iterable[str] | None = None) -> gpd.GeoDataFrame:
+        """Division polygons: the current ones, those in force on ``at`` (``YYYY-MM-DD``), or every record
+        (``history``); of one ``level`` and of ``codes`` if given."""
 
     @abstractmethod
     def extents(self) -> gpd.GeoDataFrame:
         """Every stored extent: ``fid`` (the name's) and the geometry."""
 
     @abstractmethod
-    def put_divisions(self, frame: gpd.GeoDataFrame) -> int: ...
+    def put_divisions(self, frame: gpd.GeoDataFrame, valid_from: str | None = None) -> int:
+        """Store divisions as current records, replacing the current record of the same code in place
+        (a first load; a re-import that records the changes is :func:`placenames.history.record_divisions`)."""
 
     @abstractmethod
     def all_names(self, ids: Iterable[int] | None = None) -> pd.DataFrame:
@@ -454,6 +460,137 @@ class SqlNameStore(NameStore):
         rows = self._rows(f"SELECT fid, {', '.join(_quoted(_NAME_COLUMNS))} FROM names WHERE {where}",
                           [] if params is None else [params])
         return pd.DataFrame.from_records(rows, columns=["fid", *_NAME_COLUMNS])
+
+    # -- divisions (their dated history: placenames.history) -------------------------------------------
+    def _division_history(self) -> bool:
+        """Whether the divisions carry their history columns (schema version 7; an older file read in a
+        read snapshot, which is not upgraded, does not)."""
+        return self.schema_version() >= 7
+
+    def put_divisions(self, frame, valid_from=None):
+        geoms = self._geoms(np.asarray(frame.geometry.values, dtype=object))
+        rows = [(r.code, r.name, r.level, r.parent, valid_from, geom)
+                for r, geom in zip(frame.itertuples(), geoms, strict=True)]
+        self._run_many("INSERT INTO divisions (code, name, level, parent, status, valid_from, geom) VALUES "
+                       f"(?, ?, ?, ?, 'current', ?, {self._geom_marker}) ON CONFLICT (code) WHERE status = 'current' "
+                       "DO UPDATE SET name = excluded.name, level = excluded.level, parent = excluded.parent, "
+                       "geom = excluded.geom", rows)
+        return len(rows)
+
+    def insert_divisions(self, rows: list[tuple]) -> None:
+        """Insert current division records: (code, name, level, parent, valid_from, geometry)."""
+        if rows:
+            geoms = self._geoms(np.asarray([r[-1] for r in rows], dtype=object))
+            self._run_many("INSERT INTO divisions (code, name, level, parent, status, valid_from, geom) VALUES "
+                           f"(?, ?, ?, ?, 'current', ?, {self._geom_marker})",
+                           [(*r[:-1], g) for r, g in zip(rows, geoms, strict=True)])
+
+    def close_divisions(self, rows: list[tuple]) -> None:
+        """End division records: (fid, valid_to, superseded_by, change_kind); they become historical."""
+        if rows:
+            self._run_many("UPDATE divisions SET status = 'historical', valid_to = ?, superseded_by = ?, "
+                           "change_kind = ? WHERE fid = ?", [(t, s, k, fid) for fid, t, s, k in rows])
+
+    def correct_divisions(self, rows: list[tuple]) -> None:
+        """Replace the outline, level and parent of current records in place: (fid, level, parent, geometry)."""
+        if rows:
+            geoms = self._geoms(np.asarray([r[-1] for r in rows], dtype=object))
+            self._run_many(f"UPDATE divisions SET level = ?, parent = ?, geom = {self._geom_marker} WHERE fid = ?",
+                           [(level, parent, g, fid) for (fid, level, parent, _), g in zip(rows, geoms, strict=True)])
+
+    def division_links(self) -> list[tuple]:
+        """(code, superseded_by, status, valid_to, change_kind, name) of every division record: the graph of
+        the codes' history, without outlines."""
+        if not self._has_table("divisions"):
+            return []
+        if not self._division_history():
+            return [(c, None, "current", None, None, n) for c, n in self._rows("SELECT code, name FROM divisions")]
+        return self._rows("SELECT code, superseded_by, status, valid_to, change_kind, name FROM divisions")
+
+    def retire_division_names(self, rows: list[tuple]) -> None:
+        """End the divisions' own names (source ``divisions``) of codes that are gone: (old code, date,
+        successor code or None); each becomes historical on that date, superseded by its successor's name."""
+        if not rows:
+            return
+        codes = [r[0] for r in rows] + [r[2] for r in rows if r[2]]
+        where, param = self._in("source_id", codes)
+        found = {source_id: (fid, lon, lat) for fid, source_id, lon, lat in self._rows(
+            f"SELECT fid, source_id, lon, lat FROM names WHERE {where} AND source = 'divisions' "
+            "AND status = 'current'", [param])}
+        for old, when, new in rows:
+            if old not in found:
+                continue
+            fid, lon, lat = found[old]
+            successor = found[new][0] if new in found else None
+            self._run("UPDATE names SET status = 'historical', valid_to = ?, superseded_by = ? WHERE fid = ?",
+                      [when, successor, fid])
+            for table in ("name_keys", "name_grams"):
+                self._run(f"UPDATE {table} SET current = 0, valid_to = ? WHERE cell = ? AND name_id = ?",
+                          [when, cell_of(lon, lat), fid])
+
+    def divisions(self, level=None, *, at=None, history=False, codes=None):
+        columns = list(_DIVISION_COLUMNS)
+        empty = gpd.GeoDataFrame({c: [] for c in ["fid", *columns]}, geometry=[], crs="EPSG:4490")
+        if not self._has_table("divisions"):
+            return empty
+        dated = self._division_history()
+        selected = [f'"{c}"' if c in _V1_DIVISION_COLUMNS or dated else f"NULL AS {c}" for c in columns]
+        where, params = [], []
+        if at and dated:
+            where.append("(valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)")
+            params += [at, at]
+        elif not history and dated:
+            where.append("status = 'current'")
+        if level:
+            where.append("level = ?")
+            params.append(level)
+        if codes is not None:
+            clause, param = self._in("code", list(codes))
+            where.append(clause)
+            params.append(param)
+        sql = (f"SELECT fid, {', '.join(selected)}, {self._geom_select} FROM divisions"
+               + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY code, fid")
+        rows = self._rows(sql, params)
+        if not rows:
+            return empty
+        frame = pd.DataFrame.from_records(rows, columns=["fid", *columns, "geom"])
+        if not dated:
+            frame["status"] = "current"
+        return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=self._decode(list(frame["geom"])),
+                                crs="EPSG:4490")
+
+    def division_at_points(self, points: list[tuple[float, float]], at: str | None = None,
+                           level: str = "county") -> list[tuple[str, str] | None]:
+        """For each (lon, lat), the (code, name) of the division of ``level`` in force on ``at`` (current
+        without it) whose polygon covers the point, or None."""
+        out = []
+        for lon, lat in points:
+            found = self._divisions_near(lon, lat, at, level)
+            point = shapely.Point(lon, lat)
+            out.append(next(((code, name) for code, name, geom in found if shapely.covers(geom, point)), None))
+        return out
+
+    def _divisions_near(self, lon: float, lat: float, at: str | None, level: str) -> list[tuple]:
+        """(code, name, geometry) of the divisions of ``level`` valid on ``at`` whose bounds hold the point."""
+        if not self._has_table("divisions"):
+            return []
+        clause, params = self._divisions_bbox(lon, lat)
+        dated = self._division_history()
+        where = [clause, "level = ?"]
+        params = [*params, level]
+        if at and dated:
+            where.append("(valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)")
+            params += [at, at]
+        elif dated:
+            where.append("status = 'current'")
+        rows = self._rows(f"SELECT code, name, {self._geom_select} FROM divisions WHERE {' AND '.join(where)}",
+                          params)
+        geoms = self._decode([r[2] for r in rows])
+        return [(r[0], r[1], g) for r, g in zip(rows, geoms, strict=True)]
+
+    @abstractmethod
+    def _divisions_bbox(self, lon: float, lat: float) -> tuple[str, list]:
+        """The spatial index's condition for the divisions whose bounds hold a point."""
 
     # -- the collections' query interface (as :meth:`boundaries.store.Store.query`) ------------------
     #: the properties of a ``names`` feature: ``id`` (the fid) and the columns but ``importance``
@@ -783,6 +920,10 @@ class GeoPackageNameStore(SqlNameStore):
             self._store.touch()
 
     # -- hooks of SqlNameStore --------------------------------------------------------------------
+    def _divisions_bbox(self, lon, lat):
+        return ("fid IN (SELECT id FROM rtree_divisions_geom WHERE minx <= ? AND maxx >= ? AND miny <= ? "
+                "AND maxy >= ?)", [lon, lon, lat, lat])
+
     def _names_bbox(self, bbox, alias=""):
         w, s, e, n = bbox
         return (f"{alias}fid IN (SELECT id FROM rtree_names_geom WHERE minx <= ? AND maxx >= ? AND miny <= ? "
@@ -840,27 +981,6 @@ class GeoPackageNameStore(SqlNameStore):
         if rebuild:
             for sql in _CELL_INDEXES:
                 con.execute(sql)
-
-    # -- divisions --------------------------------------------------------------------------------
-    def put_divisions(self, frame: gpd.GeoDataFrame) -> int:
-        blobs = gpkg.encode(np.asarray(frame.geometry.values, dtype=object), _SRID)
-        rows = [(r.code, r.name, r.level, r.parent, blob)
-                for r, blob in zip(frame.itertuples(), blobs, strict=True)]
-        self.con.executemany("INSERT INTO divisions (code, name, level, parent, geom) VALUES (?, ?, ?, ?, ?) "
-                             "ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level, "
-                             "parent = excluded.parent, geom = excluded.geom", rows)
-        return len(rows)
-
-    def divisions(self, level=None):
-        empty = gpd.GeoDataFrame({c: [] for c in _DIVISION_COLUMNS}, geometry=[], crs="EPSG:4490")
-        if not gpkg.has_table(self.con, "divisions"):
-            return empty
-        sql = "SELECT code, name, level, parent, geom FROM divisions" + (" WHERE level = ?" if level else "")
-        rows = self.con.execute(sql, [level] if level else []).fetchall()
-        if not rows:
-            return empty
-        frame = pd.DataFrame.from_records(rows, columns=[*_DIVISION_COLUMNS, "geom"])
-        return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=gpkg.decode(frame["geom"]), crs="EPSG:4490")
 
 
 def _missing_name_columns(con: sqlite3.Connection) -> list[str]:
