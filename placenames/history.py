@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from placenames.errors import ImportRowsError, PlacenamesError
+from placenames.errors import DivisionDateError, ImportRowsError
 from placenames.store import NameStore
 
 __all__ = ["CHANGE_KINDS", "Change", "DivisionImport", "abolished_codes", "division_history", "division_json",
@@ -218,7 +218,7 @@ def record_divisions(store: NameStore, divisions: gpd.GeoDataFrame, *, file: str
     """Store ``divisions`` (:func:`~placenames.importers.division_frame`, with each row's ``date`` of
     change if the file gives one), recording
     against the stored current divisions what changed (module docstring), inside the caller's transaction
-    (:meth:`NameStore.write`). Raises PlacenamesError (exit 1), storing nothing, when a change would end a
+    (:meth:`NameStore.write`). Raises DivisionDateError (exit 1), storing nothing, when a change would end a
     record before it began."""
     from tqdm import tqdm
 
@@ -335,7 +335,7 @@ def record_divisions(store: NameStore, divisions: gpd.GeoDataFrame, *, file: str
         starts[new.code] = when
     result.changes.sort(key=lambda c: (c.date, (c.old or c.new)[0][0]))
     if problems:
-        raise PlacenamesError(
+        raise DivisionDateError(
             f"{file}: {len(problems)} change(s) would end a division before it began; nothing stored. Give the "
             "date of change in a column 变更日期 or with --valid-from: "
             + "; ".join(f"{name} ({code}) in force since {since}, change dated {when}"
@@ -343,7 +343,7 @@ def record_divisions(store: NameStore, divisions: gpd.GeoDataFrame, *, file: str
             message_zh=f"{file}：{len(problems)} 项变更早于区划的生效日期，未入库；请在“变更日期”列或用 "
                        "--valid-from 给出变更日期：" + "；".join(f"{name}（{code}）自 {since} 起生效，变更日期为 {when}"
                                                            for code, name, since, when in problems[:10]),
-            file=file, rule="division.date")
+            file=file)
     store.close_divisions(closes)
     store.correct_divisions(corrections)
     store.insert_divisions(inserts)
