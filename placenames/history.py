@@ -231,14 +231,26 @@ def record_divisions(store: NameStore, divisions: gpd.GeoDataFrame, *, file: str
         divisions = divisions.assign(date=None)
     groups = {_group(c, lv) for c, lv in zip(divisions.code, divisions.level, strict=True)}
     stored_all = store.divisions()
-    in_scope = [c in set(divisions.code) or _group(c, lv) in groups
+    file_codes = set(divisions.code)
+    in_scope = [c in file_codes or _group(c, lv) in groups
                 for c, lv in zip(stored_all.code, stored_all.level, strict=True)]
     stored = stored_all.loc[np.array(in_scope, dtype=bool)].reset_index(drop=True)
     stored_groups = {_group(c, lv) for c, lv in zip(stored.code, stored.level, strict=True)}
     by_code = {c: i for i, c in enumerate(stored.code)}
     new_index = {c: i for i, c in enumerate(divisions.code)}
+    # the same outline read back is identical coordinate for coordinate (both databases store the doubles):
+    # compared so first, the expensive overlay only for outlines that differ
+    pairs = [(by_code[c], j) for j, c in enumerate(divisions.code) if c in by_code]
+    identical = dict(zip((j for _, j in pairs), shapely.equals_exact(
+        np.asarray(stored.geometry.values[[i for i, _ in pairs]], dtype=object),
+        np.asarray(divisions.geometry.values[[j for _, j in pairs]], dtype=object), tolerance=0), strict=True)) \
+        if pairs else {}
+    overlaid = set(range(len(stored))) - {i for i, j in pairs if identical[j]}
+    stored_geoms = np.asarray(stored.geometry.values, dtype=object).copy()
+    if overlaid:  # valid polygons for the overlays (make_valid where a ring crosses itself)
+        chosen = sorted(overlaid)
+        stored_geoms[chosen] = _valid(stored_geoms[chosen])
     file_geoms = _valid(divisions.geometry.values)
-    stored_geoms = _valid(stored.geometry.values)
     file_areas, stored_areas = shapely.area(file_geoms), shapely.area(stored_geoms)
     name_of = dict(zip(divisions.code, divisions.name, strict=True))
 
@@ -301,14 +313,16 @@ def record_divisions(store: NameStore, divisions: gpd.GeoDataFrame, *, file: str
                 continue
             row = stored.iloc[by_code[new.code]]
             i = by_code[new.code]
-            inter = shapely.area(shapely.intersection(stored_geoms[i], file_geoms[j]))
-            union = stored_areas[i] + file_areas[j] - inter
+            if identical[j]:
+                inter = union = stored_areas[i]
+            else:
+                inter = shapely.area(shapely.intersection(stored_geoms[i], file_geoms[j]))
+                union = stored_areas[i] + file_areas[j] - inter
             same_outline = union == 0 or inter / union >= UNCHANGED
             if row["name"] == new.name and same_outline:
                 result.unchanged += 1
                 starts[new.code] = row.valid_from if isinstance(row.valid_from, str) else None
-                if (row.level, row.parent) != (new.level, new.parent) or not shapely.equals(
-                        stored.geometry.iloc[i], divisions.geometry.iloc[j]):
+                if (row.level, row.parent) != (new.level, new.parent) or not identical[j]:
                     corrections.append((int(row.fid), new.level, new.parent, divisions.geometry.iloc[j]))
                     result.corrected += 1
                 continue
