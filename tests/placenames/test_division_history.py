@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -221,3 +222,33 @@ def test_a_line_whose_side_was_recoded_is_reported(capsys, db_url, files, tmp_pa
         ("line.abolished_code", "360721360702", "warning")]
     assert "界线 360721360702 的左侧代码 360721（赣县）已于 2016-10-08 代码变更，现为 赣县区（360704）" == \
         checked["issues"][0]["message"]
+
+
+def test_divisions_stored_before_version_7_are_upgraded_with_their_data(capsys, db_url, counties, files):
+    """A database of gazetteer version 6 (one record per code, no dates) holding 江西's counties: the
+    upgrade keeps them as current records in force since an unknown date, and the next import records
+    the reorganisation against them."""
+    from placenames.schema import MIGRATIONS
+
+    store = open_name_store(db_url)
+    store._store.init()
+    with store._store.transaction():
+        store._store.migrate(store.META_KEY, {v: m for v, m in MIGRATIONS.items() if v <= 6}, "gazetteer",
+                             context=store)
+        before = gpd.read_file(files["before"])
+        geoms = store._geoms(np.asarray([shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g
+                                         for g in before.geometry], dtype=object))
+        store._run_many("INSERT INTO divisions (code, name, level, parent, geom) VALUES "
+                        f"(?, ?, 'county', ?, {store._geom_marker})",
+                        [(r.code, r.name, r.code[:4] + "00", g) for r, g in zip(before.itertuples(), geoms,
+                                                                               strict=True)])
+    assert store.schema_version() == 6
+    store.close()
+    assert run_cli(capsys, "--db", db_url, "init")[0] == 0
+    stored = _codes(capsys, db_url, "--at", "1999-01-01")
+    assert len(stored) == 100 and {r["status"] for r in stored.values()} == {"current"}
+    assert stored["360721"]["valid_from"] is None
+    code, result = run_cli(capsys, "--db", db_url, "divisions", "import", files["after"], "--valid-from",
+                           "2021-03-01", "--json")
+    assert code == 0 and result["summary"]["recoded"] == 3 and result["summary"]["merged"] == 1
+    assert "360721" in _codes(capsys, db_url, "--at", "2016-10-07") and "360721" not in _codes(capsys, db_url)
