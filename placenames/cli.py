@@ -225,7 +225,7 @@ def divisions_import(obj: CliContext, file: Path, level: str | None, valid_from:
 
 def _division_line(d: dict) -> str:
     """One division record (:func:`placenames.history.division_json`) as a line."""
-    ended = f" → {','.join(d['superseded_by'])} ({d['change_kind']})" if d["change_kind"] else ""
+    ended = f" → {','.join(d['superseded_by'])} ({d['change']})" if d["change"] else ""
     return (f"{d['code']}  {d['name']:<10} {d['level']:<8} {d['valid_from'] or '…'} – {d['valid_to'] or ''}"
             f"  [{d['status']}]{ended}")
 

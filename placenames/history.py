@@ -17,7 +17,7 @@ another province's):
 - a code of the file not stored and not the successor of one of the above: **new** (新设).
 
 The old record gets ``valid_to`` (the change's date), ``status = historical``, ``superseded_by`` (the
-successor code or codes, comma-separated) and ``change_kind``; the new record ``valid_from`` the same
+successor code or codes, comma-separated) and ``change``; the new record ``valid_from`` the same
 date. The date is the row's own (a column ``变更日期``/``生效日期``/``effective_date``/``valid_from``/``date``
 of the file; for a stored code the file no longer has, the row of its successor), else ``--valid-from``,
 else today — the result says which. A first load (no current division stored for that level and province)
@@ -425,7 +425,7 @@ def division_json(row) -> dict:
     return {"code": row.code, "name": row["name"], "level": row.level, "parent": text(row.parent),
             "status": row.status, "valid_from": text(row.valid_from), "valid_to": text(row.valid_to),
             "superseded_by": row.superseded_by.split(",") if isinstance(row.superseded_by, str) else [],
-            "change_kind": text(row.change_kind)}
+            "change": text(row.change)}
 
 
 def abolished_codes(store: NameStore) -> dict[str, dict]:

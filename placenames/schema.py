@@ -23,10 +23,10 @@ NAME_COLUMNS = {"name": "TEXT", "pinyin": "TEXT", "class": "TEXT", "subclass": "
 _V1_DIVISION_COLUMNS = {"code": "TEXT", "name": "TEXT", "level": "TEXT", "parent": "TEXT"}
 #: version 7 (dated history): a division record's legal validity, ``status`` current/historical, the code(s)
 #: that replaced it (``superseded_by``, comma-separated: one for a rename, recode or merger, several for a
-#: split, none for an abolition) and the change that ended it (``change_kind``: renamed, recoded, merged,
+#: split, none for an abolition) and the change that ended it (``change``: renamed, recoded, merged,
 #: split, abolished, boundary)
 DIVISION_HISTORY_COLUMNS = {"status": "TEXT", "valid_from": "TEXT", "valid_to": "TEXT", "superseded_by": "TEXT",
-                            "change_kind": "TEXT"}
+                            "change": "TEXT"}
 DIVISION_COLUMNS = {**_V1_DIVISION_COLUMNS, **DIVISION_HISTORY_COLUMNS}
 #: ``name_extents``: a name's optional extent (any geometry type), its fid the name's, with its bounds
 EXTENT_COLUMNS = {"name": "TEXT", "west": "REAL", "south": "REAL", "east": "REAL", "north": "REAL"}

@@ -486,10 +486,10 @@ class SqlNameStore(NameStore):
                            [(*r[:-1], g) for r, g in zip(rows, geoms, strict=True)])
 
     def close_divisions(self, rows: list[tuple]) -> None:
-        """End division records: (fid, valid_to, superseded_by, change_kind); they become historical."""
+        """End division records: (fid, valid_to, superseded_by, change); they become historical."""
         if rows:
             self._run_many("UPDATE divisions SET status = 'historical', valid_to = ?, superseded_by = ?, "
-                           "change_kind = ? WHERE fid = ?", [(t, s, k, fid) for fid, t, s, k in rows])
+                           "change = ? WHERE fid = ?", [(t, s, k, fid) for fid, t, s, k in rows])
 
     def correct_divisions(self, rows: list[tuple]) -> None:
         """Replace the outline, level and parent of current records in place: (fid, level, parent, geometry)."""
@@ -499,13 +499,13 @@ class SqlNameStore(NameStore):
                            [(level, parent, g, fid) for (fid, level, parent, _), g in zip(rows, geoms, strict=True)])
 
     def division_links(self) -> list[tuple]:
-        """(code, superseded_by, status, valid_to, change_kind, name) of every division record: the graph of
+        """(code, superseded_by, status, valid_to, change, name) of every division record: the graph of
         the codes' history, without outlines."""
         if not self._has_table("divisions"):
             return []
         if not self._division_history():
             return [(c, None, "current", None, None, n) for c, n in self._rows("SELECT code, name FROM divisions")]
-        return self._rows("SELECT code, superseded_by, status, valid_to, change_kind, name FROM divisions")
+        return self._rows("SELECT code, superseded_by, status, valid_to, change, name FROM divisions")
 
     def retire_division_names(self, rows: list[tuple]) -> None:
         """End the divisions' own names (source ``divisions``) of codes that are gone: (old code, date,
@@ -536,9 +536,14 @@ class SqlNameStore(NameStore):
         dated = self._division_history()
         selected = [f'"{c}"' if c in _V1_DIVISION_COLUMNS or dated else f"NULL AS {c}" for c in columns]
         where, params = [], []
-        if at and dated:
-            where.append("(valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)")
-            params += [at, at]
+        if at and dated:  # in force on the day, or on some day of the interval (start, end), None: open
+            start, end = (at, at) if isinstance(at, str) else tuple(at)
+            if end is not None:
+                where.append("(valid_from IS NULL OR valid_from <= ?)")
+                params.append(str(end)[:10])
+            if start is not None:
+                where.append("(valid_to IS NULL OR valid_to > ?)")
+                params.append(str(start)[:10])
         elif not history and dated:
             where.append("status = 'current'")
         if level:
@@ -596,10 +601,19 @@ class SqlNameStore(NameStore):
     #: the properties of a ``names`` feature: ``id`` (the fid) and the columns but ``importance``
     FEATURE_COLUMNS = ("id", *(c for c in _NAME_COLUMNS if c != "importance"))
 
-    def _name_where(self, *, bbox, province, properties, history, alias: str = "") -> tuple[list[str], list]:
+    def _name_where(self, *, bbox, province, properties, history, alias: str = "", at=None
+                    ) -> tuple[list[str], list]:
         a = alias
         status = f"{a}status" if bbox is None else self._store.dialect.unindexed(f"{a}status")  # rtree leads
-        where, params = ([] if history else [f"{status} = 'current'"]), []
+        where, params = ([] if history or at is not None else [f"{status} = 'current'"]), []
+        if at is not None:  # in force on the day, or on some day of the interval (start, end), None: open
+            start, end = (at, at) if isinstance(at, str) else tuple(at)
+            if end is not None:
+                where.append(f"({a}valid_from IS NULL OR {a}valid_from <= ?)")
+                params.append(str(end)[:10])
+            if start is not None:
+                where.append(f"({a}valid_to IS NULL OR {a}valid_to > ?)")
+                params.append(str(start)[:10])
         if province:
             where.append(f"{a}code >= ? AND {a}code < ?")  # a key range: the code starts with the two digits
             params += [str(province)[:2], str(province)[:2] + "~"]
@@ -633,16 +647,19 @@ class SqlNameStore(NameStore):
 
     def query_names(self, *, offset: int = 0, limit: int | None = None, after: int | None = None, bbox=None,
                     province: str | None = None, properties=None, sortby=(), history: bool = False,
-                    count: bool = True, hits_only: bool = False) -> Page:
+                    count: bool = True, hits_only: bool = False, at=None) -> Page:
         """A page of the ``names`` collection (points, properties :attr:`FEATURE_COLUMNS`), filtered, ordered
         and paged by the database as :meth:`boundaries.store.Store.query` does: ``bbox`` through the
         spatial index (rtree / GiST) then the exact lon/lat, ``province`` as a range of division codes,
-        ``properties`` equality (a list: any of), current names unless ``history``; ``fid`` order after
-        ``sortby``; ``offset``/``limit`` or keyset ``after``."""
+        ``properties`` equality (a list: any of), current names unless ``history``, or with ``at`` (a day
+        ``YYYY-MM-DD``, or an interval ``(start, end)``, None for an open end) the names whose own
+        ``valid_from``/``valid_to`` contain that day or meet that interval, whatever their status today;
+        ``fid`` order after ``sortby``; ``offset``/``limit`` or keyset ``after``."""
         if not self._has_table("names"):
             return Page(self._name_frame([]), 0, False)
         self._upgrade()
-        where, params = self._name_where(bbox=bbox, province=province, properties=properties, history=history)
+        where, params = self._name_where(bbox=bbox, province=province, properties=properties, history=history,
+                                         at=at)
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         if hits_only:
             return Page(self._name_frame([]), self._store.cached_count(f"SELECT count(*) FROM names{condition}",
@@ -687,7 +704,7 @@ class SqlNameStore(NameStore):
 
     def query_extents(self, *, offset: int = 0, limit: int | None = None, after: int | None = None, bbox=None,
                       province=None, properties=None, history: bool = False, count: bool = True,
-                      hits_only: bool = False) -> Page:
+                      hits_only: bool = False, at=None) -> Page:
         """A page of ``name_extents`` (the extents' geometries with their names' properties), as
         :meth:`query_names`; ``bbox`` keeps the extents that reach into it: the extents' stored bounds
         choose the candidates in SQL, their geometries are tested here (the GeoPackage has no spatial SQL;
@@ -696,7 +713,7 @@ class SqlNameStore(NameStore):
             return Page(self._name_frame([]), 0, False)
         self._upgrade()
         where, params = self._name_where(bbox=None, province=province, properties=properties, history=history,
-                                         alias="n.")
+                                         alias="n.", at=at)
         if bbox is not None:
             w, s, e, n = bbox
             where.append("e.west <= ? AND e.east >= ? AND e.south <= ? AND e.north >= ?")

@@ -252,3 +252,33 @@ def test_divisions_stored_before_version_7_are_upgraded_with_their_data(capsys, 
                            "2021-03-01", "--json")
     assert code == 0 and result["summary"]["recoded"] == 3 and result["summary"]["merged"] == 1
     assert "360721" in _codes(capsys, db_url, "--at", "2016-10-07") and "360721" not in _codes(capsys, db_url)
+
+
+def test_the_layers_answer_as_of_a_day_or_an_interval(capsys, db_url, files, tmp_path):
+    """The providers behind ``quhua export`` and the OGC collections (names, name_extents, divisions) take
+    ``at``: a day, or an interval meeting the names' own validity."""
+    from boundaries.store import open_store
+    from placenames.layers import divisions_layer, names_layer
+
+    db = db_url
+    assert run_cli(capsys, "--db", db, "divisions", "import", files["before"], "--valid-from", "2010-01-01")[0] == 0
+    assert run_cli(capsys, "--db", db, "divisions", "import", files["after"], "--valid-from", "2021-03-01")[0] == 0
+    with open_store(db) as store:
+        def names(at):
+            return set(names_layer.query(store, at=at, properties={"code": ["360721", "360704"]}).features.name)
+
+        assert names("2015-01-01") == {"赣县"} and names("2017-01-01") == {"赣县区"}
+        assert names(("2015-01-01", "2017-01-01")) == {"赣县", "赣县区"} and names((None, "2016-10-07")) == {"赣县"}
+        assert names_layer.query(store, properties={"code": ["360721", "360704"]}).number_matched == 1  # current
+        then = divisions_layer(store, at="2015-01-01", province="360000")
+        assert "360721" in set(then.code) and "360704" not in set(then.code) and len(then) == 100
+        assert len(divisions_layer(store, history=True)) == 100 + 3 + 2 + 1  # every record: 3 recodes, 2 halves, 东湖区
+    out = tmp_path / "区划.shp"
+    assert run_cli(capsys, "--db", db, "export", "divisions", "-o", out)[0] == 0
+    exported = gpd.read_file(out)
+    assert {"valid_from", "status", "change"} <= set(exported.columns) and len(exported) == 99
+    assert run_cli(capsys, "--db", db, "export", "divisions", "--history", "-o", tmp_path / "沿革.shp")[0] == 0
+    exported = gpd.read_file(tmp_path / "沿革.shp")
+    recoded = exported[exported.code == "360721"].iloc[0]
+    assert len(exported) == 106 and (recoded.valid_to, recoded.supersd_by, recoded.change) == (
+        "2016-10-08", "360704", "recoded")
