@@ -380,6 +380,14 @@ def import_division_file(store: NameStore, path: Path, level: str | None = None,
 
     path = Path(path)
     frame = _read_layer(path)
+    problems = [(number, f"the geometry is {'empty' if g is not None else 'missing'}; a division needs its polygon",
+                 f"几何{'为空' if g is not None else '缺失'}；区划须有其面") if g is None or g.is_empty else
+                (number, f"the geometry is a {g.geom_type}; a division is a polygon",
+                 f"几何是 {g.geom_type}；区划应为面")
+                for number, g in enumerate(frame.geometry, start=1)
+                if g is None or g.is_empty or not g.geom_type.endswith("Polygon")]
+    if problems:
+        raise ImportRowsError(path.name, problems)
     divisions = division_frame(frame, level, dates=row_dates(frame, path.name))
     with store.write():
         return record_divisions(store, divisions, file=path.name, valid_from=valid_from, progress=progress,

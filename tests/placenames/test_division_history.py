@@ -196,6 +196,14 @@ def test_bad_dates_are_refused_and_nothing_is_stored(capsys, db_url, files, tmp_
     err = capsys.readouterr().err
     assert "bad.geojson: 1 bad row(s), nothing stored" in err and "line 6: 变更日期 '明年' is not a date" in err
     assert _codes(capsys, db) == stored
+    bad = gpd.read_file(files["after"])
+    bad.loc[2, "geometry"] = None
+    bad.loc[7, "geometry"] = bad.geometry[7].centroid
+    bad.to_file(tmp_path / "nogeom.geojson")
+    assert main(["--db", db, "divisions", "import", str(tmp_path / "nogeom.geojson")]) == 1
+    err = capsys.readouterr().err
+    assert "nogeom.geojson：2 行有误，未入库" in err and "第 3 行：几何缺失；区划须有其面" in err
+    assert "第 8 行：几何是 Point；区划应为面" in err and _codes(capsys, db) == stored
     assert main(["--db", db, "divisions", "show", "999999"]) == 2
     assert "没有代码为 999999 的区划" in capsys.readouterr().err
 
