@@ -33,6 +33,15 @@ class NamesLayer:
                 return names_store.query_extents(**query)
             return names_store.query_names(**query)
 
+    def temporal_extent(self, store) -> tuple[str | None, str | None, bool]:
+        """The names' legal time as the OGC ``extent.temporal`` wants it: the earliest ``valid_from``, the
+        latest ``valid_to`` (RFC 3339 instants, midnight UTC of the day) and whether names are still in force
+        (an open end); of the names with an extent for ``name_extents``."""
+        with open_name_store(store) as names_store:
+            if not names_store.has_names():
+                return None, None, False
+            return names_store.names_time(extents=self.extents)
+
     def get(self, store, identifier, *, province=None, history=False, at=None) -> gpd.GeoDataFrame:
         """One feature by id (a frame of one row, or none)."""
         if not str(identifier).isdigit():

@@ -696,6 +696,19 @@ class SqlNameStore(NameStore):
                            f"SELECT count(*) FROM names WHERE {' AND '.join(where) or '1 = 1'}", params))
         return Page(frame, matched, more)
 
+    def names_time(self, extents: bool = False) -> tuple[str | None, str | None, bool]:
+        """(earliest valid_from, latest valid_to, whether some name has no valid_to) of the names (of those
+        with an extent), the dates as RFC 3339 instants at midnight UTC."""
+        joined = " JOIN name_extents e ON e.fid = n.fid" if extents and self._extents_table() else ""
+        first, last, still = self._rows("SELECT min(n.valid_from), max(n.valid_to), "
+                                        "sum(CASE WHEN n.valid_to IS NULL THEN 1 ELSE 0 END) "
+                                        f"FROM names n{joined}")[0]
+
+        def instant(day):
+            return None if day is None else f"{str(day)[:10]}T00:00:00Z"
+
+        return instant(first), instant(last), bool(still)
+
     def get_name_feature(self, identifier, *, history: bool = False) -> gpd.GeoDataFrame:
         """The ``names`` feature of id ``identifier`` (a frame of one row, or none)."""
         if not str(identifier).isdigit() or not self._has_table("names"):

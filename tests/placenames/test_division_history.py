@@ -281,6 +281,8 @@ def test_the_layers_answer_as_of_a_day_or_an_interval(capsys, db_url, files, tmp
         then = divisions_layer(store, at="2015-01-01", province="360000")
         assert "360721" in set(then.code) and "360704" not in set(then.code) and len(then) == 100
         assert len(divisions_layer(store, history=True)) == 100 + 3 + 2 + 1  # every record: 3 recodes, 2 halves, 东湖区
+        # the names' legal time for the OGC extent.temporal: the first load's date, still open
+        assert names_layer.temporal_extent(store) == ("2010-01-01T00:00:00Z", "2021-03-01T00:00:00Z", True)
     out = tmp_path / "区划.shp"
     assert run_cli(capsys, "--db", db, "export", "divisions", "-o", out)[0] == 0
     exported = gpd.read_file(out)
