@@ -223,11 +223,21 @@ def divisions_import(obj: CliContext, file: Path, level: str | None, valid_from:
         click.echo(line)
 
 
-def _division_line(d: dict) -> str:
-    """One division record (:func:`placenames.history.division_json`) as a line."""
-    ended = f" → {','.join(d['superseded_by'])} ({d['change']})" if d["change"] else ""
-    return (f"{d['code']}  {d['name']:<10} {d['level']:<8} {d['valid_from'] or '…'} – {d['valid_to'] or ''}"
-            f"  [{d['status']}]{ended}")
+def _division_line(d: dict, lang: str = "zh") -> str:
+    """One division record (:func:`placenames.history.division_json`) as a line, in ``lang``."""
+    from placenames.history import CHANGE_KINDS
+
+    en = lang == "en"
+    status = d["status"] if en else {"current": "现行", "historical": "历史"}.get(d["status"], d["status"])
+    ended = ""
+    if d["change"]:
+        kind = d["change"] if en else CHANGE_KINDS.get(d["change"], (d["change"],))[0]
+        ended = f" → {','.join(d['superseded_by']) or '-'} ({kind})"
+    level = d["level"] if en else _LEVELS_ZH.get(d["level"], d["level"])
+    return f"{d['code']}  {d['name']}  {level}  {d['valid_from'] or '…'} – {d['valid_to'] or ''}  [{status}]{ended}"
+
+
+_LEVELS_ZH = {"province": "省级", "city": "地级", "county": "县级", "township": "乡级", "village": "村级"}
 
 
 @zh("列出行政区划：现行的，或 --at 日期时有效的。", at="列出该日期（YYYY-MM-DD）有效的区划。",
@@ -251,7 +261,7 @@ def divisions_list(obj: CliContext, at: str | None, level: str | None, within: s
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
     for d in rows:
-        click.echo(_division_line(d))
+        click.echo(_division_line(d, obj.lang))
     en = obj.lang == "en"
     when = (f" in force on {at}" if en else f"（{at} 有效）") if at else ""
     click.echo(f"{len(rows)} divisions{when}" if en else f"共 {len(rows)} 个区划{when}")
@@ -284,10 +294,10 @@ def divisions_show(obj: CliContext, code: str, at: str | None, as_json: bool) ->
     if found["division"] is None:
         click.echo(f"{code}: no record in force on {at}" if en else f"{code}：{at} 时没有有效记录")
     else:
-        click.echo(_division_line(found["division"]))
+        click.echo(_division_line(found["division"], obj.lang))
     click.echo("history:" if en else "沿革：")
     for d in found["history"]:
-        click.echo("  " + _division_line(d))
+        click.echo("  " + _division_line(d, obj.lang))
 
 
 @zh("报告仍引用已撤销、撤并或变更代码的地名（name.abolished_code）与库中界线（line.abolished_code），并给出现行的"

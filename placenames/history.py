@@ -111,21 +111,23 @@ class Change:
                                                f"（面积 {self.share:.1%} 在其内）")
         old, new = named(self.old), named(self.new)
         if self.kind == "renamed":
-            return (f"{old} renamed {self.new[0][1]}" if en else f"{old} 更名为 {self.new[0][1]}")
+            return f"{old} renamed {self.new[0][1]}" if en else f"{old}更名为{self.new[0][1]}"
         if self.kind == "recoded":
-            return f"{old} recoded as {new}{share}" if en else f"{old} 改设为 {new}{share}"
+            return f"{old} recoded as {new}{share}" if en else f"{old}改设为{new}{share}"
         if self.kind == "merged":
-            return f"{old} merged into {new}{share}" if en else f"{old} 并入 {new}{share}"
+            return f"{old} merged into {new}{share}" if en else f"{old}并入{new}{share}"
         if self.kind == "split":
-            return f"{old} split into {new}{share}" if en else f"{old} 拆分为 {new}{share}"
+            return f"{old} split into {new}{share}" if en else f"{old}拆分为{new}{share}"
         if self.kind == "abolished":
-            return f"{old} abolished" if en else f"{old} 撤销"
+            return f"{old} abolished" if en else f"{old}撤销"
         if self.kind == "boundary":
-            more = ""
             if self.absorbed:
-                more = (f": absorbed {named(self.absorbed)}" if en else f"：并入 {named(self.absorbed)}")
-            return f"{new}: outline changed{more}" if en else f"{new} 范围变更{more}"
-        return f"{new} established" if en else f"新设 {new}"
+                return (f"{new}: outline changed, {named(self.absorbed)} merged into it" if en else
+                        f"{new}范围变更：{named(self.absorbed)}并入")
+            kept = "" if self.share is None else (f" ({self.share:.1%} of the former area kept)" if en else
+                                                  f"（保留原面积的 {self.share:.1%}）")
+            return f"{new}: outline changed{kept}" if en else f"{new}范围变更{kept}"
+        return f"{new} established" if en else f"新设{new}"
 
     def to_json(self, lang: str = "zh") -> dict:
         out = {"kind": self.kind, "kind_label": CHANGE_KINDS[self.kind][1 if lang == "en" else 0],

@@ -168,7 +168,7 @@ def _ended(code: str, gone: dict, lang: str) -> str:
         return (f"{code} ({info['name']}) ended on {info['date'] or '?'} ({kind}); "
                 + (f"now {now}" if now else "no division replaced it"))
     return (f"{code}（{info['name']}）已于 {info['date'] or '?'} {_KIND_ZH.get(kind, kind)}，"
-            + (f"现为 {now}" if now else "无继任区划"))
+            + (f"现为{now}" if now else "无继任区划"))
 
 
 def _abolished_names(store: NameStore, names: pd.DataFrame, lang: str) -> list[dict]:

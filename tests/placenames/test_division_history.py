@@ -93,10 +93,10 @@ def test_a_reimport_records_the_reorganisation_dated_and_answers_as_of(capsys, d
                         "--report", report)
     assert code == 0
     assert "记录变更 7 项（文件未给日期的变更记于 2021-03-01，由 --valid-from 指定）" in out
-    assert "2016-10-08  [代码变更] 赣县（360721） 改设为 赣县区（360704）（面积 100.0% 在其内）" in out
-    assert "2021-03-01  [撤并] 西湖区（360103） 并入 东湖区（360102）" in out
-    assert "2021-03-01  [撤销] 湖口县（360429） 撤销" in out
-    assert "[拆分] 青山湖区（360111） 拆分为 " in out
+    assert "2016-10-08  [代码变更] 赣县（360721）改设为赣县区（360704）（面积 100.0% 在其内）" in out
+    assert "2021-03-01  [撤并] 西湖区（360103）并入东湖区（360102）" in out
+    assert "2021-03-01  [撤销] 湖口县（360429）撤销" in out
+    assert "[拆分] 青山湖区（360111）拆分为" in out
     document = json.loads(report.read_text(encoding="utf-8"))
     assert {k: v for k, v in document["summary"].items() if v} == {
         "divisions": 99, "unchanged": 93, "recoded": 3, "merged": 1, "split": 1, "abolished": 1, "boundary": 1}
@@ -141,7 +141,7 @@ def test_a_reimport_records_the_reorganisation_dated_and_answers_as_of(capsys, d
     code, checked = run_cli(capsys, "--db", db, "names", "check", "--json")
     hits = [i for i in checked["issues"] if i["rule"] == "name.abolished_code"]
     assert code == 1 and [i["feature"] for i in hits] == [str(place_id)]
-    assert "区划代码 360721（赣县）已于 2016-10-08 代码变更，现为 赣县区（360704）" in hits[0]["message"]
+    assert "区划代码 360721（赣县）已于 2016-10-08 代码变更，现为赣县区（360704）" in hits[0]["message"]
     assert main(["--lang", "en", "--db", db, "divisions", "check"]) == 1
     assert "360721 (赣县) ended on 2016-10-08 (recoded); now 赣县区 (360704)" in capsys.readouterr().out
 
@@ -171,6 +171,12 @@ def test_a_real_rename_keeps_the_code_dated_by_the_file(capsys, db_url, tmp_path
                         "--json")[1]
         other = ({"襄樊市", "襄阳市"} - {name}).pop()
         assert name in {f["name"] for f in found} and other not in {f["name"] for f in found}
+    code, out = run_cli(capsys, "--db", db_url, "divisions", "show", "420600")
+    assert code == 0 and out.splitlines() == ["420600  襄阳市  地级  2010-12-09 –   [现行]", "沿革：",
+                                              "  420600  襄樊市  地级  … – 2010-12-09  [历史] → 420600 (更名)",
+                                              "  420600  襄阳市  地级  2010-12-09 –   [现行]"]
+    code, out = run_cli(capsys, "--lang", "en", "--db", db_url, "divisions", "show", "420600", "--at", "2001-01-01")
+    assert out.splitlines()[0] == "420600  襄樊市  city  … – 2010-12-09  [historical] → 420600 (renamed)"
     # first load without a date: in force since an unknown date, answered at any date
     assert _codes(capsys, db_url, "--at", "1990-01-01")["420100"]["valid_from"] is None
 
@@ -228,7 +234,7 @@ def test_a_line_whose_side_was_recoded_is_reported(capsys, db_url, files, tmp_pa
     code, checked = run_cli(capsys, "--db", db, "divisions", "check", "--json")
     assert code == 0 and [(i["rule"], i["feature"], i["severity"]) for i in checked["issues"]] == [
         ("line.abolished_code", "360721360702", "warning")]
-    assert "界线 360721360702 的左侧代码 360721（赣县）已于 2016-10-08 代码变更，现为 赣县区（360704）" == \
+    assert "界线 360721360702 的左侧代码 360721（赣县）已于 2016-10-08 代码变更，现为赣县区（360704）" == \
         checked["issues"][0]["message"]
 
 
