@@ -190,7 +190,8 @@ def _check_date(_ctx, _param, value):
     "撤销、新设记为有日期的沿革：旧记录得到终止日期与继任代码，新记录得到生效日期。",
     level="区划级别，默认按各代码判断。",
     valid_from="变更日期（YYYY-MM-DD），用于文件未给日期（“变更日期”列）的变更；默认今天，并在输出中说明。",
-    report="把记录的变更写入该 JSON 文件。", as_json="以 JSON 输出结果（同 --report 的内容）。")
+    report="把记录的变更写入该 JSON 文件。", as_json="以 JSON 输出结果（同 --report 的内容）。",
+    complete="文件包含其级别、省份的全部区划：库中有而文件中没有、其范围也不在文件内的区划记为撤销（否则保持不变并列出）。")
 @divisions.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--level", type=click.Choice(["province", "city", "county"]), help="Default: from each code.")
@@ -199,11 +200,14 @@ def _check_date(_ctx, _param, value):
                    "the output.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the changes recorded "
               "to this JSON file.")
+@click.option("--complete", is_flag=True, help="The file holds every division of its levels and provinces: a "
+              "stored division it lacks and whose area it does not cover is recorded abolished (else kept and "
+              "listed).")
 @click.option("--json", "as_json", is_flag=True, help="The result as JSON (what --report writes).")
 @who_option
 @pass_context
 def divisions_import(obj: CliContext, file: Path, level: str | None, valid_from: str | None, report: Path | None,
-                     as_json: bool, who: str) -> None:
+                     complete: bool, as_json: bool, who: str) -> None:
     """Load division polygons (any GDAL vector file with code and name columns), compared with the stored
     current divisions: mergers, renames, recodes, splits, abolitions and new divisions are recorded as dated
     history (the old record gets valid_to and the successor codes, the new one valid_from)."""
@@ -211,7 +215,8 @@ def divisions_import(obj: CliContext, file: Path, level: str | None, valid_from:
     from placenames.store import open_name_store
 
     with open_name_store(obj.db) as store:
-        result = import_divisions(store, file, level, valid_from=valid_from, progress=True, lang=obj.lang)
+        result = import_divisions(store, file, level, valid_from=valid_from, complete=complete, progress=True,
+                                  lang=obj.lang)
     obj.audit("divisions import", who, file=file.name, divisions=result.divisions, changes=len(result.changes))
     document = result.to_json(obj.lang)
     if report is not None:

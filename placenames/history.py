@@ -13,7 +13,9 @@ another province's):
   the old one (the same area under a new code), else **merged** (撤并) into it;
 - a stored code whose area is shared among several divisions of the file (each at least 10 %, together at
   least 90 %): **split** (拆分);
-- any other stored code the file no longer has: **abolished** (撤销);
+- any other stored code the file no longer has: **abolished** (撤销) — but one whose area the file does not
+  cover either (less than 10 % of it) is taken for a division the file leaves out (a file of part of a
+  province) and kept as it is, unless the import says the file is complete (``--complete``);
 - a code of the file not stored and not the successor of one of the above: **new** (新设).
 
 The old record gets ``valid_to`` (the change's date), ``status = historical``, ``superseded_by`` (the
@@ -153,6 +155,8 @@ class DivisionImport:
     unchanged: int = 0
     corrected: int = 0
     changes: list[Change] = field(default_factory=list)
+    #: stored divisions neither in the file nor in its area, kept as they were (the import was not --complete)
+    kept: list[tuple[str, str]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {kind: sum(c.kind == kind for c in self.changes) for kind in CHANGE_KINDS}
@@ -160,8 +164,9 @@ class DivisionImport:
     def to_json(self, lang: str = "zh") -> dict:
         return {"file": self.file, "date": self.date, "date_source": self.date_source,
                 "summary": {"divisions": self.divisions, "loaded": self.loaded, "unchanged": self.unchanged,
-                            "corrected": self.corrected, **self.counts()},
-                "changes": [c.to_json(lang) for c in self.changes]}
+                            "corrected": self.corrected, "kept": len(self.kept), **self.counts()},
+                "changes": [c.to_json(lang) for c in self.changes],
+                "kept": [{"code": c, "name": n} for c, n in self.kept]}
 
     def lines(self, lang: str = "zh") -> list[str]:
         """The readable report: a summary line, then one line per change."""
@@ -175,8 +180,18 @@ class DivisionImport:
         if self.changes:
             head += (f" (date of change where the file gives none: {self.date}, {source[0]})" if en else
                      f"（文件未给日期的变更记于 {self.date}，{source[1]}）")
-        return [head] + [f"  {c.date}  [{CHANGE_KINDS[c.kind][1 if en else 0]}] {c.message(lang)}"
-                         for c in self.changes]
+        lines = [head] + [f"  {c.date}  [{CHANGE_KINDS[c.kind][1 if en else 0]}] {c.message(lang)}"
+                          for c in self.changes]
+        if self.kept:
+            shown = (", " if en else "、").join(f"{n} ({c})" if en else f"{n}（{c}）" for c, n in self.kept[:5])
+            more = "…" if len(self.kept) > 5 else ""
+            lines.append(f"{len(self.kept)} stored divisions are neither in the file nor in its area and were kept "
+                         f"as they are ({shown}{more}); if the file holds every division of its provinces, import "
+                         "it with --complete to record them abolished" if en else
+                         f"库中 {len(self.kept)} 个区划既不在文件中、其范围也不在文件覆盖内，"
+                         f"保持不变（{shown}{more}）；"
+                         "若文件包含其省份的全部区划，请加 --complete 重新导入，将其记为撤销")
+        return lines
 
 
 def _date_column(frame: pd.DataFrame) -> str | None:
@@ -216,12 +231,13 @@ def _group(code: str, level: str) -> tuple[str, str]:
 
 
 def record_divisions(store: NameStore, divisions: gpd.GeoDataFrame, *, file: str, valid_from: str | None = None,
-                     progress: bool = False, lang: str = "zh") -> DivisionImport:
+                     complete: bool = False, progress: bool = False, lang: str = "zh") -> DivisionImport:
     """Store ``divisions`` (:func:`~placenames.importers.division_frame`, with each row's ``date`` of
-    change if the file gives one), recording
-    against the stored current divisions what changed (module docstring), inside the caller's transaction
-    (:meth:`NameStore.write`). Raises DivisionDateError (exit 1), storing nothing, when a change would end a
-    record before it began."""
+    change if the file gives one), recording against the stored current divisions what changed (module
+    docstring), inside the caller's transaction (:meth:`NameStore.write`). ``complete``: the file holds every
+    division of its levels and provinces, so that a stored one it lacks and whose area it does not cover is
+    abolished (without it, such a division is kept: ``kept``). Raises DivisionDateError (exit 1), storing
+    nothing, when a change would end a record before it began."""
     from tqdm import tqdm
 
     from placenames.importers import division_names
@@ -305,9 +321,11 @@ def record_divisions(store: NameStore, divisions: gpd.GeoDataFrame, *, file: str
                                                  float(sum(s for _, s in parts))))
                     close(row, when, targets, "split")
                     successors_of.update(targets)
-                else:
+                elif complete or sum(shares) >= SPLIT_PART:
                     result.changes.append(Change("abolished", default, old, []))
                     close(row, default, [], "abolished")
+                else:  # neither in the file nor in its area: a file of part of the province, unless complete
+                    result.kept.append((row.code, row["name"]))
             bar.update()
         for j, new in enumerate(divisions.itertuples()):
             bar.update()
@@ -376,7 +394,7 @@ def record_divisions(store: NameStore, divisions: gpd.GeoDataFrame, *, file: str
 
 
 def import_division_file(store: NameStore, path: Path, level: str | None = None, *, valid_from: str | None = None,
-                         progress: bool = False, lang: str = "zh") -> DivisionImport:
+                         complete: bool = False, progress: bool = False, lang: str = "zh") -> DivisionImport:
     """Read a division file and record it (:func:`record_divisions`) in one transaction."""
     from placenames.importers import _read_layer, division_frame
 
@@ -392,8 +410,8 @@ def import_division_file(store: NameStore, path: Path, level: str | None = None,
         raise ImportRowsError(path.name, problems)
     divisions = division_frame(frame, level, dates=row_dates(frame, path.name))
     with store.write():
-        return record_divisions(store, divisions, file=path.name, valid_from=valid_from, progress=progress,
-                                lang=lang)
+        return record_divisions(store, divisions, file=path.name, valid_from=valid_from, complete=complete,
+                                progress=progress, lang=lang)
 
 
 def division_history(store: NameStore, code: str, at: str | None = None) -> dict | None:

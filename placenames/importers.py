@@ -363,13 +363,14 @@ def division_frame(frame: gpd.GeoDataFrame, level: str | None = None, dates: pd.
 
 
 def import_divisions(store: NameStore, path: Path, level: str | None = None, *, valid_from: str | None = None,
-                     progress: bool = False, lang: str = "zh"):
+                     complete: bool = False, progress: bool = False, lang: str = "zh"):
     """Load division polygons (and their names as 行政区域 names) in one transaction, recording what changed
     against the stored ones as dated history (:mod:`placenames.history`); returns its
     :class:`~placenames.history.DivisionImport`."""
     from placenames.history import import_division_file
 
-    return import_division_file(store, path, level, valid_from=valid_from, progress=progress, lang=lang)
+    return import_division_file(store, path, level, valid_from=valid_from, complete=complete, progress=progress,
+                                lang=lang)
 
 
 def division_names(divisions: gpd.GeoDataFrame) -> list[NameRecord]:

@@ -90,7 +90,7 @@ def test_a_reimport_records_the_reorganisation_dated_and_answers_as_of(capsys, d
             store.upsert([place])
     report = tmp_path / "变更.json"
     code, out = run_cli(capsys, "--db", db, "divisions", "import", files["after"], "--valid-from", "2021-03-01",
-                        "--report", report)
+                        "--report", report, "--complete")  # the whole province: 湖口县, left out, is abolished
     assert code == 0
     assert "记录变更 7 项（文件未给日期的变更记于 2021-03-01，由 --valid-from 指定）" in out
     assert "2016-10-08  [代码变更] 赣县（360721）改设为赣县区（360704）（面积 100.0% 在其内）" in out
@@ -100,6 +100,7 @@ def test_a_reimport_records_the_reorganisation_dated_and_answers_as_of(capsys, d
     document = json.loads(report.read_text(encoding="utf-8"))
     assert {k: v for k, v in document["summary"].items() if v} == {
         "divisions": 99, "unchanged": 93, "recoded": 3, "merged": 1, "split": 1, "abolished": 1, "boundary": 1}
+    assert document["kept"] == []
     changes = {(c["kind"], c["old"][0]["code"] if c["old"] else None): c for c in document["changes"]}
     assert changes[("recoded", "360782")]["date"] == "2013-11-29"  # the file's own date for that row
     assert changes[("recoded", "360727")]["new"] == [{"code": "360783", "name": "龙南市"}]
@@ -276,7 +277,8 @@ def test_the_layers_answer_as_of_a_day_or_an_interval(capsys, db_url, files, tmp
 
     db = db_url
     assert run_cli(capsys, "--db", db, "divisions", "import", files["before"], "--valid-from", "2010-01-01")[0] == 0
-    assert run_cli(capsys, "--db", db, "divisions", "import", files["after"], "--valid-from", "2021-03-01")[0] == 0
+    assert run_cli(capsys, "--db", db, "divisions", "import", files["after"], "--valid-from", "2021-03-01",
+                   "--complete")[0] == 0
     with open_store(db) as store:
         def names(at):
             return set(names_layer.query(store, at=at, properties={"code": ["360721", "360704"]}).features.name)
@@ -327,3 +329,21 @@ def test_a_new_district_carved_from_another_with_a_progress_bar(capsys, db_url, 
     assert 0.2 < result["changes"][0]["share"] < 0.95  # the part of the former 新建区 it kept
     assert "360113" not in _codes(capsys, db_url, "--at", "2019-12-31")
     assert _codes(capsys, db_url, "--at", "2020-01-01")["360113"]["valid_from"] == "2020-01-01"
+
+
+def test_a_file_of_part_of_a_province_leaves_the_rest_as_it_is(capsys, db_url, files, tmp_path):
+    """赣州's 18 counties alone, after 江西's 100: the three recodes are recorded, the other 82 counties —
+    neither in the file nor in its area — are kept and listed; --complete would have abolished them."""
+    db = db_url
+    assert run_cli(capsys, "--db", db, "divisions", "import", files["before"], "--valid-from", "2010-01-01")[0] == 0
+    ganzhou = gpd.read_file(files["after"])
+    ganzhou[ganzhou.code.str.startswith("3607")].to_file(tmp_path / "赣州.geojson")
+    code, result = run_cli(capsys, "--db", db, "divisions", "import", tmp_path / "赣州.geojson", "--json")
+    assert code == 0 and result["summary"]["recoded"] == 3 and result["summary"]["abolished"] == 0
+    assert result["summary"]["kept"] == 82 and {"code": "360102", "name": "东湖区"} in result["kept"]
+    assert len(_codes(capsys, db)) == 100
+    code, out = run_cli(capsys, "--lang", "en", "--db", db, "divisions", "import", tmp_path / "赣州.geojson")
+    assert "82 stored divisions are neither in the file nor in its area and were kept" in out
+    code, result = run_cli(capsys, "--db", db, "divisions", "import", tmp_path / "赣州.geojson", "--complete",
+                           "--valid-from", "2022-01-01", "--json")
+    assert result["summary"]["abolished"] == 82 and len(_codes(capsys, db)) == 18
