@@ -174,7 +174,7 @@ def divisions() -> None:
 
 def _date_option(value: str | None) -> str | None:
     """A ``--valid-from``/``--at`` value as ``YYYY-MM-DD``, or a usage error (exit 2) saying the form."""
-    from placenames.history import parse_date
+    from placenames.dates import parse_date
 
     try:
         return parse_date(value)

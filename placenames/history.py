@@ -38,7 +38,6 @@ difference in scale across one division does not matter.
 from __future__ import annotations
 
 import datetime
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +46,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from placenames.dates import parse_date
 from placenames.errors import DivisionDateError, ImportRowsError
 from placenames.store import NameStore
 
@@ -65,30 +65,6 @@ SPLIT_PART = 0.1
 UNCHANGED = 0.95
 #: the columns that give a row's date of change
 DATE_COLUMNS = ("变更日期", "生效日期", "effective_date", "change_date", "valid_from", "date")
-_DATE_FORMS = (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
-               re.compile(r"^(\d{4})(\d{2})(\d{2})$"), re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"))
-
-
-def parse_date(value) -> str | None:
-    """A date as ``YYYY-MM-DD`` (from that form, ``YYYY/MM/DD``, ``YYYYMMDD``, ``YYYY年M月D日``, or a date
-    GDAL read), None for an empty value; ValueError for anything else, or a day that does not exist.
-
-    >>> parse_date("2016年7月1日"), parse_date("20160701"), parse_date(None)
-    ('2016-07-01', '2016-07-01', None)
-    """
-    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, datetime.date | pd.Timestamp):
-        return value.strftime("%Y-%m-%d")
-    text = str(value).strip()
-    if not text:
-        return None
-    for form in _DATE_FORMS:
-        found = form.match(text)
-        if found:
-            year, month, day = (int(g) for g in found.groups())
-            return datetime.date(year, month, day).isoformat()  # ValueError for 2016-02-30
-    raise ValueError(text)
 
 
 @dataclass
