@@ -2,9 +2,12 @@
 
 Public API (the viewer calls these):
 
-- :func:`placenames.search` — ``search(db, query, near=, within=, klass=, at=, limit=)`` → list of dicts.
-- :func:`placenames.show` — ``show(db, id)`` → a name's dict with its ``extent`` (GeoJSON geometry or null)
-  and its ``history``.
+- :func:`placenames.search` — ``search(db, query, near=, within=, klass=, at=, limit=)`` → list of dicts
+  (with ``at``: each with ``county_at``, the county in force then).
+- :func:`placenames.show` — ``show(db, id, at=None)`` → a name's dict with its ``extent`` (GeoJSON geometry or
+  null) and its ``history`` (with ``at``: the record in force then).
+- :mod:`placenames.history` — divisions with dated history: ``import_division_file``, ``division_history``,
+  ``abolished_codes``.
 - :func:`placenames.importers.import_names`, :func:`placenames.importers.import_divisions`.
 - :func:`placenames.rules.check_names` — the naming rules, reported like SPEC §6.
 """
