@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from boundaries.errors import QuhuaError
 
-__all__ = ["ImportRowsError", "PlacenamesError", "RowProblem", "UnknownNameError"]
+__all__ = ["DivisionDateError", "ImportRowsError", "PlacenamesError", "RowProblem", "UnknownNameError"]
 
 
 class PlacenamesError(QuhuaError):
@@ -45,3 +45,10 @@ class UnknownNameError(PlacenamesError):
     """No name with that id."""
 
     rule = "name.unknown"
+
+
+class DivisionDateError(PlacenamesError):
+    """A division import whose changes would end records before they began; nothing was stored (exit 1)."""
+
+    exit_code = 1
+    rule = "division.date"

@@ -332,8 +332,10 @@ def _column(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
     return next((lower[n.lower()] for n in names if n.lower() in lower), None)
 
 
-def division_frame(frame: gpd.GeoDataFrame, level: str | None = None) -> gpd.GeoDataFrame:
-    """Normalise division polygons: ``code``, ``name``, ``level`` (from the code), ``parent`` (from it too)."""
+def division_frame(frame: gpd.GeoDataFrame, level: str | None = None, dates: pd.Series | None = None
+                   ) -> gpd.GeoDataFrame:
+    """Normalise division polygons: ``code``, ``name``, ``level`` (from the code), ``parent`` (from it too),
+    and ``date`` (each row's date of change, :func:`placenames.history.row_dates`) if ``dates`` are given."""
     code_col = _column(frame, ("code", "adcode", "区划代码", "行政区划代码", "DM", "XZQDM"))
     name_col = _column(frame, ("name", "名称", "行政区名称", "MC", "XZQMC"))
     if code_col is None or name_col is None:
@@ -354,17 +356,21 @@ def division_frame(frame: gpd.GeoDataFrame, level: str | None = None) -> gpd.Geo
         lambda g: g if g is None or g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]))
     out = gpd.GeoDataFrame({"code": codes, "name": frame[name_col].astype(str), "level": levels,
                             "parent": parents}, geometry=geometry.values, crs=4490)
+    if dates is not None:
+        out["date"] = list(dates)
     # a city without counties (东莞市 441900, 儋州市 460400) is listed at city and at county level: one division
     return out.drop_duplicates("code").reset_index(drop=True)
 
 
-def import_divisions(store: NameStore, path: Path, level: str | None = None) -> int:
-    """Load division polygons (and their names as 行政区域 names) in one transaction."""
-    divisions = division_frame(_read_layer(Path(path)), level)
-    with store.write():
-        count = store.put_divisions(divisions)
-        store.upsert(division_names(divisions))
-    return count
+def import_divisions(store: NameStore, path: Path, level: str | None = None, *, valid_from: str | None = None,
+                     complete: bool = False, progress: bool = False, lang: str = "zh"):
+    """Load division polygons (and their names as 行政区域 names) in one transaction, recording what changed
+    against the stored ones as dated history (:mod:`placenames.history`); returns its
+    :class:`~placenames.history.DivisionImport`."""
+    from placenames.history import import_division_file
+
+    return import_division_file(store, path, level, valid_from=valid_from, complete=complete, progress=progress,
+                                lang=lang)
 
 
 def division_names(divisions: gpd.GeoDataFrame) -> list[NameRecord]:

@@ -33,26 +33,38 @@ class NamesLayer:
                 return names_store.query_extents(**query)
             return names_store.query_names(**query)
 
-    def get(self, store, identifier, *, province=None, history=False) -> gpd.GeoDataFrame:
+    def temporal_extent(self, store) -> tuple[str | None, str | None, bool]:
+        """The names' legal time as the OGC ``extent.temporal`` wants it: the earliest ``valid_from``, the
+        latest ``valid_to`` (RFC 3339 instants, midnight UTC of the day) and whether names are still in force
+        (an open end); of the names with an extent for ``name_extents``."""
+        with open_name_store(store) as names_store:
+            if not names_store.has_names():
+                return None, None, False
+            return names_store.names_time(extents=self.extents)
+
+    def get(self, store, identifier, *, province=None, history=False, at=None) -> gpd.GeoDataFrame:
         """One feature by id (a frame of one row, or none)."""
         if not str(identifier).isdigit():
             return self.query(store, limit=0, count=False).features
-        filters = {"properties": {"id": int(identifier)}, "province": province, "history": history}
+        filters = {"properties": {"id": int(identifier)}, "province": province, "history": history, "at": at}
         return self.query(store, count=False, **filters).features
 
-    def __call__(self, store, *, province=None, bbox=None, history=False) -> gpd.GeoDataFrame:
-        """The whole layer (current names unless ``history``) within ``province`` and ``bbox``."""
-        return self.query(store, province=province, bbox=bbox, history=history, count=False).features
+    def __call__(self, store, *, province=None, bbox=None, history=False, at=None) -> gpd.GeoDataFrame:
+        """The whole layer (current names unless ``history``; those valid on ``at`` with it) within
+        ``province`` and ``bbox``."""
+        return self.query(store, province=province, bbox=bbox, history=history, count=False, at=at).features
 
 
 names_layer = NamesLayer()
 extents_layer = NamesLayer(extents=True)
 
 
-def divisions_layer(store, *, province=None, bbox=None, history=False) -> gpd.GeoDataFrame:
-    """Division polygons with code, name, level and parent."""
+def divisions_layer(store, *, province=None, bbox=None, history=False, at=None) -> gpd.GeoDataFrame:
+    """Division polygons with code, name, level, parent and their dated history (the current records; every
+    record with ``history``; with ``at``, a day ``YYYY-MM-DD`` or an interval ``(start, end)``, those in
+    force then)."""
     with open_name_store(store) as names_store:
-        frame = names_store.divisions()
+        frame = names_store.divisions(at=at, history=history)
     if province:
         frame = frame[frame["code"].fillna("").str.startswith(str(province)[:2])]
     if bbox is not None:

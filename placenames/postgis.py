@@ -18,16 +18,13 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import psycopg
 import shapely
 
 from boundaries.store import Store, open_store
 from placenames.schema import MIGRATIONS, SCHEMA_VERSION
 from placenames.store import (
-    _DIVISION_COLUMNS,
     _NAME_COLUMNS,
     _REBUILD_AT,
     _SRID,
@@ -101,31 +98,10 @@ class PostgisNameStore(SqlNameStore):
         self._inserted += len(rows)
         self._copy("names", ["fid", *_quoted(_NAME_COLUMNS), "geom"], rows)
 
-    # -- divisions --------------------------------------------------------------------------------
-    def put_divisions(self, frame: gpd.GeoDataFrame) -> int:
-        geoms = shapely.to_wkb(shapely.set_srid(np.asarray(frame.geometry.values, dtype=object), _SRID),
-                               include_srid=True)
-        rows = [(r.code, r.name, r.level, r.parent, geom) for r, geom in zip(frame.itertuples(), geoms, strict=True)]
-        with self.con.cursor() as cursor:
-            cursor.executemany("INSERT INTO divisions (code, name, level, parent, geom) VALUES "
-                               "(%s, %s, %s, %s, ST_GeomFromEWKB(%s)) ON CONFLICT (code) DO UPDATE SET "
-                               "name = excluded.name, level = excluded.level, parent = excluded.parent, "
-                               "geom = excluded.geom", rows)
-        return len(rows)
-
-    def divisions(self, level=None):
-        empty = gpd.GeoDataFrame({c: [] for c in _DIVISION_COLUMNS}, geometry=[], crs="EPSG:4490")
-        if not self._has_table("divisions"):
-            return empty
-        sql = "SELECT code, name, level, parent, ST_AsBinary(geom) FROM divisions" + (" WHERE level = ?" if level
-                                                                                       else "")
-        rows = self._rows(sql, [level] if level else [])
-        if not rows:
-            return empty
-        frame = pd.DataFrame.from_records(rows, columns=[*_DIVISION_COLUMNS, "geom"])
-        return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=self._decode(frame["geom"]), crs="EPSG:4490")
-
     # -- hooks of SqlNameStore --------------------------------------------------------------------
+    def _divisions_bbox(self, lon, lat):
+        return f"geom && ST_SetSRID(ST_MakePoint(?, ?), {_SRID})", [lon, lat]
+
     def _in_cells(self, table, key, cells, match):
         # cell by cell (a long IN list lets the planner read the whole key range instead). A prefix's key
         # range is written as a range of (cell, key), which only the (cell, key, …) index reads: the planner

@@ -11,7 +11,7 @@ from placenames.model import division_level, valid_code
 from placenames.romanize import pinyin_key
 from placenames.store import NameStore
 
-__all__ = ["RULES", "check_names"]
+__all__ = ["LINE_RULES", "RULES", "check_codes", "check_names"]
 
 #: rule id → (severity, what it finds; zh, en)
 RULES = {
@@ -27,6 +27,13 @@ RULES = {
     "name.code_format": ("error", "区划代码格式错误", "a malformed division code"),
     "name.point_outside_extent": ("warning", "地名点位不在其自身范围（面、线）上",
                                   "the point lies off the name's own extent (polygon or line)"),
+    "name.abolished_code": ("error", "地名的区划代码已撤销、撤并或变更（给出现行的继任代码）",
+                            "the name's division code is no longer in force (its successor given)"),
+}
+#: the rule of stored boundary lines (``quhua divisions check``)
+LINE_RULES = {
+    "line.abolished_code": ("warning", "界线左侧或右侧代码已撤销、撤并或变更（给出现行的继任代码）",
+                            "a stored line's left or right code is no longer in force (its successor given)"),
 }
 
 
@@ -106,6 +113,7 @@ def check_names(store: NameStore, *, within: str | None = None, lang: str = "zh"
                                  f"{row.name} uses rare characters {' '.join(rare)}", lang))
     issues += _outside(store, names, lang)
     issues += _off_extent(store, names, lang)
+    issues += _abolished_names(store, names, lang)
     errors = sum(i["severity"] == "error" for i in issues)
     return {"accepted": errors == 0, "summary": {"names": len(names), "errors": errors,
                                                  "warnings": len(issues) - errors}, "issues": issues}
@@ -144,3 +152,67 @@ def _off_extent(store: NameStore, names: pd.DataFrame, lang: str) -> list[dict]:
 
 _SHAPE_ZH = {"Polygon": "不在其范围面内", "MultiPolygon": "不在其范围面内", "LineString": "不在其线上",
              "MultiLineString": "不在其线上"}
+
+
+_KIND_ZH = {"renamed": "更名", "recoded": "代码变更", "merged": "撤并", "split": "拆分", "abolished": "撤销",
+            "boundary": "范围变更"}
+
+
+def _ended(code: str, gone: dict, lang: str) -> str:
+    """What became of a code no longer in force, for a message."""
+    info = gone[code]
+    en = lang == "en"
+    now = (", " if en else "、").join(f"{n} ({c})" if en else f"{n}（{c}）" for c, n in info["replacements"])
+    kind = info["kind"] or "abolished"
+    if en:
+        return (f"{code} ({info['name']}) ended on {info['date'] or '?'} ({kind}); "
+                + (f"now {now}" if now else "no division replaced it"))
+    return (f"{code}（{info['name']}）已于 {info['date'] or '?'} {_KIND_ZH.get(kind, kind)}，"
+            + (f"现为{now}" if now else "无继任区划"))
+
+
+def _abolished_names(store: NameStore, names: pd.DataFrame, lang: str) -> list[dict]:
+    from placenames.history import abolished_codes
+
+    gone = abolished_codes(store)
+    if not gone or names.empty:
+        return []
+    return [_issue("name.abolished_code", row, f"“{row.name}”的区划代码 {_ended(row.code, gone, lang)}",
+                   f"{row.name}: division code {_ended(row.code, gone, lang)}", lang)
+            for row in names.itertuples() if row.code in gone]
+
+
+def check_codes(db, *, lang: str = "zh") -> dict:
+    """``name.abolished_code`` over the current names and ``line.abolished_code`` over the stored current
+    boundary lines of database ``db`` (a path/URL or a boundaries Store): the names and lines that still
+    refer to a code no longer in force, each with its successor; the report of SPEC §6's shape."""
+    from boundaries.store import open_store
+    from placenames.history import abolished_codes
+    from placenames.store import open_name_store
+
+    issues = []
+    with open_name_store(db) as store:
+        gone = abolished_codes(store)
+        names = store.all_names()
+        names = names[names.status == "current"]
+        issues += _abolished_names(store, names, lang) if gone else []
+    boundaries = open_store(db) if isinstance(db, str) else db
+    try:
+        lines = boundaries.read_layer("lines") if boundaries.exists() and boundaries.has_table("lines") else None
+    finally:
+        if isinstance(db, str):
+            boundaries.close()
+    count = 0 if lines is None else len(lines)
+    for row in ([] if lines is None or not gone else lines.itertuples()):
+        for side, code in (("left", row.left_code), ("right", row.right_code)):
+            if code in gone:
+                point = row.geometry.interpolate(0.5, normalized=True)
+                side_zh = "左" if side == "left" else "右"
+                issues.append({"rule": "line.abolished_code", "severity": LINE_RULES["line.abolished_code"][0],
+                               "layer": "lines", "feature": str(row.line_id), "lon": round(point.x, 7),
+                               "lat": round(point.y, 7),
+                               "message": f"line {row.line_id}: {side} code {_ended(code, gone, lang)}" if lang == "en"
+                               else f"界线 {row.line_id} 的{side_zh}侧代码 {_ended(code, gone, lang)}"})
+    errors = sum(i["severity"] == "error" for i in issues)
+    return {"accepted": errors == 0, "summary": {"names": len(names), "lines": count, "errors": errors,
+                                                 "warnings": len(issues) - errors}, "issues": issues}

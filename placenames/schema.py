@@ -19,7 +19,15 @@ NAME_COLUMNS = {"name": "TEXT", "pinyin": "TEXT", "class": "TEXT", "subclass": "
                 "aliases": "TEXT", "status": "TEXT", "valid_from": "TEXT", "valid_to": "TEXT", "source": "TEXT",
                 "source_id": "TEXT", "approved_by": "TEXT", "approved_on": "TEXT", "superseded_by": "INTEGER",
                 "lon": "REAL", "lat": "REAL", "importance": "INTEGER", "population": "INTEGER"}
-DIVISION_COLUMNS = {"code": "TEXT", "name": "TEXT", "level": "TEXT", "parent": "TEXT"}
+#: the divisions' columns of version 1 (kept as they were: migration 1 creates them)
+_V1_DIVISION_COLUMNS = {"code": "TEXT", "name": "TEXT", "level": "TEXT", "parent": "TEXT"}
+#: version 7 (dated history): a division record's legal validity, ``status`` current/historical, the code(s)
+#: that replaced it (``superseded_by``, comma-separated: one for a rename, recode or merger, several for a
+#: split, none for an abolition) and the change that ended it (``change``: renamed, recoded, merged,
+#: split, abolished, boundary)
+DIVISION_HISTORY_COLUMNS = {"status": "TEXT", "valid_from": "TEXT", "valid_to": "TEXT", "superseded_by": "TEXT",
+                            "change": "TEXT"}
+DIVISION_COLUMNS = {**_V1_DIVISION_COLUMNS, **DIVISION_HISTORY_COLUMNS}
 #: ``name_extents``: a name's optional extent (any geometry type), its fid the name's, with its bounds
 EXTENT_COLUMNS = {"name": "TEXT", "west": "REAL", "south": "REAL", "east": "REAL", "north": "REAL"}
 _TEXT = 'text COLLATE "C"'  # a prefix is a key range whatever the database's locale
@@ -30,7 +38,7 @@ CELL_INDEXES = ("CREATE INDEX IF NOT EXISTS name_keys_cell ON name_keys (cell, n
 
 def _pg_tables() -> tuple[str, ...]:
     names = column_definitions({c: t for c, t in NAME_COLUMNS.items() if c != "population"}, _TEXT)
-    divisions = column_definitions(DIVISION_COLUMNS, _TEXT)
+    divisions = column_definitions(_V1_DIVISION_COLUMNS, _TEXT)
     c = _TEXT
     return (
         f"CREATE TABLE IF NOT EXISTS names (fid bigserial PRIMARY KEY, geom geometry(Point, {SRID}){names})",
@@ -59,7 +67,7 @@ def _gpkg_layout(names) -> None:
 
     con = names.con
     gpkg.create_feature_table(con, "names", NAME_COLUMNS, "POINT", SRID, "地名 place names")
-    gpkg.create_feature_table(con, "divisions", DIVISION_COLUMNS, "MULTIPOLYGON", SRID, "行政区划 divisions")
+    gpkg.create_feature_table(con, "divisions", _V1_DIVISION_COLUMNS, "MULTIPOLYGON", SRID, "行政区划 divisions")
     _add_name_columns(con)
     outdated = _outdated_keys(con)
     if outdated:  # keys without the filter columns: rebuilt from the names
@@ -92,6 +100,25 @@ def _populations(names) -> None:
     if names._store.dialect.name == "sqlite":
         _add_name_columns(names.con)  # PostgreSQL: its ALTER TABLE below
     names._rank_again()
+
+
+#: version 7: one current record per code (a partial unique index), the history of a code beside it
+_HISTORY_INDEXES = ("UPDATE divisions SET status = 'current' WHERE status IS NULL",
+                    "DROP INDEX IF EXISTS divisions_code",
+                    "CREATE UNIQUE INDEX IF NOT EXISTS divisions_current_code ON divisions (code) "
+                    "WHERE status = 'current'",
+                    "CREATE INDEX IF NOT EXISTS divisions_code_dates ON divisions (code, valid_from)")
+
+
+def _gpkg_division_history(names) -> None:
+    """The GeoPackage's part of version 7: the history columns added when missing, then the indexes."""
+    con = names.con
+    have = {row[1] for row in con.execute("PRAGMA table_info(divisions)")}
+    for column, kind in DIVISION_HISTORY_COLUMNS.items():
+        if column not in have:
+            con.execute(f'ALTER TABLE divisions ADD COLUMN "{column}" {kind}')
+    for sql in _HISTORY_INDEXES:
+        con.execute(sql)
 
 
 def _on_sqlite(step):
@@ -149,5 +176,10 @@ MIGRATIONS: dict[int, Migration] = {
     6: Migration("collection pages of the current names",
                  sqlite=("CREATE INDEX IF NOT EXISTS names_status ON names (status)",),
                  postgresql=("CREATE INDEX IF NOT EXISTS names_current ON names (fid) WHERE status = 'current'",)),
+    # divisions with dated history (issue 15): a re-import records a reorganisation (merger, rename, recode,
+    # split, abolition) instead of overwriting; the records in force at a date answer ``--at``
+    7: Migration("divisions with dated history", run=_on_sqlite(_gpkg_division_history), postgresql=(
+        *(f'ALTER TABLE divisions ADD COLUMN IF NOT EXISTS "{c}" {_TEXT}' for c in DIVISION_HISTORY_COLUMNS),
+        *_HISTORY_INDEXES)),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

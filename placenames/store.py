@@ -34,6 +34,7 @@ from boundaries.store import Page, Store, gpkg, open_store
 from placenames.model import CLASSES, NameRecord, importance
 from placenames.romanize import initials, initials_of, pinyin_key, split_name
 from placenames.schema import (
+    _V1_DIVISION_COLUMNS,
     CELL_INDEXES,
     DIVISION_COLUMNS,
     EXTENT_COLUMNS,
@@ -172,14 +173,19 @@ class NameStore(ABC):
         """``(id, lon, lat, importance, population)`` of names, for ranking without reading whole records."""
 
     @abstractmethod
-    def divisions(self, level: str | None = None) -> gpd.GeoDataFrame: ...
+    def divisions(self, level: str | None = None, *, at: str | None = None, history: bool = False,
+                  codes: Iterable[str] | None = None) -> gpd.GeoDataFrame:
+        """Division polygons: the current ones, those in force on ``at`` (``YYYY-MM-DD``), or every record
+        (``history``); of one ``level`` and of ``codes`` if given."""
 
     @abstractmethod
     def extents(self) -> gpd.GeoDataFrame:
         """Every stored extent: ``fid`` (the name's) and the geometry."""
 
     @abstractmethod
-    def put_divisions(self, frame: gpd.GeoDataFrame) -> int: ...
+    def put_divisions(self, frame: gpd.GeoDataFrame, valid_from: str | None = None) -> int:
+        """Store divisions as current records, replacing the current record of the same code in place
+        (a first load; a re-import that records the changes is :func:`placenames.history.record_divisions`)."""
 
     @abstractmethod
     def all_names(self, ids: Iterable[int] | None = None) -> pd.DataFrame:
@@ -455,14 +461,159 @@ class SqlNameStore(NameStore):
                           [] if params is None else [params])
         return pd.DataFrame.from_records(rows, columns=["fid", *_NAME_COLUMNS])
 
+    # -- divisions (their dated history: placenames.history) -------------------------------------------
+    def _division_history(self) -> bool:
+        """Whether the divisions carry their history columns (schema version 7; an older file read in a
+        read snapshot, which is not upgraded, does not)."""
+        return self.schema_version() >= 7
+
+    def put_divisions(self, frame, valid_from=None):
+        geoms = self._geoms(np.asarray(frame.geometry.values, dtype=object))
+        rows = [(r.code, r.name, r.level, r.parent, valid_from, geom)
+                for r, geom in zip(frame.itertuples(), geoms, strict=True)]
+        self._run_many("INSERT INTO divisions (code, name, level, parent, status, valid_from, geom) VALUES "
+                       f"(?, ?, ?, ?, 'current', ?, {self._geom_marker}) ON CONFLICT (code) WHERE status = 'current' "
+                       "DO UPDATE SET name = excluded.name, level = excluded.level, parent = excluded.parent, "
+                       "geom = excluded.geom", rows)
+        return len(rows)
+
+    def insert_divisions(self, rows: list[tuple]) -> None:
+        """Insert current division records: (code, name, level, parent, valid_from, geometry)."""
+        if rows:
+            geoms = self._geoms(np.asarray([r[-1] for r in rows], dtype=object))
+            self._run_many("INSERT INTO divisions (code, name, level, parent, status, valid_from, geom) VALUES "
+                           f"(?, ?, ?, ?, 'current', ?, {self._geom_marker})",
+                           [(*r[:-1], g) for r, g in zip(rows, geoms, strict=True)])
+
+    def close_divisions(self, rows: list[tuple]) -> None:
+        """End division records: (fid, valid_to, superseded_by, change); they become historical."""
+        if rows:
+            self._run_many("UPDATE divisions SET status = 'historical', valid_to = ?, superseded_by = ?, "
+                           "change = ? WHERE fid = ?", [(t, s, k, fid) for fid, t, s, k in rows])
+
+    def correct_divisions(self, rows: list[tuple]) -> None:
+        """Replace the outline, level and parent of current records in place: (fid, level, parent, geometry)."""
+        if rows:
+            geoms = self._geoms(np.asarray([r[-1] for r in rows], dtype=object))
+            self._run_many(f"UPDATE divisions SET level = ?, parent = ?, geom = {self._geom_marker} WHERE fid = ?",
+                           [(level, parent, g, fid) for (fid, level, parent, _), g in zip(rows, geoms, strict=True)])
+
+    def division_links(self) -> list[tuple]:
+        """(code, superseded_by, status, valid_to, change, name) of every division record: the graph of
+        the codes' history, without outlines."""
+        if not self._has_table("divisions"):
+            return []
+        if not self._division_history():
+            return [(c, None, "current", None, None, n) for c, n in self._rows("SELECT code, name FROM divisions")]
+        return self._rows("SELECT code, superseded_by, status, valid_to, change, name FROM divisions")
+
+    def retire_division_names(self, rows: list[tuple]) -> None:
+        """End the divisions' own names (source ``divisions``) of codes that are gone: (old code, date,
+        successor code or None); each becomes historical on that date, superseded by its successor's name."""
+        if not rows:
+            return
+        codes = [r[0] for r in rows] + [r[2] for r in rows if r[2]]
+        where, param = self._in("source_id", codes)
+        found = {source_id: (fid, lon, lat) for fid, source_id, lon, lat in self._rows(
+            f"SELECT fid, source_id, lon, lat FROM names WHERE {where} AND source = 'divisions' "
+            "AND status = 'current'", [param])}
+        for old, when, new in rows:
+            if old not in found:
+                continue
+            fid, lon, lat = found[old]
+            successor = found[new][0] if new in found else None
+            self._run("UPDATE names SET status = 'historical', valid_to = ?, superseded_by = ? WHERE fid = ?",
+                      [when, successor, fid])
+            for table in ("name_keys", "name_grams"):
+                self._run(f"UPDATE {table} SET current = 0, valid_to = ? WHERE cell = ? AND name_id = ?",
+                          [when, cell_of(lon, lat), fid])
+
+    def divisions(self, level=None, *, at=None, history=False, codes=None):
+        columns = list(_DIVISION_COLUMNS)
+        empty = gpd.GeoDataFrame({c: [] for c in ["fid", *columns]}, geometry=[], crs="EPSG:4490")
+        if not self._has_table("divisions"):
+            return empty
+        dated = self._division_history()
+        selected = [f'"{c}"' if c in _V1_DIVISION_COLUMNS or dated else f"NULL AS {c}" for c in columns]
+        where, params = [], []
+        if at and dated:  # in force on the day, or on some day of the interval (start, end), None: open
+            start, end = (at, at) if isinstance(at, str) else tuple(at)
+            if end is not None:
+                where.append("(valid_from IS NULL OR valid_from <= ?)")
+                params.append(str(end)[:10])
+            if start is not None:
+                where.append("(valid_to IS NULL OR valid_to > ?)")
+                params.append(str(start)[:10])
+        elif not history and dated:
+            where.append("status = 'current'")
+        if level:
+            where.append("level = ?")
+            params.append(level)
+        if codes is not None:
+            clause, param = self._in("code", list(codes))
+            where.append(clause)
+            params.append(param)
+        sql = (f"SELECT fid, {', '.join(selected)}, {self._geom_select} FROM divisions"
+               + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY code, fid")
+        rows = self._rows(sql, params)
+        if not rows:
+            return empty
+        frame = pd.DataFrame.from_records(rows, columns=["fid", *columns, "geom"])
+        if not dated:
+            frame["status"] = "current"
+        return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=self._decode(list(frame["geom"])),
+                                crs="EPSG:4490")
+
+    def division_at_points(self, points: list[tuple[float, float]], at: str | None = None,
+                           level: str = "county") -> list[tuple[str, str] | None]:
+        """For each (lon, lat), the (code, name) of the division of ``level`` in force on ``at`` (current
+        without it) whose polygon covers the point, or None."""
+        out = []
+        for lon, lat in points:
+            found = self._divisions_near(lon, lat, at, level)
+            point = shapely.Point(lon, lat)
+            out.append(next(((code, name) for code, name, geom in found if shapely.covers(geom, point)), None))
+        return out
+
+    def _divisions_near(self, lon: float, lat: float, at: str | None, level: str) -> list[tuple]:
+        """(code, name, geometry) of the divisions of ``level`` valid on ``at`` whose bounds hold the point."""
+        if not self._has_table("divisions"):
+            return []
+        clause, params = self._divisions_bbox(lon, lat)
+        dated = self._division_history()
+        where = [clause, "level = ?"]
+        params = [*params, level]
+        if at and dated:
+            where.append("(valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)")
+            params += [at, at]
+        elif dated:
+            where.append("status = 'current'")
+        rows = self._rows(f"SELECT code, name, {self._geom_select} FROM divisions WHERE {' AND '.join(where)}",
+                          params)
+        geoms = self._decode([r[2] for r in rows])
+        return [(r[0], r[1], g) for r, g in zip(rows, geoms, strict=True)]
+
+    @abstractmethod
+    def _divisions_bbox(self, lon: float, lat: float) -> tuple[str, list]:
+        """The spatial index's condition for the divisions whose bounds hold a point."""
+
     # -- the collections' query interface (as :meth:`boundaries.store.Store.query`) ------------------
     #: the properties of a ``names`` feature: ``id`` (the fid) and the columns but ``importance``
     FEATURE_COLUMNS = ("id", *(c for c in _NAME_COLUMNS if c != "importance"))
 
-    def _name_where(self, *, bbox, province, properties, history, alias: str = "") -> tuple[list[str], list]:
+    def _name_where(self, *, bbox, province, properties, history, alias: str = "", at=None
+                    ) -> tuple[list[str], list]:
         a = alias
         status = f"{a}status" if bbox is None else self._store.dialect.unindexed(f"{a}status")  # rtree leads
-        where, params = ([] if history else [f"{status} = 'current'"]), []
+        where, params = ([] if history or at is not None else [f"{status} = 'current'"]), []
+        if at is not None:  # in force on the day, or on some day of the interval (start, end), None: open
+            start, end = (at, at) if isinstance(at, str) else tuple(at)
+            if end is not None:
+                where.append(f"({a}valid_from IS NULL OR {a}valid_from <= ?)")
+                params.append(str(end)[:10])
+            if start is not None:
+                where.append(f"({a}valid_to IS NULL OR {a}valid_to > ?)")
+                params.append(str(start)[:10])
         if province:
             where.append(f"{a}code >= ? AND {a}code < ?")  # a key range: the code starts with the two digits
             params += [str(province)[:2], str(province)[:2] + "~"]
@@ -496,16 +647,19 @@ class SqlNameStore(NameStore):
 
     def query_names(self, *, offset: int = 0, limit: int | None = None, after: int | None = None, bbox=None,
                     province: str | None = None, properties=None, sortby=(), history: bool = False,
-                    count: bool = True, hits_only: bool = False) -> Page:
+                    count: bool = True, hits_only: bool = False, at=None) -> Page:
         """A page of the ``names`` collection (points, properties :attr:`FEATURE_COLUMNS`), filtered, ordered
         and paged by the database as :meth:`boundaries.store.Store.query` does: ``bbox`` through the
         spatial index (rtree / GiST) then the exact lon/lat, ``province`` as a range of division codes,
-        ``properties`` equality (a list: any of), current names unless ``history``; ``fid`` order after
-        ``sortby``; ``offset``/``limit`` or keyset ``after``."""
+        ``properties`` equality (a list: any of), current names unless ``history``, or with ``at`` (a day
+        ``YYYY-MM-DD``, or an interval ``(start, end)``, None for an open end) the names whose own
+        ``valid_from``/``valid_to`` contain that day or meet that interval, whatever their status today;
+        ``fid`` order after ``sortby``; ``offset``/``limit`` or keyset ``after``."""
         if not self._has_table("names"):
             return Page(self._name_frame([]), 0, False)
         self._upgrade()
-        where, params = self._name_where(bbox=bbox, province=province, properties=properties, history=history)
+        where, params = self._name_where(bbox=bbox, province=province, properties=properties, history=history,
+                                         at=at)
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         if hits_only:
             return Page(self._name_frame([]), self._store.cached_count(f"SELECT count(*) FROM names{condition}",
@@ -542,6 +696,19 @@ class SqlNameStore(NameStore):
                            f"SELECT count(*) FROM names WHERE {' AND '.join(where) or '1 = 1'}", params))
         return Page(frame, matched, more)
 
+    def names_time(self, extents: bool = False) -> tuple[str | None, str | None, bool]:
+        """(earliest valid_from, latest valid_to, whether some name has no valid_to) of the names (of those
+        with an extent), the dates as RFC 3339 instants at midnight UTC."""
+        joined = " JOIN name_extents e ON e.fid = n.fid" if extents and self._extents_table() else ""
+        first, last, still = self._rows("SELECT min(n.valid_from), max(n.valid_to), "
+                                        "sum(CASE WHEN n.valid_to IS NULL THEN 1 ELSE 0 END) "
+                                        f"FROM names n{joined}")[0]
+
+        def instant(day):
+            return None if day is None else f"{str(day)[:10]}T00:00:00Z"
+
+        return instant(first), instant(last), bool(still)
+
     def get_name_feature(self, identifier, *, history: bool = False) -> gpd.GeoDataFrame:
         """The ``names`` feature of id ``identifier`` (a frame of one row, or none)."""
         if not str(identifier).isdigit() or not self._has_table("names"):
@@ -550,7 +717,7 @@ class SqlNameStore(NameStore):
 
     def query_extents(self, *, offset: int = 0, limit: int | None = None, after: int | None = None, bbox=None,
                       province=None, properties=None, history: bool = False, count: bool = True,
-                      hits_only: bool = False) -> Page:
+                      hits_only: bool = False, at=None) -> Page:
         """A page of ``name_extents`` (the extents' geometries with their names' properties), as
         :meth:`query_names`; ``bbox`` keeps the extents that reach into it: the extents' stored bounds
         choose the candidates in SQL, their geometries are tested here (the GeoPackage has no spatial SQL;
@@ -559,7 +726,7 @@ class SqlNameStore(NameStore):
             return Page(self._name_frame([]), 0, False)
         self._upgrade()
         where, params = self._name_where(bbox=None, province=province, properties=properties, history=history,
-                                         alias="n.")
+                                         alias="n.", at=at)
         if bbox is not None:
             w, s, e, n = bbox
             where.append("e.west <= ? AND e.east >= ? AND e.south <= ? AND e.north >= ?")
@@ -783,6 +950,10 @@ class GeoPackageNameStore(SqlNameStore):
             self._store.touch()
 
     # -- hooks of SqlNameStore --------------------------------------------------------------------
+    def _divisions_bbox(self, lon, lat):
+        return ("fid IN (SELECT id FROM rtree_divisions_geom WHERE minx <= ? AND maxx >= ? AND miny <= ? "
+                "AND maxy >= ?)", [lon, lon, lat, lat])
+
     def _names_bbox(self, bbox, alias=""):
         w, s, e, n = bbox
         return (f"{alias}fid IN (SELECT id FROM rtree_names_geom WHERE minx <= ? AND maxx >= ? AND miny <= ? "
@@ -840,27 +1011,6 @@ class GeoPackageNameStore(SqlNameStore):
         if rebuild:
             for sql in _CELL_INDEXES:
                 con.execute(sql)
-
-    # -- divisions --------------------------------------------------------------------------------
-    def put_divisions(self, frame: gpd.GeoDataFrame) -> int:
-        blobs = gpkg.encode(np.asarray(frame.geometry.values, dtype=object), _SRID)
-        rows = [(r.code, r.name, r.level, r.parent, blob)
-                for r, blob in zip(frame.itertuples(), blobs, strict=True)]
-        self.con.executemany("INSERT INTO divisions (code, name, level, parent, geom) VALUES (?, ?, ?, ?, ?) "
-                             "ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level, "
-                             "parent = excluded.parent, geom = excluded.geom", rows)
-        return len(rows)
-
-    def divisions(self, level=None):
-        empty = gpd.GeoDataFrame({c: [] for c in _DIVISION_COLUMNS}, geometry=[], crs="EPSG:4490")
-        if not gpkg.has_table(self.con, "divisions"):
-            return empty
-        sql = "SELECT code, name, level, parent, geom FROM divisions" + (" WHERE level = ?" if level else "")
-        rows = self.con.execute(sql, [level] if level else []).fetchall()
-        if not rows:
-            return empty
-        frame = pd.DataFrame.from_records(rows, columns=[*_DIVISION_COLUMNS, "geom"])
-        return gpd.GeoDataFrame(frame.drop(columns="geom"), geometry=gpkg.decode(frame["geom"]), crs="EPSG:4490")
 
 
 def _missing_name_columns(con: sqlite3.Connection) -> list[str]:

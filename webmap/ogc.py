@@ -80,7 +80,7 @@ PROPERTIES = {
 ITEMS_PARAMETERS = ("limit", "offset", "after", "bbox", "bbox-crs", "crs", "province", "zoom", "properties",
                     "history", "datetime")
 #: the collections with legal time, which ``datetime`` selects on (their ``valid_from``/``valid_to``)
-TEMPORAL = ("lines", "markers")
+TEMPORAL = ("lines", "markers", "names", "name_extents")
 #: the temporal reference system of ``extent.temporal`` (Part 1 §7.13.4)
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 _CHINA_EXTENT = [73.4, 3.8, 135.1, 53.6]
@@ -141,6 +141,10 @@ def _temporal_extent(store: Store | None, cid: str) -> dict | None:
     (null: open, while versions are in force) — the interval ``datetime`` can select in."""
     if cid not in TEMPORAL or store is None or not store.exists():
         return None
+    provider = registered_layers().get(cid)
+    if provider is not None:  # the gazetteer's names: their own valid_from/valid_to (placenames.layers)
+        first, last, open_ = provider.load().temporal_extent(store)
+        return {"interval": [[first, None if open_ or last is None else last]], "trs": GREGORIAN}
     first, last, open_ = store.fetch(f'SELECT min("valid_from"), max("valid_to"), '
                                      f"sum(CASE WHEN valid_to IS NULL THEN 1 ELSE 0 END) FROM {cid}")[0]
 

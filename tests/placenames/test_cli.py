@@ -15,7 +15,7 @@ def test_divisions_import_then_names_search_show_check_export(capsys, tmp_path, 
     pyogrio.write_dataframe(jiangxi_divisions.rename(columns={"code": "adcode", "name": "名称"})
                             .drop(columns=["level", "parent"]), source)
     code, out = run_cli(capsys, "--db", db, "divisions", "import", source)
-    assert code == 0 and "112 divisions" in out
+    assert code == 0 and "112 个区划，首次载入 112 个" in out
 
     code, results = run_cli(capsys, "--db", db, "names", "search", "gz", "--json")
     assert code == 0 and results[0]["name"] == "赣州市" and results[0]["score"] >= results[-1]["score"]
