@@ -308,18 +308,13 @@ def _check_date(value, what: str) -> str | None:
                           message_zh=f"{what} {value!r} 不是日期；请写成 YYYY-MM-DD，如 2026-05-10") from err
 
 
-def create_round(store, line_ids, *, user: str, name: str | None = None, planned_from=None, planned_to=None,
-                 team_a: str = "", team_b: str = "", remarks: str = "", address: str = CLI_ADDRESS) -> dict:
-    """Plan a round of ``line_ids`` (stored current lines, all between the same two provinces)."""
-    ensure_schema(store)
+def lines_provinces(store, line_ids) -> tuple[list[str], tuple[str, str]]:
+    """The sorted line ids and the two provinces they lie between (ConfigError unless every one is a stored
+    current line and all lie between the same two provinces): whom a planned round concerns."""
     ids = sorted({str(i).strip() for i in line_ids if str(i).strip()})
     if not ids:
         raise ConfigError("name the line(s) of the round, e.g. --line 3643",
                           message_zh="请指定本轮联检的界线，如 --line 3643")
-    start, end = _check_date(planned_from, "--from"), _check_date(planned_to, "--to")
-    if start and end and end < start:
-        raise ConfigError(f"the round ends ({end}) before it starts ({start})",
-                          message_zh=f"计划结束日期（{end}）早于开始日期（{start}）")
     lines = store.query("lines", properties={"line_id": ids}, count=False).features
     missing = sorted(set(ids) - set(lines["line_id"].astype(str)))
     if missing:
@@ -330,7 +325,18 @@ def create_round(store, line_ids, *, user: str, name: str | None = None, planned
         found = "; ".join("–".join(p) for p in sorted(pairs))
         raise ConfigError(f"the lines of a round must lie between the same two provinces; these are {found}",
                           message_zh=f"同一轮联检的界线须位于同两个省份之间；这些界线为 {found}")
-    province_a, province_b = next(iter(pairs))
+    return ids, next(iter(pairs))
+
+
+def create_round(store, line_ids, *, user: str, name: str | None = None, planned_from=None, planned_to=None,
+                 team_a: str = "", team_b: str = "", remarks: str = "", address: str = CLI_ADDRESS) -> dict:
+    """Plan a round of ``line_ids`` (stored current lines, all between the same two provinces)."""
+    ensure_schema(store)
+    start, end = _check_date(planned_from, "--from"), _check_date(planned_to, "--to")
+    if start and end and end < start:
+        raise ConfigError(f"the round ends ({end}) before it starts ({start})",
+                          message_zh=f"计划结束日期（{end}）早于开始日期（{start}）")
+    ids, (province_a, province_b) = lines_provinces(store, line_ids)
     with store.transaction():
         now = _now()
         fid = store._insert_returning_fid(

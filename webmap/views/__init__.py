@@ -22,7 +22,7 @@ def static_root() -> str:
 
 def register_blueprints(app: Flask) -> None:
     """Every feature's blueprint."""
-    from webmap.views import api, audit, names, overview, province, upload
+    from webmap.views import api, audit, inspect, names, overview, province, upload
 
-    for module in (overview, province, upload, names, api, audit):
+    for module in (overview, province, upload, names, api, audit, inspect):
         app.register_blueprint(module.bp)
