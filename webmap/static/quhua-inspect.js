@@ -4,11 +4,14 @@
 (function () {
   var element = document.getElementById("inspect-map");
   if (!element || !window.L) { return; }
-  var map = L.map(element, { preferCanvas: true });
+  var map = L.map(element);
   map.setView([30, 114], 6);
   fetch(element.getAttribute("data-geojson"), { credentials: "same-origin" })
     .then(function (response) { return response.json(); })
     .then(function (data) {
+      if (data.lines) {  /* the round's lines (each province's stored version), under the markers */
+        L.geoJSON(data.lines, { interactive: false, style: { color: "#444", weight: 2, opacity: 0.6 } }).addTo(map);
+      }
       var stored = {};
       data.features.forEach(function (f) {
         if (f.properties.kind === "stored") { stored[f.properties.marker_id] = f.geometry.coordinates; }

@@ -11,6 +11,7 @@ each behind a confirmation dialog. Who may do what is :func:`webmap.auth.can`'s:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import tempfile
@@ -177,7 +178,8 @@ def markers(round_id: int):
     findings = {f["marker_id"]: f for f in record["findings"]}
     lang = current_lang()
     features = []
-    for row in stored.itertuples():
+    # the markers not inspected first, so that the inspected ones are drawn over them
+    for row in sorted(stored.itertuples(), key=lambda r: str(r.marker_id) in findings):
         finding = findings.get(str(row.marker_id))
         condition = finding["condition"] if finding else None
         features.append(_feature(row.geometry.x, row.geometry.y, str(row.marker_id), condition, "stored", lang,
@@ -186,7 +188,9 @@ def markers(round_id: int):
         if finding["condition"] in core.POSITIONED and finding["lon"] is not None:
             features.append(_feature(finding["lon"], finding["lat"], finding["marker_id"], finding["condition"],
                                      "found", lang, finding))
-    response = jsonify({"type": "FeatureCollection", "features": features})
+    lines = get_store().query("lines", properties={"line_id": list(record["line_ids"])}, count=False).features
+    response = jsonify({"type": "FeatureCollection", "features": features,
+                        "lines": json.loads(lines[["line_id", "province", "geometry"]].to_json(drop_id=True))})
     response.mimetype = "application/geo+json"
     response.headers["Cache-Control"] = "private, no-store"
     return response
