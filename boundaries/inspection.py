@@ -782,10 +782,24 @@ def add_photo(store, round_id, data: bytes, name: str, *, user: str, marker_id: 
 
 # -- the calendar -------------------------------------------------------------------------------------------
 def due_table(store, *, today: str | None = None, province: str | None = None) -> list[dict]:
-    """Per stored line: its last round confirmed by both (date), when the next is due (five years after it,
-    or after the line's ``valid_from`` when it has never been confirmed), and whether it is due ``today``."""
+    """Per stored current inter-provincial line (the lines joint inspections are for): its last round
+    confirmed by both (date and round id), when the next is due (:data:`DUE_YEARS` after it, or after the
+    line's ``valid_from`` when it has never been confirmed), and whether it is due ``today``. Reads the
+    lines' attributes only, never their geometry, so it stays cheap on the county network."""
     day = date.fromisoformat(today or _today())
-    lines = store.query("lines", province=province, count=False).features
+    if not store.exists():
+        return []
+    where, params = ["status = 'current'", "substr(left_code, 1, 2) <> substr(right_code, 1, 2)"], []
+    if province:
+        where.append("(substr(left_code, 1, 2) = ? OR substr(right_code, 1, 2) = ?)")
+        params += [str(province)[:2]] * 2
+    found: dict[str, list] = {}  # line id → [name, provinces, earliest valid_from], over both sides' versions
+    for line_id, name, left, right, valid_from in store.fetch(
+            f"SELECT line_id, name, left_code, right_code, valid_from FROM lines WHERE {' AND '.join(where)}", params):
+        entry = found.setdefault(str(line_id), [name, set(), str(valid_from or "")[:10]])
+        entry[1].update({province_of(left), province_of(right)})
+        entry[2] = min(entry[2], str(valid_from or "")[:10]) or entry[2]
+    rows = [(line_id, name, sorted(codes), since) for line_id, (name, codes, since) in sorted(found.items())]
     last: dict[str, tuple[str, int]] = {}
     for record in list_rounds(store):
         if record["status"] in ("confirmed", "filed") and record["round_date"]:
@@ -793,9 +807,9 @@ def due_table(store, *, today: str | None = None, province: str | None = None) -
                 if line_id not in last or last[line_id][0] < record["round_date"]:
                     last[line_id] = (record["round_date"], record["fid"])
     out = []
-    for row in lines.drop_duplicates("line_id").sort_values("line_id").itertuples():
-        confirmed = last.get(str(row.line_id))
-        since = confirmed[0] if confirmed else str(row.valid_from or "")[:10]
+    for line_id, name, provinces, valid_from in rows:
+        confirmed = last.get(line_id)
+        since = confirmed[0] if confirmed else valid_from
         try:
             base = date.fromisoformat(since)
         except ValueError:
@@ -804,7 +818,8 @@ def due_table(store, *, today: str | None = None, province: str | None = None) -
             next_due = base.replace(year=base.year + DUE_YEARS)
         except ValueError:  # 29 February
             next_due = base.replace(year=base.year + DUE_YEARS, day=28)
-        out.append({"line_id": str(row.line_id), "name": row.name, "last_round": confirmed[1] if confirmed else None,
+        out.append({"line_id": line_id, "name": name, "provinces": provinces,
+                    "last_round": confirmed[1] if confirmed else None,
                     "last_confirmed": confirmed[0] if confirmed else None, "since": base.isoformat(),
                     "due": next_due.isoformat(), "is_due": next_due <= day})
     return out

@@ -263,3 +263,19 @@ def test_the_list_shows_a_surveyor_only_the_rounds_of_their_province(inspect_app
     assert f"/inspect/{rid}" in _client(inspect_app, "hn").get("/inspect").get_data(as_text=True)
     assert f"/inspect/{rid}" not in _client(inspect_app, "hb").get("/inspect").get_data(as_text=True)
     assert f"/inspect/{rid}" in _client(inspect_app, "ana").get("/inspect").get_data(as_text=True)
+
+
+def test_the_overview_shows_each_lines_last_confirmed_round_and_when_it_is_due(inspect_app, db_copy):
+    import re
+
+    page = _client(inspect_app, "-").get("/").get_data(as_text=True)
+    assert 'data-due="0" data-confirmed="0"' in page and "省际界线 2 条" in page  # 3642 and 3643, both new
+    rid = _round_in(db_copy, "confirmed")
+    with open_store(db_copy) as store:
+        day = core.get_round(store, rid)["round_date"]
+    page = _client(inspect_app, "-").get("/").get_data(as_text=True)
+    assert 'data-due="0" data-confirmed="1"' in page
+    row = re.search(r'<tr data-line="3643"[^>]*>(.*?)</tr>', page, re.S).group(1)
+    assert day in row and f"{int(day[:4]) + 5}{day[4:]}" in row and "江西 – 湖南" in row
+    assert "尚无" in re.search(r'<tr data-line="3642"[^>]*>(.*?)</tr>', page, re.S).group(1)
+    assert f'href="/inspect/{rid}"' in _client(inspect_app, "ana").get("/").get_data(as_text=True)

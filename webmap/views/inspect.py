@@ -69,6 +69,12 @@ MESSAGES.update({
                              "hollow circle until both sides have confirmed."),
     "no_lines_to_inspect": ("本省没有可联检的省际界线", "No inter-provincial line of your province to inspect"),
     "bad_input": ("未保存", "Nothing stored"),
+    "due_title": ("联检日程", "Joint inspection calendar"),
+    "due_summary": ("省际界线 {n} 条：{confirmed} 条有双方确认的联检，{due} 条已到期（每五年一次）。",
+                    "{n} inter-provincial lines: {confirmed} with a round confirmed by both, {due} due (every five "
+                    "years)."),
+    "last_confirmed": ("最近确认的联检", "Last confirmed round"), "next_due": ("下次到期", "Next due"),
+    "is_due": ("已到期", "due"), "never": ("尚无", "none yet"),
 })
 
 
@@ -351,3 +357,21 @@ def file(round_id: int):
     """An official files a round confirmed by both sides."""
     return _step(round_id, "inspection file", lambda store, rid, user: core.file_round(
         store, rid, user=user.name, address=_address()))
+
+
+@bp.app_context_processor
+def _due_for_templates() -> dict:
+    """``inspection_due()`` for the overview's small calendar table (``inspect_due.html``): each
+    inter-provincial line's last round confirmed by both and whether it is due (five years), computed once
+    per state of the submissions (a confirmation adds one) and day."""
+
+    def inspection_due() -> dict:
+        from webmap.cache import cached
+        from webmap.views.overview import today
+
+        store = get_store()
+        rows = cached("inspection-due", store, lambda: core.due_table(store), today())
+        return {"rows": rows, "due": sum(r["is_due"] for r in rows), "confirmed": sum(bool(r["last_round"])
+                                                                                     for r in rows)}
+
+    return {"inspection_due": inspection_due}
