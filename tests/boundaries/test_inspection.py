@@ -259,3 +259,65 @@ def test_the_schema_is_versioned_under_its_own_key(loaded, capsys):
     run_cli(capsys, "--db", loaded, "inspect", "new", "--line", "3642")
     with open_store(loaded) as store:
         assert store.version(VERSION_KEY) == max(MIGRATIONS) and store.version() == before
+
+
+def test_gdal_reads_the_geopackage_with_its_inspection_tables(tmp_path, capsys, jx_lines, jx_markers):
+    """The inspection tables are GeoPackage attributes tables: GDAL lists and reads them (photos' bytes too)."""
+    import pyogrio
+
+    db_url = str(tmp_path / "quhua.gpkg")
+    assert ingest_paths(write_shapefiles(tmp_path / "jx", jx_lines, jx_markers), "360000", db=db_url, user="jx",
+                        progress=False).submission_id
+    hunan = jx_lines[jx_lines["line_id"] == "3643"].assign(left_code="430000", right_code="360000")
+    ingest_paths(write_shapefiles(tmp_path / "hn", hunan, None, stem="湖南省"), "430000", db=db_url, user="hn",
+                 progress=False)
+    rid = str(run_cli(capsys, "--db", db_url, "inspect", "new", "--line", "3643", "--json")[1]["fid"])
+    table = tmp_path / "t.csv"
+    _findings_table(table, jx_markers)
+    assert run_cli(capsys, "--db", db_url, "inspect", "import", rid, table)[0] == 0
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(_jpeg_with_gps(114.0, 26.0))
+    assert run_cli(capsys, "--db", db_url, "inspect", "photo", rid, photo)[0] == 0
+    layers = {name for name, _ in pyogrio.list_layers(db_url)}
+    assert {"inspection_rounds", "inspection_findings", "inspection_photos", "markers"} <= layers
+    findings = pyogrio.read_dataframe(db_url, layer="inspection_findings")
+    assert sorted(findings["condition"]) == ["intact", "lost", "moved", "new"]
+    assert pyogrio.read_dataframe(db_url, layer="inspection_photos")["size"].tolist() == [photo.stat().st_size]
+
+
+def test_both_sides_confirming_at_once_apply_the_round_once(loaded, tmp_path, capsys, jx_markers):
+    """Two officials confirm at the same moment, each in their own connection: the round is locked for the
+    step (PostgreSQL: FOR UPDATE; the GeoPackage: its one writer), so the second sees the first and applies
+    the positions — once."""
+    import threading
+
+    from boundaries import inspection as core
+
+    db = loaded
+    rid = str(run_cli(capsys, "--db", db, "inspect", "new", "--line", "3643", "--json")[1]["fid"])
+    table = tmp_path / "t.csv"
+    moved = _findings_table(table, jx_markers)
+    assert run_cli(capsys, "--db", db, "inspect", "import", rid, table)[0] == 0
+    assert run_cli(capsys, "--db", db, "inspect", "submit", rid, "--side", "360000")[0] == 0
+    barrier, errors = threading.Barrier(2), []
+
+    def confirm(side):
+        try:
+            with open_store(db) as store:
+                barrier.wait()
+                core.confirm(store, rid, side=side, user=f"official-{side}")
+        except Exception as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=confirm, args=(side,)) for side in ("360000", "430000")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with open_store(db) as store:
+        record = core.get_round(store, rid)
+    assert record["status"] == "confirmed" and record["confirmed_a_by"] and record["confirmed_b_by"]
+    current = _marker(db, "3643002Q")
+    assert len(current) == 1 and current.geometry.iloc[0].x == pytest.approx(moved[0], abs=1e-6)
+    assert len(_marker(db, "3643002Q", history=True)) == 2 and len(_marker(db, "3643900Q")) == 1
