@@ -279,3 +279,12 @@ def test_the_overview_shows_each_lines_last_confirmed_round_and_when_it_is_due(i
     assert day in row and f"{int(day[:4]) + 5}{day[4:]}" in row and "江西 – 湖南" in row
     assert "尚无" in re.search(r'<tr data-line="3642"[^>]*>(.*?)</tr>', page, re.S).group(1)
     assert f'href="/inspect/{rid}"' in _client(inspect_app, "ana").get("/").get_data(as_text=True)
+
+
+def test_the_round_pages_in_english(inspect_app, db_copy):
+    rid = _round_in(db_copy, "submitted")
+    hngov = _client(inspect_app, "hngov")
+    page = hngov.get(f"/inspect/{rid}?lang=en").get_data(as_text=True)
+    assert "Marker findings (1)" in page and "submitted by one side" in page and "awaiting confirmation" in page
+    assert "Confirm (for Hunan" in page and "moved" in page and "界桩状况" not in page
+    assert "Joint inspections" in hngov.get("/inspect").get_data(as_text=True)
