@@ -555,9 +555,10 @@ def confirm(store, round_id, *, side, user: str, address: str = CLI_ADDRESS) -> 
 
 def _apply_positions(store, record: dict, findings: list[dict], day: str, user: str) -> tuple[int, int]:
     """Make the round's moved, re-surveyed and newly set positions the stored (legal) ones, inside the
-    caller's transaction: each such marker's current row is closed (``status`` superseded, ``valid_to`` =
-    ``day``, ``superseded_by``) and the new position inserted with ``valid_from`` = ``day``, both under one
-    new row of ``submissions`` (province: the side that submitted the round). Returns that submission's id
+    caller's transaction: each such marker's current row — one per province that holds the marker — is
+    closed (``status`` superseded, ``valid_to`` = ``day``, ``superseded_by``) and the new position inserted
+    for that province with ``valid_from`` = ``day`` (a newly set marker: for the side that submitted the
+    round), all under one new row of ``submissions`` (province: that side). Returns that submission's id
     and how many positions changed.
 
     The one place a round writes the markers layer: at merge with issue 15's legal time this becomes
@@ -579,18 +580,21 @@ def _apply_positions(store, record: dict, findings: list[dict], day: str, user: 
         return sid, 0
     current = store.query("markers", properties={"marker_id": [f["marker_id"] for f in changed],
                                                  "line_id": list(record["line_ids"])}, count=False).features
-    by_id = {str(r.marker_id): r for r in current.itertuples()}
+    by_id: dict[str, list] = {}
+    for row in current.itertuples():  # both provinces may hold a row of the same marker: each is revised
+        by_id.setdefault(str(row.marker_id), []).append(row)
     rows, points = [], []
     for f in changed:
-        old = by_id.get(f["marker_id"])
-        if old is not None:
-            store.execute("UPDATE markers SET status = 'superseded', superseded_by = ?, valid_to = ? WHERE fid = ?",
-                          [sid, day, int(old.fid)])
-        h = f["h"] if f["h"] is not None else (None if old is None or pd.isna(old.h) else float(old.h))
-        rows.append([f["marker_id"], f["marker_type"] or "单立", f["line_id"], None, None, f["lon"], f["lat"], h,
-                     str(old.province) if old is not None else province, sid, "current", day,
-                     f"联检 {record['fid']}"])
-        points.append(shapely.Point(f["lon"], f["lat"]))
+        olds = by_id.get(f["marker_id"]) or [None]
+        for old in olds:
+            if old is not None:
+                store.execute("UPDATE markers SET status = 'superseded', superseded_by = ?, valid_to = ? "
+                              "WHERE fid = ?", [sid, day, int(old.fid)])
+            h = f["h"] if f["h"] is not None else (None if old is None or pd.isna(old.h) else float(old.h))
+            rows.append([f["marker_id"], f["marker_type"] or "单立", f["line_id"], None, None, f["lon"], f["lat"], h,
+                         str(old.province) if old is not None else province, sid, "current", day,
+                         f"联检 {record['fid']}"])
+            points.append(shapely.Point(f["lon"], f["lat"]))
     blobs = store._encode(np.array(points, dtype=object))
     store._insert_rows("markers", ["marker_id", "marker_type", "line_id", "x", "y", "lon", "lat", "h", "province",
                                    "submission_id", "status", "valid_from", "source_file", "geom"],

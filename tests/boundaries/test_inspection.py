@@ -321,3 +321,26 @@ def test_both_sides_confirming_at_once_apply_the_round_once(loaded, tmp_path, ca
     current = _marker(db, "3643002Q")
     assert len(current) == 1 and current.geometry.iloc[0].x == pytest.approx(moved[0], abs=1e-6)
     assert len(_marker(db, "3643002Q", history=True)) == 2 and len(_marker(db, "3643900Q")) == 1
+
+
+def test_a_marker_both_provinces_hold_is_moved_in_both(loaded, tmp_path, capsys, jx_markers):
+    """湖南 also loaded the markers of 3643 (the same ids): the confirmed move revises each province's row,
+    so neither keeps a current row at the old position."""
+    db = loaded
+    hunan = jx_markers[jx_markers["line_id"] == "3643"]
+    assert ingest_paths(write_shapefiles(tmp_path / "hn-m", None, hunan, stem="湖南省"), "430000", db=db, user="hn",
+                        progress=False).submission_id
+    assert sorted(_marker(db, "3643002Q")["province"]) == ["360000", "430000"]
+    rid = str(run_cli(capsys, "--db", db, "inspect", "new", "--line", "3643", "--json")[1]["fid"])
+    table = tmp_path / "t.csv"
+    moved = _findings_table(table, jx_markers)
+    assert run_cli(capsys, "--db", db, "inspect", "import", rid, table)[0] == 0
+    assert run_cli(capsys, "--db", db, "inspect", "submit", rid, "--side", "430000")[0] == 0
+    for side in ("430000", "360000"):
+        assert run_cli(capsys, "--db", db, "inspect", "confirm", rid, "--side", side)[0] == 0
+    current = _marker(db, "3643002Q")
+    assert sorted(current["province"]) == ["360000", "430000"]
+    assert [round(g.x, 6) for g in current.geometry] == [round(moved[0], 6)] * 2
+    history = _marker(db, "3643002Q", history=True)
+    assert sorted(history[history["status"] == "superseded"]["province"]) == ["360000", "430000"]
+    assert _marker(db, "3643900Q")["province"].tolist() == ["430000"]  # newly set: for the submitting side
