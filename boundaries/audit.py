@@ -30,6 +30,13 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "user remove": ("删除账户", "remove account"),
     "login failure": ("登录失败", "failed login"),
     "login refused": ("登录被拒（失败次数过多）", "login refused (too many failures)"),
+    # joint inspection rounds (boundaries.inspection)
+    "inspect new": ("新建联检轮次", "plan inspection round"),
+    "inspect findings": ("录入联检界桩状况", "record inspection findings"),
+    "inspect submit": ("提交联检结果", "submit inspection round"),
+    "inspect confirm": ("确认联检结果", "confirm inspection round"),
+    "inspect file": ("联检备案", "file inspection round"),
+    "inspect photo": ("上传联检照片", "add inspection photo"),
 }
 #: outcome → (Chinese, English)
 OUTCOMES: dict[str, tuple[str, str]] = {

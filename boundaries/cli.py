@@ -489,6 +489,9 @@ def _not_yet(name: str, issue: str, issue_zh: str) -> click.Command:
 
 
 def _add_plugins() -> None:
+    from boundaries.inspection_cli import inspect  # joint inspection rounds (issue 15)
+
+    cli.add_command(inspect, "inspect")
     for entry in entry_points(group="quhua.commands"):
         cli.add_command(entry.load(), entry.name)
     for name, issue, issue_zh in (("names", "the gazetteer", "地名库"), ("divisions", "the gazetteer", "地名库"),

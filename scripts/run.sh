@@ -13,5 +13,9 @@ export QUHUA_PASSWORD="${QUHUA_DEMO_PASSWORD:-quhua-demo}"
 .venv/bin/quhua users add official --role official >/dev/null
 .venv/bin/quhua users add jiangxi --role surveyor --province 360000 >/dev/null
 .venv/bin/quhua users add analyst --role analyst >/dev/null
-echo "demo accounts: official, jiangxi (surveyor of 360000), analyst — password: $QUHUA_PASSWORD" >&2
+# officials of two neighbouring provinces: each confirms joint inspection rounds (quhua inspect) for its side
+.venv/bin/quhua users add jiangxi-official --role official --province 360000 >/dev/null
+.venv/bin/quhua users add hunan-official --role official --province 430000 >/dev/null
+echo "demo accounts: official, jiangxi (surveyor of 360000), analyst, jiangxi-official and hunan-official" \
+     "(officials of 360000 and 430000) — password: $QUHUA_PASSWORD" >&2
 exec .venv/bin/quhua serve --host 127.0.0.1 "$@"

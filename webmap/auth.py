@@ -144,15 +144,23 @@ MATRIX: dict[str, frozenset[str] | None] = {
     "province": frozenset({"official", "analyst", "own"}),  # a province's lines, markers, issues, history
     "upload": frozenset({"own"}),  # check and store a submission
     "audit": frozenset({"official"}),  # /audit: who wrote what, when, from where
+    # joint inspection rounds (boundaries.inspection); the province concerned is the round's two provinces
+    "inspection": frozenset({"official", "analyst", "own"}),  # read rounds, their findings, photos, map
+    "inspection write": frozenset({"own"}),  # plan a round, record/import findings, add photos, submit
+    "inspection confirm": frozenset({"own official"}),  # confirm for one side: an official of that province
+    "inspection file": frozenset({"official"}),  # file a round confirmed by both sides
 }
 #: The OGC collections that hold a province's controlled data (the gazetteer's are read by every account).
 PROVINCE_COLLECTIONS = ("lines", "markers", "issues")
 
 
-def can(user: User | None, action: str, province: str | None = None) -> bool:
+def can(user: User | None, action: str, province: str | tuple[str, ...] | None = None) -> bool:
     """Whether ``user`` (None: anonymous) may do ``action`` on ``province`` (None: no province named, e.g.
     the upload form or the API's landing page, where the province's data is then limited by
-    :func:`province_scope`)."""
+    :func:`province_scope`; a tuple: a thing of several provinces, such as an inspection round of a line
+    between two, which concerns each of them). ``"own"`` admits a surveyor of the province (of one of them),
+    ``"own official"`` an official whose account names the province (an official without one, the
+    ministry's, does not speak for a province)."""
     allowed = MATRIX[action]
     if allowed is None:
         return True
@@ -160,7 +168,10 @@ def can(user: User | None, action: str, province: str | None = None) -> bool:
         return False
     if user.role in allowed:
         return True
-    return "own" in allowed and user.role == "surveyor" and province in (None, user.province)
+    provinces = (province,) if province is None or isinstance(province, str) else tuple(province)
+    if "own official" in allowed and user.role == "official":
+        return user.province is not None and user.province in provinces
+    return "own" in allowed and user.role == "surveyor" and (province is None or user.province in provinces)
 
 
 def province_scope(user: User | None) -> str | None:
@@ -178,13 +189,15 @@ def _anonymous():
     return redirect(url_for("auth.login", next=request.full_path))
 
 
-def authorize(action: str, province: str | None = None) -> None:
+def authorize(action: str, province: str | tuple[str, ...] | None = None) -> None:
     """Raise :class:`~webmap.errors.Forbidden` unless the current user may do ``action`` on ``province``."""
     user = current_user()
     if can(user, action, province):
         return
     if user is None:
         abort(401)
+    if isinstance(province, tuple):
+        province = "、".join(province)
     where, where_en = (f"{province} 的数据", f"the data of {province}") if province else ("此页面", "this page")
     raise Forbidden(f"您的账户（{t_role(user.role, 'zh')}{'，' + user.province if user.province else ''}）"
                     f"无权访问{where}",

@@ -22,7 +22,7 @@ def static_root() -> str:
 
 def register_blueprints(app: Flask) -> None:
     """Every feature's blueprint."""
-    from webmap.views import api, audit, changes, names, overview, province, upload
+    from webmap.views import api, audit, changes, inspect, names, overview, province, upload
 
-    for module in (overview, province, upload, names, api, audit, changes):
+    for module in (overview, province, upload, names, api, audit, changes, inspect):
         app.register_blueprint(module.bp)

@@ -34,7 +34,13 @@ MESSAGES.update({
 _DETAIL = {"files": ("文件", "files"), "file": ("文件", "file"), "lines": ("界线", "lines"),
            "markers": ("界桩", "markers"), "errors": ("错误", "errors"), "warnings": ("警告", "warnings"),
            "account": ("账户", "account"), "role": ("角色", "role"), "inserted": ("新增", "added"),
-           "updated": ("更新", "updated"), "skipped": ("跳过", "skipped"), "divisions": ("区划", "divisions")}
+           "updated": ("更新", "updated"), "skipped": ("跳过", "skipped"), "divisions": ("区划", "divisions"),
+           # joint inspection rounds (boundaries.inspection)
+           "round": ("联检轮次", "round"), "provinces": ("双方", "sides"), "side": ("代表", "for"),
+           "source": ("来源", "source"), "findings": ("界桩状况", "findings"),
+           "both": ("双方均已确认", "both confirmed"),
+           "markers_moved": ("改动界桩位置", "positions changed"), "photo": ("照片", "photo"),
+           "marker": ("界桩", "marker"), "bytes": ("字节", "bytes")}
 
 
 def _filters() -> dict:
