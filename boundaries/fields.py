@@ -125,16 +125,23 @@ def normalise_code(value) -> str | None:
     return text or None
 
 
+_DOTTED_INTEGER = re.compile(r"\d+\.0+")
+
+
 def normalise_codes(values: pd.Series) -> pd.Series:
     """:func:`normalise_code` of a whole column: vectorised when every value is text (GeoPackage and
     GeoJSON columns, decoded DBF text), else once per distinct value."""
     array = values.to_numpy(dtype=object)
     if len(array) and all(type(v) is str for v in array):
-        text = pd.Series(array, index=values.index, dtype=object).str.strip()
-        dotted = text.str.fullmatch(r"\d+\.0+")
-        if dotted.any():
-            text[dotted] = text[dotted].str.split(".").str[0]
-        return text.mask(text == "").astype(object)  # a blank is missing (NaN, as Series.map gives it)
+        # plain str methods in a comprehension, the regular expression only for values with a dot: 0.026 s
+        # for a column of 182 k line ids where pandas' .str accessors took 0.066 s
+        out = np.empty(len(array), dtype=object)
+        out[:] = [v.strip() for v in array]
+        for k in [k for k, v in enumerate(out) if "." in v]:
+            if _DOTTED_INTEGER.fullmatch(out[k]):
+                out[k] = out[k].split(".")[0]
+        out[out == ""] = np.nan  # a blank is missing (NaN, as Series.map gives it)
+        return pd.Series(out, index=values.index, dtype=object)
     return values.map(per_value(normalise_code)).astype(object)
 
 

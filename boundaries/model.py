@@ -7,7 +7,7 @@ and the facts about the files it came from. An :class:`Issue` is one finding of 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from boundaries._lazy import lazy_module
 
@@ -50,15 +50,15 @@ class Issue:
 
     def to_json(self, lang: str = "zh") -> dict:
         """The SPEC §6 object; ``file`` is added when the issue concerns one file."""
-        out = asdict(self)
-        english = out.pop("message_en")
-        if lang == "en" and english:
-            out["message"] = english
-        if out["file"] is None:
-            del out["file"]
-        for key in ("lon", "lat"):
-            if out[key] is not None:
-                out[key] = round(float(out[key]), 7)
+        # built directly, not with dataclasses.asdict (a recursive deep copy: a quarter of a second for the
+        # 8,000 issues of a national county check); the fields are flat, the keys in the same order
+        lon, lat = self.lon, self.lat
+        out = {"rule": self.rule, "severity": self.severity, "layer": self.layer, "feature": self.feature,
+               "lon": None if lon is None else round(float(lon), 7),
+               "lat": None if lat is None else round(float(lat), 7),
+               "message": self.message_en if lang == "en" and self.message_en else self.message}
+        if self.file is not None:
+            out["file"] = self.file
         return out
 
 

@@ -170,6 +170,41 @@ class PostgisNameStore(SqlNameStore):
         self._copy("name_keys", KEY_COLUMNS, keys)
         self._copy("name_grams", GRAM_COLUMNS, grams)
 
+    _bulk_loading = False
+
+    @contextmanager
+    def _bulk(self):
+        """Into empty key tables (a first import), a batched import drops their indexes — primary keys
+        included — before the first batch and builds them once after the last, as :meth:`_copy` does for
+        one large COPY (the names' own indexes stay: each batch looks its source ids up in them). Inside
+        the transaction, the tables locked until the commit: a failure puts the indexes back."""
+        con = self.con
+        empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM name_grams LIMIT 1) AS t").fetchone()[0] == 0
+        if not empty or not self._lock_for_rebuild():
+            yield
+            return
+        dropped = [(table, index) for table in ("name_keys", "name_grams") for index in self._drop_indexes(table)]
+        self._bulk_loading = True
+        try:
+            yield
+        finally:
+            self._bulk_loading = False
+        for table, (_, definition, constraint, constraint_definition) in dropped:
+            con.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_definition}" if constraint
+                        else definition)
+
+    def _drop_indexes(self, table: str) -> list[tuple]:
+        """Drop every index of ``table`` (primary key included); returns what rebuilds them."""
+        con = self.con
+        indexes = con.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), quote_ident(c.conname), "
+            "pg_get_constraintdef(c.oid) FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = "
+            "i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x') "
+            "WHERE i.indrelid = %s::regclass ORDER BY i.indexrelid", (table,)).fetchall()
+        for index, _, constraint, _ in indexes:
+            con.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" if constraint else f"DROP INDEX {index}")
+        return indexes
+
     def _copy(self, table: str, columns, rows) -> None:
         """COPY rows into a table. When they are many and outnumber the rows already there (a first large
         import), the table's indexes — primary key included — are dropped and built again after the rows
@@ -180,17 +215,12 @@ class PostgisNameStore(SqlNameStore):
             return
         con = self.con
         indexes = []
-        if len(rows) >= _REBUILD_AT and con.execute(
+        if self._bulk_loading and table != "names":
+            pass  # the batched import rebuilds this table's indexes after its last batch (_bulk)
+        elif len(rows) >= _REBUILD_AT and con.execute(
                 f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) AS t", (len(rows),)).fetchone()[0] < len(rows) \
                 and self._lock_for_rebuild():
-            indexes = con.execute(
-                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), quote_ident(c.conname), "
-                "pg_get_constraintdef(c.oid) FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = "
-                "i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x') "
-                "WHERE i.indrelid = %s::regclass ORDER BY i.indexrelid", (table,)).fetchall()
-            for index, _, constraint, _ in indexes:
-                con.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" if constraint else
-                            f"DROP INDEX {index}")
+            indexes = self._drop_indexes(table)
         with con.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

@@ -128,6 +128,22 @@ class NameStore(ABC):
     def upsert(self, records: list[NameRecord]) -> tuple[int, int]:
         """Insert new names and update known ones (same source and source id); renames keep history."""
 
+    def upsert_batches(self, batches: Iterable[list[NameRecord]]) -> tuple[int, int]:
+        """:meth:`upsert` each batch in turn (inside the caller's :meth:`write`), so that an import holds one
+        batch's records and key rows at a time instead of the whole file's; into empty key tables their
+        secondary indexes are built once after the last batch (:meth:`_bulk`)."""
+        inserted = updated = 0
+        with self._bulk():
+            for batch in batches:
+                new, changed = self.upsert(batch)
+                inserted, updated = inserted + new, updated + changed
+        return inserted, updated
+
+    @contextmanager
+    def _bulk(self):
+        """Around a batched import: by default nothing (a backend drops and rebuilds indexes here)."""
+        yield
+
     @abstractmethod
     def get(self, ids: Iterable[int], extents: bool = False) -> list[NameRecord]:
         """The records of ``ids`` in that order (unknown ids left out), with their extents' bounds, and with
@@ -785,12 +801,35 @@ class GeoPackageNameStore(SqlNameStore):
     def _insert_names(self, rows):
         _insert_points(self.con, rows)
 
+    _bulk_loading = False
+
+    @contextmanager
+    def _bulk(self):
+        """Into empty key tables, a batched import leaves out the (cell, name_id) indexes and builds them
+        once after the last batch (a sort instead of a B-tree insert per row; per batch, the rebuild of
+        :meth:`_insert_keys` would sort the whole table again each time). Inside the transaction: a failure
+        rolls the drop back. The clustered primary keys stay (WITHOUT ROWID tables cannot drop them)."""
+        con = self.con
+        empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM name_grams LIMIT 1)").fetchone()[0] == 0
+        if not empty:
+            yield
+            return
+        con.execute("DROP INDEX IF EXISTS name_keys_cell")
+        con.execute("DROP INDEX IF EXISTS name_grams_cell")
+        self._bulk_loading = True
+        try:
+            yield
+        finally:
+            self._bulk_loading = False
+        for sql in _CELL_INDEXES:
+            con.execute(sql)
+
     def _insert_keys(self, keys, grams):
         """Insert key rows (each list in its table's key order). When they outnumber the rows already there
         (a first large import), the (cell, name_id) indexes are dropped and built again afterwards: one
         sort instead of a B-tree insert per row (inside the transaction: a failure puts them back)."""
         con = self.con
-        rebuild = len(grams) >= _REBUILD_AT and len(grams) > con.execute(
+        rebuild = not self._bulk_loading and len(grams) >= _REBUILD_AT and len(grams) > con.execute(
             "SELECT count(*) FROM name_grams").fetchone()[0]
         if rebuild:
             con.execute("DROP INDEX IF EXISTS name_keys_cell")

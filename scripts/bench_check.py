@@ -1,7 +1,7 @@
 """Time and peak memory of quhua's QA, rules and whole ``quhua check``, beside PostGIS and GRASS on the same data.
 
     .venv/bin/python scripts/bench_check.py [--sets synth100,synth300,county] [--repeat 3] [--skip-peers]
-                                            [--workdir DIR] [--marker-every-m 10000]
+                                            [--workdir DIR] [--marker-every-m 10000] [--report JSON]
 
 One interleaved run (round after round, every tool on every set, so that a busy moment of a shared machine
 slows them all alike), then medians, min–max and ratios of medians:
@@ -592,14 +592,17 @@ def report_interleaved(sets: list[dict]) -> None:
             line += (f" {_stats(pg):>22} {_stats(gr):>22}  PostGIS/quhua {_median(pg) / _median(rules):.1f}×, "
                      f"GRASS/quhua {_median(gr) / _median(rules):.1f}×")
         print(line)
-    print(f"\n{'set':<22} {'quhua check (process)':>22} {'peak MB':>8} {'ogr2ogr + PostGIS':>22}  ratio (medians)")
+    print(f"\n{'set':<22} {'quhua check (process)':>22} {'peak MB':>8} {'ogr2ogr + PostGIS':>22} "
+          f"{'GRASS (with import)':>22}  ratios (medians)")
     for e in sets:
         r = e["runs"]
         cli = [x["seconds"] for x in r["cli"]]
         line = f"{e['key']:<22} {_stats(cli):>22} {max(x['peak_mb'] for x in r['cli']):>8,.0f}"
         if r["postgis"]:
             route = [x["load_s"] + x["seconds"] for x in r["postgis"]]
-            line += f" {_stats(route):>22}  (ogr2ogr + PostGIS)/quhua {_median(route) / _median(cli):.1f}×"
+            gr = [x["seconds"] for x in r["grass"]]
+            line += (f" {_stats(route):>22} {_stats(gr):>22}  (ogr2ogr + PostGIS)/quhua "
+                     f"{_median(route) / _median(cli):.1f}×, GRASS/quhua {_median(gr) / _median(cli):.1f}×")
         print(line)
     for e in sets:
         r = e["runs"]
@@ -643,7 +646,12 @@ def main() -> None:
     parser.add_argument("--sets", default="synth100,synth300,county",
                         help="comma-separated: synthN (make_synth.py's N×N grid), county, provincial (the demo, "
                              "as before: quhua alone, then the peers)")
+    parser.add_argument("--report", type=Path, metavar="JSON",
+                        help="print the tables again from a run's interleaved.json, measuring nothing")
     args = parser.parse_args()
+    if args.report:
+        report_interleaved(json.loads(args.report.read_text(encoding="utf-8")))
+        return
     args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="quhua-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)

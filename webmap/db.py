@@ -1,14 +1,24 @@
-"""One store per request, opened from the app's ``QUHUA_DB`` and closed when the request ends.
+"""One store per request, from the app's ``QUHUA_DB``; its connection is kept for the thread's next request.
 
 A request that only reads (GET, HEAD) reads one snapshot of the database: a read-only ``REPEATABLE READ``
 transaction on PostgreSQL, a read transaction on the GeoPackage (SQLite in WAL mode). So a page or an API
 response built from several queries shows the database as it was at one moment — a submission stored by
 another process meanwhile is seen whole or not at all, never some of its layers — and writers are not held
 up by it.
+
+Each server thread keeps its open connections (:class:`_Pool`) instead of opening one per request and
+closing it after: opening a GeoPackage registers its SQL functions and sets WAL mode, and closing the last
+connection of a GeoPackage folds the write-ahead log into the file — under load those two were a sixth of
+the server's time (py-spy, scripts/load.py); a PostgreSQL connection costs a handshake and a backend. When a
+request ends, its transaction is rolled back (reads only) or was committed by the code that wrote; a
+connection that fails then, or whose GeoPackage file was replaced, is closed and not reused.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -32,11 +42,65 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+class _Stores(OrderedDict):
+    """One thread's open stores; closed when the thread ends and drops them (not left to each connection's
+    own finaliser, which warns)."""
+
+    def __del__(self) -> None:
+        for store in self.values():
+            try:
+                store.close()
+            except Exception:  # a connection already gone has nothing left to close
+                pass
+
+
+class _Pool(threading.local):
+    """The open stores of one thread, by database (at most ``KEPT``, the least recently used closed first;
+    when the thread ends, its stores are dropped and closed: :class:`_Stores`)."""
+
+    KEPT = 4
+
+    def __init__(self) -> None:
+        self.stores: OrderedDict[tuple, Store] = _Stores()
+
+    @staticmethod
+    def _key(url: str) -> tuple:
+        if url.startswith(("postgresql://", "postgres://")):
+            return (url,)
+        try:  # the same path may name another file later (deleted and created again): another connection
+            stat = os.stat(url)
+        except OSError:
+            return (url, None)
+        return (url, stat.st_dev, stat.st_ino)
+
+    def take(self, url: str) -> tuple[tuple, Store]:
+        key = self._key(url)
+        store = self.stores.pop(key, None)
+        return key, store if store is not None else open_store(url)
+
+    def give_back(self, key: tuple, store: Store) -> None:
+        """Keep ``store`` for the thread's next request if its database exists and its connection is sound
+        (its transaction rolled back), else close it."""
+        try:
+            keep = key[-1] is not None and store.end_snapshot()
+        except Exception:  # a broken connection (server restarted, file gone): not reused
+            keep = False
+        if not keep:
+            store.close()
+            return
+        self.stores[key] = store
+        while len(self.stores) > self.KEPT:
+            self.stores.popitem(last=False)[1].close()
+
+
+_POOL = _Pool()
+
+
 def get_store() -> Store:
     """The request's store (opened on first use; a read-only request reads one snapshot)."""
     if "store" not in g:
-        store = open_store(current_app.config["QUHUA_DB"])
-        g.store = store
+        key, store = _POOL.take(current_app.config["QUHUA_DB"])
+        g.store, g.store_key = store, key
         if has_request_context() and request.method in ("GET", "HEAD") and store.exists():
             store.begin_snapshot()  # the dialect's: REPEATABLE READ, READ ONLY / a deferred SQLite BEGIN
     return g.store
@@ -65,10 +129,10 @@ def db_signature(store: Store) -> tuple:
 
 
 def init_app(app: Flask) -> None:
-    """Close the request's store at teardown (ending its read transaction)."""
+    """At teardown, end the request's read transaction and keep its store for the thread's next request."""
 
     @app.teardown_appcontext
     def _close(_exc=None) -> None:
         store = g.pop("store", None)
         if store is not None:
-            store.close()
+            _POOL.give_back(g.pop("store_key"), store)

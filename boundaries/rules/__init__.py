@@ -12,7 +12,9 @@ id is listed in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -78,14 +80,33 @@ def run_rules(context: CheckContext, config, progress: Callable[[str, int, int, 
     found: dict[str, list[Issue]] = {}
     entries = [e for e in sorted(REGISTRY.values(), key=lambda entry: entry.late)
                if e.func is not None and config.enabled(e.id)]
-    for done, entry in enumerate(entries):
-        if progress is not None:
-            progress("rules", done, len(entries), entry.id)
-        severity = config.severity(entry.id)
-        found[entry.id] = list(entry.func(context, config.params(entry.id)))
-        for issue in found[entry.id]:
-            issue.severity = severity
+    with _no_cyclic_gc():
+        for done, entry in enumerate(entries):
+            if progress is not None:
+                progress("rules", done, len(entries), entry.id)
+            severity = config.severity(entry.id)
+            found[entry.id] = list(entry.func(context, config.params(entry.id)))
+            for issue in found[entry.id]:
+                issue.severity = severity
     return _caused_mismatches(_one_per_defect([issue for rule_id in REGISTRY for issue in found.get(rule_id, [])]))
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while the rules run, resumed (if it ran) afterwards.
+
+    The rules make hundreds of thousands of small containers (a dict per marker id, the issues) and
+    almost no reference cycles, so the collector's passes over them find nothing and cost about a tenth
+    of the rules' time (measured: 3.5 s instead of 3.9 s on the 182 k-line grid, 0.70 s instead of 0.80 s on
+    the county network). Memory is still freed by reference counting; what cycles there are wait for the
+    collector's next pass once it is resumed."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def one_defect(issue: Issue, key, rank: int, also: tuple = ()) -> Issue:

@@ -305,11 +305,17 @@ def _line_owner(ws: Workspace, province: str) -> np.ndarray:
     def compute():
         prefix = province[:2]
         frame = ws.lines.frame
-        out = np.zeros(len(frame), dtype=int)
-        for i, (left, right) in enumerate(zip(frame["left_code"], frame["right_code"], strict=True)):
-            codes = (left, right)
-            if left != right and all(isinstance(c, str) and c.isdigit() and len(c) in (6, 9, 12) for c in codes):
-                out[i] = 1 if prefix in (left[:2], right[:2]) else -1
+        n = len(frame)
+        # judged once per distinct code (a division's code recurs on every line of its boundary), then
+        # combined per line with numpy: the per-line loop took 0.15 s for 182 k lines
+        codes, uniques = pd.factorize(np.concatenate([frame["left_code"].to_numpy(dtype=object),
+                                                      frame["right_code"].to_numpy(dtype=object)]))
+        known = np.array([isinstance(c, str) and c.isdigit() and len(c) in (6, 9, 12) for c in uniques] + [False])
+        inside = np.array([isinstance(c, str) and c[:2] == prefix for c in uniques] + [False])
+        left, right = codes[:n], codes[n:]  # -1 (a missing value) picks the appended False
+        judged = known[left] & known[right] & (left != right)
+        out = np.zeros(n, dtype=int)
+        out[judged] = np.where(inside[left[judged]] | inside[right[judged]], 1, -1)
         return out
 
     return ws.once(("marker.line_owner", province), compute)

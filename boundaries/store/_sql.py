@@ -84,6 +84,7 @@ class SqlStore(Store):
     """
 
     dialect: Dialect
+    _con = None  # the open connection (the backends')
 
     # -- SQL for the packages that share the database ---------------------------------------------
     def fetch(self, sql: str, params=()) -> list[tuple]:
@@ -112,6 +113,11 @@ class SqlStore(Store):
     def begin_snapshot(self) -> None:
         """Read the database as it is now until the connection's transaction ends (the viewer's requests)."""
         self.dialect.begin_snapshot(self.connection())
+
+    def end_snapshot(self) -> bool:
+        """End the open connection's transaction (a read snapshot is rolled back) so that the connection can
+        serve the next reader; False when there is no sound connection to keep."""
+        return self._con is not None and self.dialect.end_snapshot(self._con)
 
     def version(self, key: str = "schema_version") -> int:
         """The schema version recorded under ``key`` (:mod:`boundaries.store.migrations`)."""

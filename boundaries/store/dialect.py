@@ -75,6 +75,10 @@ class Dialect(ABC):
     def begin_snapshot(self, con) -> None:
         """Start a read-only transaction that sees the database as it is now, until it ends."""
 
+    @abstractmethod
+    def end_snapshot(self, con) -> bool:
+        """Roll back the connection's open transaction, if any; False when the connection is unusable."""
+
 
 class _Sqlite(Dialect):
     name, no_limit, today = "sqlite", "-1", "date('now')"
@@ -100,6 +104,11 @@ class _Sqlite(Dialect):
 
     def begin_snapshot(self, con):
         con.execute("BEGIN")  # deferred: the snapshot is taken by the first read (WAL mode)
+
+    def end_snapshot(self, con):
+        if con.in_transaction:
+            con.rollback()
+        return True
 
 
 class _Postgresql(Dialect):
@@ -127,6 +136,13 @@ class _Postgresql(Dialect):
 
     def begin_snapshot(self, con):
         con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    def end_snapshot(self, con):
+        if con.closed or con.broken:
+            return False
+        if con.info.transaction_status:  # not IDLE: a transaction begun by hand on the autocommit connection
+            con.execute("ROLLBACK")
+        return True
 
 
 SQLITE: Dialect = _Sqlite()

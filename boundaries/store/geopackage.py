@@ -39,12 +39,18 @@ class GeoPackageStore(SqlStore):
         self.path = Path(path)
         self.url = str(path)
         self._con: sqlite3.Connection | None = None
+        self._exists = False
 
     # -- connection -------------------------------------------------------------------------------
     def exists(self) -> bool:
+        # once seen, remembered while the connection stays open (quhua never drops its tables): the viewer
+        # asks at the start of every request, on a connection it keeps (webmap.db)
+        if self._con is not None and self._exists:
+            return True
         if not self.path.is_file():
             return False
-        return gpkg.has_table(self.connection(), "submissions")
+        self._exists = gpkg.has_table(self.connection(), "submissions")
+        return self._exists
 
     def connection(self) -> sqlite3.Connection:
         """The open SQLite connection (GeoPackage functions registered)."""
@@ -63,6 +69,7 @@ class GeoPackageStore(SqlStore):
         if self._con is not None:
             self._con.close()
             self._con = None
+        self._exists = False
 
     def init(self) -> None:
         if not self.path.parent.exists():

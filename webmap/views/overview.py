@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import numpy as np
 import shapely
 from flask import Blueprint, Response, render_template, url_for
 
@@ -13,7 +14,7 @@ from boundaries.errors import QuhuaError, StoreError
 from boundaries.export import read_any_layer
 from boundaries.readers import PROVINCES
 from boundaries.rules import REGISTRY
-from webmap.cache import cached
+from webmap.cache import cached, per_row
 from webmap.db import get_store
 from webmap.errors import NotFound, WebError
 from webmap.i18n import current_lang, format_date, province_name, t
@@ -51,7 +52,8 @@ def overview_lines(store):
 
     def compute():
         lines = store.read_layer("lines")
-        return lines[["line_id", "name"]].set_geometry(shapely.simplify(lines.geometry.values, 0.01), crs=lines.crs)
+        simple = per_row("simplified", lines, lambda geometry: shapely.simplify(geometry, 0.01))
+        return lines[["line_id", "name"]].set_geometry(np.array(simple, dtype=object), crs=lines.crs)
 
     return cached("overview-lines", store, compute)
 
@@ -83,18 +85,28 @@ def _overview_labels(counts) -> dict[str, str]:
 @bp.route("/")
 def index():
     """The overview page."""
-    summaries, lines, divisions = overview_data(get_store())
-    lang = current_lang()
+    store = get_store()
+    summaries, lines, divisions = overview_data(store)
+    lang, base, static, as_of = current_lang(), basemap(), static_root(), t("as_of", date=today())
     counts = load_counts(summaries)
-    names = {p: province_name(p, lang) for p in PROVINCES}
-    m = build_overview_map(summaries, lines, divisions, basemap=basemap(), static_url=static_root(), lang=lang,
-                           labels=_overview_labels(counts), names=names, counts=counts,
-                           as_of=t("as_of", date=today()),
-                           province_url=url_for("province.show", code="CODE").replace("CODE", "{code}"),
-                           lines_tiles=overview_tiles(lines))
-    return render_template("overview.html", map=map_parts(m), rows=_table(summaries), counts=counts,
+    province_url = url_for("province.show", code="CODE").replace("CODE", "{code}")
+    tiles = overview_tiles(lines)  # depends on the reader: tiles only for those who may read every line
+
+    def render_map() -> dict[str, str]:
+        names = {p: province_name(p, lang) for p in PROVINCES}
+        m = build_overview_map(summaries, lines, divisions, basemap=base, static_url=static, lang=lang,
+                               labels=_overview_labels(counts), names=names, counts=counts, as_of=as_of,
+                               province_url=province_url, lines_tiles=tiles)
+        return map_parts(m)
+
+    # rendered once per state of the database and of everything else the map shows (language, date, basemap,
+    # whether the reader gets tiled lines); the page around it (the user's name, the CSP nonce the template
+    # puts on its scripts) is made per request
+    parts = cached("overview-map", store, render_map, lang, as_of, base.url, base.attribution, static,
+                   province_url, tiles)
+    return render_template("overview.html", map=parts, rows=_table(summaries), counts=counts,
                            colours=STATUSES | {"not_counted": NOT_COUNTED_COLOUR}, not_counted=NOT_COUNTED,
-                           as_of=t("as_of", date=today()))
+                           as_of=as_of)
 
 
 def _table(summaries) -> list:

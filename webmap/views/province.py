@@ -88,14 +88,21 @@ def _labels(numbers=None) -> dict[str, str]:
 @requires("province", lambda kwargs: _code(kwargs["code"]))
 def show(code: str):
     """The province page."""
-    code = _code(code)
-    summaries = summaries_data(get_store())[0]
-    outline = province_outline(get_store(), code)
-    history, versions, bounds = province_history(get_store(), code)
-    numbers = figures(get_store(), code)
-    m = build_province_map(code, _bounds(code, bounds), url_for("api.landing").rstrip("/"), basemap=basemap(),
-                           static_url=static_root(), lang=current_lang(), labels=_labels(numbers), outline=outline)
-    return render_template("province.html", code=code, summary=summaries.get(code[:2]), map=map_parts(m),
+    code, store = _code(code), get_store()
+    summaries = summaries_data(store)[0]
+    history, versions, bounds = province_history(store, code)
+    numbers = figures(store, code)
+    api, base, static, lang = url_for("api.landing").rstrip("/"), basemap(), static_root(), current_lang()
+
+    def render_map() -> dict[str, str]:
+        m = build_province_map(code, _bounds(code, bounds), api, basemap=base, static_url=static, lang=lang,
+                               labels=_labels(numbers), outline=province_outline(store, code))
+        return map_parts(m)
+
+    # the map holds no data (its layers are fetched from the API, by the reader's rights): rendered once per
+    # state of the database and of what it shows; the page around it is made per request
+    parts = cached("province-map", store, render_map, code, lang, api, base.url, base.attribution, static)
+    return render_template("province.html", code=code, summary=summaries.get(code[:2]), map=parts,
                            figures=numbers,
                            history=history, versions={k: v for k, v in versions.items() if len(v) > 1},
                            colours=STATUSES)
