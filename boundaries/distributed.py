@@ -35,6 +35,7 @@ holds before its rules run: the submission and the stored features near it.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable
@@ -229,10 +230,11 @@ def _plan(sub: Submission, stored_lines, stored_markers, settings: dict, halo: f
     offsets = np.cumsum([0, n_l, n_sl, n_m, len(stored_markers)])
 
     # references: versions of one boundary, a marker's lines, the markers of one number
-    all_keys = pair_keys(np.r_[lines["left_code"].to_numpy(dtype=object), stored_lines["left_code"].to_numpy(dtype=object)]
-                         if n_sl else lines["left_code"].to_numpy(dtype=object),
-                         np.r_[lines["right_code"].to_numpy(dtype=object), stored_lines["right_code"].to_numpy(dtype=object)]
-                         if n_sl else lines["right_code"].to_numpy(dtype=object))
+    def both(column: str) -> np.ndarray:
+        mine = lines[column].to_numpy(dtype=object)
+        return np.r_[mine, stored_lines[column].to_numpy(dtype=object)] if n_sl else mine
+
+    all_keys = pair_keys(both("left_code"), both("right_code"))
     line_ids = np.r_[lines["line_id"].to_numpy(dtype=object),
                      stored_lines["line_id"].to_numpy(dtype=object) if n_sl else np.zeros(0, dtype=object)]
     by_key = pd.Series(np.arange(len(all_keys))).groupby(pd.Series(all_keys, dtype=object)).indices
@@ -344,118 +346,281 @@ def _tagged(frame, rows: np.ndarray):
     return part
 
 
+@dataclass
+class _Piece:
+    """One partition as a worker gets it: its features, where they are in the whole submission, and which
+    of its issues it owns (:func:`_owns`)."""
+
+    n: int
+    submission: Submission
+    stored_lines: object
+    stored_markers: object
+    lines: np.ndarray  # the submission's row of each line of the piece
+    markers: np.ndarray
+    stored_line_rows: np.ndarray  # the row, among the kept stored lines, of each stored line of the piece
+    stored_marker_rows: np.ndarray
+    n_lines: int  # the whole submission's lines and markers: view indices of stored features start there
+    n_markers: int
+    tiles: np.ndarray
+    own_markers: np.ndarray | None  # a lonely marker's own partition: it owns that marker's issues only
+    lonely: frozenset
+    anchor: dict  # layer -> tile of each feature, for issues without a place
+    marker_pattern: str | None
+
+
 def _partition(sub: Submission, stored_lines, stored_markers, part: dict) -> tuple[Submission, object, object]:
     lines, markers = _tagged(sub.lines, part["lines"]), _tagged(sub.markers, part["markers"])
     crs_of = {layer["source"]: layer for layer in sub.layers if layer.get("layer") == "markers"}
     original = sub.markers["source_file"].to_numpy(dtype=object)[part["markers"]] if "source_file" in sub.markers \
         else [None] * len(part["markers"])
     # the marker rules read a marker's declared CRS by its source file: the tagged names say the same
-    layers = list(sub.layers) + [crs_of[s] | {"source": t} for s, t in zip(original, markers["source_file"], strict=True)
-                                 if s in crs_of]
+    layers = list(sub.layers) + [crs_of[s] | {"source": t}
+                                 for s, t in zip(original, markers["source_file"], strict=True) if s in crs_of]
     piece = replace(sub, lines=lines, markers=markers, layers=layers)
     return piece, stored_lines.iloc[part["stored_lines"]], stored_markers.iloc[part["stored_markers"]]
 
 
-def _check_partition(piece: Submission, stored_lines, stored_markers, config, n: int, plan_info: dict) -> list:
-    """Run every rule on one partition (on a worker); the issues this partition owns, each with its
-    feature's index in the submission and its place in the partition's report."""
-    from boundaries.rules import CheckContext, run_rules
+def _owns(piece: _Piece, issue: Issue, g: int) -> bool:
+    """Whether this partition reports ``issue`` (of feature ``g``): the tile its place lies in does (an
+    issue without a place: the tile of its feature); a lonely marker's issues, its own partition."""
+    if issue.layer == "markers":
+        if piece.own_markers is not None:
+            return g in piece.own_markers
+        if g in piece.lonely:
+            return False
+    elif piece.own_markers is not None:
+        return False
+    if issue.lon is not None and issue.lat is not None:
+        tile = int(_tile_of(np.array([[issue.lon, issue.lat]]), piece.tiles)[0])
+    else:
+        tile = int(piece.anchor[issue.layer][g])
+    return tile == piece.n
 
-    context = CheckContext(piece, stored_lines, stored_markers, config.settings())
-    found = run_rules(context, config)
-    grid, own_markers = plan_info["tiles"], plan_info["own_markers"]
-    anchor, lonely = plan_info["anchor"], plan_info["lonely"]
-    lines_of = piece.lines.index  # not used; kept positional below
-    del lines_of
-    local_lines = piece.lines["source_file"].map(lambda s: int(s.rsplit(_SEP, 1)[1])).to_numpy()
-    local_markers = piece.markers["source_file"].map(lambda s: int(s.rsplit(_SEP, 1)[1])).to_numpy()
-    out = []
-    for seq, issue in enumerate(found):
+
+def _check_partition(piece: _Piece, config) -> list[tuple]:
+    """Every rule on one partition (on a worker), through :func:`boundaries.rules.rule_issues`: the issues
+    this partition owns, each as (issue, its feature's row in the submission, the other feature's view
+    index in the whole check or -1, its rank among the partition's issues of that rule, feature and other
+    feature, the issue's group's first feature or -1)."""
+    from boundaries.rules import CheckContext, rule_issues
+
+    context = CheckContext(piece.submission, piece.stored_lines, piece.stored_markers, config.settings())
+    found = rule_issues(context, config)
+    tables = {"lines": piece.lines, "markers": piece.markers}
+    ranks: dict = {}
+    numbers = pd.Series(piece.markers).groupby(pd.Series(
+        _marker_groups(piece.submission.markers["marker_id"], piece.marker_pattern), dtype=object)).min()
+    rows = []
+    for issue in found:
         if issue.file is None or _SEP not in issue.file:
             continue  # not a feature's issue: found while reading, reported once by the client
         file, g = issue.file.rsplit(_SEP, 1)
-        g = int(g)
-        issue.file = file or None
-        layer = issue.layer
-        if layer == "markers" and own_markers is not None:
-            if g not in own_markers:
-                continue
-        elif layer == "markers" and g in lonely:
-            continue
-        else:
-            if issue.lon is not None and issue.lat is not None:
-                tile = int(_tile_of(np.array([[issue.lon, issue.lat]]), grid)[0])
-            else:
-                tile = int(anchor[layer][g])
-            if tile != n:
-                continue
-        _renumber(issue, local_lines, local_markers, plan_info["n_lines"], piece)
-        out.append((g, seq, issue))
-    return out
+        issue.file, g = file or None, int(g)
+        other = _global_other(piece, issue)
+        rank = ranks[issue.rule, g, other] = ranks.get((issue.rule, g, other), -1) + 1
+        group = -1
+        if issue.rule == "marker.pair_side" or _pair_defect(issue):  # the first post of the pair's number
+            local = int(np.searchsorted(piece.markers, g))
+            number = _marker_groups(piece.submission.markers["marker_id"].iloc[[local]], piece.marker_pattern)[0]
+            group = int(numbers.get(number, g))
+        _globalise(issue, tables, g)
+        if _owns(piece, issue, g):
+            rows.append((issue, g, other, rank, group))
+    return rows
 
 
-def _renumber(issue: Issue, local_lines: np.ndarray, local_markers: np.ndarray, n_lines: int, piece) -> None:
-    """Features without an id are named ``#n`` by their row in the partition: name their row in the
-    submission instead."""
-    def global_name(match: re.Match) -> str:
-        k = int(match.group(1)) - 1
-        table = local_markers if issue.layer == "markers" else local_lines
-        return f"#{table[k] + 1}" if 0 <= k < len(table) else match.group(0)
+def _pair_defect(issue: Issue) -> bool:
+    """A 同号双立 pair swapped against the neighbour's stored pair (``marker.neighbor_mismatch``'s first
+    findings, in the order of the pairs' first posts)."""
+    defect = getattr(issue, "defect", None)
+    return issue.rule == "marker.neighbor_mismatch" and defect is not None and defect == (
+        ("marker.pair", defect[0][1]), 0)
 
-    if issue.feature and _UNNAMED.fullmatch(issue.feature):
-        issue.feature = _UNNAMED.sub(global_name, issue.feature)
-        issue.message = _UNNAMED.sub(global_name, issue.message)
+
+def _global_other(piece: _Piece, issue: Issue) -> int:
+    """The other line (``line.overlap``, ``line.crossing``) or marker (``marker.duplicate_position``) of an
+    issue as a view index of the whole check (submitted features, then the kept stored ones), else -1."""
+    other = getattr(issue, "other_line", None)
+    submitted, stored, n_all = piece.lines, piece.stored_line_rows, piece.n_lines
+    if other is None:
+        other = getattr(issue, "other_marker", None)
+        submitted, stored, n_all = piece.markers, piece.stored_marker_rows, piece.n_markers
+    if other is None:
+        return -1
+    other = int(other)
+    return int(submitted[other]) if other < len(submitted) else n_all + int(stored[other - len(submitted)])
+
+
+def _globalise(issue: Issue, tables: dict, g: int) -> None:
+    """Names and defect keys made of the partition's row numbers, made of the submission's: a feature
+    without an id is named ``#n`` by its row, and a marker's defects are keyed by its row."""
+    table = tables[issue.layer] if issue.layer in tables else None
+    if table is not None and issue.feature and _UNNAMED.fullmatch(issue.feature):
+        local = issue.feature
+        issue.feature = f"#{g + 1}"
+        pattern = re.compile(re.escape(local) + r"(?!\d)")
+        issue.message = pattern.sub(issue.feature, issue.message)
         if issue.message_en:
-            issue.message_en = _UNNAMED.sub(global_name, issue.message_en)
+            issue.message_en = pattern.sub(issue.feature, issue.message_en)
+    markers = tables["markers"]
+
+    def key(k):
+        if isinstance(k, tuple) and len(k) == 2 and k[0] in ("marker.position", "marker.id") and isinstance(k[1], int):
+            return (k[0], int(markers[k[1]]))
+        return k
+
+    if getattr(issue, "defect", None) is not None:
+        issue.defect = (key(issue.defect[0]), issue.defect[1])
+        issue.defect_also = tuple(key(k) for k in issue.defect_also)
+
+
+# -- the order of the single-process check -----------------------------------------------------------------
+def _part_ends(geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First and last vertex (lon, lat) of each part of a line, and whether the part is closed."""
+    parts = shapely.get_parts(geometry)
+    first = shapely.get_coordinates(shapely.get_point(parts, 0))
+    last = shapely.get_coordinates(shapely.get_point(parts, -1))
+    return first, last, shapely.is_closed(parts)
+
+
+class _Order:
+    """The place of each merged issue in the single-process report.
+
+    Every rule reports its issues in an order of its features that does not depend on what else is in
+    view, and, for one feature, in an order the feature alone decides (its vertices, its parts, the places
+    along it) or, for findings against another feature, the order in which the spatial index of the whole
+    check lists that other feature (``STRtree.query``: rebuilt here over the whole check's features, so the
+    partitions' own indexes do not matter). Per rule:
+
+    - ``line.dangle``: every start before every end, then by line and part (its ends are taken so);
+    - ``line.spike``: the turns inside parts first, then those where a closed ring closes;
+    - ``line.overlap``, ``line.crossing``, ``marker.duplicate_position``: by feature, then other feature;
+    - ``marker.coordinate_mismatch``, ``marker.axis_swapped``: every lon/lat finding before any x/y one;
+    - ``marker.pair_side`` and swapped pairs of ``marker.neighbor_mismatch``: by the pair's first post;
+    - every other rule: by feature, then the feature's own order (its rank in any partition holding it).
+    """
+
+    def __init__(self, sub: Submission, stored_lines, stored_markers, config):
+        self.sub, self.config = sub, config
+        self.line_geometries = np.concatenate([np.asarray(sub.lines.geometry.values, dtype=object),
+                                               np.asarray(stored_lines.geometry.values, dtype=object)])
+        self.marker_geometries = np.concatenate([np.asarray(sub.markers.geometry.values, dtype=object),
+                                                 np.asarray(stored_markers.geometry.values, dtype=object)])
+        self._partner_rank: dict = {}
+
+    def partners(self, rows: list[tuple]) -> None:
+        """The position of each (feature, other feature) pair in the whole check's spatial index."""
+        from boundaries.rules._geometry import DEG_PER_M
+
+        wanted = {"lines": set(), "markers": set()}
+        for issue, g, other, _rank, _group in rows:
+            if other >= 0:
+                wanted[issue.layer].add(g)
+        if wanted["lines"]:
+            g = np.array(sorted(wanted["lines"]))
+            a, b = shapely.STRtree(self.line_geometries).query(self.line_geometries[g])
+            self._rank_pairs("lines", g[a], b)
+        if wanted["markers"]:
+            geoms = self.marker_geometries
+            valid_all = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.is_empty(geoms))
+            g = np.array(sorted(wanted["markers"]))
+            distance = self.config.params("marker.duplicate_position")["distance_m"] * DEG_PER_M
+            a, b = shapely.STRtree(geoms[valid_all]).query(geoms[g], predicate="dwithin", distance=distance)
+            self._rank_pairs("markers", g[a], valid_all[b])
+
+    def _rank_pairs(self, layer: str, a: np.ndarray, b: np.ndarray) -> None:
+        start = np.r_[0, np.flatnonzero(a[1:] != a[:-1]) + 1]
+        position = np.arange(len(a)) - np.repeat(start, np.diff(np.r_[start, len(a)]))
+        self._partner_rank.update(zip(zip([layer] * len(a), a.tolist(), b.tolist(), strict=True), position.tolist(),
+                                      strict=True))
+
+    def key(self, issue: Issue, g: int, other: int, rank: int, group: int) -> tuple:
+        rule = issue.rule
+        if rule == "line.dangle":
+            first, last, _closed = _part_ends(self.line_geometries[g])
+            here = np.array([issue.lon, issue.lat])
+            starts = np.flatnonzero((first == here).all(axis=1))
+            if len(starts):
+                return (0, g, int(starts[0]), 0)
+            ends = np.flatnonzero((last == here).all(axis=1))
+            return (1, g, int(ends[0]) if len(ends) else rank, 0)
+        if rule == "line.spike":
+            first, _last, closed = _part_ends(self.line_geometries[g])
+            closing = bool(((first == np.array([issue.lon, issue.lat])).all(axis=1) & closed).any())
+            return (int(closing), g, rank, 0)
+        if other >= 0:
+            return (0, g, self._partner_rank.get((issue.layer, g, other), -1), rank)
+        if rule in ("marker.coordinate_mismatch", "marker.axis_swapped"):
+            return (int(getattr(issue, "declared", "lonlat") == "xy"), g, rank, 0)
+        if rule == "marker.pair_side":
+            return (0, group, g, rank)
+        if rule == "marker.neighbor_mismatch":
+            return (0, group, g, rank) if group >= 0 else (1, g, rank, 0)
+        return (0, g, rank, 0)
 
 
 # -- the whole check -----------------------------------------------------------------------------------------
-def _order_key(issue: Issue, g: int, seq: int, tile: int) -> tuple:
-    """Where an issue goes among its rule's issues: by its feature's place in the submission, then in the
-    order its partition reported it (partitions that share a feature report its issues in one order)."""
-    return (g, tile, seq)
-
-
-def run_rules_distributed(context, config, scheduler: Scheduler, *, partition_vertices: int = DEFAULT_PARTITION_VERTICES,
-                          progress: Callable[[str, int, int, str], None] | None = None) -> list[Issue]:
-    """:func:`boundaries.rules.run_rules` on ``scheduler``'s workers, partitioned spatially: the same issues
-    in the same order (see the module's docstring)."""
-    from distributed import as_completed
-
-    from boundaries.rules import REGISTRY
+def _superseded_dropped(sub: Submission, stored_lines, stored_markers):
+    """The stored features the submission does not supersede, decided once for all of it (as the
+    single-process check's views do), renumbered from 0."""
     from boundaries.rules._geometry import _keep_stored
 
-    sub = context.submission
-    stored_lines, stored_markers = context.stored_lines, context.stored_markers
-    if len(stored_lines):  # what the submission supersedes, decided once for all of it
+    if len(stored_lines):
         stored_lines = stored_lines[_keep_stored(stored_lines, sub.province, sub.lines["line_id"].dropna().tolist(),
                                                  "line_id")]
     if len(stored_markers):
         stored_markers = stored_markers[_keep_stored(stored_markers, sub.province,
                                                      sub.markers["marker_id"].dropna().tolist(), "marker_id",
                                                      sub.lines["line_id"].dropna().tolist())]
-    stored_lines, stored_markers = stored_lines.reset_index(drop=True), stored_markers.reset_index(drop=True)
-    plan = _plan(sub, stored_lines, stored_markers, context.settings, halo_m(config), partition_vertices)
-    client = scheduler.client
-    futures = {}
+    return stored_lines.reset_index(drop=True), stored_markers.reset_index(drop=True)
+
+
+def _pieces(sub: Submission, stored_lines, stored_markers, plan: _Plan, pattern: str | None):
+    """The partitions that hold a submitted feature, one :class:`_Piece` at a time (built when sent)."""
     for n, part in enumerate(plan.parts):
         if not len(part["lines"]) and not len(part["markers"]):
             continue
-        piece, sl, sm = _partition(sub, stored_lines, stored_markers, part)
-        info = {"tiles": plan.tiles, "own_markers": part["own_markers"], "anchor": plan.anchor["anchor"],
-                "lonely": plan.anchor["lonely"], "n_lines": len(sub.lines)}
-        futures[client.submit(_check_partition, piece, sl, sm, config, n, info, pure=False)] = n
-    found = []
-    done = 0
+        submission, sl, sm = _partition(sub, stored_lines, stored_markers, part)
+        yield _Piece(n, submission, sl, sm, part["lines"], part["markers"], part["stored_lines"],
+                     part["stored_markers"], len(sub.lines), len(sub.markers), plan.tiles, part["own_markers"],
+                     frozenset(plan.anchor["lonely"]), plan.anchor["anchor"], pattern)
+
+
+def run_rules_distributed(context, config, scheduler: Scheduler, *,
+                          partition_vertices: int = DEFAULT_PARTITION_VERTICES,
+                          progress: Callable[[str, int, int, str], None] | None = None) -> list[Issue]:
+    """:func:`boundaries.rules.run_rules` on ``scheduler``'s workers, partitioned spatially: the same issues
+    in the same order (see the module's docstring). At most two partitions per worker are in flight, so
+    the client never holds more than that many partitions' copies. ``progress("partitions", done, total,
+    "")`` is called as partitions finish."""
+    from distributed import as_completed
+
+    from boundaries.rules import REGISTRY, fold_defects
+
+    sub = context.submission
+    stored_lines, stored_markers = _superseded_dropped(sub, context.stored_lines, context.stored_markers)
+    plan = _plan(sub, stored_lines, stored_markers, context.settings, halo_m(config), partition_vertices)
+    pieces = _pieces(sub, stored_lines, stored_markers, plan, context.settings.get("marker_id_pattern"))
+    total = sum(1 for part in plan.parts if len(part["lines"]) or len(part["markers"]))
+    client = scheduler.client
+    in_flight = 2 * max(1, len(client.scheduler_info().get("workers", {})))
+    pending = as_completed()
+    for piece in itertools.islice(pieces, in_flight):
+        pending.add(client.submit(_check_partition, piece, config, pure=False))
+    rows, done = [], 0
     if progress is not None:
-        progress("partitions", 0, len(futures), "")
-    for future in as_completed(list(futures)):
-        n = futures[future]
-        found.extend((issue, g, seq, n) for g, seq, issue in future.result())
+        progress("partitions", 0, total, "")
+    for future in pending:
+        rows.extend(future.result())
+        future.release()
         done += 1
         if progress is not None:
-            progress("partitions", done, len(futures), f"{done}/{len(futures)}")
-        future.release()
-    order = {rule_id: k for k, rule_id in enumerate(REGISTRY)}
-    found.sort(key=lambda t: (order.get(t[0].rule, len(order)), _order_key(*t)))
-    return [issue for issue, *_ in found]
+            progress("partitions", done, total, f"{done}/{total}")
+        piece = next(pieces, None)
+        if piece is not None:
+            pending.add(client.submit(_check_partition, piece, config, pure=False))
+    order = _Order(sub, stored_lines, stored_markers, config)
+    order.partners(rows)
+    position = {rule_id: k for k, rule_id in enumerate(REGISTRY)}
+    rows.sort(key=lambda row: (position.get(row[0].rule, len(position)), order.key(*row)))
+    return fold_defects([row[0] for row in rows])
