@@ -7,7 +7,9 @@ The client (the ``quhua check`` process) reads the submission and the stored fea
 single-process check does; this module then cuts space into tiles (a quadtree over longitude/latitude,
 split until the features within a tile and its halo hold at most ``partition_vertices`` vertices) and
 sends each tile's features to a worker, which runs every rule on them through
-:func:`boundaries.rules.run_rules`, the single-process entry point, unchanged.
+:func:`boundaries.rules.rule_issues`, the single-process rules' entry point, unchanged. The partitions are
+our own quadtree, not dask-geopandas' ``spatial_shuffle``: those partitions have no halo and are sized by
+rows, where a partition here must hold what every rule looks at and be bounded in vertices.
 
 Why the results are the single-process check's, issue for issue and in the same order:
 
@@ -24,13 +26,22 @@ Why the results are the single-process check's, issue for issue and in the same 
   lies in (an issue without a place: the tile of its feature). Halo features produce issues too; other tiles
   own them. A marker with no submitted line within the halo (whose nearest line may be anywhere) gets a
   partition of its own, as wide as its nearest line needs.
-- **Order.** Each partition's features keep their order in the submission, so each rule reports them in
-  the same relative order; the partitions' issues are merged in the order of the rule registry and, within
-  a rule, by the place of their feature in the submission and the rule's own order (:func:`_order_key`).
+- **Order.** The merged issues are sorted into the order the single-process rules emit them in (rule by
+  rule, :class:`_Order`): by feature, then each rule's own order (a dangle's start before its end, a pair's
+  other feature in the order the whole check's spatial index lists it, …). Where two lines are equally near
+  a point, the rules name the one of lower index, whatever the partition (``_first_minimum``).
+- **One defect, one error** is decided once, over the merged issues (:func:`boundaries.rules.fold_defects`):
+  the workers run :func:`boundaries.rules.rule_issues`, every rule's findings before folding, so findings of
+  one defect owned by different tiles are still folded, and ``line.neighbor_mismatch`` stretches another
+  rule's finding explains are folded into it as in the single process.
+
+What the workers need: Python with quhua and its dependencies (``pip install 'quhua[distributed]'``), the
+same versions as the client. They need no file and no database: the client reads the submission and the
+stored features near it, as the single-process check does, and sends each partition to a worker.
 
 Memory: a worker holds one partition at a time (one thread per worker); ``worker_memory`` caps a local
-worker (dask pauses, then restarts a worker beyond it). The client holds what the single-process check
-holds before its rules run: the submission and the stored features near it.
+worker (dask spills, pauses, then restarts a worker beyond it). The client holds what the single-process
+check holds before its rules run, plus at most two partitions per worker in flight.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -81,7 +93,7 @@ class Scheduler:
         self.close()
 
 
-def open_scheduler(address: str, *, worker_memory: str | None = None, timeout_s: float = 10.0) -> Scheduler:
+def open_scheduler(address: str, *, worker_memory: str | None = None, timeout_s: float = 5.0) -> Scheduler:
     """``local`` / ``local:N``: a LocalCluster of N worker processes (default 2), one thread each, each
     capped at ``worker_memory`` (default: the machine's memory over N); else the address of a running
     dask.distributed scheduler (``tcp://host:8786``). A bad address or an unreachable scheduler is an
@@ -97,15 +109,50 @@ def open_scheduler(address: str, *, worker_memory: str | None = None, timeout_s:
         if not 1 <= workers <= 256:
             raise _bad_scheduler(address, "工作进程数须在 1 到 256 之间", "the number of workers must be 1 to 256")
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               memory_limit=worker_memory or "auto", silence_logs=50)
+                               memory_limit=_memory(worker_memory), silence_logs=50)
         return Scheduler(Client(cluster), cluster)
-    if not re.fullmatch(r"(tcp|tls|ws|wss|inproc|ucx)://[^\s/]+(:\d+)?/?", address.strip()):
+    if worker_memory is not None:
+        raise ConfigError("--worker-memory sets the memory of local:N workers only; on a cluster, start each "
+                          "worker with `dask worker … --memory-limit SIZE`",
+                          message_zh="--worker-memory 只用于 local:N 的工作进程；集群上请以 "
+                          "`dask worker … --memory-limit 大小` 启动每个工作进程")
+    found = re.fullmatch(r"(tcp|tls)://(\[[^\]]+\]|[^\s/:\[\]]+)(?::(\d+))?/?", address.strip())
+    if not found:
         raise _bad_scheduler(address, "不是调度器地址", "is not a scheduler address")
+    host, port = found.group(2).strip("[]"), int(found.group(3) or 8786)
+    try:  # a refused or unresolvable address is told at once, not after the client's timeout
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as err:
+        raise _bad_scheduler(address, f"无法连接（{err.strerror or err}）：地址或端口有误，或调度器未启动",
+                             f"cannot be reached ({err.strerror or err}): a wrong host or port, or no scheduler "
+                             "running there") from err
     try:
         return Scheduler(Client(address.strip(), timeout=timeout_s))
     except (OSError, TimeoutError, ValueError) as err:
-        raise _bad_scheduler(address, f"无法连接（{timeout_s:g} 秒内无应答：{type(err).__name__}）",
-                             f"cannot be reached (no answer within {timeout_s:g} s: {type(err).__name__})") from err
+        raise _bad_scheduler(address, f"{timeout_s:g} 秒内没有 dask 调度器应答（该端口上是别的服务？）",
+                             f"gives no dask scheduler's answer within {timeout_s:g} s (another service on that "
+                             "port?)") from err
+
+
+def _memory(size: str | None) -> int | str:
+    """``--worker-memory`` in bytes (``4GB``, ``1.5 GiB``, ``800MB``); "auto" (the machine's memory over the
+    workers) when not given."""
+    if size is None:
+        return "auto"
+    from dask.utils import parse_bytes
+
+    try:
+        value = parse_bytes(size)
+    except (ValueError, TypeError) as err:
+        value = None
+        cause = err
+    else:
+        cause = None
+    if value is None or value < 2**27:
+        raise ConfigError(f"--worker-memory {size!r} is not a memory size of at least 128MB; write e.g. 4GB "
+                          "or 800MB", message_zh=f"--worker-memory {size!r} 不是不小于 128MB 的内存大小；请写如 4GB "
+                          "或 800MB") from cause
+    return value
 
 
 def _bad_scheduler(address: str, zh: str, en: str) -> ConfigError:
