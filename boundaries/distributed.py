@@ -50,6 +50,7 @@ import itertools
 import math
 import re
 import socket
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -108,8 +109,10 @@ def open_scheduler(address: str, *, worker_memory: str | None = None, timeout_s:
         workers = int(local.group(1) or 2)
         if not 1 <= workers <= 256:
             raise _bad_scheduler(address, "工作进程数须在 1 到 256 之间", "the number of workers must be 1 to 256")
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               memory_limit=_memory(worker_memory), silence_logs=50)
+        with warnings.catch_warnings():  # "port 8787 in use, another chosen": nothing for the user to act on
+            warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   memory_limit=_memory(worker_memory), silence_logs=50)
         return Scheduler(Client(cluster), cluster)
     if worker_memory is not None:
         raise ConfigError("--worker-memory sets the memory of local:N workers only; on a cluster, start each "
@@ -183,14 +186,15 @@ def _grown(boxes: np.ndarray, metres: float | np.ndarray) -> np.ndarray:
     return np.column_stack([boxes[:, 0] - dx, boxes[:, 1] - dy, boxes[:, 2] + dx, boxes[:, 3] + dy])
 
 
-def tiles(boxes: np.ndarray, weights: np.ndarray, halo: float, budget: int) -> np.ndarray:
+def tiles(boxes: np.ndarray, weights: np.ndarray, halo: float, budget: int,
+          tree: shapely.STRtree | None = None) -> np.ndarray:
     """Disjoint tiles (w, s, e, n; west and south edges inside, east and north outside) covering ``boxes``
     (features' extents in degrees, finite): a quadtree split while the weight of the features within a tile's
     halo exceeds ``budget`` and the tile is wider than its halo (a smaller one would hold the same
-    features). Tiles whose halo meets no feature are left out."""
+    features). Tiles whose halo meets no feature are left out. ``tree``: an index of ``boxes``, if built."""
     if not len(boxes):
         return np.zeros((0, 4))
-    tree = shapely.STRtree(shapely.box(*boxes.T))
+    tree = shapely.STRtree(shapely.box(*boxes.T)) if tree is None else tree
     w, s = boxes[:, 0].min(), boxes[:, 1].min()
     side = max(boxes[:, 2].max() - w, boxes[:, 3].max() - s) * (1 + 1e-9) + 1e-9
     todo, out = [np.array([w, s, w + side, s + side])], []
@@ -214,14 +218,20 @@ def tiles(boxes: np.ndarray, weights: np.ndarray, halo: float, budget: int) -> n
 
 def _tile_of(points: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """The tile each point (lon, lat) lies in (half-open tiles), else the nearest tile (a place a rounding
-    away from every tile)."""
-    inside = ((points[:, None, 0] >= grid[None, :, 0]) & (points[:, None, 0] < grid[None, :, 2])
-              & (points[:, None, 1] >= grid[None, :, 1]) & (points[:, None, 1] < grid[None, :, 3]))
-    found = np.where(inside.any(axis=1), inside.argmax(axis=1), -1)
-    for k in np.flatnonzero(found < 0):
-        cx = np.clip(points[k, 0], grid[:, 0], grid[:, 2])
-        cy = np.clip(points[k, 1], grid[:, 1], grid[:, 3])
-        found[k] = int(np.argmin(np.hypot(cx - points[k, 0], cy - points[k, 1])))
+    away from every tile). Through an index of the tiles: a points × tiles table would not fit for a
+    national check."""
+    found = np.full(len(points), -1)
+    if not len(points):
+        return found
+    k, t = shapely.STRtree(shapely.box(*grid.T)).query(shapely.points(points))
+    inside = ((points[k, 0] >= grid[t, 0]) & (points[k, 0] < grid[t, 2])
+              & (points[k, 1] >= grid[t, 1]) & (points[k, 1] < grid[t, 3]))
+    k, t = k[inside], t[inside]
+    found[k[::-1]] = t[::-1]  # the first tile found for each point (tiles do not overlap: there is one)
+    for n in np.flatnonzero(found < 0):
+        cx = np.clip(points[n, 0], grid[:, 0], grid[:, 2])
+        cy = np.clip(points[n, 1], grid[:, 1], grid[:, 3])
+        found[n] = int(np.argmin(np.hypot(cx - points[n, 0], cy - points[n, 1])))
     return found
 
 
@@ -270,10 +280,11 @@ def _plan(sub: Submission, stored_lines, stored_markers, settings: dict, halo: f
         shapely.get_num_coordinates(np.asarray(stored_lines.geometry.values, dtype=object)) if n_sl else [],
         np.ones(n_m + len(stored_markers))]).astype(np.int64)
     located = np.isfinite(boxes).all(axis=1)
-    grid = tiles(boxes[located], weights[located], halo, budget)
+    placed = np.flatnonzero(located)
+    tree = shapely.STRtree(shapely.box(*boxes[placed].T))
+    grid = tiles(boxes[placed], weights[placed], halo, budget, tree)
     if not len(grid):
         grid = np.array([[0.0, 0.0, 1.0, 1.0]])
-    tree = shapely.STRtree(shapely.box(*np.where(located[:, None], boxes, 0.0).T))
     offsets = np.cumsum([0, n_l, n_sl, n_m, len(stored_markers)])
 
     # references: versions of one boundary, a marker's lines, the markers of one number
@@ -284,7 +295,7 @@ def _plan(sub: Submission, stored_lines, stored_markers, settings: dict, halo: f
     all_keys = pair_keys(both("left_code"), both("right_code"))
     line_ids = np.r_[lines["line_id"].to_numpy(dtype=object),
                      stored_lines["line_id"].to_numpy(dtype=object) if n_sl else np.zeros(0, dtype=object)]
-    by_key = pd.Series(np.arange(len(all_keys))).groupby(pd.Series(all_keys, dtype=object)).indices
+    by_key = _indices_by_value(all_keys)
     by_line_id: dict = {}
     for n, line_id in enumerate(line_ids):
         if isinstance(line_id, str):
@@ -295,7 +306,7 @@ def _plan(sub: Submission, stored_lines, stored_markers, settings: dict, halo: f
     pattern = settings.get("marker_id_pattern")
     groups = _marker_groups(pd.concat([markers["marker_id"], stored_markers["marker_id"]], ignore_index=True)
                             if len(stored_markers) else markers["marker_id"], pattern)
-    by_group = pd.Series(np.arange(len(groups))).groupby(pd.Series(groups, dtype=object)).indices
+    by_group = _indices_by_value(groups)
     marker_line = markers["line_id"].to_numpy(dtype=object)
     codes = np.r_[lines["left_code"].to_numpy(dtype=object), lines["right_code"].to_numpy(dtype=object)]
     unsound = np.flatnonzero([not (isinstance(a, str) and isinstance(b, str) and a.isdigit() and b.isdigit()
@@ -306,8 +317,7 @@ def _plan(sub: Submission, stored_lines, stored_markers, settings: dict, halo: f
     grown = _grown(grid, halo)
     parts = []
     for box in grown:
-        hit = tree.query(shapely.box(*box))
-        hit = hit[located[hit]]
+        hit = placed[tree.query(shapely.box(*box))]
         parts.append(_closed(hit, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group, unsound,
                              stored_codes=None))
     # features without a usable extent (no or non-finite geometry) go with the first tile
@@ -327,13 +337,26 @@ def _plan(sub: Submission, stored_lines, stored_markers, settings: dict, halo: f
     # a marker far from every submitted line: its own partition, as wide as its nearest line needs
     for k, metres in lonely.items():
         box = _grown(np.where(np.isfinite(boxes[offsets[2] + k]), boxes[offsets[2] + k], 0.0)[None], metres)[0]
-        hit = tree.query(shapely.box(*box))
-        hit = np.union1d(hit[located[hit]], [offsets[2] + k])
+        hit = np.union1d(placed[tree.query(shapely.box(*box))], [offsets[2] + k])
         part = _closed(hit, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group, unsound,
                        stored_codes=None)
         part["own_markers"] = np.array([k])
         parts.append(part)
     return _Plan(grid, parts, {"anchor": anchor, "lonely": set(lonely)})
+
+
+def _indices_by_value(values: np.ndarray) -> dict:
+    """The positions of each distinct value (None and NaN left out), as arrays: pandas' groupby ``indices``
+    without its per-group Python work (a second for a million lines)."""
+    codes, distinct = pd.factorize(values)
+    if not len(codes):
+        return {}
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    cuts = np.flatnonzero(np.diff(sorted_codes)) + 1
+    starts = np.r_[0, cuts]
+    groups = np.split(order, cuts)
+    return {distinct[sorted_codes[a]]: g for a, g in zip(starts, groups, strict=True) if sorted_codes[a] >= 0}
 
 
 def _lonely_markers(sub: Submission, boxes: np.ndarray, located: np.ndarray, halo: float) -> dict[int, float]:
