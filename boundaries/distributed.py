@@ -361,25 +361,26 @@ def _indices_by_value(values: np.ndarray) -> dict:
 
 def _lonely_markers(sub: Submission, boxes: np.ndarray, located: np.ndarray, halo: float) -> dict[int, float]:
     """Markers with no submitted line within ``halo``: the metres within which their nearest line (of any
-    kind) certainly lies, from the nearest submitted line in degrees (a degree is at most 113 km here)."""
+    kind) certainly lies, from the nearest submitted line in degrees.
+
+    Measured on the lines themselves (their nearest point, not their boxes: a line's box may come near a
+    marker its line does not), one nearest line per marker: memory in the markers, not in the markers ×
+    the lines around them. A degree is taken as at most 115 km (a degree of latitude is 111.7 km at most,
+    a Gauss-Krüger metre up to a few per mille shorter than the ground's)."""
     lines = np.asarray(sub.lines.geometry.values, dtype=object)
     usable = ~shapely.is_empty(lines) & ~shapely.is_missing(lines) & np.isfinite(shapely.bounds(lines)).all(axis=1) \
         if len(lines) else np.zeros(0, dtype=bool)
     k = np.flatnonzero(located)
-    if not len(k):
-        return {}
-    if not usable.any():
-        return {}  # nothing to measure against in any partition: no halo matters
-    tree = shapely.STRtree(shapely.box(*shapely.bounds(lines[usable]).T))
-    points = shapely.box(*_grown(boxes[k], halo).T)
-    near = np.unique(tree.query(points)[0])
+    if not len(k) or not usable.any():
+        return {}  # no marker, or nothing to measure against in any partition: no halo matters
+    tree = shapely.STRtree(lines[usable])
+    markers = np.asarray(sub.markers.geometry.values, dtype=object)[k]
+    near = tree.query_nearest(markers, max_distance=halo / 115_000.0, all_matches=False)[0]
     far = np.setdiff1d(np.arange(len(k)), near)
     if not len(far):
         return {}
-    geometry_tree = shapely.STRtree(lines[usable])
-    centres = shapely.points(boxes[k[far], 0], boxes[k[far], 1])
-    (_, _), degrees = geometry_tree.query_nearest(centres, return_distance=True, all_matches=False)
-    return {int(k[f]): max(halo, float(d) * 113_000.0 + halo) for f, d in zip(far, degrees, strict=True)}
+    (_, _), degrees = tree.query_nearest(markers[far], return_distance=True, all_matches=False)
+    return {int(k[f]): max(halo, float(d) * 115_000.0 + halo) for f, d in zip(far, degrees, strict=True)}
 
 
 def _closed(hit: np.ndarray, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group, unsound,

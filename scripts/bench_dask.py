@@ -11,7 +11,7 @@ process: the single-process rules (:func:`boundaries.rules.run_rules`) and
 child reads the GeoPackage (pyogrio, projected to EPSG:4490; not timed: the same in both; not through
 ``quhua check``'s reader, which refuses a 707 km grid as lying beyond 江西, its submitting province), then
 times the rules alone (on Dask: planning, sending, the workers' rules and the merge; the cluster's start
-apart), and reports its own peak resident memory (``ru_maxrss``) and, on Dask, each worker's. Prints medians
+apart), and reports its own peak resident memory (``VmHWM``) and, on Dask, each worker's. Prints medians
 and min–max side by side, the ratio, and whether the two reports are identical (a SHA-256 of every issue as
 reported).
 """
@@ -32,9 +32,14 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory (Linux ``VmHWM``: per process image, where ``ru_maxrss`` would
+    carry a spawned worker's parent's peak across its exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def build(n: int, path: Path) -> dict:
