@@ -318,14 +318,13 @@ def _plan(sub: Submission, stored_lines, stored_markers, settings: dict, halo: f
     parts = []
     for box in grown:
         hit = placed[tree.query(shapely.box(*box))]
-        parts.append(_closed(hit, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group, unsound,
-                             stored_codes=None))
+        parts.append(_closed(hit, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group, unsound))
     # features without a usable extent (no or non-finite geometry) go with the first tile
     unlocated = np.flatnonzero(~located)
     if len(unlocated):
         parts[0] = _closed(np.union1d(np.concatenate([parts[0][k] + offsets[n] for n, k in enumerate(
             ("lines", "stored_lines", "markers", "stored_markers"))]), unlocated), offsets, all_keys, by_key,
-            by_line_id, marker_line, groups, by_group, unsound, stored_codes=None)
+            by_line_id, marker_line, groups, by_group, unsound)
     anchor = {}
     centres = np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2])
     owners = np.zeros(len(boxes), dtype=int)
@@ -338,8 +337,7 @@ def _plan(sub: Submission, stored_lines, stored_markers, settings: dict, halo: f
     for k, metres in lonely.items():
         box = _grown(np.where(np.isfinite(boxes[offsets[2] + k]), boxes[offsets[2] + k], 0.0)[None], metres)[0]
         hit = np.union1d(placed[tree.query(shapely.box(*box))], [offsets[2] + k])
-        part = _closed(hit, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group, unsound,
-                       stored_codes=None)
+        part = _closed(hit, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group, unsound)
         part["own_markers"] = np.array([k])
         parts.append(part)
     return _Plan(grid, parts, {"anchor": anchor, "lonely": set(lonely)})
@@ -383,11 +381,11 @@ def _lonely_markers(sub: Submission, boxes: np.ndarray, located: np.ndarray, hal
     return {int(k[f]): max(halo, float(d) * 115_000.0 + halo) for f, d in zip(far, degrees, strict=True)}
 
 
-def _closed(hit: np.ndarray, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group, unsound,
-            stored_codes) -> dict:
+def _closed(hit: np.ndarray, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group,
+            unsound) -> dict:
     """The features ``hit`` (indices in the concatenation lines | stored lines | markers | stored markers)
     plus those they reference; as index arrays per layer."""
-    n_l, n_sl, n_m = offsets[1], offsets[2] - offsets[1], offsets[3] - offsets[2]
+    n_l, n_m = offsets[1], offsets[3] - offsets[2]
     line_rows = hit[hit < offsets[2]]
     marker_rows = hit[(hit >= offsets[2])] - offsets[2]  # submitted then stored markers, one numbering
     extra_lines = []
@@ -403,7 +401,6 @@ def _closed(hit: np.ndarray, offsets, all_keys, by_key, by_line_id, marker_line,
         line_set.update(unsound.tolist())
     lines_all = np.array(sorted(line_set), dtype=int)
     markers_all = np.array(sorted(marker_set), dtype=int)
-    del n_sl
     return {"lines": lines_all[lines_all < n_l], "stored_lines": lines_all[lines_all >= n_l] - n_l,
             "markers": markers_all[markers_all < n_m], "stored_markers": markers_all[markers_all >= n_m] - n_m}
 
@@ -435,7 +432,7 @@ class _Piece:
     tiles: np.ndarray
     own_markers: np.ndarray | None  # a lonely marker's own partition: it owns that marker's issues only
     lonely: frozenset
-    anchor: dict  # layer -> tile of each feature, for issues without a place
+    anchor: dict  # layer -> tile of each of the piece's features, for issues without a place
     marker_pattern: str | None
 
 
@@ -451,21 +448,25 @@ def _partition(sub: Submission, stored_lines, stored_markers, part: dict) -> tup
     return piece, stored_lines.iloc[part["stored_lines"]], stored_markers.iloc[part["stored_markers"]]
 
 
-def _owns(piece: _Piece, issue: Issue, g: int) -> bool:
-    """Whether this partition reports ``issue`` (of feature ``g``): the tile its place lies in does (an
+def _owned(piece: _Piece, rows: list[tuple]) -> list[tuple]:
+    """The rows (issue, feature, …) this partition reports: the tile an issue's place lies in does (an
     issue without a place: the tile of its feature); a lonely marker's issues, its own partition."""
-    if issue.layer == "markers":
-        if piece.own_markers is not None:
-            return g in piece.own_markers
-        if g in piece.lonely:
-            return False
-    elif piece.own_markers is not None:
-        return False
-    if issue.lon is not None and issue.lat is not None:
-        tile = int(_tile_of(np.array([[issue.lon, issue.lat]]), piece.tiles)[0])
-    else:
-        tile = int(piece.anchor[issue.layer][g])
-    return tile == piece.n
+    keep = np.zeros(len(rows), dtype=bool)
+    placed = []
+    for n, (issue, g, *_rest) in enumerate(rows):
+        if issue.layer == "markers" and piece.own_markers is not None:
+            keep[n] = g in piece.own_markers
+        elif (issue.layer == "markers" and g in piece.lonely) or piece.own_markers is not None:
+            keep[n] = False
+        elif issue.lon is not None and issue.lat is not None:
+            placed.append(n)
+        else:
+            features = piece.lines if issue.layer == "lines" else piece.markers
+            keep[n] = int(piece.anchor[issue.layer][np.searchsorted(features, g)]) == piece.n
+    if placed:
+        points = np.array([[rows[n][0].lon, rows[n][0].lat] for n in placed])
+        keep[placed] = _tile_of(points, piece.tiles) == piece.n
+    return [row for row, kept in zip(rows, keep, strict=True) if kept]
 
 
 def _check_partition(piece: _Piece, config) -> list[tuple]:
@@ -495,9 +496,8 @@ def _check_partition(piece: _Piece, config) -> list[tuple]:
             number = _marker_groups(piece.submission.markers["marker_id"].iloc[[local]], piece.marker_pattern)[0]
             group = int(numbers.get(number, g))
         _globalise(issue, tables, g)
-        if _owns(piece, issue, g):
-            rows.append((issue, g, other, rank, group))
-    return rows
+        rows.append((issue, g, other, rank, group))
+    return _owned(piece, rows)
 
 
 def _pair_defect(issue: Issue) -> bool:
@@ -654,7 +654,9 @@ def _pieces(sub: Submission, stored_lines, stored_markers, plan: _Plan, pattern:
         submission, sl, sm = _partition(sub, stored_lines, stored_markers, part)
         yield _Piece(n, submission, sl, sm, part["lines"], part["markers"], part["stored_lines"],
                      part["stored_markers"], len(sub.lines), len(sub.markers), plan.tiles, part["own_markers"],
-                     frozenset(plan.anchor["lonely"]), plan.anchor["anchor"], pattern)
+                     frozenset(plan.anchor["lonely"]),
+                     {"lines": plan.anchor["anchor"]["lines"][part["lines"]],
+                      "markers": plan.anchor["anchor"]["markers"][part["markers"]]}, pattern)
 
 
 def run_rules_distributed(context, config, scheduler: Scheduler, *,
