@@ -215,3 +215,19 @@ def test_halo_covers_the_largest_tolerance_in_force():
     assert default >= 5000.0  # marker.out_of_region's far_m, the widest default
     wider = halo_m(parse_config("[rules.\"line.dangle\"]\nsearch_m = 8000\n", source="test", where="test"))
     assert wider >= 8000.0 > default - 1.0
+
+
+@pytest.mark.parametrize("layer", ["lines", "markers"])
+def test_a_submission_of_one_layer_same_issues(scheduler, layer):
+    """Markers without any line (each partition its own: no line within the halo) and lines alone."""
+    from dataclasses import replace
+
+    from boundaries.model import empty_lines, empty_markers
+
+    submission, pattern = _county()
+    submission = replace(submission, markers=submission.markers.iloc[::50].reset_index(drop=True))
+    alone = (replace(submission, markers=empty_markers()) if layer == "lines"
+             else replace(submission, lines=empty_lines()))
+    single, merged, _partitions = _both(_context(alone), pattern, scheduler, budget=30_000)
+    assert single and {issue["layer"] for issue, _en in single} == {layer}
+    assert merged == single
