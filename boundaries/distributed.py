@@ -241,7 +241,7 @@ class _Plan:
 
     tiles: np.ndarray
     parts: list[dict]  # lines, markers, stored_lines, stored_markers (index arrays), own_markers (or None)
-    anchor: dict  # ("lines" | "markers", index) -> tile of an issue without a place
+    lonely: set  # the markers in partitions of their own
 
 
 def _extents(frame) -> np.ndarray:
@@ -270,8 +270,6 @@ def _marker_groups(ids: pd.Series, pattern: str | None) -> np.ndarray:
 
 def _plan(sub: Submission, stored_lines, stored_markers, settings: dict, halo: float, budget: int) -> _Plan:
     """Tiles, and for each the features within its halo plus those it needs by reference."""
-    from boundaries.rules._geometry import pair_keys
-
     lines, markers = sub.lines, sub.markers
     n_l, n_sl, n_m = len(lines), len(stored_lines), len(markers)
     boxes = np.concatenate([_extents(lines), _extents(stored_lines), _extents(markers), _extents(stored_markers)])
@@ -286,85 +284,120 @@ def _plan(sub: Submission, stored_lines, stored_markers, settings: dict, halo: f
     if not len(grid):
         grid = np.array([[0.0, 0.0, 1.0, 1.0]])
     offsets = np.cumsum([0, n_l, n_sl, n_m, len(stored_markers)])
-
-    # references: versions of one boundary, a marker's lines, the markers of one number
-    def both(column: str) -> np.ndarray:
-        mine = lines[column].to_numpy(dtype=object)
-        return np.r_[mine, stored_lines[column].to_numpy(dtype=object)] if n_sl else mine
-
-    all_keys = pair_keys(both("left_code"), both("right_code"))
-    line_ids = np.r_[lines["line_id"].to_numpy(dtype=object),
-                     stored_lines["line_id"].to_numpy(dtype=object) if n_sl else np.zeros(0, dtype=object)]
-    by_key = _indices_by_value(all_keys)
-    by_line_id: dict = {}
-    for n, line_id in enumerate(line_ids):
-        if isinstance(line_id, str):
-            by_line_id.setdefault(line_id, []).append(n)
-            prefix = re.match(r"\d*", line_id).group()
-            if prefix != line_id:
-                by_line_id.setdefault(prefix, []).append(n)
-    pattern = settings.get("marker_id_pattern")
-    groups = _marker_groups(pd.concat([markers["marker_id"], stored_markers["marker_id"]], ignore_index=True)
-                            if len(stored_markers) else markers["marker_id"], pattern)
-    by_group = _indices_by_value(groups)
-    marker_line = markers["line_id"].to_numpy(dtype=object)
-    codes = np.r_[lines["left_code"].to_numpy(dtype=object), lines["right_code"].to_numpy(dtype=object)]
-    unsound = np.flatnonzero([not (isinstance(a, str) and isinstance(b, str) and a.isdigit() and b.isdigit()
-                                   and len(a) in (6, 9, 12) and len(b) in (6, 9, 12) and a != b)
-                              for a, b in zip(codes[:n_l], codes[n_l:], strict=True)])
-
-    lonely = _lonely_markers(sub, boxes[offsets[2]:offsets[3]], located[offsets[2]:offsets[3]], halo)
-    grown = _grown(grid, halo)
-    parts = []
-    for box in grown:
-        hit = placed[tree.query(shapely.box(*box))]
-        parts.append(_closed(hit, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group, unsound))
+    refs = _References(sub, stored_lines, stored_markers, settings.get("marker_id_pattern"))
+    lonely = _lonely_markers(sub, located[offsets[2]:offsets[3]], halo)
+    parts = [refs.closed(placed[tree.query(shapely.box(*box))], offsets) for box in _grown(grid, halo)]
     # features without a usable extent (no or non-finite geometry) go with the first tile
     unlocated = np.flatnonzero(~located)
     if len(unlocated):
-        parts[0] = _closed(np.union1d(np.concatenate([parts[0][k] + offsets[n] for n, k in enumerate(
-            ("lines", "stored_lines", "markers", "stored_markers"))]), unlocated), offsets, all_keys, by_key,
-            by_line_id, marker_line, groups, by_group, unsound)
-    anchor = {}
-    centres = np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2])
-    owners = np.zeros(len(boxes), dtype=int)
-    owners[located] = _tile_of(centres[located], grid)
-    for layer, lo, hi in (("lines", 0, n_l), ("markers", offsets[2], offsets[3])):
-        anchor[layer] = owners[lo:hi]
+        parts[0] = refs.closed(np.union1d(np.concatenate([parts[0][k] + offsets[n] for n, k in enumerate(
+            ("lines", "stored_lines", "markers", "stored_markers"))]), unlocated), offsets)
     for part in parts:
         part["own_markers"] = None
     # a marker far from every submitted line: its own partition, as wide as its nearest line needs
     for k, metres in lonely.items():
         box = _grown(np.where(np.isfinite(boxes[offsets[2] + k]), boxes[offsets[2] + k], 0.0)[None], metres)[0]
-        hit = np.union1d(placed[tree.query(shapely.box(*box))], [offsets[2] + k])
-        part = _closed(hit, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group, unsound)
+        part = refs.closed(np.union1d(placed[tree.query(shapely.box(*box))], [offsets[2] + k]), offsets)
         part["own_markers"] = np.array([k])
         parts.append(part)
-    return _Plan(grid, parts, {"anchor": anchor, "lonely": set(lonely)})
+    return _Plan(grid, parts, set(lonely))
 
 
-def _indices_by_value(values: np.ndarray) -> dict:
-    """The positions of each distinct value (None and NaN left out), as arrays: pandas' groupby ``indices``
-    without its per-group Python work (a second for a million lines)."""
-    codes, distinct = pd.factorize(values)
-    if not len(codes):
-        return {}
-    order = np.argsort(codes, kind="stable")
-    sorted_codes = codes[order]
-    cuts = np.flatnonzero(np.diff(sorted_codes)) + 1
-    starts = np.r_[0, cuts]
-    groups = np.split(order, cuts)
-    return {distinct[sorted_codes[a]]: g for a, g in zip(starts, groups, strict=True) if sorted_codes[a] >= 0}
+class _Groups:
+    """Indices grouped by a value (None and NaN in no group), as one sorted table: the members of any set
+    of groups gathered in time proportional to them (a dict of a million small arrays, or a set per
+    partition, cost minutes at 20 M vertices)."""
+
+    def __init__(self, values: np.ndarray):
+        self.code, distinct = pd.factorize(np.asarray(values, dtype=object))
+        self.order = np.argsort(self.code, kind="stable")
+        ordered = self.code[self.order]
+        self.start = np.searchsorted(ordered, np.arange(len(distinct)))
+        self.end = np.searchsorted(ordered, np.arange(len(distinct)), side="right")
+
+    def members(self, of: np.ndarray) -> np.ndarray:
+        """Every index in the groups of indices ``of``."""
+        codes = np.unique(self.code[of])
+        codes = codes[codes >= 0]
+        return _ranges(self.order, self.start[codes], self.end[codes])
 
 
-def _lonely_markers(sub: Submission, boxes: np.ndarray, located: np.ndarray, halo: float) -> dict[int, float]:
+def _ranges(values: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``values[start[0]:end[0]]``, ``values[start[1]:end[1]]``, … concatenated."""
+    count = end - start
+    at = np.repeat(start - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(int(count.sum()))
+    return values[at]
+
+
+class _References:
+    """What a partition needs by reference, not by distance: every version of a boundary (the same two
+    codes, lines submitted or stored), the lines a marker names by ``line_id`` (or by its leading digits, as
+    ``marker.unknown_line`` reads it), all the markers of one number (an id without its type letter), and
+    the submitted lines with broken codes, which may hold a stretch of a stored boundary."""
+
+    def __init__(self, sub: Submission, stored_lines, stored_markers, pattern: str | None):
+        from boundaries.rules._geometry import pair_keys
+
+        lines = pd.concat([sub.lines[["line_id", "left_code", "right_code"]],
+                           stored_lines[["line_id", "left_code", "right_code"]]], ignore_index=True) \
+            if len(stored_lines) else sub.lines[["line_id", "left_code", "right_code"]]
+        self.n_lines, self.n_markers = len(sub.lines), len(sub.markers)
+        self.versions = _Groups(pair_keys(lines["left_code"].to_numpy(dtype=object),
+                                          lines["right_code"].to_numpy(dtype=object)))
+        ids = lines["line_id"].where(lines["line_id"].map(lambda v: isinstance(v, str)))
+        prefix = ids.str.extract(r"^(\d*)", expand=False)
+        prefix = prefix.where(prefix != ids)
+        named = pd.DataFrame({"key": pd.concat([ids, prefix], ignore_index=True),
+                              "line": np.r_[np.arange(len(ids)), np.arange(len(ids))]}).dropna()
+        wanted = sub.markers["line_id"]
+        wanted = pd.DataFrame({"key": wanted.where(wanted.map(lambda v: isinstance(v, str))),
+                               "marker": np.arange(len(wanted))})
+        pairs = wanted.dropna().merge(named, on="key").sort_values(["marker", "line"], kind="stable")
+        self.pair_marker, self.pair_line = pairs["marker"].to_numpy(), pairs["line"].to_numpy()
+        all_ids = pd.concat([sub.markers["marker_id"], stored_markers["marker_id"]], ignore_index=True) \
+            if len(stored_markers) else sub.markers["marker_id"]
+        self.numbers = _Groups(_marker_groups(all_ids, pattern))
+        self.unsound = np.flatnonzero(~_sound_codes(sub.lines["left_code"].to_numpy(dtype=object),
+                                                    sub.lines["right_code"].to_numpy(dtype=object)))
+
+    def closed(self, hit: np.ndarray, offsets: np.ndarray) -> dict:
+        """The features ``hit`` (indices in the concatenation lines | stored lines | markers | stored
+        markers) plus those they reference; as index arrays per layer, each in ascending order."""
+        n_l, n_m = self.n_lines, self.n_markers
+        line_rows = hit[hit < offsets[2]]
+        marker_rows = hit[hit >= offsets[2]] - offsets[2]  # submitted then stored markers, one numbering
+        mine = marker_rows[marker_rows < n_m]
+        lo, hi = np.searchsorted(self.pair_marker, mine), np.searchsorted(self.pair_marker, mine, side="right")
+        line_set = np.union1d(line_rows, _ranges(self.pair_line, lo, hi))
+        markers_all = np.union1d(marker_rows, self.numbers.members(marker_rows))
+        lines_all = np.union1d(line_set, self.versions.members(line_set))
+        if (lines_all >= n_l).any() and len(self.unsound):  # broken-coded lines may hold a stored boundary's stretch
+            lines_all = np.union1d(lines_all, self.unsound)
+        lines_all, markers_all = lines_all.astype(int), markers_all.astype(int)
+        return {"lines": lines_all[lines_all < n_l], "stored_lines": lines_all[lines_all >= n_l] - n_l,
+                "markers": markers_all[markers_all < n_m], "stored_markers": markers_all[markers_all >= n_m] - n_m}
+
+
+def _sound_codes(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Whether each line's two codes are two different 6-, 9- or 12-digit codes, each distinct code judged
+    once."""
+    code, distinct = pd.factorize(np.concatenate([left, right]))
+    good = np.fromiter((isinstance(c, str) and c.isdigit() and len(c) in (6, 9, 12) for c in distinct), dtype=bool,
+                       count=len(distinct))
+    ok = np.r_[good, False][code]
+    n = len(left)
+    return ok[:n] & ok[n:] & (code[:n] != code[n:])
+
+
+def _lonely_markers(sub: Submission, located: np.ndarray, halo: float) -> dict[int, float]:
     """Markers with no submitted line within ``halo``: the metres within which their nearest line (of any
     kind) certainly lies, from the nearest submitted line in degrees.
 
     Measured on the lines themselves (their nearest point, not their boxes: a line's box may come near a
-    marker its line does not), one nearest line per marker: memory in the markers, not in the markers ×
-    the lines around them. A degree is taken as at most 115 km (a degree of latitude is 111.7 km at most,
-    a Gauss-Krüger metre up to a few per mille shorter than the ground's)."""
+    marker its line does not): first every marker within 50 m of a line (nearly all: few pairs each), then
+    the nearest line of the others; memory in the markers, not in the markers × the lines around them. A
+    degree is taken as at most 115 km (a degree of latitude is 111.7 km at most, a Gauss-Krüger metre up to
+    a few per mille shorter than the ground's)."""
     lines = np.asarray(sub.lines.geometry.values, dtype=object)
     usable = ~shapely.is_empty(lines) & ~shapely.is_missing(lines) & np.isfinite(shapely.bounds(lines)).all(axis=1) \
         if len(lines) else np.zeros(0, dtype=bool)
@@ -373,36 +406,15 @@ def _lonely_markers(sub: Submission, boxes: np.ndarray, located: np.ndarray, hal
         return {}  # no marker, or nothing to measure against in any partition: no halo matters
     tree = shapely.STRtree(lines[usable])
     markers = np.asarray(sub.markers.geometry.values, dtype=object)[k]
-    near = tree.query_nearest(markers, max_distance=halo / 115_000.0, all_matches=False)[0]
-    far = np.setdiff1d(np.arange(len(k)), near)
+    reach = halo / 115_000.0
+    close = np.unique(tree.query(markers, predicate="dwithin", distance=min(reach, 50 / 115_000.0))[0])
+    rest = np.setdiff1d(np.arange(len(k)), close)
+    near = rest[tree.query_nearest(markers[rest], max_distance=reach, all_matches=False)[0]] if len(rest) else rest
+    far = np.setdiff1d(rest, near)
     if not len(far):
         return {}
     (_, _), degrees = tree.query_nearest(markers[far], return_distance=True, all_matches=False)
     return {int(k[f]): max(halo, float(d) * 115_000.0 + halo) for f, d in zip(far, degrees, strict=True)}
-
-
-def _closed(hit: np.ndarray, offsets, all_keys, by_key, by_line_id, marker_line, groups, by_group,
-            unsound) -> dict:
-    """The features ``hit`` (indices in the concatenation lines | stored lines | markers | stored markers)
-    plus those they reference; as index arrays per layer."""
-    n_l, n_m = offsets[1], offsets[3] - offsets[2]
-    line_rows = hit[hit < offsets[2]]
-    marker_rows = hit[(hit >= offsets[2])] - offsets[2]  # submitted then stored markers, one numbering
-    extra_lines = []
-    for k in marker_rows[marker_rows < n_m]:
-        extra_lines.extend(by_line_id.get(marker_line[k], ()))
-    marker_set = set(marker_rows.tolist())
-    for group in {groups[k] for k in marker_rows} - {None}:
-        marker_set.update(by_group[group].tolist())
-    line_set = set(line_rows.tolist()) | set(extra_lines)
-    for key in {all_keys[n] for n in line_set} - {None}:
-        line_set.update(by_key[key].tolist())
-    if any(n >= n_l for n in line_set) and len(unsound):  # broken-coded lines may hold a stored boundary's stretch
-        line_set.update(unsound.tolist())
-    lines_all = np.array(sorted(line_set), dtype=int)
-    markers_all = np.array(sorted(marker_set), dtype=int)
-    return {"lines": lines_all[lines_all < n_l], "stored_lines": lines_all[lines_all >= n_l] - n_l,
-            "markers": markers_all[markers_all < n_m], "stored_markers": markers_all[markers_all >= n_m] - n_m}
 
 
 # -- one partition, on a worker ------------------------------------------------------------------------------
@@ -432,7 +444,6 @@ class _Piece:
     tiles: np.ndarray
     own_markers: np.ndarray | None  # a lonely marker's own partition: it owns that marker's issues only
     lonely: frozenset
-    anchor: dict  # layer -> tile of each of the piece's features, for issues without a place
     marker_pattern: str | None
 
 
@@ -460,9 +471,12 @@ def _owned(piece: _Piece, rows: list[tuple]) -> list[tuple]:
             keep[n] = False
         elif issue.lon is not None and issue.lat is not None:
             placed.append(n)
-        else:
+        else:  # the tile of the centre of its feature's extent (no usable extent: the first tile)
             features = piece.lines if issue.layer == "lines" else piece.markers
-            keep[n] = int(piece.anchor[issue.layer][np.searchsorted(features, g)]) == piece.n
+            frame = piece.submission.lines if issue.layer == "lines" else piece.submission.markers
+            box = shapely.bounds(frame.geometry.values[int(np.searchsorted(features, g))])
+            centre = np.array([[(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]])
+            keep[n] = (int(_tile_of(centre, piece.tiles)[0]) if np.isfinite(box).all() else 0) == piece.n
     if placed:
         points = np.array([[rows[n][0].lon, rows[n][0].lat] for n in placed])
         keep[placed] = _tile_of(points, piece.tiles) == piece.n
@@ -654,9 +668,7 @@ def _pieces(sub: Submission, stored_lines, stored_markers, plan: _Plan, pattern:
         submission, sl, sm = _partition(sub, stored_lines, stored_markers, part)
         yield _Piece(n, submission, sl, sm, part["lines"], part["markers"], part["stored_lines"],
                      part["stored_markers"], len(sub.lines), len(sub.markers), plan.tiles, part["own_markers"],
-                     frozenset(plan.anchor["lonely"]),
-                     {"lines": plan.anchor["anchor"]["lines"][part["lines"]],
-                      "markers": plan.anchor["anchor"]["markers"][part["markers"]]}, pattern)
+                     frozenset(plan.lonely), pattern)
 
 
 def run_rules_distributed(context, config, scheduler: Scheduler, *,
