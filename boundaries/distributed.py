@@ -344,11 +344,12 @@ class _References:
         self.n_lines, self.n_markers = len(sub.lines), len(sub.markers)
         self.versions = _Groups(pair_keys(lines["left_code"].to_numpy(dtype=object),
                                           lines["right_code"].to_numpy(dtype=object)))
-        ids = lines["line_id"].where(lines["line_id"].map(lambda v: isinstance(v, str)))
-        prefix = ids.str.extract(r"^(\d*)", expand=False)
-        prefix = prefix.where(prefix != ids)
+        ids = lines["line_id"].reset_index(drop=True)
+        ids = ids[ids.map(lambda v: isinstance(v, str))].astype(object)
+        prefix = ids.str.extract(r"^(\d*)", expand=False) if len(ids) else ids
+        prefix = prefix[prefix != ids]
         named = pd.DataFrame({"key": pd.concat([ids, prefix], ignore_index=True),
-                              "line": np.r_[np.arange(len(ids)), np.arange(len(ids))]}).dropna()
+                              "line": np.r_[ids.index.to_numpy(), prefix.index.to_numpy()].astype(int)})
         wanted = sub.markers["line_id"]
         wanted = pd.DataFrame({"key": wanted.where(wanted.map(lambda v: isinstance(v, str))),
                                "marker": np.arange(len(wanted))})
