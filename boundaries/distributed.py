@@ -126,7 +126,9 @@ def open_scheduler(address: str, *, worker_memory: str | None = None, timeout_s:
     try:  # a refused or unresolvable address is told at once, not after the client's timeout
         socket.create_connection((host, port), timeout=timeout_s).close()
     except OSError as err:
-        raise _bad_scheduler(address, f"无法连接（{err.strerror or err}）：地址或端口有误，或调度器未启动",
+        why_zh = ("主机名无法解析" if isinstance(err, socket.gaierror) else "超时" if isinstance(err, TimeoutError)
+                  else "连接被拒绝" if isinstance(err, ConnectionRefusedError) else err.strerror or str(err))
+        raise _bad_scheduler(address, f"无法连接（{why_zh}）：地址或端口有误，或调度器未启动",
                              f"cannot be reached ({err.strerror or err}): a wrong host or port, or no scheduler "
                              "running there") from err
     try:
