@@ -215,10 +215,36 @@ def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
     sys.exit(result.exit_code)
 
 
+#: Chinese help of ``check``'s options for running the rules on a Dask cluster (issue 16).
+_SCHEDULER_ZH = {
+    "scheduler": "在 Dask 集群上按空间分区运行规则，结果与单进程相同：local 或 local:N（本机 N 个工作进程，默认 2），"
+                 "或 dask 调度器地址 tcp://主机:8786。",
+    "partition_vertices": "每个分区（含缓冲区）最多的节点数，默认 400000。",
+    "worker_memory": "local:N 时每个工作进程的内存上限，如 4GB（默认：本机内存除以 N）。",
+}
+
+
+def _scheduler_options(func):
+    options = [
+        click.option("--scheduler", metavar="local[:N]|tcp://HOST:PORT",
+                     help="Run the rules on a Dask cluster by spatial partitions, with the same report: local or "
+                          "local:N (N worker processes here, default 2), or a dask scheduler's address "
+                          "tcp://host:8786."),
+        click.option("--partition-vertices", type=click.IntRange(min=1000), metavar="N",
+                     help="Vertices a partition holds at most, its halo included (default 400000)."),
+        click.option("--worker-memory", metavar="SIZE",
+                     help="Memory limit of each local:N worker, e.g. 4GB (default: the machine's memory / N)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @zh("按数据库现有内容校验一份提交，不存储任何内容。\n\nPATHS：.shp（其附属文件在旁）、含 shapefile 的 .zip、"
-    ".gpkg、.geojson，或界桩成果表 .csv/.xlsx。", **_SUBMISSION_ZH)
+    ".gpkg、.geojson，或界桩成果表 .csv/.xlsx。", **_SUBMISSION_ZH, **_SCHEDULER_ZH)
 @cli.command()
 @_submission_options
+@_scheduler_options
 @pass_context
 def check(obj: CliContext, **kw) -> None:
     """Validate a submission against what the database holds; store nothing.

@@ -44,11 +44,20 @@ class Result:
 
 
 def check(submission: Submission, store: Store | None, config, *, lang: str = "zh",
-          progress: Progress | None = None) -> dict:
-    """Run every rule on a submission together with what ``store`` holds near it; the SPEC §6 report."""
+          progress: Progress | None = None, scheduler=None, partition_vertices: int | None = None) -> dict:
+    """Run every rule on a submission together with what ``store`` holds near it; the SPEC §6 report.
+    ``scheduler`` (a :class:`boundaries.distributed.Scheduler`): the rules run on its Dask workers, by
+    spatial partitions of at most ``partition_vertices`` vertices; the report is the same."""
     lines, markers = _stored_near(submission, store)
     context = CheckContext(submission, lines, markers, config.settings())
-    issues = list(submission.issues) + run_rules(context, config, progress)
+    if scheduler is None:
+        found = run_rules(context, config, progress)
+    else:
+        from boundaries.distributed import DEFAULT_PARTITION_VERTICES, run_rules_distributed
+
+        found = run_rules_distributed(context, config, scheduler, progress=progress,
+                                      partition_vertices=partition_vertices or DEFAULT_PARTITION_VERTICES)
+    issues = list(submission.issues) + found
     report = build_report(submission, issues, lang=lang)
     report["config"] = config.source
     report["notes"].append(f"质检配置：{config.source}" if lang == "zh" else f"QA configuration: {config.source}")
@@ -91,19 +100,29 @@ def _read(paths, province, crs, encoding, field_map, lang, progress) -> Submissi
 
 def check_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
                 encoding: str | None = None, field_map: Path | None = None, config_file: Path | None = None,
-                lang: str = "zh", progress: bool | Progress = True) -> Result:
+                lang: str = "zh", progress: bool | Progress = True, scheduler: str | None = None,
+                partition_vertices: int | None = None, worker_memory: str | None = None) -> Result:
     """``quhua check``: read and check with :func:`config_in_force`; the database is only read.
     ``progress``: True draws the reading and the rules as bars on stderr (in ``lang``); a :data:`Progress`
-    callable is told of every step."""
+    callable is told of every step. ``scheduler``: ``local[:N]`` or a dask.distributed scheduler's address
+    (:func:`boundaries.distributed.open_scheduler`, connected before anything is read); the rules run there
+    by spatial partitions (:func:`boundaries.distributed.run_rules_distributed`), with the same report."""
     if config_file is not None:
         load_config(config_file)  # a bad file is reported before the submission is read
-    with _callback(progress, lang) as callback:
+    with contextlib.ExitStack() as stack:
+        connected = None
+        if scheduler is not None:  # a bad address fails here, before any work
+            from boundaries.distributed import open_scheduler
+
+            connected = stack.enter_context(open_scheduler(scheduler, worker_memory=worker_memory))
+        callback = stack.enter_context(_callback(progress, lang))
         submission = _read(paths, province, crs, encoding, field_map, lang, callback)
         if isinstance(submission, Result):
             return submission
         with open_store(db) as store:
             config = config_in_force(store, submission.province, config_file)
-            return Result(check(submission, store, config, lang=lang, progress=callback), submission)
+            return Result(check(submission, store, config, lang=lang, progress=callback, scheduler=connected,
+                                partition_vertices=partition_vertices), submission)
 
 
 def ingest_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
@@ -151,8 +170,10 @@ class _Bars:
     user's language. Written around tqdm by hand because the core reports its steps as calls
     (:data:`Progress`), not as iterables tqdm could wrap; a bar is drawn once a step has two or more parts."""
 
-    _WORDS: ClassVar[dict] = {"zh": {"read": ("读取", "个文件"), "rules": ("检查规则", "条")},
-                              "en": {"read": ("reading", "file"), "rules": ("rules", "rule")}}
+    _WORDS: ClassVar[dict] = {"zh": {"read": ("读取", "个文件"), "rules": ("检查规则", "条"),
+                                     "partitions": ("分区检查", "个分区")},
+                              "en": {"read": ("reading", "file"), "rules": ("rules", "rule"),
+                                     "partitions": ("partitions", "partition")}}
 
     def __init__(self, lang: str):
         self.words = self._WORDS["en" if lang == "en" else "zh"]

@@ -31,5 +31,6 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >&2
-extras="demo,print"; [ "$what" = test ] && extras="demo,print,test"
+extras="demo,print"; [ "$what" = test ] && extras="demo,print,test,distributed"
+[ "$what" = bench ] && extras="demo,print,distributed"  # scripts/bench_dask.py
 .venv/bin/python -m pip install -q -e ".[$extras]" >&2

@@ -21,7 +21,8 @@ import geopandas as gpd
 
 from boundaries.model import Issue, Submission
 
-__all__ = ["REGISTRY", "CheckContext", "Rule", "one_defect", "register", "rule", "run_rules"]
+__all__ = ["REGISTRY", "CheckContext", "Rule", "fold_defects", "one_defect", "register", "rule", "rule_issues",
+           "run_rules"]
 
 
 @dataclass
@@ -74,9 +75,18 @@ def rule(rule_id: str, **kw):
 def run_rules(context: CheckContext, config, progress: Callable[[str, int, int, str], None] | None = None
               ) -> list[Issue]:
     """Every enabled rule with a function, with the severities and tolerances of ``config`` (a
-    :class:`boundaries.config.Config`); the issues in registry order. The ``late`` rules run last, so that
-    the background work they wait for overlaps with the other rules. ``progress("rules", done, total,
-    rule id)`` is called before each rule (the web upload's progress bar)."""
+    :class:`boundaries.config.Config`); the issues in registry order, those of one defect folded into one
+    (:func:`fold_defects`). The ``late`` rules run last, so that the background work they wait for overlaps
+    with the other rules. ``progress("rules", done, total, rule id)`` is called before each rule (the web
+    upload's progress bar)."""
+    return fold_defects(rule_issues(context, config, progress))
+
+
+def rule_issues(context: CheckContext, config, progress: Callable[[str, int, int, str], None] | None = None
+                ) -> list[Issue]:
+    """What :func:`run_rules` finds before one defect's findings are folded into one issue: every rule's
+    own issues, in registry order. The distributed check (:mod:`boundaries.distributed`) runs this on each
+    partition and folds once, over the merged issues of all of them."""
     found: dict[str, list[Issue]] = {}
     entries = [e for e in sorted(REGISTRY.values(), key=lambda entry: entry.late)
                if e.func is not None and config.enabled(e.id)]
@@ -88,7 +98,13 @@ def run_rules(context: CheckContext, config, progress: Callable[[str, int, int, 
             found[entry.id] = list(entry.func(context, config.params(entry.id)))
             for issue in found[entry.id]:
                 issue.severity = severity
-    return _caused_mismatches(_one_per_defect([issue for rule_id in REGISTRY for issue in found.get(rule_id, [])]))
+    return [issue for rule_id in REGISTRY for issue in found.get(rule_id, [])]
+
+
+def fold_defects(issues: list[Issue]) -> list[Issue]:
+    """The issues of one defect as one (:func:`one_defect`), and the neighbour mismatches another rule's
+    finding on the same line explains as its details (SPEC §5: one defect, one error); order kept."""
+    return _caused_mismatches(_one_per_defect(issues))
 
 
 @contextmanager

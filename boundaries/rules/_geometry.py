@@ -607,21 +607,34 @@ def nearest_line_m(ws: Workspace, pieces: LinePieces, points: MetricCache, index
     return distance, nearest
 
 
-def _first_minimum(group: np.ndarray, value: np.ndarray) -> np.ndarray:
-    """Per group, the position of its smallest value (the first such, in order), groups ascending: what
-    ``order = np.lexsort((value, group)); order[first of each group]`` gives, without the sort when the
-    groups come in order (as an STRtree query returns its input's hits).
+def _first_minimum(group: np.ndarray, value: np.ndarray, tie: np.ndarray | None = None) -> np.ndarray:
+    """Per group, the position of its smallest value (the first such, in order; with ``tie``, the one of
+    smallest ``tie`` among equal smallest values), groups ascending: what ``order = np.lexsort((tie, value,
+    group)); order[first of each group]`` gives, without the sort when the groups come in order (as an
+    STRtree query returns its input's hits).
+
+    ``tie`` makes the choice independent of the order the candidates come in (an STRtree's order depends
+    on everything it holds): two lines equally near a point (their common vertex) give the one of lower
+    index, whatever else is indexed, so a check run on spatial partitions names the same line.
 
     >>> _first_minimum(np.array([0, 0, 2, 2, 2]), np.array([3.0, 1.0, 5.0, 2.0, 2.0])).tolist()
     [1, 3]
+    >>> group, value = np.array([0, 0, 2, 2, 2]), np.array([3.0, 1.0, 5.0, 2.0, 2.0])
+    >>> _first_minimum(group, value, tie=np.array([0, 0, 0, 9, 4])).tolist()
+    [1, 4]
     """
     if not len(group) or np.any(group[1:] < group[:-1]) or np.isnan(value).any():
-        order = np.lexsort((value, group))
+        order = np.lexsort((value, group) if tie is None else (tie, value, group))
         return order[np.r_[True, group[order][1:] != group[order][:-1]]]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     smallest = np.minimum.reduceat(value, starts)
     at_min = np.flatnonzero(value == np.repeat(smallest, np.diff(np.r_[starts, len(group)])))
-    return at_min[np.r_[True, group[at_min][1:] != group[at_min][:-1]]]
+    first = np.r_[True, group[at_min][1:] != group[at_min][:-1]]
+    if tie is not None and len(at_min) > first.sum():  # some group has equal smallest values: least tie
+        lowest = np.minimum.reduceat(tie[at_min], np.flatnonzero(first))
+        at_min = at_min[tie[at_min] == np.repeat(lowest, np.diff(np.r_[np.flatnonzero(first), len(at_min)]))]
+        first = np.r_[True, group[at_min][1:] != group[at_min][:-1]]
+    return at_min[first]
 
 
 def _on_piece_end(pieces: LinePieces, points: np.ndarray, piece: np.ndarray) -> np.ndarray:
@@ -657,7 +670,7 @@ def _search(pieces: LinePieces, points: MetricCache, index: np.ndarray,
         a[m] = points.get(index[n[measure[m]]], int(epsg))
         b[m] = pieces.get(piece[measure[m]], int(epsg))
     d[measure] = parallel(shapely.distance, a, b)
-    first = _first_minimum(n, d)
+    first = _first_minimum(n, d, pieces.line[piece])
     within = d[first] <= radius_m
     distance[n[first][within]] = d[first][within]
     nearest[n[first][within]] = pieces.line[piece[first][within]]

@@ -374,19 +374,32 @@ def _middles(ws: Workspace, lines: np.ndarray) -> list:
     if not valid.any():
         return out
     v = line_vertices(ws)
-    chosen = np.isin(v.part_line, lines[valid])
-    candidates = np.flatnonzero(chosen)
-    order = np.lexsort((-v.part_length[candidates], v.part_line[candidates]))
-    keep = np.r_[True, v.part_line[candidates][order][1:] != v.part_line[candidates][order][:-1]]
-    longest = candidates[order[keep]]  # one part per line, the longest
-    xy, part, along = v.xy, v.part, v.along
-    first = np.searchsorted(part, longest)
-    last = np.searchsorted(part, longest, side="right") - 1
-    half = along[first] + v.part_length[longest] / 2
-    k = np.clip(np.searchsorted(along, half, side="right") - 1, first, np.maximum(first, last - 1))
-    k1 = np.minimum(k + 1, last)
+    candidates = np.flatnonzero(np.isin(v.part_line, lines[valid]))  # every part of those lines
+    first = np.searchsorted(v.part, candidates)
+    counts = np.searchsorted(v.part, candidates, side="right") - first
+    ends = np.cumsum(counts) - 1
+    starts = ends - counts + 1
+    vertex = np.repeat(first - starts, counts) + np.arange(int(counts.sum()))
+    owner = np.repeat(np.arange(len(candidates)), counts)
+    xy = v.xy[vertex]
+    step = np.r_[0.0, np.hypot(*np.diff(xy, axis=0).T)]
+    step[starts] = 0.0
+    # metres along each part from its own first vertex, a sum restarting at every part: the same whatever
+    # else is in view (the flat sum over all vertices, v.along, carries the rounding of every vertex before
+    # it, and a check run on spatial partitions would place the middle 1e-13° elsewhere)
+    along = pd.Series(step).groupby(owner).cumsum().to_numpy()
+    length = along[ends]
+    order = np.lexsort((-length, v.part_line[candidates]))
+    chosen = order[np.r_[True, v.part_line[candidates][order][1:] != v.part_line[candidates][order][:-1]]]
+    longest = candidates[chosen]  # one part per line, the longest
+    half = np.full(len(candidates), np.nan)
+    half[chosen] = length[chosen] / 2
+    with np.errstate(invalid="ignore"):
+        below = np.bincount(owner, weights=along <= half[owner], minlength=len(candidates)).astype(int)
+    k = starts[chosen] + np.clip(below[chosen] - 1, 0, np.maximum(0, counts[chosen] - 2))
+    k1 = np.minimum(k + 1, ends[chosen])
     span = along[k1] - along[k]
-    t = np.divide(half - along[k], span, out=np.zeros_like(span), where=span > 0)
+    t = np.divide(half[chosen] - along[k], span, out=np.zeros_like(span), where=span > 0)
     middle = xy[k] + t[:, None] * (xy[k1] - xy[k])
     line = v.part_line[longest]
     zones = ws.lines.metric.zone[line]
@@ -571,11 +584,13 @@ def overlap(ctx: CheckContext, params: dict) -> Iterator[Issue]:
             i, j = int(c["a"][k]), int(c["b"][k])
             middle = shapely.get_coordinates(shapely.line_interpolate_point(stretch, 0.5, normalized=True))
             where = to_lonlat(middle, int(c["zones"][k]))[0]
-            yield _issue("line.overlap", ctx, i, where,
-                         f"界线 {_name(ctx, i)} 与界线 {_other_name_zh(ws, j)} 重叠 {fmt_m(length)} m"
-                         f"（限值 {params['length_m']} m）",
-                         f"line {_name(ctx, i)} shares a {fmt_m(length)} m stretch with line "
-                         f"{_other_name(ws, j)} (limit {params['length_m']} m)")
+            issue = _issue("line.overlap", ctx, i, where,
+                           f"界线 {_name(ctx, i)} 与界线 {_other_name_zh(ws, j)} 重叠 {fmt_m(length)} m"
+                           f"（限值 {params['length_m']} m）",
+                           f"line {_name(ctx, i)} shares a {fmt_m(length)} m stretch with line "
+                           f"{_other_name(ws, j)} (limit {params['length_m']} m)")
+            issue.other_line = j  # the LineView index of the other line: the distributed check orders by it
+            yield issue
 
 
 @rule("line.crossing", severity="error", layer="lines", late=True,
@@ -603,11 +618,13 @@ def crossing(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         i, j = int(c["a"][k]), int(c["b"][k])
         for point in points[gap > params["end_m"]]:
             where = to_lonlat(point, int(c["zones"][k]))[0]
-            yield _issue("line.crossing", ctx, i, where,
-                         f"界线 {_name(ctx, i)} 与界线 {_other_name_zh(ws, j)} 在端点以外相交"
-                         f"（距任一端点超过 {params['end_m']} m）",
-                         f"line {_name(ctx, i)} crosses or touches line {_other_name(ws, j)} away from their "
-                         f"ends (more than {params['end_m']} m from any end)")
+            issue = _issue("line.crossing", ctx, i, where,
+                           f"界线 {_name(ctx, i)} 与界线 {_other_name_zh(ws, j)} 在端点以外相交"
+                           f"（距任一端点超过 {params['end_m']} m）",
+                           f"line {_name(ctx, i)} crosses or touches line {_other_name(ws, j)} away from their "
+                           f"ends (more than {params['end_m']} m from any end)")
+            issue.other_line = j  # as in line.overlap
+            yield issue
 
 
 def _own_targets(ws: Workspace, ends: pd.DataFrame) -> np.ndarray:

@@ -652,6 +652,7 @@ def duplicate_position(ctx: CheckContext, params: dict) -> Iterator[Issue]:
                        f"相距 {dist:.3f} m（限值 {params['distance_m']} m）{why_zh}",
                        f"marker {_name(ctx, k)} stands {dist:.3f} m from {'stored ' if stored else ''}marker "
                        f"{other}{f' ({province})' if stored else ''} (limit {params['distance_m']} m){why_en}")
+        issue.other_marker = int(m)  # the MarkerView index of the other marker: the distributed check orders by it
         if why_zh:
             yield one_defect(issue, ("marker.pair", number), 3)
         elif isinstance(ids[k], str) and isinstance(ids[m], str) and (not stored or ids[m] in submitted):
@@ -903,6 +904,13 @@ def _declared_findings(ctx: CheckContext, tolerance_m: float, explain_m: float) 
     return ws.once(("marker.declared", tolerance_m, explain_m), compute)
 
 
+def _declared(issue: Issue, kind: str) -> Issue:
+    """``issue`` marked with the declared coordinates it is about (``lonlat`` or ``xy``): the rules report
+    every marker's lon/lat findings before any x/y finding, and the distributed check orders by it."""
+    issue.declared = kind
+    return issue
+
+
 @rule("marker.coordinate_mismatch", severity="error", layer="markers",
       description="申报的 X/Y 或经纬度与几何相差超过 0.5 m（并说明原因：其他投影带、GCJ-02 偏移）",
       description_en="declared x/y or lon/lat differing from the geometry by more than 0.5 m",
@@ -921,22 +929,22 @@ def coordinate_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
             declared = markers[["lon", "lat"]].to_numpy(dtype=float)[k]
             why = _explain_gcj(lonlat[k], declared, params["explain_m"]) or (
                 "互换经纬度或 GCJ-02 偏移均不能解释", "not explained by swapped lon/lat or the GCJ-02 offset")
-            yield _issue("marker.coordinate_mismatch", ctx, k,
+            yield _declared(_issue("marker.coordinate_mismatch", ctx, k,
                          f"界桩 {_name(ctx, k)} 申报经纬度 ({declared[0]:.7f}, {declared[1]:.7f}) 与几何相差 "
                          f"{fmt_m(gap)} m（限值 {params['tolerance_m']} m）：{why[0]}",
                          f"marker {_name(ctx, k)}: declared lon/lat ({declared[0]:.7f}, {declared[1]:.7f}) lie "
-                         f"{fmt_m(gap)} m from the geometry (limit {params['tolerance_m']} m): {why[1]}")
+                         f"{fmt_m(gap)} m from the geometry (limit {params['tolerance_m']} m): {why[1]}"), kind)
             continue
         x, y = float(markers["x"].iloc[k]), float(markers["y"].iloc[k])
         why = _explain_xy(lonlat[k], x, y, zone, params["explain_m"])
         gap_zh = f"{fmt_m(gap)} m" if np.isfinite(gap) else "无法比较（东坐标的带号不存在）"
         gap_en = f"{fmt_m(gap)} m" if np.isfinite(gap) else "an unknown distance (no such zone prefix)"
         zone_zh, zone_en = _zone_words(zone) if zone else ("", "")
-        yield _issue("marker.coordinate_mismatch", ctx, k,
+        yield _declared(_issue("marker.coordinate_mismatch", ctx, k,
                      f"界桩 {_name(ctx, k)} 申报 X={x:.3f}、Y={y:.3f} 与几何在 {zone_zh} 中相差 {gap_zh}"
                      f"（限值 {params['tolerance_m']} m）：{why[0]}",
                      f"marker {_name(ctx, k)}: declared X={x:.3f}, Y={y:.3f} lie {gap_en} from the geometry in "
-                     f"{zone_en} (limit {params['tolerance_m']} m): {why[1]}")
+                     f"{zone_en} (limit {params['tolerance_m']} m): {why[1]}"), kind)
 
 
 @rule("marker.axis_swapped", severity="error", layer="markers",
@@ -954,19 +962,19 @@ def axis_swapped(ctx: CheckContext, params: dict) -> Iterator[Issue]:
             continue
         if kind == "lonlat":
             lon, lat = float(markers["lon"].iloc[k]), float(markers["lat"].iloc[k])
-            yield _issue("marker.axis_swapped", ctx, k,
+            yield _declared(_issue("marker.axis_swapped", ctx, k,
                          f"界桩 {_name(ctx, k)} 申报经度 {lon} 与纬度 {lat} 互换了（相差 {fmt_m(gap)} m）；请对调",
                          f"marker {_name(ctx, k)}: declared longitude {lon} and latitude {lat} are swapped "
-                         f"({fmt_m(gap)} m off as given); swap them")
+                         f"({fmt_m(gap)} m off as given); swap them"), kind)
             continue
         x, y = float(markers["x"].iloc[k]), float(markers["y"].iloc[k])
         zone_zh, zone_en = _zone_words(zone)
-        yield _issue("marker.axis_swapped", ctx, k,
+        yield _declared(_issue("marker.axis_swapped", ctx, k,
                      f"界桩 {_name(ctx, k)} 的 X={x:.3f} 与 Y={y:.3f} 互换了（按原样与几何在 {zone_zh} 中相差 "
                      f"{fmt_m(gap)} m，对调后在 {params['tolerance_m']} m 以内）：X 应为北坐标，Y 应为东坐标",
                      f"marker {_name(ctx, k)}: X={x:.3f} and Y={y:.3f} are swapped ({fmt_m(gap)} m from the "
                      f"geometry in {zone_en} as given, within {params['tolerance_m']} m once swapped): X must be "
-                     "the northing and Y the easting")
+                     "the northing and Y the easting"), kind)
 
 
 @rule("marker.lone_post", severity="error", layer="markers",
