@@ -149,7 +149,31 @@ def _char_reading(char: str) -> tuple[str, bool] | None:
         return None
     readings = PINYIN_DICT.get(ord(char))
     toneless = {_strip_tones(r) for r in readings.split(",")} if readings else set()
-    return syllables[0], len(toneless | _phrase_readings().get(char, set())) == 1
+    return syllables[0], len(toneless | _phrase_readings_of(char)) == 1
+
+
+#: Characters read before the whole map of :func:`_phrase_readings` is built instead of a scan per character
+_SCANS_BEFORE_MAP = 32
+_scans = [0]
+
+
+def _phrase_readings_of(char: str) -> set[str]:
+    """The toneless readings of ``char`` in pypinyin's phrase dictionary, as :func:`_phrase_readings` has
+    them. A search reads a few characters: each is looked for in the phrases (a few ms) rather than the map
+    of every character built (about 0.3 s, most of ``quhua names search``'s time); an import, reading
+    thousands of characters, builds the map once after the first :data:`_SCANS_BEFORE_MAP`."""
+    if _phrase_readings.cache_info().currsize or _scans[0] >= _SCANS_BEFORE_MAP:
+        return _phrase_readings().get(char, set())
+    from pypinyin.constants import PHRASES_DICT
+
+    _scans[0] += 1
+    out: set[str] = set()
+    for phrase, readings in PHRASES_DICT.items():
+        if char in phrase and len(phrase) == len(readings):
+            for other, reading in zip(phrase, readings, strict=True):
+                if other == char:
+                    out.update(_strip_tones(r) for r in reading)
+    return out
 
 
 def _has_phrase(text: str) -> bool:

@@ -104,3 +104,55 @@ def test_geonames_multi_part_names_keep_their_parts_apart():
 #: Ethnic townships named by their people alone (two words: Dawo'erzu Xiang), and 巴音塔拉达翰尔民族乡, whose
 #: 达翰尔 is GeoNames' misspelling of 达斡尔 (no people to recognise)
 _PEOPLE_ONLY = {"达斡尔族乡", "达斡尔民族乡", "鄂伦春民族乡", "巴音塔拉达翰尔民族乡"}
+
+
+def test_a_character_looked_up_alone_reads_as_in_the_whole_map():
+    """The per-character scan of pypinyin's phrases (what a search does) gives each character the readings
+    the whole map (what an import builds) gives it: polyphonic characters of place names and
+    a hundred others."""
+    from pypinyin.constants import PHRASES_DICT
+
+    from placenames import romanize as r
+
+    everyday = sorted({c for phrase in PHRASES_DICT for c in phrase})[::50]
+    chars = [*"长都朝绿乐行重曾兴单", *everyday]
+    r._phrase_readings.cache_clear()  # as in a fresh process (earlier tests romanised names)
+    alone = {}
+    for char in chars:
+        r._scans[0] = 0  # scanned, not taken from the map
+        alone[char] = r._phrase_readings_of(char)
+    assert not r._phrase_readings.cache_info().currsize
+    whole = r._phrase_readings()
+    assert len(whole["长"]) > 1 and alone == {c: whole.get(c, set()) for c in alone}
+    assert len(alone) == len(chars)
+
+
+_SEARCH = """
+import json, sys
+import placenames
+from placenames import romanize
+if sys.argv[2] == "map":
+    romanize._phrase_readings()
+found = placenames.search(sys.argv[1], sys.argv[3])
+print(json.dumps({"map_built": romanize._phrase_readings.cache_info().currsize > 0,
+                  "found": [(r["name"], r["score"]) for r in found]}, ensure_ascii=False))
+"""
+
+
+def test_a_search_by_sound_finds_the_same_without_building_the_map(gazetteer, tmp_path):
+    """南厂 (a typo of 南昌, found by its sound) in a fresh process: the same answers whether the whole map
+    of phrase readings is built first (as an import does) or not (a search, which reads its two characters
+    alone); the search alone does not build it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    db = getattr(gazetteer, "url", None) or str(gazetteer.path)
+    runs = {}
+    for how in ("alone", "map"):
+        done = subprocess.run([sys.executable, "-c", _SEARCH, db, how, "南厂"], capture_output=True, text=True,
+                              env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}, timeout=120, check=True)
+        runs[how] = json.loads(done.stdout)
+    assert runs["alone"]["map_built"] is False and runs["map"]["map_built"] is True
+    assert runs["alone"]["found"] == runs["map"]["found"] and "南昌市" in [n for n, _ in runs["alone"]["found"]]
