@@ -279,18 +279,19 @@ def ring(near: tuple[float, float], radius: int) -> list[int]:
     return cells
 
 
-def key_rows(records: Iterable[tuple[int, NameRecord]]) -> tuple[list[tuple], list[tuple]]:
+def key_rows(records: Iterable[tuple[int, NameRecord]], ordered: bool = True) -> tuple[list[tuple], list[tuple]]:
     """Rows of ``name_keys`` (:data:`KEY_COLUMNS`) and of ``name_grams`` (:data:`GRAM_COLUMNS`), each sorted
-    by its key."""
+    by its key if ``ordered`` (for B-trees that take them row by row; not for tables whose indexes are built
+    after the rows are in)."""
     keys, grams = [], []
     for record_id, record in records:
         values = _filter_values(record)
         klass, code, rest = values[0], values[1], values[2:]
         keys += [(key, kind, record_id, *values) for key, kind in _keys(record)]
         grams += [(gram, klass, code, record_id, *rest) for gram in _grams(record)]
-    # by the key alone (cheap string comparisons; rows of one key stay in name order): what the B-trees need
-    keys.sort(key=itemgetter(0))
-    grams.sort(key=itemgetter(0))
+    if ordered:  # by the key alone (cheap string comparisons; rows of one key stay in name order)
+        keys.sort(key=itemgetter(0))
+        grams.sort(key=itemgetter(0))
     return keys, grams
 
 
@@ -361,7 +362,7 @@ class SqlNameStore(NameStore):
             where, param = self._in("fid", replaced)
             self._run(f"DELETE FROM name_extents WHERE {where}", [param])
         self._insert_names(new_rows)
-        self._insert_keys(*key_rows(stored))
+        self._insert_keys(*key_rows(stored, ordered=not self._keys_unindexed))
         with_extent = [(i, r) for i, r in stored if r.extent is not None]
         if with_extent:
             geoms = self._geoms(np.asarray([r.extent for _, r in with_extent], dtype=object))
@@ -597,6 +598,8 @@ class SqlNameStore(NameStore):
             self._run_many("UPDATE names SET importance = ? WHERE fid = ?", changed)
 
     # -- hooks ------------------------------------------------------------------------------------
+    #: whether the key tables are without their indexes now (a bulk load): their rows need no order
+    _keys_unindexed = False
     #: how the geometry parameter of an UPDATE is written
     _geom_marker = "?"
     #: how a geometry column is read (for :meth:`_decode`)

@@ -16,10 +16,10 @@ from placenames.store import open_name_store
 
 def _indexes(store) -> set[str]:
     if _on_postgis(store):
-        rows = store._rows("SELECT indexname FROM pg_indexes WHERE tablename IN ('name_keys', 'name_grams')")
+        rows = store._rows("SELECT indexname FROM pg_indexes WHERE tablename IN ('names', 'name_keys', 'name_grams')")
     else:
         rows = store._rows("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN "
-                           "('name_keys', 'name_grams') AND sql IS NOT NULL")
+                           "('names', 'name_keys', 'name_grams') AND sql IS NOT NULL")
     return {row[0] for row in rows}
 
 
