@@ -175,6 +175,8 @@ class PostgisNameStore(SqlNameStore):
         self._copy("name_grams", GRAM_COLUMNS, grams)
 
     _bulk_loading = False
+    #: the tables emptied in this transaction, which COPY loads frozen
+    _frozen: set[str] = frozenset()
 
     @contextmanager
     def _bulk(self):
@@ -188,14 +190,22 @@ class PostgisNameStore(SqlNameStore):
             yield
             return
         dropped = [(table, index) for table in ("name_keys", "name_grams") for index in self._drop_indexes(table)]
+        frozen = ["name_keys", "name_grams"]
         # into an empty names table too: its indexes but the two each batch reads (its fid, its source ids)
         if con.execute("SELECT count(*) FROM (SELECT 1 FROM names LIMIT 1) AS t").fetchone()[0] == 0:
             dropped += [("names", index) for index in self._drop_indexes("names", keep=_NAMES_READ)]
+            frozen.append("names")
+        # emptied in this transaction (they are empty: nothing is lost), the tables take COPY … FREEZE: rows
+        # stored frozen and their pages marked all-visible, so that neither the VACUUM after the import nor
+        # the first searches rewrite every page (hint bits) of a national gazetteer
+        con.execute(f"TRUNCATE {', '.join(frozen)}")
         self._bulk_loading = self._keys_unindexed = True
+        self._frozen = set(frozen)
         try:
             yield
         finally:
             self._bulk_loading = self._keys_unindexed = False
+            self._frozen = set()
         # sorts in memory up to this size (the default 64 MB spills a national import's to disk); the server's
         # memory, bounded, until the commit
         con.execute(f"SET LOCAL maintenance_work_mem = '{_INDEX_MEMORY}'")
@@ -233,7 +243,8 @@ class PostgisNameStore(SqlNameStore):
                 f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) AS t", (len(rows),)).fetchone()[0] < len(rows) \
                 and self._lock_for_rebuild():
             indexes = self._drop_indexes(table)
-        with con.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        freeze = " WITH (FREEZE)" if table in self._frozen else ""
+        with con.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{freeze}") as copy:
             for row in rows:
                 copy.write_row(row)
         for _, definition, constraint, constraint_definition in indexes:
