@@ -285,7 +285,8 @@ def bench_size(n: int, args, tmp: Path) -> dict:
             figures[tool]["rss"].append(rss)
             figures[tool]["bytes"].append(size)
             print(f"  import round {round_ + 1}: {tool:<7s} {seconds:8.1f} s  peak memory {rss:7,.0f} MB  "
-                  f"{size / 1e6:8,.0f} MB ({size / n:,.0f} B a name)", flush=True)
+                  f"{size / 1e6:8,.0f} MB ({size / n:,.0f} B a name); load average now "
+                  f"{os.getloadavg()[0]:.1f}", flush=True)
     for tool in tools:
         f = figures[tool]
         print(f"import {tool:<7s}: {spread(f['seconds'], ' s')}, {n / statistics.median(f['seconds']):,.0f} names/s, "
@@ -326,7 +327,7 @@ def bench_size(n: int, args, tmp: Path) -> dict:
                   f"(quhua p95 {p95s[kind]:.1f})")
     slowest = max(p95s, key=p95s.get)
     result.update({"slowest": slowest, "slowest p95": p95s[slowest], "p95": p95s})
-    print(f"slowest p95: {p95s[slowest]:.1f} ms ({slowest})")
+    print(f"slowest p95: {p95s[slowest]:.1f} ms ({slowest}); load average now {os.getloadavg()[0]:.1f}")
     csv_path.unlink()
     return result
 
