@@ -199,12 +199,14 @@ class PostgisNameStore(SqlNameStore):
         # stored frozen and their pages marked all-visible, so that neither the VACUUM after the import nor
         # the first searches rewrite every page (hint bits) of a national gazetteer
         con.execute(f"TRUNCATE {', '.join(frozen)}")
-        self._bulk_loading = self._keys_unindexed = True
+        # (the key rows still go in sorted by key, batch after batch: a small table is read in that order,
+        # and which of a name's keys is met first sets its score)
+        self._bulk_loading = True
         self._frozen = set(frozen)
         try:
             yield
         finally:
-            self._bulk_loading = self._keys_unindexed = False
+            self._bulk_loading = False
             self._frozen = set()
         # sorts in memory up to this size (the default 64 MB spills a national import's to disk); the server's
         # memory, bounded, until the commit

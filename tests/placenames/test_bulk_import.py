@@ -12,6 +12,7 @@ from placenames.errors import ImportRowsError
 from placenames.importers import import_names
 from placenames.lookup import search
 from placenames.store import open_name_store
+from tests.conftest import empty_database
 
 
 def _indexes(store) -> set[str]:
@@ -124,3 +125,35 @@ def test_a_bad_row_after_stored_batches_stores_nothing(db_url, tmp_path, monkeyp
         assert search(store, "流一村") == [] and len(store.all_names()) == 0
         assert import_names(store, _rows_csv(tmp_path / "good.csv", 23))[:2] == (23, 0)
         assert [h["name"] for h in search(store, "流一村")] == ["流一村"]
+
+
+def test_names_updated_and_renamed_by_later_batches_of_a_first_import(db_url, tmp_path, monkeypatch, request):
+    """A file that gives a name twice (moved: the same id and name; renamed: the same id, a new name) in
+    batches after the first: imported into an empty gazetteer (the bulk load) it answers as imported into
+    one that already holds a name (row by row through the indexes)."""
+    monkeypatch.setattr(importers, "IMPORT_BATCH", 5)
+    path = _rows_csv(tmp_path / "n.csv", 18)
+    with path.open("a", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["s2", "流丂村", "群众自治组织", 116.2, 28.9, "360102"],   # moved
+                                 ["s3", "新名村", "群众自治组织", 115.9, 28.68, "360102"]])  # renamed (流七村)
+    answers = []
+    backend = "postgis" if db_url.startswith("postgresql") else "gpkg"
+    (tmp_path / "other").mkdir()
+    for first in (False, True):
+        with empty_database(request, backend, tmp_path / "other") as other, \
+                open_name_store(db_url if first else other) as store:
+            store.init()
+            if not first:  # not empty: no bulk load
+                import_names(store, _rows_csv(tmp_path / "one.csv", 1))
+            assert import_names(store, path)[:2] == (19, 1)
+            found = {}
+            for query, options in (("流丂村", {}), ("新名村", {}), ("流七村", {}), ("流七村", {"at": "2000-01-01"}),
+                                   ("流", {"near": (116.2, 28.9)}), ("lzc", {}), ("xmc", {})):
+                found[query + repr(options)] = [(h["name"], h["lon"], h["status"]) for h in search(store, query,
+                                                                                                     **options)]
+            answers.append(found)
+    assert answers[0] == answers[1]
+    assert answers[1]["流丂村{}"][0] == ("流丂村", 116.2, "current")
+    assert "流七村" not in [name for name, _, _ in answers[1]["流七村{}"]]
+    assert answers[1]["流七村{'at': '2000-01-01'}"][0] == ("流七村", pytest.approx(115.8803), "historical")
+    assert answers[1]["新名村{}"][0][:2] == ("新名村", 115.9)
