@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import csv
 import datetime
-import io
+import itertools
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,8 +25,6 @@ import pandas as pd
 import shapely
 
 from boundaries.crs import CHINA_BOUNDS
-from boundaries.encoding import decode_text
-from boundaries.errors import InputError
 from boundaries.safe_open import read_vector
 from placenames.errors import ImportRowsError, PlacenamesError, RowProblem
 from placenames.geonames import COLUMNS as GEONAMES_COLUMNS
@@ -34,7 +33,7 @@ from placenames.model import CLASSES, NameRecord, division_level, valid_code
 from placenames.romanize import has_chinese, romanize
 from placenames.store import NameStore
 
-__all__ = ["GEONAMES_CLASSES", "ImportResult", "import_divisions", "import_names", "read_names"]
+__all__ = ["GEONAMES_CLASSES", "ImportResult", "import_divisions", "import_names", "open_names", "read_names"]
 
 #: GeoNames feature class → census class.
 GEONAMES_CLASSES = {"A": "行政区域", "P": "居民点", "H": "陆地水系", "T": "陆地地形", "V": "陆地地形",
@@ -150,62 +149,94 @@ def _population(value) -> int | None:
     return int(number) or None
 
 
-def _geonames_records(path: Path, alternates: Path | None = None
-                      ) -> tuple[list[tuple[int, NameRecord | Exception]], list[Skipped]]:
-    """The records of a GeoNames dump (the standard name chosen by :func:`placenames.geonames.standard_name`,
-    with the Chinese-tagged names of ``alternates``, an ``alternateNamesV2.txt``), and the rows skipped."""
+def _geonames_records(path: Path, alternates: Path | None, skipped: list[Skipped]
+                      ) -> Iterator[tuple[int, NameRecord | Exception]]:
+    """The records of a GeoNames dump, line after line (the standard name chosen by
+    :func:`placenames.geonames.standard_name`, with the Chinese-tagged names of ``alternates``, an
+    ``alternateNamesV2.txt``); the rows that give no name are appended to ``skipped``. With ``alternates``
+    the dump is read twice: once for its ids (the alternate names kept are those of its places), then
+    for its rows."""
+    tagged = {}
+    if alternates:
+        with path.open(encoding="utf-8") as f:
+            ids = {line.split("\t", 1)[0] for line in f}
+        tagged = alternate_names(alternates, ids)
+        del ids
     with path.open(encoding="utf-8") as f:
-        rows = [(number, line.rstrip("\n").split("\t")) for number, line in enumerate(f, start=1)]
-    tagged = alternate_names(alternates, {parts[0] for _, parts in rows}) if alternates else {}
-    out, skipped = [], []
-    for number, parts in rows:
-        if len(parts) != len(GEONAMES_COLUMNS):
-            out.append((number, RowProblem(f"{len(parts)} columns, a GeoNames dump has 19",
-                                            f"{len(parts)} 列，GeoNames 数据应有 19 列")))
-            continue
-        row = dict(zip(GEONAMES_COLUMNS, parts, strict=True))
-        forms = [a for a in row["alternatenames"].split(",") if a]
-        name, reason = standard_name(forms, row["asciiname"], tagged.get(row["geonameid"], ()))
-        if name is None:
-            skipped.append(Skipped(number, row["geonameid"], row["name"], reason))
-            continue
-        others = [f for f, _, _ in tagged.get(row["geonameid"], ())] + forms
-        record = {"name": name, "class": GEONAMES_CLASSES.get(row["feature_class"], "非行政区域"),
-                  "lon": row["longitude"], "lat": row["latitude"], "id": row["geonameid"],
-                  "aliases": "|".join(a for a in dict.fromkeys([row["name"], *others]) if a != name),
-                  "subclass": row["feature_code"], "population": row["population"]}
-        try:
-            out.append((number, _row_record(record, "geonames")))
-        except ValueError as err:
-            out.append((number, err))
-    return out, skipped
+        for number, line in enumerate(f, start=1):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != len(GEONAMES_COLUMNS):
+                yield number, RowProblem(f"{len(parts)} columns, a GeoNames dump has 19",
+                                         f"{len(parts)} 列，GeoNames 数据应有 19 列")
+                continue
+            row = dict(zip(GEONAMES_COLUMNS, parts, strict=True))
+            forms = [a for a in row["alternatenames"].split(",") if a]
+            name, reason = standard_name(forms, row["asciiname"], tagged.get(row["geonameid"], ()))
+            if name is None:
+                skipped.append(Skipped(number, row["geonameid"], row["name"], reason))
+                continue
+            others = [f for f, _, _ in tagged.get(row["geonameid"], ())] + forms
+            record = {"name": name, "class": GEONAMES_CLASSES.get(row["feature_class"], "非行政区域"),
+                      "lon": row["longitude"], "lat": row["latitude"], "id": row["geonameid"],
+                      "aliases": "|".join(a for a in dict.fromkeys([row["name"], *others]) if a != name),
+                      "subclass": row["feature_code"], "population": row["population"]}
+            try:
+                yield number, _row_record(record, "geonames")
+            except ValueError as err:
+                yield number, err
 
 
-def _table_rows(path: Path, fmt: str) -> list[tuple[int, dict]]:
-    if fmt == "csv":
+#: Bytes of a file decoded at a time while its encoding is checked (the file is never held whole).
+_CHUNK = 1 << 20
+
+
+def _csv_encoding(path: Path) -> str:
+    """The encoding a CSV file decodes in from start to end — strict UTF-8 (BOM allowed), else GB18030, as
+    :func:`boundaries.encoding.decode_text` chooses for a whole text — checked chunk by chunk with an
+    incremental decoder, so that a national file is not read into memory (decode_text takes the bytes
+    whole)."""
+    import codecs
+
+    for codec in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(codec)()
         try:
-            text, _encoding = decode_text(path.read_bytes(), None, source=path.name)
-        except InputError as err:
-            raise PlacenamesError(  # the core's advice (--encoding) is not an option of this command
-                f"{path.name}: the text is neither UTF-8 nor GB18030/GBK; save the file as UTF-8 and import again",
-                message_zh=f"{path.name}：文本既不是 UTF-8 也不是 GB18030/GBK；请另存为 UTF-8 后重新导入",
-                file=path.name, rule=err.rule) from err
-        return [(i + 2, row) for i, row in enumerate(csv.DictReader(io.StringIO(text)))]  # line 1 is the header
-    frame = _read_layer(path)
-    rows = []
-    for i, row in enumerate(frame.to_dict("records")):
-        geometry = row.pop("geometry")
+            with path.open("rb") as f:
+                while chunk := f.read(_CHUNK):
+                    decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return codec
+    raise PlacenamesError(  # the core's advice (--encoding) is not an option of this command
+        f"{path.name}: the text is neither UTF-8 nor GB18030/GBK; save the file as UTF-8 and import again",
+        message_zh=f"{path.name}：文本既不是 UTF-8 也不是 GB18030/GBK；请另存为 UTF-8 后重新导入",
+        file=path.name, rule="dataset.encoding")
+
+
+def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, dict]]:
+    """The rows of a CSV file with their line numbers (line 1 is the header), read as they come."""
+    with path.open(encoding=encoding, newline="") as f:
+        for i, row in enumerate(csv.DictReader(f)):
+            yield i + 2, row
+
+
+def _layer_rows(frame: gpd.GeoDataFrame) -> Iterator[tuple[int, dict]]:
+    """The features of a GDAL layer as rows (a point's lon/lat, another geometry as the extent), one at a
+    time from the frame (GDAL has read the file whole: the GeoJSON driver needs the whole text)."""
+    columns = list(frame.columns)
+    for i, values in enumerate(frame.itertuples(index=False, name=None)):
+        row = dict(zip(columns, values, strict=True))
+        geometry = row.pop(frame.geometry.name)
         if geometry is not None and geometry.geom_type == "Point":
             row["lon"], row["lat"] = geometry.x, geometry.y
         elif geometry is not None:
             row["extent"] = geometry
-        if isinstance(row.get("aliases"), list):
+        if isinstance(row.get("aliases"), list | np.ndarray):
             row["aliases"] = "|".join(row["aliases"])
         for key, value in row.items():  # GDAL reads a date property as a date: back to YYYY-MM-DD
             if isinstance(value, pd.Timestamp | datetime.date) or value is pd.NaT:
                 row[key] = None if pd.isna(value) else value.strftime("%Y-%m-%d")
-        rows.append((i + 1, row))
-    return rows
+        yield i + 1, row
 
 
 def _read_layer(path: Path) -> gpd.GeoDataFrame:
@@ -222,11 +253,20 @@ def _read_layer(path: Path) -> gpd.GeoDataFrame:
     return frame.to_crs(4490)
 
 
-def read_names(path: Path, fmt: str | None = None, alternates: Path | None = None
-               ) -> tuple[list[NameRecord], list[Skipped]]:
-    """Every record of a file and the rows that give no name (a GeoNames place without a Chinese form;
-    ``alternates`` is GeoNames' ``alternateNamesV2.txt``), or ImportRowsError listing each bad row with its
-    line number."""
+class NameSource(NamedTuple):
+    """A names file opened for reading: ``rows`` yields ``(line, record or the problem of that row)`` as
+    the file is read, and ``skipped`` fills with the rows that give no name as they are passed."""
+
+    name: str
+    rows: Iterator[tuple[int, NameRecord | Exception]]
+    skipped: list[Skipped]
+
+
+def open_names(path: Path, fmt: str | None = None, alternates: Path | None = None) -> NameSource:
+    """Open a names file (CSV, GeoJSON, GeoNames dump; ``alternates``: GeoNames' ``alternateNamesV2.txt``)
+    for reading row after row. What makes the whole file unusable — a missing file, alternate names
+    beside a CSV, an encoding that is neither UTF-8 nor GB18030, a file GDAL cannot read — is raised here,
+    before any row is read; a bad row comes as its problem among the rows."""
     path = Path(path)
     for given in (path, alternates):
         if given is not None and not Path(given).exists():
@@ -240,18 +280,57 @@ def read_names(path: Path, fmt: str | None = None, alternates: Path | None = Non
                                          "不用于 CSV 或 GeoJSON")
     skipped: list[Skipped] = []
     if fmt == "geonames":
-        parsed, skipped = _geonames_records(path, alternates and Path(alternates))
-    else:
-        parsed = []
-        for number, row in _table_rows(path, fmt):
+        return NameSource(path.name, _geonames_records(path, alternates and Path(alternates), skipped), skipped)
+    rows = _csv_rows(path, _csv_encoding(path)) if fmt == "csv" else _layer_rows(_read_layer(path))
+
+    def records() -> Iterator[tuple[int, NameRecord | Exception]]:
+        for number, row in rows:
             try:
-                parsed.append((number, _row_record(row, path.name)))
+                yield number, _row_record(row, path.name)
             except ValueError as err:
-                parsed.append((number, err))
-    problems = [(n, str(r), getattr(r, "zh", str(r))) for n, r in parsed if isinstance(r, Exception)]
+                yield number, err
+
+    return NameSource(path.name, records(), skipped)
+
+
+def read_names(path: Path, fmt: str | None = None, alternates: Path | None = None
+               ) -> tuple[list[NameRecord], list[Skipped]]:
+    """Every record of a file and the rows that give no name (a GeoNames place without a Chinese form;
+    ``alternates`` is GeoNames' ``alternateNamesV2.txt``), or ImportRowsError listing each bad row with its
+    line number. The whole file in memory: :func:`import_names` reads it batch after batch instead
+    (:func:`open_names`)."""
+    source = open_names(path, fmt, alternates)
+    records, problems = [], []
+    for number, record in source.rows:
+        if isinstance(record, Exception):
+            problems.append(_problem(number, record))
+        else:
+            records.append(record)
     if problems:
-        raise ImportRowsError(path.name, problems)
-    return [r for _, r in parsed], skipped
+        raise ImportRowsError(source.name, problems)
+    return records, source.skipped
+
+
+def _problem(number: int, error: Exception) -> tuple[int, str, str]:
+    return number, str(error), getattr(error, "zh", str(error))
+
+
+def _batches(source: NameSource, size: int, problems: list) -> Iterator[list[NameRecord]]:
+    """The records of ``source`` in lists of ``size``, read as they are asked for. From the first bad row
+    on, no more batches: the rest of the file is read for its problems only, appended to ``problems``
+    (the caller then rolls back what it stored)."""
+    batch: list[NameRecord] = []
+    for number, record in source.rows:
+        if isinstance(record, Exception):
+            problems.append(_problem(number, record))
+            batch = []
+        elif not problems:
+            batch.append(record)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    if batch and not problems:
+        yield batch
 
 
 def assign_counties(store: NameStore, records: list[NameRecord], counties: gpd.GeoDataFrame | None = None) -> None:
@@ -285,36 +364,50 @@ _IMPORT_STEPS = {"zh": ("导入地名", "读取", "归属县级区划", "存储"
 def import_names(store: NameStore, path: Path, fmt: str | None = None, alternates: Path | None = None, *,
                  progress: bool = False, lang: str = "zh") -> ImportResult:
     """Add or update the names of a file in one transaction (``alternates``: GeoNames' alternate names);
-    ``progress`` draws a bar of the import's steps on stderr, in ``lang``."""
+    ``progress`` draws a bar of the import's steps on stderr, in ``lang``.
+
+    The file is read and stored batch after batch (:data:`IMPORT_BATCH` names), so that memory does not
+    grow with the file. A bad row anywhere means nothing is stored: the rest of the file is read for its
+    problems, then the transaction is rolled back and every bad row reported (:class:`ImportRowsError`).
+    The first batch is read before the database is opened, so that a file of fewer names than a batch
+    with a bad row leaves the database as it was, not even created."""
     from tqdm import tqdm
 
     desc, reading, counties, storing, done = _IMPORT_STEPS["en" if lang == "en" else "zh"]
     with tqdm(total=3, desc=desc, unit="step", disable=not progress) as bar:
         bar.set_postfix_str(reading)
-        records, skipped = read_names(path, fmt, alternates)
+        source = open_names(path, fmt, alternates)
+        problems: list[tuple[int, str, str]] = []
+        batches = _batches(source, IMPORT_BATCH, problems)
+        first = next(batches, None)
+        if problems:
+            for _ in batches:  # the rest of the file, for its problems
+                pass
+            raise ImportRowsError(source.name, problems)
         bar.update()
+        stored = [0]
+
+        def counted():
+            for batch in _counted(store, itertools.chain([first] if first else [], batches)):
+                yield batch
+                stored[0] += len(batch)
+                bar.set_postfix_str(f"{storing} {stored[0]:,}")
+
         with store.write():
             bar.set_postfix_str(counties)
             bar.update()
             bar.set_postfix_str(storing)
-            inserted, updated = store.upsert_batches(_counted(store, _drain(records, IMPORT_BATCH)))
+            inserted, updated = store.upsert_batches(counted())
+            if problems:
+                raise ImportRowsError(source.name, problems)  # rolls back what the batches stored
             bar.update()
         bar.set_postfix_str(done)
-    return ImportResult(inserted, updated, skipped)
+    return ImportResult(inserted, updated, source.skipped)
 
 
-#: Names stored per batch: the key rows of one batch (about 18 per name) are what an import holds at once
-#: (the whole file's took 3.9 GB at 1 M names, 10.6 GB at 3 M).
+#: Names read and stored per batch: one batch's records and key rows (about 18 per name) are what an import
+#: holds at once (the whole file's took 3.9 GB at 1 M names, 10.6 GB at 3 M).
 IMPORT_BATCH = 50_000
-
-
-def _drain(records: list, size: int):
-    """``records`` in slices of ``size``, each slot emptied once its slice is handed out, so that the
-    records of the batches already stored can be freed."""
-    for start in range(0, len(records), size):
-        batch = records[start:start + size]
-        records[start:start + size] = [None] * len(batch)
-        yield batch
 
 
 def _counted(store: NameStore, batches):

@@ -41,6 +41,10 @@ _LOCK = (0x5148, 0x4E41)  # "QH", "NA": the gazetteer's writers
 _REBUILT = ("names", "name_keys", "name_grams")
 #: Seconds an import tries to take those tables before it inserts through their indexes instead
 _LOCK_WAIT = 5.0
+#: The indexes of ``names`` a batched import keeps: each batch looks its source ids up, and updates by fid
+_NAMES_READ = ("names_pkey", "names_source_id")
+#: ``maintenance_work_mem`` while a bulk import builds its indexes
+_INDEX_MEMORY = "256MB"
 
 
 class PostgisNameStore(SqlNameStore):
@@ -147,6 +151,8 @@ class PostgisNameStore(SqlNameStore):
         self._copy("name_grams", GRAM_COLUMNS, grams)
 
     _bulk_loading = False
+    #: the tables emptied in this transaction, which COPY loads frozen
+    _frozen: set[str] = frozenset()
 
     @contextmanager
     def _bulk(self):
@@ -160,23 +166,41 @@ class PostgisNameStore(SqlNameStore):
             yield
             return
         dropped = [(table, index) for table in ("name_keys", "name_grams") for index in self._drop_indexes(table)]
+        frozen = ["name_keys", "name_grams"]
+        # into an empty names table too: its indexes but the two each batch reads (its fid, its source ids)
+        if con.execute("SELECT count(*) FROM (SELECT 1 FROM names LIMIT 1) AS t").fetchone()[0] == 0:
+            dropped += [("names", index) for index in self._drop_indexes("names", keep=_NAMES_READ)]
+            frozen.append("names")
+        # emptied in this transaction (they are empty: nothing is lost), the tables take COPY … FREEZE: rows
+        # stored frozen and their pages marked all-visible, so that neither the VACUUM after the import nor
+        # the first searches rewrite every page (hint bits) of a national gazetteer
+        con.execute(f"TRUNCATE {', '.join(frozen)}")
+        # (the key rows still go in sorted by key, batch after batch: a small table is read in that order,
+        # and which of a name's keys is met first sets its score)
         self._bulk_loading = True
+        self._frozen = set(frozen)
         try:
             yield
         finally:
             self._bulk_loading = False
+            self._frozen = set()
+        # sorts in memory up to this size (the default 64 MB spills a national import's to disk); the server's
+        # memory, bounded, until the commit
+        con.execute(f"SET LOCAL maintenance_work_mem = '{_INDEX_MEMORY}'")
         for table, (_, definition, constraint, constraint_definition) in dropped:
             con.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_definition}" if constraint
                         else definition)
 
-    def _drop_indexes(self, table: str) -> list[tuple]:
-        """Drop every index of ``table`` (primary key included); returns what rebuilds them."""
+    def _drop_indexes(self, table: str, keep: tuple[str, ...] = ()) -> list[tuple]:
+        """Drop every index of ``table`` (primary key included) but those of ``keep``; returns what rebuilds
+        them."""
         con = self.con
         indexes = con.execute(
             "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), quote_ident(c.conname), "
             "pg_get_constraintdef(c.oid) FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = "
             "i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x') "
             "WHERE i.indrelid = %s::regclass ORDER BY i.indexrelid", (table,)).fetchall()
+        indexes = [row for row in indexes if row[0] not in keep]
         for index, _, constraint, _ in indexes:
             con.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" if constraint else f"DROP INDEX {index}")
         return indexes
@@ -197,7 +221,8 @@ class PostgisNameStore(SqlNameStore):
                 f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) AS t", (len(rows),)).fetchone()[0] < len(rows) \
                 and self._lock_for_rebuild():
             indexes = self._drop_indexes(table)
-        with con.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        freeze = " WITH (FREEZE)" if table in self._frozen else ""
+        with con.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{freeze}") as copy:
             for row in rows:
                 copy.write_row(row)
         for _, definition, constraint, constraint_definition in indexes:

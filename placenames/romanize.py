@@ -136,27 +136,63 @@ def _char_reading(char: str) -> tuple[str, bool] | None:
     """A character's syllable as pypinyin reads it alone (or its place-name reading, which wins in any
     context), and whether it reads so in every phrase too (绿 is lü alone, lu in 绿林); None for a
     character pypinyin does not read as one syllable."""
-    from pypinyin import Style, lazy_pinyin
-    from pypinyin.constants import PINYIN_DICT
-
     if not _CJK.fullmatch(char):
         return None
     places = _char_readings()
     if char in places:
         return places[char], True
+    table = _search_table()
+    if table is not None:
+        entry = table["chars"].get(char)
+        return None if entry is None or entry[0] is None else (entry[0], bool(entry[1]))
+    return _pypinyin_char_reading(char)
+
+
+def _pypinyin_char_reading(char: str) -> tuple[str, bool] | None:
+    """:func:`_char_reading` of a Han character that has no place-name reading, from pypinyin."""
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.constants import PINYIN_DICT
+
     syllables = lazy_pinyin(char, style=Style.NORMAL, v_to_u=True, errors="ignore")
     if len(syllables) != 1 or not syllables[0].strip():
         return None
     readings = PINYIN_DICT.get(ord(char))
     toneless = {_strip_tones(r) for r in readings.split(",")} if readings else set()
-    return syllables[0], len(toneless | _phrase_readings().get(char, set())) == 1
+    return syllables[0], len(toneless | _phrase_readings_of(char)) == 1
+
+
+#: Characters read before the whole map of :func:`_phrase_readings` is built instead of a scan per character
+_SCANS_BEFORE_MAP = 32
+_scans = [0]
+
+
+def _phrase_readings_of(char: str) -> set[str]:
+    """The toneless readings of ``char`` in pypinyin's phrase dictionary, as :func:`_phrase_readings` has
+    them. A search reads a few characters: each is looked for in the phrases (a few ms) rather than the map
+    of every character built (about 0.3 s, most of ``quhua names search``'s time); an import, reading
+    thousands of characters, builds the map once after the first :data:`_SCANS_BEFORE_MAP`."""
+    if _phrase_readings.cache_info().currsize or _scans[0] >= _SCANS_BEFORE_MAP:
+        return _phrase_readings().get(char, set())
+    from pypinyin.constants import PHRASES_DICT
+
+    _scans[0] += 1
+    out: set[str] = set()
+    for phrase, readings in PHRASES_DICT.items():
+        if char in phrase and len(phrase) == len(readings):
+            for other, reading in zip(phrase, readings, strict=True):
+                if other == char:
+                    out.update(_strip_tones(r) for r in reading)
+    return out
 
 
 def _has_phrase(text: str) -> bool:
     """Whether a piece of two or more characters of ``text`` is in pypinyin's phrase dictionary."""
-    from pypinyin.constants import PHRASES_DICT
-
-    return any(text[i:j] in PHRASES_DICT for i in range(len(text) - 1) for j in range(i + 2, len(text) + 1))
+    table = _search_table()
+    if table is not None:
+        phrases = table["phrases"]
+    else:
+        from pypinyin.constants import PHRASES_DICT as phrases
+    return any(text[i:j] in phrases for i in range(len(text) - 1) for j in range(i + 2, len(text) + 1))
 
 
 @cache
@@ -294,6 +330,14 @@ def homophone_keys(text: str, most: int = 8) -> list[str]:
 @cache
 def _toneless_readings(char: str) -> tuple[str, ...]:
     """Every reading pypinyin knows for a character, as search keys (tones dropped, ü as v)."""
+    table = _search_table()
+    if table is not None and _CJK.fullmatch(char):
+        entry = table["chars"].get(char)
+        return tuple(entry[2].split(",")) if entry and entry[2] else ()
+    return _pypinyin_toneless(char)
+
+
+def _pypinyin_toneless(char: str) -> tuple[str, ...]:
     from pypinyin.constants import PINYIN_DICT
 
     readings = PINYIN_DICT.get(ord(char), "")
@@ -351,3 +395,57 @@ def _word_initials(word: str) -> str | None:
 
 def has_chinese(text: str) -> bool:
     return bool(_CJK.search(text))
+
+
+#: What a search reads of pypinyin, for the characters of :data:`_CJK`: written by
+#: ``scripts/build_pinyin_table.py`` from the pypinyin installed (:func:`search_table`).
+SEARCH_TABLE = Path(__file__).parent / "data" / "pinyin_search.json.gz"
+
+
+@cache
+def _search_table() -> dict | None:
+    """pypinyin's readings as a search needs them (:func:`search_table`, read from :data:`SEARCH_TABLE` in a
+    few ms), so that ``quhua names search`` does not import pypinyin, whose dictionaries take about 0.2 s of
+    CPU to load — most of a search's start-up. None — pypinyin itself is read — when pypinyin is loaded
+    already (an import romanises whole names: it needs all of it), or the table was written from another
+    pypinyin than the one installed (another version or other dictionary files): the answers are the same
+    either way (tests/placenames/test_romanize.py compares the table with pypinyin)."""
+    import sys
+
+    if "pypinyin" in sys.modules or not SEARCH_TABLE.is_file():
+        return None
+    import gzip
+    import json
+
+    with gzip.open(SEARCH_TABLE, "rt", encoding="utf-8") as f:
+        table = json.load(f)
+    if table["source"] != _pypinyin_source():
+        return None
+    return {"chars": table["chars"], "phrases": frozenset(table["phrases"])}
+
+
+def _pypinyin_source() -> list:
+    """The installed pypinyin's version and the sizes of its two dictionaries, found without importing it."""
+    from importlib.util import find_spec
+
+    spec = find_spec("pypinyin")
+    if spec is None or spec.origin is None:
+        return []
+    folder = Path(spec.origin).parent
+    version = re.search(r"__version__ = ['\"]([^'\"]+)", (folder / "__init__.py").read_text(encoding="utf-8"))
+    return [version and version[1], *((folder / n).stat().st_size for n in ("pinyin_dict.json", "phrases_dict.json"))]
+
+
+def search_table() -> dict:
+    """What a search reads of pypinyin, computed from it: for every character of :data:`_CJK` pypinyin reads,
+    ``[its syllable alone or None, whether it reads so in every phrase (0/1), its toneless readings as
+    search keys, comma-separated]``, and the phrases of its phrase dictionary."""
+    from pypinyin.constants import PHRASES_DICT
+
+    chars = {}
+    for code in range(0x3400, 0xA000):
+        char = chr(code)
+        reading, toneless = _pypinyin_char_reading(char), _pypinyin_toneless(char)
+        if reading is not None or toneless:
+            chars[char] = [reading and reading[0], int(bool(reading and reading[1])), ",".join(toneless)]
+    return {"source": _pypinyin_source(), "chars": chars, "phrases": sorted(PHRASES_DICT)}

@@ -8,17 +8,19 @@ import csv
 import pytest
 
 import placenames.importers as importers
+from placenames.errors import ImportRowsError
 from placenames.importers import import_names
 from placenames.lookup import search
 from placenames.store import open_name_store
+from tests.conftest import empty_database
 
 
 def _indexes(store) -> set[str]:
     if _on_postgis(store):
-        rows = store._rows("SELECT indexname FROM pg_indexes WHERE tablename IN ('name_keys', 'name_grams')")
+        rows = store._rows("SELECT indexname FROM pg_indexes WHERE tablename IN ('names', 'name_keys', 'name_grams')")
     else:
         rows = store._rows("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN "
-                           "('name_keys', 'name_grams') AND sql IS NOT NULL")
+                           "('names', 'name_keys', 'name_grams') AND sql IS NOT NULL")
     return {row[0] for row in rows}
 
 
@@ -71,3 +73,87 @@ def _check(store, jiangxi_divisions, jiangxi_places, tmp_path, monkeypatch, batc
     text = repr(sorted((found | {"codes": sorted(codes.items())}).items()))
     first = _ANSWERS.setdefault(_on_postgis(store), text)
     assert first == text
+
+
+def _rows_csv(path, count, bad_line=None):
+    """``count`` names of 南昌 (real county code 360102) as a CSV; the row on ``bad_line`` with a bad class."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "name", "class", "lon", "lat", "code"])
+        for i in range(count):
+            line = i + 2
+            writer.writerow([f"s{i}", f"流{chr(0x4E00 + i)}村", "城市" if line == bad_line else "群众自治组织",
+                             115.88 + i / 1e4, 28.68, "360102"])
+    return path
+
+
+def test_the_file_is_read_batch_by_batch_as_it_is_stored(db_url, tmp_path, monkeypatch):
+    """The import reads no further into the file than the batch it stores (memory does not grow with the
+    file): when the first batch reaches the store, only that batch's rows have been read."""
+    monkeypatch.setattr(importers, "IMPORT_BATCH", 5)
+    read, seen = [0], []
+    row_record = importers._row_record
+
+    def counting(row, source):
+        read[0] += 1
+        return row_record(row, source)
+
+    monkeypatch.setattr(importers, "_row_record", counting)
+    with open_name_store(db_url) as store:
+        upsert = store.upsert
+
+        def storing(records):
+            seen.append((len(records), read[0]))
+            return upsert(records)
+
+        store.upsert = storing
+        assert import_names(store, _rows_csv(tmp_path / "n.csv", 23))[:2] == (23, 0)
+        assert seen == [(5, 5), (5, 10), (5, 15), (5, 20), (3, 23)]
+        assert [h["name"] for h in search(store, "流丁村")] == ["流丁村"]
+
+
+def test_a_bad_row_after_stored_batches_stores_nothing(db_url, tmp_path, monkeypatch):
+    """A bad row in the fourth batch: the batches already stored are rolled back, every bad row is reported
+    with its line, and a good import of the same store works afterwards."""
+    monkeypatch.setattr(importers, "IMPORT_BATCH", 5)
+    with open_name_store(db_url) as store:
+        store.init()
+        with pytest.raises(ImportRowsError) as caught:
+            import_names(store, _rows_csv(tmp_path / "bad.csv", 23, bad_line=19))
+        assert [line for line, _ in caught.value.problems] == [19]
+        assert "census classes" in caught.value.problems[0][1]
+        assert search(store, "流一村") == [] and len(store.all_names()) == 0
+        assert import_names(store, _rows_csv(tmp_path / "good.csv", 23))[:2] == (23, 0)
+        assert [h["name"] for h in search(store, "流一村")] == ["流一村"]
+
+
+def test_names_updated_and_renamed_by_later_batches_of_a_first_import(db_url, tmp_path, monkeypatch, request):
+    """A file that gives a name twice (moved: the same id and name; renamed: the same id, a new name) in
+    batches after the first: imported into an empty gazetteer (the bulk load) it answers as imported into
+    one that already holds a name (row by row through the indexes)."""
+    monkeypatch.setattr(importers, "IMPORT_BATCH", 5)
+    path = _rows_csv(tmp_path / "n.csv", 18)
+    with path.open("a", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["s2", "流丂村", "群众自治组织", 116.2, 28.9, "360102"],   # moved
+                                 ["s3", "新名村", "群众自治组织", 115.9, 28.68, "360102"]])  # renamed (流七村)
+    answers = []
+    backend = "postgis" if db_url.startswith("postgresql") else "gpkg"
+    (tmp_path / "other").mkdir()
+    for first in (False, True):
+        with empty_database(request, backend, tmp_path / "other") as other, \
+                open_name_store(db_url if first else other) as store:
+            store.init()
+            if not first:  # not empty: no bulk load
+                import_names(store, _rows_csv(tmp_path / "one.csv", 1))
+            assert import_names(store, path)[:2] == (19, 1)
+            found = {}
+            for query, options in (("流丂村", {}), ("新名村", {}), ("流七村", {}), ("流七村", {"at": "2000-01-01"}),
+                                   ("流", {"near": (116.2, 28.9)}), ("lzc", {}), ("xmc", {})):
+                found[query + repr(options)] = [(h["name"], h["lon"], h["status"]) for h in search(store, query,
+                                                                                                     **options)]
+            answers.append(found)
+    assert answers[0] == answers[1]
+    assert answers[1]["流丂村{}"][0] == ("流丂村", 116.2, "current")
+    assert "流七村" not in [name for name, _, _ in answers[1]["流七村{}"]]
+    assert answers[1]["流七村{'at': '2000-01-01'}"][0] == ("流七村", pytest.approx(115.8803), "historical")
+    assert answers[1]["新名村{}"][0][:2] == ("新名村", 115.9)

@@ -104,3 +104,77 @@ def test_geonames_multi_part_names_keep_their_parts_apart():
 #: Ethnic townships named by their people alone (two words: Dawo'erzu Xiang), and 巴音塔拉达翰尔民族乡, whose
 #: 达翰尔 is GeoNames' misspelling of 达斡尔 (no people to recognise)
 _PEOPLE_ONLY = {"达斡尔族乡", "达斡尔民族乡", "鄂伦春民族乡", "巴音塔拉达翰尔民族乡"}
+
+
+def test_a_character_looked_up_alone_reads_as_in_the_whole_map():
+    """The per-character scan of pypinyin's phrases (what a search does) gives each character the readings
+    the whole map (what an import builds) gives it: polyphonic characters of place names and
+    a hundred others."""
+    from pypinyin.constants import PHRASES_DICT
+
+    from placenames import romanize as r
+
+    everyday = sorted({c for phrase in PHRASES_DICT for c in phrase})[::50]
+    chars = [*"长都朝绿乐行重曾兴单", *everyday]
+    r._phrase_readings.cache_clear()  # as in a fresh process (earlier tests romanised names)
+    alone = {}
+    for char in chars:
+        r._scans[0] = 0  # scanned, not taken from the map
+        alone[char] = r._phrase_readings_of(char)
+    assert not r._phrase_readings.cache_info().currsize
+    whole = r._phrase_readings()
+    assert len(whole["长"]) > 1 and alone == {c: whole.get(c, set()) for c in alone}
+    assert len(alone) == len(chars)
+
+
+def test_the_search_table_is_what_pypinyin_reads():
+    """The table a search reads instead of pypinyin holds what pypinyin gives, character by character, for
+    the pypinyin installed (else: run scripts/build_pinyin_table.py)."""
+    import gzip
+    import json
+
+    from placenames.romanize import SEARCH_TABLE, search_table
+
+    with gzip.open(SEARCH_TABLE, "rt", encoding="utf-8") as f:
+        shipped = json.load(f)
+    fresh = json.loads(json.dumps(search_table(), ensure_ascii=False))
+    assert shipped["source"] == fresh["source"], "pypinyin changed: run scripts/build_pinyin_table.py"
+    assert shipped == fresh
+    assert set(shipped["chars"]["长"][2].split(",")) == {"chang", "zhang"} and "长沙" in shipped["phrases"]
+
+
+_SEARCH = """
+import json, sys
+import placenames
+from placenames import romanize
+if sys.argv[2] == "map":
+    import pypinyin
+    romanize._phrase_readings()
+found = placenames.search(sys.argv[1], sys.argv[3])
+print(json.dumps({"map_built": romanize._phrase_readings.cache_info().currsize > 0,
+                  "pypinyin": "pypinyin" in sys.modules,
+                  "found": [(r["name"], r["score"]) for r in found]}, ensure_ascii=False))
+"""
+
+
+def test_a_search_by_sound_finds_the_same_without_building_the_map(gazetteer, tmp_path):
+    """南厂 and 长纱 (typos of 南昌 and 长沙, found by their sound) in a fresh process: the same answers whether
+    pypinyin and the whole map of phrase readings are loaded first (as an import does) or not; the search
+    alone loads neither (it reads the search table)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    db = getattr(gazetteer, "url", None) or str(gazetteer.path)
+    for query, meant in (("南厂", "南昌市"), ("长纱", None), ("赣州", "赣州市")):
+        runs = {}
+        for how in ("alone", "map"):
+            done = subprocess.run([sys.executable, "-c", _SEARCH, db, how, query], capture_output=True, text=True,
+                                  env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}, timeout=120,
+                                  check=True)
+            runs[how] = json.loads(done.stdout)
+        assert (runs["alone"]["map_built"], runs["alone"]["pypinyin"]) == (False, False), query
+        assert (runs["map"]["map_built"], runs["map"]["pypinyin"]) == (True, True)
+        assert runs["alone"]["found"] == runs["map"]["found"], query
+        assert meant is None or meant in [n for n, _ in runs["alone"]["found"]]
