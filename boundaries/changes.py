@@ -63,14 +63,21 @@ def _key(frame, column: str) -> list[tuple[str, str]]:
     return list(zip(frame["province"].astype(str), frame[column].astype(str), strict=True))
 
 
-def _zone_metres(a, b) -> tuple[int, float, float]:
-    """The Gauss-Krüger zone of point ``a`` (lon/lat) and the displacement a → b in it (east, north, metres)."""
+def _zone_metres(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For points ``a`` and ``b`` (lon/lat, n × 2): the 3° Gauss-Krüger zone of each ``a``
+    (:func:`boundaries.crs.metric_epsg`) and the displacement a → b in it (east, north, metres), one
+    projection per zone."""
     from boundaries.crs import metric_epsg, transformer
 
-    epsg = metric_epsg(a.x)
-    t = transformer(4490, epsg)
-    (xa, xb), (ya, yb) = t.transform([a.x, b.x], [a.y, b.y])
-    return epsg, float(xb - xa), float(yb - ya)
+    epsg = np.array([metric_epsg(lon) for lon in a[:, 0]], dtype=int) if len(a) else np.zeros(0, dtype=int)
+    east, north = np.zeros(len(a)), np.zeros(len(a))
+    for zone in np.unique(epsg):
+        rows = epsg == zone
+        t = transformer(4490, int(zone))
+        xa, ya = t.transform(a[rows, 0], a[rows, 1])
+        xb, yb = t.transform(b[rows, 0], b[rows, 1])
+        east[rows], north[rows] = np.asarray(xb) - xa, np.asarray(yb) - ya
+    return epsg, east, north
 
 
 def _marker(row, **more) -> dict:
@@ -107,13 +114,16 @@ def change_report(store: Store, province: str, start, end, *, tolerance_m: float
     added = [_marker(after[k]) for k in sorted(set(after) - set(before))]
     removed = [_marker(before[k]) for k in sorted(set(before) - set(after))]
     moved, unchanged = [], []
-    for k in sorted(set(before) & set(after)):
+    both = sorted(set(before) & set(after))
+    xy = {which: np.array([[p.geometry.x, p.geometry.y] for p in (side[k] for k in both)]).reshape(-1, 2)
+          for which, side in (("old", before), ("new", after))}
+    zones, easts, norths = _zone_metres(xy["old"], xy["new"])
+    for k, epsg, dx, dy in zip(both, zones.tolist(), easts.tolist(), norths.tolist(), strict=True):
         old, new = before[k], after[k]
-        epsg, dx, dy = _zone_metres(old.geometry, new.geometry)
         distance = float(np.hypot(dx, dy))
         if distance >= MOVED_MIN_M:
             moved.append(_marker(new, moved_m=round(distance, 3), east_m=round(dx, 3), north_m=round(dy, 3),
-                                 zone_epsg=epsg, from_lon=round(float(old.geometry.x), 8),
+                                 zone_epsg=int(epsg), from_lon=round(float(old.geometry.x), 8),
                                  from_lat=round(float(old.geometry.y), 8)))
         else:
             unchanged.append(_marker(new))
