@@ -82,26 +82,10 @@ def test_county_network_same_issues_same_order(scheduler):
 def test_county_against_stored_neighbour_same_issues_same_order(scheduler):
     """江西's lines with planted defects against 湖南's stored lines: line.neighbor_mismatch compared across
     partitions, and a mismatch another rule explains folded into that issue after the merge."""
-    from dataclasses import replace
-
-    import numpy as np
-
-    from tests.boundaries.conftest_rules import stored
-    from tests.boundaries.test_rules_scale import _planted
+    from tests.boundaries.test_rules_scale import planted_against_stored
 
     submission, pattern = _county()
-    lines = submission.lines
-    left, right = lines["left_code"].str[:2], lines["right_code"].str[:2]
-    theirs = stored(lines[(left == "43") | (right == "43")].reset_index(drop=True), "430000")
-    mine = lines[(left == "36") | (right == "36")].reset_index(drop=True)
-    shared = np.flatnonzero((mine["left_code"].str[:2] == "36") & (mine["right_code"].str[:2] == "43"))
-    geometries = mine.geometry.to_numpy().copy()
-    for k, kind in ((0, "spike"), (1, "repeat")):
-        geometries[k] = _planted(geometries[k], kind)
-    for k in shared[:3]:
-        geometries[k] = _planted(geometries[k], "bump")
-    piece = replace(submission, lines=mine.set_geometry(geometries, crs=4490),
-                    markers=submission.markers[submission.markers["line_id"].isin(set(mine["line_id"]))])
+    piece, theirs = planted_against_stored(submission)
     single, merged, partitions = _both(_context(piece, theirs), pattern, scheduler, budget=15_000)
     assert partitions >= 4
     rules = {issue["rule"] for issue, _en in single}

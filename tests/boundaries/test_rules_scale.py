@@ -94,12 +94,22 @@ def _planted(geometry, kind: str):
 def stored_issues() -> list[dict]:
     """江西's county lines (a spike, a repeated vertex and three 20 m bumps planted) checked against 湖南's
     stored lines (the 江西–湖南 ones among them as they were): line.neighbor_mismatch and the versions."""
-    import numpy as np
     from bench_check import COUNTY_ID_PATTERN, county_network
+
+    submission, _seconds = county_network(10_000.0, prefixes=("36", "43"), province="360000")
+    piece, theirs = planted_against_stored(submission)
+    return _line_issues(piece, COUNTY_ID_PATTERN, theirs)
+
+
+def planted_against_stored(submission):
+    """(江西's part of a 36/43 county network with a spike, a repeated vertex and three 20 m bumps on the
+    江西–湖南 lines planted, 湖南's part as stored lines)."""
+    from dataclasses import replace
+
+    import numpy as np
 
     from tests.boundaries.conftest_rules import stored
 
-    submission, _seconds = county_network(10_000.0, prefixes=("36", "43"), province="360000")
     lines = submission.lines
     left, right = lines["left_code"].str[:2], lines["right_code"].str[:2]
     theirs = stored(lines[(left == "43") | (right == "43")].reset_index(drop=True), "430000")
@@ -110,10 +120,9 @@ def stored_issues() -> list[dict]:
         geometries[k] = _planted(geometries[k], kind)
     for k in shared[:3]:
         geometries[k] = _planted(geometries[k], "bump")
-    mine = mine.set_geometry(geometries, crs=4490)
-    submission.lines = mine
-    submission.markers = submission.markers[submission.markers["line_id"].isin(set(mine["line_id"]))]
-    return _line_issues(submission, COUNTY_ID_PATTERN, theirs)
+    piece = replace(submission, lines=mine.set_geometry(geometries, crs=4490),
+                    markers=submission.markers[submission.markers["line_id"].isin(set(mine["line_id"]))])
+    return piece, theirs
 
 
 CASES = {"synth_20": synth_issues, "county_36_43": county_issues, "county_36_vs_43": stored_issues}
