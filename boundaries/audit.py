@@ -45,16 +45,20 @@ OUTCOMES: dict[str, tuple[str, str]] = {
 }
 
 
+def bilingual_label(table: dict[str, tuple[str, str]], code: str, lang: str = "zh") -> str:
+    """``code``'s name in ``lang`` from a table of code → (Chinese, English); the code itself when unknown."""
+    zh, en = table.get(code, (code, code))
+    return zh if lang == "zh" else en
+
+
 def action_label(action: str, lang: str = "zh") -> str:
     """An action's name in ``lang`` (the action itself when unknown)."""
-    zh, en = ACTIONS.get(action, (action, action))
-    return zh if lang == "zh" else en
+    return bilingual_label(ACTIONS, action, lang)
 
 
 def outcome_label(outcome: str, lang: str = "zh") -> str:
     """An outcome's name in ``lang``."""
-    zh, en = OUTCOMES.get(outcome, (outcome, outcome))
-    return zh if lang == "zh" else en
+    return bilingual_label(OUTCOMES, outcome, lang)
 
 
 @dataclass

@@ -43,7 +43,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from boundaries._lazy import lazy_module
-from boundaries.audit import CLI_ADDRESS, AuditEntry
+from boundaries.audit import CLI_ADDRESS, AuditEntry, bilingual_label
 from boundaries.errors import ConfigError, InputError, QuhuaError, StoreError
 from boundaries.store.migrations import Migration
 
@@ -162,17 +162,17 @@ class FindingsError(QuhuaError):
 
 
 def condition_label(code: str, lang: str = "zh") -> str:
-    zh, en = CONDITIONS.get(code, (code, code))
-    return zh if lang == "zh" else en
+    return bilingual_label(CONDITIONS, code, lang)
 
 
 def status_label(code: str, lang: str = "zh") -> str:
-    zh, en = STATUSES.get(code, (code, code))
-    return zh if lang == "zh" else en
+    return bilingual_label(STATUSES, code, lang)
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    from boundaries.store._sql import now_utc  # the stores' own DATETIME text
+
+    return now_utc()
 
 
 def _today() -> str:
