@@ -3,7 +3,7 @@ imports the team's GBK table, adds a photo, sees the markers on the round's map 
 submits — the confirmation dialog first dismissed (nothing happens), then accepted; 湖南's and then 江西's
 officials confirm through the same dialog, and the moved marker's position in the API changes only after
 the second. The round's map draws the configured basemap with its attribution (tiles served by the browser's
-router from a test host), the ~110 markers not inspected as small dots, and the lost and moved ones large and on
+router from a test host), 3643's 68 markers not inspected as small dots, and the lost and moved ones large and on
 top of them: the element under each one's centre is that marker. No script error, no CSP violation.
 Screenshots go to ``test-artifacts/inspect_*.png``."""
 
