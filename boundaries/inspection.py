@@ -170,6 +170,14 @@ def status_label(code: str, lang: str = "zh") -> str:
     return bilingual_label(STATUSES, code, lang)
 
 
+def _require_status(record: dict, allowed: tuple[str, ...], en: str, zh: str) -> None:
+    """The step's :class:`StepError` unless the round is in one of the ``allowed`` statuses; ``en`` / ``zh``
+    say what the step needs, after the round's number and its status."""
+    if record["status"] not in allowed:
+        raise StepError(f"round {record['fid']} is {status_label(record['status'], 'en')}: {en}",
+                        message_zh=f"第 {record['fid']} 轮联检{status_label(record['status'])}：{zh}")
+
+
 def _now() -> str:
     return now_utc()
 
@@ -388,9 +396,7 @@ def record_findings(store, round_id, findings: list[Finding], *, user: str, sour
     stores nothing. The first findings start the round (planned → in progress)."""
     ensure_schema(store)
     record = _find(store, round_id)
-    if record["status"] not in ("planned", "in_progress"):
-        raise StepError(f"round {record['fid']} is {record['status']}: findings can no longer be changed",
-                        message_zh=f"第 {record['fid']} 轮联检{status_label(record['status'])}，界桩状况不能再修改")
+    _require_status(record, ("planned", "in_progress"), "findings can no longer be changed", "界桩状况不能再修改")
     markers = round_markers(store, record)
     stored = {str(r.marker_id): r for r in markers.itertuples()}
     problems: list[tuple[str, str]] = []
@@ -466,9 +472,7 @@ def record_findings(store, round_id, findings: list[Finding], *, user: str, sour
                             source=None if source == "web" else source)
     with store.transaction():
         record = _find(store, round_id, lock=True)
-        if record["status"] not in ("planned", "in_progress"):
-            raise StepError(f"round {record['fid']} is {record['status']}: findings can no longer be changed",
-                            message_zh=f"第 {record['fid']} 轮联检{status_label(record['status'])}，界桩状况不能再修改")
+        _require_status(record, ("planned", "in_progress"), "findings can no longer be changed", "界桩状况不能再修改")
         now = _now()
         clause, param = store.dialect.in_list("marker_id", [r[0] for r in rows])
         store.execute(f"DELETE FROM inspection_findings WHERE round_id = ? AND {clause}", [record["fid"], param])
@@ -502,12 +506,8 @@ def submit(store, round_id, *, side, user: str, address: str = CLI_ADDRESS) -> d
     with store.transaction():
         record = _find(store, round_id, lock=True)
         code = _check_side(record, side)
-        if record["status"] != "in_progress":
-            raise StepError(f"round {record['fid']} is {status_label(record['status'], 'en')}: only a round in "
-                            "progress (with findings) can be submitted",
-                            message_zh=f"第 {record['fid']} 轮联检{status_label(record['status'])}：只有检查中（"
-                                       f"已录入界桩"
-                                       "状况）的轮次才能提交")
+        _require_status(record, ("in_progress",), "only a round in progress (with findings) can be submitted",
+                        "只有检查中（已录入界桩状况）的轮次才能提交")
         store.execute("UPDATE inspection_rounds SET status = 'submitted', submitted_by = ?, submitted_side = ?, "
                       "submitted_at = ? WHERE fid = ?", [user, code, _now(), record["fid"]])
         _audit(store, "inspect submit", user, address, record, side=code)
@@ -524,11 +524,7 @@ def confirm(store, round_id, *, side, user: str, address: str = CLI_ADDRESS) -> 
         record = _find(store, round_id, lock=True)
         code = _check_side(record, side)
         which = "a" if code == record["province_a"] else "b"
-        if record["status"] != "submitted":
-            raise StepError(f"round {record['fid']} is {status_label(record['status'], 'en')}: only a submitted "
-                            "round can be confirmed",
-                            message_zh=f"第 {record['fid']} 轮联检{status_label(record['status'])}："
-                                       f"只有已提交的轮次才能确认")
+        _require_status(record, ("submitted",), "only a submitted round can be confirmed", "只有已提交的轮次才能确认")
         if record[f"confirmed_{which}_by"]:
             raise StepError(f"{code} already confirmed round {record['fid']} ({record[f'confirmed_{which}_by']}, "
                             f"{record[f'confirmed_{which}_at']}); the other side's confirmation is awaited",
@@ -611,12 +607,8 @@ def file_round(store, round_id, *, user: str, address: str = CLI_ADDRESS) -> dic
     ensure_schema(store)
     with store.transaction():
         record = _find(store, round_id, lock=True)
-        if record["status"] != "confirmed":
-            raise StepError(f"round {record['fid']} is {status_label(record['status'], 'en')}: only a round "
-                            "confirmed by both sides can be filed",
-                            message_zh=f"第 {record['fid']} 轮联检{status_label(record['status'])}："
-                                       f"只有双方已确认的轮次"
-                                       "才能备案")
+        _require_status(record, ("confirmed",), "only a round confirmed by both sides can be filed",
+                        "只有双方已确认的轮次才能备案")
         store.execute("UPDATE inspection_rounds SET status = 'filed', filed_by = ?, filed_at = ? WHERE fid = ?",
                       [user, _now(), record["fid"]])
         _audit(store, "inspect file", user, address, record)

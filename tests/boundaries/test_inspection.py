@@ -106,6 +106,11 @@ def test_a_full_round_one_side_keeps_the_legal_position_both_move_it(loaded, tmp
     code, _ = run_cli(capsys, "--db", db, "inspect", "confirm", rid, "--side", "430000", "--user", "李四")
     assert code == 2 and "只有已提交的轮次才能确认" in ERR[0]
     assert run_cli(capsys, "--db", db, "inspect", "submit", rid, "--side", "360000", "--user", "张三")[0] == 0
+    # once submitted, the findings are fixed: a second table is refused with the status in words, in both languages
+    code, _ = run_cli(capsys, "--db", db, "inspect", "import", rid, table, "--user", "张三")
+    assert code == 2 and f"第 {rid} 轮联检一方已提交：界桩状况不能再修改" in ERR[0]
+    code, _ = run_cli(capsys, "--lang", "en", "--db", db, "inspect", "import", rid, table, "--user", "张三")
+    assert code == 2 and f"round {rid} is submitted by one side: findings can no longer be changed" in ERR[0]
     # a side that is not the round's is refused
     assert run_cli(capsys, "--db", db, "inspect", "confirm", rid, "--side", "420000", "--user", "王五")[0] == 2
     code, out = run_cli(capsys, "--db", db, "inspect", "confirm", rid, "--side", "430000", "--user", "李四")
