@@ -120,11 +120,13 @@ def _zip_sizes_checked(zf: zipfile.ZipFile, archive: Path) -> list[zipfile.ZipIn
     total = sum(i.file_size for i in infos)
     packed = sum(max(i.compress_size, 1) for i in infos)
     if total > ZIP_LIMITS["total_bytes"] or (total > ZIP_LIMITS["ratio"] * packed and total > 1 << 24):
+        workbook = archive.suffix.lower() == ".xlsx"
+        fix_en = "save the table as CSV (UTF-8) instead" if workbook else "send the shapefiles themselves"
+        fix_zh = "请将表格另存为 CSV（UTF-8）后上传" if workbook else "请直接上传 shapefile 文件"
         raise InputError(f"{archive.name}: unpacks to {total / 1e6:.0f} MB from {packed / 1e6:.1f} MB — "
-                         "refused as a possible zip bomb; send the shapefiles themselves",
-                         file=archive.name,
+                         f"refused as a possible zip bomb; {fix_en}", file=archive.name,
                          message_zh=f"{archive.name}：{packed / 1e6:.1f} MB 解压后达 {total / 1e6:.0f} MB，"
-                                    "疑为压缩炸弹，已拒收；请直接上传 shapefile 文件")
+                                    f"疑为压缩炸弹，已拒收；{fix_zh}")
     return infos
 
 
@@ -281,6 +283,9 @@ def _read_table(path: Path, crs_override, encoding_override) -> list[_Layer]:
             table = pd.read_csv(io.StringIO(text), dtype=object, skipinitialspace=True)
     except InputError:
         raise
+    except pd.errors.EmptyDataError as err:
+        raise InputError(f"{path.name}: the table is empty (not even a header row); export it again",
+                         file=path.name, message_zh=f"{path.name}：表格为空（连表头都没有）；请重新导出") from err
     except Exception as err:
         raise InputError(f"{path.name}: the table cannot be read ({err}); save it as CSV (UTF-8) or .xlsx",
                          file=path.name,

@@ -192,6 +192,31 @@ def test_bad_imports_are_listed_and_nothing_is_stored(loaded, tmp_path, capsys, 
     assert run_cli(capsys, "--db", db, "inspect", "show", "77")[0] == 2
 
 
+def test_hostile_findings_tables_are_refused_with_the_fix_and_nothing_is_stored(loaded, tmp_path, capsys):
+    """The marker table comes from outside (a team's laptop, the web form): it passes the readers' guards of
+    issue 12 — a zip bomb dressed as a workbook, a file that only claims to be one, an empty file."""
+    import zipfile
+
+    db = loaded
+    rid = str(run_cli(capsys, "--db", db, "inspect", "new", "--line", "3643", "--user", "张三", "--json")[1]["fid"])
+    bomb = tmp_path / "联检.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/worksheets/sheet1.xml", b"\0" * (64 * 1024 * 1024))
+    fake = tmp_path / "假表.xlsx"
+    fake.write_bytes(b"<OGRVRTDataSource><OGRVRTLayer name='x'/></OGRVRTDataSource>")
+    empty = tmp_path / "空表.csv"
+    empty.write_bytes(b"")
+    expected = {bomb: ("联检.xlsx：", "疑为压缩炸弹，已拒收；请将表格另存为 CSV（UTF-8）后上传"),
+                fake: ("假表.xlsx：", "内容不是Excel 工作簿"), empty: ("空表.csv：", "表格为空（连表头都没有）")}
+    for path, (name, fix) in expected.items():
+        code, _ = run_cli(capsys, "--db", db, "inspect", "import", rid, path, "--user", "张三")
+        assert code == 2 and name in ERR[0] and fix in ERR[0] and "Traceback" not in ERR[0], ERR[0]
+    assert run_cli(capsys, "--lang", "en", "--db", db, "inspect", "import", rid, bomb)[0] == 2
+    assert "possible zip bomb; save the table as CSV (UTF-8) instead" in ERR[0]
+    out = run_cli(capsys, "--db", db, "inspect", "show", rid, "--json")[1]
+    assert out["findings"] == [] and out["status"] == "planned"
+
+
 def test_x_y_tables_in_a_gauss_krueger_zone_and_xlsx(loaded, tmp_path, capsys, jx_markers):
     import pandas as pd
 
