@@ -368,7 +368,7 @@ def build_province_map(code: str, bounds: list[float] | None, api_url: str, *, b
     ApiLayer(items.format("lines"), "lines", labels.get("lines", "lines"), lang=lang).add_to(m)
     ApiLayer(items.format("lines") + "&history=true", "superseded", labels.get("superseded", "superseded"),
              show=False, lang=lang).add_to(m)
-    marker_fields = "marker_id,marker_type,line_id,x,y,lon,lat,h,submission_id"
+    marker_fields = "marker_id,marker_type,line_id,x,y,lon,lat,h,submission_id,valid_from,valid_to"
     ApiLayer(items.format("markers") + f"&properties={marker_fields}", "markers", labels.get("markers", "markers"),
              lang=lang).add_to(m)
     ApiLayer(items.format("issues"), "issues", labels.get("issues", "issues"), lang=lang).add_to(m)

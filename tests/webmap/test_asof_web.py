@@ -5,6 +5,8 @@ surveys of the real 江西 lines (:mod:`tests.webmap.asof_data`)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.boundaries import planted
@@ -201,3 +203,8 @@ def test_an_upload_gives_its_legal_date_and_an_earlier_one_is_refused(db_copy, t
         assert list(now["valid_from"]) == ["2099-01-01T00:00:00.000Z"]
         in_force = store.query("lines", at="2098-12-31", properties={"line_id": "3642"}).features
         assert in_force["status"].tolist() == ["superseded"] and in_force["valid_to"].iloc[0].startswith("2099-01-01")
+    # the province's submission history says from when each submission holds: the new one from 2099
+    rows = re.findall(r"<tr><td>(\d+)</td><td>[^<]*</td><td>([^<]*)</td><td>jx</td>",
+                      client.get("/province/360000").get_data(as_text=True))
+    assert rows[0][1] == "2099-01-01" and all(re.fullmatch(r"\d{4}-\d\d-\d\d", day) for _, day in rows), rows
+    assert len(rows) >= 2 and rows[1][1] < "2099-01-01"

@@ -4,6 +4,7 @@ and a name search. Screenshots go to ``test-artifacts/``."""
 from __future__ import annotations
 
 import contextlib
+import re
 
 import pytest
 
@@ -86,7 +87,10 @@ def test_province_map_draws_layers_from_the_api(page):
         group.zoomToShowLayer(marker, () => marker.openPopup()); })""")
     popup = page.wait_for_selector(".leaflet-popup-content")
     page.wait_for_timeout(400)  # the popup fades in
-    assert "3642001Q" in popup.inner_text() and "申报坐标" in popup.inner_text() and "入库坐标" in popup.inner_text()
+    text = popup.inner_text()
+    assert "3642001Q" in text and "申报坐标" in text and "入库坐标" in text
+    # the marker's legal interval, like the line's: in force since its submission's day, open-ended
+    assert re.search(r"法定有效期\s+\d{4}-\d\d-\d\d –\s*$", text, re.M), text
     shot(page, "province")
     page.locator(".leaflet-control-layers-overlays label", has_text="已被替代").locator("input").check()
     page.wait_for_selector(".folium-map[data-loaded-superseded]")

@@ -59,7 +59,7 @@
                     [t.declared + " x/y", num(p.x, 3) + " / " + num(p.y, 3)],
                     [t.declared + " lon/lat", num(p.lon, 7) + ", " + num(p.lat, 7)],
                     [t.stored + " lon/lat", num(c[0], 7) + ", " + num(c[1], 7)], [t.height, num(p.h, 2)],
-                    [t.submission, esc(p.submission_id)]]);
+                    [t.submission, esc(p.submission_id)], [t.legal, legal(p)]]);
     },
     issues: function (p, t, f, lang) {
       var message = (lang === "en" && p.message_en) ? p.message_en : p.message;

@@ -42,7 +42,12 @@ def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]]
         own = pd.DataFrame(store.fetch("SELECT line_id, submission_id FROM lines WHERE province = ?", [code]),
                            columns=["line_id", "submission_id"])
         versions = {k: sorted(int(v) for v in g.unique()) for k, g in own.groupby("line_id")["submission_id"]}
-        rows = [dict(r, files=[f["name"] for f in json.loads(r["files"] or "[]")])
+        # the day its lines and markers came into force (their valid_from: the agreement's or round's date)
+        legal = dict(store.fetch("SELECT submission_id, min(valid_from) FROM (SELECT submission_id, valid_from "
+                                 "FROM lines WHERE province = ? UNION ALL SELECT submission_id, valid_from "
+                                 "FROM markers WHERE province = ?) AS versions GROUP BY submission_id", [code, code]))
+        rows = [dict(r, files=[f["name"] for f in json.loads(r["files"] or "[]")],
+                     legal_from=str(legal.get(r["fid"]) or "")[:10] or None)
                 for r in submissions.drop(columns=["report"]).to_dict("records")]
         return rows, versions
 
