@@ -357,12 +357,19 @@ class LineVertices:
         return self.part_line[self.part]
 
     @cached_property
+    def step(self) -> np.ndarray:
+        """Metres from each vertex's predecessor in its part (0 at the first vertex of every part)."""
+        x, y = self.xy[:, 0], self.xy[:, 1]
+        step = np.empty(len(x))
+        step[:1] = 0.0
+        np.hypot(x[1:] - x[:-1], y[1:] - y[:-1], out=step[1:])
+        step[1:][self.part[1:] != self.part[:-1]] = 0.0
+        return step
+
+    @cached_property
     def along(self) -> np.ndarray:
         """Metres from the first vertex, counted flat across all parts (each part starts where the last ended)."""
-        x, y = self.xy[:, 0], self.xy[:, 1]
-        step = np.hypot(x[1:] - x[:-1], y[1:] - y[:-1])
-        step[self.part[1:] != self.part[:-1]] = 0.0
-        return np.r_[0.0, np.cumsum(step)]
+        return np.cumsum(self.step)
 
     @cached_property
     def part_length(self) -> np.ndarray:
