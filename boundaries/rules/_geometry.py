@@ -312,8 +312,13 @@ class LineView:
         ``line.attribute`` finding), a code in common, whatever its id (a split part that lost a code and
         got another id is the same boundary with wrong attributes, reported once, for its attributes)."""
         c = self._codes
+        i, j = np.asarray(i), np.asarray(j)
         key_i = c["key"][i]
         same_key = (key_i == c["key"][j]) & (key_i >= 0)
+        rest = np.flatnonzero(~same_key)
+        if len(rest) < len(same_key):  # the other tests only for the pairs that are not one boundary's already
+            same_key[rest] = self.version_of(i[rest], j[rest])
+            return same_key
         left_i, right_i, left_j, right_j = c["left"][i], c["right"][i], c["left"][j], c["right"][j]
         shared_code = (((left_i >= 0) & ((left_i == left_j) | (left_i == right_j)))
                        | ((right_i >= 0) & ((right_i == left_j) | (right_i == right_j))))

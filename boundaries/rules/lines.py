@@ -492,7 +492,8 @@ def _line_pairs(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
         a, b = a[keep], b[keep]
         # features of one submission sharing a stretch overlap whatever their codes: only stored versions
         # of the same boundary are compared instead (line.neighbor_mismatch)
-        version = view.version_of(a, b) & (b >= view.n_submitted)
+        version = b >= view.n_submitted
+        version[version] = view.version_of(a[version], b[version])
         a, b = a[~version], b[~version]
         left, right = view.frame["left_code"].to_numpy(), view.frame["right_code"].to_numpy()
         # one boundary at two levels needs two levels: only pairs whose code levels differ are looked at
@@ -711,7 +712,10 @@ def dangle(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     pieces = line_pieces(ws, usable)
 
     def allowed(n, line):
-        return (owner[n] != line) & ~view.version_of(owner[n], line)
+        ok = owner[n] != line
+        other = np.flatnonzero(ok)  # versions looked up only for pairs of two lines
+        ok[other] = ~view.version_of(owner[n][other], line[other])
+        return ok
 
     # an end that is exactly an end of another allowed line meets it (distance 0, whatever else is near);
     # the other ends meeting a line within meet_m are settled by the tight first search, the rest measured
