@@ -312,8 +312,13 @@ class LineView:
         ``line.attribute`` finding), a code in common, whatever its id (a split part that lost a code and
         got another id is the same boundary with wrong attributes, reported once, for its attributes)."""
         c = self._codes
+        i, j = np.asarray(i), np.asarray(j)
         key_i = c["key"][i]
         same_key = (key_i == c["key"][j]) & (key_i >= 0)
+        rest = np.flatnonzero(~same_key)
+        if len(rest) < len(same_key):  # the other tests only for the pairs that are not one boundary's already
+            same_key[rest] = self.version_of(i[rest], j[rest])
+            return same_key
         left_i, right_i, left_j, right_j = c["left"][i], c["right"][i], c["left"][j], c["right"][j]
         shared_code = (((left_i >= 0) & ((left_i == left_j) | (left_i == right_j)))
                        | ((right_i >= 0) & ((right_i == left_j) | (right_i == right_j))))
@@ -357,12 +362,19 @@ class LineVertices:
         return self.part_line[self.part]
 
     @cached_property
+    def step(self) -> np.ndarray:
+        """Metres from each vertex's predecessor in its part (0 at the first vertex of every part)."""
+        x, y = self.xy[:, 0], self.xy[:, 1]
+        step = np.empty(len(x))
+        step[:1] = 0.0
+        np.hypot(x[1:] - x[:-1], y[1:] - y[:-1], out=step[1:])
+        step[1:][self.part[1:] != self.part[:-1]] = 0.0
+        return step
+
+    @cached_property
     def along(self) -> np.ndarray:
         """Metres from the first vertex, counted flat across all parts (each part starts where the last ended)."""
-        x, y = self.xy[:, 0], self.xy[:, 1]
-        step = np.hypot(x[1:] - x[:-1], y[1:] - y[:-1])
-        step[self.part[1:] != self.part[:-1]] = 0.0
-        return np.r_[0.0, np.cumsum(step)]
+        return np.cumsum(self.step)
 
     @cached_property
     def part_length(self) -> np.ndarray:
