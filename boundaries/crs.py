@@ -31,6 +31,7 @@ __all__ = [
     "implausible",
     "metric_epsg",
     "parse_crs_option",
+    "project",
     "province_zones",
     "transformer",
     "zone_extent",
@@ -216,6 +217,46 @@ def transformer(source: int, target: int):
                                      "+step +proj=unitconvert +xy_in=rad +xy_out=deg")
 
 
+#: Points from which :func:`project` splits the work over threads (below, starting them costs more).
+_PARALLEL_POINTS = 100_000
+
+
+@cache
+def _worker_transformer(source: int, target: int, slot: int):
+    """A transformer of its own for each of :func:`project`'s threads: a pyproj Transformer must not be
+    used by two threads at once."""
+    return transformer.__wrapped__(source, target)
+
+
+def project(source: int, target: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``transformer(source, target).transform(x, y)`` as an (n, 2) array, the same figures: PROJ releases
+    the GIL, so large inputs are cut into one contiguous piece per core (at most 4), each projected in place
+    by its own transformer in a thread — 0.16 s instead of 0.31 s for 3.6 M vertices on 2 cores. The array
+    is the transpose of a (2, n) buffer: ``out[:, 0]`` and ``out[:, 1]`` are contiguous.
+
+    >>> project(4490, 4547, np.array([114.5]), np.array([29.3])).round(3).tolist()
+    [[548578.435, 3242624.53]]
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = np.empty((2, len(x)), dtype=float)
+    out[0], out[1] = x, y
+    parts = min(4, os.cpu_count() or 1, max(1, len(x) // _PARALLEL_POINTS))
+    if parts == 1:
+        transformer(source, target).transform(out[0], out[1], inplace=True)
+        return out.T
+    cuts = np.linspace(0, len(x), parts + 1).astype(int)
+
+    def piece(slot: int) -> None:
+        a, b = cuts[slot], cuts[slot + 1]
+        _worker_transformer(source, target, slot).transform(out[0, a:b], out[1, a:b], inplace=True)
+
+    with ThreadPoolExecutor(parts) as pool:
+        list(pool.map(piece, range(parts)))  # list(): a failure in a thread is raised here
+    return out.T
+
+
 def implausible(epsg: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """True where coordinates (easting/lon, northing/lat) cannot be Chinese data in ``epsg``.
 
@@ -250,9 +291,15 @@ def far_from_province(province: str, lon, lat) -> np.ndarray:
     """
     bounds = PROVINCE_BOUNDS.get(str(province)[:2])
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    far = np.zeros(lon.shape, dtype=bool)
     if bounds is None:
-        return np.zeros(lon.shape, dtype=bool)
-    return _km_outside(bounds, lon, lat) > NEAR_KM
+        return far
+    # the distance only for the points outside the box (NaN included): inside it is 0 km; 0.03 s instead
+    # of 0.13 s for 3.6 M vertices, nearly all inside
+    w, s, e, n = bounds
+    out = ~((lon >= w) & (lon <= e) & (lat >= s) & (lat <= n))
+    far[out] = _km_outside(bounds, lon[out], lat[out]) > NEAR_KM
+    return far
 
 
 def _sample(x: np.ndarray, y: np.ndarray, size: int = 5000) -> tuple[np.ndarray, np.ndarray]:

@@ -66,6 +66,9 @@ _FOLDER_FILES = {".shp", ".gpkg", ".geojson", ".csv", ".xlsx", ".zip"}
 _SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg"}
 _LINE_TYPES = {"LineString", "MultiLineString"}
 _POINT_TYPES = {"Point", "MultiPoint"}
+#: shapely.get_type_id → geometry type name.
+_GEOMETRY_TYPES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
+                   5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
 
 
 def check_province(code: str) -> str:
@@ -303,7 +306,10 @@ _READERS = {".shp": _read_shapefile, ".gpkg": _read_geopackage, ".geojson": _rea
 def _kind(layer: _Layer) -> str:
     if not isinstance(layer.frame, gpd.GeoDataFrame):
         return "markers"
-    types = set(layer.frame.geometry.dropna().geom_type)
+    # the names of the type ids present (as GeoSeries.geom_type gives them, missing geometries left out):
+    # 0.01 s instead of 0.1 s for 182 k lines, which geom_type names one by one
+    ids = np.unique(shapely.get_type_id(layer.frame.geometry.values))
+    types = {_GEOMETRY_TYPES[i] for i in ids if i >= 0}
     if types <= _LINE_TYPES and types:
         return "lines"
     if types <= _POINT_TYPES and types:
@@ -375,10 +381,12 @@ def _to_storage(geometry: gpd.GeoSeries, epsg: int, source: str, province: str,
                                         f"中国境内{hint_zh}")
     if epsg in crs_mod.GEOGRAPHIC:
         return gpd.GeoSeries(np.asarray(geometry.values, dtype=object), crs=STORAGE_CRS)
-    lonlat = np.column_stack(crs_mod.transformer(epsg, 4490).transform(coords[:, 0], coords[:, 1]))
+    lonlat = crs_mod.project(epsg, 4490, coords[:, 0], coords[:, 1])
     _check_zone_use(epsg, coords, lonlat[:, 0], lonlat[:, 1], source, province, issues)
-    # shapely.transform hands over all coordinates at once, in get_coordinates' order: projected above
-    return gpd.GeoSeries(shapely.transform(geometry.values, lambda xy: lonlat), crs=STORAGE_CRS)
+    # what shapely.transform does, without its second get_coordinates: new geometries with the projected
+    # coordinates, in get_coordinates' order (the read ones are left as they are)
+    return gpd.GeoSeries(shapely.set_coordinates(np.array(geometry.values, dtype=object), lonlat),
+                         crs=STORAGE_CRS)
 
 
 def _check_zone_use(epsg: int, coords: np.ndarray, lon: np.ndarray, lat: np.ndarray, source: str,

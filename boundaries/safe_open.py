@@ -22,6 +22,7 @@ tests/boundaries/test_hostile.py).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
 import threading
 import warnings
@@ -152,6 +153,10 @@ def list_layers(path: Path) -> list[tuple[str, str | None]]:
         return [(str(name), kind) for name, kind in pyogrio.list_layers(_connection(path))]
 
 
+#: pyarrow installed (pandas 3 and pyogrio's fast path use it; it is not a dependency of quhua's own).
+_ARROW = importlib.util.find_spec("pyarrow") is not None
+
+
 def read_vector(path: Path, layer: str | None = None, encoding: str | None = None):
     """One layer of a vector file as a GeoDataFrame (a DataFrame for a table), opened only by its own driver.
 
@@ -163,6 +168,11 @@ def read_vector(path: Path, layer: str | None = None, encoding: str | None = Non
     kwargs = {"layer": layer} if layer is not None else {}
     if encoding:
         kwargs["encoding"] = encoding
+    if Path(path).suffix.lower() == ".gpkg" and _ARROW:
+        # a GeoPackage through Arrow: 0.43 s instead of 0.69 s for 182 k lines, the same frame (values,
+        # dtypes, index: compared on the bench sets); shapefiles keep the plain path, whose encoding
+        # handling (.cpg, --encoding) the readers' tests pin
+        kwargs["use_arrow"] = True
     with _hardened(), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes on e.g. missing .prj
         return pyogrio.read_dataframe(_connection(path), **kwargs)

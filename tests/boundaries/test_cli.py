@@ -89,6 +89,22 @@ def test_issues_out_writes_the_issues_as_a_layer(capsys, tmp_path, jx_lines, suf
             assert con.execute("PRAGMA user_version").fetchone()[0] == 10300
 
 
+def test_console_check_ends_at_once_with_its_output_and_issues_file_whole(tmp_path, jx_lines):
+    """Run as a command, ``check`` ends the process as soon as it is done (cli._exit_now): the JSON piped
+    out is whole, the exit code is SPEC's, the --issues-out layer is complete and stderr is Python's
+    clean exit (no traceback, no 'Exception ignored')."""
+    quhua = [sys.executable, "-c", "import sys; from boundaries.cli import main; sys.exit(main())"]
+    paths = write_shapefiles(tmp_path, jx_lines.drop(columns="right_code"), None)
+    out = tmp_path / "issues.gpkg"
+    done = subprocess.run([*quhua, "--db", str(tmp_path / "q.gpkg"), "check", "--province", "360000", "--json",
+                           "--issues-out", str(out), *map(str, paths)], capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["accepted"] is False and "dataset.schema" in {i["rule"] for i in report["issues"]}
+    assert list(gpd.read_file(out)["rule"]) == [i["rule"] for i in report["issues"]]
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
 def test_english_messages(capsys, tmp_path, jx_lines):
     paths = write_shapefiles(tmp_path, jx_lines.drop(columns="right_code"), None)
     code, report = run_cli(capsys, "--lang", "en", "check", "--province", "360000", "--json", *paths)
