@@ -45,6 +45,7 @@ from pathlib import Path
 from boundaries._lazy import lazy_module
 from boundaries.audit import CLI_ADDRESS, AuditEntry, bilingual_label
 from boundaries.errors import ConfigError, InputError, QuhuaError, StoreError
+from boundaries.store._sql import kill_point, now_utc  # the stores' own DATETIME text and crash-test points
 from boundaries.store.migrations import Migration
 
 gpd = lazy_module("geopandas")
@@ -170,8 +171,6 @@ def status_label(code: str, lang: str = "zh") -> str:
 
 
 def _now() -> str:
-    from boundaries.store._sql import now_utc  # the stores' own DATETIME text
-
     return now_utc()
 
 
@@ -549,6 +548,7 @@ def confirm(store, round_id, *, side, user: str, address: str = CLI_ADDRESS) -> 
                           "WHERE fid = ?", [day, sid, record["fid"]])
         _audit(store, "inspect confirm", user, address, record, side=code,
                **({"both": True, "markers_moved": applied} if applied is not None else {"both": False}))
+        kill_point("confirm.audit")
         # the two provinces' markers (and the submitting side's history) change only with both confirmations
         store.touch((record["province_a"][:2], record["province_b"][:2]) if applied is not None else ())
     return get_round(store, round_id)
@@ -592,6 +592,7 @@ def _apply_positions(store, record: dict, findings: list[dict], day: str, user: 
             if old is not None:
                 store.execute("UPDATE markers SET status = 'superseded', superseded_by = ?, valid_to = ?, "
                               "retired_at = ? WHERE fid = ?", [sid, day, now, int(old.fid)])
+                kill_point("confirm.superseded")
             h = f["h"] if f["h"] is not None else (None if old is None or pd.isna(old.h) else float(old.h))
             rows.append([f["marker_id"], f["marker_type"] or "单立", f["line_id"], None, None, f["lon"], f["lat"], h,
                          str(old.province) if old is not None else province, sid, "current", day, now,
@@ -601,6 +602,7 @@ def _apply_positions(store, record: dict, findings: list[dict], day: str, user: 
     store._insert_rows("markers", ["marker_id", "marker_type", "line_id", "x", "y", "lon", "lat", "h", "province",
                                    "submission_id", "status", "valid_from", "recorded_at", "source_file", "geom"],
                        [[*r, b] for r, b in zip(rows, blobs, strict=True)])
+    kill_point("confirm.markers")
     return sid, len(changed)
 
 

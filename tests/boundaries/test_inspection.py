@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import geopandas as gpd
 import pytest
 import shapely
 
+from boundaries import inspection as core
 from boundaries.pipeline import ingest_paths
 from boundaries.store import open_store
 from tests.conftest import write_shapefiles
@@ -293,8 +298,6 @@ def test_both_sides_confirming_at_once_apply_the_round_once(loaded, tmp_path, ca
     the positions — once."""
     import threading
 
-    from boundaries import inspection as core
-
     db = loaded
     rid = str(run_cli(capsys, "--db", db, "inspect", "new", "--line", "3643", "--json")[1]["fid"])
     table = tmp_path / "t.csv"
@@ -352,3 +355,45 @@ def _today_utc() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).date().isoformat()
+
+
+# -- kill -9 inside the confirmation that completes a round ----------------------------------------------------
+QUHUA = [sys.executable, "-c", "import sys; from boundaries.cli import main; sys.exit(main())"]
+#: inside the confirmation's transaction: old rows closed, new positions inserted, audit row written
+POINTS = ("confirm.superseded", "confirm.markers", "confirm.audit")
+
+
+def _confirm(db: str, rid: str, kill_at: str = "") -> int:
+    env = {**os.environ, "QUHUA_TEST_KILL_AT": kill_at}
+    return subprocess.run([*QUHUA, "--db", db, "inspect", "confirm", rid, "--side", "360000", "--user", "赵六"],
+                          capture_output=True, env=env, timeout=300).returncode
+
+
+def _state(db: str, rid: str) -> tuple:
+    with open_store(db) as store:
+        record = core.get_round(store, rid)
+        submissions = len(store.read_layer("submissions"))
+        actions = [r["action"] for r in store.read_audit(limit=50).rows].count("inspect confirm")
+    moved = _marker(db, "3643002Q", history=True)
+    return (record["status"], record["confirmed_a_by"], record["confirmed_b_by"], submissions, actions,
+            len(moved), sorted(moved["status"]), len(_marker(db, "3643900Q", history=True)))
+
+
+def test_kill_9_inside_the_completing_confirmation_changes_nothing(loaded, tmp_path, capsys, jx_markers):
+    db = loaded
+    before = _marker(db, "3643002Q").geometry.iloc[0]
+    rid = str(run_cli(capsys, "--db", db, "inspect", "new", "--line", "3643", "--json")[1]["fid"])
+    table = tmp_path / "t.csv"
+    moved = _findings_table(table, jx_markers)
+    assert run_cli(capsys, "--db", db, "inspect", "import", rid, table)[0] == 0
+    assert run_cli(capsys, "--db", db, "inspect", "submit", rid, "--side", "360000")[0] == 0
+    assert run_cli(capsys, "--db", db, "inspect", "confirm", rid, "--side", "430000", "--user", "李四")[0] == 0
+    waiting = _state(db, rid)
+    assert waiting == ("submitted", None, "李四", 2, 1, 1, ["current"], 0)
+    for point in POINTS:
+        assert _confirm(db, rid, point) == -signal.SIGKILL, point
+        assert _state(db, rid) == waiting, f"killed at {point}"
+        assert _marker(db, "3643002Q").geometry.iloc[0].equals(before)
+    assert _confirm(db, rid) == 0  # the database is usable, and the round applies once
+    assert _state(db, rid) == ("confirmed", "赵六", "李四", 3, 2, 2, ["current", "superseded"], 1)
+    assert _marker(db, "3643002Q").geometry.iloc[0].x == pytest.approx(moved[0], abs=1e-7)

@@ -2,7 +2,10 @@
 imports the team's GBK table, adds a photo, sees the markers on the round's map coloured by condition, and
 submits — the confirmation dialog first dismissed (nothing happens), then accepted; 湖南's and then 江西's
 officials confirm through the same dialog, and the moved marker's position in the API changes only after
-the second. No script error, no CSP violation. Screenshots go to ``test-artifacts/inspect_*.png``."""
+the second. The round's map draws the configured basemap with its attribution (tiles served by the browser's
+router from a test host), 3643's 68 markers not inspected as small dots, and the lost and moved ones large and on
+top of them: the element under each one's centre is that marker. No script error, no CSP violation.
+Screenshots go to ``test-artifacts/inspect_*.png``."""
 
 from __future__ import annotations
 
@@ -33,6 +36,35 @@ def _jpeg(lon: float, lat: float) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (320, 240), (90, 140, 70)).save(buffer, "JPEG", exif=exif)
     return buffer.getvalue()
+
+
+TILES = "https://tiles.quhua.test/{z}/{x}/{y}.png"
+ATTRIBUTION = "© 测试底图 test tiles"
+
+
+def _tile() -> bytes:
+    """A pale 256 px tile with a grid, so that the screenshot shows the basemap is drawn."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (256, 256), (238, 234, 222))
+    draw = ImageDraw.Draw(image)
+    for i in range(0, 256, 32):
+        draw.line([(i, 0), (i, 255)], fill=(214, 208, 192))
+        draw.line([(0, i), (255, i)], fill=(214, 208, 192))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _marker_on_top(page, selector: str) -> dict:
+    """The first element matching ``selector`` on the round's map: its size on screen and whether it is the
+    element a user's click at its centre reaches (nothing drawn over it)."""
+    return page.locator(selector).first.evaluate("""element => {
+        const box = element.getBoundingClientRect();
+        const top = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+        return {width: box.width, top: top === element, pane: element.closest('.leaflet-pane').className,
+                over: top && (top.getAttribute('class') || top.tagName)};
+    }""")
 
 
 def _position(page, marker_id: str) -> list[float]:
@@ -68,8 +100,12 @@ def test_a_round_page_in_the_browser(browser, db_copy, tmp_path):
     photo = tmp_path / "IMG_0002.jpg"
     photo.write_bytes(_jpeg(lost.x, lost.y + 0.0002))
 
-    with serve(db_copy, tmp_path / "server") as base:
+    tile = _tile()
+    with serve(db_copy, tmp_path / "server", env={"QUHUA_BASEMAP_URL": TILES,
+                                                  "QUHUA_BASEMAP_ATTRIBUTION": ATTRIBUTION}) as base:
         with watched_page(browser, base) as page:
+            page.context.route("https://tiles.quhua.test/**",
+                               lambda route: route.fulfill(body=tile, content_type="image/png"))
             log_in(page, "jx")
             page.click("#inspect-link")
             page.click("#new-round")
@@ -79,6 +115,7 @@ def test_a_round_page_in_the_browser(browser, db_copy, tmp_path):
             page.wait_for_selector("#round-status")
             url = page.url
             assert page.inner_text("#round-status") == "计划中"
+            assert page.inner_text("#planned-dates") == "未定"  # no dates given
             page.set_input_files("#import-form input[name=table]", str(table))
             page.click("#import-button")
             page.wait_for_selector("#findings-table tr[data-condition=moved]")
@@ -92,7 +129,8 @@ def test_a_round_page_in_the_browser(browser, db_copy, tmp_path):
             page.wait_for_selector("#inspect-map[data-features]")
             # the stored markers of 3643 and the one new position found
             features = int(page.get_attribute("#inspect-map", "data-features"))
-            assert features == page.locator("#inspect-map path.leaflet-interactive").count() - 1  # + the dashed line
+            assert features == page.locator("#inspect-map path.leaflet-interactive").count()
+            assert page.locator("#inspect-map path.inspect-shift").count() == 1  # stored → found, dashed
             page.once("dialog", lambda dialog: dialog.dismiss())
             page.click("#submit-round")
             page.wait_for_timeout(300)
@@ -110,10 +148,35 @@ def test_a_round_page_in_the_browser(browser, db_copy, tmp_path):
             assert _position(page, "3643002Q") == pytest.approx([before.x, before.y], abs=1e-7)
         assert _confirm_as(browser, base, "jxgov", url) == (["360000", "430000"], "双方已确认")
         with watched_page(browser, base) as page:
+            page.context.route("https://tiles.quhua.test/**",
+                               lambda route: route.fulfill(body=tile, content_type="image/png"))
             log_in(page, "jx")
             assert _position(page, "3643002Q") == pytest.approx(list(moved), abs=1e-7)
             page.goto(url)
             page.wait_for_selector("#inspect-map[data-features]")
+            page.wait_for_function("""() => [...document.querySelectorAll('#inspect-map img.leaflet-tile')]
+                                           .some(i => i.complete && i.naturalWidth === 256)""")
             shot(page, "inspect_confirmed")
+            attribution = page.inner_text("#inspect-map .leaflet-control-attribution")
+            assert "区划 quhua" in attribution and ATTRIBUTION in attribution and "Leaflet" not in attribution
+            assert "m" in page.inner_text("#inspect-map .leaflet-control-scale")  # metric scale only
+            legend = page.inner_text("#condition-legend")
+            for label in ("完好", "丢失", "移位", "未检查", "本轮测得的新位置"):
+                assert label in legend
+            uninspected = page.locator("#inspect-map path.inspect-stored.condition-none")
+            features = int(page.get_attribute("#inspect-map", "data-features"))
+            assert uninspected.count() == features - 4 > 50  # 3643's markers but the 3 inspected and 1 found, drawn...
+            assert _marker_on_top(page, "#inspect-map path.condition-none")["width"] < 8  # ...as small dots
+            page.click("#findings-table tr[data-marker='3643003Q']")  # close up on the lost marker
+            page.wait_for_selector("#inspect-map[data-focus='3643003Q']")
+            lost = _marker_on_top(page, "#inspect-map path.inspect-stored.condition-lost")
+            assert lost["top"] and lost["width"] >= 14 and "inspect-inspected" in lost["pane"], lost
+            page.click("#findings-table tr[data-marker='3643002Q']")
+            page.wait_for_selector("#inspect-map[data-focus='3643002Q']")
+            shot(page, "inspect_confirmed_moved")
+            # confirmed: the stored position is the new one, inside the hollow ring of the position found
+            moved_now = _marker_on_top(page, "#inspect-map path.inspect-stored.condition-moved")
+            assert moved_now["top"] and moved_now["width"] >= 14, moved_now
+            assert _marker_on_top(page, "#inspect-map path.inspect-found.condition-moved")["width"] >= 16
             assert page.locator("#steps li.confirmed").count() == 2
             assert page.js_errors == []

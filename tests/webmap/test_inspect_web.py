@@ -91,6 +91,8 @@ def test_a_full_round_over_http(inspect_app, db_copy):
     assert response.status_code == 302, response.get_data(as_text=True)[:600]
     html = jx.get(url).get_data(as_text=True)
     assert "移位" in html and "洪水冲移" in html and "检查中" in html and 'id="submit-round"' in html
+    assert '<span id="planned-dates">2026-05-10 … 2026-05-20</span>' in html
+    assert "data-basemap-url" not in html  # none configured: the map draws on a plain background
     assert 'id="confirm-round"' not in html  # a surveyor does not confirm
     assert _post(jx, f"{url}/submit").status_code == 302
     assert "一方已提交" in jx.get(url).get_data(as_text=True)
@@ -287,4 +289,5 @@ def test_the_round_pages_in_english(inspect_app, db_copy):
     page = hngov.get(f"/inspect/{rid}?lang=en").get_data(as_text=True)
     assert "Marker findings (1)" in page and "submitted by one side" in page and "awaiting confirmation" in page
     assert "Confirm (for Hunan" in page and "moved" in page and "界桩状况" not in page
+    assert '<span id="planned-dates">not set</span>' in page and "new position found in this round" in page
     assert "Joint inspections" in hngov.get("/inspect").get_data(as_text=True)

@@ -26,6 +26,7 @@ from webmap.auth import authorize, can, current_user, requires
 from webmap.db import get_store
 from webmap.errors import NotFound, WebError
 from webmap.i18n import MESSAGES, current_lang
+from webmap.views import basemap
 
 __all__ = ["bp"]
 
@@ -63,7 +64,9 @@ MESSAGES.update({
     "awaiting": ("待确认", "awaiting confirmation"), "confirmed_by": ("已确认", "confirmed"),
     "created": ("创建", "planned"), "started": ("开始检查", "started"), "submitted_by": ("提交", "submitted"),
     "filed_by": ("备案", "filed"), "legend_conditions": ("图例：界桩状况", "Legend: condition"),
-    "not_inspected": ("未检查", "not inspected"), "from_date": ("开始", "From"), "to_date": ("结束", "To"),
+    "not_inspected": ("未检查", "not inspected"), "not_set": ("未定", "not set"),
+    "found_position": ("本轮测得的新位置", "new position found in this round"),
+    "from_date": ("开始", "From"), "to_date": ("结束", "To"),
     "team_of": ("{side}检查组", "Team of {side}"), "create": ("创建", "Create"),
     "stored_position_note": ("地图上为入库（法定）位置；移位、重测、新设界桩的新位置以空心圆表示，双方确认后才入库。",
                              "The map shows the stored (legal) positions; a new position found in this round is a "
@@ -117,7 +120,8 @@ def _round_page(record: dict, errors: list[str] | None = None, status: int = 200
                            conditions=[(code, core.condition_label(code, lang)) for code in core.CONDITIONS],
                            condition_label=lambda c: core.condition_label(c, lang), colours=COLOURS,
                            status_label=core.status_label(record["status"], lang),
-                           marker_ids=sorted(markers["marker_id"].astype(str)), side=user.province), status
+                           marker_ids=sorted(markers["marker_id"].astype(str)), side=user.province,
+                           basemap=basemap()), status
 
 
 def _failed(record_id: int, err: QuhuaError):
@@ -185,8 +189,13 @@ def markers(round_id: int):
     findings = {f["marker_id"]: f for f in record["findings"]}
     lang = current_lang()
     features = []
-    # the markers not inspected first, so that the inspected ones are drawn over them
-    for row in sorted(stored.itertuples(), key=lambda r: str(r.marker_id) in findings):
+    # the markers not inspected first, then the intact ones, the lost and moved last: where they overlap (the
+    # whole line in view) what a team must act on is drawn over the rest
+    def order(row) -> int:
+        finding = findings.get(str(row.marker_id))
+        return 0 if finding is None else _DRAW_ORDER.get(finding["condition"], 2)
+
+    for row in sorted(stored.itertuples(), key=order):
         finding = findings.get(str(row.marker_id))
         condition = finding["condition"] if finding else None
         features.append(_feature(row.geometry.x, row.geometry.y, str(row.marker_id), condition, "stored", lang,
@@ -201,6 +210,9 @@ def markers(round_id: int):
     response.mimetype = "application/geo+json"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+_DRAW_ORDER = {"intact": 1, "moved": 3, "lost": 4}
 
 
 def _feature(lon, lat, marker_id, condition, kind, lang, finding) -> dict:
