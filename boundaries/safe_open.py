@@ -153,7 +153,7 @@ def list_layers(path: Path) -> list[tuple[str, str | None]]:
         return [(str(name), kind) for name, kind in pyogrio.list_layers(_connection(path))]
 
 
-#: pyarrow installed (pandas 3 and pyogrio's fast path use it; it is not a dependency of quhua's own).
+#: pyarrow installed (a dependency in setup.cfg: pyogrio reads GeoPackages through it; without it, the row path).
 _ARROW = importlib.util.find_spec("pyarrow") is not None
 
 
