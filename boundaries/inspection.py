@@ -178,10 +178,6 @@ def _require_status(record: dict, allowed: tuple[str, ...], en: str, zh: str) ->
                         message_zh=f"第 {record['fid']} 轮联检{status_label(record['status'])}：{zh}")
 
 
-def _now() -> str:
-    return now_utc()
-
-
 def _today() -> str:
     return datetime.now(UTC).date().isoformat()
 
@@ -345,7 +341,7 @@ def create_round(store, line_ids, *, user: str, name: str | None = None, planned
                           message_zh=f"计划结束日期（{end}）早于开始日期（{start}）")
     ids, (province_a, province_b) = lines_provinces(store, line_ids)
     with store.transaction():
-        now = _now()
+        now = now_utc()
         fid = store._insert_returning_fid(
             "INSERT INTO inspection_rounds (name, line_ids, province_a, province_b, planned_from, planned_to, "
             "team_a, team_b, status, remarks, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -473,7 +469,7 @@ def record_findings(store, round_id, findings: list[Finding], *, user: str, sour
     with store.transaction():
         record = _find(store, round_id, lock=True)
         _require_status(record, ("planned", "in_progress"), "findings can no longer be changed", "界桩状况不能再修改")
-        now = _now()
+        now = now_utc()
         clause, param = store.dialect.in_list("marker_id", [r[0] for r in rows])
         store.execute(f"DELETE FROM inspection_findings WHERE round_id = ? AND {clause}", [record["fid"], param])
         store.executemany(
@@ -509,7 +505,7 @@ def submit(store, round_id, *, side, user: str, address: str = CLI_ADDRESS) -> d
         _require_status(record, ("in_progress",), "only a round in progress (with findings) can be submitted",
                         "只有检查中（已录入界桩状况）的轮次才能提交")
         store.execute("UPDATE inspection_rounds SET status = 'submitted', submitted_by = ?, submitted_side = ?, "
-                      "submitted_at = ? WHERE fid = ?", [user, code, _now(), record["fid"]])
+                      "submitted_at = ? WHERE fid = ?", [user, code, now_utc(), record["fid"]])
         _audit(store, "inspect submit", user, address, record, side=code)
         store.touch(())  # the round's own tables: no province's lines or markers changed
     return get_round(store, round_id)
@@ -530,7 +526,7 @@ def confirm(store, round_id, *, side, user: str, address: str = CLI_ADDRESS) -> 
                             f"{record[f'confirmed_{which}_at']}); the other side's confirmation is awaited",
                             message_zh=f"{code} 已确认第 {record['fid']} 轮联检（{record[f'confirmed_{which}_by']}，"
                                        f"{record[f'confirmed_{which}_at']}）；等待另一方确认")
-        now = _now()
+        now = now_utc()
         store.execute(f"UPDATE inspection_rounds SET confirmed_{which}_by = ?, confirmed_{which}_at = ? WHERE fid = ?",
                       [user, now, record["fid"]])
         other = "b" if which == "a" else "a"
@@ -572,7 +568,7 @@ def _apply_positions(store, record: dict, findings: list[dict], day: str, user: 
     sid = store._insert_returning_fid(
         'INSERT INTO submissions (province, "user", created_at, accepted, encoding, crs, files, lines, markers, '
         "errors, warnings, report) VALUES (?, ?, ?, 1, NULL, ?, ?, 0, ?, 0, 0, ?)",
-        [province, user, _now(), "EPSG:4490", json.dumps(files, ensure_ascii=False), len(changed),
+        [province, user, now_utc(), "EPSG:4490", json.dumps(files, ensure_ascii=False), len(changed),
          json.dumps(report, ensure_ascii=False)])
     if not changed:
         return sid, 0
@@ -581,7 +577,7 @@ def _apply_positions(store, record: dict, findings: list[dict], day: str, user: 
     by_id: dict[str, list] = {}
     for row in current.itertuples():  # both provinces may hold a row of the same marker: each is revised
         by_id.setdefault(str(row.marker_id), []).append(row)
-    rows, points, now = [], [], _now()  # valid_from/valid_to: the round's legal day; recorded/retired: now
+    rows, points, now = [], [], now_utc()  # valid_from/valid_to: the round's legal day; recorded/retired: now
     for f in changed:
         olds = by_id.get(f["marker_id"]) or [None]
         for old in olds:
@@ -610,7 +606,7 @@ def file_round(store, round_id, *, user: str, address: str = CLI_ADDRESS) -> dic
         _require_status(record, ("confirmed",), "only a round confirmed by both sides can be filed",
                         "只有双方已确认的轮次才能备案")
         store.execute("UPDATE inspection_rounds SET status = 'filed', filed_by = ?, filed_at = ? WHERE fid = ?",
-                      [user, _now(), record["fid"]])
+                      [user, now_utc(), record["fid"]])
         _audit(store, "inspect file", user, address, record)
         store.touch(())  # the round's own tables: no province's lines or markers changed
     return get_round(store, round_id)
@@ -770,7 +766,7 @@ def add_photo(store, round_id, data: bytes, name: str, *, user: str, marker_id: 
         record = _find(store, round_id, lock=True)
         values = [record["fid"], marker_id, label, media_type, len(data), hashlib.sha256(data).hexdigest(), width,
                   height, position[0] if position else None, position[1] if position else None, distance, user,
-                  _now(), data]
+                  now_utc(), data]
         fid = store._insert_returning_fid(
             "INSERT INTO inspection_photos (round_id, marker_id, name, media_type, size, sha256, width, height, "
             "exif_lon, exif_lat, distance_m, uploaded_by, uploaded_at, content) VALUES "
