@@ -38,14 +38,16 @@ def province_history(store, code: str) -> tuple[list[dict], dict[str, list[int]]
 
     def compute():
         submissions = store.read_layer("submissions", province=code).sort_values("created_at", ascending=False)
-        # the lines' ids and submissions only: their geometry is not needed here
-        own = pd.DataFrame(store.fetch("SELECT line_id, submission_id FROM lines WHERE province = ?", [code]),
-                           columns=["line_id", "submission_id"])
+        # the lines' ids, submissions and legal dates only (their geometry is not needed here), read once
+        own = pd.DataFrame(store.fetch("SELECT line_id, submission_id, valid_from FROM lines WHERE province = ?",
+                                       [code]), columns=["line_id", "submission_id", "valid_from"])
         versions = {k: sorted(int(v) for v in g.unique()) for k, g in own.groupby("line_id")["submission_id"]}
         # the day its lines and markers came into force (their valid_from: the agreement's or round's date)
-        legal = dict(store.fetch("SELECT submission_id, min(valid_from) FROM (SELECT submission_id, valid_from "
-                                 "FROM lines WHERE province = ? UNION ALL SELECT submission_id, valid_from "
-                                 "FROM markers WHERE province = ?) AS versions GROUP BY submission_id", [code, code]))
+        legal = {int(k): v for k, v in own.groupby("submission_id")["valid_from"].min().dropna().items()}
+        for sid, day in store.fetch("SELECT submission_id, min(valid_from) FROM markers WHERE province = ? "
+                                    "GROUP BY submission_id", [code]):
+            if day is not None:
+                legal[sid] = min(day, legal.get(sid, day))
         rows = [dict(r, files=[f["name"] for f in json.loads(r["files"] or "[]")],
                      legal_from=str(legal.get(r["fid"]) or "")[:10] or None)
                 for r in submissions.drop(columns=["report"]).to_dict("records")]
