@@ -642,7 +642,9 @@ def main() -> None:
     parser.add_argument("--skip-peers", action="store_true", help="time quhua only")
     parser.add_argument("--workdir", type=Path, help="where the intermediate files go (default: a temp folder)")
     parser.add_argument("--marker-every-m", type=float, default=10_000.0, help="county marker spacing")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the fastest counts")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of each measurement: medians and min–max (the provincial flow keeps the "
+                             "fastest)")
     parser.add_argument("--sets", default="synth100,synth300,county",
                         help="comma-separated: synthN (make_synth.py's N×N grid), county, provincial (the demo, "
                              "as before: quhua alone, then the peers)")
