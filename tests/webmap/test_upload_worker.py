@@ -1,8 +1,8 @@
 """Uploads are checked outside the request threads, within a budget (issue 12, item 3): over real HTTP to
 ``quhua serve`` (waitress, 4 threads), while uploads that cost seconds of CPU each are being checked,
-``/healthz`` and the overview keep answering within a second; a check that exceeds its CPU budget ends as a
-bilingual ``dataset.check_budget`` error on its report page and nothing is stored; an ingest whose worker is
-killed in the middle of its transaction stores nothing either."""
+``/healthz`` and the overview keep answering (within 2.5 s even on a loaded machine); a check that exceeds
+its CPU budget ends as a bilingual ``dataset.check_budget`` error on its report page and nothing is stored; an
+ingest whose worker is killed in the middle of its transaction stores nothing either."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ from tests.conftest import markers_along, real_boundary, write_shapefiles
 from tests.webmap.conftest import PASSWORD, serve
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+#: The longest a /healthz or overview request may take while checks run. A check in a request thread would hold
+#: it for the whole check (at least its 1 CPU second, four checks sharing the GIL: several seconds); 2.5 s
+#: leaves room for a loaded shared 2-core machine (1.04 s seen at load 7) and still fails such a stall.
+_STALL_S = 2.5
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +88,7 @@ def test_eight_uploads_over_budget_never_stall_the_viewer_and_end_as_clear_error
         state = session.get(jobs[-1] + "/status.json", timeout=5).json()
         assert state["state"] == "queued" and "排队" in state["label"]  # two at once, the others wait
         latencies = _healthz_while(session, base, jobs)
-        assert max(latencies) < 1.0, sorted(latencies)[-5:]
+        assert max(latencies) < _STALL_S, sorted(latencies)[-5:]
         for job in jobs:
             page = session.get(job, timeout=10)
             assert page.status_code == 422 and "dataset.check_budget" in page.text
@@ -109,7 +113,7 @@ def test_a_heavy_valid_upload_is_checked_while_the_viewer_answers(db_copy, tmp_p
             latencies.append(time.monotonic() - started)
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        assert max(latencies) < 1.0 and "rules" in steps
+        assert max(latencies) < _STALL_S and "rules" in steps
         page = session.get(job, timeout=30)
         assert page.status_code == 200 and "无错误，可以入库" in page.text and 'id="confirm-form"' in page.text
 
