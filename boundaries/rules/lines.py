@@ -25,6 +25,7 @@ import shapely.ops
 from boundaries.model import Issue
 from boundaries.rules import CheckContext, rule
 from boundaries.rules._geometry import (
+    _BLOCK,
     MetricCache,
     Workspace,
     background,
@@ -59,8 +60,6 @@ __all__ = [
 _CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 #: A part whose ends are closer than 1/_RING_GAP of its length is read as a ring left open.
 _RING_GAP = 10.0
-#: Vertices per block of the vectorised passes over every vertex (a block's temporaries fit in the cache).
-_BLOCK = 1 << 15
 #: Deviating stretches of a line less than this far apart (metres of agreement between them) are one.
 _AGREE_M = 1000.0
 
