@@ -41,6 +41,7 @@ __all__ = [
     "background",
     "division_prefix",
     "fmt_m",
+    "index_mask",
     "line_pieces",
     "line_vertices",
     "nearest_line_m",
@@ -124,6 +125,18 @@ def parallel_ranges(func: Callable[[int, int], np.ndarray], n: int) -> np.ndarra
     return np.concatenate(list(_pool().map(lambda lohi: func(*lohi), itertools.pairwise(bounds))))
 
 
+def index_mask(index: np.ndarray, size: int) -> np.ndarray:
+    """A mask of ``size`` that is True at ``index``: ``index_mask(members, n)[values]`` is
+    ``np.isin(values, members)`` for indices into ``0 … n-1``, linear where ``np.isin`` sorts.
+
+    >>> index_mask(np.array([3, 1]), 5).tolist()
+    [False, True, False, True, False]
+    """
+    mask = np.zeros(size, dtype=bool)
+    mask[index] = True
+    return mask
+
+
 def unique_indices(index: np.ndarray, size: int) -> np.ndarray:
     """``np.unique(index)`` for indices into ``0 … size-1``: by marking a mask (linear) when ``index`` is
     long, by sorting when it is short next to ``size`` (a mask of ``size`` would cost more).
@@ -158,7 +171,15 @@ def _project(geometries: np.ndarray, epsg: int, inverse: bool = False) -> np.nda
         return np.column_stack([x, y])
 
     with np.errstate(invalid="ignore"):
-        return shapely.transform(geometries, apply)
+        # plain points (markers, line ends) are projected as coordinates and made anew: shapely.transform
+        # copies each geometry and writes its coordinates back, several times the work; the same values
+        point = (shapely.get_type_id(geometries) == 0) & ~shapely.is_empty(geometries) & ~shapely.has_z(geometries)
+        if not point.any():
+            return shapely.transform(geometries, apply)
+        out = np.empty(len(geometries), dtype=object)
+        out[point] = shapely.points(apply(shapely.get_coordinates(geometries[point])))
+        out[~point] = shapely.transform(geometries[~point], apply)
+        return out
 
 
 def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray) -> np.ndarray:
@@ -383,47 +404,6 @@ class LineVertices:
         """The index of each part's first vertex (of the next vertex for a part without any)."""
         return np.searchsorted(self.part, np.arange(len(self.parts)))
 
-    @cached_property
-    def along(self) -> np.ndarray:
-        """Metres from the first vertex, counted flat across all parts (each part starts where the last ended)."""
-        return np.cumsum(self.step)
-
-    @cached_property
-    def part_length(self) -> np.ndarray:
-        """The length of each part in metres."""
-        first = np.searchsorted(self.part, np.arange(len(self.parts)))
-        last = np.searchsorted(self.part, np.arange(len(self.parts)), side="right") - 1
-        return self.along[last] - self.along[first]
-
-    def of_lines(self, lines: np.ndarray) -> LineVertices:
-        """The vertices of LineView lines ``lines`` only (parts renumbered from 0, order kept)."""
-        wanted = np.zeros(max(int(self.part_line.max(initial=-1)), int(np.max(lines, initial=-1))) + 1,
-                          dtype=bool)
-        wanted[lines] = True
-        keep_part = wanted[self.part_line]
-        if keep_part.all():
-            return self
-        renumber = np.cumsum(keep_part) - 1
-        kept = np.flatnonzero(keep_part)
-        gap = np.diff(kept) > 1
-        if 0 < len(kept) and gap.sum() < 64:
-            # a few runs of consecutive parts (e.g. all but the invalid lines): copied as slices, several
-            # times faster than a boolean mask over every vertex
-            first = np.searchsorted(self.part, kept[np.r_[True, gap]])
-            last = np.searchsorted(self.part, kept[np.r_[gap, True]], side="right")
-
-            def take(values: np.ndarray) -> np.ndarray:
-                # into an array of the same layout (coordinates column-major: each column contiguous)
-                out = np.empty((int((last - first).sum()), *values.shape[1:]), dtype=values.dtype,
-                               order="F" if values.flags.f_contiguous else "C")
-                return np.concatenate([values[a:b] for a, b in zip(first, last, strict=True)], out=out)
-
-            return LineVertices(self.parts[keep_part], self.part_line[keep_part], take(self.lonlat), take(self.xy),
-                                renumber[take(self.part)])
-        keep = keep_part[self.part]
-        return LineVertices(self.parts[keep_part], self.part_line[keep_part], np.asfortranarray(self.lonlat[keep]),
-                            np.asfortranarray(self.xy[keep]), renumber[self.part[keep]])
-
 
 @dataclass
 class Workspace:
@@ -532,7 +512,7 @@ class LinePieces:
         vertices = line_vertices(ws)
         part = vertices.part
         self.xy, self.projected = vertices.lonlat, vertices.xy
-        wanted = np.flatnonzero(np.isin(vertices.part_line, usable))
+        wanted = np.flatnonzero(index_mask(usable, len(view.frame))[vertices.part_line])
         first = np.searchsorted(part, wanted)
         last = np.searchsorted(part, wanted, side="right") - 1
         step = PIECE_VERTICES - 1

@@ -368,16 +368,20 @@ def _foreign_by_line(ws: Workspace, ctx: CheckContext) -> dict[int, list[tuple[s
     n = ws.markers.n_submitted
     # a marker can have a reason only if its line id is one of ``by_line`` or the line code in its id names
     # another boundary: both decided once per distinct value (a line's id and code recur on each of its
-    # markers), the loop below visits only those markers (and any without a value, as before)
+    # markers), the loop below visits only those markers
     ids, distinct_ids = pd.factorize(line_ids[:n])
     codes, distinct_codes = pd.factorize(np.array([(p or {}).get("line") for p in parts[:n]], dtype=object))
-    named = np.r_[np.fromiter((i in by_line for i in distinct_ids), dtype=bool, count=len(distinct_ids)), True]
+    named = np.r_[np.fromiter((i in by_line for i in distinct_ids), dtype=bool, count=len(distinct_ids)), False][ids]
+    missing = np.flatnonzero(ids < 0)  # no line id (None, NaN: factorize's -1): each looked up as it is
+    named[missing] = np.fromiter((line_ids[k] in by_line for k in missing), dtype=bool, count=len(missing))
+
     def names_other(code) -> bool:
         sides = code_sides(code)
         return bool(sides) and province[:2] not in (sides[0][:2], sides[1][:2])
 
-    foreign = np.r_[np.fromiter(map(names_other, distinct_codes), dtype=bool, count=len(distinct_codes)), True]
-    for k in np.flatnonzero(named[ids] | foreign[codes]).tolist():
+    # an id without a line code (None: factorize's -1) names no boundary: the appended False
+    foreign = np.r_[np.fromiter(map(names_other, distinct_codes), dtype=bool, count=len(distinct_codes)), False]
+    for k in np.flatnonzero(named | foreign[codes]).tolist():
         reasons = [by_line[line_ids[k]]] if line_ids[k] in by_line else []
         code = (parts[k] or {}).get("line")
         sides = code_sides(code)
