@@ -50,6 +50,7 @@ __all__ = [
     "parallel",
     "parallel_ranges",
     "project_xy",
+    "slots",
     "to_lonlat",
     "unique_indices",
     "workspace",
@@ -518,7 +519,7 @@ class LinePieces:
         step = PIECE_VERTICES - 1
         count = np.maximum(1, -(-(last - first) // step))
         piece_part = np.repeat(wanted, count)
-        within = np.arange(len(piece_part)) - np.repeat(np.cumsum(count) - count, count)
+        within = slots(np.zeros(len(count), dtype=int), count)  # 0 … count-1 per part
         self.start = np.repeat(first, count) + step * within
         self.end = np.minimum(self.start + step, np.repeat(last, count))
         self.line = vertices.part_line[piece_part]
@@ -546,9 +547,8 @@ class LinePieces:
 
     def _lines(self, coords: np.ndarray, pieces: np.ndarray) -> np.ndarray:
         lengths = self.end[pieces] - self.start[pieces] + 1
-        offset = np.repeat(np.cumsum(lengths) - lengths, lengths)
-        flat = np.repeat(self.start[pieces], lengths) + np.arange(int(lengths.sum())) - offset
-        return shapely.linestrings(coords[flat], indices=np.repeat(np.arange(len(pieces)), lengths))
+        return shapely.linestrings(coords[slots(self.start[pieces], lengths)],
+                                   indices=np.repeat(np.arange(len(pieces)), lengths))
 
     def get(self, pieces: np.ndarray, epsg: int) -> np.ndarray:
         """Pieces as metric line strings in zone ``epsg``: cut from the projected lines where that is their
@@ -582,7 +582,7 @@ def line_vertices(ws: Workspace) -> LineVertices:
         parts[first[single]] = geoms[ok[single]]
         multi = np.flatnonzero(~single)
         if len(multi):
-            parts[_slots(first[multi], per_line[multi])] = shapely.get_parts(geoms[ok[multi]])
+            parts[slots(first[multi], per_line[multi])] = shapely.get_parts(geoms[ok[multi]])
         counts = shapely.get_num_coordinates(parts)
         lonlat = shapely.get_coordinates(parts)
         part = np.repeat(np.arange(len(parts)), counts)
@@ -597,10 +597,10 @@ def line_vertices(ws: Workspace) -> LineVertices:
     return ws.once("line.flat_vertices", compute)
 
 
-def _slots(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+def slots(first: np.ndarray, count: np.ndarray) -> np.ndarray:
     """``first[k] + 0 … count[k] - 1`` for every k, concatenated: the positions of consecutive runs.
 
-    >>> _slots(np.array([0, 5]), np.array([2, 3])).tolist()
+    >>> slots(np.array([0, 5]), np.array([2, 3])).tolist()
     [0, 1, 5, 6, 7]
     """
     return np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))

@@ -37,6 +37,7 @@ from boundaries.rules._geometry import (
     nearest_line_m,
     pair_in_metric,
     parallel_ranges,
+    slots,
     to_lonlat,
     workspace,
     zone_epsg,
@@ -436,7 +437,8 @@ def _attributes_fine(line_id: np.ndarray, left: np.ndarray, right: np.ndarray, p
         index, distinct = pd.factorize(values)
         return np.r_[np.fromiter(map(test, distinct), dtype=bool, count=len(distinct)), False][index], index
 
-    has_id, _ = per_value(line_id, lambda v: isinstance(v, str) and bool(v))
+    # ids are nearly all distinct: tested directly, without first factorizing them
+    has_id = np.fromiter((isinstance(v, str) and bool(v) for v in line_id), dtype=bool, count=len(line_id))
     codes = np.concatenate([left, right])
     well_formed, code = per_value(codes, lambda v: isinstance(v, str) and bool(v) and bool(_CODE.match(v)))
     ours, _ = per_value(codes, lambda v: isinstance(v, str) and v[:2] == prefix)
@@ -660,15 +662,13 @@ def _own_targets(ws: Workspace, ends: dict[str, np.ndarray]) -> np.ndarray:
     line_first = np.searchsorted(part_line, line)
     line_count = np.searchsorted(part_line, line, side="right") - line_first
     k = np.repeat(np.arange(len(line)), line_count)
-    j = np.repeat(line_first, line_count) + np.arange(int(line_count.sum())) - np.repeat(
-        np.cumsum(line_count) - line_count, line_count)
+    j = slots(line_first, line_count)
     other = j != part[k]
     k, j = k[other], j[other]
     needed = np.union1d(j, part)
     built = np.empty(len(part_line), dtype=object)
     counts = last[needed] - first[needed]
-    vertex = np.repeat(first[needed], counts) + np.arange(int(counts.sum())) - np.repeat(
-        np.cumsum(counts) - counts, counts)
+    vertex = slots(first[needed], counts)
     built[needed] = shapely.linestrings(v["xy"][vertex], indices=np.repeat(np.arange(len(needed)), counts))
     to_others = np.full(len(line), np.inf)
     if len(k):

@@ -482,7 +482,9 @@ def unknown_line(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     before it. Markers without a ``line_id`` are measured against the nearest line (``marker.off_line``)."""
     ws = workspace(ctx)
     ids = [i for i in ws.lines.frame["line_id"].to_numpy(dtype=object) if isinstance(i, str)]
-    known = set(ids) | {re.match(r"\d*", i).group() for i in ids}
+    # an id of digits only is its own leading digits (``\d`` is what str.isdecimal accepts): only the others
+    # are matched
+    known = set(ids) | {re.match(r"\d*", i).group() for i in ids if not i.isdecimal()}
     line_ids = ws.markers.frame["line_id"].to_numpy(dtype=object)[: ws.markers.n_submitted]
     for k in np.flatnonzero([isinstance(i, str) and i != "" and i not in known for i in line_ids]):
         yield one_defect(_issue("marker.unknown_line", ctx, int(k),
