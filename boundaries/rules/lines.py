@@ -287,19 +287,38 @@ def duplicate_vertex(ctx: CheckContext, params: dict) -> Iterator[Issue]:
 def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray, limit_deg: float
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Interior angles (degrees) below ``limit_deg`` at vertices with a neighbour on both sides, and the
-    vertex indices.
+    vertex indices (the interior vertices in order, then the closing vertices of rings in order).
 
     The first vertex of a closed ring has its last-but-one vertex before it. Vertices repeating their
-    predecessor are skipped so that a duplicate does not read as a turn."""
-    index = np.arange(len(xy))
+    predecessor are skipped so that a duplicate does not read as a turn: the parts holding one are measured
+    again with their repeats left out (a copy of those parts only; compacting every vertex cost more than
+    the rest of the rule), and their turns measured with the repeats are dropped."""
     x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])  # 1-D columns: no axis reductions
-    moves = (x[1:] != x[:-1]) | (y[1:] != y[:-1]) | (part[1:] != part[:-1])
-    if not moves.all():  # rare: compact repeated vertices away first
-        keep = np.r_[True, moves]
-        index, x, y, part = index[keep], x[keep], y[keep], part[keep]
-        xy = np.column_stack([x, y])
     cos_limit = np.cos(np.radians(limit_deg))
+    moves = (x[1:] != x[:-1]) | (y[1:] != y[:-1]) | (part[1:] != part[:-1])
+    cosines, where, ring_cosines, ring_where = _sharp_turns(x, y, part, closed_part, cos_limit)
+    if not moves.all():
+        repeated = index_mask(part[1:][~moves], len(closed_part))
+        kept = np.flatnonzero(repeated[part] & np.r_[True, moves])
+        again = _sharp_turns(x[kept], y[kept], part[kept], closed_part, cos_limit, kept)
 
+        def merged(c: np.ndarray, w: np.ndarray, c_again: np.ndarray, w_again: np.ndarray):
+            ok = ~repeated[part[w]]
+            c, w = np.r_[c[ok], c_again], np.r_[w[ok], w_again]
+            order = np.argsort(w, kind="stable")
+            return c[order], w[order]
+
+        cosines, where = merged(cosines, where, again[0], again[1])
+        ring_cosines, ring_where = merged(ring_cosines, ring_where, again[2], again[3])
+    cos_sharp = np.r_[cosines, ring_cosines]
+    return np.degrees(np.arccos(np.clip(cos_sharp, -1.0, 1.0))), np.r_[where, ring_where].astype(int)
+
+
+def _sharp_turns(x: np.ndarray, y: np.ndarray, part: np.ndarray, closed_part: np.ndarray, cos_limit: float,
+                 index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cosines above ``cos_limit`` of the turns at interior vertices (between each vertex's neighbours in
+    ``x``, ``y``) and at the closing vertices of rings, with their vertex indices (``index`` maps positions
+    to them; None: the positions are the indices)."""
     def sharp_in(lo: int, hi: int) -> np.ndarray:
         """(vertex, cosine) of the sharp turns at the interior vertices ``lo … hi - 1``, block by block:
         a block's eight temporaries stay in the processor's cache, where those of millions of vertices
@@ -321,20 +340,21 @@ def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray, limi
 
     found = parallel_ranges(sharp_in, len(x))
     sharp = found[:, 0].astype(int)
-    angles, where = [found[:, 1]], [index[sharp]]
+    ring_cosines, ring_where = np.zeros(0), np.zeros(0, dtype=int)
     rings = np.flatnonzero(closed_part)
     if len(rings):  # the closing vertex of a ring turns between its last-but-one and second vertices
         first = np.searchsorted(part, rings)
         last = np.searchsorted(part, rings, side="right") - 1
         ok = last - first >= 3
         first, last = first[ok], last[ok]
-        u, w = xy[last - 1] - xy[first], xy[first + 1] - xy[first]
+        ux, uy = x[last - 1] - x[first], y[last - 1] - y[first]
+        wx, wy = x[first + 1] - x[first], y[first + 1] - y[first]
         with np.errstate(invalid="ignore", divide="ignore"):
-            c = (u[:, 0] * w[:, 0] + u[:, 1] * w[:, 1]) / np.sqrt((u * u).sum(axis=1) * (w * w).sum(axis=1))
-        angles.append(c[c > cos_limit])
-        where.append(index[first[c > cos_limit]])
-    cos_sharp = np.concatenate(angles)
-    return np.degrees(np.arccos(np.clip(cos_sharp, -1.0, 1.0))), np.concatenate(where)
+            c = (ux * wx + uy * wy) / np.sqrt((ux * ux + uy * uy) * (wx * wx + wy * wy))
+        ring_cosines, ring_where = c[c > cos_limit], first[c > cos_limit]
+    if index is not None:
+        sharp, ring_where = index[sharp], index[ring_where]
+    return found[:, 1], sharp, ring_cosines, ring_where
 
 
 @rule("line.spike", severity="error", layer="lines",
