@@ -525,26 +525,28 @@ def id_format(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
     markers = ctx.submission.markers
     line_ids = markers["line_id"].to_numpy(dtype=object)
+    parts = _id_parts(workspace(ctx), ctx)  # each id matched once, for every rule
+    digits: dict = {}  # the leading digits of each line id (a line's id recurs on each of its markers)
     for k, (marker_id, kind) in enumerate(zip(markers["marker_id"].to_numpy(dtype=object),
                                               markers["marker_type"].to_numpy(dtype=object), strict=True)):
-        problem = _id_problem(pattern, marker_id, kind) or _line_code_problem(pattern, marker_id, line_ids[k])
+        problem = _id_problem(pattern, marker_id, kind, parts[k]) or _line_code_problem(parts[k], line_ids[k], digits)
         if problem:
             yield one_defect(_issue("marker.id_format", ctx, k, f"界桩 {_name(ctx, k)}：{problem[0]}",
                                     f"marker {_name(ctx, k)}: {problem[1]}"), ("marker.id", k), 1)
 
 
-def _id_problem(pattern: re.Pattern, marker_id, kind) -> tuple[str, str] | None:
+def _id_problem(pattern: re.Pattern, marker_id, kind, groups: dict | None) -> tuple[str, str] | None:
+    """What is wrong with an id (``groups``: its groups in ``pattern``, :func:`_id_parts`) and its type."""
     if not isinstance(marker_id, str) or not marker_id:
         return "缺少界桩编号", "the marker id is missing"
     if kind not in TYPE_LETTERS:
         return ("界桩类型无法识别（应为 单立、同号双立 或 同号三立）",
                 "the marker type is none of 单立, 同号双立, 同号三立")
-    match = pattern.fullmatch(marker_id)
-    if match is None:
+    if groups is None:
         return (f"编号不符合格式 {pattern.pattern}（界线代码 + 三位序号 + 类型字母，如 3643017Q）",
                 f"the id does not follow the pattern {pattern.pattern} (line code + 3-digit sequence + "
                 "type letter, e.g. 3643017Q)")
-    letter = match.groupdict().get("letter")
+    letter = groups.get("letter")
     allowed = TYPE_LETTERS[kind]
     if letter is not None and letter not in allowed:
         letters = "/".join(allowed)
@@ -553,11 +555,19 @@ def _id_problem(pattern: re.Pattern, marker_id, kind) -> tuple[str, str] | None:
     return None
 
 
-def _line_code_problem(pattern: re.Pattern, marker_id: str, line_id) -> tuple[str, str] | None:
-    """The line code in a (well-formed) id against the marker's ``line_id``."""
-    code = pattern.fullmatch(marker_id).groupdict().get("line")
-    digits = re.match(r"\d*", line_id.strip()).group() if isinstance(line_id, str) else ""
-    if not code or not digits or code == digits:
+def _line_code_problem(groups: dict, line_id, digits_of: dict) -> tuple[str, str] | None:
+    """The line code in a (well-formed) id (its ``groups``) against the marker's ``line_id``; ``digits_of``
+    keeps the leading digits of each line id met."""
+    code = groups.get("line")
+    if not code:
+        return None
+    if isinstance(line_id, str):
+        if line_id not in digits_of:
+            digits_of[line_id] = re.match(r"\d*", line_id.strip()).group()
+        digits = digits_of[line_id]
+    else:
+        digits = ""
+    if not digits or code == digits:
         return None
     return (f"编号中的界线代码 {code} 与其界线 {line_id} 矛盾：界桩编号或界线编号有误",
             f"the line code {code} in the id contradicts its line {line_id}: the marker id or the line id is wrong")
