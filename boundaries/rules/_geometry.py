@@ -574,7 +574,7 @@ def line_vertices(ws: Workspace) -> LineVertices:
         ok = np.flatnonzero(~shapely.is_missing(geoms) & np.isin(types, [1, 5]))
         # a line string is its own only part: only the multi-part lines are taken apart (get_parts builds a
         # new geometry per part), in the order of their lines
-        per_line = np.where(types[ok] == 5, shapely.get_num_geometries(geoms[ok]), 1)
+        per_line = shapely.get_num_geometries(geoms[ok])  # 1 for a line string, even an empty one
         part_line = np.repeat(ok, per_line)
         parts = np.empty(len(part_line), dtype=object)
         first = np.cumsum(per_line) - per_line
