@@ -41,6 +41,7 @@ __all__ = [
     "background",
     "division_prefix",
     "fmt_m",
+    "index_mask",
     "line_pieces",
     "line_vertices",
     "nearest_line_m",
@@ -49,6 +50,7 @@ __all__ = [
     "parallel",
     "parallel_ranges",
     "project_xy",
+    "slots",
     "to_lonlat",
     "unique_indices",
     "workspace",
@@ -72,6 +74,8 @@ PIECE_MARGIN_M = 2000.0
 _EARTH_M, _TAN_MAX_LAT, _M_PER_DEG_MAX = 6_371_000.0, float(np.tan(np.radians(55.0))), 111_700.0
 #: Margin of the first, tight search: near a point, chords bend by centimetres between projections.
 _TIGHT_MARGIN_M = 50.0
+#: Vertices per block of the vectorised passes over every vertex (a block's temporaries fit in the cache).
+_BLOCK = 1 << 15
 #: Below this many items a thread hand-off costs more than it saves.
 _PARALLEL_MIN = 2_000
 
@@ -122,6 +126,18 @@ def parallel_ranges(func: Callable[[int, int], np.ndarray], n: int) -> np.ndarra
     return np.concatenate(list(_pool().map(lambda lohi: func(*lohi), itertools.pairwise(bounds))))
 
 
+def index_mask(index: np.ndarray, size: int) -> np.ndarray:
+    """A mask of ``size`` that is True at ``index``: ``index_mask(members, n)[values]`` is
+    ``np.isin(values, members)`` for indices into ``0 … n-1``, linear where ``np.isin`` sorts.
+
+    >>> index_mask(np.array([3, 1]), 5).tolist()
+    [False, True, False, True, False]
+    """
+    mask = np.zeros(size, dtype=bool)
+    mask[index] = True
+    return mask
+
+
 def unique_indices(index: np.ndarray, size: int) -> np.ndarray:
     """``np.unique(index)`` for indices into ``0 … size-1``: by marking a mask (linear) when ``index`` is
     long, by sorting when it is short next to ``size`` (a mask of ``size`` would cost more).
@@ -156,23 +172,31 @@ def _project(geometries: np.ndarray, epsg: int, inverse: bool = False) -> np.nda
         return np.column_stack([x, y])
 
     with np.errstate(invalid="ignore"):
-        return shapely.transform(geometries, apply)
+        # plain points (markers, line ends) are projected as coordinates and made anew: shapely.transform
+        # copies each geometry and writes its coordinates back, several times the work; the same values
+        point = (shapely.get_type_id(geometries) == 0) & ~shapely.is_empty(geometries) & ~shapely.has_z(geometries)
+        if not point.any():
+            return shapely.transform(geometries, apply)
+        out = np.empty(len(geometries), dtype=object)
+        out[point] = shapely.points(apply(shapely.get_coordinates(geometries[point])))
+        out[~point] = shapely.transform(geometries[~point], apply)
+        return out
 
 
-def project_xy(lonlat: np.ndarray, epsg: np.ndarray) -> np.ndarray:
-    """(lon, lat) rows into the Gauss-Krüger zone given per row (``epsg``).
+def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray) -> np.ndarray:
+    """(lon, lat) rows into Gauss-Krüger zones: rows ``runs[k] … runs[k + 1] - 1`` into zone ``epsg[k]``.
 
-    Made for vertices, whose rows of one zone come in runs (a line's vertices are consecutive): each run
-    goes to pyproj as a slice of the flat array, with no geometry built and nothing gathered or scattered.
-    On the calling thread: pyproj holds the GIL, so more threads would only queue for it (the GEOS work
-    started in the :func:`background` meanwhile uses the other core).
+    Made for vertices, whose rows of one zone come in runs (a line's vertices are consecutive): the result
+    is a column-major copy of ``lonlat`` (each column contiguous, as the rules read it) that pyproj
+    projects in place run by run, with no geometry built, nothing gathered or scattered and no temporary
+    of the output's size. On the calling thread: pyproj holds the GIL, so more threads would only queue
+    for it (the GEOS work started in the :func:`background` meanwhile uses the other core).
     """
-    out = np.empty_like(lonlat, dtype=float)
-    change = np.flatnonzero(epsg[1:] != epsg[:-1]) + 1
-    for a, b in zip(np.r_[0, change], np.r_[change, len(lonlat)], strict=True):
+    out = np.array(lonlat, dtype=float, order="F")
+    for a, b, code in zip(runs[:-1].tolist(), runs[1:].tolist(), epsg.tolist(), strict=True):
         if a < b:
             with np.errstate(invalid="ignore"):
-                out[a:b, 0], out[a:b, 1] = transformer(4490, int(epsg[a])).transform(lonlat[a:b, 0], lonlat[a:b, 1])
+                transformer(4490, int(code)).transform(out[a:b, 0], out[a:b, 1], inplace=True)
     return out
 
 
@@ -367,47 +391,19 @@ class LineVertices:
         x, y = self.xy[:, 0], self.xy[:, 1]
         step = np.empty(len(x))
         step[:1] = 0.0
-        np.hypot(x[1:] - x[:-1], y[1:] - y[:-1], out=step[1:])
-        step[1:][self.part[1:] != self.part[:-1]] = 0.0
+        # block by block, so that the differences stay in the processor's cache instead of making two
+        # temporaries of every vertex
+        for lo in range(1, len(x), _BLOCK):
+            hi = min(lo + _BLOCK, len(x))
+            np.hypot(x[lo:hi] - x[lo - 1:hi - 1], y[lo:hi] - y[lo - 1:hi - 1], out=step[lo:hi])
+        first = self.part_first
+        step[first[first < len(x)]] = 0.0
         return step
 
     @cached_property
-    def along(self) -> np.ndarray:
-        """Metres from the first vertex, counted flat across all parts (each part starts where the last ended)."""
-        return np.cumsum(self.step)
-
-    @cached_property
-    def part_length(self) -> np.ndarray:
-        """The length of each part in metres."""
-        first = np.searchsorted(self.part, np.arange(len(self.parts)))
-        last = np.searchsorted(self.part, np.arange(len(self.parts)), side="right") - 1
-        return self.along[last] - self.along[first]
-
-    def of_lines(self, lines: np.ndarray) -> LineVertices:
-        """The vertices of LineView lines ``lines`` only (parts renumbered from 0, order kept)."""
-        wanted = np.zeros(max(int(self.part_line.max(initial=-1)), int(np.max(lines, initial=-1))) + 1,
-                          dtype=bool)
-        wanted[lines] = True
-        keep_part = wanted[self.part_line]
-        if keep_part.all():
-            return self
-        renumber = np.cumsum(keep_part) - 1
-        kept = np.flatnonzero(keep_part)
-        gap = np.diff(kept) > 1
-        if 0 < len(kept) and gap.sum() < 64:
-            # a few runs of consecutive parts (e.g. all but the invalid lines): copied as slices, several
-            # times faster than a boolean mask over every vertex
-            first = np.searchsorted(self.part, kept[np.r_[True, gap]])
-            last = np.searchsorted(self.part, kept[np.r_[gap, True]], side="right")
-
-            def take(values: np.ndarray) -> np.ndarray:
-                return np.concatenate([values[a:b] for a, b in zip(first, last, strict=True)])
-
-            return LineVertices(self.parts[keep_part], self.part_line[keep_part], take(self.lonlat), take(self.xy),
-                                renumber[take(self.part)])
-        keep = keep_part[self.part]
-        return LineVertices(self.parts[keep_part], self.part_line[keep_part], self.lonlat[keep], self.xy[keep],
-                            renumber[self.part[keep]])
+    def part_first(self) -> np.ndarray:
+        """The index of each part's first vertex (of the next vertex for a part without any)."""
+        return np.searchsorted(self.part, np.arange(len(self.parts)))
 
 
 @dataclass
@@ -517,13 +513,13 @@ class LinePieces:
         vertices = line_vertices(ws)
         part = vertices.part
         self.xy, self.projected = vertices.lonlat, vertices.xy
-        wanted = np.flatnonzero(np.isin(vertices.part_line, usable))
+        wanted = np.flatnonzero(index_mask(usable, len(view.frame))[vertices.part_line])
         first = np.searchsorted(part, wanted)
         last = np.searchsorted(part, wanted, side="right") - 1
         step = PIECE_VERTICES - 1
         count = np.maximum(1, -(-(last - first) // step))
         piece_part = np.repeat(wanted, count)
-        within = np.arange(len(piece_part)) - np.repeat(np.cumsum(count) - count, count)
+        within = slots(np.zeros(len(count), dtype=int), count)  # 0 … count-1 per part
         self.start = np.repeat(first, count) + step * within
         self.end = np.minimum(self.start + step, np.repeat(last, count))
         self.line = vertices.part_line[piece_part]
@@ -551,9 +547,8 @@ class LinePieces:
 
     def _lines(self, coords: np.ndarray, pieces: np.ndarray) -> np.ndarray:
         lengths = self.end[pieces] - self.start[pieces] + 1
-        offset = np.repeat(np.cumsum(lengths) - lengths, lengths)
-        flat = np.repeat(self.start[pieces], lengths) + np.arange(int(lengths.sum())) - offset
-        return shapely.linestrings(coords[flat], indices=np.repeat(np.arange(len(pieces)), lengths))
+        return shapely.linestrings(coords[slots(self.start[pieces], lengths)],
+                                   indices=np.repeat(np.arange(len(pieces)), lengths))
 
     def get(self, pieces: np.ndarray, epsg: int) -> np.ndarray:
         """Pieces as metric line strings in zone ``epsg``: cut from the projected lines where that is their
@@ -575,14 +570,40 @@ def line_vertices(ws: Workspace) -> LineVertices:
     """The flat vertices of every line of the view (submitted and stored), computed once per check."""
     def compute():
         geoms = ws.lines.geometries
-        ok = np.flatnonzero(~shapely.is_missing(geoms) & np.isin(shapely.get_type_id(geoms), [1, 5]))
-        parts, owner = shapely.get_parts(geoms[ok], return_index=True)
-        lonlat, part = shapely.get_coordinates(parts, return_index=True)
-        part_line = ok[owner]
-        xy = project_xy(lonlat, ws.lines.metric.zone[part_line][part])
-        return LineVertices(parts, part_line, lonlat, xy, part)
+        types = shapely.get_type_id(geoms)
+        ok = np.flatnonzero(~shapely.is_missing(geoms) & np.isin(types, [1, 5]))
+        # a line string is its own only part: only the multi-part lines are taken apart (get_parts builds a
+        # new geometry per part), in the order of their lines
+        per_line = shapely.get_num_geometries(geoms[ok])  # 1 for a line string, even an empty one
+        part_line = np.repeat(ok, per_line)
+        parts = np.empty(len(part_line), dtype=object)
+        first = np.cumsum(per_line) - per_line
+        single = types[ok] == 1
+        parts[first[single]] = geoms[ok[single]]
+        multi = np.flatnonzero(~single)
+        if len(multi):
+            parts[slots(first[multi], per_line[multi])] = shapely.get_parts(geoms[ok[multi]])
+        counts = shapely.get_num_coordinates(parts)
+        lonlat = shapely.get_coordinates(parts)
+        part = np.repeat(np.arange(len(parts)), counts)
+        # the zone of each part's line, in runs of consecutive parts of one zone, as vertex offsets
+        zone = ws.lines.metric.zone[part_line]
+        change = np.flatnonzero(zone[1:] != zone[:-1]) + 1
+        offset = np.r_[0, np.cumsum(counts)]
+        runs = np.r_[offset[np.r_[0, change]], len(lonlat)] if len(zone) else np.zeros(1, dtype=int)
+        xy = project_xy(lonlat, runs, zone[np.r_[0, change]] if len(zone) else np.zeros(0, dtype=int))
+        return LineVertices(parts, part_line, np.asfortranarray(lonlat), xy, part)
 
     return ws.once("line.flat_vertices", compute)
+
+
+def slots(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``first[k] + 0 … count[k] - 1`` for every k, concatenated: the positions of consecutive runs.
+
+    >>> slots(np.array([0, 5]), np.array([2, 3])).tolist()
+    [0, 1, 5, 6, 7]
+    """
+    return np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
 
 
 def line_pieces(ws: Workspace, usable: np.ndarray) -> LinePieces:

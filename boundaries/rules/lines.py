@@ -25,16 +25,19 @@ import shapely.ops
 from boundaries.model import Issue
 from boundaries.rules import CheckContext, rule
 from boundaries.rules._geometry import (
+    _BLOCK,
     MetricCache,
     Workspace,
     background,
     division_prefix,
     fmt_m,
+    index_mask,
     line_pieces,
     line_vertices,
     nearest_line_m,
     pair_in_metric,
     parallel_ranges,
+    slots,
     to_lonlat,
     workspace,
     zone_epsg,
@@ -59,8 +62,6 @@ __all__ = [
 _CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 #: A part whose ends are closer than 1/_RING_GAP of its length is read as a ring left open.
 _RING_GAP = 10.0
-#: Vertices per block of the vectorised passes over every vertex (a block's temporaries fit in the cache).
-_BLOCK = 1 << 15
 #: Deviating stretches of a line less than this far apart (metres of agreement between them) are one.
 _AGREE_M = 1000.0
 
@@ -98,8 +99,8 @@ def _invalid_reasons(ws: Workspace) -> list[tuple[int, str, str]]:
         out = []
         missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
         kind_ok = np.isin(shapely.get_type_id(geoms), [1, 5])
-        v = line_vertices(ws).of_lines(np.flatnonzero(~missing & kind_ok))
-        parts, owner, coords, part = v.parts, v.part_line, v.lonlat, v.part
+        v, n_parts, n = line_vertices(ws), *_submitted_prefix(ws)
+        parts, owner, coords, part = v.parts[:n_parts], v.part_line[:n_parts], v.lonlat[:n], v.part[:n]
         x, y = coords[:, 0], coords[:, 1]  # column by column: numpy reduces a short axis slowly
         finite = np.isfinite(x) & np.isfinite(y)
         nonfinite = np.bincount(owner[part[~finite]], minlength=len(geoms)) > 0
@@ -131,42 +132,53 @@ def measurable_lines(ws: Workspace) -> np.ndarray:
         geoms = ws.lines.geometries
         ok = np.flatnonzero(~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)
                             & np.isfinite(shapely.bounds(geoms)).all(axis=1))
-        return np.setdiff1d(ok, invalid_lines(ws))
+        return ok[~index_mask(invalid_lines(ws), len(geoms))[ok]]
 
     return ws.once("line.measurable", compute)
 
 
 def _valid(ws: Workspace) -> np.ndarray:
     """Indices of the submitted lines with usable geometry."""
-    return ws.once("line.valid", lambda: np.setdiff1d(np.arange(ws.lines.n_submitted), invalid_lines(ws)))
+    return ws.once("line.valid", lambda: np.flatnonzero(~index_mask(invalid_lines(ws), ws.lines.n_submitted)))
+
+
+def _submitted_prefix(ws: Workspace) -> tuple[int, int]:
+    """How many parts and vertices of the flat vertices (:func:`line_vertices`) are the submitted lines':
+    they come first, the stored lines' after them."""
+    v = line_vertices(ws)
+    n_parts = int(np.searchsorted(v.part_line, ws.lines.n_submitted))
+    return n_parts, int(v.part_first[n_parts]) if n_parts < len(v.part_line) else len(v.part)
 
 
 def _vertices(ws: Workspace) -> dict:
-    """Vertices of the valid submitted lines: metric and geographic coordinates, part and line of each."""
+    """Vertices of the submitted lines: metric and geographic coordinates, part, line and step (metres from
+    the part's previous vertex) of each; ``valid_part``: whether a part's line is valid, the only ones the
+    rules look at. Views of the flat vertices of every line (the submitted lines' come first), not copies:
+    leaving the few invalid lines out by copying every other vertex cost more than the rules that read them."""
     def compute():
-        v = line_vertices(ws).of_lines(_valid(ws))
-        return {"xy": v.xy, "lonlat": v.lonlat, "part": v.part, "line": v.line, "part_line": v.part_line,
-                "parts": v.parts, "along": v.along}
+        v, n_parts, n = line_vertices(ws), *_submitted_prefix(ws)
+        part_line = v.part_line[:n_parts]
+        return {"xy": v.xy[:n], "lonlat": v.lonlat[:n], "part": v.part[:n], "line": part_line[v.part[:n]],
+                "part_line": part_line, "parts": v.parts[:n_parts], "step": v.step[:n],
+                "valid_part": index_mask(_valid(ws), ws.lines.n_submitted)[part_line]}
 
     return ws.once("line.vertices", compute)
 
 
-def _ends(ws: Workspace, closed_m: float) -> pd.DataFrame:
-    """Ends of the submitted parts that are not closed rings: line, part, end (0 start, 1 end), x, y."""
+def _ends(ws: Workspace, closed_m: float) -> dict[str, np.ndarray]:
+    """Ends of the valid submitted parts that are not closed rings, starts then ends: line, part, end (0
+    start, 1 end), x, y, lon, lat (plain arrays: a data frame's columns cost more to make and to read)."""
     v = _vertices(ws)
-    if not len(v["xy"]):
-        return pd.DataFrame(columns=["line", "part", "end", "x", "y", "lon", "lat"])
-    first = np.r_[0, np.flatnonzero(np.diff(v["part"])) + 1]
-    last = np.r_[first[1:] - 1, len(v["part"]) - 1]
+    first = np.r_[0, np.flatnonzero(np.diff(v["part"])) + 1] if len(v["part"]) else np.zeros(0, dtype=int)
+    last = np.r_[first[1:] - 1, len(v["part"]) - 1] if len(first) else first
+    valid = v["valid_part"][v["part"][first]]
+    first, last = first[valid], last[valid]
     gap = np.hypot(*(v["xy"][first] - v["xy"][last]).T)
     open_part = gap > closed_m
-    rows = []
-    for end, index in ((0, first), (1, last)):
-        index = index[open_part]
-        rows.append(pd.DataFrame({"line": v["line"][index], "part": v["part"][index], "end": end,
-                                  "x": v["xy"][index, 0], "y": v["xy"][index, 1],
-                                  "lon": v["lonlat"][index, 0], "lat": v["lonlat"][index, 1]}))
-    return pd.concat(rows, ignore_index=True)
+    index = np.r_[first[open_part], last[open_part]]
+    return {"line": v["line"][index], "part": v["part"][index],
+            "end": np.repeat(np.array([0, 1]), int(open_part.sum())),
+            "x": v["xy"][index, 0], "y": v["xy"][index, 1], "lon": v["lonlat"][index, 0], "lat": v["lonlat"][index, 1]}
 
 
 # -- rules on one line -------------------------------------------------------------------------------------
@@ -254,9 +266,10 @@ def duplicate_vertex(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     v = _vertices(workspace(ctx))
     if not len(v["xy"]):
         return
-    step = np.diff(v["along"])  # metres between consecutive vertices (0 where a part ends)
-    close = (step < params["distance_m"]) & (v["part"][1:] == v["part"][:-1])
+    step, part = v["step"][1:], v["part"]  # metres between consecutive vertices (0 where a part starts)
+    close = (step < params["distance_m"]) & (part[1:] == part[:-1])
     where = np.flatnonzero(close)  # in vertex order, so each line's close pairs are consecutive
+    where = where[v["valid_part"][part[1:][where]]]
     if not len(where):
         return
     owner = v["line"][1:][where]
@@ -274,19 +287,38 @@ def duplicate_vertex(ctx: CheckContext, params: dict) -> Iterator[Issue]:
 def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray, limit_deg: float
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Interior angles (degrees) below ``limit_deg`` at vertices with a neighbour on both sides, and the
-    vertex indices.
+    vertex indices (the interior vertices in order, then the closing vertices of rings in order).
 
     The first vertex of a closed ring has its last-but-one vertex before it. Vertices repeating their
-    predecessor are skipped so that a duplicate does not read as a turn."""
-    index = np.arange(len(xy))
+    predecessor are skipped so that a duplicate does not read as a turn: the parts holding one are measured
+    again with their repeats left out (a copy of those parts only; compacting every vertex cost more than
+    the rest of the rule), and their turns measured with the repeats are dropped."""
     x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])  # 1-D columns: no axis reductions
-    moves = (x[1:] != x[:-1]) | (y[1:] != y[:-1]) | (part[1:] != part[:-1])
-    if not moves.all():  # rare: compact repeated vertices away first
-        keep = np.r_[True, moves]
-        index, x, y, part = index[keep], x[keep], y[keep], part[keep]
-        xy = np.column_stack([x, y])
     cos_limit = np.cos(np.radians(limit_deg))
+    moves = (x[1:] != x[:-1]) | (y[1:] != y[:-1]) | (part[1:] != part[:-1])
+    cosines, where, ring_cosines, ring_where = _sharp_turns(x, y, part, closed_part, cos_limit)
+    if not moves.all():
+        repeated = index_mask(part[1:][~moves], len(closed_part))
+        kept = np.flatnonzero(repeated[part] & np.r_[True, moves])
+        again = _sharp_turns(x[kept], y[kept], part[kept], closed_part, cos_limit, kept)
 
+        def merged(c: np.ndarray, w: np.ndarray, c_again: np.ndarray, w_again: np.ndarray):
+            ok = ~repeated[part[w]]
+            c, w = np.r_[c[ok], c_again], np.r_[w[ok], w_again]
+            order = np.argsort(w, kind="stable")
+            return c[order], w[order]
+
+        cosines, where = merged(cosines, where, again[0], again[1])
+        ring_cosines, ring_where = merged(ring_cosines, ring_where, again[2], again[3])
+    cos_sharp = np.r_[cosines, ring_cosines]
+    return np.degrees(np.arccos(np.clip(cos_sharp, -1.0, 1.0))), np.r_[where, ring_where].astype(int)
+
+
+def _sharp_turns(x: np.ndarray, y: np.ndarray, part: np.ndarray, closed_part: np.ndarray, cos_limit: float,
+                 index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cosines above ``cos_limit`` of the turns at interior vertices (between each vertex's neighbours in
+    ``x``, ``y``) and at the closing vertices of rings, with their vertex indices (``index`` maps positions
+    to them; None: the positions are the indices)."""
     def sharp_in(lo: int, hi: int) -> np.ndarray:
         """(vertex, cosine) of the sharp turns at the interior vertices ``lo … hi - 1``, block by block:
         a block's eight temporaries stay in the processor's cache, where those of millions of vertices
@@ -308,20 +340,21 @@ def _turn_angles(xy: np.ndarray, part: np.ndarray, closed_part: np.ndarray, limi
 
     found = parallel_ranges(sharp_in, len(x))
     sharp = found[:, 0].astype(int)
-    angles, where = [found[:, 1]], [index[sharp]]
+    ring_cosines, ring_where = np.zeros(0), np.zeros(0, dtype=int)
     rings = np.flatnonzero(closed_part)
     if len(rings):  # the closing vertex of a ring turns between its last-but-one and second vertices
         first = np.searchsorted(part, rings)
         last = np.searchsorted(part, rings, side="right") - 1
         ok = last - first >= 3
         first, last = first[ok], last[ok]
-        u, w = xy[last - 1] - xy[first], xy[first + 1] - xy[first]
+        ux, uy = x[last - 1] - x[first], y[last - 1] - y[first]
+        wx, wy = x[first + 1] - x[first], y[first + 1] - y[first]
         with np.errstate(invalid="ignore", divide="ignore"):
-            c = (u[:, 0] * w[:, 0] + u[:, 1] * w[:, 1]) / np.sqrt((u * u).sum(axis=1) * (w * w).sum(axis=1))
-        angles.append(c[c > cos_limit])
-        where.append(index[first[c > cos_limit]])
-    cos_sharp = np.concatenate(angles)
-    return np.degrees(np.arccos(np.clip(cos_sharp, -1.0, 1.0))), np.concatenate(where)
+            c = (ux * wx + uy * wy) / np.sqrt((ux * ux + uy * uy) * (wx * wx + wy * wy))
+        ring_cosines, ring_where = c[c > cos_limit], first[c > cos_limit]
+    if index is not None:
+        sharp, ring_where = index[sharp], index[ring_where]
+    return found[:, 1], sharp, ring_cosines, ring_where
 
 
 @rule("line.spike", severity="error", layer="lines",
@@ -333,10 +366,10 @@ def spike(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     v = _vertices(workspace(ctx))
     if not len(v["xy"]):
         return
-    parts = v["parts"]
-    closed_part = shapely.is_closed(parts)
-    angle, index = _turn_angles(v["xy"], v["part"], closed_part, params["angle_deg"])
-    for k in np.flatnonzero(angle < params["angle_deg"]):
+    closed_part = shapely.is_closed(v["parts"])
+    with np.errstate(invalid="ignore"):  # an invalid line's infinite coordinates: left out below
+        angle, index = _turn_angles(v["xy"], v["part"], closed_part, params["angle_deg"])
+    for k in np.flatnonzero((angle < params["angle_deg"]) & v["valid_part"][v["part"][index]]):
         i = int(v["line"][index[k]])
         yield _issue("line.spike", ctx, i, v["lonlat"][index[k]],
                      f"界线 {_name(ctx, i)} 在节点处折返，夹角 {angle[k]:.2f}°（限值 {params['angle_deg']}°）",
@@ -370,11 +403,11 @@ def _middles(ws: Workspace, lines: np.ndarray) -> list:
     """(lon, lat) of the point halfway along the longest part of each line, measured in metres (None for a
     line without usable geometry); from the flat vertices, no geometry built."""
     out: list = [None] * len(lines)
-    valid = np.isin(lines, _valid(ws))
+    valid = index_mask(_valid(ws), ws.lines.n_submitted)[lines]
     if not valid.any():
         return out
     v = line_vertices(ws)
-    candidates = np.flatnonzero(np.isin(v.part_line, lines[valid]))  # every part of those lines
+    candidates = np.flatnonzero(index_mask(lines[valid], len(ws.lines.frame))[v.part_line])  # their parts
     first = np.searchsorted(v.part, candidates)
     counts = np.searchsorted(v.part, candidates, side="right") - first
     ends = np.cumsum(counts) - 1
@@ -382,7 +415,7 @@ def _middles(ws: Workspace, lines: np.ndarray) -> list:
     vertex = np.repeat(first - starts, counts) + np.arange(int(counts.sum()))
     owner = np.repeat(np.arange(len(candidates)), counts)
     # metres along each part from its own first vertex, a sum restarting at every part: the same whatever
-    # else is in view (the flat sum over all vertices, v.along, carries the rounding of every vertex before
+    # else is in view (a flat sum over all vertices would carry the rounding of every vertex before
     # it, and a check run on spatial partitions would place the middle 1e-13° elsewhere). The steps are the
     # ones every rule shares (v.step: 0 at a part's first vertex); where the lines asked for hold most
     # vertices (a network submitted by the wrong province: every line a finding), the sums are made over
@@ -424,7 +457,8 @@ def _attributes_fine(line_id: np.ndarray, left: np.ndarray, right: np.ndarray, p
         index, distinct = pd.factorize(values)
         return np.r_[np.fromiter(map(test, distinct), dtype=bool, count=len(distinct)), False][index], index
 
-    has_id, _ = per_value(line_id, lambda v: isinstance(v, str) and bool(v))
+    # ids are nearly all distinct: tested directly, without first factorizing them
+    has_id = np.fromiter((isinstance(v, str) and bool(v) for v in line_id), dtype=bool, count=len(line_id))
     codes = np.concatenate([left, right])
     well_formed, code = per_value(codes, lambda v: isinstance(v, str) and bool(v) and bool(_CODE.match(v)))
     ours, _ = per_value(codes, lambda v: isinstance(v, str) and v[:2] == prefix)
@@ -487,7 +521,7 @@ def _line_pairs(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
         a, b = view.tree.query(view.geometries[valid])
         a = valid[a]
         keep = (a != b) & ((b >= view.n_submitted) | (a < b))
-        keep &= ~np.isin(b, np.setdiff1d(np.arange(view.n_submitted), valid))
+        keep &= ~index_mask(invalid_lines(ws), len(view.frame))[b]
         keep &= ~shapely.is_empty(view.geometries[b]) & ~shapely.is_missing(view.geometries[b])
         a, b = a[keep], b[keep]
         # features of one submission sharing a stretch overlap whatever their codes: only stored versions
@@ -632,33 +666,31 @@ def crossing(ctx: CheckContext, params: dict) -> Iterator[Issue]:
             yield issue
 
 
-def _own_targets(ws: Workspace, ends: pd.DataFrame) -> np.ndarray:
+def _own_targets(ws: Workspace, ends: dict[str, np.ndarray]) -> np.ndarray:
     """Distance from each end to the rest of its own line: its other parts and its own part's other end
     (an enclave ring left open is a dangle against itself). All ends at once: each end paired with the
     other parts of its line (a line's parts are consecutive), each part built once."""
     v = _vertices(ws)
     part_line = v["part_line"]
-    if not len(ends):
+    if not len(ends["line"]):
         return np.zeros(0)
     first = np.searchsorted(v["part"], np.arange(len(part_line)))
     last = np.searchsorted(v["part"], np.arange(len(part_line)), side="right")
-    line, part, end = (ends[c].to_numpy() for c in ("line", "part", "end"))
-    points = shapely.points(ends[["x", "y"]].to_numpy())
+    line, part, end = ends["line"], ends["part"], ends["end"]
+    points = shapely.points(ends["x"], ends["y"])
     # the parts of each end's line: a range, since parts come in the order of their lines
     line_first = np.searchsorted(part_line, line)
     line_count = np.searchsorted(part_line, line, side="right") - line_first
-    k = np.repeat(np.arange(len(ends)), line_count)
-    j = np.repeat(line_first, line_count) + np.arange(int(line_count.sum())) - np.repeat(
-        np.cumsum(line_count) - line_count, line_count)
+    k = np.repeat(np.arange(len(line)), line_count)
+    j = slots(line_first, line_count)
     other = j != part[k]
     k, j = k[other], j[other]
     needed = np.union1d(j, part)
     built = np.empty(len(part_line), dtype=object)
     counts = last[needed] - first[needed]
-    vertex = np.repeat(first[needed], counts) + np.arange(int(counts.sum())) - np.repeat(
-        np.cumsum(counts) - counts, counts)
+    vertex = slots(first[needed], counts)
     built[needed] = shapely.linestrings(v["xy"][vertex], indices=np.repeat(np.arange(len(needed)), counts))
-    to_others = np.full(len(ends), np.inf)
+    to_others = np.full(len(line), np.inf)
     if len(k):
         np.minimum.at(to_others, k, shapely.distance(points[k], built[j]))
     own = built[part]
@@ -674,7 +706,7 @@ def _on_other_end(ws: Workspace, lonlat: np.ndarray, usable: np.ndarray, allowed
     degrees project to equal metres, so such an end is 0 m from that line."""
     v = line_vertices(ws)
     parts = np.arange(len(v.parts))
-    parts = parts[np.isin(v.part_line, usable)]
+    parts = parts[index_mask(usable, len(ws.lines.frame))[v.part_line]]
     first = np.searchsorted(v.part, parts)
     last = np.searchsorted(v.part, parts, side="right") - 1
     tips = np.r_[first, last]
@@ -684,12 +716,17 @@ def _on_other_end(ws: Workspace, lonlat: np.ndarray, usable: np.ndarray, allowed
     order = np.argsort(tip_key, kind="stable")
     sorted_keys = tip_key[order]
     lo, hi = np.searchsorted(sorted_keys, end_key), np.searchsorted(sorted_keys, end_key, side="right")
-    count = hi - lo
-    k = np.repeat(np.arange(len(lonlat)), count)
-    at = np.repeat(lo, count) + np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    # the tips at each end's place, the r-th of each in round r, and only for the ends not met yet: an end
+    # needs one allowed tip, and at a junction the first other line's tip nearly always is one, so the
+    # (costly) test of versions runs about once per end instead of once per tip
     met = np.zeros(len(lonlat), dtype=bool)
-    ok = allowed(k, tip_line[order[at]])
-    met[k[ok]] = True
+    count = hi - lo
+    k = np.flatnonzero(count)
+    for r in range(int(count.max(initial=0))):
+        k = k[(count[k] > r) & ~met[k]]
+        if not len(k):
+            break
+        met[k[allowed(k, tip_line[order[lo[k] + r]])]] = True
     return met
 
 
@@ -703,11 +740,11 @@ def dangle(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     overshoot at a junction. Closed rings (enclaves) have no ends."""
     ws = workspace(ctx)
     ends = _ends(ws, params["meet_m"])
-    if not len(ends):
+    if not len(ends["line"]):
         return
     view = ws.lines
-    owner = ends["line"].to_numpy()
-    lonlat = ends[["lon", "lat"]].to_numpy()
+    owner = ends["line"]
+    lonlat = np.column_stack([ends["lon"], ends["lat"]])
     usable = measurable_lines(ws)
     pieces = line_pieces(ws, usable)
 
@@ -719,18 +756,18 @@ def dangle(ctx: CheckContext, params: dict) -> Iterator[Issue]:
 
     # an end that is exactly an end of another allowed line meets it (distance 0, whatever else is near);
     # the other ends meeting a line within meet_m are settled by the tight first search, the rest measured
-    nearest, nearest_line = np.zeros(len(ends)), np.full(len(ends), -1)
+    nearest, nearest_line = np.zeros(len(owner)), np.full(len(owner), -1)
     todo = np.flatnonzero(~_on_other_end(ws, lonlat, usable, allowed))
     points = MetricCache(shapely.points(lonlat[todo]))
     nearest[todo], nearest_line[todo] = nearest_line_m(
         ws, pieces, points, np.arange(len(todo)), lambda n, line: allowed(todo[n], line), params["search_m"],
         accept_m=params["meet_m"])
-    own = np.full(len(ends), np.inf)
+    own = np.full(len(owner), np.inf)
     unmet = np.flatnonzero(nearest > params["meet_m"])  # only an end meeting no other line may be open on itself
-    own[unmet] = _own_targets(ws, ends.iloc[unmet])
+    own[unmet] = _own_targets(ws, {column: values[unmet] for column, values in ends.items()})
     closest = np.minimum(nearest, own)
     dangling = (closest <= params["search_m"]) & (closest > params["meet_m"])
-    which = ends["end"].to_numpy()
+    which = ends["end"]
     for k in np.flatnonzero(dangling):
         i = int(owner[k])
         if own[k] < nearest[k]:

@@ -256,6 +256,28 @@ def test_spike(angle, found):
         assert distance_m((issues[0].lon, issues[0].lat), tip) < 0.01
 
 
+
+def test_spike_next_to_repeated_vertices_and_beside_an_invalid_line():
+    """A spike whose neighbour vertices are each repeated (a duplicate is no turn), in a submission whose first
+    line is invalid (a NaN coordinate): the spike is still reported once, at its vertex, with its angle; the
+    repeats are one duplicate_vertex warning; the invalid line gets its own issue and does not shift where the
+    other line's findings are (the rules share one flat array of every line's vertices)."""
+    geometry, tip = spiked(5.0)
+    xy = shapely.get_coordinates(geometry)
+    k = int(np.argmin(np.hypot(*(xy - tip).T)))  # the tip's vertex; repeat its two neighbours
+    repeated = shapely.LineString(np.vstack([xy[:k], xy[k - 1], xy[k], xy[k + 1], xy[k + 1:]]))
+    rows = [county_line(_with_nan()), *network_rows("3642", "3643")]
+    rows[-1]["geometry"] = repeated
+    issues = check(submission(lines=lines_frame(rows)))
+    assert rules_of(issues) == ["line.duplicate_vertex", "line.invalid_geometry", "line.spike"], messages(issues)
+    (spike,) = only(issues, "line.spike")
+    assert spike.feature == "3643" and "5.00°" in spike.message_en
+    assert distance_m((spike.lon, spike.lat), tip) < 0.01
+    (duplicate,) = only(issues, "line.duplicate_vertex")
+    assert duplicate.feature == "3643" and "2 pair(s)" in duplicate.message_en and "0.0000 m" in duplicate.message_en
+    (invalid,) = only(issues, "line.invalid_geometry")
+    assert invalid.feature == "360102360103" and "non-finite" in invalid.message_en
+
 # -- line.dangle ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("trim", "found"), [(30.0, True), (400.0, True), (0.5, False)],
                          ids=["30m-short", "400m-short", "near-miss-0.5m"])
