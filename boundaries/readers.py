@@ -32,10 +32,10 @@ from boundaries.errors import InputError
 from boundaries.fields import (
     ALIASES,
     REQUIRED,
+    map_distinct,
     normalise_codes,
     normalise_marker_type,
     parse_angle,
-    per_value,
     rename_columns,
 )
 from boundaries.model import (
@@ -486,11 +486,11 @@ def _finish_lines(frame: pd.DataFrame) -> pd.DataFrame:
 def _finish_markers(frame: pd.DataFrame) -> pd.DataFrame:
     for field in ("marker_id", "line_id"):
         frame[field] = normalise_codes(frame[field])
-    frame["marker_type"] = frame["marker_type"].map(per_value(normalise_marker_type)).astype(object)
+    frame["marker_type"] = map_distinct(frame["marker_type"], normalise_marker_type).astype(object)
     for field in ("x", "y", "h"):
         frame[field] = pd.to_numeric(frame[field], errors="coerce").astype(float)
     for field in ("lon", "lat"):
-        frame[field] = frame[field].map(parse_angle).astype(float)
+        frame[field] = map_distinct(frame[field], parse_angle).astype(float)
     return frame
 
 
