@@ -370,3 +370,20 @@ def test_gbk_shapefile_with_repeated_values_and_nulls_reads_as_row_by_row(tmp_pa
     for field, column in (("line_id", "JXDM"), ("left_code", "ZCDM"), ("right_code", "YCDM"), ("name", "JXMC")):
         _same(sub.lines[field], _row_by_row(raw[column], normalise_code))
     assert list(sub.lines["name"][:3]) == ["江西—湖南线", "江西—湖北线", "江西—湖南线"]
+
+
+def test_source_checksums_are_the_files_sha256_in_order(tmp_path, jx_lines, jx_markers):
+    """The checksums, computed in a thread while the layers are read, are each file's own, in the order
+    the files were given (a shapefile's parts sorted by extension) — also for a zip."""
+    import hashlib
+
+    paths = write_shapefiles(tmp_path / "src", jx_lines, jx_markers)
+    archive = tmp_path / "江西.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for part in paths[1].parent.glob(paths[1].stem + ".*"):
+            zf.write(part, part.name)
+    sub = _read([paths[0], archive])
+    expected = [*sorted(paths[0].parent.glob(paths[0].stem + ".*"), key=lambda p: p.suffix), archive]
+    assert [f.name for f in sub.files] == [p.name for p in expected]
+    assert [f.sha256 for f in sub.files] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in expected]
+    assert [f.size for f in sub.files] == [p.stat().st_size for p in expected]
