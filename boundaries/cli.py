@@ -200,6 +200,8 @@ def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
                                        **kw)
     else:
         result = pipeline.check_paths(db=obj.db, lang=lang, **kw)
+    if pipeline.retained is not None:  # not freed on the way out either (see check)
+        pipeline.retained.append(result)
     if issues_out and result.submission is not None:
         write_issues(result.report, issues_out)
     if as_json:
@@ -260,9 +262,13 @@ def check(obj: CliContext, **kw) -> None:
         # report allocate millions of small objects (frames' values, per-feature dicts, issues) with hardly a
         # reference cycle among them, so every pass of the collector rescans them for nothing (the rules
         # pause it themselves; this covers the reading and the report too). Memory is still freed by
-        # reference counting, and the process ends when the check is done (_exit_now); not in a caller's
-        # process (tests, main(argv)), whose collector is left as it is.
+        # reference counting, and the process ends when the check is done (_exit_now), so what the check
+        # built is not even freed (pipeline.retained); not in a caller's process (tests, main(argv)), whose
+        # collector is left as it is.
+        from boundaries import pipeline
+
         gc.disable()
+        pipeline.retained = []
     _run_submission(obj, store_it=False, **kw)
 
 
