@@ -12,6 +12,7 @@ JSON document) and its exit code here, in one place.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import json
 import sys
@@ -199,6 +200,8 @@ def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
                                        **kw)
     else:
         result = pipeline.check_paths(db=obj.db, lang=lang, **kw)
+    if pipeline.retained is not None:  # not freed on the way out either (see check)
+        pipeline.retained.append(result)
     if issues_out and result.submission is not None:
         write_issues(result.report, issues_out)
     if as_json:
@@ -254,6 +257,18 @@ def check(obj: CliContext, **kw) -> None:
     kw.pop("user")
     global _read_only_run
     _read_only_run = kw.get("scheduler") is None  # see _exit_now
+    if _read_only_run and _own_process:
+        # Python's cyclic garbage collector off for the rest of this process: reading, the rules and the
+        # report allocate millions of small objects (frames' values, per-feature dicts, issues) with hardly a
+        # reference cycle among them, so every pass of the collector rescans them for nothing (the rules
+        # pause it themselves; this covers the reading and the report too). Memory is still freed by
+        # reference counting, and the process ends when the check is done (_exit_now), so what the check
+        # built is not even freed (pipeline.retained); not in a caller's process (tests, main(argv)), whose
+        # collector is left as it is.
+        from boundaries import pipeline
+
+        gc.disable()
+        pipeline.retained = []
     _run_submission(obj, store_it=False, **kw)
 
 
@@ -583,6 +598,8 @@ def _lang(argv: list[str]) -> str:
 
 #: Set by ``check`` (without --scheduler): the command wrote nothing but its output, see :func:`_exit_now`.
 _read_only_run = False
+#: Set by :func:`main` run with the process's own command line (the console script), not by callers.
+_own_process = False
 
 
 def _exit_now(code: int) -> None:
@@ -607,7 +624,8 @@ def _exit_now(code: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code. Run with the process's own command line
     (``argv`` None), a read-only check ends the process when done (:func:`_exit_now`)."""
-    own = argv is None
+    global _own_process
+    own = _own_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     code = _main(argv)
     if own and _read_only_run:

@@ -20,10 +20,10 @@ __all__ = [
     "MARKER_TYPES",
     "REQUIRED",
     "load_field_map",
+    "map_distinct",
     "normalise_code",
     "normalise_codes",
     "parse_angle",
-    "per_value",
     "rename_columns",
 ]
 
@@ -130,11 +130,12 @@ _DOTTED_INTEGER = re.compile(r"\d+\.0+")
 
 def normalise_codes(values: pd.Series) -> pd.Series:
     """:func:`normalise_code` of a whole column: vectorised when every value is text (GeoPackage and
-    GeoJSON columns, decoded DBF text), else once per distinct value."""
+    GeoJSON columns, decoded DBF text), else once per distinct value (:func:`map_distinct`)."""
     array = values.to_numpy(dtype=object)
     if len(array) and all(type(v) is str for v in array):
         # plain str methods in a comprehension, the regular expression only for values with a dot: 0.026 s
-        # for a column of 182 k line ids where pandas' .str accessors took 0.066 s
+        # for a column of 182 k line ids where pandas' .str accessors took 0.066 s (and factorizing it first,
+        # as map_distinct does, 0.06 s: text codes are mostly distinct and cheap to strip)
         out = np.empty(len(array), dtype=object)
         out[:] = [v.strip() for v in array]
         for k in [k for k, v in enumerate(out) if "." in v]:
@@ -142,26 +143,24 @@ def normalise_codes(values: pd.Series) -> pd.Series:
                 out[k] = out[k].split(".")[0]
         out[out == ""] = np.nan  # a blank is missing (NaN, as Series.map gives it)
         return pd.Series(out, index=values.index, dtype=object)
-    return values.map(per_value(normalise_code)).astype(object)
+    return map_distinct(values, normalise_code).astype(object)
 
 
-def per_value(func):
-    """``func`` computed once per distinct value (keyed by type and value: ``1`` and ``True`` stay apart),
-    for ``Series.map`` over a column in which the same codes repeat on every row."""
-    seen: dict = {}
-
-    def memoised(value):
-        # every NaN object is one key (NaN equals nothing, so a dict would miss it every time)
-        key = (type(value), "NaN") if isinstance(value, float) and value != value else (type(value), value)
-        try:
-            return seen[key]
-        except KeyError:
-            seen[key] = found = func(value)
-            return found
-        except TypeError:  # an unhashable value
-            return func(value)
-
-    return memoised
+def map_distinct(values: pd.Series, func) -> pd.Series:
+    """``values.map(func)``, with ``func`` called once per distinct value (a column's types, empty fields and
+    numeric codes repeat row after row): the distinct values by :func:`pandas.factorize`, their results taken
+    back to the rows — 0.009 s instead of 0.036 s for an empty column of 91 k markers. For functions that
+    treat every missing value alike (None, NaN and pd.NA reach ``func`` as one of them)."""
+    array = values.to_numpy(dtype=object)
+    kinds = set(map(type, array))
+    if not len(array) or (kinds & {bool, np.bool_} and len(kinds) > 1):
+        # factorize takes True for 1 and 1.0 (they compare equal), which func may tell apart: row by row
+        return values.astype(object).map(func)
+    try:
+        codes, distinct = pd.factorize(array, use_na_sentinel=False)
+    except TypeError:  # an unhashable value (a list from a GeoJSON array): row by row
+        return values.astype(object).map(func)
+    return pd.Series(distinct, dtype=object).map(func).take(codes).set_axis(values.index)
 
 
 def normalise_marker_type(value) -> str | None:

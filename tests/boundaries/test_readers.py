@@ -313,3 +313,77 @@ def test_two_columns_for_one_field_exit_2_in_both_languages(tmp_path, jx_lines):
     assert err.value.rule == "dataset.schema"
     assert "lines.geojson: columns 'line_id' and 'BH' both give line_id" in err.value.message
     assert "lines.geojson：字段 'line_id' 和 'BH' 都对应 line_id；请只保留其一" in err.value.message_zh
+
+
+# -- field values mapped once per distinct value (fields.map_distinct) -------------------------------------------
+def _row_by_row(values: pd.Series, func) -> list:
+    """``func`` of every row, as ``Series.map`` computes it (the reference the distinct values must match)."""
+    return list(values.astype(object).map(func).astype(object))
+
+
+def _same(got: pd.Series, expected: list) -> None:
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        assert type(a) is type(b) and (a == b or (a != a and b != b)), (a, b)  # NaN is NaN
+
+
+@pytest.mark.parametrize("values", [
+    [" 360000 ", "360000", None, np.nan, "360000.0", "", "江西", "江西", "36.5", "360000"],  # text and blanks
+    [360000.0, 360000.0, np.nan, 430000.0, 360000.0],  # a numeric DBF field
+    [360000, "360000", 1, 1.0, None, pd.NA, "1"],  # mixed types
+    [True, 1, 1.0, "1", None],  # True equals 1: kept apart, row by row
+    [["360000"], "360000", ["360000"]],  # unhashable values (a GeoJSON array)
+    [np.nan] * 4,  # a column the layer does not have
+    [],
+], ids=["text", "float", "mixed", "bool", "unhashable", "all-missing", "empty"])
+def test_codes_map_once_per_distinct_value_as_row_by_row(values):
+    from boundaries.fields import normalise_code, normalise_codes
+
+    column = pd.Series(values, dtype=object, index=np.arange(len(values)) * 3)  # an index that is not 0…n
+    got = normalise_codes(column)
+    assert list(got.index) == list(column.index)
+    _same(got, _row_by_row(column, normalise_code))
+
+
+def test_marker_types_and_angles_map_once_per_distinct_value_as_row_by_row():
+    from boundaries.fields import map_distinct, normalise_marker_type, parse_angle
+
+    types = pd.Series(["单立", "pair", None, "单立", "三立", "bogus", np.nan, "单立"] * 50, dtype=object)
+    _same(map_distinct(types, normalise_marker_type), _row_by_row(types, normalise_marker_type))
+    angles = pd.Series(["114°32'54.6\"E", None, "114.5", 114.5, "abc", "114°32'54.6\"E"] * 50, dtype=object)
+    _same(map_distinct(angles, parse_angle), _row_by_row(angles, parse_angle))
+
+
+def test_gbk_shapefile_with_repeated_values_and_nulls_reads_as_row_by_row(tmp_path, jx_lines):
+    from boundaries.fields import normalise_code
+
+    lines = gpd.GeoDataFrame(
+        {"line_id": ["3643", "3642", " 3643 ", None, "3641", "3641"],
+         "left_code": ["360000", "360000", None, "360000", "360000.0", "360000"],
+         "right_code": ["430000", "420000", "430000", "", "430000", "420000"],
+         "name": ["江西—湖南线", "江西—湖北线", "江西—湖南线", None, "江西—湖南线", "江西—湖北线"]},
+        geometry=list(jx_lines.geometry) * 3, crs=4490)
+    paths = write_shapefiles(tmp_path, lines, None, encoding="GBK", cpg=False)
+    raw = pyogrio.read_dataframe(paths[0], encoding="gb18030")
+    sub = _read(paths)
+    assert sub.encoding == "gb18030"
+    for field, column in (("line_id", "JXDM"), ("left_code", "ZCDM"), ("right_code", "YCDM"), ("name", "JXMC")):
+        _same(sub.lines[field], _row_by_row(raw[column], normalise_code))
+    assert list(sub.lines["name"][:3]) == ["江西—湖南线", "江西—湖北线", "江西—湖南线"]
+
+
+def test_source_checksums_are_the_files_sha256_in_order(tmp_path, jx_lines, jx_markers):
+    """The checksums, computed in a thread while the layers are read, are each file's own, in the order
+    the files were given (a shapefile's parts sorted by extension) — also for a zip."""
+    import hashlib
+
+    paths = write_shapefiles(tmp_path / "src", jx_lines, jx_markers)
+    archive = tmp_path / "江西.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for part in paths[1].parent.glob(paths[1].stem + ".*"):
+            zf.write(part, part.name)
+    sub = _read([paths[0], archive])
+    expected = [*sorted(paths[0].parent.glob(paths[0].stem + ".*"), key=lambda p: p.suffix), archive]
+    assert [f.name for f in sub.files] == [p.name for p in expected]
+    assert [f.sha256 for f in sub.files] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in expected]
+    assert [f.size for f in sub.files] == [p.stat().st_size for p in expected]
