@@ -155,12 +155,23 @@ class PostgisNameStore(SqlNameStore):
 
         query = " & ".join("(" + " | ".join(lexeme(*alternative) for alternative in group) + ")" for group in groups)
         condition, values = where.names_sql("n.")
-        columns = "fid, tsvector_to_array(terms)" if keys else "fid"
-        return self._rows(f"SELECT {columns} FROM names n WHERE terms @@ ?::tsquery AND {condition}"
-                          + (" LIMIT ?" if limit else ""), [query, *values, *([limit] if limit else [])])
+        # with keys, those of the name's lexemes that start so (filtered here: a name has some thirty)
+        columns, start = ("fid, ARRAY(SELECT t FROM unnest(tsvector_to_array(terms)) AS t WHERE starts_with(t, ?))",
+                          [keys]) if keys else ("fid", [])
+        sql = f"SELECT {columns} FROM names n WHERE terms @@ ?::tsquery AND {condition}" + (" LIMIT ?" if limit else "")
+        params = [*start, query, *values, *([limit] if limit else [])]
+        if not any(prefix for group in groups for _, prefix in group):
+            return self._rows(sql, params)
+        # a prefix (``:*``): the planner cannot tell how many lexemes start so and may scan the table for a
+        # LIMIT that few names reach (168 ms for 镇 at 1 M): the GIN index, always
+        self._run("SET enable_seqscan = off")
+        try:
+            return self._rows(sql, params)
+        finally:
+            self._run("RESET enable_seqscan")
 
     def _matched_keys(self, rows, query, kinds):
-        """From the names' terms themselves (``tsvector_to_array``): nothing computed again."""
+        """From the names' terms themselves (their lexemes): nothing computed again."""
         kind_of = {KIND_LETTERS[kind]: kind for kind in kinds}
         starts = tuple(letter + term_token(query) for letter in kind_of)
         found = []

@@ -282,9 +282,10 @@ def _grams(record: NameRecord) -> set[str]:
     return grams
 
 
-#: Names of at least this importance (townships and above) carry the term ``m``: an over-full look-up takes
-#: them first (SPEC §8), from one short posting list.
-PROMINENT = 4
+#: Names of at least this importance (prefecture-level cities and above, a few hundred in the country) carry
+#: the term ``m``: an over-full look-up takes them first (SPEC §8), from one short posting list (with
+#: townships and above, 4, ANDing the list cost 10–50 ms on PostGIS at 1 M names).
+PROMINENT = 8
 #: The lengths of the pinyin keys' prefixes that are terms of their own (``q``): a syllable, or the first
 #: letters a close spelling is looked for among
 PINYIN_PREFIXES = range(2, 7)
@@ -511,7 +512,7 @@ class SqlNameStore(NameStore):
         for kind in kinds:
             term = ("q" + token, False) if kind == "pinyin" and len(query) in PINYIN_PREFIXES \
                 else (KIND_LETTERS[kind] + token, True)
-            rows, whole = self._look_up([[term]], where, limit, keys=True)
+            rows, whole = self._look_up([[term]], where, limit, keys=KIND_LETTERS[kind] + token)
             found += self._matched_keys(rows, query, (kind,))
             complete = complete and whole
         return found, complete
@@ -531,7 +532,7 @@ class SqlNameStore(NameStore):
             return self._legacy_gram_candidates(gram, limit, where)
         return [row[0] for row in self._look_up([[("g" + term_token(gram), False)]], where, limit, tiers=True)[0]]
 
-    def _look_up(self, groups: list, where: SearchFilter, limit: int, keys: bool = False, tiers: bool = False
+    def _look_up(self, groups: list, where: SearchFilter, limit: int, keys: str = "", tiers: bool = False
                  ) -> tuple[list[tuple], bool]:
         """The names whose terms match every group of ``groups`` (a list of alternatives, each ``(term,
         prefix)``) and ``where``'s, as rows of :meth:`_terms_rows`, and whether they are every match (fewer
@@ -551,10 +552,11 @@ class SqlNameStore(NameStore):
         return (top + [row for row in rows if row[0] not in seen])[:limit], False
 
     @abstractmethod
-    def _terms_rows(self, groups: list, where: SearchFilter, limit: int | None = None, keys: bool = False
+    def _terms_rows(self, groups: list, where: SearchFilter, limit: int | None = None, keys: str = ""
                     ) -> list[tuple]:
         """The names whose terms match ``groups`` (an AND of alternatives ``(term, prefix)``) that ``where``
-        admits, at most ``limit``: their fids, with ``keys`` also what :meth:`_matched_keys` reads."""
+        admits, at most ``limit``: their fids, with ``keys`` (the start of the key terms looked up) also
+        what :meth:`_matched_keys` reads."""
 
     def _legacy_candidates(self, query, kinds, mode, limit, where=ANY):
         """:meth:`candidates` from the key tables of a database before version 8 (read in a read snapshot,
@@ -1036,7 +1038,7 @@ class SqlNameStore(NameStore):
     #: the radii (in cells) up to which each query of the nearest-first look-up reads (:data:`_NEAR_RINGS`)
     _near_rings = _legacy_near_rings = _NEAR_RINGS_SERVER
 
-    def _nearest(self, groups: list, where: SearchFilter, keys: bool = False) -> list[tuple]:
+    def _nearest(self, groups: list, where: SearchFilter, keys: str = "") -> list[tuple]:
         """The names matching ``groups`` that ``where`` admits, those nearest to ``where.near`` first: at least
         ``where.near_count`` unless fewer lie within the distance beyond which nearness no longer counts.
         Ring after ring of grid cells around the point (on a server a few rings per query), each an
