@@ -1,10 +1,10 @@
 """The gazetteer on the server database: PostgreSQL + PostGIS, with the behaviour of the GeoPackage store.
 
 ``names`` is a ``geometry(Point, 4490)`` table and ``divisions`` a ``geometry(MultiPolygon, 4490)`` one,
-both with GiST indexes; a name's search terms (:func:`placenames.store.terms`) are its ``terms`` column, a
-``tsvector`` of verbatim lexemes written with its row, with a GIN index (``names_terms``): a look-up is one
-``@@`` of a ``tsquery`` ANDing the key (``:*`` for a prefix) with the filters' terms. The text columns are
-in the "C" collation, so that a prefix is a key range whatever the database's locale.
+both with GiST indexes; the search keys ``name_keys`` and ``name_grams`` are the GeoPackage's tables with
+B-tree primary keys in the same order, their text columns in the "C" collation so that a prefix is a key
+range whatever the database's locale. The nearest-first look-up reads rings of grid cells through the key
+tables' (cell, key) indexes, as on the GeoPackage.
 
 The tables are created by :meth:`PostgisNameStore.init` (and by the first import), versioned in
 ``quhua_meta`` under ``gazetteer_schema_version`` with the upgrade steps of
@@ -28,18 +28,17 @@ from placenames.store import (
     _NAME_COLUMNS,
     _REBUILD_AT,
     _SRID,
-    KIND_LETTERS,
+    GRAM_COLUMNS,
+    KEY_COLUMNS,
     SqlNameStore,
     _quoted,
-    _untoken,
-    term_token,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisNameStore"]  # the migrations: placenames.schema
 
 _LOCK = (0x5148, 0x4E41)  # "QH", "NA": the gazetteer's writers
 #: The tables whose indexes a large import rebuilds, locked together
-_REBUILT = ("names",)
+_REBUILT = ("names", "name_keys", "name_grams")
 #: Seconds an import tries to take those tables before it inserts through their indexes instead
 _LOCK_WAIT = 5.0
 #: The indexes of ``names`` a batched import keeps: each batch looks its source ids up, and updates by fid
@@ -53,8 +52,6 @@ class PostgisNameStore(SqlNameStore):
 
     _geom_marker = "?::geometry"
     _geom_select = "ST_AsBinary(geom)"
-    _terms_in_names = True
-    _terms_set = ", terms = ?::tsvector"
 
     def __init__(self, db: str | Store):
         self._owned = isinstance(db, str)
@@ -75,7 +72,7 @@ class PostgisNameStore(SqlNameStore):
             self._migrate()
 
     def has_names(self) -> bool:
-        return self._has_table("names")
+        return self._has_table("name_keys")
 
     def _in_read_snapshot(self) -> bool:
         return self.con.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
@@ -97,13 +94,13 @@ class PostgisNameStore(SqlNameStore):
         # the planner's statistics, after an import that added much to what they describe
         known = con.execute("SELECT reltuples FROM pg_class WHERE oid = 'names'::regclass").fetchone()[0]
         if self._inserted > max(10_000, known / 2):  # and the visibility map the index-only scans need
-            con.execute("VACUUM (ANALYZE) names")
+            con.execute("VACUUM (ANALYZE) names, name_keys, name_grams")
 
     _inserted = 0
 
     def _insert_names(self, rows):
         self._inserted += len(rows)
-        self._copy("names", ["fid", *_quoted(_NAME_COLUMNS), "geom", "terms"], rows)
+        self._copy("names", ["fid", *_quoted(_NAME_COLUMNS), "geom"], rows)
 
     # -- hooks of SqlNameStore --------------------------------------------------------------------
     def _divisions_bbox(self, lon, lat):
@@ -149,65 +146,49 @@ class PostgisNameStore(SqlNameStore):
                                    "FROM pg_get_serial_sequence('names', 'fid') AS s", (count,)).fetchone()
         return list(range(last - count + 1, last + 1))
 
-    def _terms_rows(self, groups, where, limit=None, keys=False):
-        def lexeme(term, prefix):
-            return f"'{term}'" + (":*" if prefix else "")
+    def _insert_keys(self, keys, grams):
+        self._copy("name_keys", KEY_COLUMNS, keys)
+        self._copy("name_grams", GRAM_COLUMNS, grams)
 
-        query = " & ".join("(" + " | ".join(lexeme(*alternative) for alternative in group) + ")" for group in groups)
-        condition, values = where.names_sql("n.")
-        # with keys, those of the name's lexemes that start so (filtered here: a name has some thirty)
-        columns, start = ("fid, ARRAY(SELECT t FROM unnest(tsvector_to_array(terms)) AS t WHERE starts_with(t, ?))",
-                          [keys]) if keys else ("fid", [])
-        sql = f"SELECT {columns} FROM names n WHERE terms @@ ?::tsquery AND {condition}" + (" LIMIT ?" if limit else "")
-        params = [*start, query, *values, *([limit] if limit else [])]
-        if not any(prefix for group in groups for _, prefix in group):
-            return self._rows(sql, params)
-        # a prefix (``:*``): the planner cannot tell how many lexemes start so and may scan the table for a
-        # LIMIT that few names reach (168 ms for 镇 at 1 M): the GIN index, always
-        self._run("SET enable_seqscan = off")
-        try:
-            return self._rows(sql, params)
-        finally:
-            self._run("RESET enable_seqscan")
-
-    def _matched_keys(self, rows, query, kinds):
-        """From the names' terms themselves (their lexemes): nothing computed again."""
-        kind_of = {KIND_LETTERS[kind]: kind for kind in kinds}
-        starts = tuple(letter + term_token(query) for letter in kind_of)
-        found = []
-        for fid, lexemes in rows:
-            found += sorted((fid, _untoken(t[1:]), kind_of[t[0]]) for t in lexemes if t.startswith(starts))
-        return found
-
+    _bulk_loading = False
     #: the tables emptied in this transaction, which COPY loads frozen
     _frozen: set[str] = frozenset()
 
     @contextmanager
     def _bulk(self):
-        """Into an empty gazetteer (a first import), a batched import drops the names' indexes but the two
-        each batch reads (its fid, its source ids) — the terms' GIN index among them — before the first
-        batch and builds them once after the last, as :meth:`_copy` does for one large COPY. Inside the
-        transaction, the table locked until the commit: a failure puts the indexes back."""
+        """Into empty key tables (a first import), a batched import drops their indexes — primary keys
+        included — before the first batch and builds them once after the last, as :meth:`_copy` does for
+        one large COPY (the names' own indexes stay: each batch looks its source ids up in them). Inside
+        the transaction, the tables locked until the commit: a failure puts the indexes back."""
         con = self.con
-        empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM names LIMIT 1) AS t").fetchone()[0] == 0
+        empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM name_grams LIMIT 1) AS t").fetchone()[0] == 0
         if not empty or not self._lock_for_rebuild():
             yield
             return
-        dropped = self._drop_indexes("names", keep=_NAMES_READ)
-        # emptied in this transaction (it is empty: nothing is lost), the table takes COPY … FREEZE: rows
+        dropped = [(table, index) for table in ("name_keys", "name_grams") for index in self._drop_indexes(table)]
+        frozen = ["name_keys", "name_grams"]
+        # into an empty names table too: its indexes but the two each batch reads (its fid, its source ids)
+        if con.execute("SELECT count(*) FROM (SELECT 1 FROM names LIMIT 1) AS t").fetchone()[0] == 0:
+            dropped += [("names", index) for index in self._drop_indexes("names", keep=_NAMES_READ)]
+            frozen.append("names")
+        # emptied in this transaction (they are empty: nothing is lost), the tables take COPY … FREEZE: rows
         # stored frozen and their pages marked all-visible, so that neither the VACUUM after the import nor
         # the first searches rewrite every page (hint bits) of a national gazetteer
-        con.execute("TRUNCATE names")
-        self._frozen = {"names"}
+        con.execute(f"TRUNCATE {', '.join(frozen)}")
+        # (the key rows still go in sorted by key, batch after batch: a small table is read in that order,
+        # and which of a name's keys is met first sets its score)
+        self._bulk_loading = True
+        self._frozen = set(frozen)
         try:
             yield
         finally:
+            self._bulk_loading = False
             self._frozen = set()
         # sorts in memory up to this size (the default 64 MB spills a national import's to disk); the server's
         # memory, bounded, until the commit
         con.execute(f"SET LOCAL maintenance_work_mem = '{_INDEX_MEMORY}'")
-        for _, definition, constraint, constraint_definition in dropped:
-            con.execute(f"ALTER TABLE names ADD CONSTRAINT {constraint} {constraint_definition}" if constraint
+        for table, (_, definition, constraint, constraint_definition) in dropped:
+            con.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_definition}" if constraint
                         else definition)
 
     def _drop_indexes(self, table: str, keep: tuple[str, ...] = ()) -> list[tuple]:
@@ -234,7 +215,9 @@ class PostgisNameStore(SqlNameStore):
             return
         con = self.con
         indexes = []
-        if len(rows) >= _REBUILD_AT and con.execute(
+        if self._bulk_loading and table != "names":
+            pass  # the batched import rebuilds this table's indexes after its last batch (_bulk)
+        elif len(rows) >= _REBUILD_AT and con.execute(
                 f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) AS t", (len(rows),)).fetchone()[0] < len(rows) \
                 and self._lock_for_rebuild():
             indexes = self._drop_indexes(table)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from boundaries.store.dialect import column_definitions
 from boundaries.store.migrations import Migration
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "TERMS_VERSION"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
 SRID = 4490
 NAME_COLUMNS = {"name": "TEXT", "pinyin": "TEXT", "class": "TEXT", "subclass": "TEXT", "code": "TEXT",
@@ -60,10 +60,10 @@ def _pg_tables() -> tuple[str, ...]:
 
 def _gpkg_layout(names) -> None:
     """The GeoPackage's tables as the first versioned layout: names (with every column of
-    :data:`NAME_COLUMNS`, added to a file of before), divisions, and the key tables (made again, empty,
-    when they are of the layout before the filter columns: version 8 builds the names' terms instead)."""
+    :data:`NAME_COLUMNS`, added to a file of before), divisions, and the key tables (rebuilt from the names
+    when they are of the layout before the filter columns)."""
     from boundaries.store import gpkg
-    from placenames.store import _add_name_columns, _outdated_keys
+    from placenames.store import _add_name_columns, _outdated_keys, key_rows
 
     con = names.con
     gpkg.create_feature_table(con, "names", NAME_COLUMNS, "POINT", SRID, "地名 place names")
@@ -82,6 +82,9 @@ def _gpkg_layout(names) -> None:
                 "PRIMARY KEY (gram, klass, code, name_id)) WITHOUT ROWID",
                 "CREATE UNIQUE INDEX IF NOT EXISTS divisions_code ON divisions (code)"):
         con.execute(sql)
+    if outdated:
+        names._insert_keys(*key_rows([(r.id, r) for r in names.get(
+            [fid for (fid,) in con.execute("SELECT fid FROM names ORDER BY fid")])]))
 
 
 def _gpkg_extents(names) -> None:
@@ -126,43 +129,6 @@ def _on_sqlite(step):
             step(names)
 
     return run
-
-
-#: The GeoPackage's terms (version 8): a contentless FTS5 table (``content=''``: the rowid is the name's fid,
-#: no copy of the text), ``detail=none`` (posting lists of rowids, no positions: a term is a whole key),
-#: ``columnsize=0`` (no lengths: nothing is ranked by FTS5), the ``ascii`` tokenizer over the tokens of
-#: :func:`placenames.store.term_token`
-NAME_TERMS = ("CREATE VIRTUAL TABLE IF NOT EXISTS name_terms USING fts5(terms, content='', detail=none, "
-              "columnsize=0, tokenize='ascii')")
-#: PostGIS' terms (version 8): ``names.terms``, a tsvector of verbatim lexemes, with a GIN index (not its
-#: pending list: a look-up would read it whole)
-PG_TERMS_INDEX = "CREATE INDEX IF NOT EXISTS names_terms ON names USING gin (terms) WITH (fastupdate = off)"
-TERMS_VERSION = 8
-
-
-def _terms(names) -> None:
-    """Version 8: each name's search terms (:func:`placenames.store.terms`), built from the names in fid
-    order batch by batch, instead of the key tables, which are dropped."""
-    from placenames.store import _NAME_COLUMNS, _optimize, _quoted, _record, _tsvector, terms
-
-    sqlite = names._store.dialect.name == "sqlite"
-    names._run(NAME_TERMS if sqlite else "ALTER TABLE names ADD COLUMN IF NOT EXISTS terms tsvector")
-    last = 0
-    while rows := names._rows(f"SELECT fid, {', '.join(_quoted(_NAME_COLUMNS))} FROM names WHERE fid > ? "
-                              "ORDER BY fid LIMIT 50000", [last]):
-        found = [(row[0], terms(_record(row))) for row in rows]
-        if sqlite:
-            names._insert_terms(found)
-        else:
-            names._run_many("UPDATE names SET terms = ?::tsvector WHERE fid = ?",
-                            [(_tsvector(t), fid) for fid, t in found])
-        last = rows[-1][0]
-    if sqlite:
-        _optimize(names.con)
-    else:
-        names._run(PG_TERMS_INDEX)
-    for table in ("name_keys", "name_grams"):
-        names._run(f"DROP TABLE IF EXISTS {table}")
 
 
 #: Gazetteer schema version → the migration that reaches it, on both databases.
@@ -215,8 +181,5 @@ MIGRATIONS: dict[int, Migration] = {
     7: Migration("divisions with dated history", run=_on_sqlite(_gpkg_division_history), postgresql=(
         *(f'ALTER TABLE divisions ADD COLUMN IF NOT EXISTS "{c}" {_TEXT}' for c in DIVISION_HISTORY_COLUMNS),
         *_HISTORY_INDEXES)),
-    # the national gazetteer (issue 16): every key and filter as a term of a posting list (FTS5 / GIN),
-    # about a third of the key tables' bytes (docs/NAMES_LAYOUT.md)
-    8: Migration("search terms instead of key tables", run=_terms),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

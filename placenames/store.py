@@ -1,33 +1,33 @@
 """The gazetteer's storage: ``names`` and ``divisions`` layers in the same database as the boundaries.
 
 ``names`` (Point) and ``divisions`` (MultiPolygon) are ordinary GeoPackage feature layers in EPSG:4490
-that QGIS opens (PostGIS tables on the server, :mod:`placenames.postgis`). Search reads each name's
-*terms* (schema version 8, :func:`terms`): its keys — full name, proper part, aliases, compact pinyin and
-initials, each behind a letter for its kind — every one- and two-character piece of the name and its
-aliases (a one- or two-character query, which an FTS5 trigram index cannot answer, is the commonest Chinese
-query), and what the filters look up: the prefixes of its division code (``within``), its class, its 0.1°
-grid cell (``near``, ring of cells after ring) and whether it is prominent (an over-full look-up takes those
-first). In the GeoPackage they are the posting lists of a contentless FTS5 table ``name_terms`` (rowid =
-the name's fid), on PostGIS a ``tsvector`` column ``names.terms`` with a GIN index: a look-up is one AND of
-posting lists (``MATCH`` / ``@@``), then status and dates (``at``) read from the names by fid, and which of
-a found name's keys matched is computed again from the name (:func:`_keys_of`). About a third of the
-bytes of the key tables of version 7 (``name_keys``, ``name_grams``: a row per key with the filters' columns),
-which a database of before version 8 read in a read snapshot (not upgraded there) is still searched
-through (the ``_legacy_`` look-ups). docs/NAMES_LAYOUT.md has the measured design.
+that QGIS opens (PostGIS tables on the server, :mod:`placenames.postgis`). Beside them two plain tables
+serve search: ``name_keys`` (each name's full name, proper part, aliases, compact pinyin and initials,
+indexed for exact and prefix look-ups) and ``name_grams`` (every one- and two-character piece of each name
+and alias, because a one- or two-character query — which an FTS5 trigram index cannot answer — is the
+commonest Chinese query).
+
+Each key row also carries what search filters on — the name's class (as its index in
+:data:`~placenames.model.CLASSES`), division code, whether it is current, and its validity dates — so
+that ``within``, ``class`` and ``at`` are conditions of the key look-up itself (``name_grams`` is ordered
+by gram, class, code: ``within`` is a key range) rather than filters applied to the first few thousand
+candidates. Each key row also carries the 0.1° grid cell of its name's point, and a (cell, name_id) index
+— which holds the key too — finds a name's rows on update and the matches near a point, ring of cells after
+ring, for ``near`` (PostGIS orders by distance with its GiST index instead: :mod:`placenames.postgis`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import re
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
+from typing import ClassVar
 
 from boundaries._lazy import lazy_module
 from boundaries.errors import StoreError
@@ -43,7 +43,6 @@ from placenames.schema import (
     NAME_COLUMNS,
     SCHEMA_VERSION,
     SRID,
-    TERMS_VERSION,
 )
 
 gpd = lazy_module("geopandas")
@@ -55,6 +54,11 @@ __all__ = ["GeoPackageNameStore", "NameStore", "SearchFilter", "open_name_store"
 
 _SRID = SRID
 _NAME_COLUMNS, _DIVISION_COLUMNS, _EXTENT_COLUMNS = NAME_COLUMNS, DIVISION_COLUMNS, EXTENT_COLUMNS
+#: What a key row carries besides its key, for the filters: class index, code, current, valid from/to, cell.
+_FILTER_COLUMNS = ("klass", "code", "current", "valid_from", "valid_to", "cell")
+#: The columns of the two key tables, in the order of :func:`key_rows`' rows.
+KEY_COLUMNS = ("key", "kind", "name_id", *_FILTER_COLUMNS)
+GRAM_COLUMNS = ("gram", "klass", "code", "name_id", "current", "valid_from", "valid_to", "cell")
 _CELL_INDEXES = CELL_INDEXES
 
 
@@ -103,23 +107,6 @@ class SearchFilter:
             parts.append(f"{a}code >= ? AND {a}code < ?")
             params += [self.code_prefix, self.code_prefix + "~"]  # "~" sorts after every digit
         return " AND ".join(parts), params
-
-    def names_sql(self, alias: str = "") -> tuple[str, list]:
-        """The condition on the names themselves (schema version 8): current, or valid on ``at``."""
-        a = alias
-        if self.at:
-            return (f"({a}valid_from IS NULL OR {a}valid_from <= ?) AND ({a}valid_to IS NULL OR {a}valid_to > ?)",
-                    [self.at, self.at])
-        return f"{a}status = 'current'", []
-
-    def filter_terms(self) -> list[list[tuple[str, bool]]]:
-        """The terms ``within`` and ``klass`` add to a look-up (:func:`terms`), as groups of :meth:`match`."""
-        groups = []
-        if self.klass is not None:
-            groups.append([(_class_term(self.klass), False)])
-        if self.within:
-            groups.append([("c" + term_token(self.code_prefix), False)])
-        return groups
 
 
 ANY = SearchFilter()
@@ -238,39 +225,19 @@ def init_database(db: str) -> str:
 
 
 def _keys(record: NameRecord) -> set[tuple[str, str]]:
-    """``(key, kind)`` of a name: its full name, proper part, aliases, compact pinyin and initials."""
-    return _keys_of(record.name, record.pinyin, record.aliases)
-
-
-#: A key's kind as the first letter of its term (:func:`terms`).
-KIND_LETTERS = {"name": "n", "alias": "a", "proper": "r", "pinyin": "p", "initials": "i"}
-_ALL_KINDS = frozenset(KIND_LETTERS)
-
-
-def _keys_of(name: str, pinyin: str, aliases, kinds=_ALL_KINDS) -> set[tuple[str, str]]:
-    """:func:`_keys` of a name's ``name``, ``pinyin`` and ``aliases``, of the ``kinds`` asked only (a look-up
-    computes again which of a found name's keys matched: the pinyin and initials only for a pinyin query)."""
-    keys = set()
-    if "name" in kinds:
-        keys.add((name, "name"))
-    proper, generic = split_name(name) if "proper" in kinds or "initials" in kinds or "pinyin" in kinds else ("", "")
-    if "pinyin" in kinds:
-        keys.add((pinyin_key(pinyin), "pinyin"))
-        if generic:
-            keys.add((pinyin_key(pinyin.split(" ")[0]), "pinyin"))
-        keys |= {(key.replace("v", "u"), "pinyin") for key, kind in list(keys) if kind == "pinyin" and "v" in key}
-        keys |= {(pinyin_key(alias), "pinyin") for alias in aliases if alias.isascii()}
-    if "initials" in kinds:
-        name_initials = initials_of(name, pinyin)
-        keys.add((name_initials, "initials"))
-        if generic:
-            # one syllable per character (the usual case): the proper part's initials start the name's
-            keys.add((name_initials[:len(proper)] if len(name_initials) == len(name) else initials(proper),
-                      "initials"))
-    if generic and "proper" in kinds:
-        keys.add((proper, "proper"))
-    if "alias" in kinds:
-        keys |= {(alias, "alias") for alias in aliases}
+    """``(key, kind)`` of a name for ``name_keys``."""
+    name_initials = initials_of(record.name, record.pinyin)
+    keys = {(record.name, "name"), (pinyin_key(record.pinyin), "pinyin"), (name_initials, "initials")}
+    proper, generic = split_name(record.name)
+    if generic:
+        # one syllable per character (the usual case): the proper part's initials start the name's
+        proper_initials = (name_initials[:len(proper)] if len(name_initials) == len(record.name)
+                           else initials(proper))
+        keys |= {(proper, "proper"), (pinyin_key(record.pinyin.split(" ")[0]), "pinyin"),
+                 (proper_initials, "initials")}
+    keys |= {(key.replace("v", "u"), "pinyin") for key, kind in list(keys) if kind == "pinyin" and "v" in key}
+    keys |= {(alias, "alias") for alias in record.aliases}
+    keys |= {(pinyin_key(alias), "pinyin") for alias in record.aliases if alias.isascii()}
     return {(key, kind) for key, kind in keys if key}
 
 
@@ -282,70 +249,14 @@ def _grams(record: NameRecord) -> set[str]:
     return grams
 
 
-#: Names of at least this importance (prefecture-level cities and above, a few hundred in the country) carry
-#: the term ``m``: an over-full look-up takes them first (SPEC §8), from one short posting list (with
-#: townships and above, 4, ANDing the list cost 10–50 ms on PostGIS at 1 M names).
-PROMINENT = 8
-#: The lengths of the pinyin keys' prefixes that are terms of their own (``q``): a syllable, or the first
-#: letters a close spelling is looked for among
-PINYIN_PREFIXES = range(2, 7)
-_ESCAPED = re.compile("[^a-z0-9\x80-\U0010ffff]|\u00a7")
+def _filter_values(record: NameRecord) -> tuple:
+    """The values of :data:`_FILTER_COLUMNS` for a record's key rows."""
+    klass = CLASSES.index(record.klass) if record.klass in CLASSES else -1
+    return (klass, record.code or "", int(record.status == "current"), record.valid_from, record.valid_to,
+            cell_of(record.lon, record.lat))
 
 
-def term_token(text: str) -> str:
-    """``text`` as one token of the ``ascii`` tokenizer (FTS5's; PostgreSQL takes the lexemes verbatim):
-    every ASCII character but a–z and 0–9 (separators there, or folded: ``A``), and ``§`` itself, written
-    ``§`` + two hex digits — a prefix-free code, so that a key starts with a query exactly when its token
-    starts with the query's token.
-
-    >>> term_token("huang"), term_token("G318 线"), term_token("§")
-    ('huang', '§47318§20线', '§a7')
-    """
-    return _ESCAPED.sub(lambda m: f"\u00a7{ord(m.group()):02x}", text)
-
-
-def _untoken(token: str) -> str:
-    """The text of a :func:`term_token`.
-
-    >>> _untoken(term_token("G318 线")) == "G318 线"
-    True
-    """
-    return _UNESCAPED.sub(lambda m: chr(int(m.group(1), 16)), token) if "\u00a7" in token else token
-
-
-_UNESCAPED = re.compile("\u00a7([0-9a-f]{2})")
-
-
-def terms(record: NameRecord) -> list[str]:
-    """The search terms of a name (schema version 8): its keys (:func:`_keys`, the kind's letter of
-    :data:`KIND_LETTERS` + the key); ``q`` + each prefix of its pinyin keys of :data:`PINYIN_PREFIXES`
-    letters (a syllable's look-up then reads one posting list, not one per name); ``g`` + each one- and
-    two-character piece (:func:`_grams`); and what the filters look up: ``c`` + each even prefix of the
-    division code (``within``), ``k`` + the class's index (``class``, ``kx`` unknown), ``x`` + the 0.1° grid
-    cell (``near``), ``m`` if prominent (:data:`PROMINENT`), ``h`` if not current (the GeoPackage's
-    look-ups without ``at`` then read no name; dates are read from the names themselves)."""
-    keys = _keys(record)
-    out = {KIND_LETTERS[kind] + term_token(key) for key, kind in keys}
-    out |= {"q" + term_token(key[:n]) for key, kind in keys if kind == "pinyin" for n in PINYIN_PREFIXES
-            if n <= len(key)}
-    out |= {"g" + term_token(gram) for gram in _grams(record)}
-    code = term_token(record.code or "")
-    out |= {"c" + code[:n] for n in range(2, len(code) + 1, 2)}
-    out.add(_class_term(record.klass))
-    out.add(f"x{cell_of(record.lon, record.lat)}")
-    if importance(record.klass, record.code, record.subclass, record.name) >= PROMINENT:
-        out.add("m")
-    if record.status != "current":
-        out.add("h")
-    return sorted(out)
-
-
-def _class_term(klass: str | None) -> str:
-    return f"k{CLASSES.index(klass)}" if klass in CLASSES else "kx"
-
-
-#: A name's term ``x…`` is the grid cell of its point (as the key rows of before version 8 carried it): cells of
-#: 0.1° (about 10 km), numbered row by row.
+#: Key rows carry the grid cell of their name's point: cells of 0.1° (about 10 km), numbered row by row.
 CELL_DEGREES, _CELLS_PER_ROW = 0.1, 3600
 
 
@@ -375,9 +286,20 @@ def ring(near: tuple[float, float], radius: int) -> list[int]:
     return cells
 
 
-def _tsvector(found: list[str]) -> str:
-    """Terms as PostgreSQL's ``tsvector`` text: each a quoted lexeme (their tokens hold no quote)."""
-    return " ".join(f"'{term}'" for term in found)
+def key_rows(records: Iterable[tuple[int, NameRecord]], ordered: bool = True) -> tuple[list[tuple], list[tuple]]:
+    """Rows of ``name_keys`` (:data:`KEY_COLUMNS`) and of ``name_grams`` (:data:`GRAM_COLUMNS`), each sorted
+    by its key if ``ordered`` (for B-trees that take them row by row; not for tables whose indexes are built
+    after the rows are in)."""
+    keys, grams = [], []
+    for record_id, record in records:
+        values = _filter_values(record)
+        klass, code, rest = values[0], values[1], values[2:]
+        keys += [(key, kind, record_id, *values) for key, kind in _keys(record)]
+        grams += [(gram, klass, code, record_id, *rest) for gram in _grams(record)]
+    if ordered:  # by the key alone (cheap string comparisons; rows of one key stay in name order)
+        keys.sort(key=itemgetter(0))
+        grams.sort(key=itemgetter(0))
+    return keys, grams
 
 
 def key_match(query: str, kinds: tuple[str, ...], mode: str, alias: str = "") -> tuple[str, list]:
@@ -390,9 +312,8 @@ def key_match(query: str, kinds: tuple[str, ...], mode: str, alias: str = "") ->
 
 
 #: The nearest-first look-up reads rings of cells up to about 330 km (30 cells) from the point: beyond 300 km
-#: distance no longer changes a score (lookup.py), so farther names are all equal. Several rings per query,
-#: more as they widen (an AND of posting lists costs about the same for one ring as for a few); the key
-#: tables of before version 8 on a GeoPackage, a ring a query.
+#: distance no longer changes a score (lookup.py), so farther names are all equal. A query per ring; where
+#: a query costs a round trip to a server, several rings per query, more as they widen.
 _NEAR_RINGS = tuple(range(31))
 _NEAR_RINGS_SERVER = (0, 1, 2, 3, 5, 7, 10, 14, 19, 25, 30)
 _PRIMARY_KEYS = {"name_keys": ("key", "kind", "name_id"), "name_grams": ("gram", "klass", "code", "name_id")}
@@ -404,20 +325,19 @@ class SqlNameStore(NameStore):
 
     # -- names ------------------------------------------------------------------------------------
     def upsert(self, records: list[NameRecord]) -> tuple[int, int]:
-        known: dict[tuple, NameRecord] = {}
+        known = {}
         keyed = [r.source_id for r in records if r.source_id]
         if keyed:
             where, param = self._in("source_id", keyed)
-            for row in self._rows(f"SELECT fid, {', '.join(_quoted(_NAME_COLUMNS))} FROM names "
-                                  f"WHERE status = 'current' AND {where}", [param]):
-                old = _record(row)
-                known[(old.source, old.source_id)] = old
+            for fid, source, source_id, name, lon, lat in self._rows(
+                    f"SELECT fid, source, source_id, name, lon, lat FROM names WHERE status = 'current' AND {where}",
+                    [param]):
+                known[(source, source_id)] = (fid, name, cell_of(lon, lat))
         updated = 0
         geoms = self._points(np.array([r.lon for r in records]), np.array([r.lat for r in records]))
         fresh = iter(self._new_fids(sum(
-            (r.source, r.source_id) not in known or known[(r.source, r.source_id)].name != r.name for r in records)))
+            (r.source, r.source_id) not in known or known[(r.source, r.source_id)][1] != r.name for r in records)))
         new_rows, stored, replaced = [], [], []
-        columns = ", ".join(f"{c} = ?" for c in _quoted(_NAME_COLUMNS))
         for record, geom in zip(records, geoms, strict=True):
             aliases = json.dumps(record.aliases, ensure_ascii=False) if record.aliases else "[]"
             values = [record.name, record.pinyin, record.klass, record.subclass, record.code, aliases,
@@ -425,14 +345,13 @@ class SqlNameStore(NameStore):
                       record.approved_by, record.approved_on,
                       record.superseded_by, record.lon, record.lat,
                       importance(record.klass, record.code, record.subclass, record.name), record.population, geom]
-            if self._terms_in_names:
-                values.append(_tsvector(terms(record)))
             previous = known.get((record.source, record.source_id))
-            if previous and previous.name == record.name:
-                record_id = previous.id
-                self._run(f"UPDATE names SET {columns}, geom = {self._geom_marker}{self._terms_set} WHERE fid = ?",
-                          [*values, record_id])
-                self._delete_terms(record_id, previous)
+            if previous and previous[1] == record.name:
+                record_id = previous[0]
+                self._run(f"UPDATE names SET {', '.join(f'{c} = ?' for c in _quoted(_NAME_COLUMNS))}, "
+                          f"geom = {self._geom_marker} WHERE fid = ?", [*values, record_id])
+                for table in self._key_tables:  # found through the (cell, name_id) index
+                    self._run(f"DELETE FROM {table} WHERE cell = ? AND name_id = ?", [previous[2], record_id])
                 replaced.append(record_id)
                 updated += 1
             else:
@@ -441,15 +360,16 @@ class SqlNameStore(NameStore):
                 if previous:  # renamed: the old name becomes history
                     self._run("UPDATE names SET status = 'historical', superseded_by = ?, "
                               f"valid_to = coalesce(?, {self._today}) WHERE fid = ?",
-                              [record_id, record.valid_from, previous.id])
-                    self._retermed(previous, "historical")
+                              [record_id, record.valid_from, previous[0]])
+                    for table in self._key_tables:
+                        self._run(f"UPDATE {table} SET current = 0, valid_to = coalesce(?, {self._today}) "
+                                  "WHERE cell = ? AND name_id = ?", [record.valid_from, previous[2], previous[0]])
             stored.append((record_id, record))
         if replaced:  # an updated name's extent is the file's now: none, or the one inserted below
             where, param = self._in("fid", replaced)
             self._run(f"DELETE FROM name_extents WHERE {where}", [param])
         self._insert_names(new_rows)
-        if not self._terms_in_names:
-            self._insert_terms([(i, terms(r)) for i, r in stored])
+        self._insert_keys(*key_rows(stored, ordered=not self._keys_unindexed))
         with_extent = [(i, r) for i, r in stored if r.extent is not None]
         if with_extent:
             geoms = self._geoms(np.asarray([r.extent for _, r in with_extent], dtype=object))
@@ -488,94 +408,22 @@ class SqlNameStore(NameStore):
 
     def candidates(self, query, kinds, mode, limit, where=ANY):
         self._upgrade()
-        if self._legacy:
-            return self._legacy_candidates(query, kinds, mode, limit, where)
-        token = term_token(query)
-        if mode == "exact":  # the key is the query: a look-up per kind, nothing to compute again
-            found, complete = [], True
-            for kind in kinds:
-                rows, whole = self._look_up([[(KIND_LETTERS[kind] + token, False)]], where, limit)
-                found += [(row[0], query, kind) for row in rows]
-                complete = complete and whole
-        else:
-            found, complete = self._prefix_candidates(token, query, kinds, limit, where)
-        if complete:  # every match: in the key order of the layout before (key, kind, name)
-            found.sort(key=lambda row: (row[1], row[2], row[0]))
-        return found if where.near is not None and not complete else found[:limit]
-
-    def _prefix_candidates(self, token: str, query: str, kinds: tuple[str, ...], limit: int,
-                           where: SearchFilter) -> tuple[list[tuple], bool]:
-        """``(name_id, key, kind)`` of the keys starting with ``query`` (``token``: its term), and whether
-        they are every match: a look-up per kind (which keys matched is computed again for that kind
-        only, and only for the names found)."""
-        found, complete = [], True
-        for kind in kinds:
-            term = ("q" + token, False) if kind == "pinyin" and len(query) in PINYIN_PREFIXES \
-                else (KIND_LETTERS[kind] + token, True)
-            rows, whole = self._look_up([[term]], where, limit, keys=KIND_LETTERS[kind] + token)
-            found += self._matched_keys(rows, query, (kind,))
-            complete = complete and whole
-        return found, complete
-
-    def _matched_keys(self, rows: list[tuple], query: str, kinds: tuple[str, ...]) -> list[tuple]:
-        """``(name_id, key, kind)`` of the keys of ``kinds`` starting with ``query`` of the names found (fid,
-        name, pinyin, aliases): computed again from the names."""
-        found = []
-        for fid, name, pinyin, aliases in rows:
-            found += [(fid, key, kind) for key, kind in sorted(_keys_of(name, pinyin, json.loads(aliases or "[]"),
-                                                                        kinds)) if key.startswith(query)]
-        return found
-
-    def gram_candidates(self, gram, limit, where=ANY):
-        self._upgrade()
-        if self._legacy:
-            return self._legacy_gram_candidates(gram, limit, where)
-        return [row[0] for row in self._look_up([[("g" + term_token(gram), False)]], where, limit, tiers=True)[0]]
-
-    def _look_up(self, groups: list, where: SearchFilter, limit: int, keys: str = "", tiers: bool = False
-                 ) -> tuple[list[tuple], bool]:
-        """The names whose terms match every group of ``groups`` (a list of alternatives, each ``(term,
-        prefix)``) and ``where``'s, as rows of :meth:`_terms_rows`, and whether they are every match (fewer
-        than ``limit``). When ``limit`` or more match, those nearest ``where.near`` (rings of grid cells,
-        nearest first), else ``limit`` of them: with ``tiers`` the prominent ones first (term ``m``: the
-        pieces' look-ups, SPEC §8), then others in fid order."""
-        groups = [*groups, *where.filter_terms()]
-        rows = self._terms_rows(groups, where, limit, keys)
-        if len(rows) < limit:
-            return rows, True
-        if where.near is not None:
-            return self._nearest(groups, where, keys) or rows, False
-        if not tiers:
-            return rows, False
-        top = self._terms_rows([*groups, [("m", False)]], where, limit, keys)
-        seen = {row[0] for row in top}
-        return (top + [row for row in rows if row[0] not in seen])[:limit], False
-
-    @abstractmethod
-    def _terms_rows(self, groups: list, where: SearchFilter, limit: int | None = None, keys: str = ""
-                    ) -> list[tuple]:
-        """The names whose terms match ``groups`` (an AND of alternatives ``(term, prefix)``) that ``where``
-        admits, at most ``limit``: their fids, with ``keys`` (the start of the key terms looked up) also
-        what :meth:`_matched_keys` reads."""
-
-    def _legacy_candidates(self, query, kinds, mode, limit, where=ANY):
-        """:meth:`candidates` from the key tables of a database before version 8 (read in a read snapshot,
-        which does not upgrade it)."""
         sql, params = key_match(query, kinds, mode)
         condition, values = where.key_sql()
         rows = self._rows(f"SELECT name_id, key, kind FROM name_keys WHERE {sql} AND {condition} LIMIT ?",
                           [*params, *values, limit])
         if len(rows) < limit or where.near is None:
             return rows
-        return self._legacy_nearest("name_id, key, kind", "name_keys", sql, params, where) or rows
+        return self._nearest("name_id, key, kind", "name_keys", sql, params, where) or rows
 
-    def _legacy_gram_candidates(self, gram, limit, where=ANY):
+    def gram_candidates(self, gram, limit, where=ANY):
+        self._upgrade()
         condition, values = where.key_sql()
         rows = [row[0] for row in self._rows(f"SELECT name_id FROM name_grams WHERE gram = ? AND {condition} "
                                              "LIMIT ?", [gram, *values, limit])]
         if len(rows) < limit or where.near is None:
             return rows
-        return [row[0] for row in self._legacy_nearest("name_id", "name_grams", "gram = ?", [gram], where)] or rows
+        return [row[0] for row in self._nearest("name_id", "name_grams", "gram = ?", [gram], where)] or rows
 
     def containing(self, ids, text):
         if not ids:
@@ -668,15 +516,19 @@ class SqlNameStore(NameStore):
             return
         codes = [r[0] for r in rows] + [r[2] for r in rows if r[2]]
         where, param = self._in("source_id", codes)
-        found = dict(self._rows(f"SELECT source_id, fid FROM names WHERE {where} AND source = 'divisions' "
-                                "AND status = 'current'", [param]))
+        found = {source_id: (fid, lon, lat) for fid, source_id, lon, lat in self._rows(
+            f"SELECT fid, source_id, lon, lat FROM names WHERE {where} AND source = 'divisions' "
+            "AND status = 'current'", [param])}
         for old, when, new in rows:
             if old not in found:
                 continue
-            fid, successor = found[old], found.get(new)
+            fid, lon, lat = found[old]
+            successor = found[new][0] if new in found else None
             self._run("UPDATE names SET status = 'historical', valid_to = ?, superseded_by = ? WHERE fid = ?",
                       [when, successor, fid])
-            self._retermed(self.get([fid])[0], "historical")
+            for table in ("name_keys", "name_grams"):
+                self._run(f"UPDATE {table} SET current = 0, valid_to = ? WHERE cell = ? AND name_id = ?",
+                          [when, cell_of(lon, lat), fid])
 
     def divisions(self, level=None, *, at=None, history=False, codes=None):
         columns = list(_DIVISION_COLUMNS)
@@ -914,10 +766,10 @@ class SqlNameStore(NameStore):
             self._run_many("UPDATE names SET importance = ? WHERE fid = ?", changed)
 
     # -- hooks ------------------------------------------------------------------------------------
-    #: whether a name's terms are a column of ``names`` (PostGIS' ``terms`` tsvector), written with its row
-    _terms_in_names = False
-    #: what the UPDATE of a name adds to write its terms (with :attr:`_terms_in_names`)
-    _terms_set = ""
+    #: whether the key tables are without their indexes now (a bulk load): their rows need no order
+    _keys_unindexed = False
+    #: the tables holding key rows now (a bulk load may stage them in others), which updates must reach
+    _key_tables: tuple[str, ...] = ("name_keys", "name_grams")
     #: how the geometry parameter of an UPDATE is written
     _geom_marker = "?"
     #: how a geometry column is read (for :meth:`_decode`)
@@ -947,11 +799,7 @@ class SqlNameStore(NameStore):
         self._store.migrate(
             self.META_KEY, MIGRATIONS, f"{self._store.url} has gazetteer schema version",
             what_zh=f"{self._store.url} 的地名库结构版本为", lock=(0x5148, 0x4E41), context=self)
-        self._current_layout, self._legacy = True, False
-
-    #: whether this database is read through the key tables of before version 8 (an older database in a
-    #: read snapshot, which is not upgraded)
-    _legacy = False
+        self._current_layout = True
 
     def schema_version(self) -> int:
         """The gazetteer's schema version recorded in the database (0: none, e.g. a file of before versions)."""
@@ -963,11 +811,8 @@ class SqlNameStore(NameStore):
         if self._current_layout:
             return
         self._current_layout = True  # first: the migrations read through this store too
-        if self.has_names() and self.schema_version() < self.SCHEMA_VERSION:
-            if not self._in_read_snapshot():
-                self.init()
-            else:
-                self._legacy = self.schema_version() < TERMS_VERSION
+        if self.has_names() and self.schema_version() < self.SCHEMA_VERSION and not self._in_read_snapshot():
+            self.init()
 
     def _in_read_snapshot(self) -> bool:
         return False
@@ -1012,20 +857,8 @@ class SqlNameStore(NameStore):
     def _insert_names(self, rows: list[list]) -> None:
         """Insert name rows: fid, the values of the columns, the geometry."""
 
-    def _insert_terms(self, rows: list[tuple[int, list[str]]]) -> None:
-        """Store the terms of names (fid, terms) where they are not a column of ``names``."""
-
-    def _delete_terms(self, record_id: int, old: NameRecord) -> None:
-        """Remove the terms of a name about to be stored again (``old``: what it was)."""
-
-    def _retermed(self, old: NameRecord, status: str) -> None:
-        """The terms of a stored name (``old``: as it was) once its status is ``status`` (term ``h``)."""
-        new = terms(dataclasses.replace(old, status=status))
-        if self._terms_in_names:
-            self._run("UPDATE names SET terms = ?::tsvector WHERE fid = ?", [_tsvector(new), old.id])
-        else:
-            self._delete_terms(old.id, old)
-            self._insert_terms([(old.id, new)])
+    @abstractmethod
+    def _insert_keys(self, keys: list[tuple], grams: list[tuple]) -> None: ...
 
     #: a join in the order written (SQLite's CROSS JOIN)
     _join_in_order = "JOIN"
@@ -1035,28 +868,10 @@ class SqlNameStore(NameStore):
         admits, read from the (cell, …) index."""
         return f"SELECT {', '.join(key)} FROM {table} WHERE cell IN ({cells}) AND {match}"
 
-    #: the radii (in cells) up to which each query of the nearest-first look-up reads (:data:`_NEAR_RINGS`)
-    _near_rings = _legacy_near_rings = _NEAR_RINGS_SERVER
+    #: the radii (in cells) up to which each query of the nearest-first look-up reads
+    _near_rings = _NEAR_RINGS_SERVER
 
-    def _nearest(self, groups: list, where: SearchFilter, keys: str = "") -> list[tuple]:
-        """The names matching ``groups`` that ``where`` admits, those nearest to ``where.near`` first: at least
-        ``where.near_count`` unless fewer lie within the distance beyond which nearness no longer counts.
-        Ring after ring of grid cells around the point (on a server a few rings per query), each an
-        alternative of the cells' terms; one ring more once enough are found, for the nearer corners of
-        the next ring."""
-        steps = list(self._near_rings)
-        rows, inner = [], -1
-        while steps:
-            radius = steps.pop(0)
-            cells = [(f"x{c}", False) for r in range(inner + 1, radius + 1) for c in ring(where.near, r)]
-            inner = radius
-            rows += self._terms_rows([*groups, cells], where, None, keys)
-            if len(rows) >= where.near_count and steps:  # a name lies in one cell: no name twice
-                steps = [radius + 1] if radius + 1 < steps[0] else steps[:1]
-        return rows
-
-    def _legacy_nearest(self, columns: str, table: str, match: str, params: list, where: SearchFilter
-                        ) -> list[tuple]:
+    def _nearest(self, columns: str, table: str, match: str, params: list, where: SearchFilter) -> list[tuple]:
         """``columns`` of the rows of ``table`` that ``match`` (and ``where``) admit, those of the names
         nearest to ``where.near`` first: at least ``where.near_count`` names unless fewer lie within the
         distance beyond which nearness no longer counts.
@@ -1070,7 +885,7 @@ class SqlNameStore(NameStore):
         key = _PRIMARY_KEYS[table]
         joined = " AND ".join(f"m.{c} = c.{c}" for c in key)
         selected = ", ".join(f"m.{c.strip()}" for c in columns.split(","))
-        steps = list(self._legacy_near_rings)
+        steps = list(self._near_rings)
         rows, found, inner = [], set(), -1
         while steps:
             radius = steps.pop(0)
@@ -1092,12 +907,12 @@ def _quoted(columns) -> list[str]:
 class GeoPackageNameStore(SqlNameStore):
     """Names and divisions as layers of the GeoPackage, search keys in plain tables beside them."""
 
-    _join_in_order = "CROSS JOIN"  # (the key tables of before version 8, read by the _legacy_ look-ups)
+    _join_in_order = "CROSS JOIN"
 
     def _in_cells(self, table, key, cells, match):  # SQLite's planner would prefer the key's own index
         return f"SELECT {', '.join(key)} FROM {table} INDEXED BY {table}_cell WHERE cell IN ({cells}) AND {match}"
 
-    _legacy_near_rings = _NEAR_RINGS
+    _near_rings = _NEAR_RINGS
 
     def __init__(self, path: Path, store: Store | None = None):
         self.path = path
@@ -1118,7 +933,7 @@ class GeoPackageNameStore(SqlNameStore):
             self._migrate()
 
     def has_names(self) -> bool:
-        return self.path.is_file() and self._has_table("names")
+        return self.path.is_file() and self._has_table("name_keys")
 
     def _in_read_snapshot(self) -> bool:
         return self.con.in_transaction
@@ -1163,61 +978,65 @@ class GeoPackageNameStore(SqlNameStore):
     def _insert_names(self, rows):
         _insert_points(self.con, rows)
 
-    def _terms_rows(self, groups, where, limit=None, keys=False):
-        expression = " AND ".join("(" + " OR ".join(f'"{term}"' + (" *" if prefix else "") for term, prefix in group)
-                                  + ")" for group in groups)
-        tail, more = (" LIMIT ?", [limit]) if limit else ("", [])
-        if not keys and not where.at:  # the current names: their terms alone (no historical ``h``)
-            return self._rows(f"SELECT rowid FROM name_terms WHERE name_terms MATCH ?{tail}",
-                              [f'({expression}) NOT "h"', *more])
-        condition, values = where.names_sql("n.")
-        columns = "n.fid, n.name, n.pinyin, n.aliases" if keys else "n.fid"
-        return self._rows(f"SELECT {columns} FROM name_terms CROSS JOIN names n ON n.fid = name_terms.rowid "
-                          f"WHERE name_terms MATCH ? AND {condition}{tail}", [expression, *values, *more])
-
-    def _prefix_candidates(self, token, query, kinds, limit, where):
-        """Without ``within`` or ``class``: the keys of each kind in key order, read from the terms' index
-        (FTS5's vocabulary of (term, rowid): a key range, as the key tables' were), the first ``limit`` that
-        are current (or valid on ``at``: the names read by fid for that only), nothing computed again. With
-        them, or ``near`` and more than ``limit``: the names the posting lists find (:meth:`_look_up`)."""
-        self._run("CREATE VIRTUAL TABLE IF NOT EXISTS temp.name_terms_instance USING fts5vocab(main, name_terms, "
-                  "instance)")
-        starts = [(KIND_LETTERS[kind] + token, kind) for kind in kinds]
-        if not where.filter_terms():
-            condition, values = where.names_sql("n.")
-            found, complete = [], True
-            for start, kind in starts:
-                rows = self._rows("SELECT v.doc, v.term FROM temp.name_terms_instance v CROSS JOIN names n "
-                                  f"ON n.fid = v.doc WHERE v.term >= ? AND v.term < ? AND {condition} LIMIT ?",
-                                  [start, start + "\U0010ffff", *values, limit])
-                found += [(fid, _untoken(term[1:]), kind) for fid, term in rows]
-                complete = complete and len(rows) < limit
-            if complete or where.near is None:
-                return found, complete
-        return super()._prefix_candidates(token, query, kinds, limit, where)
-
-    def _insert_terms(self, rows):
-        self.con.executemany("INSERT INTO name_terms (rowid, terms) VALUES (?, ?)",
-                             [(fid, " ".join(found)) for fid, found in rows])
-
-    def _delete_terms(self, record_id, old):
-        # a contentless FTS5 table forgets a row by its terms (contentless_delete needs SQLite 3.43; here 3.40)
-        self.con.execute("INSERT INTO name_terms (name_terms, rowid, terms) VALUES ('delete', ?, ?)",
-                         [record_id, " ".join(terms(old))])
+    _bulk_loading = False
 
     @contextmanager
     def _bulk(self):
-        """Into an empty gazetteer, a batched import merges the terms' index into one segment after the last
-        batch (FTS5's ``optimize``): a look-up then reads one posting list per term instead of one per
-        segment the batches left. Inside the transaction: a failure rolls everything back."""
-        empty = self.con.execute("SELECT count(*) FROM (SELECT 1 FROM names LIMIT 1)").fetchone()[0] == 0
-        yield
-        if empty:
-            _optimize(self.con)
+        """Into empty key tables, a batched import stages the key rows in temporary tables in the order they
+        come (appended), and fills the key tables from them once after the last batch, in their key order
+        (one external sort; the B-trees then grow at their end), then builds the (cell, name_id) indexes.
+        Batch after batch into the clustered key B-trees themselves, each batch touched pages all over
+        tables larger than the page cache: at 5 M names the import slowed to a quarter of its pace at 1 M.
+        Updates of names stored by earlier batches of the file reach the staged rows too
+        (:attr:`_key_tables`). Inside the transaction: a failure rolls everything back."""
+        con = self.con
+        empty = con.execute("SELECT count(*) FROM (SELECT 1 FROM name_grams LIMIT 1)").fetchone()[0] == 0
+        if not empty:
+            yield
+            return
+        con.execute("DROP INDEX IF EXISTS name_keys_cell")
+        con.execute("DROP INDEX IF EXISTS name_grams_cell")
+        staged = {table: f"temp.{table}_load" for table in _PRIMARY_KEYS}
+        for table, columns in (("name_keys", KEY_COLUMNS), ("name_grams", GRAM_COLUMNS)):
+            con.execute(f"CREATE TEMP TABLE {table}_load ({', '.join(columns)})")
+            con.execute(f"CREATE INDEX temp.{table}_load_id ON {table}_load (name_id)")  # for the updates
+        self._bulk_loading = self._keys_unindexed = True
+        self._staged = staged
+        self._key_tables = (*_PRIMARY_KEYS, *staged.values())
+        try:
+            yield
+            for table, columns in (("name_keys", KEY_COLUMNS), ("name_grams", GRAM_COLUMNS)):
+                listed = ", ".join(columns)
+                con.execute(f"INSERT OR IGNORE INTO {table} ({listed}) SELECT {listed} FROM {staged[table]} "
+                            f"ORDER BY {', '.join(_PRIMARY_KEYS[table])}")
+        finally:
+            self._bulk_loading = self._keys_unindexed = False
+            self._staged = {}
+            del self._key_tables
+            for name in staged.values():
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+        for sql in _CELL_INDEXES:
+            con.execute(sql)
 
+    #: key table → the temporary table its rows are staged in, during a bulk load
+    _staged: ClassVar[dict[str, str]] = {}
 
-def _optimize(con: sqlite3.Connection) -> None:
-    con.execute("INSERT INTO name_terms (name_terms) VALUES ('optimize')")
+    def _insert_keys(self, keys, grams):
+        """Insert key rows (each list in its table's key order). When they outnumber the rows already there
+        (a first large import), the (cell, name_id) indexes are dropped and built again afterwards: one
+        sort instead of a B-tree insert per row (inside the transaction: a failure puts them back)."""
+        con = self.con
+        rebuild = not self._bulk_loading and len(grams) >= _REBUILD_AT and len(grams) > con.execute(
+            "SELECT count(*) FROM name_grams").fetchone()[0]
+        if rebuild:
+            con.execute("DROP INDEX IF EXISTS name_keys_cell")
+            con.execute("DROP INDEX IF EXISTS name_grams_cell")
+        for table, columns, rows in (("name_keys", KEY_COLUMNS, keys), ("name_grams", GRAM_COLUMNS, grams)):
+            into = f"INTO {self._staged[table]}" if table in self._staged else f"OR IGNORE INTO {table}"
+            con.executemany(f"INSERT {into} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
+        if rebuild:
+            for sql in _CELL_INDEXES:
+                con.execute(sql)
 
 
 def _missing_name_columns(con: sqlite3.Connection) -> list[str]:
