@@ -256,7 +256,6 @@ def test_spike(angle, found):
         assert distance_m((issues[0].lon, issues[0].lat), tip) < 0.01
 
 
-
 def test_spike_next_to_repeated_vertices_and_beside_an_invalid_line():
     """A spike whose neighbour vertices are each repeated (a duplicate is no turn), in a submission whose first
     line is invalid (a NaN coordinate): the spike is still reported once, at its vertex, with its angle; the
@@ -277,6 +276,7 @@ def test_spike_next_to_repeated_vertices_and_beside_an_invalid_line():
     assert duplicate.feature == "3643" and "2 pair(s)" in duplicate.message_en and "0.0000 m" in duplicate.message_en
     (invalid,) = only(issues, "line.invalid_geometry")
     assert invalid.feature == "360102360103" and "non-finite" in invalid.message_en
+
 
 # -- line.dangle ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("trim", "found"), [(30.0, True), (400.0, True), (0.5, False)],
