@@ -187,7 +187,10 @@ _SUBMISSION_ZH = {
 }
 
 
-def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
+def _run_submission(obj: CliContext, *, store_it: bool, exit_at_once: bool = False, **kw) -> None:
+    """Check (or ingest) and print the report. ``exit_at_once``: end the process as soon as it is printed
+    (:func:`_exit_now`), with the submission and the rules' context still referenced here, so that nothing
+    is freed object by object on the way out."""
     from boundaries import pipeline
     from boundaries.report import render_table, write_issues
 
@@ -199,9 +202,8 @@ def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
         result = pipeline.ingest_paths(db=obj.db, lang=lang, audit=AuditEntry("ingest", kw["user"], CLI_ADDRESS),
                                        **kw)
     else:
-        result = pipeline.check_paths(db=obj.db, lang=lang, **kw)
-    if pipeline.retained is not None:  # not freed on the way out either (see check)
-        pipeline.retained.append(result)
+        kept = [] if exit_at_once else None
+        result = pipeline.check_paths(db=obj.db, lang=lang, keep=kept, **kw)
     if issues_out and result.submission is not None:
         write_issues(result.report, issues_out)
     if as_json:
@@ -215,6 +217,8 @@ def _run_submission(obj: CliContext, *, store_it: bool, **kw) -> None:
             click.echo((f"in force (legal time) from {legal}" + ("" if given else ", the ingest's day: no "
                                                                   "--valid-from given")) if lang == "en" else
                        f"法定生效日期：{legal}" + ("" if given else "（入库当天；未给出 --valid-from）"))
+    if exit_at_once:
+        _exit_now(result.exit_code)
     sys.exit(result.exit_code)
 
 
@@ -255,21 +259,17 @@ def check(obj: CliContext, **kw) -> None:
     PATHS: .shp (sidecars beside it), .zip of shapefiles, .gpkg, .geojson, or a marker table .csv/.xlsx.
     """
     kw.pop("user")
-    global _read_only_run
-    _read_only_run = kw.get("scheduler") is None  # see _exit_now
-    if _read_only_run and _own_process:
-        # Python's cyclic garbage collector off for the rest of this process: reading, the rules and the
-        # report allocate millions of small objects (frames' values, per-feature dicts, issues) with hardly a
-        # reference cycle among them, so every pass of the collector rescans them for nothing (the rules
-        # pause it themselves; this covers the reading and the report too). Memory is still freed by
-        # reference counting, and the process ends when the check is done (_exit_now), so what the check
-        # built is not even freed (pipeline.retained); not in a caller's process (tests, main(argv)), whose
-        # collector is left as it is.
-        from boundaries import pipeline
-
+    # From the command line and without --scheduler (Dask has its own shutdown), the check writes nothing
+    # but its output, and its process ends when the report is out (_exit_now). Python's cyclic garbage
+    # collector is then off for the rest of the process: reading, the rules and the report allocate millions
+    # of small objects (frames' values, per-feature dicts, issues) with hardly a reference cycle among them,
+    # so every pass of the collector rescans them for nothing (the rules pause it themselves; this covers the
+    # reading and the report too). Memory is still freed by reference counting. Not in a caller's process
+    # (tests, main(argv)), whose collector is left as it is.
+    exit_at_once = _own_process and kw.get("scheduler") is None
+    if exit_at_once:
         gc.disable()
-        pipeline.retained = []
-    _run_submission(obj, store_it=False, **kw)
+    _run_submission(obj, store_it=False, exit_at_once=exit_at_once, **kw)
 
 
 @zh("校验一份提交，无错误时存入数据库（一个事务）。\n\nPATHS：同 check。", **_SUBMISSION_ZH,
@@ -596,41 +596,38 @@ def _lang(argv: list[str]) -> str:
     return "en" if lang == "en" else "zh"
 
 
-#: Set by ``check`` (without --scheduler): the command wrote nothing but its output, see :func:`_exit_now`.
-_read_only_run = False
 #: Set by :func:`main` run with the process's own command line (the console script), not by callers.
 _own_process = False
 
 
 def _exit_now(code: int) -> None:
-    """End the process at once after a read-only ``quhua check`` run from the command line: its output
-    flushed, nothing else to keep. Freeing the submission, the rules' indexes and the report one object at
-    a time at interpreter exit took 0.1–0.2 s of a county check (2 M vertices), for nothing. Safe there
-    because every file and the database were closed by their ``with`` blocks before :func:`main` returns,
-    the check wrote nothing but its output (and the --issues-out file, closed by its writer), and a zip's
-    temporary folder is removed by the reader itself; not used for
-    the other commands (they write) nor with --scheduler (Dask's own shutdown), nor when :func:`main` is
-    called with arguments (tests, other programs: the caller's process goes on)."""
+    """End the process at once after a read-only ``quhua check`` run from the command line, when its report
+    is out (:func:`_run_submission`'s ``exit_at_once``): its output flushed, nothing else to keep. Freeing
+    the submission, the rules' indexes and the report one object at a time on the way out took 0.1–0.2 s of
+    a county check (2 M vertices), for nothing. Safe there because every file and the database were closed
+    by their ``with`` blocks when the check returned, the check wrote nothing but its output (and the
+    --issues-out file, closed by its writer), and a zip's temporary folder is removed by the reader itself;
+    not used for the other commands (they write) nor with --scheduler (Dask's own shutdown), nor when
+    :func:`main` is called with arguments (tests, other programs: the caller's process goes on). A check
+    that fails (a bad file, a bad option) ends the usual way. If the output cannot be flushed (a closed
+    pipe), it returns and the normal exit reports it as Python does."""
     import os
 
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except (OSError, ValueError):  # a closed pipe: let the normal exit report it as Python does
+    except (OSError, ValueError):
         return
     os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code. Run with the process's own command line
-    (``argv`` None), a read-only check ends the process when done (:func:`_exit_now`)."""
+    (``argv`` None), a read-only check ends the process when its report is out (:func:`_exit_now`)."""
     global _own_process
-    own = _own_process = argv is None
+    _own_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    code = _main(argv)
-    if own and _read_only_run:
-        _exit_now(code)
-    return code
+    return _main(argv)
 
 
 def _main(argv: list[str]) -> int:

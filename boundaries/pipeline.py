@@ -27,13 +27,6 @@ Progress = Callable[[str, int, int, str], None]
 #: How far around the submission stored features are read for the checks (degrees, ~10 km).
 _MARGIN_DEG = 0.1
 
-#: A list only in a command-line ``quhua check``, whose process ends as soon as the report is out
-#: (:func:`boundaries.cli._exit_now`): what each check built is kept here instead of being freed object by
-#: object on the way out of :func:`check` (the rules' indexes and caches, then the submission: 0.1–0.2 s of
-#: CPU on the 182 k-line grid). None elsewhere (tests, the viewer's workers): freed as usual.
-retained: list | None = None
-
-
 @dataclass
 class Result:
     """What a check or ingest produced; ``exit_code`` follows SPEC §3."""
@@ -50,10 +43,13 @@ class Result:
 
 
 def check(submission: Submission, store: Store | None, config, *, lang: str = "zh",
-          progress: Progress | None = None, scheduler=None, partition_vertices: int | None = None) -> dict:
+          progress: Progress | None = None, scheduler=None, partition_vertices: int | None = None,
+          keep: list | None = None) -> dict:
     """Run every rule on a submission together with what ``store`` holds near it; the SPEC §6 report.
     ``scheduler`` (a :class:`boundaries.distributed.Scheduler`): the rules run on its Dask workers, by
-    spatial partitions of at most ``partition_vertices`` vertices; the report is the same."""
+    spatial partitions of at most ``partition_vertices`` vertices; the report is the same. ``keep``: a list
+    the rules' context (their indexes and caches) is appended to, for a caller that ends its process without
+    freeing them (:func:`boundaries.cli._exit_now`: 0.1–0.2 s of CPU on the 182 k-line grid)."""
     lines, markers = _stored_near(submission, store)
     context = CheckContext(submission, lines, markers, config.settings())
     if scheduler is None:
@@ -63,8 +59,8 @@ def check(submission: Submission, store: Store | None, config, *, lang: str = "z
 
         found = run_rules_distributed(context, config, scheduler, progress=progress,
                                       partition_vertices=partition_vertices or DEFAULT_PARTITION_VERTICES)
-    if retained is not None:
-        retained.append(context)
+    if keep is not None:
+        keep.append(context)
     issues = list(submission.issues) + found
     report = build_report(submission, issues, lang=lang)
     report["config"] = config.source
@@ -109,12 +105,14 @@ def _read(paths, province, crs, encoding, field_map, lang, progress) -> Submissi
 def check_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
                 encoding: str | None = None, field_map: Path | None = None, config_file: Path | None = None,
                 lang: str = "zh", progress: bool | Progress = True, scheduler: str | None = None,
-                partition_vertices: int | None = None, worker_memory: str | None = None) -> Result:
+                partition_vertices: int | None = None, worker_memory: str | None = None,
+                keep: list | None = None) -> Result:
     """``quhua check``: read and check with :func:`config_in_force`; the database is only read.
     ``progress``: True draws the reading and the rules as bars on stderr (in ``lang``); a :data:`Progress`
     callable is told of every step. ``scheduler``: ``local[:N]`` or a dask.distributed scheduler's address
     (:func:`boundaries.distributed.open_scheduler`, connected before anything is read); the rules run there
-    by spatial partitions (:func:`boundaries.distributed.run_rules_distributed`), with the same report."""
+    by spatial partitions (:func:`boundaries.distributed.run_rules_distributed`), with the same report.
+    ``keep``: as :func:`check`'s."""
     if config_file is not None:
         load_config(config_file)  # a bad file is reported before the submission is read
     with contextlib.ExitStack() as stack:
@@ -130,7 +128,7 @@ def check_paths(paths: list[Path], province: str, *, db: str | None = None, crs:
         with open_store(db) as store:
             config = config_in_force(store, submission.province, config_file)
             return Result(check(submission, store, config, lang=lang, progress=callback, scheduler=connected,
-                                partition_vertices=partition_vertices), submission)
+                                partition_vertices=partition_vertices, keep=keep), submission)
 
 
 def ingest_paths(paths: list[Path], province: str, *, db: str | None = None, crs: str | None = None,
