@@ -1,7 +1,7 @@
 """Time and peak memory of quhua's QA, rules and whole ``quhua check``, beside PostGIS and GRASS on the same data.
 
     .venv/bin/python scripts/bench_check.py [--sets synth100,synth300,county] [--repeat 3] [--skip-peers]
-                                            [--workdir DIR] [--marker-every-m 10000] [--report JSON]
+                                            [--skip-grass] [--workdir DIR] [--marker-every-m 10000] [--report JSON]
 
 One interleaved run (round after round, every tool on every set, so that a busy moment of a shared machine
 slows them all alike), then medians, min–max and ratios of medians:
@@ -568,11 +568,13 @@ def interleaved(args, workdir: Path) -> None:
                     pg = postgis.run(entry["peers_gpkg"], entry["key"])
                     pg["steps"] = _postgis_steps(pg.pop("out"))
                     runs["postgis"].append(pg)
-                    runs["grass"].append(grass(entry["peers_gpkg"], workdir))
+                    if not args.skip_grass:
+                        runs["grass"].append(grass(entry["peers_gpkg"], workdir))
                 print(f"  round {round_ + 1}/{args.repeat} {entry['key']}: rules {runs['rules'][-1]['seconds']:.2f} s, "
                       f"cli {runs['cli'][-1]['seconds']:.2f} s"
-                      + (f", PostGIS {runs['postgis'][-1]['load_s']:.2f} + {runs['postgis'][-1]['seconds']:.2f} s, "
-                         f"GRASS {runs['grass'][-1]['seconds']:.2f} s" if postgis else ""), flush=True)
+                      + (f", PostGIS {runs['postgis'][-1]['load_s']:.2f} + {runs['postgis'][-1]['seconds']:.2f} s"
+                         + (f", GRASS {runs['grass'][-1]['seconds']:.2f} s" if runs["grass"] else "")
+                         if postgis else ""), flush=True)
     finally:
         if postgis:
             postgis.stop()
@@ -589,8 +591,9 @@ def report_interleaved(sets: list[dict]) -> None:
         line = f"{e['key']:<22} {_stats(rules):>22}"
         if r["postgis"]:
             pg, gr = [x["seconds"] for x in r["postgis"]], [x["seconds"] for x in r["grass"]]
-            line += (f" {_stats(pg):>22} {_stats(gr):>22}  PostGIS/quhua {_median(pg) / _median(rules):.1f}×, "
-                     f"GRASS/quhua {_median(gr) / _median(rules):.1f}×")
+            line += (f" {_stats(pg):>22} {_stats(gr) if gr else '–':>22}  PostGIS/quhua "
+                     f"{_median(pg) / _median(rules):.1f}×" + (f", GRASS/quhua {_median(gr) / _median(rules):.1f}×"
+                                                              if gr else ""))
         print(line)
     print(f"\n{'set':<22} {'quhua check (process)':>22} {'peak MB':>8} {'ogr2ogr + PostGIS':>22} "
           f"{'GRASS (with import)':>22}  ratios (medians)")
@@ -601,8 +604,9 @@ def report_interleaved(sets: list[dict]) -> None:
         if r["postgis"]:
             route = [x["load_s"] + x["seconds"] for x in r["postgis"]]
             gr = [x["seconds"] for x in r["grass"]]
-            line += (f" {_stats(route):>22} {_stats(gr):>22}  (ogr2ogr + PostGIS)/quhua "
-                     f"{_median(route) / _median(cli):.1f}×, GRASS/quhua {_median(gr) / _median(cli):.1f}×")
+            line += (f" {_stats(route):>22} {_stats(gr) if gr else '–':>22}  (ogr2ogr + PostGIS)/quhua "
+                     f"{_median(route) / _median(cli):.1f}×" + (f", GRASS/quhua {_median(gr) / _median(cli):.1f}×"
+                                                               if gr else ""))
         print(line)
     for e in sets:
         r = e["runs"]
@@ -611,7 +615,8 @@ def report_interleaved(sets: list[dict]) -> None:
         print(f"  quhua check found the same: {r['cli'][0]['rules'] == r['rules'][0]['rules'] or r['cli'][0]['rules']}")
         if r["postgis"]:
             print(f"  PostGIS found: {', '.join(f'{k} {v}' for k, v in sorted(r['postgis'][0]['findings'].items()))}")
-            print(f"  GRASS found: {'; '.join(f'{k}: {v}' for k, v in r['grass'][0]['findings'].items())}")
+            if r["grass"]:
+                print(f"  GRASS found: {'; '.join(f'{k}: {v}' for k, v in r['grass'][0]['findings'].items())}")
     grids = {e["key"]: e for e in sets if e["key"].startswith("synth")}
     if "synth100" in grids and "synth300" in grids:
         small, large = grids["synth100"]["runs"], grids["synth300"]["runs"]
@@ -634,12 +639,16 @@ def report_interleaved(sets: list[dict]) -> None:
             growth("PostGIS LINE_DANGLE query", [x["steps"].get("LINE_DANGLE", 0.0) for x in small["postgis"]],
                    [x["steps"].get("LINE_DANGLE", 0.0) for x in large["postgis"]])
             growth("ogr2ogr load", [x["load_s"] for x in small["postgis"]], [x["load_s"] for x in large["postgis"]])
-            growth("GRASS", [x["seconds"] for x in small["grass"]], [x["seconds"] for x in large["grass"]])
+            if small["grass"] and large["grass"]:
+                growth("GRASS", [x["seconds"] for x in small["grass"]], [x["seconds"] for x in large["grass"]])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-peers", action="store_true", help="time quhua only")
+    parser.add_argument("--skip-grass", action="store_true",
+                        help="of the peers, PostGIS only on the synthN and county sets (GRASS takes about 150 s a "
+                             "round at N=300)")
     parser.add_argument("--workdir", type=Path, help="where the intermediate files go (default: a temp folder)")
     parser.add_argument("--marker-every-m", type=float, default=10_000.0, help="county marker spacing")
     parser.add_argument("--repeat", type=int, default=3,
