@@ -27,6 +27,7 @@ from boundaries.rules._geometry import (
     DEG_PER_M,
     Workspace,
     fmt_m,
+    index_mask,
     line_pieces,
     nearest_line_m,
     pair_in_metric,
@@ -321,15 +322,33 @@ def _line_owner(ws: Workspace, province: str) -> np.ndarray:
     return ws.once(("marker.line_owner", province), compute)
 
 
-def _id_parts(ws: Workspace, ctx: CheckContext) -> list:
-    """Per marker of the view (submitted, then stored): the groups of its id in the configured pattern
-    (``line``, ``seq``, ``letter``), or None where it does not match."""
+def _id_parts(ws: Workspace, ctx: CheckContext) -> dict[str, np.ndarray]:
+    """Per marker of the view (submitted, then stored), as columns: ``id`` (its id), ``matched`` (the id
+    matches the configured pattern in full), the ``line`` and ``letter`` groups of a match (None where the
+    pattern has no such group, it took no part or the id does not match) and ``number``: the id without its
+    letter, where the letter is not empty.
+
+    Each id goes through Python's ``re`` (the configured pattern is a Python regular expression: pyarrow's
+    RE2, which pandas' string methods use on these columns, reads some patterns otherwise), once; the
+    groups are taken from the matches only, column by column."""
     def compute():
         pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
-        return [(m.groupdict() | {"number": m.string[:m.start("letter")] + m.string[m.end("letter"):]}
-                 if "letter" in pattern.groupindex and m.group("letter") else m.groupdict()) if m else None
-                for m in (pattern.fullmatch(i) if isinstance(i, str) else None
-                          for i in ws.markers.frame["marker_id"].to_numpy(dtype=object))]
+        ids = ws.markers.frame["marker_id"].to_numpy(dtype=object)
+        matches = [pattern.fullmatch(i) if isinstance(i, str) else None for i in ids]
+        hit = np.flatnonzero(np.fromiter((m is not None for m in matches), dtype=bool, count=len(ids)))
+        found = [matches[k] for k in hit.tolist()]
+        out = {"id": ids, "matched": index_mask(hit, len(ids))}
+        for group in ("line", "letter"):
+            out[group] = np.full(len(ids), None, dtype=object)
+            if group in pattern.groupindex and len(hit):
+                out[group][hit] = [m.group(group) for m in found]
+        out["number"] = np.full(len(ids), None, dtype=object)
+        if "letter" in pattern.groupindex:
+            lettered = [m for m in found if m.group("letter")]
+            has_letter = np.fromiter((bool(m.group("letter")) for m in found), dtype=bool, count=len(found))
+            out["number"][hit[has_letter]] = [
+                m.string[:m.start("letter")] + m.string[m.end("letter"):] for m in lettered]
+        return out
 
     return ws.once("marker.id_parts", compute)
 
@@ -388,7 +407,7 @@ def _foreign_by_line(ws: Workspace, ctx: CheckContext) -> dict[int, list[tuple[s
     # another boundary: both decided once per distinct value (a line's id and code recur on each of its
     # markers), the loop below visits only those markers
     ids, distinct_ids = pd.factorize(line_ids[:n])
-    codes, distinct_codes = pd.factorize(np.array([(p or {}).get("line") for p in parts[:n]], dtype=object))
+    codes, distinct_codes = pd.factorize(parts["line"][:n])
     named = np.r_[np.fromiter((i in by_line for i in distinct_ids), dtype=bool, count=len(distinct_ids)), False][ids]
     missing = np.flatnonzero(ids < 0)  # no line id (None, NaN: factorize's -1): each looked up as it is
     named[missing] = np.fromiter((line_ids[k] in by_line for k in missing), dtype=bool, count=len(missing))
@@ -401,7 +420,7 @@ def _foreign_by_line(ws: Workspace, ctx: CheckContext) -> dict[int, list[tuple[s
     foreign = np.r_[np.fromiter(map(names_other, distinct_codes), dtype=bool, count=len(distinct_codes)), False]
     for k in np.flatnonzero(named | foreign[codes]).tolist():
         reasons = [by_line[line_ids[k]]] if line_ids[k] in by_line else []
-        code = (parts[k] or {}).get("line")
+        code = parts["line"][k]
         sides = code_sides(code)
         if sides and province[:2] not in (sides[0][:2], sides[1][:2]) and not (
                 reasons and code_sides(line_ids[k]) == sides):
@@ -524,53 +543,74 @@ def id_format(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     line codes that contradict the marker's line (``line_id``, or its leading digits as in ``4243-1``)."""
     pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
     markers = ctx.submission.markers
+    n = len(markers)
+    parts = {column: values[:n] for column, values in _id_parts(workspace(ctx), ctx).items()}
+    kinds = markers["marker_type"].to_numpy(dtype=object)
+    problem = _id_problems(parts, kinds)
+    # the line code against the leading digits of the marker's line id, where the id itself is sound: each
+    # distinct line id's digits found once (a line's id recurs on each of its markers)
     line_ids = markers["line_id"].to_numpy(dtype=object)
-    parts = _id_parts(workspace(ctx), ctx)  # each id matched once, for every rule
-    digits: dict = {}  # the leading digits of each line id (a line's id recurs on each of its markers)
-    for k, (marker_id, kind) in enumerate(zip(markers["marker_id"].to_numpy(dtype=object),
-                                              markers["marker_type"].to_numpy(dtype=object), strict=True)):
-        problem = _id_problem(pattern, marker_id, kind, parts[k]) or _line_code_problem(parts[k], line_ids[k], digits)
-        if problem:
-            yield one_defect(_issue("marker.id_format", ctx, k, f"界桩 {_name(ctx, k)}：{problem[0]}",
-                                    f"marker {_name(ctx, k)}: {problem[1]}"), ("marker.id", k), 1)
+    codes, distinct = pd.factorize(line_ids)
+    digits = np.array([re.match(r"\d*", i.strip()).group() if isinstance(i, str) else "" for i in distinct]
+                      + [""], dtype=object)[codes]  # a missing line id (-1) picks the appended ""
+    code = parts["line"]
+    sound = np.flatnonzero(problem < 0)
+    contradicts = np.fromiter((bool(c) and bool(d) and c != d for c, d in zip(code[sound], digits[sound],
+                                                                               strict=True)),
+                              dtype=bool, count=len(sound))
+    problem[sound[contradicts]] = _LINE_CODE
+    for k in np.flatnonzero(problem >= 0).tolist():
+        if problem[k] == _LINE_CODE:
+            line_id = line_ids[k]
+            zh = f"编号中的界线代码 {code[k]} 与其界线 {line_id} 矛盾：界桩编号或界线编号有误"
+            en = (f"the line code {code[k]} in the id contradicts its line {line_id}: the marker id or the line "
+                  "id is wrong")
+        else:
+            zh, en = _id_message(pattern, int(problem[k]), kinds[k], parts["letter"][k])
+        yield one_defect(_issue("marker.id_format", ctx, k, f"界桩 {_name(ctx, k)}：{zh}",
+                                f"marker {_name(ctx, k)}: {en}"), ("marker.id", k), 1)
 
 
-def _id_problem(pattern: re.Pattern, marker_id, kind, groups: dict | None) -> tuple[str, str] | None:
-    """What is wrong with an id (``groups``: its groups in ``pattern``, :func:`_id_parts`) and its type."""
-    if not isinstance(marker_id, str) or not marker_id:
+#: What :func:`_id_problems` finds wrong with an id, in the order it is judged (-1: nothing).
+_MISSING, _UNKNOWN_TYPE, _NO_MATCH, _WRONG_LETTER, _LINE_CODE = range(5)
+
+
+def _id_problems(parts: dict[str, np.ndarray], kinds: np.ndarray) -> np.ndarray:
+    """Per marker (``parts``: :func:`_id_parts`' columns; ``kinds``: marker types), the first thing wrong
+    with its id and type: missing id, unknown type, no match of the pattern, a type letter its type does
+    not allow (the letter must be within the type's letters, ``TYPE_LETTERS``); -1 where none is."""
+    ids = parts["id"]
+    problem = np.full(len(ids), -1)
+    present = np.fromiter((isinstance(i, str) and i != "" for i in ids), dtype=bool, count=len(ids))
+    known = pd.Series(kinds, dtype=object).isin(list(TYPE_LETTERS)).to_numpy()
+    letter = parts["letter"]
+    # judged per type and distinct letter (a handful): whether the type allows it; no letter (None:
+    # factorize's -1) is no contradiction, the appended False
+    judged = np.flatnonzero(present & known & parts["matched"])
+    letter_code, letters = pd.factorize(letter[judged])
+    for kind, allowed in TYPE_LETTERS.items():
+        wrong = np.r_[np.fromiter((lt not in allowed for lt in letters), dtype=bool, count=len(letters)), False]
+        problem[judged[(kinds[judged] == kind) & wrong[letter_code]]] = _WRONG_LETTER
+    problem[present & known & ~parts["matched"]] = _NO_MATCH
+    problem[present & ~known] = _UNKNOWN_TYPE
+    problem[~present] = _MISSING
+    return problem
+
+
+def _id_message(pattern: re.Pattern, problem: int, kind, letter) -> tuple[str, str]:
+    """What :func:`_id_problems` found (zh, en)."""
+    if problem == _MISSING:
         return "缺少界桩编号", "the marker id is missing"
-    if kind not in TYPE_LETTERS:
+    if problem == _UNKNOWN_TYPE:
         return ("界桩类型无法识别（应为 单立、同号双立 或 同号三立）",
                 "the marker type is none of 单立, 同号双立, 同号三立")
-    if groups is None:
+    if problem == _NO_MATCH:
         return (f"编号不符合格式 {pattern.pattern}（界线代码 + 三位序号 + 类型字母，如 3643017Q）",
                 f"the id does not follow the pattern {pattern.pattern} (line code + 3-digit sequence + "
                 "type letter, e.g. 3643017Q)")
-    letter = groups.get("letter")
-    allowed = TYPE_LETTERS[kind]
-    if letter is not None and letter not in allowed:
-        letters = "/".join(allowed)
-        return (f"类型字母 {letter} 与界桩类型 {kind} 矛盾（应为 {letters}）",
-                f"type letter {letter} contradicts its type {kind} ({_TYPE_EN[kind]}: {letters})")
-    return None
-
-
-def _line_code_problem(groups: dict, line_id, digits_of: dict) -> tuple[str, str] | None:
-    """The line code in a (well-formed) id (its ``groups``) against the marker's ``line_id``; ``digits_of``
-    keeps the leading digits of each line id met."""
-    code = groups.get("line")
-    if not code:
-        return None
-    if isinstance(line_id, str):
-        if line_id not in digits_of:
-            digits_of[line_id] = re.match(r"\d*", line_id.strip()).group()
-        digits = digits_of[line_id]
-    else:
-        digits = ""
-    if not digits or code == digits:
-        return None
-    return (f"编号中的界线代码 {code} 与其界线 {line_id} 矛盾：界桩编号或界线编号有误",
-            f"the line code {code} in the id contradicts its line {line_id}: the marker id or the line id is wrong")
+    letters = "/".join(TYPE_LETTERS[kind])
+    return (f"类型字母 {letter} 与界桩类型 {kind} 矛盾（应为 {letters}）",
+            f"type letter {letter} contradicts its type {kind} ({_TYPE_EN[kind]}: {letters})")
 
 
 def _side(line, point) -> int:
@@ -609,9 +649,9 @@ def pair_side(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     wrong: dict[str, list] = {}
     for n in np.flatnonzero(types[own["usable"]] == "同号双立"):
         k, j, distance = own["usable"][n], own["line"][n], own["distance"][n]
-        if parts[k] is None or j < 0 or not own["matched"][n]:
+        if not parts["matched"][k] or j < 0 or not own["matched"][n]:
             continue
-        letter = parts[k].get("letter")
+        letter = parts["letter"][k]
         left, right = lines["left_code"].iloc[j], lines["right_code"].iloc[j]
         if (letter not in ("A", "B") or not (distance > params["on_line_m"]) or not isinstance(left, str)
                 or not isinstance(right, str) or left == right):
@@ -621,7 +661,7 @@ def pair_side(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         wanted = (1 if left == smaller else -1) * (1 if letter == "A" else -1)
         if side == 0 or side == wanted:
             continue
-        wrong.setdefault(parts[k]["number"], []).append((int(k), letter, j, side))
+        wrong.setdefault(parts["number"][k], []).append((int(k), letter, j, side))
     for number, posts in wrong.items():
         if sorted(letter for _, letter, _, _ in posts) == ["A", "B"]:
             yield _swapped_pair(ws, ctx, number, posts)
@@ -753,9 +793,8 @@ def _swapped_against_stored(ws: Workspace, ctx: CheckContext, tolerance_m: float
         def posts(rows):
             out: dict = {}
             for k in rows:
-                p = parts[k]
-                if types[k] == "同号双立" and p is not None and p.get("letter") in ("A", "B"):
-                    out.setdefault(p["number"], {}).setdefault(p["letter"], int(k))
+                if types[k] == "同号双立" and parts["letter"][k] in ("A", "B"):
+                    out.setdefault(parts["number"][k], {}).setdefault(parts["letter"][k], int(k))
             return out
 
         k, m = _stored_versions(ws, ctx)
@@ -1043,20 +1082,28 @@ def lone_post(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     parts = _id_parts(ws, ctx)
     frame = ws.markers.frame
     n_sub, province = ws.markers.n_submitted, ctx.submission.province
-    own = np.r_[np.arange(n_sub), n_sub + np.flatnonzero(frame["province"].to_numpy(dtype=object)[n_sub:] == province)]
-    letters: dict[str, set] = {}
-    for k in own:
-        if parts[k] is not None and parts[k].get("letter"):
-            letters.setdefault(parts[k]["number"], set()).add(parts[k]["letter"])
     types = frame["marker_type"].to_numpy(dtype=object)
-    for k in range(n_sub):
-        kind, p = types[k], parts[k]
-        if kind not in ("同号双立", "同号三立") or p is None or p.get("letter") not in TYPE_LETTERS[kind]:
-            continue
-        missing = [letter for letter in TYPE_LETTERS[kind] if letter not in letters[p["number"]]]
+    letter, number = parts["letter"], parts["number"]
+    # the submitted posts: a 双立/三立 type and one of its letters (a letter is never empty here: an empty
+    # one is within every type's letters but has no number, and is no post)
+    posts = []
+    for kind in ("同号双立", "同号三立"):
+        of_kind = np.flatnonzero(types[:n_sub] == kind)
+        posts += [k for k in of_kind.tolist() if letter[k] and letter[k] in TYPE_LETTERS[kind]]
+    if not posts:
+        return
+    own = np.r_[np.arange(n_sub), n_sub + np.flatnonzero(frame["province"].to_numpy(dtype=object)[n_sub:] == province)]
+    own = own[pd.Series(number[own], dtype=object).isin(list(set(number[posts].tolist()))).to_numpy()]
+    letters: dict[str, set] = {}
+    for k in own.tolist():  # the submission's and the province's stored posts of those numbers
+        if letter[k]:
+            letters.setdefault(number[k], set()).add(letter[k])
+    for k in sorted(posts):
+        kind = types[k]
+        missing = [post for post in TYPE_LETTERS[kind] if post not in letters[number[k]]]
         if missing:
-            names = "、".join(f"{p['number']}{letter}" for letter in missing)
-            names_en = ", ".join(f"{p['number']}{letter}" for letter in missing)
+            names = "、".join(f"{number[k]}{post}" for post in missing)
+            names_en = ", ".join(f"{number[k]}{post}" for post in missing)
             yield _issue("marker.lone_post", ctx, k,
                          f"{kind}界桩 {_name(ctx, k)} 缺少同号的 {'/'.join(missing)} 桩：{names} 既不在本次提交中，"
                          f"也未由本省 {province} 入库",

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import shapely
 
-from boundaries.config import load_config
+from boundaries.config import DEFAULT_MARKER_ID_PATTERN, load_config
 from boundaries.crs import transformer
 from boundaries.gcj02 import wgs84_to_gcj02
 from boundaries.rules import REGISTRY
@@ -609,6 +609,50 @@ def test_id_format_near_misses_and_configured_pattern(tmp_path):
     config_file.write_text("[markers]\nid_pattern = '^JX-(?P<line>\\d{4})-(?P<seq>\\d{3})$'\n", encoding="utf-8")
     issues = check(submission(lines=jx_lines(), markers=markers_frame([old_scheme])), config=load_config(config_file))
     assert issues == [], messages(issues)
+
+
+def test_id_format_on_a_table_with_missing_odd_and_wrong_ids():
+    """A marker table as delivered: NULL and empty ids, ids off the pattern, a wrong letter, a line code
+    against its line, an unknown type; each marker's first problem, in table order, the others silent."""
+    rows = [(None, "单立"), ("3643901Q", "单立"), ("", "单立"), ("3643902", "单立"), (None, "界桩"),
+            ("3642903Q", "单立"), ("JX", "界桩"), ("3643904A", "单立"), ("3643905", "同号双立")]
+    markers = markers_frame([{"marker_id": "-", "marker_type": kind, "line_id": "3643",
+                              "lonlat": at_fraction(line("3643"), 0.1 + 0.08 * k)}
+                             for k, (_, kind) in enumerate(rows)])
+    markers["marker_id"] = [marker_id for marker_id, _ in rows]
+    issues = check(submission(lines=jx_lines(), markers=markers))
+    found = [(i.feature, i.message_en.split(": ", 1)[1]) for i in issues]
+    off_pattern = (f"the id does not follow the pattern {DEFAULT_MARKER_ID_PATTERN} (line code + 3-digit "
+                   "sequence + type letter, e.g. 3643017Q)")
+    assert rules_of(issues) == ["marker.id_format"] * 8, messages(issues)
+    assert found == [
+        ("#1", "the marker id is missing"),
+        ("#3", "the marker id is missing"),
+        ("3643902", off_pattern),
+        ("#5", "the marker id is missing"),  # missing before its unknown type
+        ("3642903Q", "the line code 3642 in the id contradicts its line 3643: the marker id or the line id is "
+                     "wrong"),
+        ("JX", "the marker type is none of 单立, 同号双立, 同号三立"),  # the type before the pattern
+        ("3643904A", "type letter A contradicts its type 单立 (single post: Q)"),
+        ("3643905", off_pattern),
+    ], messages(issues)
+
+
+def test_a_pattern_whose_letter_is_optional(tmp_path):
+    """A configured pattern may leave the type letter out: an id without one contradicts no type, and a
+    同号双立 marker without a letter is no post of a pair (it has no post letter to miss)."""
+    config_file = tmp_path / "q.toml"
+    config_file.write_text("[markers]\nid_pattern = '^(?P<line>\\d{4})(?P<seq>\\d{3})(?P<letter>[QABCDE])?$'\n",
+                           encoding="utf-8")
+    rows = [{"marker_id": "3643900", "marker_type": "同号双立", "lonlat": offset_point(line("3643"), 0.3, 20.0)},
+            {"marker_id": "3643901", "lonlat": at_fraction(line("3643"), 0.4)},
+            {"marker_id": "3643902A", "marker_type": "同号双立", "lonlat": offset_point(line("3643"), 0.5, 20.0)},
+            {"marker_id": "3643903B", "lonlat": at_fraction(line("3643"), 0.6)}]
+    issues = check(submission(lines=jx_lines(), markers=jx_markers(*rows)), config=load_config(config_file))
+    assert [(i.rule, i.feature) for i in issues] == [("marker.id_format", "3643903B"),
+                                                     ("marker.lone_post", "3643902A")], messages(issues)
+    assert "type letter B contradicts its type 单立" in issues[0].message_en
+    assert "has no post B: 3643902B" in issues[1].message_en
 
 
 # -- declared coordinates --------------------------------------------------------------------------------------
