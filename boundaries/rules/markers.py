@@ -81,6 +81,14 @@ def _name(ctx: CheckContext, k: int) -> str:
     return str(value) if isinstance(value, str) and value else f"#{k + 1}"
 
 
+def _values(ws: Workspace, layer: str, column: str) -> np.ndarray:
+    """A column of the view's ``lines`` or ``markers`` as an object array, taken once per check: the frames
+    hold pyarrow strings, of which each ``to_numpy`` makes every value a Python object anew (20 of them
+    took 0.08 s on the 182 k-line grid). Shared: read it, do not write into it."""
+    frame = ws.lines.frame if layer == "lines" else ws.markers.frame
+    return ws.once(("marker.values", layer, column), lambda: frame[column].to_numpy(dtype=object))
+
+
 def _usable(ws: Workspace) -> np.ndarray:
     """Submitted markers with a finite point geometry."""
     def compute():
@@ -147,9 +155,14 @@ def _region(ws: Workspace, ctx: CheckContext, far_m: float) -> dict:
         outside = (lonlat[:, 0] < w) | (lonlat[:, 0] > e) | (lonlat[:, 1] < s) | (lonlat[:, 1] > n)
         view = ws.lines
         prefix = ctx.submission.province[:2]
-        codes = view.frame[["left_code", "right_code"]].astype(str)
-        own_mask = (~view.frame["stored"].to_numpy() | codes["left_code"].str.startswith(prefix).to_numpy()
-                    | codes["right_code"].str.startswith(prefix).to_numpy())
+        # a side in the province, judged once per distinct code (a missing one: factorize's -1, the appended
+        # False) and combined per line with numpy
+        n_lines = len(view.frame)
+        sides, distinct = pd.factorize(np.concatenate([_values(ws, "lines", "left_code"),
+                                                       _values(ws, "lines", "right_code")]))
+        inside = np.r_[np.fromiter((isinstance(c, str) and c.startswith(prefix) for c in distinct), dtype=bool,
+                                   count=len(distinct)), False][sides]
+        own_mask = ~view.frame["stored"].to_numpy(dtype=bool) | inside[:n_lines] | inside[n_lines:]
         measurable = measurable_lines(ws)
         own = measurable[own_mask[measurable]]
         distance = np.full(len(usable), np.nan)
@@ -166,7 +179,8 @@ def _region(ws: Workspace, ctx: CheckContext, far_m: float) -> dict:
                                                lambda _n, line: own_mask[line], far_m, accept_m=far_m)
             beyond = rest[~np.isfinite(distance[rest])]
             distance[beyond] = _exact_nearest(ws, usable[beyond], own)[0]
-        on_broken = ws.markers.frame["line_id"].iloc[usable].isin(_broken_line_ids(ws)).to_numpy()
+        on_broken = pd.Series(_values(ws, "markers", "line_id")[usable], dtype=object).isin(
+            _broken_line_ids(ws)).to_numpy()
         far = np.isfinite(distance) & (distance > far_m) & ~on_broken
         return {"usable": usable, "outside": outside, "distance": distance, "out": outside | far}
 
@@ -183,7 +197,7 @@ def _off_line_limits() -> tuple[float, float]:
 
 def _broken_line_ids(ws: Workspace) -> set:
     """Ids of submitted lines with invalid geometry: their markers cannot be measured against them."""
-    ids = ws.lines.frame["line_id"].to_numpy()
+    ids = _values(ws, "lines", "line_id")
     return {ids[i] for i in invalid_lines(ws) if isinstance(ids[i], str)}
 
 
@@ -194,15 +208,23 @@ def _own_line(ws: Workspace, radius_m: float, accept_m: float) -> dict:
     def compute():
         usable = _usable(ws)
         measurable = measurable_lines(ws)
-        line_ids = ws.lines.frame["line_id"].to_numpy()
-        marker_line = ws.markers.frame["line_id"].to_numpy()[usable]
+        line_ids = _values(ws, "lines", "line_id")
+        marker_line = _values(ws, "markers", "line_id")[usable]
         known = set(line_ids[measurable].tolist())
         matched = np.array([x in known for x in marker_line], dtype=bool)
         broken = np.isin(marker_line, list(_broken_line_ids(ws))) & ~matched
         pieces = line_pieces(ws, measurable)
 
+        # the marker's line id and the lines' as integers of one code space (comparing integers costs a
+        # fraction of comparing strings); missing ids (-1) are compared as values, as ``==`` does them
+        codes, _ = pd.factorize(np.concatenate([line_ids, marker_line]))
+        line_code, marker_code = codes[: len(line_ids)], codes[len(line_ids):]
+
         def allowed(n, line):
-            return ~matched[n] | (line_ids[line] == marker_line[n])
+            same = line_code[line] == marker_code[n]
+            missing = np.flatnonzero((line_code[line] < 0) & (marker_code[n] < 0))
+            same[missing] = line_ids[line[missing]] == marker_line[n[missing]]
+            return ~matched[n] | same
 
         distance, line = nearest_line_m(ws, pieces, ws.markers.metric, usable, allowed, radius_m, accept_m)
         beyond = np.flatnonzero(~np.isfinite(distance) & ~broken)
@@ -254,7 +276,7 @@ def off_line(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     ws = workspace(ctx)
     # settled within the 单立 limit is within every limit; the rest are measured exactly
     own = _own_line(ws, max(params["single_m"], params["multi_m"]), params["single_m"])
-    types = ws.markers.frame["marker_type"].to_numpy()
+    types = _values(ws, "markers", "marker_type")
     limits = np.where(np.isin(types[own["usable"]], ["同号双立", "同号三立"]), params["multi_m"], params["single_m"])
     with np.errstate(invalid="ignore"):
         beyond = np.isfinite(own["distance"]) & (own["distance"] > limits)
@@ -309,8 +331,8 @@ def _line_owner(ws: Workspace, province: str) -> np.ndarray:
         n = len(frame)
         # judged once per distinct code (a division's code recurs on every line of its boundary), then
         # combined per line with numpy: the per-line loop took 0.15 s for 182 k lines
-        codes, uniques = pd.factorize(np.concatenate([frame["left_code"].to_numpy(dtype=object),
-                                                      frame["right_code"].to_numpy(dtype=object)]))
+        codes, uniques = pd.factorize(np.concatenate([_values(ws, "lines", "left_code"),
+                                                      _values(ws, "lines", "right_code")]))
         known = np.array([isinstance(c, str) and c.isdigit() and len(c) in (6, 9, 12) for c in uniques] + [False])
         inside = np.array([isinstance(c, str) and c[:2] == prefix for c in uniques] + [False])
         left, right = codes[:n], codes[n:]  # -1 (a missing value) picks the appended False
@@ -333,7 +355,7 @@ def _id_parts(ws: Workspace, ctx: CheckContext) -> dict[str, np.ndarray]:
     groups are taken from the matches only, column by column."""
     def compute():
         pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
-        ids = ws.markers.frame["marker_id"].to_numpy(dtype=object)
+        ids = _values(ws, "markers", "marker_id")
         matches = [pattern.fullmatch(i) if isinstance(i, str) else None for i in ids]
         hit = np.flatnonzero(np.fromiter((m is not None for m in matches), dtype=bool, count=len(ids)))
         found = [matches[k] for k in hit.tolist()]
@@ -358,7 +380,7 @@ def _foreign_line_ids(ws: Workspace, province: str) -> dict:
     ``province``: the lines of the view with that id all are (by their codes), or its code says so."""
     owner = _line_owner(ws, province)
     frame = ws.lines.frame
-    ids = frame["line_id"].to_numpy(dtype=object)
+    ids = _values(ws, "lines", "line_id")
     named = pd.unique(ws.markers.frame["line_id"].iloc[: ws.markers.n_submitted]).astype(object)
     # per distinct id (one code space for the lines' and the markers' ids): the first line with it and
     # whether every line with it is foreign, counted with numpy (a Python pass over every line took 0.4 s
@@ -400,7 +422,7 @@ def _foreign_by_line(ws: Workspace, ctx: CheckContext) -> dict[int, list[tuple[s
     province = ctx.submission.province
     by_line = _foreign_line_ids(ws, province)
     out: dict[int, list[tuple[str, str]]] = {}
-    line_ids = ws.markers.frame["line_id"].to_numpy(dtype=object)
+    line_ids = _values(ws, "markers", "line_id")
     parts = _id_parts(ws, ctx)
     n = ws.markers.n_submitted
     # a marker can have a reason only if its line id is one of ``by_line`` or the line code in its id names
@@ -500,11 +522,11 @@ def unknown_line(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     (a part id such as ``4243-1`` also counts for ``4243``): a marker's line comes with it or is stored
     before it. Markers without a ``line_id`` are measured against the nearest line (``marker.off_line``)."""
     ws = workspace(ctx)
-    ids = [i for i in ws.lines.frame["line_id"].to_numpy(dtype=object) if isinstance(i, str)]
+    ids = [i for i in _values(ws, "lines", "line_id") if isinstance(i, str)]
     # an id of digits only is its own leading digits (``\d`` is what str.isdecimal accepts): only the others
     # are matched
     known = set(ids) | {re.match(r"\d*", i).group() for i in ids if not i.isdecimal()}
-    line_ids = ws.markers.frame["line_id"].to_numpy(dtype=object)[: ws.markers.n_submitted]
+    line_ids = _values(ws, "markers", "line_id")[: ws.markers.n_submitted]
     for k in np.flatnonzero([isinstance(i, str) and i != "" and i not in known for i in line_ids]):
         yield one_defect(_issue("marker.unknown_line", ctx, int(k),
                                 f"界桩 {_name(ctx, k)} 的界线 {line_ids[k]} 既不在本次提交中，也不在数据库中："
@@ -643,7 +665,7 @@ def pair_side(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     side is one issue, at post A: A and B swapped."""
     ws = workspace(ctx)
     own = _own_line(ws, *_off_line_limits())
-    types = ws.markers.frame["marker_type"].to_numpy()
+    types = _values(ws, "markers", "marker_type")
     parts = _id_parts(ws, ctx)
     lines = ws.lines.frame
     wrong: dict[str, list] = {}
@@ -722,7 +744,7 @@ def duplicate_position(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     tree = shapely.STRtree(geoms[valid_all])
     a, b = tree.query(geoms[usable], predicate="dwithin", distance=params["distance_m"] * DEG_PER_M)
     a, b = usable[a], valid_all[b]
-    ids = ws.markers.frame["marker_id"].to_numpy()
+    ids = _values(ws, "markers", "marker_id")
     n_sub = ws.markers.n_submitted
     keep = (a != b) & ((b >= n_sub) | (a < b)) & (ids[a] != ids[b])
     a, b = a[keep], b[keep]
@@ -768,8 +790,8 @@ def _stored_versions(ws: Workspace, ctx: CheckContext) -> tuple[np.ndarray, np.n
         frame = ws.markers.frame
         n_sub = ws.markers.n_submitted
         stored = np.arange(n_sub, len(frame))
-        ids = frame["marker_id"].to_numpy(dtype=object)
-        other = frame["province"].to_numpy(dtype=object)[stored] != ctx.submission.province
+        ids = _values(ws, "markers", "marker_id")
+        other = _values(ws, "markers", "province")[stored] != ctx.submission.province
         stored = stored[other & pd.notna(ids[stored])]
         usable = _usable(ws)
         if not len(stored) or not len(usable):
@@ -788,7 +810,7 @@ def _swapped_against_stored(ws: Workspace, ctx: CheckContext, tolerance_m: float
     letter by index) and the distances of each post to its own stored version."""
     def compute():
         parts = _id_parts(ws, ctx)
-        types = ws.markers.frame["marker_type"].to_numpy(dtype=object)
+        types = _values(ws, "markers", "marker_type")
 
         def posts(rows):
             out: dict = {}
@@ -1080,9 +1102,8 @@ def lone_post(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     ``marker.id_format``'s); the neighbour's stored posts are its version, not the submitter's."""
     ws = workspace(ctx)
     parts = _id_parts(ws, ctx)
-    frame = ws.markers.frame
     n_sub, province = ws.markers.n_submitted, ctx.submission.province
-    types = frame["marker_type"].to_numpy(dtype=object)
+    types = _values(ws, "markers", "marker_type")
     letter, number = parts["letter"], parts["number"]
     # the submitted posts: a 双立/三立 type and one of its letters (a letter is never empty here: an empty
     # one is within every type's letters but has no number, and is no post)
@@ -1092,7 +1113,7 @@ def lone_post(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         posts += [k for k in of_kind.tolist() if letter[k] and letter[k] in TYPE_LETTERS[kind]]
     if not posts:
         return
-    own = np.r_[np.arange(n_sub), n_sub + np.flatnonzero(frame["province"].to_numpy(dtype=object)[n_sub:] == province)]
+    own = np.r_[np.arange(n_sub), n_sub + np.flatnonzero(_values(ws, "markers", "province")[n_sub:] == province)]
     own = own[pd.Series(number[own], dtype=object).isin(list(set(number[posts].tolist()))).to_numpy()]
     letters: dict[str, set] = {}
     for k in own.tolist():  # the submission's and the province's stored posts of those numbers
