@@ -356,20 +356,20 @@ def _id_parts(ws: Workspace, ctx: CheckContext) -> dict[str, np.ndarray]:
     def compute():
         pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
         ids = _values(ws, "markers", "marker_id")
-        matches = [pattern.fullmatch(i) if isinstance(i, str) else None for i in ids]
-        hit = np.flatnonzero(np.fromiter((m is not None for m in matches), dtype=bool, count=len(ids)))
-        found = [matches[k] for k in hit.tolist()]
+        found = [(k, m) for k, m in enumerate(pattern.fullmatch(i) if isinstance(i, str) else None for i in ids)
+                 if m is not None]
+        hit = np.fromiter((k for k, _ in found), dtype=int, count=len(found))
         out = {"id": ids, "matched": index_mask(hit, len(ids))}
-        for group in ("line", "letter"):
+        for group in ("line", "letter", "number"):
             out[group] = np.full(len(ids), None, dtype=object)
-            if group in pattern.groupindex and len(hit):
-                out[group][hit] = [m.group(group) for m in found]
-        out["number"] = np.full(len(ids), None, dtype=object)
-        if "letter" in pattern.groupindex:
-            lettered = [m for m in found if m.group("letter")]
-            has_letter = np.fromiter((bool(m.group("letter")) for m in found), dtype=bool, count=len(found))
-            out["number"][hit[has_letter]] = [
-                m.string[:m.start("letter")] + m.string[m.end("letter"):] for m in lettered]
+        if "line" in pattern.groupindex and len(hit):
+            out["line"][hit] = [m.group("line") for _, m in found]
+        if "letter" in pattern.groupindex and len(hit):
+            letters = [m.group("letter") for _, m in found]
+            out["letter"][hit] = letters
+            lettered = [(k, m) for (k, m), letter in zip(found, letters, strict=True) if letter]
+            out["number"][[k for k, _ in lettered]] = [m.string[:m.start("letter")] + m.string[m.end("letter"):]
+                                                        for _, m in lettered]
         return out
 
     return ws.once("marker.id_parts", compute)
