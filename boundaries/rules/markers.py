@@ -903,7 +903,10 @@ def _declared_epsg(ctx: CheckContext) -> np.ndarray:
         fallback = int(declared[0].split(":")[-1])
     if "source_file" not in sub.markers or not by_source:
         return np.full(len(sub.markers), fallback, dtype=int)
-    return sub.markers["source_file"].map(by_source).fillna(fallback).to_numpy(dtype=int)
+    # looked up once per distinct source (a file's name recurs on each of its markers; Series.map over the
+    # pyarrow strings took 0.03–0.05 s for 91 k markers); no source (factorize's -1): the appended fallback
+    codes, sources = pd.factorize(_columns(ctx)["source_file"])
+    return np.array([by_source.get(source, fallback) for source in sources] + [fallback], dtype=int)[codes]
 
 
 def _xy_gaps(lonlat: np.ndarray, northing: np.ndarray, easting: np.ndarray, zones: np.ndarray
