@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import shapely
 
-from boundaries.config import load_config
+from boundaries.config import DEFAULT_MARKER_ID_PATTERN, load_config
 from boundaries.crs import transformer
 from boundaries.gcj02 import wgs84_to_gcj02
 from boundaries.rules import REGISTRY
@@ -31,6 +31,7 @@ from tests.boundaries.conftest_rules import (
     stored,
     submission,
     to_lonlat,
+    to_metric,
 )
 
 
@@ -610,6 +611,50 @@ def test_id_format_near_misses_and_configured_pattern(tmp_path):
     assert issues == [], messages(issues)
 
 
+def test_id_format_on_a_table_with_missing_odd_and_wrong_ids():
+    """A marker table as delivered: NULL and empty ids, ids off the pattern, a wrong letter, a line code
+    against its line, an unknown type; each marker's first problem, in table order, the others silent."""
+    rows = [(None, "单立"), ("3643901Q", "单立"), ("", "单立"), ("3643902", "单立"), (None, "界桩"),
+            ("3642903Q", "单立"), ("JX", "界桩"), ("3643904A", "单立"), ("3643905", "同号双立")]
+    markers = markers_frame([{"marker_id": "-", "marker_type": kind, "line_id": "3643",
+                              "lonlat": at_fraction(line("3643"), 0.1 + 0.08 * k)}
+                             for k, (_, kind) in enumerate(rows)])
+    markers["marker_id"] = [marker_id for marker_id, _ in rows]
+    issues = check(submission(lines=jx_lines(), markers=markers))
+    found = [(i.feature, i.message_en.split(": ", 1)[1]) for i in issues]
+    off_pattern = (f"the id does not follow the pattern {DEFAULT_MARKER_ID_PATTERN} (line code + 3-digit "
+                   "sequence + type letter, e.g. 3643017Q)")
+    assert rules_of(issues) == ["marker.id_format"] * 8, messages(issues)
+    assert found == [
+        ("#1", "the marker id is missing"),
+        ("#3", "the marker id is missing"),
+        ("3643902", off_pattern),
+        ("#5", "the marker id is missing"),  # missing before its unknown type
+        ("3642903Q", "the line code 3642 in the id contradicts its line 3643: the marker id or the line id is "
+                     "wrong"),
+        ("JX", "the marker type is none of 单立, 同号双立, 同号三立"),  # the type before the pattern
+        ("3643904A", "type letter A contradicts its type 单立 (single post: Q)"),
+        ("3643905", off_pattern),
+    ], messages(issues)
+
+
+def test_a_pattern_whose_letter_is_optional(tmp_path):
+    """A configured pattern may leave the type letter out: an id without one contradicts no type, and a
+    同号双立 marker without a letter is no post of a pair (it has no post letter to miss)."""
+    config_file = tmp_path / "q.toml"
+    config_file.write_text("[markers]\nid_pattern = '^(?P<line>\\d{4})(?P<seq>\\d{3})(?P<letter>[QABCDE])?$'\n",
+                           encoding="utf-8")
+    rows = [{"marker_id": "3643900", "marker_type": "同号双立", "lonlat": offset_point(line("3643"), 0.3, 20.0)},
+            {"marker_id": "3643901", "lonlat": at_fraction(line("3643"), 0.4)},
+            {"marker_id": "3643902A", "marker_type": "同号双立", "lonlat": offset_point(line("3643"), 0.5, 20.0)},
+            {"marker_id": "3643903B", "lonlat": at_fraction(line("3643"), 0.6)}]
+    issues = check(submission(lines=jx_lines(), markers=jx_markers(*rows)), config=load_config(config_file))
+    assert [(i.rule, i.feature) for i in issues] == [("marker.id_format", "3643903B"),
+                                                     ("marker.lone_post", "3643902A")], messages(issues)
+    assert "type letter B contradicts its type 单立" in issues[0].message_en
+    assert "has no post B: 3643902B" in issues[1].message_en
+
+
 # -- declared coordinates --------------------------------------------------------------------------------------
 def declared(change: str):
     """jx_markers with marker 3643005Q's declared coordinates changed as ``change`` says."""
@@ -793,6 +838,61 @@ def test_line_pieces_cover_each_line_exactly():
     for i in range(3):
         whole = shapely.length(ws.lines.metric.get(np.array([i]), 4547)[0])
         assert shapely.length(built[pieces.line == i]).sum() == pytest.approx(whole, rel=1e-12)
+
+
+def test_nearest_line_is_shapely_distance_to_the_whole_lines_bit_for_bit():
+    """The nearest-line search (marker.off_line, marker.out_of_region, line.dangle) measures points on the
+    pieces' projected vertices: its distance is ``shapely.distance`` to the whole line in the point's zone,
+    to the last bit, and of lines equally near (the junction vertex the three lines share; a second copy of
+    3643, a version of the boundary under another id) it names the first. Points on vertices, beside
+    segments, at piece joins, beyond the lines' ends and the search, and in another zone than their line
+    (the lines run across several 3° zones)."""
+    from boundaries.rules import CheckContext
+    from boundaries.rules._geometry import line_pieces, nearest_line_m, workspace
+    from boundaries.rules.lines import measurable_lines
+    from boundaries.store import empty_layer
+
+    ids = ["3642", "3643", "4243"]
+    rng = np.random.default_rng(16)
+    points = [junction()]
+    for line_id in ids:
+        xy = shapely.get_coordinates(line(line_id))
+        points += list(xy[::97]) + list(xy[63::63][:20])  # on vertices, at piece joins
+        main = shapely.get_parts(line(line_id))[0]
+        points += [offset_point(main, f, m) for f, m in zip(rng.random(40), rng.normal(0, 30, 40), strict=True)]
+        metric, zone = metric_line(main)
+        ends = shapely.get_coordinates(metric)[[0, 1, -1, -2]]
+        for end, before in (ends[:2], ends[2:]):  # beyond either end, along its last segment
+            outward = (end - before) / np.hypot(*(end - before))
+            points += list(to_lonlat(end + outward * [[3.0], [20.0]] + outward[::-1] * [[1.0], [-2.0]], zone))
+    centre, epsg = to_metric(junction())
+    points += list(to_lonlat(centre + rng.normal(0, 3, (12, 2)), epsg))
+    points += [offset_point(line("3643"), 0.5, 700.0)]  # beyond the 500 m search
+    points = np.array(points)
+    markers = markers_frame([{"marker_id": f"3643{k:03d}Q", "lonlat": p} for k, p in enumerate(points)])
+    copy = dict(network_rows("3643")[0], line_id="3643-2")
+    sub = submission(lines=lines_frame([*network_rows(*ids), copy]), markers=markers)
+    ws = workspace(CheckContext(sub, empty_layer("lines"), empty_layer("markers"), {}))
+    usable = measurable_lines(ws)
+    assert usable.tolist() == [0, 1, 2, 3]
+    index = np.arange(len(points))
+    distance, nearest = nearest_line_m(ws, line_pieces(ws, usable), ws.markers.metric, index,
+                                       lambda n, line: np.ones(len(n), dtype=bool), 500.0, accept_m=5.0)
+    zones = ws.markers.metric.zone
+    assert len(set(zones.tolist())) >= 2 and (zones != ws.lines.metric.zone[nearest]).any()
+    for k in index:
+        epsg = int(zones[k])
+        whole = shapely.distance(ws.markers.metric.get(np.array([k]), epsg)[0],
+                                 ws.lines.metric.get(usable, epsg))
+        if whole.min() > 500.0:
+            assert distance[k] == np.inf and nearest[k] == -1
+            continue
+        assert distance[k] == whole.min(), k  # exactly: the same float
+        assert nearest[k] == usable[np.flatnonzero(whole == whole.min())[0]], k
+    ties = [k for k in index if (shapely.distance(ws.markers.metric.get(np.array([k]), int(zones[k]))[0],
+                                                  ws.lines.metric.get(usable, int(zones[k]))) == distance[k]).sum() > 1]
+    assert 0 in ties and nearest[0] == 0  # the junction: 3642, the first of the three
+    assert len(ties) > 40 and set(nearest[ties].tolist()) >= {0, 1}  # 3643 (1), never its copy (3)
 
 
 # -- one boundary in several features (issue 11 item 2) ------------------------------------------------------

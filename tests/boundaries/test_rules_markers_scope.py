@@ -4,6 +4,7 @@ whatever else is enabled, and one defect reported once: on the national demo's r
 from __future__ import annotations
 
 import pytest
+import shapely
 
 from boundaries.config import load_config
 from boundaries.demo import demo_dir
@@ -108,3 +109,35 @@ def test_contradicting_line_code_and_unknown_line_are_errors():
     assert by_id["3643902Q"].rule == "marker.id_format"  # its id says 3643, its line 3645
     assert "marker.unknown_line" in by_id["3643902Q"].message_en or any(
         i.rule == "marker.unknown_line" for i in issues), messages(issues)
+
+
+def test_foreign_by_place_in_the_last_metre_of_distance_m():
+    """marker.foreign_boundary takes marker.off_line's measurement as settled where it puts a marker within
+    ``distance_m`` − 1 m of a line of the province, and searches the others: two markers in the wedge
+    between 3643 (江西–湖南) and the neighbour's 4243 (湖北–湖南), each in the last metre of the 500 m. Half
+    a metre beyond 500 m of its own line and within 500 m of 4243: foreign; half a metre within: not."""
+    from tests.boundaries.conftest_rules import to_metric
+    from tests.boundaries.test_rules import stored_neighbour_lines
+
+    beyond, within = (113.93563921, 29.04594207), (113.93564874, 29.04594635)
+
+    def metres(lonlat, line_id):  # in the marker's zone, as the rules measure
+        xy, epsg = to_metric(lonlat)
+        return shapely.distance(shapely.Point(xy[0]), shapely.transform(line(line_id),
+                                                                        lambda c: to_metric(c, epsg)[0]))
+
+    assert 500.0 < metres(beyond, "3643") < 501.0 and 499.0 < metres(beyond, "4243") < 500.0
+    assert 499.0 < metres(within, "3643") < 500.0 and 498.5 < metres(within, "4243") < 499.5
+    assert metres(beyond, "3642") > 505.0 and metres(within, "3642") > 505.0
+    rows = [{"marker_id": "3643950Q", "lonlat": beyond}, {"marker_id": "3643951Q", "lonlat": within}]
+    sub = submission("360000", lines=jx_lines(), markers=markers_frame(rows))
+    issues = check(sub, stored_neighbour_lines("4243"), config=_only("marker.foreign_boundary"))
+    assert [i.feature for i in issues] == ["3643950Q"], messages(issues)
+    assert ("it stands 499.5 m from line 4243 (420000|430000), more than 500 m from every line of province "
+            "360000") in issues[0].message_en
+    issues = check(sub, stored_neighbour_lines("4243"))  # with every rule: off its line, each; the first foreign
+    assert [(i.rule, i.feature) for i in issues] == [("marker.off_line", "3643951Q"),
+                                                     ("marker.foreign_boundary", "3643950Q")], messages(issues)
+    assert "stands 499.5 m from its line 3643 (limit 5 m)" in issues[0].message_en
+    assert "(details: marker.off_line: single post marker 3643950Q stands 500.5 m from its line 3643" in \
+        issues[1].message_en
