@@ -183,21 +183,34 @@ def _project(geometries: np.ndarray, epsg: int, inverse: bool = False) -> np.nda
         return out
 
 
-def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray) -> np.ndarray:
+def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, reuse: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
     """(lon, lat) rows into Gauss-Krüger zones: rows ``runs[k] … runs[k + 1] - 1`` into zone ``epsg[k]``.
 
-    Made for vertices, whose rows of one zone come in runs (a line's vertices are consecutive): the result
-    is a column-major copy of ``lonlat`` (each column contiguous, as the rules read it) that pyproj
-    projects in place run by run, with no geometry built, nothing gathered or scattered and no temporary
-    of the output's size. On the calling thread: pyproj holds the GIL, so more threads would only queue
-    for it (the GEOS work started in the :func:`background` meanwhile uses the other core).
+    Made for vertices, whose rows of one zone come in runs (a line's vertices are consecutive). Returns
+    ``lonlat`` as a column-major copy (each column contiguous, as the rules read it) and the projected
+    rows, column-major too. With ``reuse``, those are written over ``lonlat``'s memory (which the caller
+    gives up; a row-major (n, 2) array's memory holds a column-major one as well): an array of millions
+    of rows is new memory, whose first writes cost several times the copy itself. pyproj projects in
+    place run by run, with no geometry built, nothing gathered or scattered; on the calling thread, while
+    the GEOS work started in the :func:`background` meanwhile uses the other core.
+
+    >>> degrees, xy = project_xy(np.array([[114.5, 29.3], [111.0, 29.3]]), np.array([0, 1, 2]),
+    ...                          np.array([4547, 4546]))
+    >>> degrees.tolist(), xy.round(3).tolist()
+    ([[114.5, 29.3], [111.0, 29.3]], [[548578.435, 3242624.53], [500000.0, 3242520.797]])
     """
-    out = np.array(lonlat, dtype=float, order="F")
+    degrees = np.asfortranarray(lonlat, dtype=float)
+    if reuse and lonlat.dtype == float and lonlat.flags.c_contiguous and lonlat.flags.writeable:
+        out = lonlat.reshape(-1).reshape(2, -1).T  # the same memory, read as columns
+        np.copyto(out, degrees)
+    else:
+        out = degrees.copy(order="F")
     for a, b, code in zip(runs[:-1].tolist(), runs[1:].tolist(), epsg.tolist(), strict=True):
         if a < b:
             with np.errstate(invalid="ignore"):
                 transformer(4490, int(code)).transform(out[a:b, 0], out[a:b, 1], inplace=True)
-    return out
+    return degrees, out
 
 
 def to_lonlat(xy: np.ndarray, epsg: int) -> np.ndarray:
@@ -369,13 +382,14 @@ class MarkerView:
 class LineVertices:
     """Every vertex of the view's line geometries, flat: taken apart once, projected once, for every rule.
 
-    ``parts`` are the line parts (EPSG:4490), ``part_line`` the LineView index of each; ``lonlat`` and
+    The line parts are numbered in the order of their lines: ``part_line`` is the LineView index of each,
+    ``offset`` where each one's vertices start (and, last, how many vertices there are); ``lonlat`` and
     ``xy`` each vertex in degrees and in its line's own Gauss-Krüger zone; ``part`` the part of each vertex.
     Lines that are missing or not lines have no parts here.
     """
 
-    parts: np.ndarray
     part_line: np.ndarray
+    offset: np.ndarray
     lonlat: np.ndarray
     xy: np.ndarray
     part: np.ndarray
@@ -400,10 +414,22 @@ class LineVertices:
         step[first[first < len(x)]] = 0.0
         return step
 
-    @cached_property
+    @property
     def part_first(self) -> np.ndarray:
         """The index of each part's first vertex (of the next vertex for a part without any)."""
-        return np.searchsorted(self.part, np.arange(len(self.parts)))
+        return self.offset[:-1]
+
+    @cached_property
+    def closed(self) -> np.ndarray:
+        """Whether each part is closed, as ``shapely.is_closed`` decides it (GEOS: not empty, its first and
+        last vertices equal in x and y), from the vertices: no part geometry is built."""
+        first, last = self.offset[:-1], self.offset[1:] - 1
+        ok = last >= first
+        first, last = first[ok], last[ok]
+        closed = np.zeros(len(self.part_line), dtype=bool)
+        lon, lat = self.lonlat[:, 0], self.lonlat[:, 1]
+        closed[ok] = (lon[first] == lon[last]) & (lat[first] == lat[last])
+        return closed
 
 
 @dataclass
@@ -572,27 +598,31 @@ def line_vertices(ws: Workspace) -> LineVertices:
         geoms = ws.lines.geometries
         types = shapely.get_type_id(geoms)
         ok = np.flatnonzero(~shapely.is_missing(geoms) & np.isin(types, [1, 5]))
-        # a line string is its own only part: only the multi-part lines are taken apart (get_parts builds a
-        # new geometry per part), in the order of their lines
+        # the coordinates of all lines at once, their parts in order; where a part ends is counted without
+        # taking the lines apart (get_parts builds a new geometry per part, a fifth of a second for the
+        # 182 k one-part multi-line strings of a GeoPackage network): a line of one part (a line string, or
+        # a multi-line string of one) has all its line's vertices, and only lines of several parts (or of
+        # none) are taken apart to count theirs
         per_line = shapely.get_num_geometries(geoms[ok])  # 1 for a line string, even an empty one
         part_line = np.repeat(ok, per_line)
-        parts = np.empty(len(part_line), dtype=object)
+        counts = np.empty(len(part_line), dtype=np.int64)
         first = np.cumsum(per_line) - per_line
-        single = types[ok] == 1
-        parts[first[single]] = geoms[ok[single]]
-        multi = np.flatnonzero(~single)
-        if len(multi):
-            parts[slots(first[multi], per_line[multi])] = shapely.get_parts(geoms[ok[multi]])
-        counts = shapely.get_num_coordinates(parts)
-        lonlat = shapely.get_coordinates(parts)
-        part = np.repeat(np.arange(len(parts)), counts)
+        whole = per_line == 1
+        counts[first[whole]] = shapely.get_num_coordinates(geoms[ok[whole]])
+        split = np.flatnonzero(~whole)
+        if len(split):
+            counts[slots(first[split], per_line[split])] = shapely.get_num_coordinates(
+                shapely.get_parts(geoms[ok[split]]))
+        lonlat = shapely.get_coordinates(geoms[ok])
+        offset = np.r_[0, np.cumsum(counts)]
+        part = np.repeat(np.arange(len(part_line)), counts)
         # the zone of each part's line, in runs of consecutive parts of one zone, as vertex offsets
         zone = ws.lines.metric.zone[part_line]
         change = np.flatnonzero(zone[1:] != zone[:-1]) + 1
-        offset = np.r_[0, np.cumsum(counts)]
         runs = np.r_[offset[np.r_[0, change]], len(lonlat)] if len(zone) else np.zeros(1, dtype=int)
-        xy = project_xy(lonlat, runs, zone[np.r_[0, change]] if len(zone) else np.zeros(0, dtype=int))
-        return LineVertices(parts, part_line, np.asfortranarray(lonlat), xy, part)
+        zones = zone[np.r_[0, change]] if len(zone) else np.zeros(0, dtype=int)
+        degrees, xy = project_xy(lonlat, runs, zones, reuse=True)  # lonlat is not needed any more
+        return LineVertices(part_line, offset, degrees, xy, part)
 
     return ws.once("line.flat_vertices", compute)
 

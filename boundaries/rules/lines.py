@@ -100,12 +100,12 @@ def _invalid_reasons(ws: Workspace) -> list[tuple[int, str, str]]:
         missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
         kind_ok = np.isin(shapely.get_type_id(geoms), [1, 5])
         v, n_parts, n = line_vertices(ws), *_submitted_prefix(ws)
-        parts, owner, coords, part = v.parts[:n_parts], v.part_line[:n_parts], v.lonlat[:n], v.part[:n]
+        owner, coords, part = v.part_line[:n_parts], v.lonlat[:n], v.part[:n]
         x, y = coords[:, 0], coords[:, 1]  # column by column: numpy reduces a short axis slowly
         finite = np.isfinite(x) & np.isfinite(y)
         nonfinite = np.bincount(owner[part[~finite]], minlength=len(geoms)) > 0
         moves = ((x[1:] != x[:-1]) | (y[1:] != y[:-1])) & (part[1:] == part[:-1])
-        distinct = np.bincount(part[1:][moves], minlength=len(parts)) > 0
+        distinct = np.bincount(part[1:][moves], minlength=n_parts) > 0
         degenerate = np.bincount(owner[~distinct], minlength=len(geoms)) > 0
         for i in np.flatnonzero(missing | ~kind_ok | nonfinite | degenerate).tolist():
             if missing[i]:
@@ -152,14 +152,16 @@ def _submitted_prefix(ws: Workspace) -> tuple[int, int]:
 
 def _vertices(ws: Workspace) -> dict:
     """Vertices of the submitted lines: metric and geographic coordinates, part, line and step (metres from
-    the part's previous vertex) of each; ``valid_part``: whether a part's line is valid, the only ones the
-    rules look at. Views of the flat vertices of every line (the submitted lines' come first), not copies:
+    the part's previous vertex) of each; per part its line, whether it is ``closed`` and where its vertices
+    start (``offset``, then the number of vertices); ``valid_part``: whether a part's line is valid, the
+    only ones the rules look at. Views of the flat vertices of every line (the submitted lines' come first), not copies:
     leaving the few invalid lines out by copying every other vertex cost more than the rules that read them."""
     def compute():
         v, n_parts, n = line_vertices(ws), *_submitted_prefix(ws)
         part_line = v.part_line[:n_parts]
         return {"xy": v.xy[:n], "lonlat": v.lonlat[:n], "part": v.part[:n], "line": part_line[v.part[:n]],
-                "part_line": part_line, "parts": v.parts[:n_parts], "step": v.step[:n],
+                "part_line": part_line, "closed": v.closed[:n_parts], "offset": v.offset[:n_parts + 1],
+                "step": v.step[:n],
                 "valid_part": index_mask(_valid(ws), ws.lines.n_submitted)[part_line]}
 
     return ws.once("line.vertices", compute)
@@ -169,9 +171,8 @@ def _ends(ws: Workspace, closed_m: float) -> dict[str, np.ndarray]:
     """Ends of the valid submitted parts that are not closed rings, starts then ends: line, part, end (0
     start, 1 end), x, y, lon, lat (plain arrays: a data frame's columns cost more to make and to read)."""
     v = _vertices(ws)
-    first = np.r_[0, np.flatnonzero(np.diff(v["part"])) + 1] if len(v["part"]) else np.zeros(0, dtype=int)
-    last = np.r_[first[1:] - 1, len(v["part"]) - 1] if len(first) else first
-    valid = v["valid_part"][v["part"][first]]
+    first, last = v["offset"][:-1], v["offset"][1:] - 1
+    valid = v["valid_part"] & (last >= first)  # a valid line's parts all have vertices
     first, last = first[valid], last[valid]
     gap = np.hypot(*(v["xy"][first] - v["xy"][last]).T)
     open_part = gap > closed_m
@@ -366,7 +367,7 @@ def spike(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     v = _vertices(workspace(ctx))
     if not len(v["xy"]):
         return
-    closed_part = shapely.is_closed(v["parts"])
+    closed_part = v["closed"]
     with np.errstate(invalid="ignore"):  # an invalid line's infinite coordinates: left out below
         angle, index = _turn_angles(v["xy"], v["part"], closed_part, params["angle_deg"])
     for k in np.flatnonzero((angle < params["angle_deg"]) & v["valid_part"][v["part"][index]]):
@@ -386,30 +387,45 @@ def attribute(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     lines = ctx.submission.lines
     prefix = ctx.submission.province[:2]
     ws = workspace(ctx)
-    found = []
-    columns = [lines[c].to_numpy(dtype=object) for c in ("line_id", "left_code", "right_code")]
-    for i in np.flatnonzero(~_attributes_fine(*columns, prefix)).tolist():
-        problems = _attribute_problems(columns[0][i], columns[1][i], columns[2][i], prefix)
-        if problems:
-            found.append((i, problems))
-    middles = _middles(ws, np.array([i for i, _ in found], dtype=int))
-    for (i, problems), where in zip(found, middles, strict=True):
-        zh = "；".join(p[0] for p in problems)
-        en = "; ".join(p[1] for p in problems)
-        yield _issue("line.attribute", ctx, i, where, f"界线 {_name(ctx, i)}：{zh}", f"line {_name(ctx, i)}: {en}")
+    ids, left, right = (lines[c].to_numpy(dtype=object) for c in ("line_id", "left_code", "right_code"))
+    _ids, files = _columns(ctx)
+    # the problems depend on whether the id is there and on the two codes only: worked out once per
+    # distinct such triple (a network submitted by the wrong province makes every line a finding, 8 k
+    # lines of a few hundred code pairs), the message of each line then only names it
+    texts: dict = {}
+    found, reasons = [], []
+    for i in np.flatnonzero(~_attributes_fine(ids, left, right, prefix)).tolist():
+        line_id, a, b = ids[i], left[i], right[i]
+        key = (isinstance(line_id, str) and bool(line_id), a if isinstance(a, str) else None,
+               b if isinstance(b, str) else None)
+        text = texts.get(key)
+        if text is None:
+            problems = _attribute_problems(line_id, a, b, prefix)
+            text = texts[key] = ("；".join(p[0] for p in problems), "; ".join(p[1] for p in problems)) \
+                if problems else ()
+        if text:
+            found.append(i)
+            reasons.append(text)
+    middles, placed = _middles(ws, np.array(found, dtype=int))
+    for i, (zh, en), (lon, lat), at in zip(found, reasons, middles.tolist(), placed.tolist(), strict=True):
+        name = ids[i] if isinstance(ids[i], str) and ids[i] else f"#{i + 1}"  # as _name
+        source = files[i]
+        yield Issue("line.attribute", "error", "lines", str(name), lon if at else None, lat if at else None,
+                    f"界线 {name}：{zh}", f"line {name}: {en}", source if isinstance(source, str) else None)
 
 
-def _middles(ws: Workspace, lines: np.ndarray) -> list:
-    """(lon, lat) of the point halfway along the longest part of each line, measured in metres (None for a
-    line without usable geometry); from the flat vertices, no geometry built."""
-    out: list = [None] * len(lines)
+def _middles(ws: Workspace, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) rows of the point halfway along the longest part of each of the submitted ``lines``
+    (distinct, ascending), measured in metres, and whether each line has one (a line without usable
+    geometry has none: its row is NaN); from the flat vertices, no geometry built."""
+    out = np.full((len(lines), 2), np.nan)
     valid = index_mask(_valid(ws), ws.lines.n_submitted)[lines]
     if not valid.any():
-        return out
+        return out, valid
     v = line_vertices(ws)
     candidates = np.flatnonzero(index_mask(lines[valid], len(ws.lines.frame))[v.part_line])  # their parts
-    first = np.searchsorted(v.part, candidates)
-    counts = np.searchsorted(v.part, candidates, side="right") - first
+    first = v.offset[candidates]
+    counts = v.offset[candidates + 1] - first
     ends = np.cumsum(counts) - 1
     starts = ends - counts + 1
     vertex = np.repeat(first - starts, counts) + np.arange(int(counts.sum()))
@@ -419,11 +435,13 @@ def _middles(ws: Workspace, lines: np.ndarray) -> list:
     # it, and a check run on spatial partitions would place the middle 1e-13° elsewhere). The steps are the
     # ones every rule shares (v.step: 0 at a part's first vertex); where the lines asked for hold most
     # vertices (a network submitted by the wrong province: every line a finding), the sums are made over
-    # all parts at once, with no gathering (each part's sum is its own: the same values either way)
+    # all parts at once, with no gathering (each part's sum is its own: the same values either way). The
+    # groups are given as a Categorical of known codes: pandas then takes them as they are, where integer
+    # keys are factorized first (which cost twice the sum itself)
     if 2 * len(vertex) > len(v.part):
-        along = pd.Series(v.step, copy=False).groupby(v.part, sort=False).cumsum().to_numpy()[vertex]
+        along = _part_cumsum(v.step, v.part, len(v.part_line))[vertex]
     else:
-        along = pd.Series(v.step[vertex]).groupby(owner, sort=False).cumsum().to_numpy()
+        along = _part_cumsum(v.step[vertex], owner, len(candidates))
     length = along[ends]
     order = np.lexsort((-length, v.part_line[candidates]))
     chosen = order[np.r_[True, v.part_line[candidates][order][1:] != v.part_line[candidates][order][:-1]]]
@@ -443,10 +461,18 @@ def _middles(ws: Workspace, lines: np.ndarray) -> list:
     lonlat = np.empty_like(middle)
     for epsg in np.unique(zones):
         lonlat[zones == epsg] = to_lonlat(middle[zones == epsg], int(epsg))
-    at = dict(zip(line.tolist(), lonlat, strict=True))
-    for slot in np.flatnonzero(valid):
-        out[slot] = at[int(lines[slot])]
-    return out
+    # ``line`` ascends (one longest part per line, in the order of their lines), as ``lines`` does
+    slot = np.flatnonzero(valid)
+    out[slot] = lonlat[np.searchsorted(line, lines[slot])]
+    return out, valid
+
+
+def _part_cumsum(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
+    """``values`` summed up within each of their groups (``group``: codes ``0 … groups-1``), in order,
+    each sum restarting at its group's first value: pandas' grouped cumulative sum (compensated, Kahan),
+    so that a part's sums are the same whatever else is summed alongside."""
+    codes = pd.Categorical.from_codes(group, categories=pd.RangeIndex(groups), validate=False)
+    return pd.Series(values, copy=False).groupby(codes, sort=False, observed=True).cumsum().to_numpy()
 
 
 def _attributes_fine(line_id: np.ndarray, left: np.ndarray, right: np.ndarray, prefix: str) -> np.ndarray:
@@ -674,8 +700,7 @@ def _own_targets(ws: Workspace, ends: dict[str, np.ndarray]) -> np.ndarray:
     part_line = v["part_line"]
     if not len(ends["line"]):
         return np.zeros(0)
-    first = np.searchsorted(v["part"], np.arange(len(part_line)))
-    last = np.searchsorted(v["part"], np.arange(len(part_line)), side="right")
+    first, last = v["offset"][:-1], v["offset"][1:]
     line, part, end = ends["line"], ends["part"], ends["end"]
     points = shapely.points(ends["x"], ends["y"])
     # the parts of each end's line: a range, since parts come in the order of their lines
@@ -705,10 +730,9 @@ def _on_other_end(ws: Workspace, lonlat: np.ndarray, usable: np.ndarray, allowed
     ``usable``: a junction. Found by hashing coordinates (linear), no geometry measured; exact, since equal
     degrees project to equal metres, so such an end is 0 m from that line."""
     v = line_vertices(ws)
-    parts = np.arange(len(v.parts))
+    parts = np.arange(len(v.part_line))
     parts = parts[index_mask(usable, len(ws.lines.frame))[v.part_line]]
-    first = np.searchsorted(v.part, parts)
-    last = np.searchsorted(v.part, parts, side="right") - 1
+    first, last = v.offset[parts], v.offset[parts + 1] - 1
     tips = np.r_[first, last]
     tip_line = np.r_[v.part_line[parts], v.part_line[parts]]
     keys, _ = pd.factorize(np.r_[lonlat[:, 0] + 1j * lonlat[:, 1], v.lonlat[tips, 0] + 1j * v.lonlat[tips, 1]])
