@@ -387,25 +387,14 @@ def attribute(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     lines = ctx.submission.lines
     prefix = ctx.submission.province[:2]
     ws = workspace(ctx)
-    ids, left, right = (lines[c].to_numpy(dtype=object) for c in ("line_id", "left_code", "right_code"))
-    _ids, files = _columns(ctx)
-    # the problems depend on whether the id is there and on the two codes only: worked out once per
-    # distinct such triple (a network submitted by the wrong province makes every line a finding, 8 k
-    # lines of a few hundred code pairs), the message of each line then only names it
-    texts: dict = {}
+    ids, files = _columns(ctx)
+    left, right = (lines[c].to_numpy(dtype=object) for c in ("left_code", "right_code"))
     found, reasons = [], []
     for i in np.flatnonzero(~_attributes_fine(ids, left, right, prefix)).tolist():
-        line_id, a, b = ids[i], left[i], right[i]
-        key = (isinstance(line_id, str) and bool(line_id), a if isinstance(a, str) else None,
-               b if isinstance(b, str) else None)
-        text = texts.get(key)
-        if text is None:
-            problems = _attribute_problems(line_id, a, b, prefix)
-            text = texts[key] = ("；".join(p[0] for p in problems), "; ".join(p[1] for p in problems)) \
-                if problems else ()
-        if text:
+        problems = _attribute_problems(ids[i], left[i], right[i], prefix)
+        if problems:
             found.append(i)
-            reasons.append(text)
+            reasons.append(("；".join(p[0] for p in problems), "; ".join(p[1] for p in problems)))
     middles, placed = _middles(ws, np.array(found, dtype=int))
     for i, (zh, en), (lon, lat), at in zip(found, reasons, middles.tolist(), placed.tolist(), strict=True):
         name = ids[i] if isinstance(ids[i], str) and ids[i] else f"#{i + 1}"  # as _name
