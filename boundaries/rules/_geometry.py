@@ -537,11 +537,9 @@ class LinePieces:
         # pieces index the vertices of every line; those of lines not ``usable`` are left out (cutting
         # and copying the vertices instead would cost a pass over all of them)
         vertices = line_vertices(ws)
-        part = vertices.part
         self.xy, self.projected = vertices.lonlat, vertices.xy
         wanted = np.flatnonzero(index_mask(usable, len(view.frame))[vertices.part_line])
-        first = np.searchsorted(part, wanted)
-        last = np.searchsorted(part, wanted, side="right") - 1
+        first, last = vertices.offset[wanted], vertices.offset[wanted + 1] - 1
         step = PIECE_VERTICES - 1
         count = np.maximum(1, -(-(last - first) // step))
         piece_part = np.repeat(wanted, count)
