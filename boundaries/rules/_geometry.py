@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from boundaries.crs import transformer
+from boundaries.crs import _PARALLEL_POINTS, _worker_transformer, transformer
 
 #: A GB/T 2260 / statistical division code: 6, 9 or 12 digits (``line.attribute``'s test of a code).
 _DIVISION_CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
@@ -192,8 +192,10 @@ def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, reuse:
     rows, column-major too. With ``reuse``, those are written over ``lonlat``'s memory (which the caller
     gives up; a row-major (n, 2) array's memory holds a column-major one as well): an array of millions
     of rows is new memory, whose first writes cost several times the copy itself. pyproj projects in
-    place run by run, with no geometry built, nothing gathered or scattered; on the calling thread, while
-    the GEOS work started in the :func:`background` meanwhile uses the other core.
+    place run by run, with no geometry built, nothing gathered or scattered. PROJ releases the GIL: from
+    :data:`boundaries.crs._PARALLEL_POINTS` rows on, the rows are cut into one range per core, each
+    projected on a thread by a transformer of its own (as :func:`boundaries.crs.project` does; the same
+    figures), this thread doing the first.
 
     >>> degrees, xy = project_xy(np.array([[114.5, 29.3], [111.0, 29.3]]), np.array([0, 1, 2]),
     ...                          np.array([4547, 4546]))
@@ -206,10 +208,24 @@ def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, reuse:
         np.copyto(out, degrees)
     else:
         out = degrees.copy(order="F")
-    for a, b, code in zip(runs[:-1].tolist(), runs[1:].tolist(), epsg.tolist(), strict=True):
-        if a < b:
-            with np.errstate(invalid="ignore"):
-                transformer(4490, int(code)).transform(out[a:b, 0], out[a:b, 1], inplace=True)
+    pieces = min(_WORKERS, max(1, len(out) // _PARALLEL_POINTS))
+    cuts = np.linspace(0, len(out), pieces + 1).astype(int).tolist()
+    spans = list(zip(runs[:-1].tolist(), runs[1:].tolist(), epsg.tolist(), strict=True))
+
+    def project(slot: int) -> None:
+        lo, hi = cuts[slot], cuts[slot + 1]
+        with np.errstate(invalid="ignore"):
+            for a, b, code in spans:
+                a, b = max(a, lo), min(b, hi)
+                if a < b:
+                    project_with = transformer(4490, int(code)) if slot == 0 else \
+                        _worker_transformer(4490, int(code), slot)
+                    project_with.transform(out[a:b, 0], out[a:b, 1], inplace=True)
+
+    others = [_pool().submit(project, slot) for slot in range(1, pieces)]
+    project(0)
+    for other in others:
+        other.result()
     return degrees, out
 
 
