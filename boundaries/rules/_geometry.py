@@ -183,31 +183,29 @@ def _project(geometries: np.ndarray, epsg: int, inverse: bool = False) -> np.nda
         return out
 
 
-def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, reuse: bool = False
-               ) -> tuple[np.ndarray, np.ndarray]:
+def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, into: np.ndarray | None = None
+               ) -> np.ndarray:
     """(lon, lat) rows into Gauss-Krüger zones: rows ``runs[k] … runs[k + 1] - 1`` into zone ``epsg[k]``.
 
-    Made for vertices, whose rows of one zone come in runs (a line's vertices are consecutive). Returns
-    ``lonlat`` as a column-major copy (each column contiguous, as the rules read it) and the projected
-    rows, column-major too. With ``reuse``, those are written over ``lonlat``'s memory (which the caller
-    gives up; a row-major (n, 2) array's memory holds a column-major one as well): an array of millions
-    of rows is new memory, whose first writes cost several times the copy itself. pyproj projects in
-    place run by run, with no geometry built, nothing gathered or scattered. PROJ releases the GIL: from
-    :data:`boundaries.crs._PARALLEL_POINTS` rows on, the rows are cut into one range per core, each
-    projected on a thread by a transformer of its own (as :func:`boundaries.crs.project` does; the same
-    figures), this thread doing the first.
+    Made for vertices, whose rows of one zone come in runs (a line's vertices are consecutive): the result
+    is a column-major copy of ``lonlat`` (each column contiguous, as the rules read it) that pyproj
+    projects in place run by run, with no geometry built, nothing gathered or scattered. ``into``: a
+    row-major float array of ``lonlat``'s shape that the caller gives up, whose memory then holds the
+    result (a row-major (n, 2) array's memory holds a column-major one as well): an array of millions of
+    rows is new memory otherwise, whose first writes cost several times the copy itself. PROJ releases
+    the GIL: from :data:`boundaries.crs._PARALLEL_POINTS` rows on, the rows are cut into one range per
+    core, each projected on a thread by a transformer of its own (as :func:`boundaries.crs.project` does;
+    the same figures), this thread doing the first.
 
-    >>> degrees, xy = project_xy(np.array([[114.5, 29.3], [111.0, 29.3]]), np.array([0, 1, 2]),
-    ...                          np.array([4547, 4546]))
-    >>> degrees.tolist(), xy.round(3).tolist()
-    ([[114.5, 29.3], [111.0, 29.3]], [[548578.435, 3242624.53], [500000.0, 3242520.797]])
+    >>> project_xy(np.array([[114.5, 29.3], [111.0, 29.3]]), np.array([0, 1, 2]), np.array([4547, 4546])
+    ...            ).round(3).tolist()
+    [[548578.435, 3242624.53], [500000.0, 3242520.797]]
     """
-    degrees = np.asfortranarray(lonlat, dtype=float)
-    if reuse and lonlat.dtype == float and lonlat.flags.c_contiguous and lonlat.flags.writeable:
-        out = lonlat.reshape(-1).reshape(2, -1).T  # the same memory, read as columns
-        np.copyto(out, degrees)
+    if into is not None and into.shape == lonlat.shape and into.dtype == float and into.flags.c_contiguous:
+        out = into.reshape(-1).reshape(2, -1).T  # the same memory, read as columns
+        np.copyto(out, lonlat)
     else:
-        out = degrees.copy(order="F")
+        out = np.array(lonlat, dtype=float, order="F")
     pieces = min(_WORKERS, max(1, len(out) // _PARALLEL_POINTS))
     cuts = np.linspace(0, len(out), pieces + 1).astype(int).tolist()
     spans = list(zip(runs[:-1].tolist(), runs[1:].tolist(), epsg.tolist(), strict=True))
@@ -226,7 +224,7 @@ def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, reuse:
     project(0)
     for other in others:
         other.result()
-    return degrees, out
+    return out
 
 
 def to_lonlat(xy: np.ndarray, epsg: int) -> np.ndarray:
@@ -401,14 +399,24 @@ class LineVertices:
     The line parts are numbered in the order of their lines: ``part_line`` is the LineView index of each,
     ``offset`` where each one's vertices start (and, last, how many vertices there are); ``lonlat`` and
     ``xy`` each vertex in degrees and in its line's own Gauss-Krüger zone; ``part`` the part of each vertex.
-    Lines that are missing or not lines have no parts here.
+    Lines that are missing or not lines have no parts here. ``xy`` is projected when first asked for
+    (``projection``: the rows' zones as :func:`project_xy` takes them, and the memory to write into), so
+    that what needs only the degrees (the geometry test, the background's pre-test of line pairs) does not
+    wait for it.
     """
 
     part_line: np.ndarray
     offset: np.ndarray
     lonlat: np.ndarray
-    xy: np.ndarray
     part: np.ndarray
+    projection: tuple | None = field(default=None, repr=False)
+
+    @cached_property
+    def xy(self) -> np.ndarray:
+        """Each vertex in its line's own Gauss-Krüger zone (metres), column-major."""
+        runs, zones, into = self.projection
+        self.projection = None  # the memory written into is the result's now
+        return project_xy(self.lonlat, runs, zones, into=into)
 
     @cached_property
     def line(self) -> np.ndarray:
@@ -635,8 +643,8 @@ def line_vertices(ws: Workspace) -> LineVertices:
         change = np.flatnonzero(zone[1:] != zone[:-1]) + 1
         runs = np.r_[offset[np.r_[0, change]], len(lonlat)] if len(zone) else np.zeros(1, dtype=int)
         zones = zone[np.r_[0, change]] if len(zone) else np.zeros(0, dtype=int)
-        degrees, xy = project_xy(lonlat, runs, zones, reuse=True)  # lonlat is not needed any more
-        return LineVertices(part_line, offset, degrees, xy, part)
+        # the degrees column by column; the row-major coordinates' memory is where the projection goes
+        return LineVertices(part_line, offset, np.asfortranarray(lonlat), part, (runs, zones, lonlat))
 
     return ws.once("line.flat_vertices", compute)
 
