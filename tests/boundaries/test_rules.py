@@ -381,6 +381,68 @@ def test_crossing_near_misses(case):
     assert issues == [], messages(issues)
 
 
+def _line_pairs_told(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Of the pairs ``line.overlap``/``line.crossing`` look at among ``rows`` (all submitted by 江西): which
+    the vertex pre-test settles as meeting at one end only, and which GEOS finds with interiors meeting."""
+    from boundaries.rules import CheckContext
+    from boundaries.rules import lines as line_rules
+    from boundaries.rules._geometry import workspace
+    from boundaries.store import empty_layer
+
+    ws = workspace(CheckContext(submission(lines=lines_frame(rows)), empty_layer("lines"), empty_layer("markers"),
+                                load_config().settings()))
+    line_rules._valid(ws)
+    a, b = line_rules._line_pairs(ws)
+    geometries = ws.lines.geometries
+    return (line_rules._meet_at_one_end_only(ws, a, b),
+            shapely.relate_pattern(geometries[a], geometries[b], "T********"))
+
+
+def _cut(geometry, vertex: int, line_id: str) -> list[dict]:
+    """``geometry`` as two features of the same boundary meeting at ``vertex``."""
+    xy = shapely.get_coordinates(geometry)
+    return [{"line_id": f"{line_id}-{n}", "left_code": "360000", "right_code": "430000",
+             "geometry": shapely.LineString(piece)} for n, piece in enumerate((xy[:vertex + 1], xy[vertex:]), 1)]
+
+
+def test_lines_meeting_at_one_end_are_told_apart_on_their_vertices_as_geos_tells_them():
+    """The junction of 3642 and 3643, and 3643 cut into two features at vertices along it: pairs that share one
+    end; those whose boxes without it miss each other are settled without GEOS, and GEOS agrees on each."""
+    told, interior = [], []
+    for vertex in range(2, len(shapely.get_coordinates(line("3643"))) - 2, 50):
+        settled, meet = _line_pairs_told([*network_rows("3642"), *_cut(line("3643"), vertex, "3643")])
+        told.append(settled)
+        interior.append(meet)
+    settled, meet = np.concatenate(told), np.concatenate(interior)
+    assert not meet.any()  # lines of a network meet at their ends
+    assert settled.sum() > len(settled) // 2  # the pre-test settles most pairs (and is tested on them) ...
+    assert not settled.all()  # ... not all: where a box holds the other line's end, GEOS decides
+    settled, _meet = _line_pairs_told(network_rows("3642", "3643"))
+    assert settled.tolist() == [True]  # the three-province junction
+    issues = check(submission(lines=lines_frame([*network_rows("3642"), *_cut(line("3643"), 9, "3643")])))
+    assert issues == [], messages(issues)
+
+
+def test_a_line_running_back_along_another_from_their_common_end_is_an_overlap():
+    """A county line that starts at the end of a feature of 3643 and runs back along its last three segments
+    (the same vertices) before turning away 3 km: the two share only an end and a stretch, and the
+    stretch is an overlap; the pre-test leaves the pair to GEOS."""
+    xy = shapely.get_coordinates(line("3643"))
+    vertex = 120
+    first = _cut(line("3643"), vertex, "3643")[0]
+    back = xy[vertex - 3: vertex + 1][::-1]  # xy[vertex] … xy[vertex - 3]
+    turn = shapely.LineString(xy[vertex - 4: vertex - 2])  # away from the turning vertex, across the line
+    away = perpendicular(turn, 1.0, 0.0, 3000.0)
+    county = county_line(shapely.LineString(np.vstack([back, shapely.get_coordinates(away)[-1:]])))
+    settled, meet = _line_pairs_told([first, county])
+    assert settled.tolist() == [False] and meet.tolist() == [True]
+    issues = check(submission(lines=lines_frame([first, county])))
+    found = only(issues, "line.overlap")
+    assert rules_of(issues) == ["line.overlap"], messages(issues)
+    reported = float(found[0].message_en.split("shares a ")[1].split(" m")[0])
+    assert reported == pytest.approx(metric_line(shapely.LineString(back))[0].length, abs=0.1)
+
+
 # -- line.neighbor_mismatch ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("offset", "found"), [(30.0, True), (8.0, True), (3.0, False)],
                          ids=["30m-off", "8m-off", "near-miss-3m"])
