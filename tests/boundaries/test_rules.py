@@ -796,6 +796,25 @@ def test_ingest_then_neighbour_checks_the_same_boundary(capsys, tmp_path, offset
 
 
 # -- zones -----------------------------------------------------------------------------------------------------------
+def test_vertices_in_runs_of_interleaved_zones_are_each_projected_in_their_own_zone():
+    """The real network's vertices repeated to 200 k rows (enough for the projection to be cut into one range
+    per core) in runs of 997 alternating between the zones of 111°E and 114°E, so that the cuts fall inside
+    runs: every row as its own zone's transformer projects it, into new memory or into the memory given."""
+    from boundaries.rules._geometry import project_xy
+
+    xy = np.vstack([shapely.get_coordinates(shapely.get_parts(line(i))) for i in ("3642", "3643", "4243")])
+    rows = np.vstack([xy] * (200_000 // len(xy) + 1))
+    runs = np.r_[np.arange(0, len(rows), 997), len(rows)]
+    zones = np.where(np.arange(len(runs) - 1) % 2 == 0, 4546, 4547)
+    expected = np.vstack([np.column_stack(transformer(4490, int(zone)).transform(rows[a:b, 0], rows[a:b, 1]))
+                          for a, b, zone in zip(runs[:-1], runs[1:], zones, strict=True)])
+    projected = project_xy(rows, runs, zones)
+    assert projected.flags.f_contiguous and np.array_equal(projected, expected)
+    given = rows.copy()
+    assert np.array_equal(project_xy(rows, runs, zones, into=given), expected)
+    assert np.shares_memory(project_xy(rows, runs, zones, into=given), given)
+
+
 def test_a_line_across_two_gauss_krueger_zones_is_measured_in_metres_on_both_sides():
     """3642 runs from 113.9°E to 116.1°E, across the 115.5°E edge between the 114°E and 117°E zones: a
     duplicate vertex and a dangle east of the edge measure as in their own zone."""
