@@ -151,15 +151,16 @@ def _submitted_prefix(ws: Workspace) -> tuple[int, int]:
 
 
 def _vertices(ws: Workspace) -> dict:
-    """Vertices of the submitted lines: metric and geographic coordinates, part, line and step (metres from
-    the part's previous vertex) of each; per part its line, whether it is ``closed`` and where its vertices
+    """Vertices of the submitted lines: metric and geographic coordinates, part and step (metres from the
+    part's previous vertex) of each; per part its line, whether it is ``closed`` and where its vertices
     start (``offset``, then the number of vertices); ``valid_part``: whether a part's line is valid, the
-    only ones the rules look at. Views of the flat vertices of every line (the submitted lines' come first), not copies:
-    leaving the few invalid lines out by copying every other vertex cost more than the rules that read them."""
+    only ones the rules look at. Views of the flat vertices of every line (the submitted lines' come
+    first), not copies: leaving the few invalid lines out by copying every other vertex cost more than the
+    rules that read them; a vertex's line is looked up (``part_line[part]``) only where a rule needs it."""
     def compute():
         v, n_parts, n = line_vertices(ws), *_submitted_prefix(ws)
         part_line = v.part_line[:n_parts]
-        return {"xy": v.xy[:n], "lonlat": v.lonlat[:n], "part": v.part[:n], "line": part_line[v.part[:n]],
+        return {"xy": v.xy[:n], "lonlat": v.lonlat[:n], "part": v.part[:n],
                 "part_line": part_line, "closed": v.closed[:n_parts], "offset": v.offset[:n_parts + 1],
                 "step": v.step[:n],
                 "valid_part": index_mask(_valid(ws), ws.lines.n_submitted)[part_line]}
@@ -177,7 +178,7 @@ def _ends(ws: Workspace, closed_m: float) -> dict[str, np.ndarray]:
     gap = np.hypot(*(v["xy"][first] - v["xy"][last]).T)
     open_part = gap > closed_m
     index = np.r_[first[open_part], last[open_part]]
-    return {"line": v["line"][index], "part": v["part"][index],
+    return {"line": v["part_line"][v["part"][index]], "part": v["part"][index],
             "end": np.repeat(np.array([0, 1]), int(open_part.sum())),
             "x": v["xy"][index, 0], "y": v["xy"][index, 1], "lon": v["lonlat"][index, 0], "lat": v["lonlat"][index, 1]}
 
@@ -273,7 +274,7 @@ def duplicate_vertex(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     where = where[v["valid_part"][part[1:][where]]]
     if not len(where):
         return
-    owner = v["line"][1:][where]
+    owner = v["part_line"][part[1:][where]]
     groups = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     for first, last in zip(groups, np.r_[groups[1:], len(where)], strict=True):
         i, at = owner[first], where[first:last]
@@ -371,7 +372,7 @@ def spike(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     with np.errstate(invalid="ignore"):  # an invalid line's infinite coordinates: left out below
         angle, index = _turn_angles(v["xy"], v["part"], closed_part, params["angle_deg"])
     for k in np.flatnonzero((angle < params["angle_deg"]) & v["valid_part"][v["part"][index]]):
-        i = int(v["line"][index[k]])
+        i = int(v["part_line"][v["part"][index[k]]])
         yield _issue("line.spike", ctx, i, v["lonlat"][index[k]],
                      f"界线 {_name(ctx, i)} 在节点处折返，夹角 {angle[k]:.2f}°（限值 {params['angle_deg']}°）",
                      f"line {_name(ctx, i)} turns back at a vertex: interior angle {angle[k]:.2f}° "
@@ -536,8 +537,10 @@ def _line_pairs(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
         a, b = view.tree.query(view.geometries[valid])
         a = valid[a]
         keep = (a != b) & ((b >= view.n_submitted) | (a < b))
-        keep &= ~index_mask(invalid_lines(ws), len(view.frame))[b]
-        keep &= ~shapely.is_empty(view.geometries[b]) & ~shapely.is_missing(view.geometries[b])
+        # tested once per line, not once per pair (three pairs a line in a network)
+        usable = ~shapely.is_empty(view.geometries) & ~shapely.is_missing(view.geometries)
+        usable[invalid_lines(ws)] = False
+        keep &= usable[b]
         a, b = a[keep], b[keep]
         # features of one submission sharing a stretch overlap whatever their codes: only stored versions
         # of the same boundary are compared instead (line.neighbor_mismatch)
