@@ -469,15 +469,16 @@ def _attributes_fine(line_id: np.ndarray, left: np.ndarray, right: np.ndarray, p
     """Rows in which :func:`_attribute_problems` finds nothing, decided per distinct value (vectorised):
     an id, two different well-formed codes, one of them in the province. The others are looked at one
     by one."""
-    def per_value(values: np.ndarray, test) -> np.ndarray:
-        index, distinct = pd.factorize(values)
-        return np.r_[np.fromiter(map(test, distinct), dtype=bool, count=len(distinct)), False][index], index
-
     # ids are nearly all distinct: tested directly, without first factorizing them
     has_id = np.fromiter((isinstance(v, str) and bool(v) for v in line_id), dtype=bool, count=len(line_id))
-    codes = np.concatenate([left, right])
-    well_formed, code = per_value(codes, lambda v: isinstance(v, str) and bool(v) and bool(_CODE.match(v)))
-    ours, _ = per_value(codes, lambda v: isinstance(v, str) and v[:2] == prefix)
+    code, distinct = pd.factorize(np.concatenate([left, right]))  # once for both tests of a code
+
+    def per_code(test) -> np.ndarray:
+        # a missing code (-1) picks the appended False
+        return np.r_[np.fromiter(map(test, distinct), dtype=bool, count=len(distinct)), False][code]
+
+    well_formed = per_code(lambda v: isinstance(v, str) and bool(v) and bool(_CODE.match(v)))
+    ours = per_code(lambda v: isinstance(v, str) and v[:2] == prefix)
     n = len(left)
     return (has_id & well_formed[:n] & well_formed[n:] & (code[:n] != code[n:]) & (ours[:n] | ours[n:]))
 
