@@ -91,7 +91,7 @@ def _pool(kind: str = "map") -> ThreadPoolExecutor:
 def background(func: Callable, *args):
     """Start ``func(*args)`` on another core now; the returned future's ``result()`` waits for it.
 
-    For GEOS work (which releases the GIL) that can overlap with the GIL-bound projecting on this thread."""
+    For GEOS work (which releases the GIL) that can overlap with the rules running on this thread."""
     return _pool("background").submit(func, *args)
 
 
