@@ -645,9 +645,49 @@ def _meet_at_one_end_only(ws: Workspace, a: np.ndarray, b: np.ndarray) -> np.nda
 
 def _simple_started(ws: Workspace):
     """Whether each valid submitted line is simple, decided in the background (topology: the same in any
-    projection, so on the coordinates as given)."""
-    valid = _valid(ws)
-    return ws.once("line.simple_future", lambda: background(shapely.is_simple, ws.lines.geometries[valid]))
+    projection, so on the coordinates as given): GEOS's ``is_simple`` for the lines that are not
+    certainly simple by :func:`_monotone`."""
+    valid = _valid(ws)  # memoised here, with the flat vertices' degrees, not raced for in the background
+
+    def simple() -> np.ndarray:
+        out = _monotone(ws, valid)
+        rest = np.flatnonzero(~out)
+        out[rest] = shapely.is_simple(ws.lines.geometries[valid[rest]])
+        return out
+
+    return ws.once("line.simple_future", lambda: background(simple))
+
+
+def _monotone(ws: Workspace, lines: np.ndarray) -> np.ndarray:
+    """Which of ``lines`` are of one part whose vertices run strictly one way in x or in y (degrees as
+    given): such a line is simple, known without GEOS (whose ``is_simple`` took 0.36–0.45 s of CPU for the
+    182 k lines of the synthetic grid, 99.8 % of them so; 15 % of the county network's). Exact: its
+    segments' ranges in that coordinate follow each other, overlapping only where two consecutive segments
+    share their vertex, so no two segments meet elsewhere (and its ends differ: it is not closed). A NaN
+    fails every test (left to GEOS)."""
+    v = line_vertices(ws)
+    n = len(ws.lines.frame)
+    parts = np.bincount(v.part_line, minlength=n)
+    first, size = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    first[v.part_line], size[v.part_line] = v.offset[:-1], np.diff(v.offset)
+    out = np.zeros(len(lines), dtype=bool)
+    ok = np.flatnonzero((parts[lines] == 1) & (size[lines] >= 2))
+    if not len(ok):
+        return out
+    # the steps of each line, vertices first … first + size - 2 (a step to the next vertex each): the
+    # reductions over those ranges, the even slots of reduceat over the interleaved bounds (the steps' array
+    # one longer, so that the last line's bound is an index of it)
+    start = first[lines[ok]]
+    bounds = np.column_stack([start, start + size[lines[ok]] - 1]).ravel()
+    monotone = np.zeros(len(ok), dtype=bool)
+    for column in (0, 1):
+        values = v.lonlat[:, column]
+        steps = np.zeros(len(values))
+        np.subtract(values[1:], values[:-1], out=steps[:-1])
+        monotone |= np.minimum.reduceat(steps, bounds)[::2] > 0
+        monotone |= np.maximum.reduceat(steps, bounds)[::2] < 0
+    out[ok] = monotone
+    return out
 
 
 def _contacts_started(ws: Workspace):

@@ -170,6 +170,32 @@ def _loop_at(xy: np.ndarray, k: int) -> np.ndarray:
     return np.vstack([xy[: k + 1], [(x + 10, y + 10), (x + 10, y), (x, y + 10)], xy[k + 1:]])
 
 
+def test_lines_running_one_way_are_simple_without_geos_as_geos_finds():
+    """3643 cut into features of six vertices, one of them with a 10 m loop: the features running strictly one
+    way in x or y are settled as simple without GEOS (GEOS agrees on each), the others left to it, and the
+    loop is found."""
+    from boundaries.rules import CheckContext
+    from boundaries.rules import lines as line_rules
+    from boundaries.rules._geometry import workspace
+    from boundaries.store import empty_layer
+
+    metric, epsg = metric_line(line("3643"))
+    xy = shapely.get_coordinates(metric)
+    pieces = [xy[k: k + 6] for k in range(0, len(xy) - 6, 5)]
+    pieces[40] = _loop_at(pieces[40], 2)
+    rows = [{"line_id": f"3643-{n}", "left_code": "360000", "right_code": "430000",
+             "geometry": shapely.LineString(to_lonlat(piece, epsg))} for n, piece in enumerate(pieces)]
+    sub = submission(lines=lines_frame(rows))
+    ws = workspace(CheckContext(sub, empty_layer("lines"), empty_layer("markers"), load_config().settings()))
+    valid = line_rules._valid(ws)
+    one_way = line_rules._monotone(ws, valid)
+    assert one_way.sum() > len(valid) // 2 and not one_way.all()
+    assert shapely.is_simple(ws.lines.geometries[valid[one_way]]).all()
+    assert not one_way[40]
+    found = only(check(sub), "line.self_intersection")
+    assert found and {f.feature for f in found} == {"3643-40"}, messages(found)
+
+
 def test_each_self_crossing_is_its_own_issue_and_a_duplicate_vertex_is_only_a_warning():
     """3643 with one loop, and 7.5 km along an exactly repeated vertex: the self-crossings all at the loop,
     each its own issue (was one issue "4 places" at the duplicate), the duplicate a warning only; a second
