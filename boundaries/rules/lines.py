@@ -592,7 +592,8 @@ def _meet_at_one_end_only(ws: Workspace, a: np.ndarray, b: np.ndarray) -> np.nda
     two lines of one open part each that share exactly one end ``p`` (a junction, nearly every pair of a
     network whose extents meet), where each line's extent without ``p`` (the box of its other vertices)
     misses the other line's whole extent. ``relate_pattern`` then has nothing to find, and costs a pass
-    over both lines per pair: 1.4 s of CPU for the 544 k pairs of the 182 k-line grid.
+    over both lines per pair: 1.3–1.5 s of CPU for the 544 k pairs of the 182 k-line grid (99.6 % settled
+    here; 48 % of the county network's 17.6 k).
 
     Why it is exact: let ``a'`` be ``a`` without its segment ``s_a`` at ``p``, ``b'`` likewise. ``a'`` lies
     in ``a``'s box without ``p``, which misses ``b``: ``a' ∩ b`` is empty, and so is ``a ∩ b'``. What is
