@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from boundaries.crs import transformer
+from boundaries.crs import _PARALLEL_POINTS, _worker_transformer, transformer
 
 #: A GB/T 2260 / statistical division code: 6, 9 or 12 digits (``line.attribute``'s test of a code).
 _DIVISION_CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
@@ -91,7 +91,7 @@ def _pool(kind: str = "map") -> ThreadPoolExecutor:
 def background(func: Callable, *args):
     """Start ``func(*args)`` on another core now; the returned future's ``result()`` waits for it.
 
-    For GEOS work (which releases the GIL) that can overlap with the GIL-bound projecting on this thread."""
+    For GEOS work (which releases the GIL) that can overlap with the rules running on this thread."""
     return _pool("background").submit(func, *args)
 
 
@@ -183,20 +183,47 @@ def _project(geometries: np.ndarray, epsg: int, inverse: bool = False) -> np.nda
         return out
 
 
-def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray) -> np.ndarray:
+def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, into: np.ndarray | None = None
+               ) -> np.ndarray:
     """(lon, lat) rows into Gauss-Krüger zones: rows ``runs[k] … runs[k + 1] - 1`` into zone ``epsg[k]``.
 
     Made for vertices, whose rows of one zone come in runs (a line's vertices are consecutive): the result
     is a column-major copy of ``lonlat`` (each column contiguous, as the rules read it) that pyproj
-    projects in place run by run, with no geometry built, nothing gathered or scattered and no temporary
-    of the output's size. On the calling thread: pyproj holds the GIL, so more threads would only queue
-    for it (the GEOS work started in the :func:`background` meanwhile uses the other core).
+    projects in place run by run, with no geometry built, nothing gathered or scattered. ``into``: a
+    row-major float array of ``lonlat``'s shape that the caller gives up, whose memory then holds the
+    result (a row-major (n, 2) array's memory holds a column-major one as well): an array of millions of
+    rows is new memory otherwise, whose first writes cost several times the copy itself. PROJ releases
+    the GIL: from :data:`boundaries.crs._PARALLEL_POINTS` rows on, the rows are cut into one range per
+    core, each projected on a thread by a transformer of its own (as :func:`boundaries.crs.project` does;
+    the same figures), this thread doing the first.
+
+    >>> project_xy(np.array([[114.5, 29.3], [111.0, 29.3]]), np.array([0, 1, 2]), np.array([4547, 4546])
+    ...            ).round(3).tolist()
+    [[548578.435, 3242624.53], [500000.0, 3242520.797]]
     """
-    out = np.array(lonlat, dtype=float, order="F")
-    for a, b, code in zip(runs[:-1].tolist(), runs[1:].tolist(), epsg.tolist(), strict=True):
-        if a < b:
-            with np.errstate(invalid="ignore"):
-                transformer(4490, int(code)).transform(out[a:b, 0], out[a:b, 1], inplace=True)
+    if into is not None and into.shape == lonlat.shape and into.dtype == float and into.flags.c_contiguous:
+        out = into.reshape(-1).reshape(2, -1).T  # the same memory, read as columns
+        np.copyto(out, lonlat)
+    else:
+        out = np.array(lonlat, dtype=float, order="F")
+    pieces = min(_WORKERS, max(1, len(out) // _PARALLEL_POINTS))
+    cuts = np.linspace(0, len(out), pieces + 1).astype(int).tolist()
+    spans = list(zip(runs[:-1].tolist(), runs[1:].tolist(), epsg.tolist(), strict=True))
+
+    def project(slot: int) -> None:
+        lo, hi = cuts[slot], cuts[slot + 1]
+        with np.errstate(invalid="ignore"):
+            for a, b, code in spans:
+                a, b = max(a, lo), min(b, hi)
+                if a < b:
+                    project_with = transformer(4490, int(code)) if slot == 0 else \
+                        _worker_transformer(4490, int(code), slot)
+                    project_with.transform(out[a:b, 0], out[a:b, 1], inplace=True)
+
+    others = [_pool().submit(project, slot) for slot in range(1, pieces)]
+    project(0)
+    for other in others:
+        other.result()
     return out
 
 
@@ -369,16 +396,27 @@ class MarkerView:
 class LineVertices:
     """Every vertex of the view's line geometries, flat: taken apart once, projected once, for every rule.
 
-    ``parts`` are the line parts (EPSG:4490), ``part_line`` the LineView index of each; ``lonlat`` and
+    The line parts are numbered in the order of their lines: ``part_line`` is the LineView index of each,
+    ``offset`` where each one's vertices start (and, last, how many vertices there are); ``lonlat`` and
     ``xy`` each vertex in degrees and in its line's own Gauss-Krüger zone; ``part`` the part of each vertex.
-    Lines that are missing or not lines have no parts here.
+    Lines that are missing or not lines have no parts here. ``xy`` is projected when first asked for
+    (``projection``: the rows' zones as :func:`project_xy` takes them, and the memory to write into), so
+    that what needs only the degrees (the geometry test, the background's pre-test of line pairs) does not
+    wait for it.
     """
 
-    parts: np.ndarray
     part_line: np.ndarray
+    offset: np.ndarray
     lonlat: np.ndarray
-    xy: np.ndarray
     part: np.ndarray
+    projection: tuple | None = field(default=None, repr=False)
+
+    @cached_property
+    def xy(self) -> np.ndarray:
+        """Each vertex in its line's own Gauss-Krüger zone (metres), column-major."""
+        runs, zones, into = self.projection
+        self.projection = None  # the memory written into is the result's now
+        return project_xy(self.lonlat, runs, zones, into=into)
 
     @cached_property
     def line(self) -> np.ndarray:
@@ -400,10 +438,22 @@ class LineVertices:
         step[first[first < len(x)]] = 0.0
         return step
 
-    @cached_property
+    @property
     def part_first(self) -> np.ndarray:
         """The index of each part's first vertex (of the next vertex for a part without any)."""
-        return np.searchsorted(self.part, np.arange(len(self.parts)))
+        return self.offset[:-1]
+
+    @cached_property
+    def closed(self) -> np.ndarray:
+        """Whether each part is closed, as ``shapely.is_closed`` decides it (GEOS: not empty, its first and
+        last vertices equal in x and y), from the vertices: no part geometry is built."""
+        first, last = self.offset[:-1], self.offset[1:] - 1
+        ok = last >= first
+        first, last = first[ok], last[ok]
+        closed = np.zeros(len(self.part_line), dtype=bool)
+        lon, lat = self.lonlat[:, 0], self.lonlat[:, 1]
+        closed[ok] = (lon[first] == lon[last]) & (lat[first] == lat[last])
+        return closed
 
 
 @dataclass
@@ -511,11 +561,9 @@ class LinePieces:
         # pieces index the vertices of every line; those of lines not ``usable`` are left out (cutting
         # and copying the vertices instead would cost a pass over all of them)
         vertices = line_vertices(ws)
-        part = vertices.part
         self.xy, self.projected = vertices.lonlat, vertices.xy
         wanted = np.flatnonzero(index_mask(usable, len(view.frame))[vertices.part_line])
-        first = np.searchsorted(part, wanted)
-        last = np.searchsorted(part, wanted, side="right") - 1
+        first, last = vertices.offset[wanted], vertices.offset[wanted + 1] - 1
         step = PIECE_VERTICES - 1
         count = np.maximum(1, -(-(last - first) // step))
         piece_part = np.repeat(wanted, count)
@@ -572,27 +620,31 @@ def line_vertices(ws: Workspace) -> LineVertices:
         geoms = ws.lines.geometries
         types = shapely.get_type_id(geoms)
         ok = np.flatnonzero(~shapely.is_missing(geoms) & np.isin(types, [1, 5]))
-        # a line string is its own only part: only the multi-part lines are taken apart (get_parts builds a
-        # new geometry per part), in the order of their lines
+        # the coordinates of all lines at once, their parts in order; where a part ends is counted without
+        # taking the lines apart (get_parts builds a new geometry per part, a fifth of a second for the
+        # 182 k one-part multi-line strings of a GeoPackage network): a line of one part (a line string, or
+        # a multi-line string of one) has all its line's vertices, and only lines of several parts (or of
+        # none) are taken apart to count theirs
         per_line = shapely.get_num_geometries(geoms[ok])  # 1 for a line string, even an empty one
         part_line = np.repeat(ok, per_line)
-        parts = np.empty(len(part_line), dtype=object)
+        counts = np.empty(len(part_line), dtype=np.int64)
         first = np.cumsum(per_line) - per_line
-        single = types[ok] == 1
-        parts[first[single]] = geoms[ok[single]]
-        multi = np.flatnonzero(~single)
-        if len(multi):
-            parts[slots(first[multi], per_line[multi])] = shapely.get_parts(geoms[ok[multi]])
-        counts = shapely.get_num_coordinates(parts)
-        lonlat = shapely.get_coordinates(parts)
-        part = np.repeat(np.arange(len(parts)), counts)
+        whole = per_line == 1
+        counts[first[whole]] = shapely.get_num_coordinates(geoms[ok[whole]])
+        split = np.flatnonzero(~whole)
+        if len(split):
+            counts[slots(first[split], per_line[split])] = shapely.get_num_coordinates(
+                shapely.get_parts(geoms[ok[split]]))
+        lonlat = shapely.get_coordinates(geoms[ok])
+        offset = np.r_[0, np.cumsum(counts)]
+        part = np.repeat(np.arange(len(part_line)), counts)
         # the zone of each part's line, in runs of consecutive parts of one zone, as vertex offsets
         zone = ws.lines.metric.zone[part_line]
         change = np.flatnonzero(zone[1:] != zone[:-1]) + 1
-        offset = np.r_[0, np.cumsum(counts)]
         runs = np.r_[offset[np.r_[0, change]], len(lonlat)] if len(zone) else np.zeros(1, dtype=int)
-        xy = project_xy(lonlat, runs, zone[np.r_[0, change]] if len(zone) else np.zeros(0, dtype=int))
-        return LineVertices(parts, part_line, np.asfortranarray(lonlat), xy, part)
+        zones = zone[np.r_[0, change]] if len(zone) else np.zeros(0, dtype=int)
+        # the degrees column by column; the row-major coordinates' memory is where the projection goes
+        return LineVertices(part_line, offset, np.asfortranarray(lonlat), part, (runs, zones, lonlat))
 
     return ws.once("line.flat_vertices", compute)
 

@@ -100,12 +100,12 @@ def _invalid_reasons(ws: Workspace) -> list[tuple[int, str, str]]:
         missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
         kind_ok = np.isin(shapely.get_type_id(geoms), [1, 5])
         v, n_parts, n = line_vertices(ws), *_submitted_prefix(ws)
-        parts, owner, coords, part = v.parts[:n_parts], v.part_line[:n_parts], v.lonlat[:n], v.part[:n]
+        owner, coords, part = v.part_line[:n_parts], v.lonlat[:n], v.part[:n]
         x, y = coords[:, 0], coords[:, 1]  # column by column: numpy reduces a short axis slowly
         finite = np.isfinite(x) & np.isfinite(y)
         nonfinite = np.bincount(owner[part[~finite]], minlength=len(geoms)) > 0
         moves = ((x[1:] != x[:-1]) | (y[1:] != y[:-1])) & (part[1:] == part[:-1])
-        distinct = np.bincount(part[1:][moves], minlength=len(parts)) > 0
+        distinct = np.bincount(part[1:][moves], minlength=n_parts) > 0
         degenerate = np.bincount(owner[~distinct], minlength=len(geoms)) > 0
         for i in np.flatnonzero(missing | ~kind_ok | nonfinite | degenerate).tolist():
             if missing[i]:
@@ -151,15 +151,18 @@ def _submitted_prefix(ws: Workspace) -> tuple[int, int]:
 
 
 def _vertices(ws: Workspace) -> dict:
-    """Vertices of the submitted lines: metric and geographic coordinates, part, line and step (metres from
-    the part's previous vertex) of each; ``valid_part``: whether a part's line is valid, the only ones the
-    rules look at. Views of the flat vertices of every line (the submitted lines' come first), not copies:
-    leaving the few invalid lines out by copying every other vertex cost more than the rules that read them."""
+    """Vertices of the submitted lines: metric and geographic coordinates, part and step (metres from the
+    part's previous vertex) of each; per part its line, whether it is ``closed`` and where its vertices
+    start (``offset``, then the number of vertices); ``valid_part``: whether a part's line is valid, the
+    only ones the rules look at. Views of the flat vertices of every line (the submitted lines' come
+    first), not copies: leaving the few invalid lines out by copying every other vertex cost more than the
+    rules that read them; a vertex's line is looked up (``part_line[part]``) only where a rule needs it."""
     def compute():
         v, n_parts, n = line_vertices(ws), *_submitted_prefix(ws)
         part_line = v.part_line[:n_parts]
-        return {"xy": v.xy[:n], "lonlat": v.lonlat[:n], "part": v.part[:n], "line": part_line[v.part[:n]],
-                "part_line": part_line, "parts": v.parts[:n_parts], "step": v.step[:n],
+        return {"xy": v.xy[:n], "lonlat": v.lonlat[:n], "part": v.part[:n],
+                "part_line": part_line, "closed": v.closed[:n_parts], "offset": v.offset[:n_parts + 1],
+                "step": v.step[:n],
                 "valid_part": index_mask(_valid(ws), ws.lines.n_submitted)[part_line]}
 
     return ws.once("line.vertices", compute)
@@ -169,14 +172,13 @@ def _ends(ws: Workspace, closed_m: float) -> dict[str, np.ndarray]:
     """Ends of the valid submitted parts that are not closed rings, starts then ends: line, part, end (0
     start, 1 end), x, y, lon, lat (plain arrays: a data frame's columns cost more to make and to read)."""
     v = _vertices(ws)
-    first = np.r_[0, np.flatnonzero(np.diff(v["part"])) + 1] if len(v["part"]) else np.zeros(0, dtype=int)
-    last = np.r_[first[1:] - 1, len(v["part"]) - 1] if len(first) else first
-    valid = v["valid_part"][v["part"][first]]
+    first, last = v["offset"][:-1], v["offset"][1:] - 1
+    valid = v["valid_part"] & (last >= first)  # a valid line's parts all have vertices
     first, last = first[valid], last[valid]
     gap = np.hypot(*(v["xy"][first] - v["xy"][last]).T)
     open_part = gap > closed_m
     index = np.r_[first[open_part], last[open_part]]
-    return {"line": v["line"][index], "part": v["part"][index],
+    return {"line": v["part_line"][v["part"][index]], "part": v["part"][index],
             "end": np.repeat(np.array([0, 1]), int(open_part.sum())),
             "x": v["xy"][index, 0], "y": v["xy"][index, 1], "lon": v["lonlat"][index, 0], "lat": v["lonlat"][index, 1]}
 
@@ -189,9 +191,13 @@ def invalid_geometry(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     """Lines that are empty, not lines, hold non-finite coordinates, or have a part with fewer than two
     distinct points. No tolerance: such a line cannot be measured at all."""
     ws = workspace(ctx)
+    # projected first, on every core (PROJ releases the GIL), and only then the background work started:
+    # projecting while it ran took longer than the two apart (line.invalid_geometry 0.27 s instead of
+    # 0.11 s on the county network, 2 cores, load 1.0–1.6), the projection's 1,240 calls (one per run of a
+    # zone) each taking the GIL back from the background's Python
+    _ = line_vertices(ws).xy
     _contacts_started(ws)
     _simple_started(ws)
-    line_vertices(ws)  # projecting (GIL-bound) here overlaps with the GEOS work started above
     for i, zh, en in _invalid_reasons(ws):
         geometry = ws.lines.geometries[i]
         coords = shapely.get_coordinates(geometry) if geometry is not None else np.zeros((0, 2))
@@ -272,7 +278,7 @@ def duplicate_vertex(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     where = where[v["valid_part"][part[1:][where]]]
     if not len(where):
         return
-    owner = v["line"][1:][where]
+    owner = v["part_line"][part[1:][where]]
     groups = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     for first, last in zip(groups, np.r_[groups[1:], len(where)], strict=True):
         i, at = owner[first], where[first:last]
@@ -366,11 +372,11 @@ def spike(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     v = _vertices(workspace(ctx))
     if not len(v["xy"]):
         return
-    closed_part = shapely.is_closed(v["parts"])
+    closed_part = v["closed"]
     with np.errstate(invalid="ignore"):  # an invalid line's infinite coordinates: left out below
         angle, index = _turn_angles(v["xy"], v["part"], closed_part, params["angle_deg"])
     for k in np.flatnonzero((angle < params["angle_deg"]) & v["valid_part"][v["part"][index]]):
-        i = int(v["line"][index[k]])
+        i = int(v["part_line"][v["part"][index[k]]])
         yield _issue("line.spike", ctx, i, v["lonlat"][index[k]],
                      f"界线 {_name(ctx, i)} 在节点处折返，夹角 {angle[k]:.2f}°（限值 {params['angle_deg']}°）",
                      f"line {_name(ctx, i)} turns back at a vertex: interior angle {angle[k]:.2f}° "
@@ -386,30 +392,34 @@ def attribute(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     lines = ctx.submission.lines
     prefix = ctx.submission.province[:2]
     ws = workspace(ctx)
-    found = []
-    columns = [lines[c].to_numpy(dtype=object) for c in ("line_id", "left_code", "right_code")]
-    for i in np.flatnonzero(~_attributes_fine(*columns, prefix)).tolist():
-        problems = _attribute_problems(columns[0][i], columns[1][i], columns[2][i], prefix)
+    ids, files = _columns(ctx)
+    left, right = (lines[c].to_numpy(dtype=object) for c in ("left_code", "right_code"))
+    found, reasons = [], []
+    for i in np.flatnonzero(~_attributes_fine(ids, left, right, prefix)).tolist():
+        problems = _attribute_problems(ids[i], left[i], right[i], prefix)
         if problems:
-            found.append((i, problems))
-    middles = _middles(ws, np.array([i for i, _ in found], dtype=int))
-    for (i, problems), where in zip(found, middles, strict=True):
-        zh = "；".join(p[0] for p in problems)
-        en = "; ".join(p[1] for p in problems)
-        yield _issue("line.attribute", ctx, i, where, f"界线 {_name(ctx, i)}：{zh}", f"line {_name(ctx, i)}: {en}")
+            found.append(i)
+            reasons.append(("；".join(p[0] for p in problems), "; ".join(p[1] for p in problems)))
+    middles, placed = _middles(ws, np.array(found, dtype=int))
+    for i, (zh, en), (lon, lat), at in zip(found, reasons, middles.tolist(), placed.tolist(), strict=True):
+        name = ids[i] if isinstance(ids[i], str) and ids[i] else f"#{i + 1}"  # as _name
+        source = files[i]
+        yield Issue("line.attribute", "error", "lines", str(name), lon if at else None, lat if at else None,
+                    f"界线 {name}：{zh}", f"line {name}: {en}", source if isinstance(source, str) else None)
 
 
-def _middles(ws: Workspace, lines: np.ndarray) -> list:
-    """(lon, lat) of the point halfway along the longest part of each line, measured in metres (None for a
-    line without usable geometry); from the flat vertices, no geometry built."""
-    out: list = [None] * len(lines)
+def _middles(ws: Workspace, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) rows of the point halfway along the longest part of each of the submitted ``lines``
+    (distinct, ascending), measured in metres, and whether each line has one (a line without usable
+    geometry has none: its row is NaN); from the flat vertices, no geometry built."""
+    out = np.full((len(lines), 2), np.nan)
     valid = index_mask(_valid(ws), ws.lines.n_submitted)[lines]
     if not valid.any():
-        return out
+        return out, valid
     v = line_vertices(ws)
     candidates = np.flatnonzero(index_mask(lines[valid], len(ws.lines.frame))[v.part_line])  # their parts
-    first = np.searchsorted(v.part, candidates)
-    counts = np.searchsorted(v.part, candidates, side="right") - first
+    first = v.offset[candidates]
+    counts = v.offset[candidates + 1] - first
     ends = np.cumsum(counts) - 1
     starts = ends - counts + 1
     vertex = np.repeat(first - starts, counts) + np.arange(int(counts.sum()))
@@ -419,11 +429,13 @@ def _middles(ws: Workspace, lines: np.ndarray) -> list:
     # it, and a check run on spatial partitions would place the middle 1e-13° elsewhere). The steps are the
     # ones every rule shares (v.step: 0 at a part's first vertex); where the lines asked for hold most
     # vertices (a network submitted by the wrong province: every line a finding), the sums are made over
-    # all parts at once, with no gathering (each part's sum is its own: the same values either way)
+    # all parts at once, with no gathering (each part's sum is its own: the same values either way). The
+    # groups are given as a Categorical of known codes: pandas then takes them as they are, where integer
+    # keys are factorized first (which cost twice the sum itself)
     if 2 * len(vertex) > len(v.part):
-        along = pd.Series(v.step, copy=False).groupby(v.part, sort=False).cumsum().to_numpy()[vertex]
+        along = _part_cumsum(v.step, v.part, len(v.part_line))[vertex]
     else:
-        along = pd.Series(v.step[vertex]).groupby(owner, sort=False).cumsum().to_numpy()
+        along = _part_cumsum(v.step[vertex], owner, len(candidates))
     length = along[ends]
     order = np.lexsort((-length, v.part_line[candidates]))
     chosen = order[np.r_[True, v.part_line[candidates][order][1:] != v.part_line[candidates][order][:-1]]]
@@ -443,25 +455,34 @@ def _middles(ws: Workspace, lines: np.ndarray) -> list:
     lonlat = np.empty_like(middle)
     for epsg in np.unique(zones):
         lonlat[zones == epsg] = to_lonlat(middle[zones == epsg], int(epsg))
-    at = dict(zip(line.tolist(), lonlat, strict=True))
-    for slot in np.flatnonzero(valid):
-        out[slot] = at[int(lines[slot])]
-    return out
+    # ``line`` ascends (one longest part per line, in the order of their lines), as ``lines`` does
+    slot = np.flatnonzero(valid)
+    out[slot] = lonlat[np.searchsorted(line, lines[slot])]
+    return out, valid
+
+
+def _part_cumsum(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
+    """``values`` summed up within each of their groups (``group``: codes ``0 … groups-1``), in order,
+    each sum restarting at its group's first value: pandas' grouped cumulative sum (compensated, Kahan),
+    so that a part's sums are the same whatever else is summed alongside."""
+    codes = pd.Categorical.from_codes(group, categories=pd.RangeIndex(groups), validate=False)
+    return pd.Series(values, copy=False).groupby(codes, sort=False, observed=True).cumsum().to_numpy()
 
 
 def _attributes_fine(line_id: np.ndarray, left: np.ndarray, right: np.ndarray, prefix: str) -> np.ndarray:
     """Rows in which :func:`_attribute_problems` finds nothing, decided per distinct value (vectorised):
     an id, two different well-formed codes, one of them in the province. The others are looked at one
     by one."""
-    def per_value(values: np.ndarray, test) -> np.ndarray:
-        index, distinct = pd.factorize(values)
-        return np.r_[np.fromiter(map(test, distinct), dtype=bool, count=len(distinct)), False][index], index
-
     # ids are nearly all distinct: tested directly, without first factorizing them
     has_id = np.fromiter((isinstance(v, str) and bool(v) for v in line_id), dtype=bool, count=len(line_id))
-    codes = np.concatenate([left, right])
-    well_formed, code = per_value(codes, lambda v: isinstance(v, str) and bool(v) and bool(_CODE.match(v)))
-    ours, _ = per_value(codes, lambda v: isinstance(v, str) and v[:2] == prefix)
+    code, distinct = pd.factorize(np.concatenate([left, right]))  # once for both tests of a code
+
+    def per_code(test) -> np.ndarray:
+        # a missing code (-1) picks the appended False
+        return np.r_[np.fromiter(map(test, distinct), dtype=bool, count=len(distinct)), False][code]
+
+    well_formed = per_code(lambda v: isinstance(v, str) and bool(v) and bool(_CODE.match(v)))
+    ours = per_code(lambda v: isinstance(v, str) and v[:2] == prefix)
     n = len(left)
     return (has_id & well_formed[:n] & well_formed[n:] & (code[:n] != code[n:]) & (ours[:n] | ours[n:]))
 
@@ -521,8 +542,10 @@ def _line_pairs(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
         a, b = view.tree.query(view.geometries[valid])
         a = valid[a]
         keep = (a != b) & ((b >= view.n_submitted) | (a < b))
-        keep &= ~index_mask(invalid_lines(ws), len(view.frame))[b]
-        keep &= ~shapely.is_empty(view.geometries[b]) & ~shapely.is_missing(view.geometries[b])
+        # tested once per line, not once per pair (three pairs a line in a network)
+        usable = ~shapely.is_empty(view.geometries) & ~shapely.is_missing(view.geometries)
+        usable[invalid_lines(ws)] = False
+        keep &= usable[b]
         a, b = a[keep], b[keep]
         # features of one submission sharing a stretch overlap whatever their codes: only stored versions
         # of the same boundary are compared instead (line.neighbor_mismatch)
@@ -558,21 +581,120 @@ def _degree_contacts(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
     if not len(a):
         return a, b
     geometries = ws.lines.geometries
-    meet = shapely.relate_pattern(geometries[a], geometries[b], "T********")
+    meet = np.zeros(len(a), dtype=bool)
+    ask = np.flatnonzero(~_meet_at_one_end_only(ws, a, b))  # GEOS decides the others
+    meet[ask] = shapely.relate_pattern(geometries[a[ask]], geometries[b[ask]], "T********")
     return a[meet], b[meet]
+
+
+def _meet_at_one_end_only(ws: Workspace, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairs of lines whose interiors certainly do not meet, decided on their vertices (degrees as given):
+    two lines of one open part each that share exactly one end ``p`` (a junction, nearly every pair of a
+    network whose extents meet), where each line's extent without ``p`` (the box of its other vertices)
+    misses the other line's whole extent. ``relate_pattern`` then has nothing to find, and costs a pass
+    over both lines per pair: 1.3–1.5 s of CPU for the 544 k pairs of the 182 k-line grid (99.6 % settled
+    here; 48 % of the county network's 17.6 k).
+
+    Why it is exact: let ``a'`` be ``a`` without its segment ``s_a`` at ``p``, ``b'`` likewise. ``a'`` lies
+    in ``a``'s box without ``p``, which misses ``b``: ``a' ∩ b`` is empty, and so is ``a ∩ b'``. What is
+    left of ``a ∩ b`` is ``s_a ∩ s_b``, two segments from ``p``: ``{p}``, or a common stretch up to the
+    nearer far end, which would then be a vertex of one line lying on the other, inside the box it has
+    been found to miss. So the lines meet at ``p`` only, an end of both (the boundary of a line of one
+    open part): their interiors do not meet. Every comparison is exact (no arithmetic). Lines with a
+    non-finite coordinate are left to GEOS, as are lines of several parts, closed ones, and pairs sharing
+    both ends or none."""
+    v = line_vertices(ws)  # computed in the foreground before the background started: its degrees only
+    n = len(ws.lines.frame)
+    lon, lat = v.lonlat[:, 0], v.lonlat[:, 1]
+    first, last = np.full(n, -1), np.full(n, -1)
+    first[v.part_line], last[v.part_line] = v.offset[:-1], v.offset[1:] - 1
+    one_part = (np.bincount(v.part_line, minlength=n) == 1) & (last > first)
+    lines = np.flatnonzero(one_part)
+
+    def box(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Per line of one part, the box (W, S, E, N) of its vertices lo … hi (NaN for the others): the
+        reductions over [lo, hi) (the even slots of reduceat over the interleaved bounds), then hi."""
+        out = np.full((n, 4), np.nan)
+        bounds = np.column_stack([lo[lines], hi[lines]]).ravel()
+        for column, (ufunc, values) in enumerate(((np.minimum, lon), (np.minimum, lat), (np.maximum, lon),
+                                                   (np.maximum, lat))):
+            if len(bounds):
+                out[lines, column] = ufunc(ufunc.reduceat(values, bounds)[::2], values[hi[lines]])
+        return out
+
+    but_first, but_last = box(first + 1, last), box(first, last - 1)
+    one_part &= np.isfinite(but_first).all(axis=1) & np.isfinite(but_last).all(axis=1)  # NaN, infinity: GEOS's
+    whole = np.column_stack([np.minimum(but_first[:, :2], but_last[:, :2]),
+                             np.maximum(but_first[:, 2:], but_last[:, 2:])])
+    start_a, end_a, start_b, end_b = first[a], last[a], first[b], last[b]
+
+    def same(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return (lon[i] == lon[j]) & (lat[i] == lat[j])
+
+    a_start, b_start = same(start_a, start_b) | same(start_a, end_b), same(start_a, start_b) | same(end_a, start_b)
+    shared = (same(start_a, start_b).astype(int) + same(start_a, end_b) + same(end_a, start_b) + same(end_a, end_b))
+    ok = one_part[a] & one_part[b] & (shared == 1)
+    # each line's box without its shared end
+    trim_a = np.where(a_start[:, None], but_first[a], but_last[a])
+    trim_b = np.where(b_start[:, None], but_first[b], but_last[b])
+
+    def apart(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        return (p[:, 0] > q[:, 2]) | (q[:, 0] > p[:, 2]) | (p[:, 1] > q[:, 3]) | (q[:, 1] > p[:, 3])
+
+    return ok & apart(trim_a, whole[b]) & apart(whole[a], trim_b)
 
 
 def _simple_started(ws: Workspace):
     """Whether each valid submitted line is simple, decided in the background (topology: the same in any
-    projection, so on the coordinates as given)."""
-    valid = _valid(ws)
-    return ws.once("line.simple_future", lambda: background(shapely.is_simple, ws.lines.geometries[valid]))
+    projection, so on the coordinates as given): GEOS's ``is_simple`` for the lines that are not
+    certainly simple by :func:`_monotone`."""
+    valid = _valid(ws)  # memoised here, with the flat vertices' degrees, not raced for in the background
+
+    def simple() -> np.ndarray:
+        out = _monotone(ws, valid)
+        rest = np.flatnonzero(~out)
+        out[rest] = shapely.is_simple(ws.lines.geometries[valid[rest]])
+        return out
+
+    return ws.once("line.simple_future", lambda: background(simple))
+
+
+def _monotone(ws: Workspace, lines: np.ndarray) -> np.ndarray:
+    """Which of ``lines`` are of one part whose vertices run strictly one way in x or in y (degrees as
+    given): such a line is simple, known without GEOS (whose ``is_simple`` took 0.36–0.45 s of CPU for the
+    182 k lines of the synthetic grid, 99.8 % of them so; 15 % of the county network's). Exact: its
+    segments' ranges in that coordinate follow each other, overlapping only where two consecutive segments
+    share their vertex, so no two segments meet elsewhere (and its ends differ: it is not closed). A NaN
+    fails every test (left to GEOS)."""
+    v = line_vertices(ws)
+    n = len(ws.lines.frame)
+    parts = np.bincount(v.part_line, minlength=n)
+    first, size = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    first[v.part_line], size[v.part_line] = v.offset[:-1], np.diff(v.offset)
+    out = np.zeros(len(lines), dtype=bool)
+    ok = np.flatnonzero((parts[lines] == 1) & (size[lines] >= 2))
+    if not len(ok):
+        return out
+    # the steps of each line, vertices first … first + size - 2 (a step to the next vertex each): the
+    # reductions over those ranges, the even slots of reduceat over the interleaved bounds (the steps' array
+    # one longer, so that the last line's bound is an index of it)
+    start = first[lines[ok]]
+    bounds = np.column_stack([start, start + size[lines[ok]] - 1]).ravel()
+    monotone = np.zeros(len(ok), dtype=bool)
+    for column in (0, 1):
+        values = v.lonlat[:, column]
+        steps = np.zeros(len(values))
+        np.subtract(values[1:], values[:-1], out=steps[:-1])
+        monotone |= np.minimum.reduceat(steps, bounds)[::2] > 0
+        monotone |= np.maximum.reduceat(steps, bounds)[::2] < 0
+    out[ok] = monotone
+    return out
 
 
 def _contacts_started(ws: Workspace):
-    """The search for touching pairs, started in the background on first use (it overlaps with the
-    projecting that the rules on single lines do meanwhile)."""
-    _valid(ws)  # memoised here, not raced for in the background
+    """The search for touching pairs, started in the background on first use (it overlaps with the rules
+    on single lines that run meanwhile)."""
+    _valid(ws)  # memoised here, with the flat vertices' degrees, not raced for in the background
     return ws.once("line.contacts_future", lambda: background(_degree_contacts, ws))
 
 
@@ -674,8 +796,7 @@ def _own_targets(ws: Workspace, ends: dict[str, np.ndarray]) -> np.ndarray:
     part_line = v["part_line"]
     if not len(ends["line"]):
         return np.zeros(0)
-    first = np.searchsorted(v["part"], np.arange(len(part_line)))
-    last = np.searchsorted(v["part"], np.arange(len(part_line)), side="right")
+    first, last = v["offset"][:-1], v["offset"][1:]
     line, part, end = ends["line"], ends["part"], ends["end"]
     points = shapely.points(ends["x"], ends["y"])
     # the parts of each end's line: a range, since parts come in the order of their lines
@@ -705,10 +826,9 @@ def _on_other_end(ws: Workspace, lonlat: np.ndarray, usable: np.ndarray, allowed
     ``usable``: a junction. Found by hashing coordinates (linear), no geometry measured; exact, since equal
     degrees project to equal metres, so such an end is 0 m from that line."""
     v = line_vertices(ws)
-    parts = np.arange(len(v.parts))
+    parts = np.arange(len(v.part_line))
     parts = parts[index_mask(usable, len(ws.lines.frame))[v.part_line]]
-    first = np.searchsorted(v.part, parts)
-    last = np.searchsorted(v.part, parts, side="right") - 1
+    first, last = v.offset[parts], v.offset[parts + 1] - 1
     tips = np.r_[first, last]
     tip_line = np.r_[v.part_line[parts], v.part_line[parts]]
     keys, _ = pd.factorize(np.r_[lonlat[:, 0] + 1j * lonlat[:, 1], v.lonlat[tips, 0] + 1j * v.lonlat[tips, 1]])

@@ -171,6 +171,32 @@ def _loop_at(xy: np.ndarray, k: int) -> np.ndarray:
     return np.vstack([xy[: k + 1], [(x + 10, y + 10), (x + 10, y), (x, y + 10)], xy[k + 1:]])
 
 
+def test_lines_running_one_way_are_simple_without_geos_as_geos_finds():
+    """3643 cut into features of six vertices, one of them with a 10 m loop: the features running strictly one
+    way in x or y are settled as simple without GEOS (GEOS agrees on each), the others left to it, and the
+    loop is found."""
+    from boundaries.rules import CheckContext
+    from boundaries.rules import lines as line_rules
+    from boundaries.rules._geometry import workspace
+    from boundaries.store import empty_layer
+
+    metric, epsg = metric_line(line("3643"))
+    xy = shapely.get_coordinates(metric)
+    pieces = [xy[k: k + 6] for k in range(0, len(xy) - 6, 5)]
+    pieces[40] = _loop_at(pieces[40], 2)
+    rows = [{"line_id": f"3643-{n}", "left_code": "360000", "right_code": "430000",
+             "geometry": shapely.LineString(to_lonlat(piece, epsg))} for n, piece in enumerate(pieces)]
+    sub = submission(lines=lines_frame(rows))
+    ws = workspace(CheckContext(sub, empty_layer("lines"), empty_layer("markers"), load_config().settings()))
+    valid = line_rules._valid(ws)
+    one_way = line_rules._monotone(ws, valid)
+    assert one_way.sum() > len(valid) // 2 and not one_way.all()
+    assert shapely.is_simple(ws.lines.geometries[valid[one_way]]).all()
+    assert not one_way[40]
+    found = only(check(sub), "line.self_intersection")
+    assert found and {f.feature for f in found} == {"3643-40"}, messages(found)
+
+
 def test_each_self_crossing_is_its_own_issue_and_a_duplicate_vertex_is_only_a_warning():
     """3643 with one loop, and 7.5 km along an exactly repeated vertex: the self-crossings all at the loop,
     each its own issue (was one issue "4 places" at the duplicate), the duplicate a warning only; a second
@@ -380,6 +406,68 @@ def test_crossing_near_misses(case):
         rows.append(county_line(perpendicular(line("3643"), 0.6, 0.5, 3000.0)))
     issues = check(submission(lines=lines_frame(rows)), stored_neighbour_lines("4243"))
     assert issues == [], messages(issues)
+
+
+def _line_pairs_told(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Of the pairs ``line.overlap``/``line.crossing`` look at among ``rows`` (all submitted by 江西): which
+    the vertex pre-test settles as meeting at one end only, and which GEOS finds with interiors meeting."""
+    from boundaries.rules import CheckContext
+    from boundaries.rules import lines as line_rules
+    from boundaries.rules._geometry import workspace
+    from boundaries.store import empty_layer
+
+    ws = workspace(CheckContext(submission(lines=lines_frame(rows)), empty_layer("lines"), empty_layer("markers"),
+                                load_config().settings()))
+    line_rules._valid(ws)
+    a, b = line_rules._line_pairs(ws)
+    geometries = ws.lines.geometries
+    return (line_rules._meet_at_one_end_only(ws, a, b),
+            shapely.relate_pattern(geometries[a], geometries[b], "T********"))
+
+
+def _cut(geometry, vertex: int, line_id: str) -> list[dict]:
+    """``geometry`` as two features of the same boundary meeting at ``vertex``."""
+    xy = shapely.get_coordinates(geometry)
+    return [{"line_id": f"{line_id}-{n}", "left_code": "360000", "right_code": "430000",
+             "geometry": shapely.LineString(piece)} for n, piece in enumerate((xy[:vertex + 1], xy[vertex:]), 1)]
+
+
+def test_lines_meeting_at_one_end_are_told_apart_on_their_vertices_as_geos_tells_them():
+    """The junction of 3642 and 3643, and 3643 cut into two features at vertices along it: pairs that share one
+    end; those whose boxes without it miss each other are settled without GEOS, and GEOS agrees on each."""
+    told, interior = [], []
+    for vertex in range(2, len(shapely.get_coordinates(line("3643"))) - 2, 50):
+        settled, meet = _line_pairs_told([*network_rows("3642"), *_cut(line("3643"), vertex, "3643")])
+        told.append(settled)
+        interior.append(meet)
+    settled, meet = np.concatenate(told), np.concatenate(interior)
+    assert not meet.any()  # lines of a network meet at their ends
+    assert settled.sum() > len(settled) // 2  # the pre-test settles most pairs (and is tested on them) ...
+    assert not settled.all()  # ... not all: where a box holds the other line's end, GEOS decides
+    settled, _meet = _line_pairs_told(network_rows("3642", "3643"))
+    assert settled.tolist() == [True]  # the three-province junction
+    issues = check(submission(lines=lines_frame([*network_rows("3642"), *_cut(line("3643"), 9, "3643")])))
+    assert issues == [], messages(issues)
+
+
+def test_a_line_running_back_along_another_from_their_common_end_is_an_overlap():
+    """A county line that starts at the end of a feature of 3643 and runs back along its last three segments
+    (the same vertices) before turning away 3 km: the two share only an end and a stretch, and the
+    stretch is an overlap; the pre-test leaves the pair to GEOS."""
+    xy = shapely.get_coordinates(line("3643"))
+    vertex = 120
+    first = _cut(line("3643"), vertex, "3643")[0]
+    back = xy[vertex - 3: vertex + 1][::-1]  # xy[vertex] … xy[vertex - 3]
+    turn = shapely.LineString(xy[vertex - 4: vertex - 2])  # away from the turning vertex, across the line
+    away = perpendicular(turn, 1.0, 0.0, 3000.0)
+    county = county_line(shapely.LineString(np.vstack([back, shapely.get_coordinates(away)[-1:]])))
+    settled, meet = _line_pairs_told([first, county])
+    assert settled.tolist() == [False] and meet.tolist() == [True]
+    issues = check(submission(lines=lines_frame([first, county])))
+    found = only(issues, "line.overlap")
+    assert rules_of(issues) == ["line.overlap"], messages(issues)
+    reported = float(found[0].message_en.split("shares a ")[1].split(" m")[0])
+    assert reported == pytest.approx(metric_line(shapely.LineString(back))[0].length, abs=0.1)
 
 
 # -- line.neighbor_mismatch ----------------------------------------------------------------------------------
@@ -779,6 +867,25 @@ def test_ingest_then_neighbour_checks_the_same_boundary(capsys, tmp_path, offset
 
 
 # -- zones -----------------------------------------------------------------------------------------------------------
+def test_vertices_in_runs_of_interleaved_zones_are_each_projected_in_their_own_zone():
+    """The real network's vertices repeated to 200 k rows (enough for the projection to be cut into one range
+    per core) in runs of 997 alternating between the zones of 111°E and 114°E, so that the cuts fall inside
+    runs: every row as its own zone's transformer projects it, into new memory or into the memory given."""
+    from boundaries.rules._geometry import project_xy
+
+    xy = np.vstack([shapely.get_coordinates(shapely.get_parts(line(i))) for i in ("3642", "3643", "4243")])
+    rows = np.vstack([xy] * (200_000 // len(xy) + 1))
+    runs = np.r_[np.arange(0, len(rows), 997), len(rows)]
+    zones = np.where(np.arange(len(runs) - 1) % 2 == 0, 4546, 4547)
+    expected = np.vstack([np.column_stack(transformer(4490, int(zone)).transform(rows[a:b, 0], rows[a:b, 1]))
+                          for a, b, zone in zip(runs[:-1], runs[1:], zones, strict=True)])
+    projected = project_xy(rows, runs, zones)
+    assert projected.flags.f_contiguous and np.array_equal(projected, expected)
+    given = rows.copy()
+    assert np.array_equal(project_xy(rows, runs, zones, into=given), expected)
+    assert np.shares_memory(project_xy(rows, runs, zones, into=given), given)
+
+
 def test_a_line_across_two_gauss_krueger_zones_is_measured_in_metres_on_both_sides():
     """3642 runs from 113.9°E to 116.1°E, across the 115.5°E edge between the 114°E and 117°E zones: a
     duplicate vertex and a dangle east of the edge measure as in their own zone."""
