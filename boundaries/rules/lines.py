@@ -395,7 +395,13 @@ def attribute(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     ids, files = _columns(ctx)
     left, right = (lines[c].to_numpy(dtype=object) for c in ("left_code", "right_code"))
     found, reasons = [], []
-    for i in np.flatnonzero(~_attributes_fine(ids, left, right, prefix)).tolist():
+    fine, foreign = _attributes_fine(ids, left, right, prefix)
+    rows = np.flatnonzero(~fine)
+    for i, foreign_only in zip(rows.tolist(), foreign[rows].tolist(), strict=True):
+        if foreign_only:  # the one finding (every line of a network submitted by another province): worded at once
+            found.append(i)
+            reasons.append(_foreign_reason(left[i], right[i], prefix))
+            continue
         problems = _attribute_problems(ids[i], left[i], right[i], prefix)
         if problems:
             found.append(i)
@@ -469,10 +475,12 @@ def _part_cumsum(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarr
     return pd.Series(values, copy=False).groupby(codes, sort=False, observed=True).cumsum().to_numpy()
 
 
-def _attributes_fine(line_id: np.ndarray, left: np.ndarray, right: np.ndarray, prefix: str) -> np.ndarray:
+def _attributes_fine(line_id: np.ndarray, left: np.ndarray, right: np.ndarray, prefix: str
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Rows in which :func:`_attribute_problems` finds nothing, decided per distinct value (vectorised):
-    an id, two different well-formed codes, one of them in the province. The others are looked at one
-    by one."""
+    an id, two different well-formed codes, one of them in the province; and the rows in which it finds
+    only that neither code is in the province (:func:`_foreign_reason`). The others are looked at one by
+    one."""
     # ids are nearly all distinct: tested directly, without first factorizing them
     has_id = np.fromiter((isinstance(v, str) and bool(v) for v in line_id), dtype=bool, count=len(line_id))
     code, distinct = pd.factorize(np.concatenate([left, right]))  # once for both tests of a code
@@ -484,7 +492,15 @@ def _attributes_fine(line_id: np.ndarray, left: np.ndarray, right: np.ndarray, p
     well_formed = per_code(lambda v: isinstance(v, str) and bool(v) and bool(_CODE.match(v)))
     ours = per_code(lambda v: isinstance(v, str) and v[:2] == prefix)
     n = len(left)
-    return (has_id & well_formed[:n] & well_formed[n:] & (code[:n] != code[n:]) & (ours[:n] | ours[n:]))
+    sound = has_id & well_formed[:n] & well_formed[n:] & (code[:n] != code[n:])
+    ours_either = ours[:n] | ours[n:]
+    return sound & ours_either, sound & ~ours_either
+
+
+def _foreign_reason(left: str, right: str, prefix: str) -> tuple[str, str]:
+    """(zh, en): neither of two well-formed, different codes is in the submitting province ``prefix``."""
+    return (f"两侧 {left}、{right} 均不在提交省份（{prefix}）",
+            f"neither side ({left}, {right}) lies in the submitting province ({prefix})")
 
 
 def _attribute_problems(line_id, left, right, prefix: str) -> list[tuple[str, str]]:
@@ -503,8 +519,7 @@ def _attribute_problems(line_id, left, right, prefix: str) -> list[tuple[str, st
     if codes_ok and left == right:
         problems.append((f"左右两侧代码相同（{left}）", f"left and right codes are equal ({left})"))
     elif codes_ok and left[:2] != prefix and right[:2] != prefix:
-        problems.append((f"两侧 {left}、{right} 均不在提交省份（{prefix}）",
-                         f"neither side ({left}, {right}) lies in the submitting province ({prefix})"))
+        problems.append(_foreign_reason(left, right, prefix))
     return problems
 
 

@@ -525,6 +525,30 @@ def test_attribute_found(codes, words):
     assert distance_m((issues[0].lon, issues[0].lat), at_fraction(line("3643"), 0.5)) < 1.0
 
 
+def test_attribute_findings_of_one_submission_in_order_each_worded_in_full():
+    """Lines of one submission with each kind of finding, in line order: the rows whose only finding is
+    that neither code is in the province (worded at once) among rows with several findings or others."""
+    base = network_rows("3643")[0]
+    rows = [dict(base, line_id="a", left_code="440000", right_code="450000"),  # neither side only
+            dict(base, line_id="", left_code="440000", right_code="450000"),  # no id and neither side
+            dict(base, line_id="c", left_code="360000", right_code="430000"),  # fine
+            dict(base, line_id="d", left_code="36000", right_code="450000"),  # malformed
+            dict(base, line_id="e", left_code="450000", right_code="450000"),  # equal
+            dict(base, line_id="f", left_code="450000", right_code="440000")]  # neither side only
+    issues = only(check(submission(lines=lines_frame(rows))), "line.attribute")
+    assert [(i.feature, i.message, i.message_en) for i in issues] == [
+        ("a", "界线 a：两侧 440000、450000 均不在提交省份（36）",
+         "line a: neither side (440000, 450000) lies in the submitting province (36)"),
+        ("#2", "界线 #2：缺少界线编号；两侧 440000、450000 均不在提交省份（36）",
+         "line #2: line_id is missing; neither side (440000, 450000) lies in the submitting province (36)"),
+        ("d", "界线 d：left_code=36000 不是 6、9 或 12 位区划代码",
+         "line d: left_code=36000 is not a 6-, 9- or 12-digit division code"),
+        ("e", "界线 e：左右两侧代码相同（450000）", "line e: left and right codes are equal (450000)"),
+        ("f", "界线 f：两侧 450000、440000 均不在提交省份（36）",
+         "line f: neither side (450000, 440000) lies in the submitting province (36)")]
+    assert all(distance_m((i.lon, i.lat), at_fraction(line("3643"), 0.5)) < 1.0 for i in issues)
+
+
 @pytest.mark.parametrize("codes", [("360102", "360103"), ("360102001", "430181100"), ("430000", "360000")],
                          ids=["county-pair-inside", "township-codes", "reversed-order"])
 def test_attribute_near_misses(codes):
