@@ -437,7 +437,8 @@ def _middles(ws: Workspace, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # vertices (a network submitted by the wrong province: every line a finding), the sums are made over
     # all parts at once, with no gathering (each part's sum is its own: the same values either way). The
     # groups are given as a Categorical of known codes: pandas then takes them as they are, where integer
-    # keys are factorized first (which cost twice the sum itself)
+    # keys are factorized first (which cost twice the sum itself); all of them, observed or not (the
+    # observed ones only would be found by a pass over every code first)
     if 2 * len(vertex) > len(v.part):
         along = _part_cumsum(v.step, v.part, len(v.part_line))[vertex]
     else:
@@ -472,7 +473,10 @@ def _part_cumsum(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarr
     each sum restarting at its group's first value: pandas' grouped cumulative sum (compensated, Kahan),
     so that a part's sums are the same whatever else is summed alongside."""
     codes = pd.Categorical.from_codes(group, categories=pd.RangeIndex(groups), validate=False)
-    return pd.Series(values, copy=False).groupby(codes, sort=False, observed=True).cumsum().to_numpy()
+    # observed=False: the groups are the categories as given; with observed=True pandas first finds the
+    # codes present, a unique over every value (2.6 M values in 8,749 groups, fresh process: 0.085–0.25 s
+    # with observed=True, 0.030–0.041 s without, 2 cores, load 3.3). A transform's values are the same
+    return pd.Series(values, copy=False).groupby(codes, sort=False, observed=False).cumsum().to_numpy()
 
 
 def _attributes_fine(line_id: np.ndarray, left: np.ndarray, right: np.ndarray, prefix: str
