@@ -525,6 +525,29 @@ def test_attribute_found(codes, words):
     assert distance_m((issues[0].lon, issues[0].lat), at_fraction(line("3643"), 0.5)) < 1.0
 
 
+def test_part_running_sums_are_pandas_grouped_compensated_sums_bit_for_bit():
+    """line.attribute's running sums along parts (pandas' kernel called directly) are the public group-by's
+    to the bit: groups of one value and of many, empty groups, zeros, NaN (a non-finite line's steps),
+    and sums that only a compensated (Kahan) sum keeps."""
+    from boundaries.rules.lines import _part_cumsum, _part_cumsum_grouped
+
+    rng = np.random.default_rng(16)
+    sizes = rng.integers(1, 400, 300)
+    sizes[::7] = 0  # parts with no vertices among those asked for
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    values = rng.random(len(group)) * 10.0 ** rng.integers(-12, 4, len(group))
+    values[::11] = 0.0
+    values[5] = np.nan
+    ours, theirs = _part_cumsum(values, group, len(sizes)), _part_cumsum_grouped(values, group, len(sizes))
+    assert np.array_equal(ours, theirs, equal_nan=True)
+    starts = (np.cumsum(sizes) - sizes)[(sizes > 0) & (np.arange(len(sizes)) > 0)]
+    assert np.array_equal(ours[starts], values[starts])  # each group's sum starts afresh
+    tiny = np.r_[1.0, np.full(10, 1e-16)]
+    kept = _part_cumsum(tiny, np.zeros(11, dtype=int), 1)
+    assert np.cumsum(tiny)[-1] == 1.0 and kept[-1] > 1.0  # the compensated sum keeps what a plain one drops
+    assert np.array_equal(kept, _part_cumsum_grouped(tiny, np.zeros(11, dtype=int), 1))
+
+
 def test_attribute_findings_of_one_submission_in_order_each_worded_in_full():
     """Lines of one submission with each kind of finding, in line order: the rows whose only finding is
     that neither code is in the province (worded at once) among rows with several findings or others."""
