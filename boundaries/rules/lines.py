@@ -426,33 +426,36 @@ def _middles(ws: Workspace, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     candidates = np.flatnonzero(index_mask(lines[valid], len(ws.lines.frame))[v.part_line])  # their parts
     first = v.offset[candidates]
     counts = v.offset[candidates + 1] - first
-    ends = np.cumsum(counts) - 1
-    starts = ends - counts + 1
-    vertex = np.repeat(first - starts, counts) + np.arange(int(counts.sum()))
-    owner = np.repeat(np.arange(len(candidates)), counts)
     # metres along each part from its own first vertex, a sum restarting at every part: the same whatever
     # else is in view (a flat sum over all vertices would carry the rounding of every vertex before
     # it, and a check run on spatial partitions would place the middle 1e-13° elsewhere). The steps are the
-    # ones every rule shares (v.step: 0 at a part's first vertex); where the lines asked for hold most
+    # ones every rule shares (v.step: 0 at a part's first vertex). Where the lines asked for hold most
     # vertices (a network submitted by the wrong province: every line a finding), the sums are made over
-    # all parts at once, with no gathering (each part's sum is its own: the same values either way)
-    if 2 * len(vertex) > len(v.part):
-        along = _part_cumsum(v.step, v.part, len(v.part_line))[vertex]
+    # all parts at once and read where they are, with no gathering (each part's sum is its own: the same
+    # values either way); otherwise over the candidates' vertices gathered. ``at``: where each
+    # candidate's sums start in ``along``; ``group``: the group of each sum, ``slot`` each candidate's
+    if 2 * int(counts.sum()) > len(v.part):
+        along = _part_cumsum(v.step, v.part, len(v.part_line))
+        at, group, slot, vertex = first, v.part, candidates, None
     else:
-        along = _part_cumsum(v.step[vertex], owner, len(candidates))
+        vertex = slots(first, counts)
+        group = np.repeat(np.arange(len(candidates)), counts)
+        along = _part_cumsum(v.step[vertex], group, len(candidates))
+        at, slot = np.cumsum(counts) - counts, np.arange(len(candidates))
+    ends = at + counts - 1
     length = along[ends]
     order = np.lexsort((-length, v.part_line[candidates]))
     chosen = order[np.r_[True, v.part_line[candidates][order][1:] != v.part_line[candidates][order][:-1]]]
     longest = candidates[chosen]  # one part per line, the longest
-    half = np.full(len(candidates), np.nan)
-    half[chosen] = length[chosen] / 2
+    half = np.full(len(v.part_line) if vertex is None else len(candidates), np.nan)  # per group
+    half[slot[chosen]] = length[chosen] / 2
     with np.errstate(invalid="ignore"):
-        below = np.bincount(owner, weights=along <= half[owner], minlength=len(candidates)).astype(int)
-    k = starts[chosen] + np.clip(below[chosen] - 1, 0, np.maximum(0, counts[chosen] - 2))
+        below = np.bincount(group, weights=along <= half[group], minlength=len(half)).astype(int)
+    k = at[chosen] + np.clip(below[slot[chosen]] - 1, 0, np.maximum(0, counts[chosen] - 2))
     k1 = np.minimum(k + 1, ends[chosen])
     span = along[k1] - along[k]
-    t = np.divide(half[chosen] - along[k], span, out=np.zeros_like(span), where=span > 0)
-    xy_k, xy_k1 = v.xy[vertex[k]], v.xy[vertex[k1]]
+    t = np.divide(half[slot[chosen]] - along[k], span, out=np.zeros_like(span), where=span > 0)
+    xy_k, xy_k1 = (v.xy[k], v.xy[k1]) if vertex is None else (v.xy[vertex[k]], v.xy[vertex[k1]])
     middle = xy_k + t[:, None] * (xy_k1 - xy_k)
     line = v.part_line[longest]
     zones = ws.lines.metric.zone[line]

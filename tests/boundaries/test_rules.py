@@ -548,6 +548,22 @@ def test_part_running_sums_are_pandas_grouped_compensated_sums_bit_for_bit():
     assert np.array_equal(kept, _part_cumsum_grouped(tiny, np.zeros(11, dtype=int), 1))
 
 
+def test_attribute_middle_is_the_same_whether_few_or_most_lines_are_findings():
+    """The middle of a line with broken codes, from the running sums over every part (most vertices are
+    findings) or over its own vertices gathered (few are): the same point to the bit, halfway along it."""
+    rows = network_rows("3642", "3643", "4243")  # 1398, 2653 and 5952 vertices; 江西 submits 4243 too
+    broken = [dict(row, left_code="36000") for row in rows]
+
+    def middle_of_3642(lines):
+        found = only(check(submission(lines=lines_frame(lines))), "line.attribute")
+        return next((i.lon, i.lat) for i in found if i.feature == "3642")
+
+    few = middle_of_3642([broken[0], rows[1], dict(rows[2], left_code="360000")])  # 1398 of 10003 vertices
+    most = middle_of_3642(broken)  # all of them
+    assert few == most
+    assert distance_m(few, at_fraction(line("3642"), 0.5)) < 1.0
+
+
 def test_attribute_findings_of_one_submission_in_order_each_worded_in_full():
     """Lines of one submission with each kind of finding, in line order: the rows whose only finding is
     that neither code is in the province (worded at once) among rows with several findings or others."""
