@@ -429,11 +429,17 @@ class LineVertices:
         x, y = self.xy[:, 0], self.xy[:, 1]
         step = np.empty(len(x))
         step[:1] = 0.0
-        # block by block, so that the differences stay in the processor's cache instead of making two
-        # temporaries of every vertex
-        for lo in range(1, len(x), _BLOCK):
-            hi = min(lo + _BLOCK, len(x))
-            np.hypot(x[lo:hi] - x[lo - 1:hi - 1], y[lo:hi] - y[lo - 1:hi - 1], out=step[lo:hi])
+
+        def fill(start: int, stop: int) -> np.ndarray:
+            # block by block, so that the differences stay in the processor's cache instead of making two
+            # temporaries of every vertex; written into ``step`` in place (nothing to concatenate)
+            for lo in range(max(start, 1), stop, _BLOCK):
+                hi = min(lo + _BLOCK, stop)
+                np.hypot(x[lo:hi] - x[lo - 1:hi - 1], y[lo:hi] - y[lo - 1:hi - 1], out=step[lo:hi])
+            return step[:0]
+
+        # on every core (numpy releases the GIL in hypot): the same values, each vertex computed as before
+        parallel_ranges(fill, len(x))
         first = self.part_first
         step[first[first < len(x)]] = 0.0
         return step

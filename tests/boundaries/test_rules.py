@@ -525,6 +525,91 @@ def test_attribute_found(codes, words):
     assert distance_m((issues[0].lon, issues[0].lat), at_fraction(line("3643"), 0.5)) < 1.0
 
 
+def test_vertex_steps_on_every_core_are_each_vertex_from_its_predecessor():
+    """The flat vertices' steps, computed in ranges on every core and in blocks within each: each vertex's
+    distance from its predecessor (np.hypot, to the bit), 0 at the first vertex of every part, across the
+    ranges' and blocks' edges."""
+    from boundaries.rules._geometry import _BLOCK, _PARALLEL_MIN, LineVertices
+
+    n = 3 * _BLOCK + 17  # several blocks, and more than one range where there are several cores
+    rng = np.random.default_rng(16)
+    xy = np.asfortranarray(rng.random((n, 2)) * 1000.0)
+    xy[n // 2] = xy[n // 2 - 1]  # a repeated vertex where the ranges of two cores meet
+    xy[_BLOCK + 1] = xy[_BLOCK]  # and one where two blocks meet
+    offset = np.r_[0, 5, _BLOCK + 1, n // 2 + 3, n]
+    part = np.repeat(np.arange(len(offset) - 1), np.diff(offset))
+    vertices = LineVertices(np.arange(len(offset) - 1), offset, xy, part)
+    vertices.xy = xy  # the metric coordinates as given (a cached property: set, not projected)
+    expected = np.r_[0.0, np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))]
+    expected[offset[:-1]] = 0.0
+    assert np.array_equal(vertices.step, expected)
+    assert vertices.step[n // 2] == 0.0 and vertices.step[_BLOCK + 1] == 0.0
+    assert n >= _PARALLEL_MIN  # enough vertices for parallel_ranges to cut them (on more than one core)
+
+
+def test_part_running_sums_are_pandas_grouped_compensated_sums_bit_for_bit():
+    """line.attribute's running sums along parts (pandas' kernel called directly) are the public group-by's
+    to the bit: groups of one value and of many, empty groups, zeros, NaN (a non-finite line's steps),
+    and sums that only a compensated (Kahan) sum keeps."""
+    from boundaries.rules.lines import _part_cumsum, _part_cumsum_grouped
+
+    rng = np.random.default_rng(16)
+    sizes = rng.integers(1, 400, 300)
+    sizes[::7] = 0  # parts with no vertices among those asked for
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    values = rng.random(len(group)) * 10.0 ** rng.integers(-12, 4, len(group))
+    values[::11] = 0.0
+    values[5] = np.nan
+    ours, theirs = _part_cumsum(values, group, len(sizes)), _part_cumsum_grouped(values, group, len(sizes))
+    assert np.array_equal(ours, theirs, equal_nan=True)
+    starts = (np.cumsum(sizes) - sizes)[(sizes > 0) & (np.arange(len(sizes)) > 0)]
+    assert np.array_equal(ours[starts], values[starts])  # each group's sum starts afresh
+    tiny = np.r_[1.0, np.full(10, 1e-16)]
+    kept = _part_cumsum(tiny, np.zeros(11, dtype=int), 1)
+    assert np.cumsum(tiny)[-1] == 1.0 and kept[-1] > 1.0  # the compensated sum keeps what a plain one drops
+    assert np.array_equal(kept, _part_cumsum_grouped(tiny, np.zeros(11, dtype=int), 1))
+
+
+def test_attribute_middle_is_the_same_whether_few_or_most_lines_are_findings():
+    """The middle of a line with broken codes, from the running sums over every part (most vertices are
+    findings) or over its own vertices gathered (few are): the same point to the bit, halfway along it."""
+    rows = network_rows("3642", "3643", "4243")  # 1398, 2653 and 5952 vertices; 江西 submits 4243 too
+    broken = [dict(row, left_code="36000") for row in rows]
+
+    def middle_of_3642(lines):
+        found = only(check(submission(lines=lines_frame(lines))), "line.attribute")
+        return next((i.lon, i.lat) for i in found if i.feature == "3642")
+
+    few = middle_of_3642([broken[0], rows[1], dict(rows[2], left_code="360000")])  # 1398 of 10003 vertices
+    most = middle_of_3642(broken)  # all of them
+    assert few == most
+    assert distance_m(few, at_fraction(line("3642"), 0.5)) < 1.0
+
+
+def test_attribute_findings_of_one_submission_in_order_each_worded_in_full():
+    """Lines of one submission with each kind of finding, in line order: the rows whose only finding is
+    that neither code is in the province (worded at once) among rows with several findings or others."""
+    base = network_rows("3643")[0]
+    rows = [dict(base, line_id="a", left_code="440000", right_code="450000"),  # neither side only
+            dict(base, line_id="", left_code="440000", right_code="450000"),  # no id and neither side
+            dict(base, line_id="c", left_code="360000", right_code="430000"),  # fine
+            dict(base, line_id="d", left_code="36000", right_code="450000"),  # malformed
+            dict(base, line_id="e", left_code="450000", right_code="450000"),  # equal
+            dict(base, line_id="f", left_code="450000", right_code="440000")]  # neither side only
+    issues = only(check(submission(lines=lines_frame(rows))), "line.attribute")
+    assert [(i.feature, i.message, i.message_en) for i in issues] == [
+        ("a", "界线 a：两侧 440000、450000 均不在提交省份（36）",
+         "line a: neither side (440000, 450000) lies in the submitting province (36)"),
+        ("#2", "界线 #2：缺少界线编号；两侧 440000、450000 均不在提交省份（36）",
+         "line #2: line_id is missing; neither side (440000, 450000) lies in the submitting province (36)"),
+        ("d", "界线 d：left_code=36000 不是 6、9 或 12 位区划代码",
+         "line d: left_code=36000 is not a 6-, 9- or 12-digit division code"),
+        ("e", "界线 e：左右两侧代码相同（450000）", "line e: left and right codes are equal (450000)"),
+        ("f", "界线 f：两侧 450000、440000 均不在提交省份（36）",
+         "line f: neither side (450000, 440000) lies in the submitting province (36)")]
+    assert all(distance_m((i.lon, i.lat), at_fraction(line("3643"), 0.5)) < 1.0 for i in issues)
+
+
 @pytest.mark.parametrize("codes", [("360102", "360103"), ("360102001", "430181100"), ("430000", "360000")],
                          ids=["county-pair-inside", "township-codes", "reversed-order"])
 def test_attribute_near_misses(codes):
