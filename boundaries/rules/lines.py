@@ -473,32 +473,12 @@ def _part_cumsum(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarr
     each sum restarting at its group's first value: pandas' grouped cumulative sum (compensated, Kahan),
     so that a part's sums are the same whatever else is summed alongside.
 
-    pandas' kernel of it (``pandas._libs.groupby.group_cumsum``, what ``SeriesGroupBy.cumsum`` runs on a
-    float column) is called directly where it takes these arguments: the group-by around it (a
-    Categorical of the codes cast to int16 and back, the result's index, a copy of the result) cost 1.5–20
-    times the kernel on the county network's 2.0 M vertices (fresh process: 0.017–0.23 s against
-    0.011–0.017 s, 2 cores, load 2.1–2.8). Otherwise :func:`_part_cumsum_grouped`: the same sums."""
-    try:
-        from pandas._libs.groupby import group_cumsum
-    except ImportError:  # pragma: no cover - a pandas without the kernel: the group-by
-        return _part_cumsum_grouped(values, group, groups)
-    out = np.empty((len(values), 1))
-    try:
-        group_cumsum(out, np.ascontiguousarray(values, dtype=float).reshape(-1, 1),
-                     np.ascontiguousarray(group, dtype=np.intp), groups, False, True)
-    except (TypeError, ValueError):  # pragma: no cover - its arguments changed: the group-by
-        return _part_cumsum_grouped(values, group, groups)
-    return out[:, 0]
-
-
-def _part_cumsum_grouped(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
-    """:func:`_part_cumsum` through pandas' public group-by. The groups are given as a Categorical of
-    known codes: pandas then takes them as they are, where integer keys are factorized first (which cost
-    twice the sum itself); sort=True, observed=False, so that it takes the categories as given
-    (``recode_for_groupby`` returns them as they are), where either other choice first finds the codes
-    present, a unique over every value (2.6 M values in 8,749 groups, fresh process: 0.085–0.25 s with
-    sort=False, observed=True; 0.030–0.041 s with observed=False; 2 cores, load 3.3). A transform's values
-    are the same either way."""
+    The groups are given as a Categorical of known codes: pandas then takes them as they are, where integer
+    keys are factorized first (which cost twice the sum itself); sort=True, observed=False, so that it
+    takes the categories as given (``recode_for_groupby`` returns them as they are), where either other
+    choice first finds the codes present, a unique over every value (2.6 M values in 8,749 groups, fresh
+    process: 0.085–0.25 s with sort=False, observed=True; 0.030–0.041 s with observed=False; 2 cores, load
+    3.3). A transform's values are the same either way."""
     codes = pd.Categorical.from_codes(group, categories=pd.RangeIndex(groups), validate=False)
     return pd.Series(values, copy=False).groupby(codes, sort=True, observed=False).cumsum().to_numpy()
 
