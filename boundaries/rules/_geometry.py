@@ -75,7 +75,7 @@ _EARTH_M, _TAN_MAX_LAT, _M_PER_DEG_MAX = 6_371_000.0, float(np.tan(np.radians(55
 #: Margin of the first, tight search: near a point, chords bend by centimetres between projections.
 _TIGHT_MARGIN_M = 50.0
 #: Vertices per block of the vectorised passes over every vertex (a block's temporaries fit in the cache).
-_BLOCK = 1 << 15
+BLOCK = 1 << 15
 #: Below this many items a thread hand-off costs more than it saves.
 _PARALLEL_MIN = 2_000
 
@@ -136,6 +136,17 @@ def index_mask(index: np.ndarray, size: int) -> np.ndarray:
     mask = np.zeros(size, dtype=bool)
     mask[index] = True
     return mask
+
+
+def per_distinct(test: Callable[[object], bool], distinct, codes: np.ndarray) -> np.ndarray:
+    """``test`` of each row, called once per distinct value: ``codes, distinct = pd.factorize(values)``
+    (a column's codes, ids and letters recur row after row); a missing value (code -1) is False.
+
+    >>> codes, distinct = pd.factorize(np.array(["360100", None, "110000", "360100"], dtype=object))
+    >>> per_distinct(lambda code: code.startswith("36"), distinct, codes).tolist()
+    [True, False, False, True]
+    """
+    return np.r_[np.fromiter(map(test, distinct), dtype=bool, count=len(distinct)), False][codes]
 
 
 def unique_indices(index: np.ndarray, size: int) -> np.ndarray:
@@ -433,8 +444,8 @@ class LineVertices:
         def fill(start: int, stop: int) -> np.ndarray:
             # block by block, so that the differences stay in the processor's cache instead of making two
             # temporaries of every vertex; written into ``step`` in place (nothing to concatenate)
-            for lo in range(max(start, 1), stop, _BLOCK):
-                hi = min(lo + _BLOCK, stop)
+            for lo in range(max(start, 1), stop, BLOCK):
+                hi = min(lo + BLOCK, stop)
                 np.hypot(x[lo:hi] - x[lo - 1:hi - 1], y[lo:hi] - y[lo - 1:hi - 1], out=step[lo:hi])
             return step[:0]
 
@@ -817,9 +828,9 @@ def _point_to_pieces_m(pieces: LinePieces, xy: np.ndarray, piece: np.ndarray) ->
         out = np.empty(hi - first)
         lo = first
         while lo < hi:
-            # the pairs lo … stop - 1: about _BLOCK vertices, at least one pair
+            # the pairs lo … stop - 1: about BLOCK vertices, at least one pair
             done = int(ends[lo - 1]) if lo else 0
-            stop = max(lo + 1, min(hi, int(np.searchsorted(ends, done + _BLOCK, side="right"))))
+            stop = max(lo + 1, min(hi, int(np.searchsorted(ends, done + BLOCK, side="right"))))
             c = count[lo:stop]
             vertex = slots(start[lo:stop], c)
             pair = np.repeat(np.arange(stop - lo), c)

@@ -25,7 +25,7 @@ import shapely.ops
 from boundaries.model import Issue
 from boundaries.rules import CheckContext, rule
 from boundaries.rules._geometry import (
-    _BLOCK,
+    BLOCK,
     MetricCache,
     Workspace,
     background,
@@ -37,6 +37,7 @@ from boundaries.rules._geometry import (
     nearest_line_m,
     pair_in_metric,
     parallel_ranges,
+    per_distinct,
     slots,
     to_lonlat,
     workspace,
@@ -329,8 +330,8 @@ def _sharp_turns(x: np.ndarray, y: np.ndarray, part: np.ndarray, closed_part: np
         """(vertex, cosine) of the sharp turns at the interior vertices ``lo … hi - 1``, block by block:
         a block's eight temporaries stay in the processor's cache, where those of millions of vertices
         would go out to memory and back (the cost would grow faster than the data)."""
-        blocks = range(lo, hi, _BLOCK)
-        return np.concatenate([sharp_block(a, min(a + _BLOCK, hi)) for a in blocks] or [np.zeros((0, 2))])
+        blocks = range(lo, hi, BLOCK)
+        return np.concatenate([sharp_block(a, min(a + BLOCK, hi)) for a in blocks] or [np.zeros((0, 2))])
 
     def sharp_block(lo: int, hi: int) -> np.ndarray:
         lo, hi = max(lo, 1), min(hi, len(x) - 1)
@@ -492,13 +493,8 @@ def _attributes_fine(line_id: np.ndarray, left: np.ndarray, right: np.ndarray, p
     # ids are nearly all distinct: tested directly, without first factorizing them
     has_id = np.fromiter((isinstance(v, str) and bool(v) for v in line_id), dtype=bool, count=len(line_id))
     code, distinct = pd.factorize(np.concatenate([left, right]))  # once for both tests of a code
-
-    def per_code(test) -> np.ndarray:
-        # a missing code (-1) picks the appended False
-        return np.r_[np.fromiter(map(test, distinct), dtype=bool, count=len(distinct)), False][code]
-
-    well_formed = per_code(lambda v: isinstance(v, str) and bool(v) and bool(_CODE.match(v)))
-    ours = per_code(lambda v: isinstance(v, str) and v[:2] == prefix)
+    well_formed = per_distinct(lambda v: isinstance(v, str) and bool(v) and bool(_CODE.match(v)), distinct, code)
+    ours = per_distinct(lambda v: isinstance(v, str) and v[:2] == prefix, distinct, code)
     n = len(left)
     sound = has_id & well_formed[:n] & well_formed[n:] & (code[:n] != code[n:])
     ours_either = ours[:n] | ours[n:]

@@ -31,6 +31,7 @@ from boundaries.rules._geometry import (
     line_pieces,
     nearest_line_m,
     pair_in_metric,
+    per_distinct,
     workspace,
 )
 from boundaries.rules.lines import invalid_lines, measurable_lines
@@ -160,8 +161,7 @@ def _region(ws: Workspace, ctx: CheckContext, far_m: float) -> dict:
         n_lines = len(view.frame)
         sides, distinct = pd.factorize(np.concatenate([_values(ws, "lines", "left_code"),
                                                        _values(ws, "lines", "right_code")]))
-        inside = np.r_[np.fromiter((isinstance(c, str) and c.startswith(prefix) for c in distinct), dtype=bool,
-                                   count=len(distinct)), False][sides]
+        inside = per_distinct(lambda c: isinstance(c, str) and c.startswith(prefix), distinct, sides)
         own_mask = ~view.frame["stored"].to_numpy(dtype=bool) | inside[:n_lines] | inside[n_lines:]
         measurable = measurable_lines(ws)
         own = measurable[own_mask[measurable]]
@@ -430,7 +430,7 @@ def _foreign_by_line(ws: Workspace, ctx: CheckContext) -> dict[int, list[tuple[s
     # markers), the loop below visits only those markers
     ids, distinct_ids = pd.factorize(line_ids[:n])
     codes, distinct_codes = pd.factorize(parts["line"][:n])
-    named = np.r_[np.fromiter((i in by_line for i in distinct_ids), dtype=bool, count=len(distinct_ids)), False][ids]
+    named = per_distinct(lambda i: i in by_line, distinct_ids, ids)
     missing = np.flatnonzero(ids < 0)  # no line id (None, NaN: factorize's -1): each looked up as it is
     named[missing] = np.fromiter((line_ids[k] in by_line for k in missing), dtype=bool, count=len(missing))
 
@@ -438,9 +438,9 @@ def _foreign_by_line(ws: Workspace, ctx: CheckContext) -> dict[int, list[tuple[s
         sides = code_sides(code)
         return bool(sides) and province[:2] not in (sides[0][:2], sides[1][:2])
 
-    # an id without a line code (None: factorize's -1) names no boundary: the appended False
-    foreign = np.r_[np.fromiter(map(names_other, distinct_codes), dtype=bool, count=len(distinct_codes)), False]
-    for k in np.flatnonzero(named | foreign[codes]).tolist():
+    # an id without a line code (None: factorize's -1) names no boundary
+    foreign = per_distinct(names_other, distinct_codes, codes)
+    for k in np.flatnonzero(named | foreign).tolist():
         reasons = [by_line[line_ids[k]]] if line_ids[k] in by_line else []
         code = parts["line"][k]
         sides = code_sides(code)
@@ -611,8 +611,8 @@ def _id_problems(parts: dict[str, np.ndarray], kinds: np.ndarray) -> np.ndarray:
     judged = np.flatnonzero(present & known & parts["matched"])
     letter_code, letters = pd.factorize(letter[judged])
     for kind, allowed in TYPE_LETTERS.items():
-        wrong = np.r_[np.fromiter((lt not in allowed for lt in letters), dtype=bool, count=len(letters)), False]
-        problem[judged[(kinds[judged] == kind) & wrong[letter_code]]] = _WRONG_LETTER
+        wrong = per_distinct(lambda lt, allowed=allowed: lt not in allowed, letters, letter_code)
+        problem[judged[(kinds[judged] == kind) & wrong]] = _WRONG_LETTER
     problem[present & known & ~parts["matched"]] = _NO_MATCH
     problem[present & ~known] = _UNKNOWN_TYPE
     problem[~present] = _MISSING

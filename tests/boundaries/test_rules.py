@@ -529,21 +529,21 @@ def test_vertex_steps_on_every_core_are_each_vertex_from_its_predecessor():
     """The flat vertices' steps, computed in ranges on every core and in blocks within each: each vertex's
     distance from its predecessor (np.hypot, to the bit), 0 at the first vertex of every part, across the
     ranges' and blocks' edges."""
-    from boundaries.rules._geometry import _BLOCK, _PARALLEL_MIN, LineVertices
+    from boundaries.rules._geometry import _PARALLEL_MIN, BLOCK, LineVertices
 
-    n = 3 * _BLOCK + 17  # several blocks, and more than one range where there are several cores
+    n = 3 * BLOCK + 17  # several blocks, and more than one range where there are several cores
     rng = np.random.default_rng(16)
     xy = np.asfortranarray(rng.random((n, 2)) * 1000.0)
     xy[n // 2] = xy[n // 2 - 1]  # a repeated vertex where the ranges of two cores meet
-    xy[_BLOCK + 1] = xy[_BLOCK]  # and one where two blocks meet
-    offset = np.r_[0, 5, _BLOCK + 1, n // 2 + 3, n]
+    xy[BLOCK + 1] = xy[BLOCK]  # and one where two blocks meet
+    offset = np.r_[0, 5, BLOCK + 1, n // 2 + 3, n]
     part = np.repeat(np.arange(len(offset) - 1), np.diff(offset))
     vertices = LineVertices(np.arange(len(offset) - 1), offset, xy, part)
     vertices.xy = xy  # the metric coordinates as given (a cached property: set, not projected)
     expected = np.r_[0.0, np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))]
     expected[offset[:-1]] = 0.0
     assert np.array_equal(vertices.step, expected)
-    assert vertices.step[n // 2] == 0.0 and vertices.step[_BLOCK + 1] == 0.0
+    assert vertices.step[n // 2] == 0.0 and vertices.step[BLOCK + 1] == 0.0
     assert n >= _PARALLEL_MIN  # enough vertices for parallel_ranges to cut them (on more than one core)
 
 
