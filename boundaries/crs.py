@@ -265,11 +265,21 @@ def implausible(epsg: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     possible: :func:`far_from_province` decides whether they are right.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    bad = ~(np.isfinite(x) & np.isfinite(y))
     if epsg in GEOGRAPHIC:
         w, s, e, n = CHINA_BOUNDS
+    else:
+        false_easting = gauss_kruger(epsg).false_easting
+        w, s, e, n = false_easting - MAX_OFFSET_M, 300_000, false_easting + MAX_OFFSET_M, 6_100_000
+    if x.size and x.shape == y.shape and w <= x.min() and x.max() <= e and s <= y.min() and y.max() <= n:
+        # every coordinate possible (a NaN makes min/max NaN and an infinity lies out: both fail the test
+        # and take the elementwise path below): four reductions instead of a dozen elementwise passes —
+        # 0.005 s instead of 0.034 s for 3.6 M vertices, and x − false easting is monotonic in x, so the
+        # bounds decide as the offsets would
+        return np.zeros(x.shape, dtype=bool)
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if epsg in GEOGRAPHIC:
         return bad | (x < w) | (x > e) | (y < s) | (y > n)
-    offset = x - gauss_kruger(epsg).false_easting
+    offset = x - false_easting
     return bad | (np.abs(offset) > MAX_OFFSET_M) | (y < 300_000) | (y > 6_100_000)
 
 

@@ -147,3 +147,37 @@ def test_data_of_another_province_exits_2():
     far = np.array([[121.5, 31.2]])  # 上海, read for 湖南
     assert far_from_province("430000", far[:, 0], far[:, 1]).all()
     assert not far_from_province("430000", [108.6], [28.0]).any()  # 20 km west of 湖南: next to it
+
+
+@pytest.mark.parametrize("epsg", [4490, 4547, 4527])
+@pytest.mark.parametrize("odd", [None, np.nan, np.inf, -np.inf, "west", "east", "south", "north"])
+def test_implausible_coordinates_at_and_beyond_the_limits(epsg, odd):
+    """Every coordinate possible (the bounds' shortcut) or one of them not (each coordinate tested, as
+    ``reference`` does): the limits themselves are possible; NaN, infinities and the next float beyond a
+    limit are not, except where x − false easting rounds back onto the limit (1e6 − 5.8e-11 m)."""
+    from boundaries.crs import CHINA_BOUNDS, GEOGRAPHIC, MAX_OFFSET_M, implausible
+
+    if epsg in GEOGRAPHIC:
+        w, s, e, n = CHINA_BOUNDS
+
+        def reference(x, y):
+            return ~(np.isfinite(x) & np.isfinite(y)) | (x < w) | (x > e) | (y < s) | (y > n)
+    else:
+        fe = gauss_kruger(epsg).false_easting
+        w, s, e, n = fe - MAX_OFFSET_M, 300_000.0, fe + MAX_OFFSET_M, 6_100_000.0
+
+        def reference(x, y):
+            return ~(np.isfinite(x) & np.isfinite(y)) | (np.abs(x - fe) > MAX_OFFSET_M) | (y < s) | (y > n)
+    x = np.array([w, e, (w + e) / 2, w, (w + e) / 2])
+    y = np.array([s, n, (s + n) / 2, n, s])
+    k = 3
+    if isinstance(odd, float):
+        x[k] = odd
+    elif odd is not None:
+        beyond = {"west": (np.nextafter(w, -np.inf), y[k]), "east": (np.nextafter(e, np.inf), y[k]),
+                  "south": (x[k], np.nextafter(s, -np.inf)), "north": (x[k], np.nextafter(n, np.inf))}
+        x[k], y[k] = beyond[odd]
+    got = implausible(epsg, x, y)
+    assert got.tolist() == reference(x, y).tolist()
+    assert got.tolist() == [False] * 5 if odd is None else got[k] or (odd in ("west", "east") and epsg != 4490)
+    assert implausible(epsg, x[:0], y[:0]).tolist() == []
