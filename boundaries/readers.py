@@ -46,6 +46,8 @@ from boundaries.model import (
     Issue,
     SourceFile,
     Submission,
+    empty_lines,
+    empty_markers,
 )
 from boundaries.shapefiles import check_shapefile
 
@@ -492,7 +494,11 @@ def _finish_markers(frame: pd.DataFrame) -> pd.DataFrame:
     for field in ("x", "y", "h"):
         frame[field] = pd.to_numeric(frame[field], errors="coerce").astype(float)
     for field in ("lon", "lat"):
-        frame[field] = map_distinct(frame[field], parse_angle).astype(float)
+        column = frame[field]
+        # a float64 column (also the NaN of one the layer does not have) is what parse_angle makes of it, value
+        # for value (float(value)): taken as it is, 0.004 s less per column of 37 k markers
+        frame[field] = (column.astype(float) if column.dtype == np.float64 else
+                        map_distinct(column, parse_angle).astype(float))
     return frame
 
 
@@ -518,7 +524,8 @@ def read_submission(paths: list[Path], province: str, *, crs: str | None = None,
 
     Raises InputError (exit 2) when the input cannot be used at all; data problems are left as issues.
     """
-    submission = Submission(province=check_province(province))
+    # the empty frames only for a kind of layer the files do not hold (Submission's defaults build both: 0.007 s)
+    submission = Submission(province=check_province(province), lines=None, markers=None)
     crs_override = crs_mod.parse_crs_option(crs)
     parts: dict[str, list[pd.DataFrame]] = {"lines": [], "markers": []}
     encodings, crss = [], []
@@ -557,10 +564,8 @@ def read_submission(paths: list[Path], province: str, *, crs: str | None = None,
             _refuse_empty(files)
         submission.files = [SourceFile(name=p.name, sha256=digest, size=p.stat().st_size)
                             for p, digest in zip(sources, digests, strict=True)]
-    if parts["lines"]:
-        submission.lines = _concat(parts["lines"])
-    if parts["markers"]:
-        submission.markers = _concat(parts["markers"])
+    submission.lines = _concat(parts["lines"]) if parts["lines"] else empty_lines()
+    submission.markers = _concat(parts["markers"]) if parts["markers"] else empty_markers()
     submission.encoding = ", ".join(dict.fromkeys(encodings))
     submission.declared_crs = ", ".join(dict.fromkeys(crss))
     return submission

@@ -387,3 +387,26 @@ def test_source_checksums_are_the_files_sha256_in_order(tmp_path, jx_lines, jx_m
     assert [f.name for f in sub.files] == [p.name for p in expected]
     assert [f.sha256 for f in sub.files] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in expected]
     assert [f.size for f in sub.files] == [p.stat().st_size for p in expected]
+
+
+def test_one_kind_of_layer_leaves_the_other_an_empty_canonical_frame(tmp_path, jx_lines, jx_markers):
+    """A submission of lines only has the canonical empty markers (columns, dtypes, CRS), and the other way
+    round; numeric longitude/latitude columns (float64) arrive as the surveyor wrote them."""
+    from boundaries.model import empty_lines, empty_markers
+
+    lines_only = tmp_path / "lines.gpkg"
+    pyogrio.write_dataframe(jx_lines.to_crs(4547), lines_only, layer="界线")
+    sub = _read([lines_only])
+    assert len(sub.lines) == 2
+    pd.testing.assert_frame_equal(sub.markers, empty_markers())
+    assert sub.markers.crs == empty_markers().crs
+    markers = jx_markers.assign(经度=jx_markers.geometry.x, 纬度=jx_markers.geometry.y)
+    markers.loc[0, "经度"] = np.nan
+    markers_only = tmp_path / "markers.gpkg"
+    pyogrio.write_dataframe(markers, markers_only, layer="界桩")
+    sub = _read([markers_only])
+    pd.testing.assert_frame_equal(sub.lines, empty_lines())
+    assert sub.markers["lon"].dtype == np.float64
+    assert np.isnan(sub.markers["lon"].iloc[0])
+    assert sub.markers["lon"].iloc[1:].tolist() == markers["经度"].iloc[1:].tolist()
+    assert sub.markers["lat"].tolist() == markers["纬度"].tolist()
