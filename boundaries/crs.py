@@ -218,11 +218,11 @@ def transformer(source: int, target: int):
 
 
 #: Points from which :func:`project` splits the work over threads (below, starting them costs more).
-_PARALLEL_POINTS = 100_000
+PARALLEL_POINTS = 100_000
 
 
 @cache
-def _worker_transformer(source: int, target: int, slot: int):
+def worker_transformer(source: int, target: int, slot: int):
     """A transformer of its own for each of :func:`project`'s threads: a pyproj Transformer must not be
     used by two threads at once."""
     return transformer.__wrapped__(source, target)
@@ -242,7 +242,7 @@ def project(source: int, target: int, x: np.ndarray, y: np.ndarray) -> np.ndarra
 
     out = np.empty((2, len(x)), dtype=float)
     out[0], out[1] = x, y
-    parts = min(4, os.cpu_count() or 1, max(1, len(x) // _PARALLEL_POINTS))
+    parts = min(4, os.cpu_count() or 1, max(1, len(x) // PARALLEL_POINTS))
     if parts == 1:
         transformer(source, target).transform(out[0], out[1], inplace=True)
         return out.T
@@ -250,7 +250,7 @@ def project(source: int, target: int, x: np.ndarray, y: np.ndarray) -> np.ndarra
 
     def piece(slot: int) -> None:
         a, b = cuts[slot], cuts[slot + 1]
-        _worker_transformer(source, target, slot).transform(out[0, a:b], out[1, a:b], inplace=True)
+        worker_transformer(source, target, slot).transform(out[0, a:b], out[1, a:b], inplace=True)
 
     with ThreadPoolExecutor(parts) as pool:
         list(pool.map(piece, range(parts)))  # list(): a failure in a thread is raised here

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from boundaries.crs import _PARALLEL_POINTS, _worker_transformer, transformer
+from boundaries.crs import PARALLEL_POINTS, transformer, worker_transformer
 
 #: A GB/T 2260 / statistical division code: 6, 9 or 12 digits (``line.attribute``'s test of a code).
 _DIVISION_CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
@@ -204,7 +204,7 @@ def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, into: 
     row-major float array of ``lonlat``'s shape that the caller gives up, whose memory then holds the
     result (a row-major (n, 2) array's memory holds a column-major one as well): an array of millions of
     rows is new memory otherwise, whose first writes cost several times the copy itself. PROJ releases
-    the GIL: from :data:`boundaries.crs._PARALLEL_POINTS` rows on, the rows are cut into one range per
+    the GIL: from :data:`boundaries.crs.PARALLEL_POINTS` rows on, the rows are cut into one range per
     core, each projected on a thread by a transformer of its own (as :func:`boundaries.crs.project` does;
     the same figures), this thread doing the first.
 
@@ -217,7 +217,7 @@ def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, into: 
         np.copyto(out, lonlat)
     else:
         out = np.array(lonlat, dtype=float, order="F")
-    pieces = min(_WORKERS, max(1, len(out) // _PARALLEL_POINTS))
+    pieces = min(_WORKERS, max(1, len(out) // PARALLEL_POINTS))
     cuts = np.linspace(0, len(out), pieces + 1).astype(int).tolist()
     spans = list(zip(runs[:-1].tolist(), runs[1:].tolist(), epsg.tolist(), strict=True))
 
@@ -228,7 +228,7 @@ def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, into: 
                 a, b = max(a, lo), min(b, hi)
                 if a < b:
                     project_with = transformer(4490, int(code)) if slot == 0 else \
-                        _worker_transformer(4490, int(code), slot)
+                        worker_transformer(4490, int(code), slot)
                     project_with.transform(out[a:b, 0], out[a:b, 1], inplace=True)
 
     others = [_pool().submit(project, slot) for slot in range(1, pieces)]
