@@ -89,7 +89,11 @@ def _issue(rule_id: str, ctx: CheckContext, i: int, lonlat, zh: str, en: str) ->
 
 
 def _name(ctx: CheckContext, i: int) -> str:
-    value = _columns(ctx)[0][i]
+    return _name_of(_columns(ctx)[0][i], i)
+
+
+def _name_of(value, i: int) -> str:
+    """How an issue names line ``i`` whose id is ``value``: the id, else its place in the submission."""
     return str(value) if isinstance(value, str) and value else f"#{i + 1}"
 
 
@@ -409,9 +413,8 @@ def attribute(ctx: CheckContext, params: dict) -> Iterator[Issue]:
             reasons.append(("；".join(p[0] for p in problems), "; ".join(p[1] for p in problems)))
     middles, placed = _middles(ws, np.array(found, dtype=int))
     for i, (zh, en), (lon, lat), at in zip(found, reasons, middles.tolist(), placed.tolist(), strict=True):
-        name = ids[i] if isinstance(ids[i], str) and ids[i] else f"#{i + 1}"  # as _name
-        source = files[i]
-        yield Issue("line.attribute", "error", "lines", str(name), lon if at else None, lat if at else None,
+        name, source = _name_of(ids[i], i), files[i]  # the columns taken once, not per issue as _issue does
+        yield Issue("line.attribute", "error", "lines", name, lon if at else None, lat if at else None,
                     f"界线 {name}：{zh}", f"line {name}: {en}", source if isinstance(source, str) else None)
 
 
