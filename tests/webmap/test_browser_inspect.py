@@ -131,6 +131,15 @@ def test_a_round_page_in_the_browser(browser, db_copy, tmp_path):
             features = int(page.get_attribute("#inspect-map", "data-features"))
             assert features == page.locator("#inspect-map path.leaflet-interactive").count()
             assert page.locator("#inspect-map path.inspect-shift").count() == 1  # stored → found, dashed
+            # the map is settled when its markers are shown (an animated fitBounds would still be zooming, and
+            # would undo a close-up asked for in that time)
+            scale = page.inner_text("#inspect-map .leaflet-control-scale")
+            page.wait_for_timeout(500)
+            assert page.inner_text("#inspect-map .leaflet-control-scale") == scale
+            # a row clicked as soon as the markers are shown brings its marker close up, above the others
+            page.click("#findings-table tr[data-marker='3643003Q']")
+            page.wait_for_selector("#inspect-map[data-focus='3643003Q']")
+            assert _marker_on_top(page, "#inspect-map path.inspect-stored.condition-lost")["top"]
             page.once("dialog", lambda dialog: dialog.dismiss())
             page.click("#submit-round")
             page.wait_for_timeout(300)
