@@ -65,23 +65,16 @@
           }
         }
       }).addTo(map);
-      /* not animated: the map is settled when the markers appear (and data-features is set) */
+      /* not animated: Leaflet ignores (or, in the frame before it starts, undoes) a setView while a zoom
+         animation runs, so a row clicked as soon as the markers appear would not be shown close up */
       if (data.features.length) { map.fitBounds(layer.getBounds(), { padding: [20, 20], animate: false }); }
-      /* a row of the findings table shows its marker close up (17: about 1 m a pixel, a 30 m move is clear).
-         Leaflet ignores a setView while a zoom animation runs (a wheel zoom of the user's): then the close-up
-         is made when that animation ends, so that a click on a row is never lost. */
-      function focus(id, latlng) {
-        map.setView(latlng, 17, { animate: false });
-        if (map.getZoom() !== 17 || !map.getCenter().equals(latlng, 1e-7)) {
-          map.once("zoomend", function () { focus(id, latlng); });
-          return;
-        }
-        element.setAttribute("data-focus", id);
-      }
+      /* a row of the findings table shows its marker close up (17: about 1 m a pixel, a 30 m move is clear) */
       document.querySelectorAll("#findings-table tr[data-marker]").forEach(function (row) {
         row.addEventListener("click", function () {
           var marker = byId[row.getAttribute("data-marker")];
-          if (marker) { focus(row.getAttribute("data-marker"), marker.getLatLng()); }
+          if (!marker) { return; }
+          map.setView(marker.getLatLng(), 17, { animate: false });
+          element.setAttribute("data-focus", row.getAttribute("data-marker"));
         });
       });
       element.setAttribute("data-features", String(data.features.length));
