@@ -192,7 +192,7 @@ def _run_submission(obj: CliContext, *, store_it: bool, exit_at_once: bool = Fal
     (:func:`_exit_now`), with the submission and the rules' context still referenced here, so that nothing
     is freed object by object on the way out."""
     from boundaries import pipeline
-    from boundaries.report import render_table, write_issues
+    from boundaries.report import render_table, report_json, write_issues
 
     lang = kw.pop("lang") or obj.lang
     as_json, issues_out = kw.pop("as_json"), kw.pop("issues_out")
@@ -207,7 +207,7 @@ def _run_submission(obj: CliContext, *, store_it: bool, exit_at_once: bool = Fal
     if issues_out and result.submission is not None:
         write_issues(result.report, issues_out)
     if as_json:
-        click.echo(json.dumps(result.report, ensure_ascii=False, indent=1))
+        click.echo(report_json(result.report))
     elif result.submission is None:
         click.echo(f"quhua: {result.report['issues'][0]['message']}", err=True)
     else:
