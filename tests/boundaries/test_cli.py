@@ -292,3 +292,13 @@ def test_check_and_ingest_show_reading_and_rules_as_bars_on_stderr(capsys, tmp_p
         assert json.loads(out)["accepted"] is True
         assert reading in err and rules in err and "line.self_intersection" in err and "marker.off_line" in err
         assert ("检查" in err) == (lang == "zh")
+
+
+@pytest.mark.parametrize(("argv", "command"), [
+    (["check", "a.gpkg"], "check"), (["--db", "check", "names"], "names"), (["--lang=en", "check"], "check"),
+    (["--lang", "en", "--db=x.gpkg", "ingest"], "ingest"), (["--help", "check"], None), (["--version"], None),
+    ([], None), (["--", "check"], "check"), (["names", "search", "check"], "names")])
+def test_the_command_a_line_runs_decides_whether_the_other_packages_commands_load(argv, command):
+    from boundaries.cli import _command_named
+
+    assert _command_named(argv) == command
