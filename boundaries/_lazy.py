@@ -18,7 +18,7 @@ import sys
 import threading
 from types import ModuleType
 
-__all__ = ["CHECK_EXTENSIONS", "lazy_module", "preload_extensions"]
+__all__ = ["CHECK_EXTENSIONS", "HEAP_TOP_PAD", "lazy_module", "pad_heap", "preload_extensions"]
 
 _LOCK = threading.Lock()
 
@@ -86,3 +86,30 @@ def preload_extensions(extensions=CHECK_EXTENSIONS) -> threading.Thread:
     thread = threading.Thread(target=load, name="quhua-preload", daemon=True)
     thread.start()
     return thread
+
+
+#: glibc's mallopt parameter: how much more than asked the heap grows by, and keeps when its top is freed.
+_M_TOP_PAD = -2
+#: 256 MB (glibc's default is 128 KB).
+HEAP_TOP_PAD = 256 << 20
+
+
+def pad_heap(pad: int = HEAP_TOP_PAD) -> bool:
+    """Have glibc's malloc grow the heap ``pad`` bytes beyond each request and keep that much when memory at
+    its top is freed (``mallopt(M_TOP_PAD)``), for a process about to allocate and free hundreds of MB
+    (a check reads the layers, builds their geometries and runs the rules). With the default 128 KB the heap
+    grows by a system call for almost every large allocation and gives pages back that the next one faults
+    in again; reading the county network then spent 0.2–0.3 s in the kernel. Only the address space grows:
+    pages are still taken when first written, so the peak memory is the same (measured: 616 → 620 MB, the
+    kernel's time 0.5 → 0.35 s on the county check). False (nothing done) where the C library is not glibc.
+    Set through ``ctypes``: Python has no interface to the allocator's parameters."""
+    import os
+
+    try:
+        if "glibc" not in (os.confstr("CS_GNU_LIBC_VERSION") or ""):
+            return False
+        import ctypes
+
+        return bool(ctypes.CDLL(None).mallopt(_M_TOP_PAD, pad))
+    except (ValueError, OSError, AttributeError):  # no such confstr name, no libc to load
+        return False

@@ -647,10 +647,11 @@ def main(argv: list[str] | None = None) -> int:
     _own_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if _own_process and _command_named(argv) in ("check", "ingest") and "--scheduler" not in argv:
-        # a check's compiled libraries loaded in the background while click and the modules start up; not
-        # with --scheduler (Dask starts processes) nor in a caller's process
-        from boundaries._lazy import preload_extensions
+        # a check's compiled libraries loaded in the background while click and the modules start up, and the
+        # heap grown in large steps; not with --scheduler (Dask starts processes) nor in a caller's process
+        from boundaries._lazy import pad_heap, preload_extensions
 
+        pad_heap()
         preload_extensions()
     return _main(argv)
 
