@@ -17,12 +17,39 @@ import getpass
 import json
 import sys
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
 
 from boundaries.errors import ConfigError, QuhuaError
+
+
+def _command_named(argv: list[str]) -> str | None:
+    """The subcommand a command line runs, or None when the group itself answers (no command, ``--help`` or
+    ``--version`` before it). Only the group's options are skipped: ``--db`` and ``--lang`` take a value."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--db", "--lang"):
+            next(args, None)
+        elif arg == "--":
+            return next(args, None)
+        elif arg in ("-h", "--help", "--version"):
+            return None
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+if _command_named(sys.argv[1:]) in ("check", "ingest") and "--scheduler" not in sys.argv:
+    # `quhua check` / `quhua ingest` on the command line (decided from the process's own arguments, as early as
+    # this module is imported, i.e. before the heavy imports): the check's compiled libraries loaded in the
+    # background while the modules start up, and the heap grown in large steps (boundaries._lazy); not with
+    # --scheduler (Dask starts processes)
+    from boundaries._lazy import pad_heap, preload_extensions
+
+    pad_heap()
+    preload_extensions()
+
 
 __all__ = ["CliContext", "chinese_help", "cli", "localise", "main", "who_option", "zh"]
 
@@ -142,6 +169,8 @@ def cli(ctx: click.Context, db: str, lang: str) -> None:
 @pass_context
 def init(obj: CliContext) -> None:
     """Create the database (idempotent), with the tables of the installed packages built on quhua."""
+    from importlib.metadata import entry_points
+
     with obj.store() as store:
         store.init()
     for entry in entry_points(group="quhua.init"):
@@ -297,6 +326,8 @@ class _LayerChoice(click.Choice):
     @property
     def choices(self) -> tuple[str, ...]:
         if self._choices is None:
+            from importlib.metadata import entry_points
+
             self._choices = ("lines", "markers", "issues", "submissions",
                              *dict.fromkeys(e.name for e in entry_points(group="quhua.layers")))
         return self._choices
@@ -342,6 +373,8 @@ def export(obj: CliContext, layer, province, bbox, fmt, history, at, output) -> 
 @pass_context
 def demo(obj: CliContext, user: str) -> None:
     """Load the bundled national demo (every province's submission, then divisions and names)."""
+    from importlib.metadata import entry_points
+
     from boundaries.demo import load_demo
 
     _require_extra("demo")
@@ -551,6 +584,8 @@ def _not_yet(name: str, issue: str, issue_zh: str) -> click.Command:
 
 
 def _add_plugins() -> None:
+    from importlib.metadata import entry_points
+
     from boundaries.inspection_cli import inspect  # joint inspection rounds (issue 15)
 
     cli.add_command(inspect, "inspect")
@@ -646,34 +681,11 @@ def main(argv: list[str] | None = None) -> int:
     global _own_process
     _own_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    if _own_process and _command_named(argv) in ("check", "ingest") and "--scheduler" not in argv:
-        # a check's compiled libraries loaded in the background while click and the modules start up, and the
-        # heap grown in large steps; not with --scheduler (Dask starts processes) nor in a caller's process
-        from boundaries._lazy import pad_heap, preload_extensions
-
-        pad_heap()
-        preload_extensions()
     return _main(argv)
 
 
 #: The commands defined in this module (before :func:`_add_plugins`).
 _CORE_COMMANDS = frozenset(cli.commands)
-
-
-def _command_named(argv: list[str]) -> str | None:
-    """The subcommand a command line runs, or None when the group itself answers (no command, ``--help`` or
-    ``--version`` before it). Only the group's options are skipped: ``--db`` and ``--lang`` take a value."""
-    args = iter(argv)
-    for arg in args:
-        if arg in ("--db", "--lang"):
-            next(args, None)
-        elif arg == "--":
-            return next(args, None)
-        elif arg in ("-h", "--help", "--version"):
-            return None
-        elif not arg.startswith("-"):
-            return arg
-    return None
 
 
 def _main(argv: list[str]) -> int:
