@@ -26,7 +26,9 @@ from boundaries.model import Issue
 from boundaries.rules import CheckContext, rule
 from boundaries.rules._geometry import (
     BLOCK,
+    BackgroundRanges,
     MetricCache,
+    Pending,
     Workspace,
     background,
     division_prefix,
@@ -597,16 +599,27 @@ def _interior_contacts(ws: Workspace) -> dict:
     return ws.once("line.contacts", compute)
 
 
-def _degree_contacts(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
-    """Line pairs whose interiors meet (DE-9IM II not empty): topology, found on the coordinates as given."""
+def _degree_contacts(ws: Workspace) -> tuple[np.ndarray, np.ndarray, BackgroundRanges | None]:
+    """Line pairs whose interiors may meet and whether they do (DE-9IM II not empty), the second in the
+    background: topology, found on the coordinates as given. The pairs, and GEOS's ``relate_pattern`` over
+    the pairs not settled by :func:`_meet_at_one_end_only` in :class:`BackgroundRanges` (None: no pair)."""
     a, b = _line_pairs(ws)
     if not len(a):
-        return a, b
+        return a, b, None
     geometries = ws.lines.geometries
-    meet = np.zeros(len(a), dtype=bool)
     ask = np.flatnonzero(~_meet_at_one_end_only(ws, a, b))  # GEOS decides the others
-    meet[ask] = shapely.relate_pattern(geometries[a[ask]], geometries[b[ask]], "T********")
-    return a[meet], b[meet]
+    first, second = geometries[a[ask]], geometries[b[ask]]
+
+    def relate(lo: int, hi: int) -> np.ndarray:
+        return shapely.relate_pattern(first[lo:hi], second[lo:hi], "T********")
+
+    return a[ask], b[ask], BackgroundRanges(relate, len(ask), _background_pieces(len(ask)))
+
+
+def _background_pieces(n: int) -> int:
+    """How many ranges a background GEOS pass over ``n`` items is queued in (:class:`BackgroundRanges`):
+    8, fewer below 2,000 items (a range of 250 costs a few milliseconds)."""
+    return max(1, min(8, n // 250))
 
 
 def _meet_at_one_end_only(ws: Workspace, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -666,19 +679,30 @@ def _meet_at_one_end_only(ws: Workspace, a: np.ndarray, b: np.ndarray) -> np.nda
     return ok & apart(trim_a, whole[b]) & apart(whole[a], trim_b)
 
 
-def _simple_started(ws: Workspace):
+def _simple_started(ws: Workspace) -> Pending:
     """Whether each valid submitted line is simple, decided in the background (topology: the same in any
-    projection, so on the coordinates as given): GEOS's ``is_simple`` for the lines that are not
-    certainly simple by :func:`_monotone`."""
+    projection, so on the coordinates as given): GEOS's ``is_simple`` (in :class:`BackgroundRanges`) for
+    the lines that are not certainly simple by :func:`_monotone`."""
     valid = _valid(ws)  # memoised here, with the flat vertices' degrees, not raced for in the background
 
-    def simple() -> np.ndarray:
+    def start() -> tuple[np.ndarray, np.ndarray, BackgroundRanges]:
         out = _monotone(ws, valid)
         rest = np.flatnonzero(~out)
-        out[rest] = shapely.is_simple(ws.lines.geometries[valid[rest]])
-        return out
+        geometries = ws.lines.geometries[valid[rest]]
+        return out, rest, BackgroundRanges(lambda lo, hi: shapely.is_simple(geometries[lo:hi]), len(rest),
+                                           _background_pieces(len(rest)))
 
-    return ws.once("line.simple_future", lambda: background(simple))
+    def begin() -> Pending:
+        started = background(start)
+
+        def finish() -> np.ndarray:
+            out, rest, simple = started.result()
+            out[rest] = simple.result()
+            return out
+
+        return Pending(finish)
+
+    return ws.once("line.simple_future", begin)
 
 
 def _monotone(ws: Workspace, lines: np.ndarray) -> np.ndarray:
@@ -717,7 +741,16 @@ def _contacts_started(ws: Workspace):
     """The search for touching pairs, started in the background on first use (it overlaps with the rules
     on single lines that run meanwhile)."""
     _valid(ws)  # memoised here, with the flat vertices' degrees, not raced for in the background
-    return ws.once("line.contacts_future", lambda: background(_degree_contacts, ws))
+    def start() -> Pending:
+        started = background(_degree_contacts, ws)
+
+        def finish() -> tuple[np.ndarray, np.ndarray]:
+            a, b, meet = started.result()
+            return (a, b) if meet is None else (a[meet.result()], b[meet.result()])
+
+        return Pending(finish)
+
+    return ws.once("line.contacts_future", start)
 
 
 def _frame_columns(ws: Workspace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
