@@ -11,8 +11,10 @@ another Gauss-Krüger zone (wrong central meridian or zone prefix), or the GCJ-0
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterator
+from itertools import compress, repeat
 
 import numpy as np
 import pandas as pd
@@ -356,20 +358,23 @@ def _id_parts(ws: Workspace, ctx: CheckContext) -> dict[str, np.ndarray]:
     def compute():
         pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
         ids = _values(ws, "markers", "marker_id")
-        found = [(k, m) for k, m in enumerate(pattern.fullmatch(i) if isinstance(i, str) else None for i in ids)
-                 if m is not None]
-        hit = np.fromiter((k for k, _ in found), dtype=int, count=len(found))
+        # the per-id calls as ``map`` over C methods (re.Match.group …), not as comprehensions: a third of
+        # the time (37 k ids of the county network: 0.02 s instead of 0.06 s); the same matches and groups
+        text = np.flatnonzero(np.fromiter(map(isinstance, ids, repeat(str)), dtype=bool, count=len(ids)))
+        matches = list(map(pattern.fullmatch, ids[text]))
+        ok = np.fromiter(map(operator.is_not, matches, repeat(None)), dtype=bool, count=len(matches))
+        hit, found = text[ok], list(compress(matches, ok))
         out = {"id": ids, "matched": index_mask(hit, len(ids))}
         for group in ("line", "letter", "number"):
             out[group] = np.full(len(ids), None, dtype=object)
         if "line" in pattern.groupindex and len(hit):
-            out["line"][hit] = [m.group("line") for _, m in found]
+            out["line"][hit] = list(map(re.Match.group, found, repeat("line")))
         if "letter" in pattern.groupindex and len(hit):
-            letters = [m.group("letter") for _, m in found]
+            letters = list(map(re.Match.group, found, repeat("letter")))
             out["letter"][hit] = letters
-            lettered = [(k, m) for (k, m), letter in zip(found, letters, strict=True) if letter]
-            out["number"][[k for k, _ in lettered]] = [m.string[:m.start("letter")] + m.string[m.end("letter"):]
-                                                        for _, m in lettered]
+            lettered = np.fromiter(map(bool, letters), dtype=bool, count=len(letters))
+            out["number"][hit[lettered]] = [m.string[:m.start("letter")] + m.string[m.end("letter"):]
+                                            for m in compress(found, lettered)]
         return out
 
     return ws.once("marker.id_parts", compute)
