@@ -41,6 +41,7 @@ from boundaries.rules._geometry import (
     pair_in_metric,
     parallel_ranges,
     per_distinct,
+    result_here,
     slots,
     to_lonlat,
     workspace,
@@ -721,7 +722,7 @@ def _simple_started(ws: Workspace) -> Pending:
         started = background(start)
 
         def finish() -> np.ndarray:
-            out, rest, simple = started.result()
+            out, rest, simple = result_here(started, start)
             out[rest] = simple.result()
             return out
 
@@ -764,13 +765,15 @@ def _monotone(ws: Workspace, lines: np.ndarray) -> np.ndarray:
 
 def _contacts_started(ws: Workspace):
     """The search for touching pairs, started in the background on first use (it overlaps with the rules
-    on single lines that run meanwhile)."""
+    on single lines that run meanwhile); what is still queued when a rule asks for it runs on that rule's
+    thread (:func:`result_here`, :class:`BackgroundRanges`)."""
     _valid(ws)  # memoised here, with the flat vertices' degrees, not raced for in the background
+
     def start() -> Pending:
         started = background(_degree_contacts, ws)
 
         def finish() -> tuple[np.ndarray, np.ndarray]:
-            a, b, meet = started.result()
+            a, b, meet = result_here(started, _degree_contacts, ws)
             return (a, b) if meet is None else (a[meet.result()], b[meet.result()])
 
         return Pending(finish)

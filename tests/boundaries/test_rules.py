@@ -1164,3 +1164,25 @@ def test_each_deviating_stretch_is_its_own_issue():
     assert distance_m((places[0].lon, places[0].lat), at_fraction(line("3643"), 0.2)) < 1000
     assert distance_m((places[1].lon, places[1].lat), at_fraction(line("3643"), 0.7)) < 1000
     assert "km" in places[1].message_en and "km" in places[1].message
+
+
+def test_background_work_gives_the_same_result_whichever_thread_runs_it():
+    """Work queued for the background thread (one GEOS pass cut into ranges, a staged task) gives what it
+    gives at once, whether the background runs it or the thread asking for it does (the background busy)."""
+    import threading
+
+    from boundaries.rules._geometry import BackgroundRanges, background, result_here
+
+    gate = threading.Event()
+    blocker = background(gate.wait)  # the background busy: what is queued after it waits
+    try:
+        ranges = BackgroundRanges(lambda lo, hi: np.arange(lo, hi) * 2, 1000, 4)
+        queued = background(lambda: "background")
+        assert result_here(queued, lambda: "here") == "here"
+        assert ranges.result().tolist() == (np.arange(1000) * 2).tolist()  # every range run here
+    finally:
+        gate.set()
+        blocker.result()
+    done = BackgroundRanges(lambda lo, hi: np.arange(lo, hi), 10, 3)
+    assert done.result().tolist() == list(range(10))
+    assert result_here(background(lambda: "background"), lambda: "here") in ("background", "here")
