@@ -44,6 +44,7 @@ __all__ = [
     "fmt_m",
     "index_mask",
     "line_pieces",
+    "line_pieces_started",
     "line_vertices",
     "nearest_line_m",
     "pair_key",
@@ -721,8 +722,21 @@ def slots(first: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def line_pieces(ws: Workspace, usable: np.ndarray) -> LinePieces:
-    """The pieces of the lines ``usable`` (LineView indices with measurable geometry), built once."""
-    return ws.once(("pieces", tuple(usable.tolist())), lambda: LinePieces(ws, usable))
+    """The pieces of the lines ``usable`` (LineView indices with measurable geometry), built once (or
+    started in the background by :func:`line_pieces_started`)."""
+    built = ws.once(("pieces", tuple(usable.tolist())), lambda: LinePieces(ws, usable))
+    return built.result() if isinstance(built, Pending) else built
+
+
+def line_pieces_started(ws: Workspace, usable: np.ndarray) -> None:
+    """:func:`line_pieces` of ``usable`` built in the background from now (numpy and GEOS, which release
+    the GIL), for the rules that ask for it later; the flat vertices and their projection must be computed
+    already (they are read there, not computed)."""
+    def start() -> Pending:
+        started = background(LinePieces, ws, usable)
+        return Pending(lambda: result_here(started, LinePieces, ws, usable))
+
+    ws.once(("pieces", tuple(usable.tolist())), start)
 
 
 def nearest_line_m(ws: Workspace, pieces: LinePieces, points: MetricCache, index: np.ndarray,

@@ -36,6 +36,7 @@ from boundaries.rules._geometry import (
     fmt_m,
     index_mask,
     line_pieces,
+    line_pieces_started,
     line_vertices,
     nearest_line_m,
     pair_in_metric,
@@ -207,6 +208,7 @@ def invalid_geometry(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     _ = line_vertices(ws).xy
     _contacts_started(ws)
     _simple_started(ws)
+    line_pieces_started(ws, measurable_lines(ws))  # line.dangle's and the markers' search index
     for i, zh, en in _invalid_reasons(ws):
         geometry = ws.lines.geometries[i]
         coords = shapely.get_coordinates(geometry) if geometry is not None else np.zeros((0, 2))
