@@ -14,7 +14,6 @@ current ones of the database that the submission does not supersede.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,24 +24,27 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from boundaries.crs import PARALLEL_POINTS, transformer, worker_transformer
+from boundaries.crs import PARALLEL_POINTS, WORKERS, on_ranges, transformer, worker_transformer
 
 #: A GB/T 2260 / statistical division code: 6, 9 or 12 digits (``line.attribute``'s test of a code).
 _DIVISION_CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 
 __all__ = [
     "DEG_PER_M",
+    "BackgroundRanges",
     "LinePieces",
     "LineVertices",
     "LineView",
     "MarkerView",
     "MetricCache",
+    "Pending",
     "Workspace",
     "background",
     "division_prefix",
     "fmt_m",
     "index_mask",
     "line_pieces",
+    "line_pieces_started",
     "line_vertices",
     "nearest_line_m",
     "pair_key",
@@ -50,6 +52,7 @@ __all__ = [
     "parallel",
     "parallel_ranges",
     "project_xy",
+    "result_here",
     "slots",
     "to_lonlat",
     "unique_indices",
@@ -61,7 +64,6 @@ __all__ = [
 #: search radius of ``d * DEG_PER_M`` degrees finds every feature within ``d`` metres.
 DEG_PER_M = 1.0 / (111_320.0 * np.cos(np.radians(55.0)))
 
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
 _POOLS: dict[str, ThreadPoolExecutor] = {}
 #: Vertices per piece when lines are cut for distance queries (see :class:`LinePieces`).
 PIECE_VERTICES = 64
@@ -80,19 +82,73 @@ BLOCK = 1 << 15
 _PARALLEL_MIN = 2_000
 
 
-def _pool(kind: str = "map") -> ThreadPoolExecutor:
-    """The threads of :func:`parallel` (``map``) or of :func:`background` (``background``): apart, so that
-    a map never queues behind long background work."""
-    if kind not in _POOLS:
-        _POOLS[kind] = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix=f"quhua-{kind}")
-    return _POOLS[kind]
+def _pool() -> ThreadPoolExecutor:
+    """The threads of :func:`background`: apart from those of :func:`boundaries.crs.on_ranges` (which
+    :func:`parallel`, :func:`parallel_ranges` and :func:`project_xy` use), so that a map never queues behind
+    long background work."""
+    if "background" not in _POOLS:
+        _POOLS["background"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quhua-background")
+    return _POOLS["background"]
 
 
 def background(func: Callable, *args):
     """Start ``func(*args)`` on another core now; the returned future's ``result()`` waits for it.
 
-    For GEOS work (which releases the GIL) that can overlap with the rules running on this thread."""
-    return _pool("background").submit(func, *args)
+    For GEOS work (which releases the GIL) that can overlap with the rules running on this thread. The
+    background is one thread: with the rules' own thread that is one per core, so neither starves the other
+    (with two background threads the rules' thread ran at two thirds of a core while they ran: 0.17 s for
+    line.attribute's 0.06 s of CPU on the county network)."""
+    return _pool().submit(func, *args)
+
+
+def result_here(future, func: Callable, *args):
+    """``future.result()`` of ``background(func, *args)``, or ``func(*args)`` on this thread when the
+    background has not started it yet (busy with other work): no wait behind a queue."""
+    return func(*args) if future.cancel() else future.result()
+
+
+class Pending:
+    """``finish()``, computed when first asked for (``result()``, as a future's) and kept."""
+
+    def __init__(self, finish: Callable[[], object]):
+        self._finish, self._done, self._value = finish, False, None
+
+    def result(self):
+        if not self._done:
+            self._value, self._done = self._finish(), True
+        return self._value
+
+
+class BackgroundRanges:
+    """``func(lo, hi)`` over ``pieces`` equal ranges of ``0 … n``, queued one by one on the background thread;
+    :meth:`result` runs the ranges not started by then on the asking thread (the last first, while the
+    background goes on from the first) and waits for the others: the parts concatenated in order, the values
+    of ``func(0, n)`` for work whose items are independent (a GEOS predicate over an array). A rule waiting
+    for background work so shares it instead of idling while one core does it alone."""
+
+    def __init__(self, func: Callable[[int, int], np.ndarray], n: int, pieces: int):
+        cuts = np.linspace(0, n, max(1, pieces) + 1).astype(int).tolist()
+        self._func, self._ranges = func, list(itertools.pairwise(cuts))
+        self._futures = [_pool().submit(func, lo, hi) for lo, hi in self._ranges]
+        self._value: np.ndarray | None = None
+
+    def result(self) -> np.ndarray:
+        if self._value is None:
+            parts: list = [None] * len(self._ranges)
+            for k in reversed(range(len(self._ranges))):
+                if self._futures[k].cancel():  # not started: here and now
+                    parts[k] = self._func(*self._ranges[k])
+            for k, future in enumerate(self._futures):
+                if parts[k] is None:
+                    parts[k] = future.result()
+            self._value = np.concatenate(parts)
+        return self._value
+
+
+def _pieces(n: int) -> int:
+    """How many ranges :func:`parallel` and :func:`parallel_ranges` cut ``n`` items into: one per core, or
+    one below :data:`_PARALLEL_MIN`."""
+    return 1 if n < _PARALLEL_MIN else WORKERS
 
 
 def parallel(func: Callable[..., np.ndarray], *arrays: np.ndarray, **kwargs) -> np.ndarray:
@@ -105,12 +161,10 @@ def parallel(func: Callable[..., np.ndarray], *arrays: np.ndarray, **kwargs) -> 
     [1.0, 2.0, 3.0, 4.0, 5.0]
     """
     n = len(arrays[0])
-    if _WORKERS == 1 or n < _PARALLEL_MIN:
+    if _pieces(n) == 1:
         return func(*arrays, **kwargs)
-    bounds = np.linspace(0, n, _WORKERS + 1).astype(int)
-    chunks = [tuple(a[lo:hi] for a in arrays) for lo, hi in itertools.pairwise(bounds)]
-    parts = list(_pool().map(lambda chunk: func(*chunk, **kwargs), chunks))
-    return np.concatenate(parts)
+    return np.concatenate(on_ranges(lambda _slot, lo, hi: func(*(a[lo:hi] for a in arrays), **kwargs), n,
+                                    _pieces(n)))
 
 
 def parallel_ranges(func: Callable[[int, int], np.ndarray], n: int) -> np.ndarray:
@@ -120,10 +174,9 @@ def parallel_ranges(func: Callable[[int, int], np.ndarray], n: int) -> np.ndarra
     >>> parallel_ranges(lambda lo, hi: np.arange(lo, hi) * 2, 5).tolist()
     [0, 2, 4, 6, 8]
     """
-    if _WORKERS == 1 or n < _PARALLEL_MIN:
+    if _pieces(n) == 1:
         return func(0, n)
-    bounds = np.linspace(0, n, _WORKERS + 1).astype(int)
-    return np.concatenate(list(_pool().map(lambda lohi: func(*lohi), itertools.pairwise(bounds))))
+    return np.concatenate(on_ranges(lambda _slot, lo, hi: func(lo, hi), n, _pieces(n)))
 
 
 def index_mask(index: np.ndarray, size: int) -> np.ndarray:
@@ -217,12 +270,9 @@ def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, into: 
         np.copyto(out, lonlat)
     else:
         out = np.array(lonlat, dtype=float, order="F")
-    pieces = min(_WORKERS, max(1, len(out) // PARALLEL_POINTS))
-    cuts = np.linspace(0, len(out), pieces + 1).astype(int).tolist()
     spans = list(zip(runs[:-1].tolist(), runs[1:].tolist(), epsg.tolist(), strict=True))
 
-    def project(slot: int) -> None:
-        lo, hi = cuts[slot], cuts[slot + 1]
+    def project(slot: int, lo: int, hi: int) -> None:
         with np.errstate(invalid="ignore"):
             for a, b, code in spans:
                 a, b = max(a, lo), min(b, hi)
@@ -231,10 +281,7 @@ def project_xy(lonlat: np.ndarray, runs: np.ndarray, epsg: np.ndarray, *, into: 
                         worker_transformer(4490, int(code), slot)
                     project_with.transform(out[a:b, 0], out[a:b, 1], inplace=True)
 
-    others = [_pool().submit(project, slot) for slot in range(1, pieces)]
-    project(0)
-    for other in others:
-        other.result()
+    on_ranges(project, len(out), max(1, len(out) // PARALLEL_POINTS))
     return out
 
 
@@ -441,16 +488,15 @@ class LineVertices:
         step = np.empty(len(x))
         step[:1] = 0.0
 
-        def fill(start: int, stop: int) -> np.ndarray:
+        def fill(_slot: int, start: int, stop: int) -> None:
             # block by block, so that the differences stay in the processor's cache instead of making two
             # temporaries of every vertex; written into ``step`` in place (nothing to concatenate)
             for lo in range(max(start, 1), stop, BLOCK):
                 hi = min(lo + BLOCK, stop)
                 np.hypot(x[lo:hi] - x[lo - 1:hi - 1], y[lo:hi] - y[lo - 1:hi - 1], out=step[lo:hi])
-            return step[:0]
 
         # on every core (numpy releases the GIL in hypot): the same values, each vertex computed as before
-        parallel_ranges(fill, len(x))
+        on_ranges(fill, len(x), _pieces(len(x)))
         first = self.part_first
         step[first[first < len(x)]] = 0.0
         return step
@@ -676,8 +722,21 @@ def slots(first: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def line_pieces(ws: Workspace, usable: np.ndarray) -> LinePieces:
-    """The pieces of the lines ``usable`` (LineView indices with measurable geometry), built once."""
-    return ws.once(("pieces", tuple(usable.tolist())), lambda: LinePieces(ws, usable))
+    """The pieces of the lines ``usable`` (LineView indices with measurable geometry), built once (or
+    started in the background by :func:`line_pieces_started`)."""
+    built = ws.once(("pieces", tuple(usable.tolist())), lambda: LinePieces(ws, usable))
+    return built.result() if isinstance(built, Pending) else built
+
+
+def line_pieces_started(ws: Workspace, usable: np.ndarray) -> None:
+    """:func:`line_pieces` of ``usable`` built in the background from now (numpy and GEOS, which release
+    the GIL), for the rules that ask for it later; the flat vertices and their projection must be computed
+    already (they are read there, not computed)."""
+    def start() -> Pending:
+        started = background(LinePieces, ws, usable)
+        return Pending(lambda: result_here(started, LinePieces, ws, usable))
+
+    ws.once(("pieces", tuple(usable.tolist())), start)
 
 
 def nearest_line_m(ws: Workspace, pieces: LinePieces, points: MetricCache, index: np.ndarray,

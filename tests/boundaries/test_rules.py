@@ -8,6 +8,7 @@ conftest_rules.py). Every case runs *all* rules, so a near miss also proves no o
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -569,6 +570,21 @@ def test_part_running_sums_restart_per_part_and_do_not_depend_on_the_other_parts
     tiny = np.r_[1.0, np.full(10, 1e-16)]
     kept = _part_cumsum(tiny, np.zeros(11, dtype=int), 1)
     assert np.cumsum(tiny)[-1] == 1.0 and kept[-1] > 1.0  # the compensated sum keeps what a plain one drops
+
+
+def test_part_running_sums_are_pandas_grouped_sums():
+    """The running sums (pandas' grouped-sum kernel called directly) are, to the bit, what pandas' public
+    grouped cumulative sum gives: NaN left out, each group on its own."""
+    from boundaries.rules.lines import _part_cumsum
+
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(0, 50, 200)
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    values = rng.random(len(group)) * 10.0 ** rng.integers(-9, 6, len(group))
+    values[::13] = np.nan
+    codes = pd.Categorical.from_codes(group, categories=pd.RangeIndex(len(sizes)), validate=False)
+    public = pd.Series(values).groupby(codes, sort=True, observed=False).cumsum().to_numpy()
+    assert np.array_equal(_part_cumsum(values, group, len(sizes)), public, equal_nan=True)
 
 
 def test_attribute_middle_is_the_same_whether_few_or_most_lines_are_findings():
@@ -1148,3 +1164,25 @@ def test_each_deviating_stretch_is_its_own_issue():
     assert distance_m((places[0].lon, places[0].lat), at_fraction(line("3643"), 0.2)) < 1000
     assert distance_m((places[1].lon, places[1].lat), at_fraction(line("3643"), 0.7)) < 1000
     assert "km" in places[1].message_en and "km" in places[1].message
+
+
+def test_background_work_gives_the_same_result_whichever_thread_runs_it():
+    """Work queued for the background thread (one GEOS pass cut into ranges, a staged task) gives what it
+    gives at once, whether the background runs it or the thread asking for it does (the background busy)."""
+    import threading
+
+    from boundaries.rules._geometry import BackgroundRanges, background, result_here
+
+    gate = threading.Event()
+    blocker = background(gate.wait)  # the background busy: what is queued after it waits
+    try:
+        ranges = BackgroundRanges(lambda lo, hi: np.arange(lo, hi) * 2, 1000, 4)
+        queued = background(lambda: "background")
+        assert result_here(queued, lambda: "here") == "here"
+        assert ranges.result().tolist() == (np.arange(1000) * 2).tolist()  # every range run here
+    finally:
+        gate.set()
+        blocker.result()
+    done = BackgroundRanges(lambda lo, hi: np.arange(lo, hi), 10, 3)
+    assert done.result().tolist() == list(range(10))
+    assert result_here(background(lambda: "background"), lambda: "here") in ("background", "here")
