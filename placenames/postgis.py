@@ -134,7 +134,8 @@ class PostgisNameStore(SqlNameStore):
         rows = self.con.execute(
             f"WITH r AS MATERIALIZED (SELECT fid, {score} AS rank FROM unnest(%s::bigint[], %s::float8[]) "
             "AS s(fid, score) JOIN names USING (fid)) "
-            "SELECT fid FROM r WHERE rank >= (SELECT rank FROM r ORDER BY rank DESC OFFSET %s LIMIT 1) - 1e-6",
+            "SELECT fid FROM r WHERE rank >= coalesce((SELECT rank FROM r ORDER BY rank DESC OFFSET %s LIMIT 1) "
+            "- 1e-6, '-infinity')",  # all, if fewer than `count` are names (a name deleted since its keys were read)
             (lat, lat, lon, list(scores), list(scores.values()), count - 1)).fetchall()
         return [row[0] for row in rows]
 
