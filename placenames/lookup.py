@@ -100,7 +100,11 @@ def search(store: NameStore, query: str, *, near: tuple[float, float] | None = N
               else _pinyin_scores(store, query, where))
     # rank from the names' points and prominence; read whole records only for the results. Without `near`
     # the best-matching candidates suffice (prominence adds less than 12); with it every candidate counts.
-    best = scores if near is not None else sorted(scores, key=lambda i: -scores[i])[:max(500, 50 * limit)]
+    # With `near` the store may rank them itself and return the best (PostGIS, in SQL: best_near).
+    if near is None:
+        best = sorted(scores, key=lambda i: -scores[i])[:max(500, 50 * limit)]
+    else:
+        best = store.best_near(scores, near, limit) if len(scores) > limit else list(scores)
     ranked = []
     for name_id, lon, lat, rank, population in store.points(list(best)):
         score = scores[name_id] + prominence(rank, population)

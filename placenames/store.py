@@ -173,6 +173,13 @@ class NameStore(ABC):
     def points(self, ids: list[int]) -> list[tuple[int, float, float, int, int | None]]:
         """``(id, lon, lat, importance, population)`` of names, for ranking without reading whole records."""
 
+    def best_near(self, scores: dict[int, float], near: tuple[float, float], count: int) -> list[int]:
+        """Of the names of ``scores`` (id → the score of the match), at least those ``count`` that rank best
+        near ``near`` by :func:`~placenames.lookup.search`'s ranking (the score, plus prominence, less 1 point a
+        10 km, at most 30), for :meth:`points` to read instead of all of them. By default all: the
+        GeoPackage reads their points in one look-up of its own file."""
+        return list(scores)
+
     @abstractmethod
     def divisions(self, level: str | None = None, *, at: str | None = None, history: bool = False,
                   codes: Iterable[str] | None = None) -> gpd.GeoDataFrame:
