@@ -878,6 +878,17 @@ class SqlNameStore(NameStore):
     #: the radii (in cells) up to which each query of the nearest-first look-up reads
     _near_rings = _NEAR_RINGS_SERVER
 
+    def _in_ring(self, columns: str, table: str, match: str, cells: str, where: SearchFilter) -> tuple[str, list]:
+        """The query of one step of :meth:`_nearest` and its parameters after ``match``'s: ``columns`` of the
+        rows of ``table`` in ``cells`` that ``match`` and ``where`` admit, the keys read from the cell index
+        and each row then read whole (by its primary key) for the filters."""
+        condition, values = where.key_sql("m.")
+        key = _PRIMARY_KEYS[table]
+        joined = " AND ".join(f"m.{c} = c.{c}" for c in key)
+        selected = ", ".join(f"m.{c.strip()}" for c in columns.split(","))
+        return (f"SELECT {selected} FROM ({self._in_cells(table, key, cells, match)}) c "
+                f"{self._join_in_order} {table} m ON {joined} WHERE {condition}", values)
+
     def _nearest(self, columns: str, table: str, match: str, params: list, where: SearchFilter) -> list[tuple]:
         """``columns`` of the rows of ``table`` that ``match`` (and ``where``) admit, those of the names
         nearest to ``where.near`` first: at least ``where.near_count`` names unless fewer lie within the
@@ -888,18 +899,14 @@ class SqlNameStore(NameStore):
         the index alone; the rows matching the query are then read whole for the filters. One ring more
         once enough are found, for the nearer corners of the next ring.
         """
-        condition, values = where.key_sql("m.")
-        key = _PRIMARY_KEYS[table]
-        joined = " AND ".join(f"m.{c} = c.{c}" for c in key)
-        selected = ", ".join(f"m.{c.strip()}" for c in columns.split(","))
         steps = list(self._near_rings)
         rows, found, inner = [], set(), -1
         while steps:
             radius = steps.pop(0)
             cells = ", ".join(str(c) for r in range(inner + 1, radius + 1) for c in ring(where.near, r))
             inner = radius
-            more = self._rows(f"SELECT {selected} FROM ({self._in_cells(table, key, cells, match)}) c "
-                              f"{self._join_in_order} {table} m ON {joined} WHERE {condition}", [*params, *values])
+            sql, values = self._in_ring(columns, table, match, cells, where)
+            more = self._rows(sql, [*params, *values])
             rows += more
             found |= {row[0] for row in more}
             if len(found) >= where.near_count and steps:  # enough: one ring more, for the nearer corners
