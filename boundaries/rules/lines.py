@@ -21,7 +21,11 @@ import numpy as np
 import pandas as pd
 import shapely
 import shapely.ops
-from pandas._libs import groupby as _pandas_groupby
+
+try:  # pandas' internal grouped-sum kernel (see _part_cumsum); another pandas may not have the module
+    from pandas._libs import groupby as _pandas_groupby
+except ImportError:
+    _pandas_groupby = None
 
 from boundaries.model import Issue
 from boundaries.rules import CheckContext, rule
@@ -500,7 +504,7 @@ def _part_cumsum(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarr
     choice first finds the codes present, a unique over every value (2.6 M values in 8,749 groups, fresh
     process: 0.085–0.25 s with sort=False, observed=True; 0.030–0.041 s with observed=False; 2 cores, load
     3.3). A transform's values are the same either way."""
-    kernel = getattr(_pandas_groupby, "group_cumsum", None)
+    kernel = getattr(_pandas_groupby, "group_cumsum", None)  # None without the module
     if kernel is not None and values.dtype == np.float64 and group.dtype == np.intp:
         # the kernel of that grouped sum called directly, without its group-by around it (which cost as much
         # again: 2.0 M values, 0.013 s instead of 0.024–0.042 s): the same loop, so the same values; pandas'
