@@ -780,7 +780,10 @@ def _contacts_started(ws: Workspace):
 
         def finish() -> tuple[np.ndarray, np.ndarray]:
             a, b, meet = result_here(started, _degree_contacts, ws)
-            return (a, b) if meet is None else (a[meet.result()], b[meet.result()])
+            if meet is None:
+                return a, b
+            kept = meet.result()
+            return a[kept], b[kept]
 
         return Pending(finish)
 
