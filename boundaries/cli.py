@@ -40,17 +40,6 @@ def _command_named(argv: list[str]) -> str | None:
     return None
 
 
-if _command_named(sys.argv[1:]) in ("check", "ingest") and "--scheduler" not in sys.argv:
-    # `quhua check` / `quhua ingest` on the command line (decided from the process's own arguments, as early as
-    # this module is imported, i.e. before the heavy imports): the check's compiled libraries loaded in the
-    # background while the modules start up, and the heap grown in large steps (boundaries._lazy); not with
-    # --scheduler (Dask starts processes)
-    from boundaries._lazy import pad_heap, preload_extensions
-
-    pad_heap()
-    preload_extensions()
-
-
 __all__ = ["CliContext", "chinese_help", "cli", "localise", "main", "who_option", "zh"]
 
 EXIT_OK, EXIT_DATA_ERRORS, EXIT_UNUSABLE = 0, 1, 2
@@ -216,6 +205,18 @@ _SUBMISSION_ZH = {
 }
 
 
+def _head_start() -> None:
+    """For ``quhua check`` / ``quhua ingest`` run from the command line (:data:`_own_process`; not with
+    ``--scheduler``: Dask starts processes), called by the command as soon as click has parsed it, before
+    the heavy imports (pipeline: pandas, geopandas, pyogrio, pyproj): the check's compiled libraries are
+    loaded in the background while those modules start up, and the heap grows in large steps
+    (:mod:`boundaries._lazy`). Only click's parsing runs before it (this module imports nothing heavy)."""
+    from boundaries._lazy import pad_heap, preload_extensions
+
+    pad_heap()
+    preload_extensions()
+
+
 def _run_submission(obj: CliContext, *, store_it: bool, exit_at_once: bool = False, **kw) -> None:
     """Check (or ingest) and print the report. ``exit_at_once``: end the process as soon as it is printed
     (:func:`_exit_now`), with the submission and the rules' context still referenced here, so that nothing
@@ -297,6 +298,7 @@ def check(obj: CliContext, **kw) -> None:
     # (tests, main(argv)), whose collector is left as it is.
     exit_at_once = _own_process and kw.get("scheduler") is None
     if exit_at_once:
+        _head_start()
         gc.disable()
     _run_submission(obj, store_it=False, exit_at_once=exit_at_once, **kw)
 
@@ -312,6 +314,8 @@ def check(obj: CliContext, **kw) -> None:
 @pass_context
 def ingest(obj: CliContext, **kw) -> None:
     """Validate a submission and store it if it has no error (one transaction)."""
+    if _own_process:
+        _head_start()
     _run_submission(obj, store_it=True, **kw)
 
 
