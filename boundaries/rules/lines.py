@@ -1242,6 +1242,7 @@ def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
         loose = broken[view.version_of(broken, np.full(len(broken), theirs[0]))] if len(broken) else broken
         others = sorted(set(province[theirs]))
         epsg, found = _deviating(view, int(i), mine, theirs, tolerance, loose)
+        own = view.metric.get(np.array([i]), epsg)[0] if found else None
         for a, b, distance, xy, stored_m in found:
             where = to_lonlat(xy, epsg)[0]
             name = _name(ctx, int(i))
@@ -1262,4 +1263,5 @@ def neighbor_mismatch(ctx: CheckContext, params: dict) -> Iterator[Issue]:
                                f"boundary stored by {by_en} from km {a / 1000:.3f} to km {b / 1000:.3f} "
                                f"({fmt_m(b - a)} m long; limit {tolerance} m)")
             issue.reach_m = float(distance)  # how far the stretch reaches: a cause within it explains it
+            issue.stretch = (epsg, own, float(a), float(b))  # a cause on the stretch explains it too
             yield issue

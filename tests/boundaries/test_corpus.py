@@ -281,6 +281,35 @@ def test_a_spike_is_one_error_and_a_far_shifted_stretch_its_own(resubmissions):
     assert min(distance_m((i.lon, i.lat), tip) for i in alone) < 1.0
 
 
+def test_a_long_spike_on_a_meander_is_one_error(resubmissions):
+    """A 3° spike on a 44 m segment of 湖北's 4243 (its tip 848 m out) comes back near another bend of the
+    stored line: the stretch it makes deviates at most 160 m, on a flank 486 m from the tip, farther than
+    that deviation. The tip is on the deviating stretch, so it is still one ``line.spike`` error with the
+    deviation as its detail, not a second error (found by the planted-defect test's draws in one test
+    order: line 0, part 0, vertex 2000, 3°, left side)."""
+    if resubmissions["pair"] != 1:
+        pytest.skip("the segment is one of 湖北–湖南's 4243")
+    case = _resubmission(resubmissions, "xlsx-dms")
+    geometry = case.lines.geometry.iloc[0]
+    xy, epsg = part_metric(geometry, 0)
+    k, half_angle = 2000, np.radians(1.5)
+    length = np.hypot(*(xy[k + 1] - xy[k]))
+    u = (xy[k + 1] - xy[k]) / length
+    tip = (xy[k] + xy[k + 1]) / 2 + (length / 2) / np.tan(half_angle) * np.array([-u[1], u[0]])
+    lonlat = shapely.get_coordinates(shapely.get_parts(geometry)[0])
+    where = to_lonlat(tip, epsg)[0]
+    case.lines.loc[case.lines.index[0], "geometry"] = with_part(geometry, 0, np.vstack([lonlat[: k + 1], where,
+                                                                                         lonlat[k + 1:]]))
+    issues = run(case)
+    assert [i.rule for i in issues] == ["line.spike"], messages(issues)
+    assert distance_m((issues[0].lon, issues[0].lat), where) < 0.01
+    detail = re.search(r"details: line\.neighbor_mismatch: .* deviates up to ([\d.]+) m", issues[0].message_en)
+    assert detail and 150.0 < float(detail.group(1)) < 170.0, issues[0].message_en
+    alone = run(case, only_rule("line.neighbor_mismatch"))
+    assert [i.rule for i in alone] == ["line.neighbor_mismatch"], messages(alone)
+    assert distance_m((alone[0].lon, alone[0].lat), where) > 400.0  # the largest deviation is on a flank
+
+
 def test_a_line_stopping_short_of_the_stored_version_says_how_far_that_runs_on(resubmissions):
     """湖北's 4243 cut 500 m short at its western end (where no other line is in view, so nothing dangles):
     one ``line.neighbor_mismatch`` at the stored version's end, saying that it runs on about 500 m (less the
