@@ -24,6 +24,7 @@ import psycopg
 import shapely
 
 from boundaries.store import Store, open_store
+from placenames.model import EARTH_KM, KM_PER_POINT, NEAR_POINTS, POPULATION_DIVISOR, POPULATION_POINTS
 from placenames.schema import MIGRATIONS, SCHEMA_VERSION
 from placenames.store import (
     _NAME_COLUMNS,
@@ -120,16 +121,18 @@ class PostgisNameStore(SqlNameStore):
                 f"(SELECT {', '.join(key)} FROM {table} WHERE cell = g.one_cell AND {match} OFFSET 0) x")
 
     def best_near(self, scores, near, count):
-        # lookup.search's ranking computed in the database — prominence() (the importance, and below one point
-        # for the population), then 1 point a 10 km of _km()'s great-circle distance, at most 30 — so that the
-        # points of `count` names are read and ranked in Python instead of those of every match in the rings
-        # (a ninth of the names near the point for a generic 村). Any within 1e-6 of the last of them come
-        # too, lest a rounding difference between the two computations change which are kept: the search
-        # then ranks these alone, exactly as it would have ranked them among all
+        # lookup.search's ranking computed in the database, its constants placenames.model's — prominence()
+        # (the importance, and below one point for the population), then 1 point a 10 km of _km()'s
+        # great-circle distance, at most 30 — so that the points of `count` names are read and ranked in
+        # Python instead of those of every match in the rings (a ninth of the names near the point for a
+        # generic 村). Any within 1e-6 of the last of them come too, lest a rounding difference between the
+        # two computations change which are kept: the search then ranks these alone, exactly as it would
+        # have ranked them among all
         lon, lat = near
-        score = ("s.score + importance + CASE WHEN population > 0 THEN least(0.99, log((1 + population)::float8) "
-                 "/ 8) ELSE 0 END - least(30, 2 * 6371 * asin(sqrt(power(sin(radians(lat - %s) / 2), 2) "
-                 "+ cos(radians(%s)) * cos(radians(lat)) * power(sin(radians(lon - %s) / 2), 2))) / 10)")
+        score = (f"s.score + importance + CASE WHEN population > 0 THEN least({POPULATION_POINTS}, "
+                 f"log((1 + population)::float8) / {POPULATION_DIVISOR}) ELSE 0 END - least({NEAR_POINTS}, "
+                 f"{EARTH_KM} * 2 * asin(sqrt(power(sin(radians(lat - %s) / 2), 2) + cos(radians(%s)) "
+                 f"* cos(radians(lat)) * power(sin(radians(lon - %s) / 2), 2))) / {KM_PER_POINT})")
         rows = self.con.execute(
             f"WITH r AS MATERIALIZED (SELECT fid, {score} AS rank FROM unnest(%s::bigint[], %s::float8[]) "
             "AS s(fid, score) JOIN names USING (fid)) "
