@@ -49,6 +49,13 @@ _NAMES_READ = ("names_pkey", "names_source_id")
 _INDEX_MEMORY = "256MB"
 
 
+def _cell_by_cell(cells: str, query: str) -> str:
+    """``query`` run once per cell of ``cells`` (a list of integers), the cell being ``g.one_cell`` in it:
+    each a scan of the (cell, …) index for its one cell (OFFSET 0 keeps the planner from pulling the
+    subquery up into one scan of the whole list); the rows of all, in the order of the cells."""
+    return f"SELECT x.* FROM unnest(ARRAY[{cells}]) AS g(one_cell) CROSS JOIN LATERAL ({query} OFFSET 0) x"
+
+
 class PostgisNameStore(SqlNameStore):
     """Names, divisions and search keys as tables of the PostGIS database the boundaries use."""
 
@@ -117,8 +124,7 @@ class PostgisNameStore(SqlNameStore):
         prefix = "key >= ? AND key < ? AND "
         if match.startswith(prefix):
             match = "(cell, key) >= (g.one_cell, ?) AND (cell, key) < (g.one_cell, ?) AND " + match.removeprefix(prefix)
-        return (f"SELECT x.* FROM unnest(ARRAY[{cells}]) AS g(one_cell) CROSS JOIN LATERAL "
-                f"(SELECT {', '.join(key)} FROM {table} WHERE cell = g.one_cell AND {match} OFFSET 0) x")
+        return _cell_by_cell(cells, f"SELECT {', '.join(key)} FROM {table} WHERE cell = g.one_cell AND {match}")
 
     def best_near(self, scores, near, count):
         # lookup.search's ranking computed in the database, its constants placenames.model's — prominence()
@@ -149,9 +155,8 @@ class PostgisNameStore(SqlNameStore):
         # pages a row, 5 ms of a generic's 5.5 at 1 M names. The same rows, ring after ring: a name has one
         # row per gram, so their order within a ring changes nothing
         condition, values = where.key_sql()
-        return (f"SELECT x.* FROM unnest(ARRAY[{cells}]) AS g(one_cell) CROSS JOIN LATERAL "
-                f"(SELECT {columns} FROM name_grams WHERE cell = g.one_cell AND {match} AND "
-                f"{condition} OFFSET 0) x", values)
+        return _cell_by_cell(cells, f"SELECT {columns} FROM name_grams WHERE cell = g.one_cell AND {match} AND "
+                                    f"{condition}"), values
 
     def _names_bbox(self, bbox, alias=""):
         return f"{alias}geom && ST_MakeEnvelope(?, ?, ?, ?, {_SRID})", list(bbox)
