@@ -4,6 +4,7 @@ tables' indexes all back after a first import into empty tables."""
 from __future__ import annotations
 
 import csv
+import multiprocessing
 
 import pytest
 
@@ -88,14 +89,16 @@ def _rows_csv(path, count, bad_line=None):
 
 
 def test_the_file_is_read_batch_by_batch_as_it_is_stored(db_url, tmp_path, monkeypatch):
-    """The import reads no further into the file than the batch it stores (memory does not grow with the
-    file): when the first batch reaches the store, only that batch's rows have been read."""
+    """The import reads no further into the file than one batch beyond the one it stores (memory does not
+    grow with the file; the file is read in a child process while the previous batch is stored): when
+    the k-th batch reaches the store, at least its rows and at most the next batch's have been read."""
     monkeypatch.setattr(importers, "IMPORT_BATCH", 5)
-    read, seen = [0], []
+    read, seen = multiprocessing.Value("i", 0), []  # counted in the reading process
     row_record = importers._row_record
 
     def counting(row, source):
-        read[0] += 1
+        with read.get_lock():
+            read.value += 1
         return row_record(row, source)
 
     monkeypatch.setattr(importers, "_row_record", counting)
@@ -103,12 +106,14 @@ def test_the_file_is_read_batch_by_batch_as_it_is_stored(db_url, tmp_path, monke
         upsert = store.upsert
 
         def storing(records):
-            seen.append((len(records), read[0]))
+            seen.append((len(records), read.value))
             return upsert(records)
 
         store.upsert = storing
         assert import_names(store, _rows_csv(tmp_path / "n.csv", 23))[:2] == (23, 0)
-        assert seen == [(5, 5), (5, 10), (5, 15), (5, 20), (3, 23)]
+        assert [size for size, _ in seen] == [5, 5, 5, 5, 3]
+        for k, (_, rows_read) in enumerate(seen, start=1):
+            assert min(23, 5 * k) <= rows_read <= min(23, 5 * (k + 1)), seen
         assert [h["name"] for h in search(store, "流丁村")] == ["流丁村"]
 
 
