@@ -132,6 +132,43 @@ def test_a_bad_row_after_stored_batches_stores_nothing(db_url, tmp_path, monkeyp
         assert [h["name"] for h in search(store, "流一村")] == ["流一村"]
 
 
+def test_an_error_reading_the_file_after_stored_batches_stores_nothing(db_url, tmp_path, monkeypatch):
+    """An error while reading the fourth batch (in the process that reads the file) is raised by the import
+    as reading in the importing process would raise it, the batches already stored are rolled back, and
+    a good import works afterwards; a failure storing a batch stops the reader (the import returns)."""
+    monkeypatch.setattr(importers, "IMPORT_BATCH", 5)
+    row_record = importers._row_record
+
+    def failing(row, source):
+        if row["id"] == "s17":
+            raise OSError("the disk went away")
+        return row_record(row, source)
+
+    with open_name_store(db_url) as store:
+        store.init()
+        monkeypatch.setattr(importers, "_row_record", failing)
+        with pytest.raises(OSError, match="the disk went away"):
+            import_names(store, _rows_csv(tmp_path / "bad.csv", 23))
+        assert search(store, "流一村") == [] and len(store.all_names()) == 0
+        monkeypatch.setattr(importers, "_row_record", row_record)
+        upsert, calls = store.upsert, []
+
+        def failing_store(records):
+            calls.append(len(records))
+            if len(calls) == 2:
+                raise RuntimeError("the store failed")
+            return upsert(records)
+
+        store.upsert = failing_store
+        with pytest.raises(RuntimeError, match="the store failed"):
+            import_names(store, _rows_csv(tmp_path / "good.csv", 23))
+        assert calls == [5, 5] and len(store.all_names()) == 0
+        store.upsert = upsert
+        assert import_names(store, _rows_csv(tmp_path / "good.csv", 23))[:2] == (23, 0)
+        assert [h["name"] for h in search(store, "流一村")] == ["流一村"]
+        assert not multiprocessing.active_children()  # no reader left behind
+
+
 def test_names_updated_and_renamed_by_later_batches_of_a_first_import(db_url, tmp_path, monkeypatch, request):
     """A file that gives a name twice (moved: the same id and name; renamed: the same id, a new name) in
     batches after the first: imported into an empty gazetteer (the bulk load) it answers as imported into
