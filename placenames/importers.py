@@ -16,6 +16,8 @@ import dataclasses
 import datetime
 import itertools
 import multiprocessing
+import operator
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +35,7 @@ from placenames.geonames import COLUMNS as GEONAMES_COLUMNS
 from placenames.geonames import Skipped, alternate_names, standard_name
 from placenames.model import CLASSES, NameRecord, division_level, valid_code
 from placenames.romanize import has_chinese, romanize
-from placenames.store import SEARCH_KEYS, NameStore, prepare_keys, search_keys
+from placenames.store import SEARCH_KEYS, NameStore, search_keys
 
 __all__ = ["GEONAMES_CLASSES", "ImportResult", "import_divisions", "import_names", "open_names", "read_names"]
 
@@ -336,17 +338,16 @@ def _batches(source: NameSource, size: int, problems: list) -> Iterator[list[Nam
 
 
 def _read_ahead(source: NameSource, size: int, problems: list) -> Iterator[list[NameRecord]]:
-    """:func:`_batches` of ``source``, each with its search keys computed (:func:`~placenames.store.prepare_keys`),
+    """:func:`_batches` of ``source``, each with its search keys computed (:func:`~placenames.store.search_keys`),
     read in a child process one batch ahead of the caller: the file's parsing, romanisation and keys (half
     of an import's time in Python) run on another core while this process stores the previous batch. The
     child holds the batch it has ready and waits until it is taken (the pipe is a few kB), so memory stays
     one batch per process. ``problems`` and ``source.skipped`` are filled when the last batch has been
     read, as :func:`_batches` fills them; an error of the child's is raised here. Where processes cannot
-    be forked (the child inherits the open file), in this process instead."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        for batch in _batches(source, size, problems):
-            prepare_keys(batch)
-            yield batch
+    be forked (the child inherits the open file) or this process has one core, in this process instead."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if "fork" not in multiprocessing.get_all_start_methods() or cores < 2:
+        yield from _batches(source, size, problems)
         return
     # hand-written over multiprocessing's Pipes rather than a Pool or a Queue: a Queue's feeder thread would
     # let the child read the whole file ahead (its buffer is unbounded), and a Pool's tasks cannot share the
@@ -373,7 +374,10 @@ def _read_ahead(source: NameSource, size: int, problems: list) -> Iterator[list[
                 raise PlacenamesError(f"{source.name}: the process reading the file ended unexpectedly",
                                       file=source.name, message_zh=f"{source.name}：读取文件的进程意外终止") from None
             if kind == "batch":
-                yield _records(*payload)
+                records = _records(*payload)
+                del payload  # its tuples, while the batch is stored
+                yield records
+                del records
             elif kind == "end":
                 problems.extend(payload[0])
                 source.skipped.extend(payload[1])
@@ -415,8 +419,11 @@ def _read_in_child(source: NameSource, size: int, sender, asked) -> None:
 _FIELDS = tuple(f.name for f in dataclasses.fields(NameRecord))
 
 
+_FIELD_VALUES = operator.attrgetter(*_FIELDS)
+
+
 def _values(batch: list[NameRecord]) -> tuple[list[tuple], list[tuple]]:
-    return ([tuple(getattr(r, f) for f in _FIELDS) for r in batch],
+    return ([_FIELD_VALUES(r) for r in batch],
             [(tuple(keys), tuple(grams)) for keys, grams in map(search_keys, batch)])
 
 

@@ -304,12 +304,6 @@ def search_keys(record: NameRecord) -> tuple[set[tuple[str, str]], set[str]]:
     return _keys(record), _grams(record)
 
 
-def prepare_keys(records: Iterable[NameRecord]) -> None:
-    """Compute the records' :func:`search_keys` now, kept on each record for :func:`key_rows`."""
-    for record in records:
-        setattr(record, SEARCH_KEYS, search_keys(record))
-
-
 def key_rows(records: Iterable[tuple[int, NameRecord]], ordered: bool = True) -> tuple[list[tuple], list[tuple]]:
     """Rows of ``name_keys`` (:data:`KEY_COLUMNS`) and of ``name_grams`` (:data:`GRAM_COLUMNS`), each sorted
     by its key if ``ordered`` (for B-trees that take them row by row; not for tables whose indexes are built
