@@ -341,12 +341,13 @@ def _read_ahead(source: NameSource, size: int, problems: list) -> Iterator[list[
     """:func:`_batches` of ``source``, each with its search keys computed (:func:`~placenames.store.search_keys`),
     read in a child process one batch ahead of the caller: the file's parsing, romanisation and keys (half
     of an import's time in Python) run on another core while this process stores the previous batch. The
-    child holds the batch it has ready and waits until it is taken (the pipe is a few kB), so memory stays
-    one batch per process. ``problems`` and ``source.skipped`` are filled when the last batch has been
+    child holds the batch it has ready until this process asks for it, so memory stays one batch per
+    process. ``problems`` and ``source.skipped`` are filled when the last batch has been
     read, as :func:`_batches` fills them; an error of the child's is raised here. Where processes cannot
-    be forked (the child inherits the open file) or this process has one core, in this process instead."""
+    be forked (the child inherits the open file), this process has one core or is itself a daemonic child
+    (which may not start one), in this process instead."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if "fork" not in multiprocessing.get_all_start_methods() or cores < 2:
+    if "fork" not in multiprocessing.get_all_start_methods() or cores < 2 or multiprocessing.current_process().daemon:
         yield from _batches(source, size, problems)
         return
     # hand-written over multiprocessing's Pipes rather than a Pool or a Queue: a Queue's feeder thread would

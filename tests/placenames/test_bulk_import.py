@@ -117,6 +117,31 @@ def test_the_file_is_read_batch_by_batch_as_it_is_stored(db_url, tmp_path, monke
         assert [h["name"] for h in search(store, "流丁村")] == ["流丁村"]
 
 
+def test_on_one_core_the_file_is_read_in_the_importing_process(db_url, tmp_path, monkeypatch):
+    """With one core there is no reading process: each batch is read as it is stored, the same names."""
+    monkeypatch.setattr(importers, "IMPORT_BATCH", 5)
+    monkeypatch.setattr(importers.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    read, seen = [0], []
+    row_record = importers._row_record
+
+    def counting(row, source):
+        read[0] += 1
+        return row_record(row, source)
+
+    monkeypatch.setattr(importers, "_row_record", counting)
+    with open_name_store(db_url) as store:
+        upsert = store.upsert
+
+        def storing(records):
+            seen.append((len(records), read[0]))
+            return upsert(records)
+
+        store.upsert = storing
+        assert import_names(store, _rows_csv(tmp_path / "n.csv", 23))[:2] == (23, 0)
+        assert seen == [(5, 5), (5, 10), (5, 15), (5, 20), (3, 23)]
+        assert [h["name"] for h in search(store, "流丁村")] == ["流丁村"]
+
+
 def test_a_bad_row_after_stored_batches_stores_nothing(db_url, tmp_path, monkeypatch):
     """A bad row in the fourth batch: the batches already stored are rolled back, every bad row is reported
     with its line, and a good import of the same store works afterwards."""
