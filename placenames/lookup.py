@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
-from placenames.model import prominence
+from placenames.model import EARTH_KM, KM_PER_POINT, NEAR_POINTS, prominence
 from placenames.romanize import has_chinese, homophone_keys, pinyin_key
 from placenames.store import NameStore, SearchFilter
 
@@ -80,7 +80,7 @@ def _typo_scores(store: NameStore, key: str, where: SearchFilter) -> dict[int, f
 def _km(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    return 6371.0 * 2 * math.asin(math.sqrt(a))
+    return EARTH_KM * 2 * math.asin(math.sqrt(a))
 
 
 def search(store: NameStore, query: str, *, near: tuple[float, float] | None = None, within: str | None = None,
@@ -109,7 +109,7 @@ def search(store: NameStore, query: str, *, near: tuple[float, float] | None = N
     for name_id, lon, lat, rank, population in store.points(list(best)):
         score = scores[name_id] + prominence(rank, population)
         if near is not None:
-            score -= min(30.0, _km(near[0], near[1], lon, lat) / 10)
+            score -= min(float(NEAR_POINTS), _km(near[0], near[1], lon, lat) / KM_PER_POINT)
         ranked.append((-score, name_id))
     ranked.sort()
     top = ranked[:limit]

@@ -67,6 +67,15 @@ def importance(klass: str, code: str | None, subclass: str | None = None, name: 
     return rank - 1 if rank == 6 and name.endswith("区") else rank  # a district ranks after a county
 
 
+#: The ranking's constants, written once for :func:`prominence`, :func:`placenames.lookup.search` and the SQL
+#: that computes the same ranking on PostGIS (:meth:`placenames.postgis.PostgisNameStore.best_near`): the
+#: population adds log10(1 + population) / POPULATION_DIVISOR points, at most POPULATION_POINTS; with
+#: ``near`` a name loses 1 point per KM_PER_POINT km of great-circle distance (on a sphere of EARTH_KM), at
+#: most NEAR_POINTS
+POPULATION_DIVISOR, POPULATION_POINTS = 8, 0.99
+KM_PER_POINT, NEAR_POINTS, EARTH_KM = 10, 30, 6371.0
+
+
 def prominence(importance: int, population: int | None) -> float:
     """Points a search adds for prominence: the importance, and within it the population where the source
     gives one (below one point: 10 million people add 0.88), so that the larger of two county seats comes
@@ -75,7 +84,7 @@ def prominence(importance: int, population: int | None) -> float:
     >>> round(prominence(9, 9_600_000), 2), prominence(9, None), prominence(6, 50_000_000_000) < 7
     (9.87, 9.0, True)
     """
-    return importance + (min(0.99, math.log10(1 + population) / 8) if population else 0.0)
+    return importance + (min(POPULATION_POINTS, math.log10(1 + population) / POPULATION_DIVISOR) if population else 0.0)
 
 
 @dataclass

@@ -24,6 +24,7 @@ import psycopg
 import shapely
 
 from boundaries.store import Store, open_store
+from placenames.model import EARTH_KM, KM_PER_POINT, NEAR_POINTS, POPULATION_DIVISOR, POPULATION_POINTS
 from placenames.schema import MIGRATIONS, SCHEMA_VERSION
 from placenames.store import (
     _NAME_COLUMNS,
@@ -46,6 +47,13 @@ _LOCK_WAIT = 5.0
 _NAMES_READ = ("names_pkey", "names_source_id")
 #: ``maintenance_work_mem`` while a bulk import builds its indexes
 _INDEX_MEMORY = "256MB"
+
+
+def _cell_by_cell(cells: str, query: str) -> str:
+    """``query`` run once per cell of ``cells`` (a list of integers), the cell being ``g.one_cell`` in it:
+    each a scan of the (cell, …) index for its one cell (OFFSET 0 keeps the planner from pulling the
+    subquery up into one scan of the whole list); the rows of all, in the order of the cells."""
+    return f"SELECT x.* FROM unnest(ARRAY[{cells}]) AS g(one_cell) CROSS JOIN LATERAL ({query} OFFSET 0) x"
 
 
 class PostgisNameStore(SqlNameStore):
@@ -116,20 +124,21 @@ class PostgisNameStore(SqlNameStore):
         prefix = "key >= ? AND key < ? AND "
         if match.startswith(prefix):
             match = "(cell, key) >= (g.one_cell, ?) AND (cell, key) < (g.one_cell, ?) AND " + match.removeprefix(prefix)
-        return (f"SELECT x.* FROM unnest(ARRAY[{cells}]) AS g(one_cell) CROSS JOIN LATERAL "
-                f"(SELECT {', '.join(key)} FROM {table} WHERE cell = g.one_cell AND {match} OFFSET 0) x")
+        return _cell_by_cell(cells, f"SELECT {', '.join(key)} FROM {table} WHERE cell = g.one_cell AND {match}")
 
     def best_near(self, scores, near, count):
-        # lookup.search's ranking computed in the database — prominence() (the importance, and below one point
-        # for the population), then 1 point a 10 km of _km()'s great-circle distance, at most 30 — so that the
-        # points of `count` names are read and ranked in Python instead of those of every match in the rings
-        # (a ninth of the names near the point for a generic 村). Any within 1e-6 of the last of them come
-        # too, lest a rounding difference between the two computations change which are kept: the search
-        # then ranks these alone, exactly as it would have ranked them among all
+        # lookup.search's ranking computed in the database, its constants placenames.model's — prominence()
+        # (the importance, and below one point for the population), then 1 point a 10 km of _km()'s
+        # great-circle distance, at most 30 — so that the points of `count` names are read and ranked in
+        # Python instead of those of every match in the rings (a ninth of the names near the point for a
+        # generic 村). Any within 1e-6 of the last of them come too, lest a rounding difference between the
+        # two computations change which are kept: the search then ranks these alone, exactly as it would
+        # have ranked them among all
         lon, lat = near
-        score = ("s.score + importance + CASE WHEN population > 0 THEN least(0.99, log((1 + population)::float8) "
-                 "/ 8) ELSE 0 END - least(30, 2 * 6371 * asin(sqrt(power(sin(radians(lat - %s) / 2), 2) "
-                 "+ cos(radians(%s)) * cos(radians(lat)) * power(sin(radians(lon - %s) / 2), 2))) / 10)")
+        score = (f"s.score + importance + CASE WHEN population > 0 THEN least({POPULATION_POINTS}, "
+                 f"log((1 + population)::float8) / {POPULATION_DIVISOR}) ELSE 0 END - least({NEAR_POINTS}, "
+                 f"{EARTH_KM} * 2 * asin(sqrt(power(sin(radians(lat - %s) / 2), 2) + cos(radians(%s)) "
+                 f"* cos(radians(lat)) * power(sin(radians(lon - %s) / 2), 2))) / {KM_PER_POINT})")
         rows = self.con.execute(
             f"WITH r AS MATERIALIZED (SELECT fid, {score} AS rank FROM unnest(%s::bigint[], %s::float8[]) "
             "AS s(fid, score) JOIN names USING (fid)) "
@@ -146,9 +155,8 @@ class PostgisNameStore(SqlNameStore):
         # pages a row, 5 ms of a generic's 5.5 at 1 M names. The same rows, ring after ring: a name has one
         # row per gram, so their order within a ring changes nothing
         condition, values = where.key_sql()
-        return (f"SELECT x.* FROM unnest(ARRAY[{cells}]) AS g(one_cell) CROSS JOIN LATERAL "
-                f"(SELECT {columns} FROM name_grams WHERE cell = g.one_cell AND {match} AND "
-                f"{condition} OFFSET 0) x", values)
+        return _cell_by_cell(cells, f"SELECT {columns} FROM name_grams WHERE cell = g.one_cell AND {match} AND "
+                                    f"{condition}"), values
 
     def _names_bbox(self, bbox, alias=""):
         return f"{alias}geom && ST_MakeEnvelope(?, ?, ?, ?, {_SRID})", list(bbox)

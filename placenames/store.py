@@ -293,6 +293,17 @@ def ring(near: tuple[float, float], radius: int) -> list[int]:
     return cells
 
 
+#: The attribute of a record holding its :func:`search_keys` when they were computed ahead (by the process
+#: that reads an import's file, :func:`placenames.importers.import_names`): they depend only on the name,
+#: pinyin and aliases, which storing the record leaves as they are
+SEARCH_KEYS = "_search_keys"
+
+
+def search_keys(record: NameRecord) -> tuple[set[tuple[str, str]], set[str]]:
+    """A record's ``(key, kind)`` pairs for ``name_keys`` and its grams for ``name_grams``."""
+    return _keys(record), _grams(record)
+
+
 def key_rows(records: Iterable[tuple[int, NameRecord]], ordered: bool = True) -> tuple[list[tuple], list[tuple]]:
     """Rows of ``name_keys`` (:data:`KEY_COLUMNS`) and of ``name_grams`` (:data:`GRAM_COLUMNS`), each sorted
     by its key if ``ordered`` (for B-trees that take them row by row; not for tables whose indexes are built
@@ -301,8 +312,9 @@ def key_rows(records: Iterable[tuple[int, NameRecord]], ordered: bool = True) ->
     for record_id, record in records:
         values = _filter_values(record)
         klass, code, rest = values[0], values[1], values[2:]
-        keys += [(key, kind, record_id, *values) for key, kind in _keys(record)]
-        grams += [(gram, klass, code, record_id, *rest) for gram in _grams(record)]
+        record_keys, record_grams = getattr(record, SEARCH_KEYS, None) or search_keys(record)
+        keys += [(key, kind, record_id, *values) for key, kind in record_keys]
+        grams += [(gram, klass, code, record_id, *rest) for gram in record_grams]
     if ordered:  # by the key alone (cheap string comparisons; rows of one key stay in name order)
         keys.sort(key=itemgetter(0))
         grams.sort(key=itemgetter(0))

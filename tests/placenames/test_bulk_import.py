@@ -4,6 +4,7 @@ tables' indexes all back after a first import into empty tables."""
 from __future__ import annotations
 
 import csv
+import multiprocessing
 
 import pytest
 
@@ -88,9 +89,38 @@ def _rows_csv(path, count, bad_line=None):
 
 
 def test_the_file_is_read_batch_by_batch_as_it_is_stored(db_url, tmp_path, monkeypatch):
-    """The import reads no further into the file than the batch it stores (memory does not grow with the
-    file): when the first batch reaches the store, only that batch's rows have been read."""
+    """The import reads no further into the file than one batch beyond the one it stores (memory does not
+    grow with the file; the file is read in a child process while the previous batch is stored): when
+    the k-th batch reaches the store, at least its rows and at most the next batch's have been read."""
     monkeypatch.setattr(importers, "IMPORT_BATCH", 5)
+    read, seen = multiprocessing.Value("i", 0), []  # counted in the reading process
+    row_record = importers._row_record
+
+    def counting(row, source):
+        with read.get_lock():
+            read.value += 1
+        return row_record(row, source)
+
+    monkeypatch.setattr(importers, "_row_record", counting)
+    with open_name_store(db_url) as store:
+        upsert = store.upsert
+
+        def storing(records):
+            seen.append((len(records), read.value))
+            return upsert(records)
+
+        store.upsert = storing
+        assert import_names(store, _rows_csv(tmp_path / "n.csv", 23))[:2] == (23, 0)
+        assert [size for size, _ in seen] == [5, 5, 5, 5, 3]
+        for k, (_, rows_read) in enumerate(seen, start=1):
+            assert min(23, 5 * k) <= rows_read <= min(23, 5 * (k + 1)), seen
+        assert [h["name"] for h in search(store, "流丁村")] == ["流丁村"]
+
+
+def test_on_one_core_the_file_is_read_in_the_importing_process(db_url, tmp_path, monkeypatch):
+    """With one core there is no reading process: each batch is read as it is stored, the same names."""
+    monkeypatch.setattr(importers, "IMPORT_BATCH", 5)
+    monkeypatch.setattr(importers.os, "sched_getaffinity", lambda pid: {0}, raising=False)
     read, seen = [0], []
     row_record = importers._row_record
 
@@ -125,6 +155,43 @@ def test_a_bad_row_after_stored_batches_stores_nothing(db_url, tmp_path, monkeyp
         assert search(store, "流一村") == [] and len(store.all_names()) == 0
         assert import_names(store, _rows_csv(tmp_path / "good.csv", 23))[:2] == (23, 0)
         assert [h["name"] for h in search(store, "流一村")] == ["流一村"]
+
+
+def test_an_error_reading_the_file_after_stored_batches_stores_nothing(db_url, tmp_path, monkeypatch):
+    """An error while reading the fourth batch (in the process that reads the file) is raised by the import
+    as reading in the importing process would raise it, the batches already stored are rolled back, and
+    a good import works afterwards; a failure storing a batch stops the reader (the import returns)."""
+    monkeypatch.setattr(importers, "IMPORT_BATCH", 5)
+    row_record = importers._row_record
+
+    def failing(row, source):
+        if row["id"] == "s17":
+            raise OSError("the disk went away")
+        return row_record(row, source)
+
+    with open_name_store(db_url) as store:
+        store.init()
+        monkeypatch.setattr(importers, "_row_record", failing)
+        with pytest.raises(OSError, match="the disk went away"):
+            import_names(store, _rows_csv(tmp_path / "bad.csv", 23))
+        assert search(store, "流一村") == [] and len(store.all_names()) == 0
+        monkeypatch.setattr(importers, "_row_record", row_record)
+        upsert, calls = store.upsert, []
+
+        def failing_store(records):
+            calls.append(len(records))
+            if len(calls) == 2:
+                raise RuntimeError("the store failed")
+            return upsert(records)
+
+        store.upsert = failing_store
+        with pytest.raises(RuntimeError, match="the store failed"):
+            import_names(store, _rows_csv(tmp_path / "good.csv", 23))
+        assert calls == [5, 5] and len(store.all_names()) == 0
+        store.upsert = upsert
+        assert import_names(store, _rows_csv(tmp_path / "good.csv", 23))[:2] == (23, 0)
+        assert [h["name"] for h in search(store, "流一村")] == ["流一村"]
+        assert not multiprocessing.active_children()  # no reader left behind
 
 
 def test_names_updated_and_renamed_by_later_batches_of_a_first_import(db_url, tmp_path, monkeypatch, request):
