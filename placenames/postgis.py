@@ -115,15 +115,22 @@ class PostgisNameStore(SqlNameStore):
     def _divisions_bbox(self, lon, lat):
         return f"geom && ST_SetSRID(ST_MakePoint(?, ?), {_SRID})", [lon, lat]
 
-    def _in_cells(self, table, key, cells, match):
-        # cell by cell (a long IN list lets the planner read the whole key range instead). A prefix's key
-        # range is written as a range of (cell, key), which only the (cell, key, …) index reads: the planner
-        # takes a prefix for one row in a thousand (1 of 10,000 for "huang"), and once the visibility map lagged
-        # behind the table (an import smaller than half the table is not vacuumed) it read the prefix's whole
-        # range through the primary key in every cell instead — 1 to 12 s for a syllable --near
+    def _in_cells(self, table, key, cells, match, params):
+        # cell by cell (a long IN list lets the planner read the whole key range instead). A prefix's range is
+        # bounded on one side by a row comparison of (cell, key), which only the (cell, key, …) index reads:
+        # the primary key would have to read an open range, so the planner never takes it. (With both bounds
+        # plain it takes a rare prefix for a row or two and reads its range through the primary key in every
+        # cell: half of 400 pinyin prefixes of 6–7 letters at 15 M names, and 1 to 12 s a syllable --near at
+        # 1 M once the visibility map lagged behind.)
+        # The other bound is plain, where the index is entered or left: a Chinese prefix from (cell, prefix)
+        # to the cell's last key (Chinese keys sort after the pinyin ones), a pinyin one from the cell's first
+        # key to the prefix's end. (With both bounds row comparisons the whole cell was read: 23 index pages
+        # a cell at 15 M names, against 4–9 for a Chinese prefix and 11–22 for a pinyin one.)
         prefix = "key >= ? AND key < ? AND "
         if match.startswith(prefix):
-            match = "(cell, key) >= (g.one_cell, ?) AND (cell, key) < (g.one_cell, ?) AND " + match.removeprefix(prefix)
+            bounds = ("(cell, key) >= (g.one_cell, ?) AND key < ?" if params[0][:1].isascii()
+                      else "key >= ? AND (cell, key) < (g.one_cell, ?)")
+            match = f"{bounds} AND {match.removeprefix(prefix)}"
         return _cell_by_cell(cells, f"SELECT {', '.join(key)} FROM {table} WHERE cell = g.one_cell AND {match}")
 
     def best_near(self, scores, near, count):
@@ -147,9 +154,9 @@ class PostgisNameStore(SqlNameStore):
             (lat, lat, lon, list(scores), list(scores.values()), count - 1)).fetchall()
         return [row[0] for row in rows]
 
-    def _in_ring(self, columns, table, match, cells, where):
+    def _in_ring(self, columns, table, match, params, cells, where):
         if table != "name_grams":
-            return super()._in_ring(columns, table, match, cells, where)
+            return super()._in_ring(columns, table, match, params, cells, where)
         # a gram's rows, each read once: the filters applied to the row its (cell, gram, name_id) index finds
         # (the row holds them all), where the shared query joins each to the primary key for them — 4 more
         # pages a row, 5 ms of a generic's 5.5 at 1 M names. The same rows, ring after ring: a name has one

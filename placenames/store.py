@@ -882,15 +882,16 @@ class SqlNameStore(NameStore):
     #: a join in the order written (SQLite's CROSS JOIN)
     _join_in_order = "JOIN"
 
-    def _in_cells(self, table: str, key: tuple[str, ...], cells: str, match: str) -> str:
+    def _in_cells(self, table: str, key: tuple[str, ...], cells: str, match: str, params: list) -> str:
         """The query of the primary keys of ``table``'s rows in ``cells`` (a list of integers) that ``match``
-        admits, read from the (cell, …) index."""
+        (with ``params``, its values) admits, read from the (cell, …) index."""
         return f"SELECT {', '.join(key)} FROM {table} WHERE cell IN ({cells}) AND {match}"
 
     #: the radii (in cells) up to which each query of the nearest-first look-up reads
     _near_rings = _NEAR_RINGS_SERVER
 
-    def _in_ring(self, columns: str, table: str, match: str, cells: str, where: SearchFilter) -> tuple[str, list]:
+    def _in_ring(self, columns: str, table: str, match: str, params: list, cells: str,
+                 where: SearchFilter) -> tuple[str, list]:
         """The query of one step of :meth:`_nearest` and its parameters after ``match``'s: ``columns`` of the
         rows of ``table`` in ``cells`` that ``match`` and ``where`` admit, the keys read from the cell index
         and each row then read whole (by its primary key) for the filters."""
@@ -898,7 +899,7 @@ class SqlNameStore(NameStore):
         key = _PRIMARY_KEYS[table]
         joined = " AND ".join(f"m.{c} = c.{c}" for c in key)
         selected = ", ".join(f"m.{c.strip()}" for c in columns.split(","))
-        return (f"SELECT {selected} FROM ({self._in_cells(table, key, cells, match)}) c "
+        return (f"SELECT {selected} FROM ({self._in_cells(table, key, cells, match, params)}) c "
                 f"{self._join_in_order} {table} m ON {joined} WHERE {condition}", values)
 
     def _nearest(self, columns: str, table: str, match: str, params: list, where: SearchFilter) -> list[tuple]:
@@ -917,7 +918,7 @@ class SqlNameStore(NameStore):
             radius = steps.pop(0)
             cells = ", ".join(str(c) for r in range(inner + 1, radius + 1) for c in ring(where.near, r))
             inner = radius
-            sql, values = self._in_ring(columns, table, match, cells, where)
+            sql, values = self._in_ring(columns, table, match, params, cells, where)
             more = self._rows(sql, [*params, *values])
             rows += more
             found |= {row[0] for row in more}
@@ -935,7 +936,7 @@ class GeoPackageNameStore(SqlNameStore):
 
     _join_in_order = "CROSS JOIN"
 
-    def _in_cells(self, table, key, cells, match):  # SQLite's planner would prefer the key's own index
+    def _in_cells(self, table, key, cells, match, params):  # SQLite's planner would prefer the key's own index
         return f"SELECT {', '.join(key)} FROM {table} INDEXED BY {table}_cell WHERE cell IN ({cells}) AND {match}"
 
     _near_rings = _NEAR_RINGS

