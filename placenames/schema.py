@@ -183,9 +183,9 @@ MIGRATIONS: dict[int, Migration] = {
         *_HISTORY_INDEXES)),
     # PostgreSQL: a prefix is a key range, which the planner sizes from the column's histogram. At the default
     # 100 buckets a national gazetteer's 80 million keys put a syllable's 200,000 in a sliver of one bucket,
-    # estimated at 150 rows: a --within county look-up then read the syllable's whole range through the primary
-    # key (237,389 rows, 57 ms at 15 M names) instead of the county's keys (6.6 ms); a county's codes were
-    # estimated 10× too few. ANALYZE of the 80 million rows at this size: 11 s
+    # estimated at 156 rows: a --within county look-up then read the syllable's whole range through the primary
+    # key (237,389 rows, 40–57 ms at 15 M names) instead of the county's keys (1.4–2.9 ms at 500 buckets); a
+    # county's codes were estimated 10× too few. ANALYZE of those 80 million rows: 11 s at most
     8: Migration("planner statistics for prefixes", postgresql=(
         "ALTER TABLE name_keys ALTER COLUMN key SET STATISTICS 500, ALTER COLUMN code SET STATISTICS 500",
         "ANALYZE name_keys")),
