@@ -120,8 +120,8 @@ class PostgisNameStore(SqlNameStore):
         # bounded on one side by a row comparison of (cell, key), which only the (cell, key, …) index reads:
         # the primary key would have to read an open range, so the planner never takes it. (With both bounds
         # plain it takes a rare prefix for a row or two and reads its range through the primary key in every
-        # cell: half of 400 pinyin prefixes of 6–7 letters at 15 M names, and 1 to 12 s a syllable --near at
-        # 1 M once the visibility map lagged behind.)
+        # cell: 221 of 400 sampled pinyin prefixes of 2–7 letters at 15 M names (nearly all of 5–7), and 1 to
+        # 12 s a syllable --near at 1 M once the visibility map lagged behind.)
         # The other bound is plain, where the index is entered or left: a Chinese prefix from (cell, prefix)
         # to the cell's last key (Chinese keys sort after the pinyin ones), a pinyin one from the cell's first
         # key to the prefix's end. (With both bounds row comparisons the whole cell was read: 23 index pages

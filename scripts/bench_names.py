@@ -468,9 +468,9 @@ def main() -> None:
         print(_PEAK, open("/proc/self/status").read().split("VmHWM:")[1].split()[0], file=sys.stderr)
         return
     load = os.getloadavg()
-    what = f"quhua into {'PostgreSQL' if args.db else 'a GeoPackage'}"
-    print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; {os.cpu_count()} cores; "
-          f"{'quhua searching alone' if args.searches_on else what}")
+    what = ("quhua searching alone" if args.searches_on
+            else f"quhua into {'PostgreSQL' if args.db else 'a GeoPackage'}")
+    print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; {os.cpu_count()} cores; {what}")
     if args.searches_on:
         for n in args.n.split(","):
             searches_on(args.searches_on, int(n), args)

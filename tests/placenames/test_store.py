@@ -266,8 +266,8 @@ def test_a_postgis_prefix_near_look_up_reads_each_cell_through_the_cell_index(db
         store.con.execute("SET enable_seqscan = off")  # as at scale: the tiny tables would be read whole
         plan = "\n".join(row[0] for row in store.con.execute("EXPLAIN " + sql.replace("?", "%s"), params))
         store.con.execute("RESET enable_seqscan")
-        ring = next(line for line in plan.splitlines() if "name_keys_cell" in line)
-        condition = plan.splitlines()[plan.splitlines().index(ring) + 1]
+        lines = plan.splitlines()
+        condition = lines[next(i for i, line in enumerate(lines) if "name_keys_cell" in line) + 1]
         assert "(cell = g.one_cell)" in condition and entered in condition and condition.count("ROW(cell, key)") == 1
         targets = dict(store.con.execute("SELECT attname, attstattarget FROM pg_attribute WHERE attrelid = "
                                          "'name_keys'::regclass AND attname IN ('key', 'code')").fetchall())
