@@ -32,8 +32,10 @@ from placenames.store import (
     _SRID,
     GRAM_COLUMNS,
     KEY_COLUMNS,
+    CopyText,
     SqlNameStore,
     _quoted,
+    key_copy_texts,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgisNameStore"]  # the migrations: placenames.schema
@@ -197,6 +199,13 @@ class PostgisNameStore(SqlNameStore):
         self._copy("name_keys", KEY_COLUMNS, keys)
         self._copy("name_grams", GRAM_COLUMNS, grams)
 
+    def _store_keys(self, stored):
+        texts = key_copy_texts(stored)
+        if texts is None:  # a value to escape: row by row
+            super()._store_keys(stored)
+        else:
+            self._insert_keys(*texts)
+
     _bulk_loading = False
     #: the tables emptied in this transaction, which COPY loads frozen
     _frozen: set[str] = frozenset()
@@ -270,8 +279,11 @@ class PostgisNameStore(SqlNameStore):
             indexes = self._drop_indexes(table)
         freeze = " WITH (FREEZE)" if table in self._frozen else ""
         with con.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{freeze}") as copy:
-            for row in rows:
-                copy.write_row(row)
+            if isinstance(rows, CopyText):
+                copy.write(rows.text)
+            else:
+                for row in rows:
+                    copy.write_row(row)
         for _, definition, constraint, constraint_definition in indexes:
             con.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_definition}" if constraint
                         else definition)

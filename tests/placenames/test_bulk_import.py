@@ -224,3 +224,45 @@ def test_names_updated_and_renamed_by_later_batches_of_a_first_import(db_url, tm
     assert "流七村" not in [name for name, _, _ in answers[1]["流七村{}"]]
     assert answers[1]["流七村{'at': '2000-01-01'}"][0] == ("流七村", pytest.approx(115.8803), "historical")
     assert answers[1]["新名村{}"][0][:2] == ("新名村", 115.9)
+
+
+def _key_tables(store) -> list:
+    """Both key tables' rows in the order they were written."""
+    return [store._rows(f"SELECT {columns} FROM {table} ORDER BY ctid") for table, columns in (
+        ("name_keys", "key, kind, name_id, klass, code, current, valid_from, valid_to, cell"),
+        ("name_grams", "gram, klass, code, name_id, current, valid_from, valid_to, cell"))]
+
+
+def test_postgis_writes_the_key_rows_as_copy_text_that_row_by_row_writes(request, jiangxi_divisions, jiangxi_places,
+                                                                         tmp_path, monkeypatch):
+    """On PostGIS the key rows go to COPY as text made per name: the key tables hold the same rows in the
+    same order as when psycopg writes them row by row (江西's GeoNames places, in batches of 40, given the
+    county their point lies in); a batch holding a name with a backslash (which the text format must escape) goes row
+    by row, and that name is found (another's tab is stored as it is)."""
+    places = _csv(tmp_path / "places.csv", jiangxi_places)
+    with places.open("a", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["x1", "石\\门村", "群众自治组织", 115.9, 28.7, ""],
+                                 ["x2", "新\t村", "群众自治组织", 115.8, 28.6, ""]])
+    monkeypatch.setattr(importers, "IMPORT_BATCH", 40)
+    written, calls = [], []
+    import placenames.postgis as postgis
+
+    copy_texts = postgis.key_copy_texts
+    for by_text in (True, False):
+        monkeypatch.setattr(postgis, "key_copy_texts",
+                            (lambda stored: calls.append(copy_texts(stored)) or calls[-1]) if by_text else
+                            (lambda stored: None))
+        (tmp_path / str(by_text)).mkdir()
+        with empty_database(request, "postgis", tmp_path / str(by_text)) as url, open_name_store(url) as store:
+            store.init()
+            with store.write():
+                store.put_divisions(jiangxi_divisions)
+            assert import_names(store, places)[:2] == (len(jiangxi_places) + 2, 0)
+            written.append(_key_tables(store))
+            assert [h["name"] for h in search(store, "石\\门村")][:1] == ["石\\门村"]
+            assert store._rows("SELECT name FROM names WHERE source_id = 'x2'") == [("新\t村",)]
+    assert written[0] == written[1]
+    assert sum(len(table) for table in written[0]) > 10 * len(jiangxi_places)
+    assert sum(row[4].startswith("36") for row in written[0][0]) > len(written[0][0]) / 2  # codes of 江西
+    # every batch but the last (the backslash) went as text
+    assert [c is None for c in calls] == [False] * (len(calls) - 1) + [True]
