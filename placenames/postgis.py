@@ -262,11 +262,12 @@ class PostgisNameStore(SqlNameStore):
         return indexes
 
     def _copy(self, table: str, columns, rows) -> None:
-        """COPY rows into a table. When they are many and outnumber the rows already there (a first large
-        import), the table's indexes — primary key included — are dropped and built again after the rows
-        are in: a sort per index instead of a B-tree insert per row and index (1M names: 96 s → 24 s for
-        the key tables). Inside the transaction: a failure puts them back. The tables stay locked until the
-        commit, so that searches wait for the import instead of reading a table without its indexes."""
+        """COPY rows (tuples, or a :class:`CopyText`) into a table. When they are many and outnumber the rows
+        already there (a first large import), the table's indexes — primary key included — are dropped and
+        built again after the rows are in: a sort per index instead of a B-tree insert per row and index
+        (1M names: 96 s → 24 s for the key tables). Inside the transaction: a failure puts them back. The
+        tables stay locked until the commit, so that searches wait for the import instead of reading a
+        table without its indexes."""
         if not rows:
             return
         con = self.con

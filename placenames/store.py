@@ -305,24 +305,28 @@ def search_keys(record: NameRecord) -> tuple[set[tuple[str, str]], set[str]]:
     return _keys(record), _grams(record)
 
 
+#: a gram row's columns after its gram, taken from a key row's after (key, kind): ``(name_id, *filters)``
+_GRAM_COLUMNS_OF_KEY = itemgetter(*[KEY_COLUMNS[2:].index(column) for column in GRAM_COLUMNS[1:]])
+
+
 def key_rows(records: Iterable[tuple[int, NameRecord]], ordered: bool = True) -> tuple[list[tuple], list[tuple]]:
     """Rows of ``name_keys`` (:data:`KEY_COLUMNS`) and of ``name_grams`` (:data:`GRAM_COLUMNS`), each sorted
     by its key if ``ordered`` (for B-trees that take them row by row; not for tables whose indexes are built
     after the rows are in)."""
     keys, grams = [], []
     for record_id, record in records:
-        values = _filter_values(record)
-        klass, code, rest = values[0], values[1], values[2:]
+        columns = (record_id, *_filter_values(record))
+        gram_columns = _GRAM_COLUMNS_OF_KEY(columns)
         record_keys, record_grams = getattr(record, SEARCH_KEYS, None) or search_keys(record)
-        keys += [(key, kind, record_id, *values) for key, kind in record_keys]
-        grams += [(gram, klass, code, record_id, *rest) for gram in record_grams]
+        keys += [(key, kind, *columns) for key, kind in record_keys]
+        grams += [(gram, *gram_columns) for gram in record_grams]
     if ordered:  # by the key alone (cheap string comparisons; rows of one key stay in name order)
         keys.sort(key=itemgetter(0))
         grams.sort(key=itemgetter(0))
     return keys, grams
 
 
-#: what the text format of COPY would have to escape: a control character or a backslash (and NULL's \\N)
+#: what the text format of COPY would have to escape: a control character or a backslash
 _COPY_UNSAFE = re.compile(r"[\x00-\x1f\\]")
 _NULL = "\\N"
 
@@ -339,21 +343,21 @@ class CopyText:
 
 
 def key_copy_texts(records: list[tuple[int, NameRecord]]) -> tuple[CopyText, CopyText] | None:
-    """:func:`key_rows` (ordered) as COPY text: the same rows in the same order, each written as one string
-    from its key and its name's columns (formatted once per name), where ``key_rows`` makes a tuple of each
-    row and a COPY writes it value by value — on PostGIS a third of the importing process's own time
-    (50,000 names, 530,000 rows: 1.2–1.4 → 0.7–0.8 s of CPU). None when a key, a gram, a code or a date
-    holds a character the text format would have to escape: ``key_rows`` then, whose values psycopg
-    escapes. (Hand-written: psycopg formats only row by row.)"""
+    """:func:`key_rows` (ordered) as COPY text: the same rows in the same order, each one string of its key
+    and its name's columns (formatted once per name), where ``key_rows`` makes a tuple of each row that a
+    COPY writes value by value — about half the importing process's time on PostGIS (py-spy over 1 M
+    names; 50,000 names, 530,000 rows: 1.1–1.4 → 0.7–0.8 s of CPU). None when a key, a gram or a value holds a
+    character the text format would have to escape: ``key_rows`` then, whose values psycopg escapes.
+    (Hand-written: psycopg formats only row by row.)"""
     key_text, key_of, gram_text, gram_of, values = [], [], [], [], []
     for record_id, record in records:
-        klass, code, current, valid_from, valid_to, cell = _filter_values(record)
-        values += [code, valid_from or "", valid_to or ""]
-        dates = f"{_NULL if valid_from is None else valid_from}\t{_NULL if valid_to is None else valid_to}"
-        tail = f"\t{record_id}\t{klass}\t{code}\t{current}\t{dates}\t{cell}\n"
-        gram_tail = f"\t{klass}\t{code}\t{record_id}\t{current}\t{dates}\t{cell}\n"
+        columns = (record_id, *_filter_values(record))
+        values += [value for value in columns if isinstance(value, str)]  # (numbers need no escaping)
+        fields = [_NULL if value is None else str(value) for value in columns]
+        key_tail = "\t" + "\t".join(fields) + "\n"
+        gram_tail = "\t" + "\t".join(_GRAM_COLUMNS_OF_KEY(fields)) + "\n"
         record_keys, record_grams = getattr(record, SEARCH_KEYS, None) or search_keys(record)
-        key_text += [f"{key}\t{kind}{tail}" for key, kind in record_keys]
+        key_text += [f"{key}\t{kind}{key_tail}" for key, kind in record_keys]
         key_of += [key for key, _ in record_keys]
         gram_text += [gram + gram_tail for gram in record_grams]
         gram_of += record_grams
