@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import getpass
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -685,7 +686,25 @@ def main(argv: list[str] | None = None) -> int:
     global _own_process
     _own_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
+    if _own_process and _command_named(argv) != "serve":
+        _small_pages()
     return _main(argv)
+
+
+def _small_pages() -> None:
+    """Have numpy leave its arrays in ordinary 4 KB pages in a command that runs once and ends (set before
+    numpy is imported; a value the user set is kept).
+
+    numpy asks the kernel for transparent huge pages (``madvise``) for every array of 4 MB or more. Where the
+    kernel gives them only on request (``/sys/kernel/mm/transparent_hugepage/enabled`` is ``madvise``, as on
+    this machine), each first touch then zeroes 2 MB at once, and a process that makes its arrays once and
+    ends pays for it in system time without living long enough to gain from fewer TLB misses: the county
+    network's ``quhua check`` 1.725 → 1.573 s (12 interleaved rounds, system time 0.49 → 0.40 s); the 20 k-
+    and 182 k-line grids unchanged (1.00× and 0.99×, 6 rounds). Where the kernel gives huge pages always or
+    never, numpy's request changes nothing, and neither does this. Not for ``quhua serve``, which lives on
+    (not measured)."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 
 #: The commands defined in this module (before :func:`_add_plugins`).

@@ -105,6 +105,25 @@ def test_console_check_ends_at_once_with_its_output_and_issues_file_whole(tmp_pa
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="numpy asks for huge pages on Linux only")
+@pytest.mark.parametrize(("args", "user_value", "huge_pages"), [
+    (["check", "--help"], None, False), (["--lang", "en", "names", "--help"], None, False),
+    (["check", "--help"], "1", True), (["serve", "--help"], None, True)])
+def test_a_command_that_runs_once_leaves_numpy_in_small_pages(args, user_value, huge_pages):
+    """Run as a command, quhua has numpy keep its arrays in ordinary pages (cli._small_pages), unless the
+    user set NUMPY_MADVISE_HUGEPAGE, and not in ``quhua serve``; numpy's own setting, read after the
+    command."""
+    import os
+
+    script = ("import sys; from boundaries.cli import main; code = main(); import numpy; "
+              "print(numpy._core.multiarray._get_madvise_hugepage())")
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if user_value is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = user_value
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split()[-1] == str(huge_pages), done.stdout[-300:]
+
+
 def test_check_in_a_callers_process_leaves_its_collector_and_memory_alone(capsys, tmp_path, jx_lines):
     """Only the console command pauses the cyclic GC and ends its process when the report is out: called as
     main(argv), the caller's process goes on as before (this test runs on after it) with its collector on."""
