@@ -47,6 +47,8 @@ _ALIAS_SPLIT = re.compile(r"[;；|、]")
 
 
 def _text(value) -> str | None:
+    if type(value) is str:  # every value of a CSV row: one test
+        return value.strip() or None
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     text = str(value).strip()
@@ -115,26 +117,28 @@ def _row_record(row: dict, source: str) -> NameRecord:
         raise RowProblem(f"point ({lon}, {lat}) lies outside China (lon {w}–{e}, lat {s}–{n}); lon/lat swapped?",
                          f"点位 ({lon}, {lat}) 在中国以外（经度 {w}–{e}，纬度 {s}–{n}）；经纬度是否颠倒？")
     code = _text(row.get("code") or row.get("区划代码"))
-    if code and re.fullmatch(r"\d+\.0", code):
+    if code and code.endswith(".0") and re.fullmatch(r"\d+\.0", code):
         code = code[:-2]
     if code and not valid_code(code):
         raise RowProblem(f"division code {code!r} is not a 6-, 9- or 12-digit code with a province prefix",
                          f"区划代码 {code!r} 不是以省级代码开头的 6、9 或 12 位代码")
-    for field in ("valid_from", "valid_to", "approved_on"):
-        if _text(row.get(field)) and not _DATE.match(_text(row.get(field))):
+    valid_from, valid_to, approved_on = _text(row.get("valid_from")), _text(row.get("valid_to")), _text(
+        row.get("approved_on"))
+    for field, value in (("valid_from", valid_from), ("valid_to", valid_to), ("approved_on", approved_on)):
+        if value and not _DATE.match(value):
             raise RowProblem(f"{field} {row.get(field)!r} is not a date YYYY-MM-DD",
                              f"{field} {row.get(field)!r} 不是 YYYY-MM-DD 格式的日期")
     aliases = [a.strip() for a in _ALIAS_SPLIT.split(_text(row.get("aliases") or row.get("别名")) or "") if a.strip()]
     population = _population(row.get("population") or row.get("人口"))
-    status = _text(row.get("status")) or ("historical" if _text(row.get("valid_to")) else "current")
+    status = _text(row.get("status")) or ("historical" if valid_to else "current")
     if status not in ("current", "historical"):
         raise RowProblem(f"status {status!r} must be current or historical",
                          f"状态 {status!r} 应为 current（现行）或 historical（历史）")
     return NameRecord(name=name, pinyin=romanize(name, _text(row.get("pinyin"))), klass=klass, lon=lon, lat=lat,
-                      code=code, aliases=aliases, status=status, valid_from=_text(row.get("valid_from")),
-                      valid_to=_text(row.get("valid_to")), source=_text(row.get("source")) or source,
+                      code=code, aliases=aliases, status=status, valid_from=valid_from,
+                      valid_to=valid_to, source=_text(row.get("source")) or source,
                       source_id=_text(row.get("id")), subclass=_text(row.get("subclass")),
-                      approved_by=_text(row.get("approved_by")), approved_on=_text(row.get("approved_on")),
+                      approved_by=_text(row.get("approved_by")), approved_on=approved_on,
                       extent=extent, population=population)
 
 

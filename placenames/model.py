@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, fields
+from functools import cache
 
 from boundaries._lazy import lazy_module
 
@@ -20,9 +21,17 @@ _CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 
 def valid_code(code: str | None) -> bool:
     """A GB/T 2260 code (6 digits) or a statistical code (9 or 12 digits) with a known province prefix."""
+    return isinstance(code, str) and bool(_CODE.match(code)) and code[:2] in _provinces()
+
+
+@cache
+def _provinces() -> dict[str, str]:
+    """The provinces by code prefix, imported at the first use (boundaries.readers imports geopandas) and
+    then at hand: an import statement in :func:`valid_code`, which an import calls twice a name, cost 4 s of
+    CPU in a million names (py-spy)."""
     from boundaries.readers import PROVINCES
 
-    return isinstance(code, str) and bool(_CODE.match(code)) and code[:2] in PROVINCES
+    return PROVINCES
 
 
 def division_level(code: str) -> str:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
+from collections.abc import Container
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -186,13 +187,31 @@ def _phrase_readings_of(char: str) -> set[str]:
 
 
 def _has_phrase(text: str) -> bool:
-    """Whether a piece of two or more characters of ``text`` is in pypinyin's phrase dictionary."""
+    """Whether a piece of two or more characters of ``text`` is in pypinyin's phrase dictionary.
+
+    >>> _has_phrase("长江大桥"), _has_phrase("浮调村")
+    (True, False)
+    """
+    phrases, starts = _phrases()
+    # the longer pieces only from where a phrase's first two characters stand: most names have none
+    for i in range(len(text) - 1):
+        if text[i:i + 2] in starts:
+            for j in range(i + 2, len(text) + 1):
+                if text[i:j] in phrases:
+                    return True
+    return False
+
+
+@cache
+def _phrases() -> tuple[Container[str], frozenset[str]]:
+    """pypinyin's phrases (from :func:`_search_table` when pypinyin is not loaded: the same ones), and the
+    first two characters of each."""
     table = _search_table()
     if table is not None:
         phrases = table["phrases"]
     else:
         from pypinyin.constants import PHRASES_DICT as phrases
-    return any(text[i:j] in phrases for i in range(len(text) - 1) for j in range(i + 2, len(text) + 1))
+    return phrases, frozenset(phrase[:2] for phrase in phrases if len(phrase) > 1)
 
 
 @cache

@@ -364,8 +364,26 @@ def key_copy_texts(records: list[tuple[int, NameRecord]]) -> tuple[CopyText, Cop
     if any(_COPY_UNSAFE.search("".join(part)) for part in (key_of, gram_of, values)):
         return None
     # sorted by the key alone, stably, as key_rows sorts its rows (the kinds are names of ours)
-    return tuple(CopyText("".join(map(text.__getitem__, sorted(range(len(of)), key=of.__getitem__))), len(of))
+    return tuple(CopyText("".join(map(text.__getitem__, key_order(of))), len(of))
                  for text, of in ((key_text, key_of), (gram_text, gram_of)))
+
+
+def key_order(keys: list[str]) -> list[int]:
+    """The positions of ``keys`` in the order ``sorted`` puts them, ties in their order: by Arrow's stable
+    sort of their UTF-8 bytes, whose order is that of the code points Python compares (a string that UTF-8
+    cannot hold, a lone surrogate, is sorted by Python). A batch's 530,000 keys and grams: 0.11 s instead
+    of 0.27 s.
+
+    >>> key_order(["bj", "b", "bj", "a"])
+    [3, 1, 0, 2]
+    """
+    import pyarrow as pa  # (here, not at the top: a search does not load Arrow)
+    import pyarrow.compute as pc
+
+    try:
+        return pc.sort_indices(pa.array(keys, type=pa.string())).to_numpy().tolist()
+    except UnicodeEncodeError:
+        return sorted(range(len(keys)), key=keys.__getitem__)
 
 
 def key_match(query: str, kinds: tuple[str, ...], mode: str, alias: str = "") -> tuple[str, list]:

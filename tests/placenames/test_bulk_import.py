@@ -267,3 +267,24 @@ def test_postgis_writes_the_key_rows_as_copy_text_that_row_by_row_writes(request
     # every batch as text but the last (the backslash and the tab; the tab alone in a batch of its own if
     # the backslash ends the one before)
     assert [c is None for c in calls[:-2]] == [False] * (len(calls) - 2) and calls[-1] is None
+
+
+def test_the_key_rows_order_is_pythons_sorted_order_of_their_keys():
+    """key_order (Arrow's stable sort of UTF-8 bytes) puts the keys and grams of GeoNames' Chinese places, and
+    keys beyond the Basic Multilingual Plane, accented or with a lone surrogate (which UTF-8 cannot hold),
+    where Python's stable ``sorted`` puts them: the rows of one key in name order."""
+    from placenames.store import key_order, search_keys
+    from tests.placenames.conftest import geonames_cities
+
+    keys = []
+    for record in geonames_cities():
+        record_keys, grams = search_keys(record)
+        keys += [key for key, _ in sorted(record_keys)] + sorted(grams)
+    assert len(keys) > 20_000 and len(set(keys)) < len(keys)
+    expected = sorted(range(len(keys)), key=keys.__getitem__)
+    assert key_order(keys) == expected
+    odd = ["𠀾村", "lǘ", "lü", "新村", "𠀾", "zz", "新"]
+    assert [odd[i] for i in key_order(odd)] == ["lü", "lǘ", "zz", "新", "新村", "𠀾", "𠀾村"]
+    surrogate = ["b", "a\ud800", "a", "a\ud800"]
+    assert key_order(surrogate) == [2, 1, 3, 0]
+
