@@ -47,9 +47,6 @@ _REBUILT = ("names", "name_keys", "name_grams")
 _LOCK_WAIT = 5.0
 #: The indexes of ``names`` a batched import keeps: each batch looks its source ids up, and updates by fid
 _NAMES_READ = ("names_pkey", "names_source_id")
-#: The indexes a bulk import builds last: those a search near a point reads (its rings of cells, then the
-#: names' points)
-_BUILT_LAST = ("name_keys_cell", "name_grams_cell", "names_points")
 #: ``maintenance_work_mem`` while a bulk import builds its indexes
 _INDEX_MEMORY = "256MB"
 
@@ -246,10 +243,6 @@ class PostgisNameStore(SqlNameStore):
         # sorts in memory up to this size (the default 64 MB spills a national import's to disk); the server's
         # memory, bounded, until the commit
         con.execute(f"SET LOCAL maintenance_work_mem = '{_INDEX_MEMORY}'")
-        # the indexes a look-up near a point reads built last (the order they were dropped in otherwise): right
-        # after a national import their pages are then among those the operating system still holds (15 M
-        # names write 39 GB on a 24 GB machine; the pages of the first built are read from disk again)
-        dropped.sort(key=lambda drop: drop[1][0].rsplit(".", 1)[-1] in _BUILT_LAST)
         for table, (_, definition, constraint, constraint_definition) in dropped:
             con.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_definition}" if constraint
                         else definition)

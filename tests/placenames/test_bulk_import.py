@@ -288,26 +288,3 @@ def test_the_key_rows_order_is_pythons_sorted_order_of_their_keys():
     surrogate = ["b", "a\ud800", "a", "a\ud800"]
     assert key_order(surrogate) == [2, 1, 3, 0]
 
-
-def test_a_first_postgis_import_builds_the_indexes_near_a_point_reads_last(request, jiangxi_divisions,
-                                                                           jiangxi_places, tmp_path, monkeypatch):
-    """A first batched import on PostGIS builds the key tables' and the names' indexes after the last batch,
-    the cell indexes and the names' points last (their pages then the likeliest to be in memory for the
-    first searches near a point): by the order of the indexes' object ids, which PostgreSQL hands out in
-    creation order; and every index is back."""
-    from placenames.postgis import _BUILT_LAST
-
-    places = _csv(tmp_path / "places.csv", jiangxi_places)
-    monkeypatch.setattr(importers, "IMPORT_BATCH", 40)
-    with empty_database(request, "postgis", tmp_path) as url, open_name_store(url) as store:
-        store.init()
-        before = _indexes(store)
-        with store.write():
-            store.put_divisions(jiangxi_divisions)
-        assert import_names(store, places)[:2] == (len(jiangxi_places), 0)
-        assert _indexes(store) == before
-        built = [row[0] for row in store._rows(
-            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid IN "
-            "('names'::regclass, 'name_keys'::regclass, 'name_grams'::regclass) ORDER BY c.oid")]
-    assert set(_BUILT_LAST) <= set(built) and len(built) > len(_BUILT_LAST) + 3
-    assert built[-len(_BUILT_LAST):] == list(_BUILT_LAST)
