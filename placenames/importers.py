@@ -43,6 +43,7 @@ __all__ = ["GEONAMES_CLASSES", "ImportResult", "import_divisions", "import_names
 GEONAMES_CLASSES = {"A": "行政区域", "P": "居民点", "H": "陆地水系", "T": "陆地地形", "V": "陆地地形",
                     "U": "海域", "R": "交通运输设施", "S": "建筑物", "L": "非行政区域"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FLOAT_CODE = re.compile(r"\d+\.0")  # a code a spreadsheet wrote as a number
 _ALIAS_SPLIT = re.compile(r"[;；|、]")
 
 
@@ -117,7 +118,7 @@ def _row_record(row: dict, source: str) -> NameRecord:
         raise RowProblem(f"point ({lon}, {lat}) lies outside China (lon {w}–{e}, lat {s}–{n}); lon/lat swapped?",
                          f"点位 ({lon}, {lat}) 在中国以外（经度 {w}–{e}，纬度 {s}–{n}）；经纬度是否颠倒？")
     code = _text(row.get("code") or row.get("区划代码"))
-    if code and code.endswith(".0") and re.fullmatch(r"\d+\.0", code):
+    if code and _FLOAT_CODE.fullmatch(code):
         code = code[:-2]
     if code and not valid_code(code):
         raise RowProblem(f"division code {code!r} is not a 6-, 9- or 12-digit code with a province prefix",
