@@ -4,6 +4,7 @@ tables' indexes all back after a first import into empty tables."""
 from __future__ import annotations
 
 import csv
+import gc
 import multiprocessing
 
 import pytest
@@ -288,3 +289,40 @@ def test_the_key_rows_order_is_pythons_sorted_order_of_their_keys():
     surrogate = ["b", "a\ud800", "a", "a\ud800"]
     assert key_order(surrogate) == [2, 1, 3, 0]
 
+
+
+@pytest.mark.parametrize("collector_on", [True, False])
+def test_an_import_collects_every_few_batches_and_leaves_the_collector_as_it_was(
+        db_url, tmp_path, monkeypatch, collector_on):
+    """Python's cyclic garbage collector is paused during an import, which collects every few batches of
+    rows instead — of bad rows too, which build no batch — so that whatever cycles the rows leave are freed
+    as the file is read, not after it; afterwards the collector is on or off as it was before (`quhua
+    check` turns it off) and nothing is left frozen."""
+    monkeypatch.setattr(importers, "IMPORT_BATCH", 5)
+    monkeypatch.setattr(importers, "_COLLECT_EVERY", 2)
+    monkeypatch.setattr(importers.os, "sched_getaffinity", lambda pid: {0}, raising=False)  # read here
+    path = _rows_csv(tmp_path / "bad.csv", 40)
+    rows = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([rows[0], *[row.replace(",115.88", ",东经115.88") for row in rows[1:31]], *rows[31:]])
+                    + "\n", encoding="utf-8")
+    runs = []
+
+    def count(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            runs.append(info["collected"])
+
+    was = gc.isenabled()
+    (gc.enable if collector_on else gc.disable)()
+    gc.callbacks.append(count)
+    try:
+        with open_name_store(db_url) as store, pytest.raises(ImportRowsError) as caught:
+            store.init()
+            import_names(store, path)
+        during = len(runs)
+        assert (gc.isenabled(), gc.get_freeze_count()) == (collector_on, 0)
+    finally:
+        gc.callbacks.remove(count)
+        (gc.enable if was else gc.disable)()
+    assert [line for line, _ in caught.value.problems] == list(range(2, 32))
+    assert "decimal degrees" in caught.value.problems[0][1]
+    assert during >= 40 // 10  # a collection every 10 rows read
