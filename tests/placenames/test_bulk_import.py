@@ -313,15 +313,17 @@ def test_an_import_collects_every_few_batches_and_leaves_the_collector_as_it_was
 
     was = gc.isenabled()
     (gc.enable if collector_on else gc.disable)()
-    gc.callbacks.append(count)
     try:
         with open_name_store(db_url) as store, pytest.raises(ImportRowsError) as caught:
             store.init()
-            import_names(store, path)
+            gc.callbacks.append(count)  # the import's collections alone
+            try:
+                import_names(store, path)
+            finally:
+                gc.callbacks.remove(count)
         during = len(runs)
         assert (gc.isenabled(), gc.get_freeze_count()) == (collector_on, 0)
     finally:
-        gc.callbacks.remove(count)
         (gc.enable if was else gc.disable)()
     assert [line for line, _ in caught.value.problems] == list(range(2, 32))
     assert "decimal degrees" in caught.value.problems[0][1]
